@@ -1,0 +1,177 @@
+// The pure planning core: (app config, target, image, operator settings) →
+// DeploySpec. No I/O; the App, the CLI and the tests all plan through here.
+import type { AppConfig, Resources, Scale } from "../config/schema.ts";
+import { PaasError } from "../errors.ts";
+import { appName as makeAppName, envSlug, githubEnvironment, hostnameFor, type Target } from "../names.ts";
+import type { DeploySpec } from "../runtime/types.ts";
+
+export interface PlatformSettings {
+  /** Base domain for generated hostnames, e.g. "example.com" or "localhost". */
+  baseDomain: string;
+  /** Scheme of public URLs. */
+  urlScheme: "http" | "https";
+  /** Port in public URLs when not the scheme's default (local Caddy on :8080). */
+  urlPort?: number | undefined;
+  /** Operator ceilings; a config above them is refused. */
+  limits?: Limits | undefined;
+}
+
+export interface Limits {
+  /** Per replica, in millicores. */
+  maxCpuMillis?: number | undefined;
+  /** Per replica, in bytes. */
+  maxMemoryBytes?: number | undefined;
+  maxReplicas?: number | undefined;
+}
+
+export interface PlanInput {
+  target: Target;
+  repositoryId: number;
+  config: AppConfig;
+  /** `registry/name@sha256:…` */
+  image: string;
+  sha: string;
+  /** Start command from detection, used when the config sets none. */
+  detectedStart?: string | undefined;
+}
+
+export class PlanError extends PaasError {
+  constructor(message: string) {
+    super("plan_invalid", message);
+  }
+}
+
+export function planDeploy(input: PlanInput, settings: PlatformSettings): DeploySpec {
+  const { target, config } = input;
+  const env = target.environment;
+  const digestMatch = /@(sha256:[a-f0-9]{64})$/.exec(input.image);
+  if (!digestMatch) throw new PlanError(`image "${input.image.slice(0, 200)}" is not pinned by digest (name@sha256:…)`);
+  if (!/^[a-f0-9]{40}(?:[a-f0-9]{24})?$/.test(input.sha)) throw new PlanError("sha must be a full 40-character commit sha");
+
+  const override = overrideFor(config, target);
+  const name = makeAppName(target.repo, target.app, config.name);
+  const primary = hostnameFor(env, name, settings.baseDomain);
+  // Previews never get production domains; named environments add their custom domains.
+  const domains = env.kind === "named" ? (config.environments[env.name]?.domains ?? []) : [];
+  const hostnames = [primary, ...domains.filter((d) => d !== primary)];
+  const url = publicUrl(primary, settings);
+
+  const resources = mergeResources(config.resources, override.resources);
+  const scale: Scale = override.scale ?? config.scale;
+  enforceLimits(resources, scale, settings.limits);
+
+  const command = override.run?.command ?? config.run.command ?? input.detectedStart;
+  const userEnv = { ...config.env, ...override.env };
+  const platformEnv: Record<string, string> = {
+    PORT: String(config.run.port),
+    PAAS_APP: name,
+    PAAS_ENVIRONMENT: githubEnvironment(env),
+    PAAS_COMMIT_SHA: input.sha,
+    PAAS_URL: url,
+  };
+  return {
+    target,
+    repositoryId: input.repositoryId,
+    appName: name,
+    image: input.image,
+    digest: digestMatch[1]!,
+    sha: input.sha,
+    hostnames,
+    url,
+    port: config.run.port,
+    command,
+    env: { ...userEnv, ...platformEnv },
+    // Previews get only the secrets listed under previews: never production's.
+    secrets: [...new Set(env.kind === "preview" ? (config.previews.secrets ?? []) : (override.secrets ?? config.secrets))],
+    resources,
+    scale,
+    healthcheck: config.run.healthcheck,
+    production: env.kind === "named" && env.name === "production",
+  };
+}
+
+function overrideFor(config: AppConfig, target: Target) {
+  const env = target.environment;
+  if (env.kind === "preview") {
+    if (!config.previews.enabled) {
+      throw new PlanError("previews are disabled for this app (previews.enabled: false in .paas.yml)");
+    }
+    return config.previews;
+  }
+  const named = config.environments[env.name];
+  if (!named) {
+    const known = Object.keys(config.environments);
+    throw new PlanError(
+      `environment "${env.name}" is not defined in .paas.yml; add it under environments (defined: ${known.join(", ") || "none"})`,
+    );
+  }
+  return named;
+}
+
+export function publicUrl(host: string, s: PlatformSettings): string {
+  const defaultPort = s.urlScheme === "https" ? 443 : 80;
+  const port = s.urlPort && s.urlPort !== defaultPort ? `:${s.urlPort}` : "";
+  return `${s.urlScheme}://${host}${port}/`;
+}
+
+function mergeResources(base: Resources, over: Resources | undefined): Resources {
+  if (!over) return base;
+  return {
+    requests: { ...base.requests, ...over.requests },
+    limits: { ...base.limits, ...over.limits },
+  };
+}
+
+/** "250m" → 250, "1.5" → 1500. */
+export function cpuMillis(q: string): number {
+  return q.endsWith("m") ? Number(q.slice(0, -1)) : Math.round(Number(q) * 1000);
+}
+
+/** "512Mi" → bytes. */
+export function memoryBytes(q: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q);
+  if (!m) return NaN;
+  const mult: Record<string, number> = {
+    "": 1,
+    Ki: 1024,
+    Mi: 1024 ** 2,
+    Gi: 1024 ** 3,
+    Ti: 1024 ** 4,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+  };
+  return Number(m[1]) * mult[m[2] ?? ""]!;
+}
+
+function enforceLimits(r: Resources, scale: Scale, limits: Limits | undefined): void {
+  if (cpuMillis(r.requests.cpu) > cpuMillis(r.limits.cpu)) {
+    throw new PlanError(`resources.requests.cpu (${r.requests.cpu}) is above resources.limits.cpu (${r.limits.cpu})`);
+  }
+  if (memoryBytes(r.requests.memory) > memoryBytes(r.limits.memory)) {
+    throw new PlanError(
+      `resources.requests.memory (${r.requests.memory}) is above resources.limits.memory (${r.limits.memory})`,
+    );
+  }
+  if (!limits) return;
+  if (limits.maxCpuMillis !== undefined && cpuMillis(r.limits.cpu) > limits.maxCpuMillis) {
+    throw new PlanError(
+      `resources.limits.cpu ${r.limits.cpu} is above this platform's ceiling of ${limits.maxCpuMillis}m per replica; lower it`,
+    );
+  }
+  if (limits.maxMemoryBytes !== undefined && memoryBytes(r.limits.memory) > limits.maxMemoryBytes) {
+    throw new PlanError(
+      `resources.limits.memory ${r.limits.memory} is above this platform's ceiling of ${Math.floor(limits.maxMemoryBytes / 1024 ** 2)}Mi per replica; lower it`,
+    );
+  }
+  const most = scale.autoscale ? scale.autoscale.max : (scale.replicas ?? 1);
+  if (limits.maxReplicas !== undefined && most > limits.maxReplicas) {
+    throw new PlanError(`scale asks for ${most} replicas; this platform allows at most ${limits.maxReplicas}`);
+  }
+}
+
+/** Short human description of a target, for logs and errors. */
+export function describeTarget(t: Target): string {
+  return `${t.owner}/${t.repo}${t.app ? ` (${t.app})` : ""} ${envSlug(t.environment)}`;
+}

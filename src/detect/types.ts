@@ -1,0 +1,50 @@
+// The typed result of language detection, shared by the Action (Dockerfile
+// generation), the CLI (`paas detect`, `paas deploy`) and the App (reports).
+
+export type DetectedLanguage = "python" | "go" | "rust" | "dockerfile";
+export type PythonInstaller = "pip" | "uv" | "poetry" | "pipenv";
+export type PythonFramework = "django" | "flask" | "fastapi" | "starlette" | "none";
+
+export interface BuildPlan {
+  language: DetectedLanguage;
+  /** Toolchain version: Python "3.12", Go "1.23", Rust "1.80" or "stable"; undefined for dockerfile. */
+  version: string | undefined;
+  /** Start command run by `/bin/sh -c` with $PORT set; undefined when the Dockerfile's CMD is used. */
+  start: string | undefined;
+  port: number;
+  /** App folder inside the repository ("." for the root). */
+  appPath: string;
+  /** Build context relative to the app folder. */
+  context: string;
+  /** Dockerfile relative to the app folder, when the repository brings one. */
+  dockerfile: string | undefined;
+  /** Dependency manifests (relative to the context) copied before the source, so source-only changes reuse layers. */
+  manifests: string[];
+  python?: {
+    installer: PythonInstaller;
+    framework: PythonFramework;
+    /** WSGI/ASGI target "module:attr" when a framework server is used. */
+    module: string | undefined;
+  };
+  go?: {
+    /** Main package relative to the module root ("." or "./cmd/server"). */
+    package: string;
+    /** Name of the built binary. */
+    binary: string;
+  };
+  rust?: {
+    bin: string;
+    /** Workspace member holding the binary, when not the root package. */
+    package: string | undefined;
+  };
+  /** One sentence per choice, e.g. "python via uv.lock". */
+  reasons: string[];
+}
+
+/** Read-only view of the files of an app, so detection works on a disk folder or a git tree. */
+export interface FileSource {
+  /** File text, or undefined when absent. Paths are relative, "/"-separated. */
+  read(path: string): Promise<string | undefined>;
+  /** Entries (names only) of a directory, or [] when absent. Directories end with "/". */
+  list(dir: string): Promise<string[]>;
+}
