@@ -133,6 +133,7 @@ function explain(
         const got = doc.getIn(path);
         return { message: `${name} must be ${issue.message}${got !== undefined ? `, not ${JSON.stringify(got)}` : ""}` };
       }
+      if (/^must /.test(issue.message)) return { message: `${name} ${issue.message}` };
       return { message: `${name}: ${issue.message}` };
     }
     case "too_small":
@@ -142,8 +143,10 @@ function explain(
       const unit = issue.origin === "string" ? " characters" : issue.origin === "array" ? " entries" : "";
       return { message: `${name} must be ${bound} ${limit}${unit}` };
     }
-    case "invalid_key":
-      return { message: `${name}: key is not ${keyExpectation(issue.issues)}` };
+    case "invalid_key": {
+      const why = keyExpectation(issue.issues);
+      return { message: /^an? /.test(why) ? `${name}: the key must be ${why}` : `${name}: ${why}` };
+    }
     case "invalid_union":
       return { message: `${name} must be a string, number or boolean` };
     default:
@@ -175,7 +178,7 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v)}`;
-  return `${typeof v} ${String(v)}`;
+  return String(v);
 }
 
 function similar(a: string, b: string): boolean {

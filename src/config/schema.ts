@@ -80,7 +80,7 @@ const run = z
       .optional()
       .describe("Start command, run by /bin/sh -c. $PORT holds the port to bind. Default: detected."),
     port: z.number().int().min(1).max(65535).default(8080).describe("Port the app listens on (also exported as $PORT)."),
-    healthcheck: healthcheck.prefault({}),
+    healthcheck: healthcheck.prefault({}).describe("Health check used for readiness, liveness and the zero-downtime switch."),
   })
   .describe("How the app runs.");
 
@@ -119,7 +119,7 @@ const scale = z
       });
     }
     if (s.autoscale && s.autoscale.min > s.autoscale.max) {
-      ctx.addIssue({ code: "custom", path: ["autoscale", "min"], message: "autoscale.min must not exceed autoscale.max" });
+      ctx.addIssue({ code: "custom", path: ["autoscale", "min"], message: "must not exceed scale.autoscale.max" });
     }
   })
   .describe("Replicas: fixed, or autoscaled.");
@@ -178,7 +178,10 @@ const build = z
     context: relPath.default(".").describe("Build context, relative to the app's path."),
     dockerfile: relPath.optional().describe("Dockerfile to use, relative to the app's path. When set, it wins over detection."),
     args: z
-      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "a build-arg name"), z.string().max(4096))
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "a build argument name (letters, digits, _)"),
+        z.union([z.string().max(4096), z.number(), z.boolean()]).transform((v) => String(v)),
+      )
       .optional()
       .describe("Docker build arguments."),
     target: z
@@ -247,17 +250,17 @@ const appShape = {
     .optional()
     .describe("App name, used in hostnames. Default: the repository name (or the key under apps)."),
   language: z.enum(LANGUAGES).default("auto").describe("Language of the app. Default: detected."),
-  build: build.prefault({}),
-  run: run.prefault({}),
-  resources: resources.prefault({}),
-  scale: scale.prefault({}),
+  build: build.prefault({}).describe("How the image is built."),
+  run: run.prefault({}).describe("How the app runs."),
+  resources: resources.prefault({}).describe("CPU and memory per replica."),
+  scale: scale.prefault({}).describe("Replicas: fixed (default 1), or autoscaled."),
   env: envMap.default({}),
   secrets: secretNames.default([]),
   environments: z
     .record(environmentName, environment)
     .default({ production: { branch: "main" } })
     .describe("Long-lived environments by name. Default: production from main."),
-  previews: previews.prefault({}),
+  previews: previews.prefault({}).describe("Pull request previews."),
 };
 
 const appConfig = z.strictObject({
