@@ -112,7 +112,8 @@ export function sameEnv(a: EnvRef, b: EnvRef): boolean {
  */
 export function appName(repo: string, appKey = "", configName?: string): string {
   if (configName) return label(configName, 40);
-  return label(appKey ? `${repo}-${appKey}` : repo, 40, appKey ? JSON.stringify([repo, appKey]) : repo);
+  // App keys are unique within a repository, so "repo-key" stays distinct there.
+  return label(appKey ? `${repo}-${appKey}` : repo, 40);
 }
 
 /** Namespace (Kubernetes) or network/container prefix (Docker): unique per target. */
