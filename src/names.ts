@@ -103,7 +103,9 @@ export function parseEnvironment(s: string): EnvRef {
 }
 
 export function sameEnv(a: EnvRef, b: EnvRef): boolean {
-  return a.kind === "preview" ? b.kind === "preview" && a.pr === b.pr : b.kind === "named" && a.name === b.name;
+  return a.kind === "preview"
+    ? b.kind === "preview" && a.pr === b.pr
+    : b.kind === "named" && a.name === b.name;
 }
 
 /**
@@ -135,7 +137,8 @@ export function hostnameFor(env: EnvRef, app: string, baseDomain: string): strin
   const first =
     env.kind === "named" && env.name === "production" ? label(app) : joinLabel([envSlug(env), app]);
   const host = `${first}.${baseDomain.toLowerCase().replace(/\.$/, "")}`;
-  if (host.length > 253) throw new Error(`hostname for ${envSlug(env)} is longer than 253 characters: shorten PAAS_BASE_DOMAIN`);
+  if (host.length > 253)
+    throw new Error(`hostname for ${envSlug(env)} is longer than 253 characters: shorten PAAS_BASE_DOMAIN`);
   return host;
 }
 
@@ -148,6 +151,9 @@ export function labelValue(input: string): string {
 /** Docker container name for one version of a target. */
 export function containerName(t: Target, sha: string, suffix = ""): string {
   const ns = namespaceName(t);
-  const short = sha.slice(0, 7).toLowerCase().replace(/[^a-f0-9]/g, "");
+  const short = sha
+    .slice(0, 7)
+    .toLowerCase()
+    .replace(/[^a-f0-9]/g, "");
   return [ns, short, suffix].filter(Boolean).join("-");
 }

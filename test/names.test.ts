@@ -26,13 +26,35 @@ const hostile = fc.oneof(
   fc.string({ maxLength: 300, unit: "grapheme" }),
   fc.string({ maxLength: 300, unit: "binary" }),
   fc.stringMatching(/^[0-9][a-z0-9./_-]{0,299}$/),
-  fc.constantFrom("", "-", "--", ".", "..", "a..b", "feature/x", "UPPER", "ünïcödé", "a".repeat(300), "1234", "ʕ•ᴥ•ʔ", "\u0000x"),
+  fc.constantFrom(
+    "",
+    "-",
+    "--",
+    ".",
+    "..",
+    "a..b",
+    "feature/x",
+    "UPPER",
+    "ünïcödé",
+    "a".repeat(300),
+    "1234",
+    "ʕ•ᴥ•ʔ",
+    "\u0000x",
+  ),
 );
 const envRef: fc.Arbitrary<EnvRef> = fc.oneof(
   fc.record({ kind: fc.constant("preview" as const), pr: fc.integer({ min: 1, max: 999_999_999 }) }),
-  fc.record({ kind: fc.constant("named" as const), name: fc.stringMatching(/^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/) }),
+  fc.record({
+    kind: fc.constant("named" as const),
+    name: fc.stringMatching(/^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/),
+  }),
 );
-const target: fc.Arbitrary<Target> = fc.record({ owner: hostile, repo: hostile, app: hostile, environment: envRef });
+const target: fc.Arbitrary<Target> = fc.record({
+  owner: hostile,
+  repo: hostile,
+  app: hostile,
+  environment: envRef,
+});
 
 test("label() always yields a valid DNS-1035 label", () => {
   fc.assert(
@@ -60,7 +82,10 @@ test("label() keeps distinct inputs distinct", () => {
     fc.property(hostile, (s) => {
       const l = label(s);
       const prior = seen.get(l);
-      assert.ok(prior === undefined || prior === s, `collision: ${JSON.stringify(prior)} and ${JSON.stringify(s)} → ${l}`);
+      assert.ok(
+        prior === undefined || prior === s,
+        `collision: ${JSON.stringify(prior)} and ${JSON.stringify(s)} → ${l}`,
+      );
       seen.set(l, s);
     }),
     { numRuns: RUNS },
@@ -102,8 +127,14 @@ test("hostnames are first-level labels under the base domain", () => {
     { numRuns: RUNS },
   );
   assert.equal(hostnameFor({ kind: "preview", pr: 12 }, "myapp", "example.com"), "pr-12-myapp.example.com");
-  assert.equal(hostnameFor({ kind: "named", name: "production" }, "myapp", "example.com"), "myapp.example.com");
-  assert.equal(hostnameFor({ kind: "named", name: "staging" }, "myapp", "example.com"), "staging-myapp.example.com");
+  assert.equal(
+    hostnameFor({ kind: "named", name: "production" }, "myapp", "example.com"),
+    "myapp.example.com",
+  );
+  assert.equal(
+    hostnameFor({ kind: "named", name: "staging" }, "myapp", "example.com"),
+    "staging-myapp.example.com",
+  );
   assert.equal(hostnameFor({ kind: "preview", pr: 12 }, "myapp", "localhost"), "pr-12-myapp.localhost");
 });
 

@@ -21,7 +21,10 @@ type JsonSchema = {
 };
 
 export function jsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(paasConfigSchema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  const schema = z.toJSONSchema(paasConfigSchema, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
   return {
     $schema: schema.$schema,
     $id: "https://github.com/paas-dev/paas/schema/paas.schema.json",
@@ -97,7 +100,8 @@ function walk(s: JsonSchema, path: string, out: string[]): void {
   for (const [key, prop] of Object.entries(s.properties)) {
     const full = path ? `${path}.${key}` : key;
     const def =
-      prop.default !== undefined && !(typeof prop.default === "object" && Object.keys(prop.default ?? {}).length === 0)
+      prop.default !== undefined &&
+      !(typeof prop.default === "object" && Object.keys(prop.default ?? {}).length === 0)
         ? `\`${JSON.stringify(prop.default)}\``
         : "";
     const limits = [

@@ -24,7 +24,12 @@ export function parseConfig(text: string | undefined, file = CONFIG_FILE): Loade
   }
   if (Buffer.byteLength(text, "utf8") > MAX_CONFIG_BYTES) {
     throw new ConfigError(file, [
-      { path: "", line: 1, column: 1, message: `the file is larger than ${MAX_CONFIG_BYTES / 1024} KiB; keep ${file} small` },
+      {
+        path: "",
+        line: 1,
+        column: 1,
+        message: `the file is larger than ${MAX_CONFIG_BYTES / 1024} KiB; keep ${file} small`,
+      },
     ]);
   }
   const lineCounter = new LineCounter();
@@ -40,7 +45,11 @@ export function parseConfig(text: string | undefined, file = CONFIG_FILE): Loade
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ path: "", ...pos(e.pos[0]), message: `invalid YAML: ${yamlMessage(e.message)}` })),
+      doc.errors.map((e) => ({
+        path: "",
+        ...pos(e.pos[0]),
+        message: `invalid YAML: ${yamlMessage(e.message)}`,
+      })),
     );
   }
   let raw: unknown;
@@ -48,13 +57,19 @@ export function parseConfig(text: string | undefined, file = CONFIG_FILE): Loade
     // Aliases can expand exponentially ("billion laughs"); a config never needs many.
     raw = doc.toJS({ maxAliasCount: 50 });
   } catch (e) {
-    throw new ConfigError(file, [{ path: "", line: 1, column: 1, message: `invalid YAML: ${(e as Error).message}` }]);
+    throw new ConfigError(file, [
+      { path: "", line: 1, column: 1, message: `invalid YAML: ${(e as Error).message}` },
+    ]);
   }
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
     const at = doc.contents?.range ? pos(doc.contents.range[0]) : { line: 1, column: 1 };
     throw new ConfigError(file, [
-      { path: "", ...at, message: "the file must be a mapping of keys (name:, run:, ...), not a list or a single value" },
+      {
+        path: "",
+        ...at,
+        message: "the file must be a mapping of keys (name:, run:, ...), not a list or a single value",
+      },
     ]);
   }
   const result = paasConfigSchema.safeParse(raw);
@@ -95,7 +110,8 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], doc: Document, pos:
       continue;
     }
     // A bad key of a mapping (env names, environment names): point at the key itself.
-    const keyNode = issue.code === "invalid_key" ? findKeyNode(doc, path.slice(0, -1), path.at(-1)) : undefined;
+    const keyNode =
+      issue.code === "invalid_key" ? findKeyNode(doc, path.slice(0, -1), path.at(-1)) : undefined;
     const at = keyNode?.range ? pos(keyNode.range[0]) : nodePos(doc, path, pos);
     const name = dotted(path) || "(top level)";
     out.push({ path: dotted(path), ...at, ...explain(issue, name, doc, path) });
@@ -117,13 +133,17 @@ function explain(
       const guess = typeof got === "string" && values.length > 0 ? closest(got, values) : undefined;
       return {
         message: `${name} must be one of ${values.join(", ")}${got !== undefined ? `, not ${JSON.stringify(got)}` : ""}`,
-        hint: guess && typeof got === "string" && similar(got, guess) ? `did you mean "${guess}"?` : undefined,
+        hint:
+          guess && typeof got === "string" && similar(got, guess) ? `did you mean "${guess}"?` : undefined,
       };
     }
     case "invalid_type": {
       const got = doc.getIn(path);
       if (got === undefined && !hasPath(doc, path)) {
-        return { message: `${name} is required`, hint: `add "${path.at(-1)}:" with ${article(issue.expected)}` };
+        return {
+          message: `${name} is required`,
+          hint: `add "${path.at(-1)}:" with ${article(issue.expected)}`,
+        };
       }
       return { message: `${name} must be ${article(issue.expected)}, not ${describe(got)}` };
     }
@@ -131,7 +151,9 @@ function explain(
     case "custom": {
       if (/^an? /.test(issue.message)) {
         const got = doc.getIn(path);
-        return { message: `${name} must be ${issue.message}${got !== undefined ? `, not ${JSON.stringify(got)}` : ""}` };
+        return {
+          message: `${name} must be ${issue.message}${got !== undefined ? `, not ${JSON.stringify(got)}` : ""}`,
+        };
       }
       if (/^must /.test(issue.message)) return { message: `${name} ${issue.message}` };
       return { message: `${name}: ${issue.message}` };
@@ -210,7 +232,11 @@ function nodePos(doc: Document, path: (string | number)[], pos: Pos): { line: nu
   return { line: 1, column: 1 };
 }
 
-function findKeyNode(doc: Document, parentPath: (string | number)[], key: string | number | undefined): Node | undefined {
+function findKeyNode(
+  doc: Document,
+  parentPath: (string | number)[],
+  key: string | number | undefined,
+): Node | undefined {
   if (key === undefined) return undefined;
   const parent = parentPath.length === 0 ? doc.contents : (doc.getIn(parentPath, true) as Node | undefined);
   if (!isMap(parent)) return undefined;
@@ -277,12 +303,17 @@ export function resolveApps(loaded: LoadedConfig): ResolvedApp[] {
   });
 }
 
-function mergeDefaults(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+function mergeDefaults(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
     out[k] =
-      k !== "scale" && isPlain(b) && isPlain(v) ? mergeDefaults(b as Record<string, unknown>, v as Record<string, unknown>) : v;
+      k !== "scale" && isPlain(b) && isPlain(v)
+        ? mergeDefaults(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }

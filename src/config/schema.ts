@@ -23,8 +23,14 @@ export const duration = z
 // Env var names as POSIX shells accept them; PAAS_* and PORT are set by the platform.
 export const envVarName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "an environment variable name (letters, digits, _; not starting with a digit)")
-  .refine((n) => !/^PAAS_/i.test(n) && n !== "PORT", "PORT and names starting with PAAS_ are set by the platform");
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]{0,127}$/,
+    "an environment variable name (letters, digits, _; not starting with a digit)",
+  )
+  .refine(
+    (n) => !/^PAAS_/i.test(n) && n !== "PORT",
+    "PORT and names starting with PAAS_ are set by the platform",
+  );
 // A hostname users may claim as a custom domain: lowercase RFC 1123, at least two labels.
 export const hostname = z
   .string()
@@ -37,7 +43,9 @@ const branch = z
   .string()
   .min(1)
   .max(255)
-  .regex(/^(?!\/|.*\/\/|.*\.\.|.*@\{|.*\/$|.*\.lock$)[^\s~^:?*[\\\x00-\x1f\x7f]+$/, "a valid git branch name")
+  // git check-ref-format rules; control characters are excluded by the printable-ASCII class.
+  .regex(/^(?!\/|.*\/\/|.*\.\.|.*@\{|.*\/$|.*\.lock$)[\x21-\x7e]+$/, "a valid git branch name")
+  .refine((b) => !/[~^:?*[\\]/.test(b), "a valid git branch name (no ~ ^ : ? * [ or \\)")
   .describe("Git branch name (without refs/heads/).");
 const imageRef = z
   .string()
@@ -49,10 +57,16 @@ const relPath = z
   .string()
   .min(1)
   .max(1024)
-  .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "a path inside the repository (relative, no ..)");
+  .refine(
+    (p) => !p.startsWith("/") && !p.split("/").includes(".."),
+    "a path inside the repository (relative, no ..)",
+  );
 
 const envMap = z
-  .record(envVarName, z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v)))
+  .record(
+    envVarName,
+    z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v)),
+  )
   .describe("Plain environment variables (never secrets: these are visible in the repository).");
 const secretNames = z
   .array(envVarName)
@@ -79,8 +93,16 @@ const run = z
       .max(4096)
       .optional()
       .describe("Start command, run by /bin/sh -c. $PORT holds the port to bind. Default: detected."),
-    port: z.number().int().min(1).max(65535).default(8080).describe("Port the app listens on (also exported as $PORT)."),
-    healthcheck: healthcheck.prefault({}).describe("Health check used for readiness, liveness and the zero-downtime switch."),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .default(8080)
+      .describe("Port the app listens on (also exported as $PORT)."),
+    healthcheck: healthcheck
+      .prefault({})
+      .describe("Health check used for readiness, liveness and the zero-downtime switch."),
   })
   .describe("How the app runs.");
 
@@ -101,7 +123,13 @@ const autoscale = z
   .strictObject({
     min: z.number().int().min(1).max(1000).default(2).describe("Fewest replicas."),
     max: z.number().int().min(1).max(1000).default(10).describe("Most replicas."),
-    targetCPU: z.number().int().min(10).max(100).default(70).describe("Target average CPU use, in percent of requests."),
+    targetCPU: z
+      .number()
+      .int()
+      .min(10)
+      .max(100)
+      .default(70)
+      .describe("Target average CPU use, in percent of requests."),
   })
   .describe("Horizontal autoscaling on CPU (Kubernetes only).");
 
@@ -119,7 +147,11 @@ const scale = z
       });
     }
     if (s.autoscale && s.autoscale.min > s.autoscale.max) {
-      ctx.addIssue({ code: "custom", path: ["autoscale", "min"], message: "must not exceed scale.autoscale.max" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["autoscale", "min"],
+        message: "must not exceed scale.autoscale.max",
+      });
     }
   })
   .describe("Replicas: fixed, or autoscaled.");
@@ -131,7 +163,10 @@ const pythonHints = z
       .regex(/^3\.\d{1,2}(?:\.\d{1,2})?$/, 'a Python 3 version such as "3.12"')
       .optional()
       .describe("Python version. Default: .python-version, runtime.txt or requires-python."),
-    installer: z.enum(PYTHON_INSTALLERS).default("auto").describe("Dependency installer. Default: from the lock file."),
+    installer: z
+      .enum(PYTHON_INSTALLERS)
+      .default("auto")
+      .describe("Dependency installer. Default: from the lock file."),
     module: z
       .string()
       .regex(/^[A-Za-z_][\w.]*:[A-Za-z_]\w*$/, 'a "module:attribute" such as "app.main:app"')
@@ -176,7 +211,9 @@ const rustHints = z
 const build = z
   .strictObject({
     context: relPath.default(".").describe("Build context, relative to the app's path."),
-    dockerfile: relPath.optional().describe("Dockerfile to use, relative to the app's path. When set, it wins over detection."),
+    dockerfile: relPath
+      .optional()
+      .describe("Dockerfile to use, relative to the app's path. When set, it wins over detection."),
     args: z
       .record(
         z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "a build argument name (letters, digits, _)"),
@@ -191,8 +228,12 @@ const build = z
       .describe("Dockerfile stage to build."),
     base: z
       .strictObject({
-        builder: imageRef.optional().describe("Image for the build stage. Default: the official language image."),
-        runtime: imageRef.optional().describe("Image for the final stage. Default: a minimal official image."),
+        builder: imageRef
+          .optional()
+          .describe("Image for the build stage. Default: the official language image."),
+        runtime: imageRef
+          .optional()
+          .describe("Image for the final stage. Default: a minimal official image."),
       })
       .optional()
       .describe("Base images of the generated Dockerfile."),
@@ -216,7 +257,9 @@ const overrides = {
 
 const environment = z
   .strictObject({
-    branch: branch.optional().describe("Branch whose pushes deploy this environment. Only this branch may deploy it."),
+    branch: branch
+      .optional()
+      .describe("Branch whose pushes deploy this environment. Only this branch may deploy it."),
     domains: z.array(hostname).max(50).optional().describe("Custom domains served by this environment."),
     ...overrides,
   })
@@ -228,7 +271,10 @@ const environmentName = z
     /^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/,
     'a lowercase environment name such as "production" or "staging" (letters, digits, -)',
   )
-  .refine((n) => n !== "preview" && !n.startsWith("pr-"), '"preview" and "pr-*" are reserved for pull request previews');
+  .refine(
+    (n) => n !== "preview" && !n.startsWith("pr-"),
+    '"preview" and "pr-*" are reserved for pull request previews',
+  );
 
 const previews = z
   .strictObject({
@@ -236,7 +282,9 @@ const previews = z
     forks: z
       .enum(FORK_POLICIES)
       .default("approve")
-      .describe("Pull requests from forks: never deploy, or deploy after a maintainer comments /paas deploy."),
+      .describe(
+        "Pull requests from forks: never deploy, or deploy after a maintainer comments /paas deploy.",
+      ),
     ttl: duration.default("7d").describe("Remove a preview after this long without a push."),
     ...overrides,
   })
@@ -246,7 +294,10 @@ const previews = z
 const appShape = {
   name: z
     .string()
-    .regex(/^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/, 'a lowercase name of letters, digits and - such as "my-api"')
+    .regex(
+      /^[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?$/,
+      'a lowercase name of letters, digits and - such as "my-api"',
+    )
     .optional()
     .describe("App name, used in hostnames. Default: the repository name (or the key under apps)."),
   language: z.enum(LANGUAGES).default("auto").describe("Language of the app. Default: detected."),
@@ -296,6 +347,8 @@ export type Language = (typeof LANGUAGES)[number];
 export function durationMs(d: string): number {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
   if (!m) throw new Error(`not a duration: ${d}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms" | "s" | "m" | "h" | "d"];
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as "ms" | "s" | "m" | "h" | "d"
+  ];
   return Number(m[1]) * unit;
 }

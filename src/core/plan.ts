@@ -45,8 +45,10 @@ export function planDeploy(input: PlanInput, settings: PlatformSettings): Deploy
   const { target, config } = input;
   const env = target.environment;
   const digestMatch = /@(sha256:[a-f0-9]{64})$/.exec(input.image);
-  if (!digestMatch) throw new PlanError(`image "${input.image.slice(0, 200)}" is not pinned by digest (name@sha256:…)`);
-  if (!/^[a-f0-9]{40}(?:[a-f0-9]{24})?$/.test(input.sha)) throw new PlanError("sha must be a full 40-character commit sha");
+  if (!digestMatch)
+    throw new PlanError(`image "${input.image.slice(0, 200)}" is not pinned by digest (name@sha256:…)`);
+  if (!/^[a-f0-9]{40}(?:[a-f0-9]{24})?$/.test(input.sha))
+    throw new PlanError("sha must be a full 40-character commit sha");
 
   const override = overrideFor(config, target);
   const name = makeAppName(target.repo, target.app, config.name);
@@ -82,7 +84,11 @@ export function planDeploy(input: PlanInput, settings: PlatformSettings): Deploy
     command,
     env: { ...userEnv, ...platformEnv },
     // Previews get only the secrets listed under previews: never production's.
-    secrets: [...new Set(env.kind === "preview" ? (config.previews.secrets ?? []) : (override.secrets ?? config.secrets))],
+    secrets: [
+      ...new Set(
+        env.kind === "preview" ? (config.previews.secrets ?? []) : (override.secrets ?? config.secrets),
+      ),
+    ],
     resources,
     scale,
     healthcheck: config.run.healthcheck,
@@ -147,7 +153,9 @@ export function memoryBytes(q: string): number {
 
 function enforceLimits(r: Resources, scale: Scale, limits: Limits | undefined): void {
   if (cpuMillis(r.requests.cpu) > cpuMillis(r.limits.cpu)) {
-    throw new PlanError(`resources.requests.cpu (${r.requests.cpu}) is above resources.limits.cpu (${r.limits.cpu})`);
+    throw new PlanError(
+      `resources.requests.cpu (${r.requests.cpu}) is above resources.limits.cpu (${r.limits.cpu})`,
+    );
   }
   if (memoryBytes(r.requests.memory) > memoryBytes(r.limits.memory)) {
     throw new PlanError(
@@ -167,7 +175,9 @@ function enforceLimits(r: Resources, scale: Scale, limits: Limits | undefined): 
   }
   const most = scale.autoscale ? scale.autoscale.max : (scale.replicas ?? 1);
   if (limits.maxReplicas !== undefined && most > limits.maxReplicas) {
-    throw new PlanError(`scale asks for ${most} replicas; this platform allows at most ${limits.maxReplicas}`);
+    throw new PlanError(
+      `scale asks for ${most} replicas; this platform allows at most ${limits.maxReplicas}`,
+    );
   }
 }
 

@@ -1,0 +1,51 @@
+// The CLI's I/O seam: commands write through it, so tests read what a user sees.
+import { readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { CONFIG_FILE, parseConfig, type LoadedConfig } from "../config/load.ts";
+
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Aborted on Ctrl-C. */
+  signal?: AbortSignal;
+}
+
+export type Command = (argv: string[], io: CliIO) => Promise<number>;
+
+export function defaultIO(): CliIO {
+  const ac = new AbortController();
+  process.once("SIGINT", () => ac.abort());
+  return {
+    out: (t) => process.stdout.write(t.endsWith("\n") ? t : t + "\n"),
+    err: (t) => process.stderr.write(t.endsWith("\n") ? t : t + "\n"),
+    cwd: process.cwd(),
+    env: process.env,
+    signal: ac.signal,
+  };
+}
+
+/** parseArgs with the CLI's conventions: unknown flags are usage errors. */
+export async function args<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T) {
+  const { UsageError } = await import("./main.ts");
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Reads `<dir>/.paas.yml`; a missing file means defaults. Errors name the file as the user would type it. */
+export async function loadConfigAt(dir: string, cwd: string): Promise<LoadedConfig & { file: string }> {
+  const path = join(dir, CONFIG_FILE);
+  const file = relative(cwd, path) || CONFIG_FILE;
+  let text: string | undefined;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  return { ...parseConfig(text, file), file };
+}
