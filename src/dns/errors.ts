@@ -1,0 +1,43 @@
+// Typed DNS and routing errors. The App turns them into a failed Check Run
+// whose text tells the user what to change.
+import { PaasError } from "../errors.ts";
+
+/** Another repository already serves this hostname. */
+export class HostnameTakenError extends PaasError {
+  readonly hostname: string;
+  readonly ownerKey: string;
+  /** The owner's environment, e.g. "octo/shop production". */
+  readonly ownerDisplay: string;
+  constructor(hostname: string, owner: { key: string; display: string }) {
+    super(
+      "hostname_taken",
+      `hostname ${hostname} is already used by ${owner.display}, another repository; ` +
+        `choose another app \`name\` or domain in .paas.yml, or remove that environment first`,
+    );
+    this.hostname = hostname;
+    this.ownerKey = owner.key;
+    this.ownerDisplay = owner.display;
+  }
+}
+
+/** The hostname has a DNS record that paas did not create: paas never touches those. */
+export class DnsRecordConflictError extends PaasError {
+  readonly hostname: string;
+  constructor(hostname: string, types: string[]) {
+    super(
+      "dns_record_conflict",
+      `hostname ${hostname} already has a DNS record not managed by paas (${types.join(", ")}); ` +
+        `delete it in Cloudflare, or choose another app \`name\` or domain in .paas.yml`,
+    );
+    this.hostname = hostname;
+  }
+}
+
+/** The DNS provider's API refused or failed after retries. */
+export class DnsApiError extends PaasError {
+  readonly status: number | undefined;
+  constructor(message: string, status: number | undefined, options?: { cause?: unknown }) {
+    super("dns_api", message, options);
+    this.status = status;
+  }
+}
