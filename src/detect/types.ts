@@ -9,7 +9,13 @@ export interface BuildPlan {
   language: DetectedLanguage;
   /** Toolchain version: Python "3.12", Go "1.23", Rust "1.80" or "stable"; undefined for dockerfile. */
   version: string | undefined;
-  /** Start command run by `/bin/sh -c` with $PORT set; undefined when the Dockerfile's CMD is used. */
+  /**
+   * Start command run by `/bin/sh -c` with $PORT set, from the image's working
+   * directory; undefined when the Dockerfile's CMD is used. `run.command` wins
+   * when set. Python: a server or script command ("gunicorn app:app --bind
+   * 0.0.0.0:$PORT"). Go and Rust: `./<binary>` (`go.binary` / `rust.bin`): the
+   * Action puts the built binary in the working directory of the final stage.
+   */
   start: string | undefined;
   port: number;
   /** App folder inside the repository ("." for the root). */
@@ -18,7 +24,10 @@ export interface BuildPlan {
   context: string;
   /** Dockerfile relative to the app folder, when the repository brings one. */
   dockerfile: string | undefined;
-  /** Dependency manifests (relative to the context) copied before the source, so source-only changes reuse layers. */
+  /**
+   * Dependency manifests (relative to the context) that exist, copied before the
+   * source so source-only changes reuse layers; [] for dockerfile.
+   */
   manifests: string[];
   python?: {
     installer: PythonInstaller;
