@@ -1,0 +1,30 @@
+// Bundles the Action into action/dist/index.js (committed: runners execute it
+// without installing anything). Output is deterministic for the same sources
+// and lockfile, so a test can rebuild into a temp dir and compare bytes.
+//   node action/build.ts [outdir]
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const outdir = path.resolve(process.argv[2] ?? path.join(root, "action", "dist"));
+
+await build({
+  absWorkingDir: root,
+  entryPoints: ["action/src/index.ts"],
+  outfile: path.join(outdir, "index.js"),
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node24",
+  // CommonJS dependencies (dockerode, ssh2) call require() for Node built-ins.
+  banner: {
+    js: 'import { createRequire as __paasCreateRequire } from "node:module";\nconst require = __paasCreateRequire(import.meta.url);',
+  },
+  // ssh2's optional native pieces: required inside try/catch, with pure-JS fallbacks.
+  external: ["cpu-features", "*.node"],
+  legalComments: "none",
+  sourcemap: false,
+  minify: false,
+  logLevel: "warning",
+});

@@ -1,0 +1,144 @@
+// The deploy hand-off: POST <app-url>/paas/v1/deployments with the image
+// digest and the workflow's OIDC token. 5xx answers and network errors are
+// retried with bounded exponential backoff; a 4xx is final (the App said no).
+import { z } from "zod";
+
+export interface HandoffRequest {
+  repository: string;
+  sha: string;
+  ref: string;
+  environment: string;
+  /** Image repository (no tag, no digest). */
+  image: string;
+  digest: string;
+  /** App key ("" for a single-app repository). */
+  app: string;
+  runId: number;
+}
+
+// The App's answer; fields beyond these are printed but not relied on.
+const answerSchema = z
+  .object({
+    deploymentId: z.union([z.number(), z.string()]).optional(),
+    id: z.union([z.number(), z.string()]).optional(),
+    previewUrl: z.string().optional(),
+    url: z.string().optional(),
+    environmentUrl: z.string().optional(),
+    environment: z.string().optional(),
+    status: z.string().optional(),
+    message: z.string().optional(),
+  })
+  .loose();
+
+export interface HandoffAnswer {
+  httpStatus: number;
+  deploymentId: string | undefined;
+  url: string | undefined;
+  message: string | undefined;
+  body: unknown;
+}
+
+export class HandoffError extends Error {
+  readonly httpStatus: number | undefined;
+  constructor(message: string, httpStatus: number | undefined) {
+    super(message);
+    this.name = "HandoffError";
+    this.httpStatus = httpStatus;
+  }
+}
+
+export interface HandoffOptions {
+  /** Total attempts, first included. */
+  attempts?: number;
+  /** First backoff; doubles each retry. */
+  baseDelayMs?: number;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+  onRetry?: (attempt: number, reason: string, delayMs: number) => void;
+}
+
+export async function handOff(
+  appUrl: string,
+  request: HandoffRequest,
+  token: string,
+  options: HandoffOptions = {},
+): Promise<HandoffAnswer> {
+  const attempts = options.attempts ?? 5;
+  const base = options.baseDelayMs ?? 2000;
+  const url = `${appUrl.replace(/\/+$/, "")}/paas/v1/deployments`;
+  let lastReason = "";
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json",
+          authorization: `Bearer ${token}`,
+        },
+        body: JSON.stringify(request),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      lastReason = cause?.code ?? cause?.message ?? (err as Error).message;
+      await backoff(attempt);
+      continue;
+    }
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text for the message
+    }
+    if (res.status >= 500 || res.status === 429) {
+      lastReason = `HTTP ${res.status}${describe(body) ? `: ${describe(body)}` : ""}`;
+      await backoff(attempt);
+      continue;
+    }
+    if (!res.ok) {
+      const fix =
+        res.status === 401 || res.status === 403
+          ? " (the App refused this workflow's OIDC token: check app-url and that the App is installed on this repository)"
+          : "";
+      throw new HandoffError(
+        `the App at ${appUrl} answered HTTP ${res.status}: ${describe(body) || res.statusText}${fix}`,
+        res.status,
+      );
+    }
+    const parsed = answerSchema.safeParse(body ?? {});
+    const a = parsed.success ? parsed.data : {};
+    const id = a.deploymentId ?? a.id;
+    return {
+      httpStatus: res.status,
+      deploymentId: id === undefined ? undefined : String(id),
+      url: a.previewUrl ?? a.environmentUrl ?? a.url,
+      message: a.message,
+      body,
+    };
+  }
+  throw new HandoffError(
+    `the App at ${appUrl} could not be reached after ${attempts} attempts (last: ${lastReason})`,
+    undefined,
+  );
+
+  async function backoff(attempt: number): Promise<void> {
+    if (attempt >= attempts) return;
+    const delay = base * 2 ** (attempt - 1);
+    options.onRetry?.(attempt, lastReason, delay);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+function describe(body: unknown): string {
+  if (typeof body === "string") return body.slice(0, 300);
+  if (body && typeof body === "object") {
+    const o = body as Record<string, unknown>;
+    const m = o.message ?? o.error;
+    if (typeof m === "string") return m.slice(0, 300);
+    return JSON.stringify(body).slice(0, 300);
+  }
+  return "";
+}

@@ -1,0 +1,4 @@
+// Entry point of the bundled Action (action/dist/index.js).
+import { run } from "./main.ts";
+
+await run();

@@ -1,0 +1,201 @@
+// The Action's inputs and the runner's GITHUB_* context, validated by one zod
+// schema. Pure: an environment map in, typed settings (or messages) out.
+import { z } from "zod";
+import { durationMs, duration } from "../../src/config/schema.ts";
+import { githubEnvironment, parseEnvironment } from "../../src/names.ts";
+
+const blank = (v: unknown) =>
+  typeof v === "string" && v.trim() === "" ? undefined : typeof v === "string" ? v.trim() : v;
+const optional = <T extends z.ZodType>(s: T) => z.preprocess(blank, s.optional());
+const flag = (def: boolean) =>
+  z.preprocess(
+    (v) => blank(v) ?? String(def),
+    z
+      .string()
+      .regex(/^(?:true|false|True|False|TRUE|FALSE)$/, "true or false")
+      .transform((v) => v.toLowerCase() === "true"),
+  );
+
+const registryHost = z
+  .string()
+  .regex(
+    /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/,
+    "a registry host such as ghcr.io or registry.example.com:5000",
+  );
+const imageRepository = z
+  .string()
+  .regex(
+    /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/,
+    "an image repository without tag such as ghcr.io/owner/app",
+  );
+const imageRef = z
+  .string()
+  .regex(
+    /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
+    "an image reference",
+  );
+
+/** `builder=<image>` / `runtime=<image>`, separated by newlines or commas; a lone image sets both. */
+const baseImages = z.string().transform((text, ctx) => {
+  const out: { builder?: string; runtime?: string } = {};
+  for (const part of text
+    .split(/[\n,]/)
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = /^(builder|runtime)\s*[=:]\s*(\S+)$/.exec(part);
+    const [key, image] = m ? [m[1] as "builder" | "runtime", m[2]!] : [undefined, part];
+    if (!imageRef.safeParse(image).success) {
+      ctx.addIssue({ code: "custom", message: `"${image.slice(0, 100)}" is not an image reference` });
+      return z.NEVER;
+    }
+    if (key) out[key] = image;
+    else {
+      out.builder = image;
+      out.runtime = image;
+    }
+  }
+  return out;
+});
+
+export const actionEnvSchema = z.object({
+  INPUT_PATH: optional(
+    z
+      .string()
+      .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "a folder inside the repository"),
+  ),
+  INPUT_REGISTRY: z.preprocess((v) => blank(v) ?? "ghcr.io", registryHost),
+  INPUT_IMAGE: optional(imageRepository),
+  INPUT_USERNAME: optional(z.string()),
+  INPUT_PASSWORD: optional(z.string()),
+  "INPUT_APP-URL": optional(
+    z.url({ protocol: /^https?$/, error: "an http(s) URL such as https://paas.example.com" }),
+  ),
+  INPUT_ENVIRONMENT: optional(
+    z.string().transform((s, ctx) => {
+      try {
+        return githubEnvironment(parseEnvironment(s));
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
+  ),
+  INPUT_PUSH: flag(true),
+  "INPUT_DRY-RUN": flag(false),
+  "INPUT_BASE-IMAGES": optional(baseImages),
+  "INPUT_BUILD-TIMEOUT": z.preprocess((v) => blank(v) ?? "30m", duration.transform(durationMs)),
+  GITHUB_REPOSITORY: z.string().regex(/^[\w.-]+\/[\w.-]+$/, "owner/repo"),
+  GITHUB_SHA: z.string().regex(/^[0-9a-f]{40}$/, "a 40-character commit sha"),
+  GITHUB_REF: z.preprocess(blank, z.string().default("")),
+  GITHUB_EVENT_NAME: z.preprocess(blank, z.string().default("push")),
+  GITHUB_RUN_ID: z.preprocess(blank, z.string().regex(/^\d+$/, "a number").default("0")),
+  GITHUB_WORKSPACE: z.preprocess((v) => blank(v) ?? process.cwd(), z.string()),
+  GITHUB_SERVER_URL: z.preprocess((v) => blank(v) ?? "https://github.com", z.url()),
+  GITHUB_ACTOR: optional(z.string()),
+  ACTIONS_ID_TOKEN_REQUEST_URL: optional(z.string()),
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN: optional(z.string()),
+});
+
+export interface ActionSettings {
+  appPath: string | undefined;
+  registry: string;
+  /** Explicit image repository, or undefined for the default from registry/owner/repo[-app]. */
+  image: string | undefined;
+  auth: { username: string; password: string } | undefined;
+  appUrl: string | undefined;
+  environment: string | undefined;
+  push: boolean;
+  dryRun: boolean;
+  baseImages: { builder?: string; runtime?: string } | undefined;
+  buildTimeoutMs: number;
+  repository: string;
+  owner: string;
+  repo: string;
+  sha: string;
+  ref: string;
+  eventName: string;
+  runId: number;
+  workspace: string;
+  serverUrl: string;
+  /** The runner can mint OIDC tokens (false for fork pull requests or without `id-token: write`). */
+  oidc: boolean;
+}
+
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InputError";
+  }
+}
+
+export function parseSettings(env: Record<string, string | undefined>): ActionSettings {
+  const r = actionEnvSchema.safeParse(env);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => {
+      const key = String(i.path[0] ?? "");
+      const name = key.startsWith("INPUT_") ? `input "${key.slice(6).toLowerCase()}"` : key;
+      return `${name}: ${i.message}`;
+    });
+    throw new InputError(`invalid inputs:\n${lines.join("\n")}`);
+  }
+  const v = r.data;
+  const [owner, repo] = v.GITHUB_REPOSITORY.split("/") as [string, string];
+  const username = v.INPUT_USERNAME ?? v.GITHUB_ACTOR;
+  const password = v.INPUT_PASSWORD;
+  return {
+    appPath: v.INPUT_PATH,
+    registry: v.INPUT_REGISTRY,
+    image: v.INPUT_IMAGE,
+    auth: username && password ? { username, password } : undefined,
+    appUrl: v["INPUT_APP-URL"]?.replace(/\/+$/, ""),
+    environment: v.INPUT_ENVIRONMENT,
+    push: v.INPUT_PUSH,
+    dryRun: v["INPUT_DRY-RUN"],
+    baseImages: v["INPUT_BASE-IMAGES"],
+    buildTimeoutMs: v["INPUT_BUILD-TIMEOUT"],
+    repository: v.GITHUB_REPOSITORY,
+    owner,
+    repo,
+    sha: v.GITHUB_SHA,
+    ref: v.GITHUB_REF,
+    eventName: v.GITHUB_EVENT_NAME,
+    runId: Number(v.GITHUB_RUN_ID),
+    workspace: v.GITHUB_WORKSPACE,
+    serverUrl: v.GITHUB_SERVER_URL.replace(/\/+$/, ""),
+    oidc: Boolean(v.ACTIONS_ID_TOKEN_REQUEST_URL && v.ACTIONS_ID_TOKEN_REQUEST_TOKEN),
+  };
+}
+
+/** Default image repository: `<registry>/<owner>/<repo>[-<app>]`, lowercase as registries require. */
+export function defaultImage(registry: string, owner: string, repo: string, app: string): string {
+  const clean = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, "-")
+      .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "");
+  return `${registry}/${clean(owner)}/${clean(app ? `${repo}-${app}` : repo)}`;
+}
+
+/**
+ * The environment this run deploys: the input, else `preview/pr-<N>` for a
+ * pull request, else the `.paas.yml` environment whose branch was pushed.
+ */
+export function environmentFor(
+  settings: Pick<ActionSettings, "environment" | "eventName" | "ref">,
+  environments: Record<string, { branch?: string | undefined }>,
+): string | undefined {
+  if (settings.environment) return settings.environment;
+  const pr = /^refs\/pull\/(\d+)\/(?:merge|head)$/.exec(settings.ref);
+  if (pr && settings.eventName.startsWith("pull_request")) return `preview/pr-${pr[1]}`;
+  const branch = /^refs\/heads\/(.+)$/.exec(settings.ref)?.[1];
+  if (!branch) return undefined;
+  return Object.entries(environments).find(([, e]) => e.branch === branch)?.[0];
+}
+
+/** Image tag for an environment ("preview/pr-12" → "pr-12"). */
+export function environmentTag(environment: string): string {
+  return environment
+    .replace(/^preview\//, "")
+    .replace(/[^\w.-]/g, "-")
+    .slice(0, 128);
+}

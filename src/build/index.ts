@@ -1,0 +1,232 @@
+// The builder shared by the Action and the CLI's `paas deploy`: load
+// `.paas.yml`, detect, pick the repository's Dockerfile or generate one,
+// stream the context to the Docker engine, and (separately) push.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type Docker from "dockerode";
+import { CONFIG_FILE, parseConfig, resolveApps, type ResolvedApp } from "../config/load.ts";
+import { detect, diskSource } from "../detect/index.ts";
+import type { BuildPlan } from "../detect/types.ts";
+import { PaasError } from "../errors.ts";
+import {
+  GENERATED_DOCKERFILE,
+  streamContext,
+  withGeneratedDockerfileIgnored,
+  type ContextStats,
+} from "./context.ts";
+import { buildImage, BuildError } from "./docker.ts";
+import { generateDockerfile, resolveBaseImages, SHA_ARG, SOURCE_ARG, type BaseImages } from "./dockerfile.ts";
+import { recognizeFailure, type Annotation } from "./failure.ts";
+
+export { BuildError, PushError, pushImage, registryOf, type PushOptions, type PushResult } from "./docker.ts";
+export {
+  ContextError,
+  streamContext,
+  type BuildContext,
+  type ContextOptions,
+  type ContextStats,
+} from "./context.ts";
+export {
+  cmd,
+  defaultBaseImages,
+  DockerfileError,
+  generateDockerfile,
+  resolveBaseImages,
+  RUNTIME_USER,
+  type BaseImages,
+} from "./dockerfile.ts";
+export { instructionLine, recognizeFailure, tail, type Annotation, type FailureContext } from "./failure.ts";
+
+export interface PrepareOptions {
+  /** Repository root on disk. */
+  root: string;
+  /** App folder (monorepos) or app key; "." or undefined for a single-app repository. */
+  app?: string | undefined;
+  /** Base images that win over `.paas.yml` (the Action's `base-images` input). */
+  baseImages?: { builder?: string | undefined; runtime?: string | undefined } | undefined;
+}
+
+export interface PreparedBuild {
+  root: string;
+  app: ResolvedApp;
+  plan: BuildPlan;
+  /** Build context, repository-relative ("." or "services/api"). */
+  contextPath: string;
+  dockerfile: {
+    text: string;
+    /** Repository-relative path when the repository brings it; undefined when generated. */
+    path: string | undefined;
+  };
+  /** Base images of a generated Dockerfile; undefined for a repository Dockerfile. */
+  baseImages: BaseImages | undefined;
+  /** `.paas.yml` exists (false: defaults and detection only). */
+  configPresent: boolean;
+}
+
+/** Reads `.paas.yml`, selects the app, detects, and settles the Dockerfile. No Docker involved: also the dry run. */
+export async function prepareBuild(options: PrepareOptions): Promise<PreparedBuild> {
+  const root = path.resolve(options.root);
+  const text = await readFile(path.join(root, CONFIG_FILE), "utf8").catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ENOENT") return undefined;
+    throw e;
+  });
+  const loaded = parseConfig(text);
+  const app = selectApp(resolveApps(loaded), options.app);
+  const plan = await detect(diskSource(path.join(root, app.path)), app.config, { appPath: app.path });
+  const contextPath = repoJoin(app.path, plan.context);
+  if (plan.dockerfile !== undefined) {
+    const dockerfilePath = repoJoin(app.path, plan.dockerfile);
+    const dockerfileText = await readFile(path.join(root, dockerfilePath), "utf8").catch(() => {
+      throw new PaasError(
+        "dockerfile_missing",
+        `${dockerfilePath} does not exist; fix build.dockerfile in ${CONFIG_FILE}`,
+      );
+    });
+    return {
+      root,
+      app,
+      plan,
+      contextPath,
+      dockerfile: { text: dockerfileText, path: dockerfilePath },
+      baseImages: undefined,
+      configPresent: loaded.present,
+    };
+  }
+  const baseImages = resolveBaseImages(plan, app.config.build.base, options.baseImages);
+  return {
+    root,
+    app,
+    plan,
+    contextPath,
+    dockerfile: { text: generateDockerfile(plan, baseImages), path: undefined },
+    baseImages,
+    configPresent: loaded.present,
+  };
+}
+
+function selectApp(apps: ResolvedApp[], wanted: string | undefined): ResolvedApp {
+  const w =
+    wanted === undefined || wanted === "" ? "." : wanted.replace(/^\.\/+/, "").replace(/\/+$/, "") || ".";
+  if (apps.length === 1 && apps[0]!.key === "") {
+    const only = apps[0]!;
+    if (w === ".") return only;
+    // A single-app repository built from a subfolder: the folder is the app.
+    return { ...only, path: w, config: { ...only.config, path: w } };
+  }
+  const found = apps.find((a) => a.key === w || a.path === w);
+  if (!found) {
+    throw new PaasError(
+      "app_unknown",
+      `no app "${w}" in ${CONFIG_FILE}: set the path input to one of ${apps.map((a) => `${a.path} (${a.key})`).join(", ")}`,
+    );
+  }
+  return found;
+}
+
+function repoJoin(a: string, b: string): string {
+  const joined = path.posix.normalize(path.posix.join(a, b));
+  if (joined.startsWith("../") || joined === ".." || path.posix.isAbsolute(joined)) {
+    throw new PaasError("path_outside", `${b} (from ${a}) leaves the repository; use a path inside it`);
+  }
+  return joined.replace(/\/+$/, "") || ".";
+}
+
+export interface ImageBuildOptions {
+  /** Full references to tag the image with (`name:tag`). */
+  tags: string[];
+  /** Commit being built: baked in as PAAS_COMMIT_SHA and the OCI revision label. */
+  sha: string;
+  /** Repository URL for the OCI source label. */
+  sourceUrl?: string | undefined;
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
+  onLine?: ((line: string) => void) | undefined;
+}
+
+export interface ImageBuildResult {
+  imageId: string;
+  /** Bytes, as the engine reports the image. */
+  size: number;
+  cacheHits: number;
+  steps: number;
+  durationMs: number;
+  context: ContextStats;
+  log: string[];
+}
+
+/** A failed build, with the place to annotate. */
+export class BuildFailure extends BuildError {
+  readonly annotation: Annotation;
+  constructor(cause: BuildError, annotation: Annotation) {
+    super(cause.message, cause.log, cause.step, cause.code);
+    this.annotation = annotation;
+  }
+}
+
+/** Builds the prepared app into a local image (no push). Throws BuildFailure with an annotation on failure. */
+export async function buildPrepared(
+  docker: Docker,
+  prepared: PreparedBuild,
+  options: ImageBuildOptions,
+): Promise<ImageBuildResult> {
+  const started = Date.now();
+  const dockerignore = await readFile(
+    path.join(prepared.root, prepared.contextPath, ".dockerignore"),
+    "utf8",
+  ).catch(() => undefined);
+  const ctx = streamContext({
+    root: prepared.root,
+    context: prepared.contextPath,
+    extraFiles: [
+      { name: GENERATED_DOCKERFILE, content: prepared.dockerfile.text },
+      { name: ".dockerignore", content: withGeneratedDockerfileIgnored(dockerignore) },
+    ],
+  });
+  const labels: Record<string, string> = { "org.opencontainers.image.revision": options.sha };
+  if (options.sourceUrl) labels["org.opencontainers.image.source"] = options.sourceUrl;
+  try {
+    const result = await buildImage(docker, {
+      context: ctx.stream,
+      dockerfile: GENERATED_DOCKERFILE,
+      tags: options.tags,
+      buildArgs: {
+        ...prepared.app.config.build.args,
+        [SHA_ARG]: options.sha,
+        [SOURCE_ARG]: options.sourceUrl ?? "",
+      },
+      labels,
+      target: prepared.app.config.build.target,
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      onLine: options.onLine,
+    });
+    const context = await ctx.done;
+    const info = await docker.getImage(result.imageId).inspect();
+    return { ...result, size: info.Size, durationMs: Date.now() - started, context };
+  } catch (err) {
+    // A refused context path explains the failure better than the aborted request.
+    const refused = ctx.error();
+    ctx.destroy();
+    if (refused) throw refused;
+    if (!(err instanceof BuildError)) throw err;
+    const annotation = recognizeFailure({
+      log: err.log,
+      stepIndex: err.step?.index,
+      dockerfile: prepared.dockerfile.text,
+      dockerfilePath: prepared.dockerfile.path,
+      contextPath: prepared.contextPath,
+      error: err.message,
+    });
+    throw new BuildFailure(err, annotation);
+  }
+}
+
+/** Prepare and build in one call: what `paas deploy` uses to build a local image from a folder. */
+export async function buildApp(
+  docker: Docker,
+  options: PrepareOptions & ImageBuildOptions,
+): Promise<{ prepared: PreparedBuild; result: ImageBuildResult }> {
+  const prepared = await prepareBuild(options);
+  const result = await buildPrepared(docker, prepared, options);
+  return { prepared, result };
+}
