@@ -1,0 +1,315 @@
+// A thin, retrying layer over @kubernetes/client-node: server-side apply,
+// get, list by label, delete (404 = gone), create/replace with
+// resourceVersion preconditions, pod logs. Every call has a timeout and is
+// retried with backoff on 429 (honouring Retry-After), 5xx, timeouts and
+// network errors. Errors name the object and say what to do.
+import {
+  ApiException,
+  CoreV1Api,
+  createConfiguration,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  ServerConfiguration,
+  type KubernetesObject,
+  type RequestContext,
+  type ResponseContext,
+} from "@kubernetes/client-node";
+import { PaasError } from "../../errors.ts";
+import type { KubeObject } from "./manifests.ts";
+
+export interface RetryOptions {
+  /** Attempts after the first. Default 5. */
+  retries?: number;
+  /** First backoff delay. Default 250 ms, doubling, with jitter. */
+  minDelayMs?: number;
+  /** Longest delay, Retry-After included. Default 10 s. */
+  maxDelayMs?: number;
+}
+
+export interface ClientOptions {
+  /** Per-request timeout. Default 30 s. */
+  requestTimeoutMs?: number;
+  retry?: RetryOptions;
+}
+
+/** A failed call to the Kubernetes API, with the HTTP status and the API's reason. */
+export class KubernetesApiError extends PaasError {
+  readonly status: number | undefined;
+  readonly reason: string | undefined;
+  constructor(message: string, status: number | undefined, reason: string | undefined, cause?: unknown) {
+    super("kubernetes_api", message, { cause });
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/** Loads the App's cluster credentials: KUBECONFIG or ~/.kube/config, else the in-cluster service account. */
+export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): KubeConfig {
+  const kc = new KubeConfig();
+  if (!env.KUBECONFIG && env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  if (!kc.getCurrentCluster()) {
+    throw new PaasError(
+      "kubernetes_config",
+      "no Kubernetes cluster configured: set KUBECONFIG, or run the App in a cluster with a service account (see k8s/)",
+    );
+  }
+  return kc;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class KubeClient {
+  readonly objects: KubernetesObjectApi;
+  readonly core: CoreV1Api;
+  private readonly retries: number;
+  private readonly minDelayMs: number;
+  private readonly maxDelayMs: number;
+  /** Requests sent, retries included (for benchmarks and logs). */
+  requests = 0;
+
+  constructor(kc: KubeConfig, options: ClientOptions = {}) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster)
+      throw new PaasError(
+        "kubernetes_config",
+        "the kubeconfig has no current cluster: set its current-context",
+      );
+    const timeoutMs = options.requestTimeoutMs ?? 30_000;
+    const counter = {
+      pre: async (ctx: RequestContext) => {
+        this.requests++;
+        // A hung API server must not hang a deploy: abort, then retry.
+        ctx.setSignal(AbortSignal.timeout(timeoutMs));
+        return ctx;
+      },
+      post: async (rsp: ResponseContext) => rsp,
+    };
+    const config = createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server, {}),
+      authMethods: { default: kc },
+      promiseMiddleware: [counter],
+    });
+    this.objects = new KubernetesObjectApi(config);
+    this.core = new CoreV1Api(config);
+    this.retries = options.retry?.retries ?? 5;
+    this.minDelayMs = options.retry?.minDelayMs ?? 250;
+    this.maxDelayMs = options.retry?.maxDelayMs ?? 10_000;
+  }
+
+  /** Runs `fn`, retrying transient failures; `what` names the call in errors ("apply Deployment ns/web"). */
+  async call<T>(what: string, fn: () => Promise<T>, opts: { retryConflicts?: boolean } = {}): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        const status = e instanceof ApiException ? e.code : undefined;
+        const transient =
+          status === undefined
+            ? isNetworkError(e)
+            : status === 429 ||
+              status >= 500 ||
+              (status === 409 && !!opts.retryConflicts && !isAlreadyExists(e));
+        if (!transient || attempt >= this.retries) throw toApiError(what, e);
+        await sleep(this.delay(attempt, e));
+      }
+    }
+  }
+
+  private delay(attempt: number, e: unknown): number {
+    const retryAfter = e instanceof ApiException ? Number(headerOf(e.headers, "retry-after")) : NaN;
+    if (Number.isFinite(retryAfter) && retryAfter >= 0) return Math.min(retryAfter * 1000, this.maxDelayMs);
+    const base = Math.min(this.minDelayMs * 2 ** attempt, this.maxDelayMs);
+    return base / 2 + Math.random() * (base / 2);
+  }
+
+  /** Server-side apply: one field manager, force, so the plan always wins over stale owners. */
+  async apply(obj: KubeObject, fieldManager: string): Promise<KubernetesObject> {
+    return this.call(
+      `apply ${describe(obj)}`,
+      () =>
+        this.objects.patch(
+          structuredClone(obj) as KubernetesObject,
+          undefined,
+          undefined,
+          fieldManager,
+          true,
+          PatchStrategy.ServerSideApply,
+        ),
+      { retryConflicts: true },
+    );
+  }
+
+  /** The object, or undefined when it does not exist. */
+  async read<T extends KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | undefined> {
+    try {
+      return await this.call(`read ${kind} ${namespace ? `${namespace}/` : ""}${name}`, () =>
+        this.objects.read<T>({ apiVersion, kind, metadata: { name, ...(namespace ? { namespace } : {}) } }),
+      );
+    } catch (e) {
+      if (e instanceof KubernetesApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async list<T extends KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    labelSelector: string | undefined,
+  ): Promise<T[]> {
+    const res = await this.call(`list ${kind}${namespace ? ` in ${namespace}` : ""}`, () =>
+      this.objects.list<T>(
+        apiVersion,
+        kind,
+        namespace,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        labelSelector,
+      ),
+    );
+    return res.items;
+  }
+
+  /** Deletes; true when deleted, false when it was already gone (404 is success). */
+  async delete(
+    obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
+    preconditions?: { resourceVersion?: string; uid?: string },
+  ): Promise<boolean> {
+    try {
+      await this.call(`delete ${describe(obj)}`, () =>
+        this.objects.delete(
+          structuredClone(obj) as KubernetesObject,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          "Background",
+          preconditions ? { preconditions } : undefined,
+        ),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof KubernetesApiError && e.status === 404) return false;
+      throw e;
+    }
+  }
+
+  /** Create; 409 AlreadyExists is reported to the caller (leases rely on it), not retried. */
+  async create<T extends KubernetesObject>(obj: T, fieldManager: string): Promise<T> {
+    return this.call(`create ${describe(obj as never)}`, () =>
+      this.objects.create<T>(structuredClone(obj), undefined, undefined, fieldManager),
+    );
+  }
+
+  /** Replace with the resourceVersion in obj as precondition; 409 means someone else wrote first. */
+  async replace<T extends KubernetesObject>(obj: T, fieldManager: string): Promise<T> {
+    return this.call(`replace ${describe(obj as never)}`, () =>
+      this.objects.replace<T>(structuredClone(obj), undefined, undefined, fieldManager),
+    );
+  }
+
+  async podLog(
+    namespace: string,
+    pod: string,
+    container: string,
+    opts: { previous: boolean; tailLines: number },
+  ): Promise<string> {
+    return this.call(`read logs of pod ${namespace}/${pod}`, () =>
+      this.core.readNamespacedPodLog({
+        name: pod,
+        namespace,
+        container,
+        previous: opts.previous,
+        tailLines: opts.tailLines,
+      }),
+    );
+  }
+}
+
+function describe(o: { kind?: string; metadata?: { name?: string; namespace?: string } }): string {
+  const m = o.metadata ?? {};
+  return `${o.kind ?? "object"} ${m.namespace ? `${m.namespace}/` : ""}${m.name ?? ""}`;
+}
+
+function headerOf(headers: unknown, name: string): string | undefined {
+  if (!headers || typeof headers !== "object") return undefined;
+  for (const [k, v] of Object.entries(headers as Record<string, unknown>))
+    if (k.toLowerCase() === name) return String(v);
+  return undefined;
+}
+
+function statusBody(e: ApiException<unknown>): { message?: string; reason?: string } {
+  const b = e.body;
+  if (b && typeof b === "object") return b as { message?: string; reason?: string };
+  if (typeof b === "string") {
+    try {
+      return JSON.parse(b) as { message?: string; reason?: string };
+    } catch {
+      return { message: b.slice(0, 500) };
+    }
+  }
+  return {};
+}
+
+function isAlreadyExists(e: unknown): boolean {
+  return e instanceof ApiException && statusBody(e).reason === "AlreadyExists";
+}
+
+function isNetworkError(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  // Timeouts (our AbortSignal) and connection failures from undici's fetch.
+  return (
+    e.name === "TimeoutError" ||
+    e.name === "AbortError" ||
+    (e instanceof TypeError && /fetch failed|terminated|socket/i.test(e.message)) ||
+    /ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EAI_AGAIN|UND_ERR/.test(
+      `${e.message} ${String((e as { cause?: unknown }).cause)}`,
+    )
+  );
+}
+
+function toApiError(what: string, e: unknown): KubernetesApiError {
+  if (e instanceof KubernetesApiError) return e;
+  if (e instanceof ApiException) {
+    const body = statusBody(e);
+    const hint =
+      e.code === 401
+        ? ": the App's credentials were refused; check KUBECONFIG or the service account token"
+        : e.code === 403
+          ? ": the App's service account lacks permission (apply k8s/ RBAC) or the namespace is being deleted"
+          : e.code === 422
+            ? ": the API server rejected the object"
+            : "";
+    // The API server's message describes the object, never secret values (it does not echo data fields).
+    return new KubernetesApiError(
+      `Kubernetes API: ${what} failed with ${e.code}${hint}: ${body.message ?? "no message"}`,
+      e.code,
+      body.reason,
+      e,
+    );
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/Unrecognized API version and kind/.test(msg)) {
+    return new KubernetesApiError(
+      `Kubernetes API: ${what} failed: the cluster does not serve this kind (${msg}); for HTTPRoute install the Gateway API CRDs or set PAAS_K8S_ROUTING=ingress`,
+      undefined,
+      "NotServed",
+      e,
+    );
+  }
+  return new KubernetesApiError(
+    `Kubernetes API: ${what} failed: ${msg}; is the API server reachable?`,
+    undefined,
+    undefined,
+    e,
+  );
+}

@@ -1,0 +1,581 @@
+// The pure Kubernetes plan: DeploySpec + operator settings → typed objects.
+// No I/O and no clock: the same input always gives the same objects, so the
+// plan is tested with golden files and printed by `paas plan` as is.
+import { createHash } from "node:crypto";
+import { durationMs } from "../../config/schema.ts";
+import { cpuMillis, memoryBytes } from "../../core/plan.ts";
+import { PaasError } from "../../errors.ts";
+import { envSlug, githubEnvironment, labelValue, namespaceName, type Target } from "../../names.ts";
+import type { DeploySpec } from "../types.ts";
+
+/** Operator settings of the Kubernetes runtime (from PAAS_K8S_* variables). */
+export interface KubernetesSettings {
+  /** Gateway API HTTPRoute (default) or networking.k8s.io Ingress. */
+  routing: "httproute" | "ingress";
+  /** Parent Gateway of every HTTPRoute; required when routing is "httproute". */
+  gateway?: { name: string; namespace: string; sectionName?: string } | undefined;
+  /** IngressClass of every Ingress; the cluster default class when unset. */
+  ingressClassName?: string | undefined;
+  /** Namespace of the ingress controller or Gateway pods: the only source allowed in by the NetworkPolicy. */
+  ingressNamespace: string;
+  /** Server-side apply field manager. Default "paas". */
+  fieldManager?: string | undefined;
+  /** Extra egress destinations (CIDRs) beyond DNS, e.g. a database subnet. Default: none. */
+  egressCIDRs?: string[] | undefined;
+  /** Per-container ceiling written into each namespace's LimitRange. */
+  maxContainer?: { cpu: string; memory: string } | undefined;
+  /** Size of the writable emptyDir at /tmp. Default "256Mi". */
+  tmpSize?: string | undefined;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** A Kubernetes object as sent to the API server (plain JSON). */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [field: string]: unknown;
+}
+
+export const FIELD_MANAGER = "paas";
+export const MANAGED_BY = "app.kubernetes.io/managed-by";
+/** Name of the workload objects inside an environment's namespace (one app per namespace). */
+export const WORKLOAD = "web";
+export const COMPONENT_LABEL = "app.kubernetes.io/component";
+export const TEMPLATE_LABEL = "paas.dev/template";
+
+/** Labels (selectable, label-safe values) and annotations (exact values) of the platform. */
+export const L = {
+  repositoryId: "paas.dev/repository-id",
+  app: "paas.dev/app",
+  environment: "paas.dev/environment",
+  pr: "paas.dev/pr",
+  sha: "paas.dev/sha",
+} as const;
+export const A = {
+  owner: "paas.dev/owner",
+  repo: "paas.dev/repo",
+  appKey: "paas.dev/app-key",
+  appName: "paas.dev/app-name",
+  environment: "paas.dev/environment",
+  sha: "paas.dev/sha",
+  digest: "paas.dev/digest",
+  image: "paas.dev/image",
+  hostnames: "paas.dev/hostnames",
+  url: "paas.dev/url",
+  /** Group-kinds applied last time, so a later apply knows what to prune (like kubectl ApplySets). */
+  kinds: "paas.dev/kinds",
+  /** Set by the runtime at apply time (the plan has no clock). */
+  deployedAt: "paas.dev/deployed-at",
+  configHash: "paas.dev/config-hash",
+} as const;
+
+export const CONFIGMAP_NAME = `${WORKLOAD}-env`;
+export const SECRET_NAME = `${WORKLOAD}-secrets`;
+const HTTP_PORT_NAME = "http";
+const SERVICE_PORT = 80;
+// Drain: endpoints are removed while the pod sleeps, then SIGTERM, then this much time to finish.
+const PRESTOP_SLEEP_SECONDS = 5;
+const TERMINATION_GRACE_SECONDS = 30;
+const RUN_AS = 10001;
+
+export class KubernetesPlanError extends PaasError {
+  constructor(message: string) {
+    super("kubernetes_plan_invalid", message);
+  }
+}
+
+export function fieldManager(settings: KubernetesSettings): string {
+  return settings.fieldManager ?? FIELD_MANAGER;
+}
+
+/** Labels on every object of a target; values are label-safe (exact values go to annotations). */
+export function targetLabels(
+  spec: Pick<DeploySpec, "target" | "repositoryId" | "appName" | "sha">,
+): Record<string, string> {
+  const t = spec.target;
+  const labels: Record<string, string> = {
+    [MANAGED_BY]: "paas",
+    "app.kubernetes.io/name": labelValue(spec.appName),
+    [L.repositoryId]: String(spec.repositoryId),
+    [L.app]: labelValue(spec.appName),
+    [L.environment]: labelValue(envSlug(t.environment)),
+    [L.sha]: labelValue(spec.sha),
+  };
+  if (t.environment.kind === "preview") labels[L.pr] = String(t.environment.pr);
+  return labels;
+}
+
+/** Label selector of every environment of one target (stable across deploys: no sha). */
+export function targetSelector(t: Target, repositoryId: number, appName: string): string {
+  const parts = [
+    `${MANAGED_BY}=paas`,
+    `${L.repositoryId}=${repositoryId}`,
+    `${L.app}=${labelValue(appName)}`,
+  ];
+  parts.push(`${L.environment}=${labelValue(envSlug(t.environment))}`);
+  return parts.join(",");
+}
+
+function targetAnnotations(spec: DeploySpec): Record<string, string> {
+  const t = spec.target;
+  return {
+    [A.owner]: t.owner,
+    [A.repo]: t.repo,
+    [A.appKey]: t.app,
+    [A.appName]: spec.appName,
+    [A.environment]: githubEnvironment(t.environment),
+    [A.sha]: spec.sha,
+    [A.digest]: spec.digest,
+    [A.image]: spec.image,
+    [A.hostnames]: spec.hostnames.join(","),
+    [A.url]: spec.url,
+  };
+}
+
+/** Group/Kind as used in the kinds annotation: "apps/Deployment", "Service" for the core group. */
+export function groupKind(o: Pick<KubeObject, "apiVersion" | "kind">): string {
+  const slash = o.apiVersion.lastIndexOf("/");
+  return slash < 0 ? o.kind : `${o.apiVersion.slice(0, slash)}/${o.kind}`;
+}
+
+export interface PlanOptions {
+  /**
+   * Secret values for spec.secrets. Given: the plan includes the Secret and a
+   * checksum of its values in the pod template (a change rolls the pods).
+   * Omitted (dry run): the Secret is left out and only referenced.
+   */
+  secretValues?: Record<string, string> | undefined;
+}
+
+/** The objects one deploy applies, in apply order. */
+export function planKubernetes(
+  spec: DeploySpec,
+  settings: KubernetesSettings,
+  options: PlanOptions = {},
+): KubeObject[] {
+  validateSettings(settings);
+  const ns = namespaceName(spec.target);
+  const labels = targetLabels(spec);
+  const meta = (name: string, extra: Partial<ObjectMeta> = {}): ObjectMeta => ({
+    name,
+    namespace: ns,
+    labels: { ...labels, ...extra.labels },
+    ...(extra.annotations ? { annotations: extra.annotations } : {}),
+  });
+  const selector = { [COMPONENT_LABEL]: WORKLOAD };
+  const autoscale = spec.scale.autoscale;
+  const fixedReplicas = spec.scale.replicas ?? 1;
+  const most = autoscale ? autoscale.max : fixedReplicas;
+  const fewest = autoscale ? autoscale.min : fixedReplicas;
+  const surge = Math.max(1, Math.ceil(most * 0.25));
+
+  const objects: KubeObject[] = [];
+  const namespace: KubeObject = {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: {
+      name: ns,
+      labels: {
+        ...labels,
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+      },
+      annotations: targetAnnotations(spec),
+    },
+  };
+  objects.push(namespace);
+
+  const perPod = spec.resources;
+  const pods = most + surge;
+  objects.push({
+    apiVersion: "v1",
+    kind: "ResourceQuota",
+    metadata: meta("paas-quota"),
+    spec: {
+      hard: {
+        pods: String(pods),
+        "requests.cpu": `${cpuMillis(perPod.requests.cpu) * pods}m`,
+        "limits.cpu": `${cpuMillis(perPod.limits.cpu) * pods}m`,
+        "requests.memory": String(memoryBytes(perPod.requests.memory) * pods),
+        "limits.memory": String(memoryBytes(perPod.limits.memory) * pods),
+        // Tenants get no NodePorts, LoadBalancers or volumes of their own.
+        "services.nodeports": "0",
+        "services.loadbalancers": "0",
+        persistentvolumeclaims: "0",
+      },
+    },
+  });
+  objects.push({
+    apiVersion: "v1",
+    kind: "LimitRange",
+    metadata: meta("paas-limits"),
+    spec: {
+      limits: [
+        {
+          type: "Container",
+          default: { cpu: perPod.limits.cpu, memory: perPod.limits.memory },
+          defaultRequest: { cpu: perPod.requests.cpu, memory: perPod.requests.memory },
+          ...(settings.maxContainer ? { max: { ...settings.maxContainer } } : {}),
+        },
+      ],
+    },
+  });
+  objects.push({
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: meta(WORKLOAD),
+    automountServiceAccountToken: false,
+  });
+  objects.push(...networkPolicies(spec, settings, meta, selector));
+
+  objects.push({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: meta(CONFIGMAP_NAME),
+    data: sortedRecord(spec.env),
+  });
+  let secretHash: string | undefined;
+  if (spec.secrets.length > 0 && options.secretValues) {
+    const values = options.secretValues;
+    const missing = spec.secrets.filter((n) => values[n] === undefined);
+    if (missing.length > 0) throw new KubernetesPlanError(`no value for secret ${missing.join(", ")}`);
+    const data: Record<string, string> = {};
+    for (const n of [...spec.secrets].sort()) data[n] = Buffer.from(values[n]!, "utf8").toString("base64");
+    secretHash = hash(JSON.stringify(data));
+    objects.push({ apiVersion: "v1", kind: "Secret", metadata: meta(SECRET_NAME), type: "Opaque", data });
+  }
+
+  objects.push({
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: meta(WORKLOAD),
+    spec: {
+      type: "ClusterIP",
+      selector,
+      ports: [{ name: HTTP_PORT_NAME, port: SERVICE_PORT, targetPort: HTTP_PORT_NAME, protocol: "TCP" }],
+    },
+  });
+
+  objects.push(
+    deployment(spec, settings, meta, selector, {
+      labels,
+      autoscaled: !!autoscale,
+      replicas: fixedReplicas,
+      surge,
+      secretHash,
+    }),
+  );
+
+  if (autoscale) {
+    objects.push({
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      metadata: meta(WORKLOAD),
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: WORKLOAD },
+        minReplicas: autoscale.min,
+        maxReplicas: autoscale.max,
+        metrics: [
+          {
+            type: "Resource",
+            resource: {
+              name: "cpu",
+              target: { type: "Utilization", averageUtilization: autoscale.targetCPU },
+            },
+          },
+        ],
+      },
+    });
+  }
+  if (spec.production && fewest > 1) {
+    objects.push({
+      apiVersion: "policy/v1",
+      kind: "PodDisruptionBudget",
+      metadata: meta(WORKLOAD),
+      spec: { maxUnavailable: 1, selector: { matchLabels: selector } },
+    });
+  }
+  if (spec.hostnames.length > 0) objects.push(route(spec, settings, meta));
+
+  // What this plan contains, for the next apply's prune.
+  namespace.metadata.annotations![A.kinds] = [...new Set(objects.map(groupKind))].sort().join(",");
+  return objects;
+}
+
+type Meta = (name: string, extra?: Partial<ObjectMeta>) => ObjectMeta;
+
+function deployment(
+  spec: DeploySpec,
+  settings: KubernetesSettings,
+  meta: Meta,
+  selector: Record<string, string>,
+  o: {
+    labels: Record<string, string>;
+    autoscaled: boolean;
+    replicas: number;
+    surge: number;
+    secretHash: string | undefined;
+  },
+): KubeObject {
+  const hc = spec.healthcheck;
+  const periodSeconds = Math.max(1, Math.round(durationMs(hc.interval) / 1000));
+  const timeoutSeconds = Math.max(1, Math.round(durationMs(hc.timeout) / 1000));
+  const startupSeconds = Math.max(1, Math.round(durationMs(hc.startupTimeout) / 1000));
+  const probe = (failureThreshold: number) => ({
+    httpGet: { path: hc.path, port: HTTP_PORT_NAME, scheme: "HTTP" },
+    periodSeconds,
+    timeoutSeconds,
+    failureThreshold,
+  });
+  const envFrom: unknown[] = [{ configMapRef: { name: CONFIGMAP_NAME } }];
+  if (spec.secrets.length > 0) envFrom.push({ secretRef: { name: SECRET_NAME } });
+
+  const container: Record<string, unknown> = {
+    name: WORKLOAD,
+    image: spec.image,
+    imagePullPolicy: "IfNotPresent",
+    ...(spec.command ? { command: ["/bin/sh", "-c", spec.command] } : {}),
+    ports: [{ name: HTTP_PORT_NAME, containerPort: spec.port, protocol: "TCP" }],
+    envFrom,
+    resources: {
+      requests: { cpu: spec.resources.requests.cpu, memory: spec.resources.requests.memory },
+      limits: { cpu: spec.resources.limits.cpu, memory: spec.resources.limits.memory },
+    },
+    // Liveness and readiness wait for the startup probe, which allows startupTimeout.
+    startupProbe: probe(Math.max(1, Math.ceil(startupSeconds / periodSeconds))),
+    readinessProbe: probe(3),
+    livenessProbe: probe(6),
+    lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } },
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS,
+      runAsGroup: RUN_AS,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+  };
+
+  const podSpec: Record<string, unknown> = {
+    serviceAccountName: WORKLOAD,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS + PRESTOP_SLEEP_SECONDS,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS,
+      runAsGroup: RUN_AS,
+      fsGroup: RUN_AS,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    containers: [container],
+    volumes: [{ name: "tmp", emptyDir: { sizeLimit: settings.tmpSize ?? "256Mi" } }],
+  };
+  if (spec.production) {
+    podSpec.topologySpreadConstraints = ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map(
+      (key) => ({
+        maxSkew: 1,
+        topologyKey: key,
+        whenUnsatisfiable: "ScheduleAnyway",
+        labelSelector: { matchLabels: selector },
+      }),
+    );
+  }
+  const templateAnnotations: Record<string, string> = {
+    [A.configHash]: hash(JSON.stringify(sortedRecord(spec.env))),
+  };
+  if (o.secretHash) templateAnnotations["paas.dev/secret-hash"] = o.secretHash;
+  // A hash of the pod template tells this revision's pods from the previous ones (diagnosis).
+  const templateHash = hash(JSON.stringify({ podSpec, templateAnnotations }));
+  const templateLabels = { ...o.labels, ...selector, [TEMPLATE_LABEL]: templateHash };
+
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: meta(WORKLOAD),
+    spec: {
+      // No replicas field when an autoscaler owns it: every apply would reset the scale.
+      ...(o.autoscaled ? {} : { replicas: o.replicas }),
+      selector: { matchLabels: selector },
+      revisionHistoryLimit: 3,
+      progressDeadlineSeconds: Math.max(startupSeconds, 30) + 30,
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: o.surge } },
+      template: {
+        metadata: { labels: templateLabels, annotations: templateAnnotations },
+        spec: podSpec,
+      },
+    },
+  };
+}
+
+function networkPolicies(
+  spec: DeploySpec,
+  settings: KubernetesSettings,
+  meta: Meta,
+  selector: Record<string, string>,
+): KubeObject[] {
+  const np = (name: string, body: Record<string, unknown>): KubeObject => ({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: meta(name),
+    spec: body,
+  });
+  const out = [
+    np("default-deny", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
+    np("allow-ingress-controller", {
+      podSelector: { matchLabels: selector },
+      policyTypes: ["Ingress"],
+      ingress: [
+        {
+          from: [
+            {
+              namespaceSelector: {
+                matchLabels: { "kubernetes.io/metadata.name": settings.ingressNamespace },
+              },
+            },
+          ],
+          ports: [{ protocol: "TCP", port: spec.port }],
+        },
+      ],
+    }),
+    np("allow-dns", {
+      podSelector: {},
+      policyTypes: ["Egress"],
+      egress: [
+        {
+          to: [
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+              podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+            },
+          ],
+          ports: [
+            { protocol: "UDP", port: 53 },
+            { protocol: "TCP", port: 53 },
+          ],
+        },
+      ],
+    }),
+  ];
+  if (settings.egressCIDRs && settings.egressCIDRs.length > 0) {
+    out.push(
+      np("allow-egress", {
+        podSelector: { matchLabels: selector },
+        policyTypes: ["Egress"],
+        egress: [{ to: settings.egressCIDRs.map((cidr) => ({ ipBlock: { cidr } })) }],
+      }),
+    );
+  }
+  return out;
+}
+
+function route(spec: DeploySpec, settings: KubernetesSettings, meta: Meta): KubeObject {
+  if (settings.routing === "httproute") {
+    const gw = settings.gateway!;
+    // Core HTTPRoute only (no filters): every Gateway implementation serves it.
+    return {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "HTTPRoute",
+      metadata: meta(WORKLOAD),
+      spec: {
+        parentRefs: [
+          {
+            group: "gateway.networking.k8s.io",
+            kind: "Gateway",
+            name: gw.name,
+            namespace: gw.namespace,
+            ...(gw.sectionName ? { sectionName: gw.sectionName } : {}),
+          },
+        ],
+        hostnames: [...spec.hostnames],
+        rules: [
+          {
+            matches: [{ path: { type: "PathPrefix", value: "/" } }],
+            backendRefs: [{ group: "", kind: "Service", name: WORKLOAD, port: SERVICE_PORT, weight: 1 }],
+          },
+        ],
+      },
+    };
+  }
+  return {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    metadata: meta(WORKLOAD),
+    spec: {
+      ...(settings.ingressClassName ? { ingressClassName: settings.ingressClassName } : {}),
+      rules: spec.hostnames.map((host) => ({
+        host,
+        http: {
+          paths: [
+            {
+              path: "/",
+              pathType: "Prefix",
+              backend: { service: { name: WORKLOAD, port: { number: SERVICE_PORT } } },
+            },
+          ],
+        },
+      })),
+    },
+  };
+}
+
+const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const QUANTITY = /^\d+(?:\.\d+)?(?:m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+
+/** Refuses settings the API server would reject, with the variable to fix. */
+export function validateSettings(s: KubernetesSettings): void {
+  const bad = (msg: string) => {
+    throw new KubernetesPlanError(msg);
+  };
+  if (s.routing !== "httproute" && s.routing !== "ingress")
+    bad(`PAAS_K8S_ROUTING must be "httproute" or "ingress"`);
+  if (s.routing === "httproute") {
+    if (!s.gateway)
+      bad(
+        "PAAS_K8S_GATEWAY must name the parent Gateway (namespace/name[/section]) when routing is httproute",
+      );
+    else if (
+      !DNS_LABEL.test(s.gateway.namespace) ||
+      !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(s.gateway.name)
+    ) {
+      bad("PAAS_K8S_GATEWAY must be namespace/name[/section] with lowercase Kubernetes names");
+    }
+  }
+  if (!DNS_LABEL.test(s.ingressNamespace))
+    bad("PAAS_K8S_INGRESS_NAMESPACE must be the namespace of the ingress controller");
+  if (
+    s.ingressClassName !== undefined &&
+    !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(s.ingressClassName)
+  ) {
+    bad("PAAS_K8S_INGRESS_CLASS must be a lowercase IngressClass name");
+  }
+  for (const c of s.egressCIDRs ?? []) {
+    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c))
+      bad(`PAAS_K8S_EGRESS_CIDRS: "${c.slice(0, 60)}" is not a CIDR such as 10.0.0.0/8`);
+  }
+  if (s.maxContainer && (!QUANTITY.test(s.maxContainer.cpu) || !QUANTITY.test(s.maxContainer.memory))) {
+    bad("PAAS_K8S_MAX_CONTAINER must be <cpu>,<memory> such as 4,8Gi");
+  }
+  if (s.tmpSize !== undefined && !QUANTITY.test(s.tmpSize))
+    bad("PAAS_K8S_TMP_SIZE must be a quantity such as 256Mi");
+}
+
+function sortedRecord(r: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(r).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function hash(s: string): string {
+  return createHash("sha256").update(s).digest("hex").slice(0, 16);
+}

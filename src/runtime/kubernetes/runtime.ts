@@ -1,0 +1,359 @@
+// The Kubernetes runtime: server-side apply of the pure plan, prune of what
+// the plan no longer has, rollout judged as `kubectl rollout status` does,
+// diagnosis from pods, events and logs, destroy by namespace deletion.
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { PaasError } from "../../errors.ts";
+import { namespaceName, parseEnvironment, type Target } from "../../names.ts";
+import type {
+  ApplyOptions,
+  DeploySpec,
+  Diagnosis,
+  RolloutResult,
+  Runtime,
+  RuntimeEnvironment,
+  SecretSource,
+} from "../types.ts";
+import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
+import {
+  A,
+  COMPONENT_LABEL,
+  fieldManager,
+  groupKind,
+  L,
+  MANAGED_BY,
+  planKubernetes,
+  TEMPLATE_LABEL,
+  WORKLOAD,
+  type KubeObject,
+  type KubernetesSettings,
+} from "./manifests.ts";
+import {
+  emptyDiagnosis,
+  findFailingContainer,
+  formatEvents,
+  podFailure,
+  rolloutStatus,
+  type DeploymentLike,
+  type EventLike,
+  type PodLike,
+} from "./rollout.ts";
+
+export interface KubernetesRuntimeOptions extends ClientOptions {
+  kubeConfig: KubeConfig;
+  settings: KubernetesSettings;
+  /** Source of secret values; required as soon as an app lists secrets. */
+  secrets?: SecretSource | undefined;
+  /** Time between rollout status reads. Default 1 s. */
+  pollIntervalMs?: number;
+  /** Crash-loop restarts after which a rollout fails before its deadline. Default 3. */
+  crashRestarts?: number;
+  /** How long destroy waits for the namespace to disappear. Default 5 min. */
+  destroyTimeoutMs?: number;
+  now?: () => Date;
+}
+
+/** Kinds the planner may emit, by group-kind, with their apiVersion (for prune listing). */
+const PRUNABLE: Record<string, string> = {
+  ResourceQuota: "v1",
+  LimitRange: "v1",
+  ServiceAccount: "v1",
+  ConfigMap: "v1",
+  Secret: "v1",
+  Service: "v1",
+  "apps/Deployment": "apps/v1",
+  "networking.k8s.io/NetworkPolicy": "networking.k8s.io/v1",
+  "networking.k8s.io/Ingress": "networking.k8s.io/v1",
+  "gateway.networking.k8s.io/HTTPRoute": "gateway.networking.k8s.io/v1",
+  "autoscaling/HorizontalPodAutoscaler": "autoscaling/v2",
+  "policy/PodDisruptionBudget": "policy/v1",
+};
+
+const LOG_LINES = 50;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class KubernetesRuntime implements Runtime {
+  readonly kind = "kubernetes" as const;
+  readonly client: KubeClient;
+  private readonly settings: KubernetesSettings;
+  private readonly secrets: SecretSource | undefined;
+  private readonly pollMs: number;
+  private readonly crashRestarts: number;
+  private readonly destroyTimeoutMs: number;
+  private readonly now: () => Date;
+
+  constructor(options: KubernetesRuntimeOptions) {
+    this.client = new KubeClient(options.kubeConfig, options);
+    this.settings = options.settings;
+    this.secrets = options.secrets;
+    this.pollMs = options.pollIntervalMs ?? 1000;
+    this.crashRestarts = options.crashRestarts ?? 3;
+    this.destroyTimeoutMs = options.destroyTimeoutMs ?? 5 * 60_000;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async apply(spec: DeploySpec, options: ApplyOptions = {}): Promise<RolloutResult> {
+    const started = Date.now();
+    const progress = options.onProgress ?? (() => {});
+    const signal = options.signal;
+    const manager = fieldManager(this.settings);
+
+    let secretValues: Record<string, string> | undefined;
+    if (spec.secrets.length > 0) {
+      if (!this.secrets) {
+        throw new PaasError(
+          "secrets_unavailable",
+          "this app lists secrets but the Kubernetes runtime has no secret source configured (PAAS_K8S_SECRETS_NAMESPACE)",
+        );
+      }
+      secretValues = await this.secrets.get(spec.target, spec.secrets);
+    }
+    const objects = planKubernetes(spec, this.settings, { secretValues });
+    const namespace = objects[0]!;
+    const ns = namespace.metadata.name;
+    namespace.metadata.annotations![A.deployedAt] = this.now().toISOString();
+
+    progress("apply", ns);
+    const existing = await this.readNamespace(ns, signal);
+    if (existing) {
+      const owner = existing.metadata?.labels?.[L.repositoryId];
+      if (owner !== undefined && owner !== String(spec.repositoryId)) {
+        throw new PaasError(
+          "namespace_taken",
+          `namespace ${ns} belongs to another repository (id ${owner}); refusing to deploy into it`,
+        );
+      }
+    }
+    await this.client.apply(namespace, manager);
+    const deploymentIndex = objects.findIndex((o) => o.kind === "Deployment");
+    // Quota, limits, policies, config and Service before the pods exist; then the workload and its routing.
+    await Promise.all(objects.slice(1, deploymentIndex).map((o) => this.client.apply(o, manager)));
+    checkAborted(signal);
+    const applied = await Promise.all(
+      objects.slice(deploymentIndex).map((o) => this.client.apply(o, manager)),
+    );
+    const deployment = applied[0] as DeploymentLike & KubernetesObject;
+
+    if (existing) {
+      progress("prune", ns);
+      const previous = existing.metadata?.annotations?.[A.kinds];
+      await this.prune(ns, objects, previous === undefined ? Object.keys(PRUNABLE) : previous.split(","));
+    }
+
+    progress("rollout", ns);
+    const template = (
+      objects[deploymentIndex]!.spec as { template: { metadata: { labels: Record<string, string> } } }
+    ).template;
+    const templateHash = template.metadata.labels[TEMPLATE_LABEL]!;
+    const deadlineSeconds = (objects[deploymentIndex]!.spec as { progressDeadlineSeconds: number })
+      .progressDeadlineSeconds;
+    const giveUpAt = Date.now() + deadlineSeconds * 1000 + 30_000;
+    let current: DeploymentLike = deployment;
+    for (let first = true; ; first = false) {
+      checkAborted(signal);
+      if (!first)
+        current =
+          (await this.client.read<KubernetesObject & DeploymentLike>(
+            "apps/v1",
+            "Deployment",
+            ns,
+            WORKLOAD,
+          )) ?? {};
+      // A fresh apply cannot have been observed yet; skip judging the PATCH response.
+      const status = first ? { state: "progressing" as const, message: "applied" } : rolloutStatus(current);
+      if (status.state === "done") {
+        return { ok: true, url: spec.url, replicas: status.ready, durationMs: Date.now() - started };
+      }
+      if (status.state === "failed") return this.failed(ns, templateHash, status.reason, started);
+      if (!first) {
+        progress("rollout", status.message);
+        const pods = await this.client.list<KubernetesObject & PodLike>(
+          "v1",
+          "Pod",
+          ns,
+          `${TEMPLATE_LABEL}=${templateHash}`,
+        );
+        const failure = podFailure(pods, this.crashRestarts);
+        if (failure) return this.failed(ns, templateHash, undefined, started);
+      }
+      if (Date.now() > giveUpAt) {
+        return this.failed(
+          ns,
+          templateHash,
+          `rollout did not finish within ${deadlineSeconds + 30}s`,
+          started,
+        );
+      }
+      await sleep(first ? Math.min(this.pollMs, 20) : this.pollMs);
+    }
+  }
+
+  private async failed(
+    ns: string,
+    templateHash: string,
+    reason: string | undefined,
+    started: number,
+  ): Promise<RolloutResult> {
+    const diagnosis = await this.diagnoseNamespace(ns, `${TEMPLATE_LABEL}=${templateHash}`);
+    return { ok: false, reason: reason ?? diagnosis.summary, diagnosis, durationMs: Date.now() - started };
+  }
+
+  private async readNamespace(
+    ns: string,
+    signal: AbortSignal | undefined,
+  ): Promise<KubernetesObject | undefined> {
+    const deadline = Date.now() + this.destroyTimeoutMs;
+    for (;;) {
+      const existing = await this.client.read("v1", "Namespace", undefined, ns);
+      // A namespace being deleted (a preview closed and reopened): wait for it to go, then create it anew.
+      if (!existing?.metadata?.deletionTimestamp) return existing;
+      if (Date.now() > deadline) {
+        throw new KubernetesApiError(
+          `namespace ${ns} is still terminating; check its finalizers (kubectl get ns ${ns} -o yaml)`,
+          undefined,
+          "Terminating",
+        );
+      }
+      checkAborted(signal);
+      await sleep(this.pollMs);
+    }
+  }
+
+  /** Deletes objects of the environment that this plan no longer has. */
+  private async prune(
+    ns: string,
+    objects: readonly KubeObject[],
+    previousKinds: readonly string[],
+  ): Promise<void> {
+    const keep = new Set(objects.map((o) => `${groupKind(o)}/${o.metadata.name}`));
+    const kinds = new Set([...previousKinds, ...objects.map(groupKind)].filter((gk) => gk in PRUNABLE));
+    await Promise.all(
+      [...kinds].map(async (gk) => {
+        const apiVersion = PRUNABLE[gk]!;
+        const kind = gk.slice(gk.lastIndexOf("/") + 1);
+        let items: KubernetesObject[];
+        try {
+          items = await this.client.list(apiVersion, kind, ns, `${MANAGED_BY}=paas`);
+        } catch (e) {
+          // A kind the cluster does not serve (no Gateway API) has nothing to prune.
+          if (e instanceof KubernetesApiError && (e.reason === "NotServed" || e.status === 404)) return;
+          throw e;
+        }
+        for (const item of items) {
+          const name = item.metadata?.name ?? "";
+          if (!keep.has(`${gk}/${name}`))
+            await this.client.delete({ apiVersion, kind, metadata: { name, namespace: ns } });
+        }
+      }),
+    );
+  }
+
+  async destroy(target: Target): Promise<void> {
+    const ns = namespaceName(target);
+    await this.client.delete({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+    const deadline = Date.now() + this.destroyTimeoutMs;
+    while (await this.client.read("v1", "Namespace", undefined, ns)) {
+      if (Date.now() > deadline) {
+        throw new KubernetesApiError(
+          `namespace ${ns} is still terminating; check its finalizers (kubectl get ns ${ns} -o yaml)`,
+          undefined,
+          "Terminating",
+        );
+      }
+      await sleep(this.pollMs);
+    }
+  }
+
+  async diagnose(target: Target): Promise<Diagnosis> {
+    return this.diagnoseNamespace(namespaceName(target), `${COMPONENT_LABEL}=${WORKLOAD}`);
+  }
+
+  private async diagnoseNamespace(ns: string, podSelector: string): Promise<Diagnosis> {
+    const nsObj = await this.client.read("v1", "Namespace", undefined, ns);
+    if (!nsObj) return emptyDiagnosis(`environment does not exist (namespace ${ns} not found)`);
+    const [pods, events, deployment] = await Promise.all([
+      this.client.list<KubernetesObject & PodLike>("v1", "Pod", ns, podSelector),
+      this.client.list<KubernetesObject & EventLike>("v1", "Event", ns, undefined),
+      this.client.read<KubernetesObject & DeploymentLike>("apps/v1", "Deployment", ns, WORKLOAD),
+    ]);
+    const podNames = new Set(pods.map((p) => p.metadata?.name));
+    // Events of these pods first; the rest of the namespace only when the pods have none.
+    const relevant = events.filter((e) => podNames.has(e.involvedObject?.name));
+    const eventLines = formatEvents(relevant.length > 0 ? relevant : events);
+    const finding = findFailingContainer(pods, events);
+    const status = deployment ? rolloutStatus(deployment) : undefined;
+    if (!finding) {
+      const summary =
+        status?.state === "failed"
+          ? status.reason
+          : status?.state === "done"
+            ? `healthy: ${status.ready} replica(s) ready`
+            : pods.length === 0
+              ? "no pods were created; see the events"
+              : (status?.message ?? "no failing container found");
+      return { summary, events: eventLines, state: undefined, exitCode: undefined, logs: [] };
+    }
+    let logs: string[] = [];
+    try {
+      const text = await this.client.podLog(ns, finding.pod, finding.container, {
+        previous: finding.previousLogs,
+        tailLines: LOG_LINES,
+      });
+      logs = text
+        .split("\n")
+        .filter((l, i, all) => l !== "" || i < all.length - 1)
+        .slice(-LOG_LINES);
+    } catch (e) {
+      // No logs while an image cannot be pulled: the events say why.
+      if (!(e instanceof KubernetesApiError && (e.status === 400 || e.status === 404))) throw e;
+    }
+    return {
+      summary: finding.summary,
+      events: eventLines,
+      state: finding.state,
+      exitCode: finding.exitCode,
+      logs,
+    };
+  }
+
+  async list(): Promise<RuntimeEnvironment[]> {
+    const selector = `${MANAGED_BY}=paas`;
+    const [namespaces, deployments] = await Promise.all([
+      this.client.list("v1", "Namespace", undefined, selector),
+      this.client.list<KubernetesObject & DeploymentLike>("apps/v1", "Deployment", undefined, selector),
+    ]);
+    const byNs = new Map(deployments.map((d) => [d.metadata?.namespace, d]));
+    const out: RuntimeEnvironment[] = [];
+    for (const ns of namespaces) {
+      const a = ns.metadata?.annotations ?? {};
+      const l = ns.metadata?.labels ?? {};
+      const owner = a[A.owner];
+      const repo = a[A.repo];
+      const envName = a[A.environment];
+      if (ns.metadata?.deletionTimestamp || !owner || !repo || !envName) continue;
+      let environment;
+      try {
+        environment = parseEnvironment(envName);
+      } catch {
+        continue;
+      }
+      const d = byNs.get(ns.metadata?.name);
+      const deployedAt = a[A.deployedAt];
+      out.push({
+        target: { owner, repo, app: a[A.appKey] ?? "", environment },
+        repositoryId: Number(l[L.repositoryId]),
+        appName: a[A.appName] ?? l[L.app] ?? "",
+        sha: a[A.sha] ?? "",
+        digest: a[A.digest] ?? "",
+        hostnames: a[A.hostnames]?.split(",").filter(Boolean) ?? [],
+        url: a[A.url],
+        deployedAt,
+        healthy: d ? rolloutStatus(d).state === "done" : false,
+      });
+    }
+    return out;
+  }
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
+}
