@@ -454,7 +454,7 @@ export class FakeKubernetesApi {
       }
       return sendStatus(res, fault.status, "InternalError", "Internal error occurred: injected fault");
     }
-    let status = 500;
+    let status: number;
     try {
       status = this.dispatch(method, url, route, body, req, res);
     } catch (e) {

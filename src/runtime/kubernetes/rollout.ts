@@ -145,9 +145,9 @@ export function findFailingContainer(
       const waiting = c.state?.waiting;
       const terminated = c.state?.terminated ?? c.lastState?.terminated;
       const last = c.lastState?.terminated;
-      let rank = 0;
+      let rank: number;
       let state: string | undefined;
-      let summary = "";
+      let summary: string;
       if (waiting?.reason && /ImagePull|ErrImage|InvalidImageName/.test(waiting.reason)) {
         rank = 5;
         state = waiting.reason;
