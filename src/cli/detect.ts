@@ -1,15 +1,14 @@
 // `paas detect [dir] [--json]`: the build plan detection chose, with its reasons.
-import { join, resolve } from "node:path";
 import { resolveApps } from "../config/load.ts";
 import { detect, diskSource, formatPlan } from "../detect/index.ts";
-import { args, loadConfigAt, type Command } from "./io.ts";
+import { appDir, args, loadConfigAt, type Command } from "./io.ts";
 
 export const detectCommand: Command = async (argv, io) => {
   const { values, positionals } = await args(argv, {
     json: { type: "boolean", default: false },
     app: { type: "string" },
   });
-  const dir = resolve(io.cwd, positionals[0] ?? ".");
+  const dir = await appDir(positionals[0], io.cwd);
   const loaded = await loadConfigAt(dir, io.cwd);
   let apps = resolveApps(loaded);
   if (values.app !== undefined) {
@@ -21,7 +20,7 @@ export const detectCommand: Command = async (argv, io) => {
   }
   const plans = [];
   for (const app of apps) {
-    const plan = await detect(diskSource(join(dir, app.path)), app.config, { appPath: app.path });
+    const plan = await detect(diskSource(dir), app.config, { appPath: app.path });
     plans.push({ app: app.key, ...plan });
   }
   if (values.json) {

@@ -1,8 +1,9 @@
 // The CLI's I/O seam: commands write through it, so tests read what a user sees.
-import { readFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CONFIG_FILE, parseConfig, type LoadedConfig } from "../config/load.ts";
+import { PaasError } from "../errors.ts";
 
 export interface CliIO {
   out(text: string): void;
@@ -48,4 +49,16 @@ export async function loadConfigAt(dir: string, cwd: string): Promise<LoadedConf
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
   }
   return { ...parseConfig(text, file), file };
+}
+
+/** The app folder a command works on: the positional argument or the current folder. */
+export async function appDir(positional: string | undefined, cwd: string): Promise<string> {
+  const dir = resolve(cwd, positional ?? ".");
+  const isDir = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir)
+    throw new PaasError("no_such_dir", `${positional ?? "."} is not a folder; pass the app's folder`);
+  return dir;
 }

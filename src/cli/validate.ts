@@ -1,13 +1,13 @@
 // `paas validate [dir]`: compiler-style errors, exit 1 on any error.
 import { stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { resolveApps } from "../config/load.ts";
 import { ConfigError } from "../errors.ts";
-import { args, loadConfigAt, type Command } from "./io.ts";
+import { appDir, args, loadConfigAt, type Command } from "./io.ts";
 
 export const validate: Command = async (argv, io) => {
   const { positionals } = await args(argv, {});
-  const dir = resolve(io.cwd, positionals[0] ?? ".");
+  const dir = await appDir(positionals[0], io.cwd);
   let loaded;
   try {
     loaded = await loadConfigAt(dir, io.cwd);
