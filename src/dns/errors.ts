@@ -11,7 +11,7 @@ export class HostnameTakenError extends PaasError {
   constructor(hostname: string, owner: { key: string; display: string }) {
     super(
       "hostname_taken",
-      `hostname ${hostname} is already used by ${owner.display}, another repository; ` +
+      `hostname ${hostname} is already used by ${owner.display}; ` +
         `choose another app \`name\` or domain in .paas.yml, or remove that environment first`,
     );
     this.hostname = hostname;

@@ -1,0 +1,317 @@
+// A client for Caddy's admin API (its JSON config API). One HTTP server (and
+// one HTTPS server when automatic HTTPS is on) holds one route per
+// environment, identified by an `@id`, so a route is replaced or removed in
+// one atomic config change and Caddy's graceful reload keeps in-flight
+// requests alive.
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { isIP } from "node:net";
+import { z } from "zod";
+import { PaasError } from "../../errors.ts";
+
+export interface CaddyOptions {
+  /** Admin API base, e.g. http://127.0.0.1:2019 (PAAS_CADDY_ADMIN). */
+  adminUrl: string;
+  /** Address of the plain HTTP server, e.g. ":80" or "127.0.0.1:8080" (from PAAS_HTTP_PORT). */
+  httpListen: string;
+  /**
+   * Automatic HTTPS for real domains: their routes go to a second server on
+   * this address (e.g. ":443"); Caddy obtains certificates and redirects
+   * HTTP to HTTPS. `*.localhost` and IP hostnames always stay plain HTTP.
+   */
+  httpsListen?: string | undefined;
+  /** Prefix of the server names in Caddy's config. Default "paas". */
+  serverName?: string | undefined;
+}
+
+export interface RouteSpec {
+  /** Stable id of the environment's route (one per environment). */
+  id: string;
+  hostnames: string[];
+  /** host:port addresses Caddy dials. */
+  upstreams: string[];
+  /** Sent back in the Paas-Deployment response header: proves which version answered. */
+  deployId: string;
+}
+
+export interface CaddyRoute {
+  id: string;
+  hostnames: string[];
+  upstreams: string[];
+  deployId: string | undefined;
+}
+
+export const DEPLOYMENT_HEADER = "Paas-Deployment";
+
+export class CaddyError extends PaasError {
+  /** HTTP status of the admin API's answer; undefined when it did not answer. */
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: { cause?: unknown }) {
+    super("caddy_api", message, options);
+    this.status = status;
+  }
+}
+
+// What we read back from Caddy: only the parts of our own routes we wrote.
+const routeSchema = z.looseObject({
+  "@id": z.string().optional(),
+  match: z.array(z.looseObject({ host: z.array(z.string()).optional() })).optional(),
+  handle: z
+    .array(
+      z.looseObject({
+        upstreams: z.array(z.looseObject({ dial: z.string() })).optional(),
+        headers: z
+          .looseObject({
+            response: z.looseObject({ set: z.record(z.string(), z.array(z.string())).optional() }).optional(),
+          })
+          .optional(),
+      }),
+    )
+    .optional(),
+});
+
+/** True for names that never get a public certificate: *.localhost, localhost and IP addresses. */
+export function isLocalHostname(h: string): boolean {
+  return h === "localhost" || h.endsWith(".localhost") || isIP(h) !== 0;
+}
+
+/** The pure route object for Caddy's config. */
+export function caddyRoute(
+  id: string,
+  hostnames: string[],
+  upstreams: string[],
+  deployId: string,
+): Record<string, unknown> {
+  return {
+    "@id": id,
+    match: [{ host: hostnames }],
+    handle: [
+      {
+        handler: "reverse_proxy",
+        upstreams: upstreams.map((dial) => ({ dial })),
+        // A replica restarting is retried on another one (or again) instead of failing the request.
+        load_balancing: { try_duration: "5s", try_interval: "250ms" },
+        headers: { response: { set: { [DEPLOYMENT_HEADER]: [deployId] } } },
+      },
+    ],
+    terminal: true,
+  };
+}
+
+export class CaddyClient {
+  readonly adminUrl: string;
+  readonly #httpListen: string;
+  readonly #httpsListen: string | undefined;
+  readonly #http: string;
+  readonly #https: string;
+
+  constructor(options: CaddyOptions) {
+    this.adminUrl = options.adminUrl.replace(/\/+$/, "");
+    this.#httpListen = options.httpListen;
+    this.#httpsListen = options.httpsListen;
+    const base = options.serverName ?? "paas";
+    this.#http = base;
+    this.#https = `${base}-tls`;
+  }
+
+  /** Answers when the admin API is up. */
+  async ping(): Promise<void> {
+    await this.#admin("GET", "/config/");
+  }
+
+  /** Creates the servers when missing (a fresh or restarted Caddy). */
+  async ensureServers(): Promise<void> {
+    const http = {
+      listen: [this.#httpListen],
+      routes: [this.#fallback(this.#http)],
+      automatic_https: { disable: true },
+    };
+    await this.#ensure(["apps", "http", "servers", this.#http], http);
+    if (this.#httpsListen) {
+      // Caddy puts its HTTP→HTTPS redirects on the server listening on http_port, i.e. ours.
+      await this.#ensure(["apps", "http", "http_port"], portOf(this.#httpListen));
+      await this.#ensure(["apps", "http", "https_port"], portOf(this.#httpsListen));
+      await this.#ensure(["apps", "http", "servers", this.#https], {
+        listen: [this.#httpsListen],
+        routes: [],
+      });
+    }
+  }
+
+  /** Points the environment's hostnames at `upstreams`, replacing its previous route atomically. */
+  async setRoute(route: RouteSpec): Promise<void> {
+    const local = route.hostnames.filter((h) => !this.#httpsListen || isLocalHostname(h));
+    const tls = route.hostnames.filter((h) => !local.includes(h));
+    await this.#place(this.#http, route.id, local, route);
+    if (this.#httpsListen) await this.#place(this.#https, `${route.id}-tls`, tls, route);
+  }
+
+  /** Removes the environment's route(s); a missing route is success. */
+  async removeRoute(id: string): Promise<void> {
+    for (const rid of [id, `${id}-tls`]) await this.#delete(rid);
+  }
+
+  /** Our routes, as Caddy has them now. */
+  async routes(): Promise<CaddyRoute[]> {
+    const out: CaddyRoute[] = [];
+    for (const server of this.#httpsListen ? [this.#http, this.#https] : [this.#http]) {
+      const raw = await this.#get(`/config/apps/http/servers/${server}/routes`);
+      const parsed = z.array(z.unknown()).nullable().safeParse(raw);
+      for (const r of parsed.data ?? []) {
+        const route = routeSchema.safeParse(r);
+        const id = route.data?.["@id"];
+        if (!route.success || !id || id === `${server}-fallback`) continue;
+        const handler = route.data.handle?.[0];
+        out.push({
+          id: id.replace(/-tls$/, ""),
+          hostnames: route.data.match?.flatMap((m) => m.host ?? []) ?? [],
+          upstreams: handler?.upstreams?.map((u) => u.dial) ?? [],
+          deployId: handler?.headers?.response?.set?.[DEPLOYMENT_HEADER]?.[0],
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Requests `path` for `hostname` through Caddy, as a visitor would, and
+   * returns the status and the deployment that answered.
+   */
+  probe(
+    hostname: string,
+    path: string,
+    timeoutMs: number,
+  ): Promise<{ status: number; deployId: string | undefined }> {
+    const tls = !!this.#httpsListen && !isLocalHostname(hostname);
+    const listen = tls ? this.#httpsListen! : this.#httpListen;
+    const host = hostOf(listen);
+    return new Promise((resolve, reject) => {
+      const options = {
+        host,
+        port: portOf(listen),
+        path,
+        method: "GET",
+        headers: { host: hostname, "user-agent": "paas-probe" },
+        timeout: timeoutMs,
+        // We probe our own Caddy on loopback: the point is the route, not the certificate (it may still be being issued).
+        ...(tls ? { servername: hostname, rejectUnauthorized: false } : {}),
+      };
+      const req = (tls ? httpsRequest : httpRequest)(options, (res) => {
+        res.resume();
+        res.on("end", () => {
+          const d = res.headers[DEPLOYMENT_HEADER.toLowerCase()];
+          resolve({ status: res.statusCode ?? 0, deployId: Array.isArray(d) ? d[0] : d });
+        });
+      });
+      req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  async #place(server: string, id: string, hostnames: string[], route: RouteSpec): Promise<void> {
+    if (hostnames.length === 0) return this.#delete(id);
+    const body = caddyRoute(id, hostnames, route.upstreams, route.deployId);
+    // Replace in place when the route exists (PATCH by @id), else insert it first, ahead of the fallback.
+    if (await this.#tryAdmin("PATCH", `/id/${id}`, body)) return;
+    try {
+      await this.#admin("PUT", `/config/apps/http/servers/${server}/routes/0`, body);
+    } catch (err) {
+      // Another writer created it meanwhile: Caddy refuses a duplicate @id, so replace theirs.
+      if (!(await this.#tryAdmin("PATCH", `/id/${id}`, body))) throw err;
+    }
+  }
+
+  /** Last route of a server: unknown hostnames get a clear 404 instead of Caddy's empty 200. */
+  #fallback(server: string): Record<string, unknown> {
+    return {
+      "@id": `${server}-fallback`,
+      handle: [
+        {
+          handler: "static_response",
+          status_code: 404,
+          headers: { "Content-Type": ["text/plain; charset=utf-8"] },
+          body: "No environment is deployed at this address.\n",
+        },
+      ],
+    };
+  }
+
+  async #delete(id: string): Promise<void> {
+    await this.#tryAdmin("DELETE", `/id/${id}`);
+  }
+
+  /** Creates the value at `path` unless something is there, creating missing parents. */
+  async #ensure(path: string[], value: unknown): Promise<void> {
+    // Find the deepest existing ancestor, then POST the missing subtree below it.
+    for (let depth = path.length; depth >= 0; depth--) {
+      const current = await this.#get(`/config/${path.slice(0, depth).join("/")}`);
+      if (current === null || current === undefined) continue;
+      if (depth === path.length) return;
+      let subtree: unknown = value;
+      for (let i = path.length - 1; i > depth; i--) subtree = { [path[i]!]: subtree };
+      await this.#admin("POST", `/config/${path.slice(0, depth + 1).join("/")}`, subtree);
+      return;
+    }
+  }
+
+  /** Like #admin, but a 404 (unknown @id) returns false. */
+  async #tryAdmin(method: string, path: string, body?: unknown): Promise<boolean> {
+    try {
+      await this.#admin(method, path, body);
+      return true;
+    } catch (err) {
+      if (err instanceof CaddyError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
+  /** A config value; undefined when it or a parent is missing. */
+  async #get(path: string): Promise<unknown> {
+    try {
+      return (await this.#admin("GET", path)) ?? undefined;
+    } catch (err) {
+      if (err instanceof CaddyError && err.status === 400 && /invalid traversal path/.test(err.message))
+        return undefined;
+      throw err;
+    }
+  }
+
+  async #admin(method: string, path: string, body?: unknown): Promise<unknown> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.adminUrl}${path}`, {
+        method,
+        headers: body === undefined ? {} : { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(15_000),
+      });
+    } catch (err) {
+      throw new CaddyError(
+        `Caddy's admin API does not answer at ${this.adminUrl}: start Caddy (\`caddy run\`, admin on localhost:2019 by default) or set PAAS_CADDY_ADMIN to its admin address`,
+        undefined,
+        { cause: err },
+      );
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      throw new CaddyError(
+        `Caddy refused ${method} ${path} (${res.status}): ${text.trim().slice(0, 500)}`,
+        res.status,
+      );
+    }
+    return text.trim() === "" ? undefined : JSON.parse(text);
+  }
+}
+
+function portOf(listen: string): number {
+  const m = /:(\d+)$/.exec(listen);
+  if (!m) throw new CaddyError(`listen address "${listen}" has no port: use host:port or :port`);
+  return Number(m[1]);
+}
+
+/** Where to reach a listen address from this host: wildcard binds are reached on loopback. */
+function hostOf(listen: string): string {
+  const h = listen.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  return h === "" || h === "0.0.0.0" || h === "::" ? "127.0.0.1" : h;
+}

@@ -1,0 +1,851 @@
+// The Docker runtime: one host, dockerode for containers, Caddy's admin API
+// for routing. Every container carries labels that describe its environment,
+// so the runtime's state can be read back (list, restoreRoutes) after any
+// process restart: there is no other state.
+//
+// How Caddy reaches containers: Caddy runs on the host and each container
+// publishes its port on 127.0.0.1 with an ephemeral host port; routes dial
+// 127.0.0.1:<port>. Dialing the container's bridge IP would also work on a
+// Linux host, but not with Docker Desktop (bridge IPs are not routable from
+// the host), and loopback publishing never exposes a tenant's port to the
+// network. Each environment still gets its own bridge network, so tenants
+// cannot reach each other's containers.
+import { randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
+import type Docker from "dockerode";
+import { z } from "zod";
+import { durationMs } from "../../config/schema.ts";
+import { cpuMillis, memoryBytes } from "../../core/plan.ts";
+import { HostnameTakenError } from "../../dns/errors.ts";
+import { dnsOwner } from "../../dns/owner.ts";
+import { PaasError } from "../../errors.ts";
+import {
+  containerName,
+  githubEnvironment,
+  namespaceName,
+  parseEnvironment,
+  type Target,
+} from "../../names.ts";
+import type {
+  ApplyOptions,
+  DeploySpec,
+  Diagnosis,
+  RolloutResult,
+  Runtime,
+  RuntimeEnvironment,
+  SecretSource,
+} from "../types.ts";
+import type { CaddyClient } from "./caddy.ts";
+
+/** Registry credentials for pulls, by registry host ("ghcr.io", "localhost:5000", "docker.io"). */
+export type RegistryAuthProvider = (
+  registry: string,
+) => Promise<{ username: string; password: string; serveraddress?: string } | undefined>;
+
+export interface DockerRuntimeOptions {
+  /** dockerode client (PAAS_DOCKER_HOST, else DOCKER_HOST or the local socket). */
+  docker: Docker;
+  caddy: CaddyClient;
+  /** Secret values (PAAS_SECRETS_DIR → FileSecretSource). Without it, a spec that lists secrets fails. */
+  secrets?: SecretSource | undefined;
+  registryAuth?: RegistryAuthProvider | undefined;
+  /** Time the old version keeps running after the route moved, for in-flight requests. Default 2000 ms. */
+  drainMs?: number | undefined;
+  /** SIGTERM → SIGKILL grace when stopping a container. Default 10 s. */
+  stopTimeoutSeconds?: number | undefined;
+  /** "unless-stopped" (default) or "on-failure". */
+  restartPolicy?: "unless-stopped" | "on-failure" | undefined;
+  /** How long the new version may take to answer through Caddy after the route moved. Default 15 s. */
+  routeTimeoutMs?: number | undefined;
+}
+
+export class DockerRuntimeError extends PaasError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("docker_runtime", message, options);
+  }
+}
+
+const L = {
+  managedBy: "paas.managed-by",
+  namespace: "paas.namespace",
+  repositoryId: "paas.repository-id",
+  owner: "paas.owner",
+  repo: "paas.repo",
+  app: "paas.app",
+  appName: "paas.app-name",
+  environment: "paas.environment",
+  pr: "paas.pr",
+  sha: "paas.sha",
+  digest: "paas.digest",
+  image: "paas.image",
+  hostnames: "paas.hostnames",
+  url: "paas.url",
+  port: "paas.port",
+  secrets: "paas.secrets",
+  deployedAt: "paas.deployed-at",
+  deployId: "paas.deploy-id",
+} as const;
+const MANAGED = `${L.managedBy}=paas`;
+
+// Labels are read back from the engine: parse them, never trust them.
+const labelsSchema = z.looseObject({
+  [L.namespace]: z.string().min(1),
+  [L.repositoryId]: z.string().regex(/^\d+$/).transform(Number),
+  [L.owner]: z.string().min(1),
+  [L.repo]: z.string().min(1),
+  [L.app]: z.string().default(""),
+  [L.appName]: z.string().default(""),
+  [L.environment]: z.string().min(1),
+  [L.sha]: z.string().default(""),
+  [L.digest]: z.string().default(""),
+  [L.hostnames]: z.string().default(""),
+  [L.url]: z.string().optional(),
+  [L.port]: z.string().regex(/^\d+$/).transform(Number),
+  [L.secrets]: z.string().default(""),
+  [L.deployedAt]: z.string().optional(),
+  [L.deployId]: z.string().min(1),
+});
+type Labels = z.output<typeof labelsSchema>;
+
+interface Managed {
+  id: string;
+  name: string;
+  imageId: string;
+  state: string;
+  labels: Labels;
+  /** 127.0.0.1:<published port> when running. */
+  upstream: string | undefined;
+}
+
+/** One deployed version of an environment: its containers share a deploy id. */
+interface Generation {
+  deployId: string;
+  labels: Labels;
+  containers: Managed[];
+}
+
+const NON_ROOT = "65532:65532";
+
+export class DockerRuntime implements Runtime {
+  readonly kind = "docker" as const;
+  readonly #docker: Docker;
+  readonly #caddy: CaddyClient;
+  readonly #secrets: SecretSource | undefined;
+  readonly #auth: RegistryAuthProvider | undefined;
+  readonly #drainMs: number;
+  readonly #stopTimeout: number;
+  readonly #restart: "unless-stopped" | "on-failure";
+  readonly #routeTimeoutMs: number;
+  readonly #locks = new Map<string, Promise<unknown>>();
+
+  constructor(options: DockerRuntimeOptions) {
+    this.#docker = options.docker;
+    this.#caddy = options.caddy;
+    this.#secrets = options.secrets;
+    this.#auth = options.registryAuth;
+    this.#drainMs = options.drainMs ?? 2000;
+    this.#stopTimeout = options.stopTimeoutSeconds ?? 10;
+    this.#restart = options.restartPolicy ?? "unless-stopped";
+    this.#routeTimeoutMs = options.routeTimeoutMs ?? 15_000;
+  }
+
+  apply(spec: DeploySpec, options: ApplyOptions = {}): Promise<RolloutResult> {
+    return this.#locked(namespaceName(spec.target), () => this.#apply(spec, options));
+  }
+
+  destroy(target: Target): Promise<void> {
+    return this.#locked(namespaceName(target), () => this.#destroy(target));
+  }
+
+  async diagnose(target: Target): Promise<Diagnosis> {
+    const gens = generations(await this.#managed({ namespace: namespaceName(target) }));
+    const current = gens[0];
+    if (!current) {
+      return {
+        summary: "no container exists for this environment",
+        events: [],
+        state: undefined,
+        exitCode: undefined,
+        logs: [],
+      };
+    }
+    // The first container that is not running says the most; else the first one.
+    const c = current.containers.find((x) => x.state !== "running") ?? current.containers[0]!;
+    const secrets = await this.#secretValues(target, splitList(current.labels[L.secrets])).catch(() => ({}));
+    return this.#diagnoseContainer(c.id, Object.values(secrets), undefined);
+  }
+
+  async list(): Promise<RuntimeEnvironment[]> {
+    const byNs = new Map<string, Generation[]>();
+    for (const g of generations(await this.#managed({}))) {
+      const ns = g.labels[L.namespace];
+      byNs.set(ns, [...(byNs.get(ns) ?? []), g]);
+    }
+    const out: RuntimeEnvironment[] = [];
+    for (const gens of byNs.values()) {
+      const g = gens[0]!;
+      const target = targetOf(g.labels);
+      if (!target) continue;
+      out.push({
+        target,
+        repositoryId: g.labels[L.repositoryId],
+        appName: g.labels[L.appName],
+        sha: g.labels[L.sha],
+        digest: g.labels[L.digest],
+        hostnames: splitList(g.labels[L.hostnames]),
+        url: g.labels[L.url],
+        deployedAt: g.labels[L.deployedAt],
+        healthy: g.containers.every((c) => c.state === "running"),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Rebuilds Caddy's routes from container labels (after a Caddy restart, or
+   * published ports changed after an engine restart) and removes routes of
+   * environments that no longer exist. Returns how many routes it set.
+   */
+  async restoreRoutes(): Promise<number> {
+    await this.#caddy.ensureServers();
+    const managed = await this.#managed({});
+    const live = new Map<string, Generation>();
+    for (const g of generations(managed)) {
+      const ns = g.labels[L.namespace];
+      // Newest generation whose containers all run: an interrupted rollout's unready container is not routed.
+      if (!live.has(ns) && g.containers.every((c) => c.state === "running" && c.upstream)) live.set(ns, g);
+    }
+    let set = 0;
+    for (const [ns, g] of live) {
+      await this.#caddy.setRoute({
+        id: routeId(ns),
+        hostnames: splitList(g.labels[L.hostnames]),
+        upstreams: g.containers.map((c) => c.upstream!),
+        deployId: g.deployId,
+      });
+      set++;
+    }
+    const namespaces = new Set(managed.map((m) => m.labels[L.namespace]));
+    for (const r of await this.#caddy.routes()) {
+      const ns = r.id.startsWith("paas-") ? r.id.slice(5) : undefined;
+      if (ns && !namespaces.has(ns)) await this.#caddy.removeRoute(r.id);
+    }
+    return set;
+  }
+
+  async #apply(spec: DeploySpec, options: ApplyOptions): Promise<RolloutResult> {
+    const started = Date.now();
+    const progress = options.onProgress ?? (() => {});
+    const signal = options.signal;
+    const ns = namespaceName(spec.target);
+    const fail = (reason: string, diagnosis: Diagnosis): RolloutResult => ({
+      ok: false,
+      reason,
+      diagnosis,
+      durationMs: Date.now() - started,
+    });
+
+    await this.#assertHostnamesFree(spec, ns);
+    const secretValues = await this.#secretValues(spec.target, spec.secrets);
+    const redact = Object.values(secretValues);
+
+    progress("pull", spec.image);
+    let image: { id: string; user: string };
+    try {
+      image = await this.#resolveImage(spec.image);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return fail(`image ${spec.image} is not available`, {
+        summary: `could not pull ${spec.image}: ${message}`.slice(0, 300),
+        events: [],
+        state: "ImagePullFailed",
+        exitCode: undefined,
+        logs: [],
+      });
+    }
+    signal?.throwIfAborted();
+
+    await this.#ensureNetwork(ns, spec);
+    await this.#caddy.ensureServers();
+    const old = generations(await this.#managed({ namespace: ns }));
+
+    const deployId = randomBytes(4).toString("hex");
+    const replicas = Math.max(
+      1,
+      spec.scale.autoscale ? spec.scale.autoscale.min : (spec.scale.replicas ?? 1),
+    );
+    const labels = this.#labels(spec, ns, deployId);
+    progress("start", `${replicas} container(s)`);
+    const created: Docker.Container[] = [];
+    const cleanup = async () => {
+      for (const c of created) await c.remove({ force: true }).catch(() => undefined);
+    };
+    try {
+      for (let i = 0; i < replicas; i++) {
+        const c = await this.#docker.createContainer(
+          this.#containerSpec(
+            spec,
+            ns,
+            image,
+            labels,
+            secretValues,
+            containerName(spec.target, spec.sha, replicas > 1 ? `${deployId}-${i}` : deployId),
+          ),
+        );
+        created.push(c);
+        await c.start();
+      }
+
+      progress("health", spec.healthcheck.path);
+      const upstreams: string[] = [];
+      for (const c of created) {
+        const health = await this.#waitHealthy(c, spec, signal);
+        if (!health.ok) {
+          const diagnosis = await this.#diagnoseContainer(c.id, redact, health.reason);
+          await cleanup();
+          return fail(diagnosis.summary, diagnosis);
+        }
+        upstreams.push(health.upstream);
+        await c.update({ RestartPolicy: this.#restartPolicy() });
+      }
+
+      progress("route", spec.hostnames.join(", "));
+      await this.#caddy.setRoute({ id: routeId(ns), hostnames: spec.hostnames, upstreams, deployId });
+      const routed = await this.#waitRouted(spec, deployId, signal);
+      if (!routed.ok) {
+        // Put the previous version back in front before removing the new one.
+        const prev = old.find((g) => g.containers.every((c) => c.upstream));
+        if (prev) {
+          await this.#caddy.setRoute({
+            id: routeId(ns),
+            hostnames: splitList(prev.labels[L.hostnames]),
+            upstreams: prev.containers.map((c) => c.upstream!),
+            deployId: prev.deployId,
+          });
+        } else {
+          await this.#caddy.removeRoute(routeId(ns));
+        }
+        await cleanup();
+        return fail(routed.reason, {
+          summary: routed.reason,
+          events: [],
+          state: "Running",
+          exitCode: undefined,
+          logs: [],
+        });
+      }
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
+
+    progress("rollout", "draining the previous version");
+    const oldContainers = old.flatMap((g) => g.containers);
+    if (oldContainers.length > 0) {
+      await sleep(this.#drainMs, signal).catch(() => undefined);
+      await this.#removeContainers(oldContainers);
+      await this.#pruneImages(oldContainers.map((c) => c.imageId));
+    }
+    return { ok: true, url: spec.url, replicas, durationMs: Date.now() - started };
+  }
+
+  async #destroy(target: Target): Promise<void> {
+    const ns = namespaceName(target);
+    const containers = await this.#managed({ namespace: ns });
+    await this.#caddy.removeRoute(routeId(ns));
+    await this.#removeContainers(containers);
+    try {
+      await this.#docker.getNetwork(ns).remove();
+    } catch (err) {
+      if (statusOf(err) !== 404)
+        throw new DockerRuntimeError(`could not remove network ${ns}: ${messageOf(err)}`, { cause: err });
+    }
+    await this.#pruneImages(containers.map((c) => c.imageId));
+  }
+
+  /** Another environment's route already serving one of these hostnames would shadow or be shadowed: refuse. */
+  async #assertHostnamesFree(spec: DeploySpec, ns: string): Promise<void> {
+    const wanted = new Set(spec.hostnames.map((h) => h.toLowerCase()));
+    for (const g of generations(await this.#managed({}))) {
+      if (g.labels[L.namespace] === ns) continue;
+      const clash = splitList(g.labels[L.hostnames]).find((h) => wanted.has(h.toLowerCase()));
+      const target = targetOf(g.labels);
+      if (clash && target) throw new HostnameTakenError(clash, dnsOwner(target, g.labels[L.repositoryId]));
+    }
+  }
+
+  async #secretValues(target: Target, names: readonly string[]): Promise<Record<string, string>> {
+    if (names.length === 0) return {};
+    if (!this.#secrets) {
+      throw new DockerRuntimeError(
+        `secrets ${names.join(", ")} are configured but this host has no secrets folder: set PAAS_SECRETS_DIR`,
+      );
+    }
+    return this.#secrets.get(target, names);
+  }
+
+  /**
+   * Finds the image: by its reference when the engine knows it (pulled or
+   * pushed images carry RepoDigests), else — for images built on this host
+   * and never pushed — `<repo>@sha256:<image id>` when a local image has that
+   * id and is tagged in <repo>, else pulls it.
+   */
+  async #resolveImage(ref: string): Promise<{ id: string; user: string }> {
+    const m = /^(.+)@(sha256:[a-f0-9]{64})$/.exec(ref);
+    if (!m)
+      throw new DockerRuntimeError(`image "${ref.slice(0, 200)}" is not pinned by digest (name@sha256:…)`);
+    const [, repo, digest] = m as unknown as [string, string, string];
+    const found = (await this.#inspectImage(ref)) ?? (await this.#localById(repo, digest));
+    if (found) return found;
+    const registry = registryOf(repo);
+    const auth = this.#auth ? await this.#auth(registry) : undefined;
+    const stream = await this.#docker.pull(
+      ref,
+      auth ? { authconfig: { serveraddress: registry, ...auth } } : {},
+    );
+    await new Promise<void>((resolve, reject) =>
+      this.#docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
+        const failed = err?.message ?? events.find((e) => e.error)?.error;
+        if (failed) reject(new DockerRuntimeError(failed));
+        else resolve();
+      }),
+    );
+    const pulled = await this.#inspectImage(ref);
+    if (!pulled) throw new DockerRuntimeError(`pulled ${ref} but the engine does not find it`);
+    return pulled;
+  }
+
+  async #inspectImage(ref: string): Promise<{ id: string; user: string; repoTags: string[] } | undefined> {
+    try {
+      const info = await this.#docker.getImage(ref).inspect();
+      return {
+        id: info.Id,
+        user: info.Config?.User ?? "",
+        repoTags: [...(info.RepoTags ?? []), ...(info.RepoDigests ?? [])],
+      };
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async #localById(repo: string, digest: string): Promise<{ id: string; user: string } | undefined> {
+    const info = await this.#inspectImage(digest);
+    // An image id is a content hash, but a tenant must not run another tenant's image by guessing its id: require the name.
+    if (!info || info.id !== digest) return undefined;
+    return info.repoTags.some((t) => t.replace(/(?:@sha256:[a-f0-9]+|:[^:/]+)$/, "") === repo)
+      ? info
+      : undefined;
+  }
+
+  async #ensureNetwork(ns: string, spec: DeploySpec): Promise<void> {
+    try {
+      await this.#docker.getNetwork(ns).inspect();
+      return;
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+    try {
+      await this.#docker.createNetwork({
+        Name: ns,
+        Driver: "bridge",
+        CheckDuplicate: true,
+        Labels: { [L.managedBy]: "paas", [L.namespace]: ns, [L.repositoryId]: String(spec.repositoryId) },
+      });
+    } catch (err) {
+      // Created concurrently by another process: fine.
+      if (statusOf(err) !== 409) throw err;
+    }
+  }
+
+  #labels(spec: DeploySpec, ns: string, deployId: string): Record<string, string> {
+    const t = spec.target;
+    return {
+      [L.managedBy]: "paas",
+      [L.namespace]: ns,
+      [L.repositoryId]: String(spec.repositoryId),
+      [L.owner]: t.owner,
+      [L.repo]: t.repo,
+      [L.app]: t.app,
+      [L.appName]: spec.appName,
+      [L.environment]: githubEnvironment(t.environment),
+      [L.pr]: t.environment.kind === "preview" ? String(t.environment.pr) : "",
+      [L.sha]: spec.sha,
+      [L.digest]: spec.digest,
+      [L.image]: spec.image,
+      [L.hostnames]: spec.hostnames.join(","),
+      [L.url]: spec.url,
+      [L.port]: String(spec.port),
+      [L.secrets]: spec.secrets.join(","),
+      [L.deployedAt]: new Date().toISOString(),
+      [L.deployId]: deployId,
+    };
+  }
+
+  #containerSpec(
+    spec: DeploySpec,
+    ns: string,
+    image: { id: string; user: string },
+    labels: Record<string, string>,
+    secrets: Record<string, string>,
+    name: string,
+  ): Docker.ContainerCreateOptions {
+    const port = `${spec.port}/tcp`;
+    const env = { ...spec.env, ...secrets };
+    // Root in the image is replaced by an unprivileged uid, as Kubernetes' restricted profile demands.
+    const user = /^(?:|root|0)(?::.*)?$/.test(image.user) ? NON_ROOT : image.user;
+    return {
+      name,
+      Image: image.id,
+      Labels: labels,
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      User: user,
+      ExposedPorts: { [port]: {} },
+      ...(spec.command ? { Entrypoint: ["/bin/sh", "-c"], Cmd: [spec.command] } : {}),
+      HostConfig: {
+        NetworkMode: ns,
+        PortBindings: { [port]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
+        NanoCpus: cpuMillis(spec.resources.limits.cpu) * 1_000_000,
+        Memory: memoryBytes(spec.resources.limits.memory),
+        MemoryReservation: memoryBytes(spec.resources.requests.memory),
+        PidsLimit: 4096,
+        // No restarts until healthy: a crash at start keeps its exit code and logs for the diagnosis.
+        RestartPolicy: { Name: "no" },
+        CapDrop: ["ALL"],
+        SecurityOpt: ["no-new-privileges:true"],
+        ReadonlyRootfs: true,
+        Tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m" },
+        // A tiny init as PID 1 forwards SIGTERM, so `docker stop` drains instead of waiting for SIGKILL.
+        Init: true,
+        LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+      },
+      NetworkingConfig: { EndpointsConfig: { [ns]: { Aliases: [spec.appName].filter(Boolean) } } },
+    };
+  }
+
+  #restartPolicy(): { Name: string; MaximumRetryCount?: number } {
+    return this.#restart === "on-failure"
+      ? { Name: "on-failure", MaximumRetryCount: 5 }
+      : { Name: "unless-stopped" };
+  }
+
+  /** Polls the container's health path on its published port until 2xx/3xx, it dies, or startupTimeout passes. */
+  async #waitHealthy(
+    c: Docker.Container,
+    spec: DeploySpec,
+    signal: AbortSignal | undefined,
+  ): Promise<{ ok: true; upstream: string } | { ok: false; reason: string }> {
+    const hc = spec.healthcheck;
+    const deadline = Date.now() + durationMs(hc.startupTimeout);
+    const probeTimeout = Math.min(durationMs(hc.timeout), 5000);
+    let last = "no answer yet";
+    for (;;) {
+      signal?.throwIfAborted();
+      const info = await c.inspect();
+      const s = info.State;
+      if (s.Status === "exited" || s.Status === "dead" || s.Restarting || info.RestartCount > 0) {
+        return { ok: false, reason: "exited" };
+      }
+      const hostPort = info.NetworkSettings.Ports?.[`${spec.port}/tcp`]?.find(
+        (b) => b.HostIp === "127.0.0.1",
+      )?.HostPort;
+      if (hostPort) {
+        const upstream = `127.0.0.1:${hostPort}`;
+        try {
+          const status = await httpGet(upstream, hc.path, probeTimeout);
+          if (status >= 200 && status < 400) return { ok: true, upstream };
+          last = `GET ${hc.path} answered ${status}`;
+        } catch (err) {
+          last = `GET ${hc.path} failed: ${messageOf(err)}`;
+        }
+      }
+      if (Date.now() > deadline) {
+        return {
+          ok: false,
+          reason: `the new version did not answer GET ${hc.path} with 2xx or 3xx on port ${spec.port} within ${hc.startupTimeout} (${last})`,
+        };
+      }
+      await sleep(250, signal);
+    }
+  }
+
+  /** Probes every hostname through Caddy until the new deployment answers. */
+  async #waitRouted(
+    spec: DeploySpec,
+    deployId: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const deadline = Date.now() + this.#routeTimeoutMs;
+    for (const host of spec.hostnames) {
+      let last: string;
+      for (;;) {
+        signal?.throwIfAborted();
+        try {
+          const r = await this.#caddy.probe(host, spec.healthcheck.path, 5000);
+          if (r.status >= 200 && r.status < 400 && r.deployId === deployId) break;
+          last = `answered ${r.status}${r.deployId && r.deployId !== deployId ? " from the previous version" : ""}`;
+        } catch (err) {
+          last = messageOf(err);
+        }
+        if (Date.now() > deadline) {
+          return {
+            ok: false,
+            reason: `the new version is healthy but http://${host}${spec.healthcheck.path} through Caddy ${last} (check Caddy's logs)`,
+          };
+        }
+        await sleep(100, signal);
+      }
+    }
+    return { ok: true };
+  }
+
+  async #diagnoseContainer(id: string, redact: string[], reason: string | undefined): Promise<Diagnosis> {
+    const c = this.#docker.getContainer(id);
+    const info = await c.inspect().catch(() => undefined);
+    const s = info?.State;
+    const exited =
+      s && (s.Status === "exited" || s.Status === "dead" || s.Restarting || (info?.RestartCount ?? 0) > 0);
+    const state = !s
+      ? undefined
+      : s.OOMKilled
+        ? "OOMKilled"
+        : s.Restarting
+          ? "Restarting"
+          : s.Status[0]!.toUpperCase() + s.Status.slice(1);
+    const exitCode = exited ? s.ExitCode : undefined;
+    const logs = redactAll(await this.#logs(c), redact);
+    const events = await this.#events(id, info?.Created);
+    let summary: string;
+    if (s?.OOMKilled) summary = `container was killed for using more than its memory limit (OOMKilled)`;
+    else if (exited)
+      summary = `container exited with code ${s.ExitCode}${info!.RestartCount > 0 ? ` (restarted ${info!.RestartCount} times)` : ""}`;
+    else summary = reason ?? `container is ${s?.Status ?? "missing"}`;
+    return { summary, events, state, exitCode, logs };
+  }
+
+  async #logs(c: Docker.Container): Promise<string[]> {
+    try {
+      const buf = (await c.logs({
+        stdout: true,
+        stderr: true,
+        tail: 50,
+        follow: false,
+      })) as unknown as Buffer;
+      return demux(Buffer.from(buf))
+        .split("\n")
+        .filter((l, i, a) => l !== "" || i < a.length - 1)
+        .slice(-50);
+    } catch {
+      return [];
+    }
+  }
+
+  async #events(id: string, created: string | undefined): Promise<string[]> {
+    try {
+      const since = created
+        ? Math.floor(Date.parse(created) / 1000) - 1
+        : Math.floor(Date.now() / 1000) - 600;
+      const stream = (await this.#docker.getEvents({
+        since,
+        until: Math.floor(Date.now() / 1000) + 1,
+        filters: { container: [id] },
+      })) as NodeJS.ReadableStream;
+      let text = "";
+      for await (const chunk of stream) text += String(chunk);
+      return text
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => {
+          const e = JSON.parse(line) as {
+            time?: number;
+            Action?: string;
+            Actor?: { Attributes?: Record<string, string> };
+          };
+          const code = e.Actor?.Attributes?.exitCode;
+          const at = e.time ? new Date(e.time * 1000).toISOString() : "";
+          return `${at} container ${e.Action ?? "?"}${code !== undefined ? ` (exit code ${code})` : ""}`.trim();
+        })
+        .filter((l) => !/ container exec_/.test(l))
+        .slice(-50);
+    } catch {
+      return [];
+    }
+  }
+
+  async #managed(filter: { namespace?: string }): Promise<Managed[]> {
+    const list = await this.#docker.listContainers({
+      all: true,
+      filters: { label: [MANAGED, ...(filter.namespace ? [`${L.namespace}=${filter.namespace}`] : [])] },
+    });
+    const out: Managed[] = [];
+    for (const c of list) {
+      const labels = labelsSchema.safeParse(c.Labels);
+      if (!labels.success) continue;
+      const port = c.Ports.find(
+        (p) => p.PrivatePort === labels.data[L.port] && p.IP === "127.0.0.1" && p.PublicPort,
+      );
+      out.push({
+        id: c.Id,
+        name: c.Names[0]?.replace(/^\//, "") ?? c.Id,
+        imageId: c.ImageID,
+        state: c.State,
+        labels: labels.data,
+        upstream: c.State === "running" && port ? `127.0.0.1:${port.PublicPort}` : undefined,
+      });
+    }
+    return out;
+  }
+
+  async #removeContainers(containers: Managed[]): Promise<void> {
+    await Promise.all(
+      containers.map(async (m) => {
+        const c = this.#docker.getContainer(m.id);
+        try {
+          if (m.state === "running") await c.stop({ t: this.#stopTimeout });
+        } catch (err) {
+          // 304: already stopped; 404: already gone.
+          if (![304, 404].includes(statusOf(err) ?? 0)) throw err;
+        }
+        try {
+          await c.remove({ force: true, v: true });
+        } catch (err) {
+          if (statusOf(err) !== 404) throw err;
+        }
+      }),
+    );
+  }
+
+  /** Removes images that no container uses any more; images still tagged elsewhere or in use stay (409). */
+  async #pruneImages(ids: string[]): Promise<void> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) return;
+    const inUse = new Set((await this.#docker.listContainers({ all: true })).map((c) => c.ImageID));
+    for (const id of unique) {
+      if (inUse.has(id)) continue;
+      try {
+        await this.#docker.getImage(id).remove();
+      } catch (err) {
+        if (![404, 409].includes(statusOf(err) ?? 0)) throw err;
+      }
+    }
+  }
+
+  async #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(key) ?? Promise.resolve();
+    const run = prev.catch(() => undefined).then(fn);
+    this.#locks.set(key, run);
+    try {
+      return await run;
+    } finally {
+      if (this.#locks.get(key) === run) this.#locks.delete(key);
+    }
+  }
+}
+
+export function routeId(ns: string): string {
+  return `paas-${ns}`;
+}
+
+/** Groups containers by deploy id, newest first. */
+function generations(containers: Managed[]): Generation[] {
+  const map = new Map<string, Generation>();
+  for (const c of containers) {
+    const key = `${c.labels[L.namespace]}/${c.labels[L.deployId]}`;
+    const g = map.get(key) ?? { deployId: c.labels[L.deployId], labels: c.labels, containers: [] };
+    g.containers.push(c);
+    map.set(key, g);
+  }
+  return [...map.values()].sort((a, b) =>
+    (b.labels[L.deployedAt] ?? "").localeCompare(a.labels[L.deployedAt] ?? ""),
+  );
+}
+
+function targetOf(labels: Labels): Target | undefined {
+  try {
+    return {
+      owner: labels[L.owner],
+      repo: labels[L.repo],
+      app: labels[L.app],
+      environment: parseEnvironment(labels[L.environment]),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function splitList(s: string): string[] {
+  return s.split(",").filter(Boolean);
+}
+
+/** "ghcr.io/o/r" → "ghcr.io"; "localhost:5000/x" → "localhost:5000"; "o/r" → "docker.io". */
+export function registryOf(repo: string): string {
+  const first = repo.split("/")[0]!;
+  return repo.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost")
+    ? first
+    : "docker.io";
+}
+
+/** Docker's multiplexed log stream (non-TTY): 8-byte frame headers. */
+export function demux(buf: Buffer): string {
+  let out = "";
+  let i = 0;
+  while (i + 8 <= buf.length && buf[i]! <= 2 && buf[i + 1] === 0) {
+    const size = buf.readUInt32BE(i + 4);
+    out += buf.subarray(i + 8, i + 8 + size).toString("utf8");
+    i += 8 + size;
+  }
+  return i === 0 ? buf.toString("utf8") : out;
+}
+
+/** Secret values never reach a Check Run, even when the app prints them. */
+function redactAll(lines: string[], secrets: string[]): string[] {
+  const values = secrets.filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
+  return lines.map((l) => values.reduce((acc, v) => acc.split(v).join("***"), l));
+}
+
+function httpGet(hostPort: string, path: string, timeoutMs: number): Promise<number> {
+  const [host, port] = hostPort.split(":") as [string, string];
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host,
+        port: Number(port),
+        path,
+        method: "GET",
+        timeout: timeoutMs,
+        headers: { "user-agent": "paas-health" },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function statusOf(err: unknown): number | undefined {
+  const s = (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof s === "number" ? s : undefined;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

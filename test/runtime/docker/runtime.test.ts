@@ -1,0 +1,315 @@
+// The Docker runtime against the real engine and a real Caddy: what a user
+// sees is the preview URL answering with the deployed commit.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import Docker from "dockerode";
+import { parseConfig, resolveApps } from "../../../src/config/load.ts";
+import { planDeploy } from "../../../src/core/plan.ts";
+import { HostnameTakenError } from "../../../src/dns/errors.ts";
+import { namespaceName, type Target } from "../../../src/names.ts";
+import { CaddyClient } from "../../../src/runtime/docker/caddy.ts";
+import { DockerRuntime, routeId } from "../../../src/runtime/docker/runtime.ts";
+import { FileSecretSource } from "../../../src/runtime/docker/secrets.ts";
+import type { DeploySpec } from "../../../src/runtime/types.ts";
+import { startCaddy, type TestCaddy } from "../../support/caddy.ts";
+import { buildTestImage } from "../../support/docker-images.ts";
+
+const docker = new Docker();
+const run = randomBytes(3).toString("hex");
+const repo = `shop-${run}`;
+const imageRepo = `paas-test/${repo}`;
+const pr = 40 + Math.floor(Math.random() * 1000);
+const target: Target = { owner: "octo", repo, app: "", environment: { kind: "preview", pr } };
+const sha = (c: string) => c.repeat(40);
+
+const CONFIG = `
+run:
+  port: 8080
+  healthcheck:
+    path: /healthz
+    startupTimeout: 20s
+resources:
+  limits: { cpu: "0.5", memory: 128Mi }
+env:
+  APP_GREETING: hello
+secrets: [DATABASE_URL]
+previews:
+  secrets: [DATABASE_URL]
+`;
+
+/** GET through Caddy with the public hostname, as a browser resolving *.localhost to loopback would. */
+function get(
+  port: number,
+  host: string,
+  path = "/",
+  agent?: Agent,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, headers: { host }, agent, timeout: 5000 }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("Docker runtime with a real engine and Caddy", () => {
+  let caddy: TestCaddy;
+  let client: CaddyClient;
+  let runtime: DockerRuntime;
+  let secretsDir: string;
+  const images: { ref: string; id: string }[] = [];
+  let spec1: DeploySpec;
+  let spec2: DeploySpec;
+  let hostname: string;
+
+  const plan = (image: string, commit: string) => {
+    const [app] = resolveApps(parseConfig(CONFIG));
+    return planDeploy(
+      { target, repositoryId: 4242, config: app!.config, image, sha: commit },
+      { baseDomain: "localhost", urlScheme: "http", urlPort: caddy.httpPort },
+    );
+  };
+
+  before(async () => {
+    caddy = await startCaddy();
+    client = new CaddyClient({ adminUrl: caddy.adminUrl, httpListen: caddy.httpListen });
+    secretsDir = await mkdtemp(join(tmpdir(), "paas-secrets-"));
+    await mkdir(join(secretsDir, "octo", repo), { recursive: true });
+    await writeFile(
+      join(secretsDir, "octo", repo, "preview.env"),
+      "DATABASE_URL=postgres://preview-db-s3cret\n",
+      { mode: 0o600 },
+    );
+    await writeFile(
+      join(secretsDir, "octo", repo, "production.env"),
+      "DATABASE_URL=postgres://PRODUCTION\n",
+      { mode: 0o600 },
+    );
+    runtime = new DockerRuntime({
+      docker,
+      caddy: client,
+      secrets: new FileSecretSource({ dir: secretsDir }),
+      drainMs: 300,
+      stopTimeoutSeconds: 2,
+    });
+    images.push(await buildTestImage(docker, imageRepo, "v1"));
+    images.push(await buildTestImage(docker, imageRepo, "v2"));
+    images.push(await buildTestImage(docker, imageRepo, "crash", "crash"));
+    spec1 = plan(images[0]!.ref, sha("a"));
+    spec2 = plan(images[1]!.ref, sha("b"));
+    hostname = spec1.hostnames[0]!;
+  });
+
+  after(async () => {
+    // Whatever a failed test left behind.
+    await runtime.destroy(target).catch(() => undefined);
+    for (const c of await docker.listContainers({
+      all: true,
+      filters: { label: [`paas.namespace=${namespaceName(target)}`] },
+    })) {
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
+    for (const img of images)
+      await docker
+        .getImage(img.id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    await caddy.stop();
+    await rm(secretsDir, { recursive: true, force: true });
+  });
+
+  it("deploys a preview that answers with its commit through Caddy", async () => {
+    assert.equal(hostname, `pr-${pr}-${repo}.localhost`);
+    const phases: string[] = [];
+    const result = await runtime.apply(spec1, { onProgress: (p) => phases.push(p) });
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal(result.ok && result.url, `http://${hostname}:${caddy.httpPort}/`);
+    assert.deepEqual(phases, ["pull", "start", "health", "route", "rollout"]);
+    assert.deepEqual(await get(caddy.httpPort, hostname), { status: 200, body: sha("a") });
+
+    // Unprivileged: not root, read-only image filesystem, writable /tmp; env and the preview's secret only.
+    const info = JSON.parse((await get(caddy.httpPort, hostname, "/info")).body) as {
+      uid: number;
+      tmp: boolean;
+      rootWritable: boolean;
+      env: Record<string, string>;
+    };
+    assert.notEqual(info.uid, 0);
+    assert.equal(info.tmp, true);
+    assert.equal(info.rootWritable, false);
+    assert.equal(info.env.DATABASE_URL, "postgres://preview-db-s3cret");
+    assert.equal(info.env.APP_GREETING, "hello");
+    assert.equal(info.env.PAAS_ENVIRONMENT, `preview/pr-${pr}`);
+    assert.equal(info.env.PAAS_URL, `http://${hostname}:${caddy.httpPort}/`);
+
+    const [c] = await docker.listContainers({
+      filters: { label: [`paas.namespace=${namespaceName(target)}`] },
+    });
+    const inspect = await docker.getContainer(c!.Id).inspect();
+    assert.equal(inspect.HostConfig.NanoCpus, 500_000_000);
+    assert.equal(inspect.HostConfig.Memory, 128 * 1024 ** 2);
+    assert.deepEqual(inspect.HostConfig.CapDrop, ["ALL"]);
+    assert.equal(inspect.HostConfig.RestartPolicy?.Name, "unless-stopped");
+    assert.equal(inspect.HostConfig.ReadonlyRootfs, true);
+    assert.equal(inspect.HostConfig.NetworkMode, namespaceName(target));
+    assert.equal(inspect.Config.Labels["paas.sha"], sha("a"));
+    assert.equal(inspect.Config.Labels["paas.pr"], String(pr));
+  });
+
+  it("lists the environment from container labels", async () => {
+    const envs = (await runtime.list()).filter((e) => e.target.repo === repo);
+    assert.equal(envs.length, 1);
+    assert.deepEqual(
+      { ...envs[0], deployedAt: undefined },
+      {
+        target,
+        repositoryId: 4242,
+        appName: repo,
+        sha: sha("a"),
+        digest: spec1.digest,
+        hostnames: [hostname],
+        url: spec1.url,
+        deployedAt: undefined,
+        healthy: true,
+      },
+    );
+  });
+
+  it("redeploys with zero failed requests", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 2 });
+    let failures = 0;
+    let total = 0;
+    const seen = new Set<string>();
+    let done = false;
+    const loop = async () => {
+      while (!done) {
+        total++;
+        try {
+          const r = await get(caddy.httpPort, hostname, "/", agent);
+          if (r.status !== 200 || (r.body !== sha("a") && r.body !== sha("b"))) failures++;
+          else seen.add(r.body);
+        } catch {
+          failures++;
+        }
+      }
+    };
+    const loops = [loop(), loop()];
+    const result = await runtime.apply(spec2);
+    // Keep requesting through the drain and removal of the old version.
+    await new Promise((r) => setTimeout(r, 500));
+    done = true;
+    await Promise.all(loops);
+    agent.destroy();
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.ok(total > 20, `only ${total} requests were made`);
+    assert.equal(failures, 0, `${failures} of ${total} requests failed`);
+    assert.ok(seen.has(sha("b")));
+    assert.deepEqual(await get(caddy.httpPort, hostname), { status: 200, body: sha("b") });
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`paas.namespace=${namespaceName(target)}`] },
+    });
+    assert.deepEqual(
+      left.map((c) => c.Labels["paas.sha"]),
+      [sha("b")],
+    );
+    // v1's image is no longer used by anything: removed.
+    await assert.rejects(docker.getImage(images[0]!.id).inspect(), /no such image/i);
+  });
+
+  it("keeps the previous version serving when the new one crashes, and explains why", async () => {
+    const crash = plan(images[2]!.ref, sha("c"));
+    const result = await runtime.apply(crash);
+    assert.equal(result.ok, false);
+    assert.ok(!result.ok);
+    assert.equal(result.diagnosis.exitCode, 3);
+    assert.match(result.diagnosis.summary, /exited with code 3/);
+    assert.ok(
+      result.diagnosis.logs.includes("error: cannot connect to the database"),
+      result.diagnosis.logs.join("\n"),
+    );
+    // The app printed its secret: the diagnosis (shown in a Check Run) does not.
+    assert.ok(result.diagnosis.logs.includes("secret is ***"), result.diagnosis.logs.join("\n"));
+    assert.ok(!JSON.stringify(result).includes("preview-db-s3cret"));
+    assert.ok(
+      result.diagnosis.events.some((e) => /container die \(exit code 3\)/.test(e)),
+      result.diagnosis.events.join("\n"),
+    );
+
+    assert.deepEqual(await get(caddy.httpPort, hostname), { status: 200, body: sha("b") });
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`paas.namespace=${namespaceName(target)}`] },
+    });
+    assert.deepEqual(
+      left.map((c) => c.Labels["paas.sha"]),
+      [sha("b")],
+    );
+    const d = await runtime.diagnose(target);
+    assert.equal(d.state, "Running");
+    assert.ok(
+      d.logs.some((l) => l.startsWith("listening on 8080")),
+      d.logs.join("\n"),
+    );
+  });
+
+  it("refuses a hostname another repository serves", async () => {
+    const intruder: DeploySpec = {
+      ...spec2,
+      target: { owner: "evil", repo: "clone", app: "", environment: { kind: "named", name: "production" } },
+      repositoryId: 666,
+    };
+    await assert.rejects(runtime.apply(intruder), (err: unknown) => {
+      assert.ok(err instanceof HostnameTakenError);
+      assert.match(err.message, new RegExp(`already used by octo/${repo} preview/pr-${pr}`));
+      return true;
+    });
+  });
+
+  it("does not run a local image under another repository's name", async () => {
+    const spoof = plan(`127.0.0.1:9/other/app@${images[1]!.id}`, sha("d"));
+    const result = await runtime.apply({
+      ...spoof,
+      target: { ...target, environment: { kind: "preview", pr: pr + 1 } },
+      hostnames: [`x-${run}.localhost`],
+    });
+    assert.equal(result.ok, false);
+    assert.ok(!result.ok && result.diagnosis.state === "ImagePullFailed");
+  });
+
+  it("restores routes from container labels after Caddy restarts", async () => {
+    await caddy.restart();
+    await assert.rejects(get(caddy.httpPort, hostname));
+    assert.equal(await runtime.restoreRoutes(), 1);
+    assert.deepEqual(await get(caddy.httpPort, hostname), { status: 200, body: sha("b") });
+  });
+
+  it("destroys everything of the environment, and again without error", async () => {
+    await runtime.destroy(target);
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`paas.namespace=${namespaceName(target)}`] },
+    });
+    assert.deepEqual(left, []);
+    assert.ok(!(await client.routes()).some((r) => r.id === routeId(namespaceName(target))));
+    assert.deepEqual(await get(caddy.httpPort, hostname), {
+      status: 404,
+      body: "No environment is deployed at this address.\n",
+    });
+    await assert.rejects(docker.getNetwork(namespaceName(target)).inspect(), /no such network|not found/i);
+    await assert.rejects(docker.getImage(images[1]!.id).inspect(), /no such image/i);
+    await runtime.destroy(target);
+  });
+});

@@ -1,0 +1,87 @@
+// Small test images built with the real engine (dockerode + a tar context,
+// from the local base image): a stdlib Python server that answers GET / with
+// $PAAS_COMMIT_SHA, or one that crashes at start.
+import type Docker from "dockerode";
+import { pack } from "tar-stream";
+
+export const BASE_IMAGE = "paas-base/python:bookworm";
+
+const SERVER = `
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path == "/":
+            body = os.environ.get("PAAS_COMMIT_SHA", "")
+        elif self.path == "/healthz":
+            body = "ok"
+        elif self.path == "/info":
+            tmp_ok = True
+            try:
+                open("/tmp/probe", "w").write("x")
+            except OSError:
+                tmp_ok = False
+            try:
+                open("/app/probe", "w").write("x")
+                root_writable = True
+            except OSError:
+                root_writable = False
+            body = json.dumps({"uid": os.getuid(), "tmp": tmp_ok, "rootWritable": root_writable,
+                               "env": {k: v for k, v in os.environ.items() if k.startswith(("PAAS_", "APP_", "PORT", "DATABASE_"))}})
+        else:
+            self.send_response(404); self.send_header("content-length", "0"); self.end_headers(); return
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/plain")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def log_message(self, *args):
+        pass
+
+print("listening on", os.environ["PORT"], flush=True)
+ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+`;
+
+const CRASH = `
+import os, sys
+print("starting", flush=True)
+print("secret is " + os.environ.get("DATABASE_URL", "unset"), flush=True)
+print("error: cannot connect to the database", file=sys.stderr, flush=True)
+sys.exit(3)
+`;
+
+/** Builds an image tagged `<repo>:<tag>` and returns `<repo>@<image id>`, the local-image convention of the Docker runtime. */
+export async function buildTestImage(
+  docker: Docker,
+  repo: string,
+  tag: string,
+  kind: "server" | "crash" = "server",
+): Promise<{ ref: string; id: string }> {
+  const tar = pack();
+  const script = kind === "server" ? SERVER : CRASH;
+  // A per-tag label keeps each image distinct (distinct ids) while sharing the base layers.
+  tar.entry(
+    { name: "Dockerfile" },
+    `FROM ${BASE_IMAGE}\nCOPY app.py /app/app.py\nLABEL test.tag=${tag}\nCMD ["python3", "/app/app.py"]\n`,
+  );
+  tar.entry({ name: "app.py" }, script);
+  tar.finalize();
+  const stream = await docker.buildImage(tar as unknown as NodeJS.ReadableStream, {
+    t: `${repo}:${tag}`,
+    rm: true,
+  });
+  const events = await new Promise<{ aux?: { ID?: string }; error?: string }[]>((resolve, reject) =>
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null, res: { aux?: { ID?: string }; error?: string }[]) =>
+        err ? reject(err) : resolve(res),
+    ),
+  );
+  const failed = events.find((e) => e.error);
+  if (failed) throw new Error(`docker build failed: ${failed.error}`);
+  const id = (await docker.getImage(`${repo}:${tag}`).inspect()).Id;
+  return { ref: `${repo}@${id}`, id };
+}
