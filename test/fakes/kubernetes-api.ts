@@ -194,6 +194,16 @@ export function validateKubeObject(obj: unknown): string[] {
     if (typeof v !== "string" || !LABEL_VALUE_RE.test(v))
       problems.push(`metadata.labels: invalid value ${JSON.stringify(v)}`);
   }
+  if (type.kind === "Lease") {
+    // MicroTime: the API server parses exactly six fractional digits.
+    const spec = (o.spec ?? {}) as Json;
+    for (const f of ["acquireTime", "renewTime"]) {
+      const v = spec[f];
+      if (v !== undefined && (typeof v !== "string" || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(v))) {
+        problems.push(`spec.${f}: must be RFC 3339 with microseconds, got ${JSON.stringify(v)}`);
+      }
+    }
+  }
   const annotations = (meta.annotations ?? {}) as Record<string, unknown>;
   const annotationBytes = Object.entries(annotations).reduce(
     (n, [k, v]) => n + k.length + String(v).length,
@@ -217,6 +227,8 @@ export interface FaultMatch {
 export interface RecordedRequest {
   method: string;
   path: string;
+  query: string;
+  contentType: string | undefined;
   /** RBAC view of the request: verb, API group, resource (with subresource), namespace. */
   verb: string;
   group: string;
@@ -420,6 +432,8 @@ export class FakeKubernetesApi {
       this.requests.push({
         method,
         path: url.pathname,
+        query: url.search,
+        contentType: req.headers["content-type"],
         verb: rbacVerb(method, route),
         group: route?.type?.group ?? "",
         resource: route?.type ? route.type.plural + (route.subresource ? `/${route.subresource}` : "") : "",
@@ -467,14 +481,19 @@ export class FakeKubernetesApi {
   }
 
   private takeFault(method: string, path: string): Fault | undefined {
+    // An API server answers 409 only to writes.
+    const fits = (f: Fault) => !("status" in f && f.status === 409 && method === "GET");
     const i = this.faultQueue.findIndex(
-      ({ match }) =>
-        !match || ((!match.method || match.method === method) && (!match.path || path.includes(match.path))),
+      ({ fault, match }) =>
+        fits(fault) &&
+        (!match ||
+          ((!match.method || match.method === method) && (!match.path || path.includes(match.path)))),
     );
     if (i >= 0) return this.faultQueue.splice(i, 1)[0]!.fault;
     if (this.faultRate && this.faultRate.random() < this.faultRate.rate) {
       const f = this.faultRate.faults;
-      return f[Math.floor(this.faultRate.random() * f.length)]!;
+      const fault = f[Math.floor(this.faultRate.random() * f.length)]!;
+      return fits(fault) ? fault : undefined;
     }
     return undefined;
   }

@@ -7,6 +7,7 @@ import {
   ApiException,
   CoreV1Api,
   createConfiguration,
+  HttpMethod,
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
@@ -60,8 +61,35 @@ export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): KubeConfig
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * KubernetesObjectApi with writes that send our plain JSON as is: the
+ * library's typed serializer maps model property names (`_default`, `_from`)
+ * and silently drops LimitRange `default` and NetworkPolicy `from` of plain
+ * objects. Discovery, paths, auth and response handling stay the library's.
+ */
+class RawObjectApi extends KubernetesObjectApi {
+  async write<T extends KubernetesObject>(
+    obj: KubernetesObject,
+    action: "patch" | "create" | "replace",
+    query: Record<string, string>,
+  ): Promise<T> {
+    const path = await this.specUriPath(obj, action);
+    const method =
+      action === "patch" ? HttpMethod.PATCH : action === "create" ? HttpMethod.POST : HttpMethod.PUT;
+    const ctx = this.configuration.baseServer.makeRequestContext(path, method);
+    ctx.setHeaderParam("Accept", "application/json");
+    ctx.setHeaderParam(
+      "Content-Type",
+      action === "patch" ? PatchStrategy.ServerSideApply : "application/json",
+    );
+    for (const [k, v] of Object.entries(query)) ctx.setQueryParam(k, v);
+    ctx.setBody(JSON.stringify(obj));
+    return this.requestPromise<T>(ctx);
+  }
+}
+
 export class KubeClient {
-  readonly objects: KubernetesObjectApi;
+  readonly objects: RawObjectApi;
   readonly core: CoreV1Api;
   private readonly retries: number;
   private readonly minDelayMs: number;
@@ -91,7 +119,7 @@ export class KubeClient {
       authMethods: { default: kc },
       promiseMiddleware: [counter],
     });
-    this.objects = new KubernetesObjectApi(config);
+    this.objects = new RawObjectApi(config);
     this.core = new CoreV1Api(config);
     this.retries = options.retry?.retries ?? 5;
     this.minDelayMs = options.retry?.minDelayMs ?? 250;
@@ -129,14 +157,10 @@ export class KubeClient {
     return this.call(
       `apply ${describe(obj)}`,
       () =>
-        this.objects.patch(
-          structuredClone(obj) as KubernetesObject,
-          undefined,
-          undefined,
+        this.objects.write(structuredClone(obj) as KubernetesObject, "patch", {
           fieldManager,
-          true,
-          PatchStrategy.ServerSideApply,
-        ),
+          force: "true",
+        }),
       { retryConflicts: true },
     );
   }
@@ -206,14 +230,14 @@ export class KubeClient {
   /** Create; 409 AlreadyExists is reported to the caller (leases rely on it), not retried. */
   async create<T extends KubernetesObject>(obj: T, fieldManager: string): Promise<T> {
     return this.call(`create ${describe(obj as never)}`, () =>
-      this.objects.create<T>(structuredClone(obj), undefined, undefined, fieldManager),
+      this.objects.write<T>(structuredClone(obj), "create", { fieldManager }),
     );
   }
 
   /** Replace with the resourceVersion in obj as precondition; 409 means someone else wrote first. */
   async replace<T extends KubernetesObject>(obj: T, fieldManager: string): Promise<T> {
     return this.call(`replace ${describe(obj as never)}`, () =>
-      this.objects.replace<T>(structuredClone(obj), undefined, undefined, fieldManager),
+      this.objects.write<T>(structuredClone(obj), "replace", { fieldManager }),
     );
   }
 
@@ -279,6 +303,14 @@ function isNetworkError(e: unknown): boolean {
 
 function toApiError(what: string, e: unknown): KubernetesApiError {
   if (e instanceof KubernetesApiError) return e;
+  if (e instanceof ApiException && e.code === 404 && /Failed to fetch resource metadata/.test(e.message)) {
+    return new KubernetesApiError(
+      `Kubernetes API: ${what} failed: the cluster does not serve this kind; for HTTPRoute install the Gateway API CRDs or set PAAS_K8S_ROUTING=ingress`,
+      undefined,
+      "NotServed",
+      e,
+    );
+  }
   if (e instanceof ApiException) {
     const body = statusBody(e);
     const hint =

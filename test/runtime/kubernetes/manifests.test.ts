@@ -1,0 +1,345 @@
+// The pure Kubernetes plan: golden files, official schemas, Pod Security
+// "restricted" rules, and the properties users and operators rely on.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseAllDocuments } from "yaml";
+import {
+  planKubernetes,
+  KubernetesPlanError,
+  type KubeObject,
+} from "../../../src/runtime/kubernetes/manifests.ts";
+import { renderManifests } from "../../../src/runtime/kubernetes/render.ts";
+import { namespaceName } from "../../../src/names.ts";
+import { validateKubeObject } from "../../fakes/kubernetes-api.ts";
+import {
+  AUTOSCALED_YAML,
+  HTTPROUTE_SETTINGS,
+  INGRESS_SETTINGS,
+  PREVIEW_YAML,
+  PRODUCTION_YAML,
+  specFor,
+} from "./specs.ts";
+
+const GOLDEN = join(import.meta.dirname, "golden");
+
+const CASES = {
+  "preview-httproute": () => planKubernetes(specFor(PREVIEW_YAML, "preview/pr-12"), HTTPROUTE_SETTINGS),
+  "production-domains": () =>
+    planKubernetes(specFor(PRODUCTION_YAML, "production"), HTTPROUTE_SETTINGS, {
+      secretValues: { DATABASE_URL: "postgres://db/shop", SESSION_KEY: "k" },
+    }),
+  "production-autoscaled": () => planKubernetes(specFor(AUTOSCALED_YAML, "production"), HTTPROUTE_SETTINGS),
+  "preview-ingress": () =>
+    planKubernetes(specFor(PREVIEW_YAML, "preview/pr-7"), {
+      ...INGRESS_SETTINGS,
+      egressCIDRs: ["10.20.0.0/16"],
+    }),
+};
+
+for (const [name, plan] of Object.entries(CASES)) {
+  test(`golden: ${name}`, () => {
+    const yaml = renderManifests(plan());
+    const file = join(GOLDEN, `${name}.yaml`);
+    if (process.env.UPDATE_GOLDEN) {
+      mkdirSync(GOLDEN, { recursive: true });
+      writeFileSync(file, yaml);
+    }
+    assert.equal(
+      yaml,
+      readFileSync(file, "utf8"),
+      `plan changed: review, then UPDATE_GOLDEN=1 node --test ${import.meta.filename}`,
+    );
+  });
+}
+
+function kinds(objects: KubeObject[]): string[] {
+  return objects.map((o) => o.kind);
+}
+function find(objects: KubeObject[], kind: string, name?: string): KubeObject {
+  const o = objects.find((x) => x.kind === kind && (name === undefined || x.metadata.name === name));
+  assert.ok(o, `no ${kind} ${name ?? ""}`);
+  return o;
+}
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+test("every generated object is valid against the official Kubernetes and Gateway API schemas", () => {
+  const hostile = specFor(PREVIEW_YAML, "preview/pr-999999999", {
+    owner: "Ünïcødé-Org",
+    repo: "My_Very.Long.Repository-Name-That-Keeps-Going-And-Going-Beyond-Sixty-Three-Characters",
+  });
+  const plans = [...Object.values(CASES).map((p) => p()), planKubernetes(hostile, HTTPROUTE_SETTINGS)];
+  for (const objects of plans) {
+    for (const o of objects) assert.deepEqual(validateKubeObject(o), [], `${o.kind} ${o.metadata.name}`);
+  }
+});
+
+test("the rendered YAML parses back (as YAML 1.1, like kubectl) to exactly the planned objects", () => {
+  for (const plan of Object.values(CASES)) {
+    const objects = plan();
+    const docs = parseAllDocuments(renderManifests(objects), { version: "1.1" });
+    assert.deepEqual(
+      (Array.isArray(docs) ? docs : [docs]).map((d) => d.toJS()),
+      JSON.parse(JSON.stringify(objects)),
+    );
+  }
+  const cm = find(CASES["preview-httproute"](), "ConfigMap");
+  assert.equal((cm.data as Json).FEATURE_X, "yes");
+});
+
+/** The Pod Security Standards "restricted" profile, checked rule by rule (k8s.io/pod-security-admission). */
+function restrictedViolations(pod: Json): string[] {
+  const v: string[] = [];
+  const allowedVolumes = new Set([
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+    "name",
+  ]);
+  const safeSysctls = new Set([
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+  ]);
+  if (pod.hostNetwork) v.push("hostNetwork");
+  if (pod.hostPID) v.push("hostPID");
+  if (pod.hostIPC) v.push("hostIPC");
+  for (const vol of pod.volumes ?? []) {
+    for (const k of Object.keys(vol)) if (!allowedVolumes.has(k)) v.push(`volume type ${k}`);
+  }
+  const psc = pod.securityContext ?? {};
+  for (const s of psc.sysctls ?? []) if (!safeSysctls.has(s.name)) v.push(`sysctl ${s.name}`);
+  if (psc.runAsUser === 0) v.push("pod runAsUser 0");
+  if (
+    psc.seLinuxOptions?.type &&
+    !["container_t", "container_init_t", "container_kvm_t"].includes(psc.seLinuxOptions.type)
+  ) {
+    v.push("seLinux type");
+  }
+  if (psc.appArmorProfile?.type === "Unconfined") v.push("appArmor Unconfined");
+  const podSeccomp = psc.seccompProfile?.type;
+  if (podSeccomp === "Unconfined") v.push("pod seccomp Unconfined");
+  const containers = [
+    ...(pod.containers ?? []),
+    ...(pod.initContainers ?? []),
+    ...(pod.ephemeralContainers ?? []),
+  ];
+  for (const c of containers) {
+    const sc = c.securityContext ?? {};
+    const where = `container ${c.name}`;
+    if (sc.privileged) v.push(`${where}: privileged`);
+    if (sc.allowPrivilegeEscalation !== false) v.push(`${where}: allowPrivilegeEscalation must be false`);
+    if (!(sc.capabilities?.drop ?? []).includes("ALL")) v.push(`${where}: capabilities must drop ALL`);
+    for (const cap of sc.capabilities?.add ?? [])
+      if (cap !== "NET_BIND_SERVICE") v.push(`${where}: adds ${cap}`);
+    if (!(sc.runAsNonRoot === true || (sc.runAsNonRoot === undefined && psc.runAsNonRoot === true))) {
+      v.push(`${where}: runAsNonRoot must be true`);
+    }
+    if (sc.runAsUser === 0) v.push(`${where}: runAsUser 0`);
+    const seccomp = sc.seccompProfile?.type ?? podSeccomp;
+    if (seccomp !== "RuntimeDefault" && seccomp !== "Localhost")
+      v.push(`${where}: seccompProfile must be RuntimeDefault`);
+    if (sc.procMount && sc.procMount !== "Default") v.push(`${where}: procMount`);
+    for (const p of c.ports ?? []) if (p.hostPort) v.push(`${where}: hostPort`);
+  }
+  return v;
+}
+
+test("pods satisfy the Pod Security restricted profile, and the namespace enforces it", () => {
+  for (const plan of Object.values(CASES)) {
+    const objects = plan();
+    const pod = (find(objects, "Deployment").spec as Json).template.spec;
+    assert.deepEqual(restrictedViolations(pod), []);
+    // The check itself catches a violation.
+    assert.ok(
+      restrictedViolations({ ...pod, hostNetwork: true, volumes: [{ name: "h", hostPath: { path: "/" } }] })
+        .length === 2,
+    );
+    const c = pod.containers[0];
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    assert.deepEqual(c.volumeMounts, [{ name: "tmp", mountPath: "/tmp" }]);
+    assert.equal(pod.automountServiceAccountToken, false);
+    const ns = find(objects, "Namespace");
+    assert.equal(ns.metadata.labels!["pod-security.kubernetes.io/enforce"], "restricted");
+  }
+});
+
+test("namespace labels identify the environment with label-safe values; exact values are annotations", () => {
+  const spec = specFor(PREVIEW_YAML, "preview/pr-12", { owner: "Acme", repo: "Shop.Front_End" });
+  const ns = planKubernetes(spec, HTTPROUTE_SETTINGS)[0]!;
+  assert.equal(ns.metadata.name, namespaceName(spec.target));
+  const l = ns.metadata.labels!;
+  assert.equal(l["app.kubernetes.io/managed-by"], "paas");
+  assert.equal(l["paas.dev/repository-id"], "4242");
+  assert.equal(l["paas.dev/environment"], "pr-12");
+  assert.equal(l["paas.dev/pr"], "12");
+  assert.equal(l["paas.dev/sha"], spec.sha);
+  const a = ns.metadata.annotations!;
+  assert.equal(a["paas.dev/repo"], "Shop.Front_End");
+  assert.equal(a["paas.dev/environment"], "preview/pr-12");
+  assert.deepEqual(validateKubeObject(ns), []);
+});
+
+test("an autoscaled deployment has no replicas field and an HPA; fixed replicas have no HPA", () => {
+  const auto = planKubernetes(specFor(AUTOSCALED_YAML, "production"), HTTPROUTE_SETTINGS);
+  assert.equal("replicas" in (find(auto, "Deployment").spec as Json), false);
+  const hpa = find(auto, "HorizontalPodAutoscaler").spec as Json;
+  assert.deepEqual([hpa.minReplicas, hpa.maxReplicas], [2, 8]);
+  assert.equal(hpa.metrics[0].resource.target.averageUtilization, 60);
+  assert.ok(kinds(auto).includes("PodDisruptionBudget"), "production with min 2 replicas gets a PDB");
+
+  const fixed = planKubernetes(specFor(PRODUCTION_YAML, "production"), HTTPROUTE_SETTINGS);
+  assert.equal((find(fixed, "Deployment").spec as Json).replicas, 3);
+  assert.ok(!kinds(fixed).includes("HorizontalPodAutoscaler"));
+});
+
+test("only production with more than one replica gets a PodDisruptionBudget and topology spread", () => {
+  const preview = planKubernetes(specFor(PREVIEW_YAML, "preview/pr-1"), HTTPROUTE_SETTINGS);
+  assert.ok(!kinds(preview).includes("PodDisruptionBudget"));
+  assert.equal((find(preview, "Deployment").spec as Json).template.spec.topologySpreadConstraints, undefined);
+  const single = planKubernetes(specFor("run: { port: 8080 }", "production"), HTTPROUTE_SETTINGS);
+  assert.ok(!kinds(single).includes("PodDisruptionBudget"), "a PDB on one replica would block node drains");
+  const prod = planKubernetes(specFor(PRODUCTION_YAML, "production"), HTTPROUTE_SETTINGS);
+  assert.equal((find(prod, "PodDisruptionBudget").spec as Json).maxUnavailable, 1);
+  assert.equal((find(prod, "Deployment").spec as Json).template.spec.topologySpreadConstraints.length, 2);
+});
+
+test("rolling update keeps every old pod until a new one is ready, and drains on stop", () => {
+  const d = find(planKubernetes(specFor(PRODUCTION_YAML, "production"), HTTPROUTE_SETTINGS), "Deployment")
+    .spec as Json;
+  assert.equal(d.strategy.rollingUpdate.maxUnavailable, 0);
+  const c = d.template.spec.containers[0];
+  assert.deepEqual(c.lifecycle.preStop, { sleep: { seconds: 5 } });
+  assert.ok(d.template.spec.terminationGracePeriodSeconds > 5);
+  assert.equal(c.readinessProbe.httpGet.path, "/readyz");
+  assert.equal(c.livenessProbe.httpGet.path, "/readyz");
+  // startupTimeout 90s at a 10s interval: 9 startup probes before liveness takes over.
+  assert.equal(c.startupProbe.failureThreshold, 9);
+  assert.equal(c.image, `ghcr.io/acme/shop@sha256:${"ab".repeat(32)}`);
+  assert.deepEqual(c.resources, {
+    requests: { cpu: "250m", memory: "256Mi" },
+    limits: { cpu: "1", memory: "1Gi" },
+  });
+});
+
+test("routing: core HTTPRoute with the configured Gateway, or Ingress with the configured class", () => {
+  const route = find(planKubernetes(specFor(PRODUCTION_YAML, "production"), HTTPROUTE_SETTINGS), "HTTPRoute")
+    .spec as Json;
+  assert.deepEqual(route.parentRefs[0], {
+    group: "gateway.networking.k8s.io",
+    kind: "Gateway",
+    name: "public",
+    namespace: "gateway-system",
+    sectionName: "https",
+  });
+  assert.deepEqual(route.hostnames, ["shop.example.com", "shop.acme.org", "www.shop.acme.org"]);
+  assert.equal(route.rules.length, 1);
+  assert.equal(route.rules[0].filters, undefined, "no filters: Pingora-based gateways support none");
+  assert.deepEqual(route.rules[0].matches, [{ path: { type: "PathPrefix", value: "/" } }]);
+
+  const ing = find(planKubernetes(specFor(PRODUCTION_YAML, "production"), INGRESS_SETTINGS), "Ingress")
+    .spec as Json;
+  assert.equal(ing.ingressClassName, "nginx");
+  assert.deepEqual(
+    ing.rules.map((r: Json) => r.host),
+    ["shop.example.com", "shop.acme.org", "www.shop.acme.org"],
+  );
+});
+
+test("a preview never carries production domains", () => {
+  const preview = planKubernetes(specFor(PRODUCTION_YAML, "preview/pr-3"), HTTPROUTE_SETTINGS);
+  assert.deepEqual((find(preview, "HTTPRoute").spec as Json).hostnames, ["pr-3-shop.example.com"]);
+});
+
+test("network policies: default deny, ingress only from the ingress namespace, DNS egress", () => {
+  const objects = planKubernetes(specFor(PREVIEW_YAML, "preview/pr-12"), INGRESS_SETTINGS);
+  const pols = objects.filter((o) => o.kind === "NetworkPolicy");
+  assert.deepEqual((pols[0]!.spec as Json).policyTypes, ["Ingress", "Egress"]);
+  assert.deepEqual((pols[0]!.spec as Json).podSelector, {});
+  const allow = find(objects, "NetworkPolicy", "allow-ingress-controller").spec as Json;
+  assert.deepEqual(allow.ingress[0].from[0].namespaceSelector.matchLabels, {
+    "kubernetes.io/metadata.name": "ingress-nginx",
+  });
+  assert.equal(allow.ingress[0].ports[0].port, 8000);
+  const dns = find(objects, "NetworkPolicy", "allow-dns").spec as Json;
+  assert.deepEqual(
+    dns.egress[0].ports.map((p: Json) => `${p.protocol}/${p.port}`),
+    ["UDP/53", "TCP/53"],
+  );
+});
+
+test("quota forbids NodePorts and LoadBalancers and leaves room for a rolling update", () => {
+  const q = find(planKubernetes(specFor(PRODUCTION_YAML, "production"), HTTPROUTE_SETTINGS), "ResourceQuota")
+    .spec as Json;
+  assert.equal(q.hard["services.nodeports"], "0");
+  assert.equal(q.hard["services.loadbalancers"], "0");
+  assert.equal(q.hard.pods, "4", "3 replicas plus one surge pod");
+  assert.equal(q.hard["limits.cpu"], "4000m");
+});
+
+test("env goes to a ConfigMap; secrets are referenced, and their values only appear when given", () => {
+  const spec = specFor(PRODUCTION_YAML, "production");
+  const dry = planKubernetes(spec, HTTPROUTE_SETTINGS);
+  assert.ok(!kinds(dry).includes("Secret"), "the dry run holds no secret values");
+  const cm = find(dry, "ConfigMap").data as Json;
+  assert.equal(cm.PAAS_COMMIT_SHA, spec.sha);
+  assert.equal(cm.PORT, "8080");
+  assert.equal(cm.PAAS_URL, "https://shop.example.com/");
+  const envFrom = (find(dry, "Deployment").spec as Json).template.spec.containers[0].envFrom;
+  assert.deepEqual(envFrom, [{ configMapRef: { name: "web-env" } }, { secretRef: { name: "web-secrets" } }]);
+
+  const a = planKubernetes(spec, HTTPROUTE_SETTINGS, {
+    secretValues: { DATABASE_URL: "one", SESSION_KEY: "s" },
+  });
+  const b = planKubernetes(spec, HTTPROUTE_SETTINGS, {
+    secretValues: { DATABASE_URL: "two", SESSION_KEY: "s" },
+  });
+  assert.equal(Buffer.from((find(a, "Secret").data as Json).DATABASE_URL, "base64").toString(), "one");
+  const hashOf = (o: KubeObject[]) =>
+    (find(o, "Deployment").spec as Json).template.metadata.annotations["paas.dev/secret-hash"];
+  assert.notEqual(hashOf(a), hashOf(b), "a changed secret value rolls the pods");
+  assert.throws(
+    () => planKubernetes(spec, HTTPROUTE_SETTINGS, { secretValues: { DATABASE_URL: "x" } }),
+    /SESSION_KEY/,
+  );
+});
+
+test("the plan is deterministic and changes the pod template only when the pods must change", () => {
+  const spec = specFor(PRODUCTION_YAML, "production");
+  assert.deepEqual(planKubernetes(spec, HTTPROUTE_SETTINGS), planKubernetes(spec, HTTPROUTE_SETTINGS));
+  const template = (s: typeof spec) =>
+    (find(planKubernetes(s, HTTPROUTE_SETTINGS), "Deployment").spec as Json).template;
+  const other = specFor(PRODUCTION_YAML, "production", { sha: "f".repeat(40) });
+  assert.notDeepEqual(
+    template(spec).metadata.labels["paas.dev/template"],
+    template(other).metadata.labels["paas.dev/template"],
+  );
+});
+
+test("settings the API server would reject are refused with the variable to fix", () => {
+  const spec = specFor(PREVIEW_YAML, "preview/pr-1");
+  assert.throws(
+    () => planKubernetes(spec, { routing: "httproute", ingressNamespace: "gw" }),
+    (e: unknown) => {
+      assert.ok(e instanceof KubernetesPlanError);
+      assert.match(e.message, /PAAS_K8S_GATEWAY/);
+      return true;
+    },
+  );
+  assert.throws(
+    () => planKubernetes(spec, { ...INGRESS_SETTINGS, ingressNamespace: "Bad_NS" }),
+    /PAAS_K8S_INGRESS_NAMESPACE/,
+  );
+  assert.throws(
+    () => planKubernetes(spec, { ...INGRESS_SETTINGS, egressCIDRs: ["everything"] }),
+    /PAAS_K8S_EGRESS_CIDRS/,
+  );
+});

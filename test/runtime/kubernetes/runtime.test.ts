@@ -1,0 +1,438 @@
+// KubernetesRuntime against the fake API server, through the real
+// @kubernetes/client-node over HTTPS: apply, rollout judgement, diagnosis,
+// prune, destroy, list, retries under faults, secrets.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { KubernetesRuntime, type KubernetesRuntimeOptions } from "../../../src/runtime/kubernetes/runtime.ts";
+import { KubernetesApiError } from "../../../src/runtime/kubernetes/client.ts";
+import { planKubernetes, type KubernetesSettings } from "../../../src/runtime/kubernetes/manifests.ts";
+import { KubernetesSecretSource, secretNameFor } from "../../../src/runtime/kubernetes/secrets.ts";
+import { namespaceName } from "../../../src/names.ts";
+import type { DeploySpec } from "../../../src/runtime/types.ts";
+import { crashLogLines, FakeKubernetesApi, type FakeKubernetesOptions } from "../../fakes/kubernetes-api.ts";
+import {
+  AUTOSCALED_YAML,
+  HTTPROUTE_SETTINGS,
+  INGRESS_SETTINGS,
+  PREVIEW_YAML,
+  PRODUCTION_YAML,
+  specFor,
+} from "./specs.ts";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const SIMPLE =
+  "run: { port: 8080 }\nenvironments: { production: { branch: main }, staging: { branch: develop } }";
+
+async function withFake(
+  fn: (
+    fake: FakeKubernetesApi,
+    runtime: (o?: Partial<KubernetesRuntimeOptions>) => KubernetesRuntime,
+  ) => Promise<void>,
+  options: FakeKubernetesOptions = {},
+): Promise<void> {
+  const fake = await FakeKubernetesApi.start(options);
+  const make = (o: Partial<KubernetesRuntimeOptions> = {}) =>
+    new KubernetesRuntime({
+      kubeConfig: fake.kubeConfig(),
+      settings: HTTPROUTE_SETTINGS,
+      pollIntervalMs: 10,
+      retry: { minDelayMs: 5, maxDelayMs: 50 },
+      ...o,
+    });
+  try {
+    await fn(fake, make);
+  } finally {
+    await fake.close();
+  }
+}
+
+function image(tag: string): string {
+  return `ghcr.io/acme/shop@sha256:${tag.repeat(64).slice(0, 64)}`;
+}
+
+/** What a user would see with kubectl get: the object without server-set fields. */
+function userView(o: Json | undefined): Json | undefined {
+  if (!o) return undefined;
+  const { status: _s, ...rest } = structuredClone(o);
+  const m = rest.metadata;
+  for (const k of ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields"]) delete m[k];
+  if (rest.kind === "Namespace") delete m.labels["kubernetes.io/metadata.name"];
+  return rest;
+}
+
+const fixedSecrets = {
+  get: async (_t: unknown, names: readonly string[]) =>
+    Object.fromEntries(names.map((n) => [n, `value-of-${n}`])),
+};
+
+test("apply creates every planned object by server-side apply and reports a healthy rollout", async () => {
+  await withFake(async (fake, make) => {
+    const runtime = make({ secrets: fixedSecrets });
+    const spec = specFor(PRODUCTION_YAML, "production");
+    const phases: string[] = [];
+    const result = await runtime.apply(spec, { onProgress: (p) => phases.push(p) });
+    assert.deepEqual(
+      { ...result, durationMs: 0 },
+      { ok: true, url: "https://shop.example.com/", replicas: 3, durationMs: 0 },
+    );
+    assert.ok(phases.includes("rollout"));
+
+    const planned = planKubernetes(spec, HTTPROUTE_SETTINGS, {
+      secretValues: { DATABASE_URL: "value-of-DATABASE_URL", SESSION_KEY: "value-of-SESSION_KEY" },
+    });
+    const ns = namespaceName(spec.target);
+    for (const o of planned) {
+      const stored = userView(fake.get(o.apiVersion, o.kind, o.metadata.namespace, o.metadata.name));
+      if (o.kind === "Namespace") delete stored!.metadata.annotations["paas.dev/deployed-at"];
+      assert.deepEqual(
+        stored,
+        JSON.parse(JSON.stringify(o)),
+        `${o.kind} ${o.metadata.name} in the cluster is the planned one`,
+      );
+    }
+    const patches = fake.requests.filter((r) => r.method === "PATCH");
+    assert.equal(patches.length, planned.length);
+    for (const p of patches) {
+      assert.equal(p.contentType, "application/apply-patch+yaml");
+      const q = new URLSearchParams(p.query);
+      assert.equal(q.get("fieldManager"), "paas");
+      assert.equal(q.get("force"), "true");
+    }
+    assert.equal(fake.list("v1", "Pod", ns).length, 3);
+  });
+});
+
+test("list() reads environments back from namespace labels and annotations", async () => {
+  await withFake(async (fake, make) => {
+    const runtime = make();
+    const preview = specFor(SIMPLE, "preview/pr-12", { repo: "Shop.Front_End", owner: "Acme" });
+    const prod = specFor(SIMPLE, "production");
+    assert.equal((await runtime.apply(preview)).ok, true);
+    assert.equal((await runtime.apply(prod)).ok, true);
+    fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "kube-public" } });
+
+    const envs = await runtime.list();
+    assert.equal(envs.length, 2);
+    const p = envs.find((e) => e.target.environment.kind === "preview")!;
+    assert.deepEqual(p.target, preview.target);
+    assert.equal(p.repositoryId, 4242);
+    assert.equal(p.sha, preview.sha);
+    assert.equal(p.digest, preview.digest);
+    assert.deepEqual(p.hostnames, preview.hostnames);
+    assert.equal(p.url, preview.url);
+    assert.equal(p.healthy, true);
+    assert.ok(p.deployedAt && !Number.isNaN(Date.parse(p.deployedAt)));
+    assert.deepEqual(envs.find((e) => e.target.environment.kind === "named")!.target, prod.target);
+  });
+});
+
+test("a crash-looping app fails the rollout with its exit code, events and last 50 log lines", async () => {
+  await withFake(async (fake, make) => {
+    const runtime = make();
+    const good = specFor(SIMPLE, "production", { image: image("a") });
+    assert.equal((await runtime.apply(good)).ok, true);
+
+    const bad = specFor(SIMPLE, "production", { image: image("b"), sha: "b".repeat(40) });
+    fake.setScenario(bad.image, "crash");
+    const result = await runtime.apply(bad);
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.match(result.reason, /exited with code 1 \(CrashLoopBackOff\)/);
+    assert.equal(result.diagnosis.state, "CrashLoopBackOff");
+    assert.equal(result.diagnosis.exitCode, 1);
+    assert.deepEqual(result.diagnosis.logs, crashLogLines().slice(-50));
+    assert.ok(
+      result.diagnosis.events.some((e) =>
+        /Warning BackOff pod\/.*Back-off restarting failed container web/.test(e),
+      ),
+    );
+
+    // The previous version keeps serving: its pods are still there and ready.
+    const ns = namespaceName(good.target);
+    const servingOld = fake
+      .list("v1", "Pod", ns)
+      .filter((p: Json) => p.spec.containers[0].image === good.image && p.status.containerStatuses[0].ready);
+    assert.equal(servingOld.length, 1);
+
+    const again = await runtime.diagnose(bad.target);
+    assert.equal(again.state, "CrashLoopBackOff");
+    assert.equal(again.exitCode, 1);
+  });
+});
+
+test("an image that cannot be pulled fails with ImagePullBackOff and the registry's message", async () => {
+  await withFake(async (fake, make) => {
+    const spec = specFor(SIMPLE, "staging", { image: image("c") });
+    fake.setScenario(spec.image, "image-pull");
+    const result = await make().apply(spec);
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.equal(result.diagnosis.state, "ImagePullBackOff");
+    assert.match(
+      result.reason,
+      /image could not be pulled \(ImagePullBackOff\): Failed to pull image ".*": .*not found/,
+    );
+    assert.deepEqual(result.diagnosis.logs, []);
+    assert.ok(result.diagnosis.events.some((e) => e.includes("Error: ErrImagePull")));
+  });
+});
+
+test("an app killed for memory says OOMKilled and how to fix it", async () => {
+  await withFake(async (fake, make) => {
+    const spec = specFor(SIMPLE, "staging", { image: image("d") });
+    fake.setScenario(spec.image, "oom");
+    const result = await make().apply(spec);
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.equal(result.diagnosis.state, "OOMKilled");
+    assert.equal(result.diagnosis.exitCode, 137);
+    assert.match(result.diagnosis.summary, /resources\.limits\.memory/);
+  });
+});
+
+test("ProgressDeadlineExceeded fails the rollout at once, with the scheduling events", async () => {
+  await withFake(
+    async (fake, make) => {
+      const spec = specFor(SIMPLE, "staging", { image: image("e") });
+      fake.setScenario(spec.image, "deadline");
+      // The runtime's own give-up time is minutes away: only the condition can end this quickly.
+      const result = await make().apply(spec);
+      assert.equal(result.ok, false);
+      if (result.ok) return;
+      assert.match(result.reason, /ProgressDeadlineExceeded/);
+      assert.match(
+        result.diagnosis.summary,
+        /cannot be scheduled: 0\/3 nodes are available: 3 Insufficient cpu/,
+      );
+    },
+    { deadlineMs: 80 },
+  );
+});
+
+test("a slow rollout is waited for, reporting progress", async () => {
+  await withFake(
+    async (fake, make) => {
+      const spec = specFor(SIMPLE, "staging", { image: image("f") });
+      fake.setScenario(spec.image, "slow");
+      const messages: string[] = [];
+      const result = await make().apply(spec, {
+        onProgress: (p, d) => p === "rollout" && d && messages.push(d),
+      });
+      assert.equal(result.ok, true);
+      assert.ok(
+        messages.some((m) => /0 of 1 updated replicas are available/.test(m)),
+        messages.join("\n"),
+      );
+    },
+    { slowMs: 150 },
+  );
+});
+
+test("prune removes what the new plan no longer has: HPA when switching to fixed replicas, the old route kind", async () => {
+  await withFake(async (fake, make) => {
+    const runtime = make();
+    const auto = specFor(AUTOSCALED_YAML, "production");
+    const ns = namespaceName(auto.target);
+    assert.equal((await runtime.apply(auto)).ok, true);
+    assert.ok(fake.get("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"));
+    assert.equal(fake.get("apps/v1", "Deployment", ns, "web")!.spec.replicas, 2, "the autoscaler's minimum");
+
+    const fixed = specFor(SIMPLE, "production");
+    assert.equal((await runtime.apply(fixed)).ok, true);
+    assert.equal(fake.get("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"), undefined);
+    assert.equal(fake.get("policy/v1", "PodDisruptionBudget", ns, "web"), undefined);
+    assert.equal(fake.get("apps/v1", "Deployment", ns, "web")!.spec.replicas, 1);
+
+    assert.equal((await make({ settings: INGRESS_SETTINGS }).apply(fixed)).ok, true);
+    assert.equal(fake.get("gateway.networking.k8s.io/v1", "HTTPRoute", ns, "web"), undefined);
+    assert.ok(fake.get("networking.k8s.io/v1", "Ingress", ns, "web"));
+    // Objects created by others (not managed by paas) are left alone.
+    fake.seed({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "operator-notes", namespace: ns },
+      data: {},
+    });
+    assert.equal((await make({ settings: INGRESS_SETTINGS }).apply(fixed)).ok, true);
+    assert.ok(fake.get("v1", "ConfigMap", ns, "operator-notes"));
+  });
+});
+
+test("destroy deletes the namespace and returns once it is gone; a missing one is success", async () => {
+  await withFake(
+    async (fake, make) => {
+      const runtime = make();
+      const spec = specFor(SIMPLE, "preview/pr-5");
+      const ns = namespaceName(spec.target);
+      assert.equal((await runtime.apply(spec)).ok, true);
+      await runtime.destroy(spec.target);
+      assert.equal(fake.get("v1", "Namespace", undefined, ns), undefined);
+      assert.equal(fake.list("apps/v1", "Deployment", ns).length, 0);
+      assert.ok(
+        fake.requests.filter((r) => r.method === "GET" && r.path.endsWith(`/namespaces/${ns}`)).length >= 2,
+        "it waited",
+      );
+      await runtime.destroy(spec.target);
+      assert.deepEqual(await runtime.list(), []);
+      const d = await runtime.diagnose(spec.target);
+      assert.match(d.summary, /does not exist/);
+    },
+    { terminatingMs: 60 },
+  );
+});
+
+test("a preview reopened while its namespace terminates waits, then deploys", async () => {
+  await withFake(
+    async (fake, make) => {
+      const runtime = make();
+      const spec = specFor(SIMPLE, "preview/pr-6");
+      assert.equal((await runtime.apply(spec)).ok, true);
+      const ns = namespaceName(spec.target);
+      // Someone else (the reconciler, kubectl) started deleting it.
+      await runtime.client.delete({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+      assert.equal((await runtime.apply(spec)).ok, true);
+      assert.equal(fake.get("v1", "Namespace", undefined, ns)!.status.phase, "Active");
+    },
+    { terminatingMs: 60 },
+  );
+});
+
+test("retries with backoff through injected 5xx, 429 and conflicts", async () => {
+  await withFake(async (fake, make) => {
+    const faults = [
+      { status: 503 as const },
+      { status: 500 as const },
+      { status: 429 as const, retryAfter: 0 },
+      { status: 409 as const },
+    ];
+    fake.injectFaults(faults);
+    fake.setFaultRate(0.25, faults, 7);
+    const runtime = make({ retry: { retries: 8, minDelayMs: 1, maxDelayMs: 20 } });
+    const spec = specFor(PRODUCTION_YAML, "production");
+    const result = await make({
+      retry: { retries: 8, minDelayMs: 1, maxDelayMs: 20 },
+      secrets: fixedSecrets,
+    }).apply(spec);
+    assert.equal(result.ok, true);
+    const statuses = new Set(fake.requests.map((r) => r.status));
+    for (const s of [503, 500, 429, 409]) assert.ok(statuses.has(s), `fault ${s} was injected`);
+    fake.setFaultRate(0, []);
+    assert.equal((await runtime.list()).length, 1);
+  });
+});
+
+test("a hung request times out and is retried", async () => {
+  await withFake(async (fake, make) => {
+    fake.injectFaults([{ hang: true }, { hang: true }], { method: "PATCH", path: "/deployments/" });
+    const result = await make({ requestTimeoutMs: 200 }).apply(specFor(SIMPLE, "staging"));
+    assert.equal(result.ok, true);
+    assert.equal(fake.pendingFaults, 0);
+    assert.equal(fake.requests.filter((r) => r.status === 0).length, 2);
+  });
+});
+
+test("persistent API failure surfaces as a typed error naming the call", async () => {
+  await withFake(async (fake, make) => {
+    fake.injectFaults(Array.from({ length: 10 }, () => ({ status: 503 as const })));
+    await assert.rejects(
+      make({ retry: { retries: 2, minDelayMs: 1 } }).apply(specFor(SIMPLE, "staging")),
+      (e: unknown) => {
+        assert.ok(e instanceof KubernetesApiError);
+        assert.equal(e.status, 503);
+        assert.match(e.message, /Kubernetes API: read Namespace .* failed with 503/);
+        return true;
+      },
+    );
+  });
+});
+
+test("the fake answers 422 for objects the schema rejects, and the error says so", async () => {
+  await withFake(async (_fake, make) => {
+    const runtime = make();
+    await runtime.client.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "team-a" } }, "paas");
+    await assert.rejects(
+      runtime.client.apply(
+        {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: "web", namespace: "team-a" },
+          spec: { ports: [{ port: "eighty" }] },
+        },
+        "paas",
+      ),
+      (e: unknown) =>
+        e instanceof KubernetesApiError && e.status === 422 && /rejected the object.*port/.test(e.message),
+    );
+  });
+});
+
+test("without the Gateway API installed, the error says to install it or switch to Ingress", async () => {
+  await withFake(
+    async (_fake, make) => {
+      await assert.rejects(make().apply(specFor(SIMPLE, "staging")), /PAAS_K8S_ROUTING=ingress/);
+      assert.equal((await make({ settings: INGRESS_SETTINGS }).apply(specFor(SIMPLE, "staging"))).ok, true);
+    },
+    { gatewayApi: false },
+  );
+});
+
+test("a namespace of another repository is never deployed into", async () => {
+  await withFake(async (fake, make) => {
+    const spec = specFor(SIMPLE, "staging");
+    fake.seed({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: namespaceName(spec.target), labels: { "paas.dev/repository-id": "999" } },
+    });
+    await assert.rejects(make().apply(spec), /belongs to another repository/);
+  });
+});
+
+test("secrets come from the operator's Secret; previews read only preview values", async () => {
+  await withFake(async (fake, make) => {
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "paas-system" } });
+    fake.seed({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: secretNameFor("acme", "shop"), namespace: "paas-system" },
+      data: {
+        production__DATABASE_URL: b64("postgres://prod"),
+        production__SESSION_KEY: b64("prod-session"),
+        preview__STRIPE_TEST_KEY: b64("sk_test_123"),
+      },
+    });
+    const secrets = new KubernetesSecretSource({ kubeConfig: fake.kubeConfig(), namespace: "paas-system" });
+    const runtime = make({ secrets });
+
+    const preview = specFor(PREVIEW_YAML, "preview/pr-4");
+    assert.equal((await runtime.apply(preview)).ok, true);
+    const stored = fake.get("v1", "Secret", namespaceName(preview.target), "web-secrets")!;
+    assert.deepEqual(Object.keys(stored.data), ["STRIPE_TEST_KEY"]);
+    assert.equal(Buffer.from(stored.data.STRIPE_TEST_KEY, "base64").toString(), "sk_test_123");
+
+    const prod = specFor(PRODUCTION_YAML, "production");
+    assert.equal((await runtime.apply(prod)).ok, true);
+    const prodSecret = fake.get("v1", "Secret", namespaceName(prod.target), "web-secrets")!;
+    assert.equal(Buffer.from(prodSecret.data.DATABASE_URL, "base64").toString(), "postgres://prod");
+
+    // A preview asking for a name that only production has gets an error naming the preview key, no value.
+    const sneaky: DeploySpec = { ...preview, secrets: ["DATABASE_URL"] };
+    await assert.rejects(runtime.apply(sneaky), (e: unknown) => {
+      assert.match((e as Error).message, /has no key preview__DATABASE_URL/);
+      assert.doesNotMatch((e as Error).message, /postgres/);
+      return true;
+    });
+  });
+});
+
+test("an app with secrets and no secret source is refused with the setting to configure", async () => {
+  await withFake(async (_fake, make) => {
+    const settings: KubernetesSettings = HTTPROUTE_SETTINGS;
+    await assert.rejects(
+      make({ settings }).apply(specFor(PRODUCTION_YAML, "production")),
+      /PAAS_K8S_SECRETS_NAMESPACE/,
+    );
+  });
+});
