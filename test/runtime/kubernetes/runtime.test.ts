@@ -236,13 +236,17 @@ test("prune removes what the new plan no longer has: HPA when switching to fixed
     const ns = namespaceName(auto.target);
     assert.equal((await runtime.apply(auto)).ok, true);
     assert.ok(fake.get("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"));
-    assert.equal(fake.get("apps/v1", "Deployment", ns, "web")!.spec.replicas, 2, "the autoscaler's minimum");
+    assert.equal(
+      (fake.get("apps/v1", "Deployment", ns, "web") as Json).spec.replicas,
+      2,
+      "the autoscaler's minimum",
+    );
 
     const fixed = specFor(SIMPLE, "production");
     assert.equal((await runtime.apply(fixed)).ok, true);
     assert.equal(fake.get("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"), undefined);
     assert.equal(fake.get("policy/v1", "PodDisruptionBudget", ns, "web"), undefined);
-    assert.equal(fake.get("apps/v1", "Deployment", ns, "web")!.spec.replicas, 1);
+    assert.equal((fake.get("apps/v1", "Deployment", ns, "web") as Json).spec.replicas, 1);
 
     assert.equal((await make({ settings: INGRESS_SETTINGS }).apply(fixed)).ok, true);
     assert.equal(fake.get("gateway.networking.k8s.io/v1", "HTTPRoute", ns, "web"), undefined);
@@ -292,7 +296,7 @@ test("a preview reopened while its namespace terminates waits, then deploys", as
       // Someone else (the reconciler, kubectl) started deleting it.
       await runtime.client.delete({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
       assert.equal((await runtime.apply(spec)).ok, true);
-      assert.equal(fake.get("v1", "Namespace", undefined, ns)!.status.phase, "Active");
+      assert.equal((fake.get("v1", "Namespace", undefined, ns) as Json).status.phase, "Active");
     },
     { terminatingMs: 60 },
   );
@@ -408,13 +412,13 @@ test("secrets come from the operator's Secret; previews read only preview values
 
     const preview = specFor(PREVIEW_YAML, "preview/pr-4");
     assert.equal((await runtime.apply(preview)).ok, true);
-    const stored = fake.get("v1", "Secret", namespaceName(preview.target), "web-secrets")!;
+    const stored = fake.get("v1", "Secret", namespaceName(preview.target), "web-secrets") as Json;
     assert.deepEqual(Object.keys(stored.data), ["STRIPE_TEST_KEY"]);
     assert.equal(Buffer.from(stored.data.STRIPE_TEST_KEY, "base64").toString(), "sk_test_123");
 
     const prod = specFor(PRODUCTION_YAML, "production");
     assert.equal((await runtime.apply(prod)).ok, true);
-    const prodSecret = fake.get("v1", "Secret", namespaceName(prod.target), "web-secrets")!;
+    const prodSecret = fake.get("v1", "Secret", namespaceName(prod.target), "web-secrets") as Json;
     assert.equal(Buffer.from(prodSecret.data.DATABASE_URL, "base64").toString(), "postgres://prod");
 
     // A preview asking for a name that only production has gets an error naming the preview key, no value.
