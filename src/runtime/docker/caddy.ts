@@ -133,7 +133,7 @@ export class CaddyClient {
       await this.#ensure(["apps", "http", "https_port"], portOf(this.#httpsListen));
       await this.#ensure(["apps", "http", "servers", this.#https], {
         listen: [this.#httpsListen],
-        routes: [],
+        routes: [this.#fallback(this.#https)],
       });
     }
   }
@@ -173,6 +173,11 @@ export class CaddyClient {
     return out;
   }
 
+  /** True when `hostname` is served by the HTTPS server (its certificate may still be on its way). */
+  usesTls(hostname: string): boolean {
+    return !!this.#httpsListen && !isLocalHostname(hostname);
+  }
+
   /**
    * Requests `path` for `hostname` through Caddy, as a visitor would, and
    * returns the status and the deployment that answered.
@@ -182,7 +187,7 @@ export class CaddyClient {
     path: string,
     timeoutMs: number,
   ): Promise<{ status: number; deployId: string | undefined }> {
-    const tls = !!this.#httpsListen && !isLocalHostname(hostname);
+    const tls = this.usesTls(hostname);
     const listen = tls ? this.#httpsListen! : this.#httpListen;
     const host = hostOf(listen);
     return new Promise((resolve, reject) => {
@@ -278,14 +283,13 @@ export class CaddyClient {
   }
 
   async #admin(method: string, path: string, body?: unknown): Promise<unknown> {
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(`${this.adminUrl}${path}`, {
+      res = await adminRequest(
+        `${this.adminUrl}${path}`,
         method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(15_000),
-      });
+        body === undefined ? undefined : JSON.stringify(body),
+      );
     } catch (err) {
       throw new CaddyError(
         `Caddy's admin API does not answer at ${this.adminUrl}: start Caddy (\`caddy run\`, admin on localhost:2019 by default) or set PAAS_CADDY_ADMIN to its admin address`,
@@ -293,15 +297,49 @@ export class CaddyClient {
         { cause: err },
       );
     }
-    const text = await res.text();
-    if (!res.ok) {
+    if (res.status < 200 || res.status >= 300) {
       throw new CaddyError(
-        `Caddy refused ${method} ${path} (${res.status}): ${text.trim().slice(0, 500)}`,
+        `Caddy refused ${method} ${path} (${res.status}): ${res.text.trim().slice(0, 500)}`,
         res.status,
       );
     }
-    return text.trim() === "" ? undefined : JSON.parse(text);
+    return res.text.trim() === "" ? undefined : JSON.parse(res.text);
   }
+}
+
+/**
+ * One request per connection: Caddy closes the admin connection after each
+ * config change, and a pooled connection would race that close.
+ */
+function adminRequest(
+  url: string,
+  method: string,
+  body: string | undefined,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method,
+        agent: false,
+        timeout: 15_000,
+        headers:
+          body === undefined
+            ? {}
+            : { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (text += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("no answer within 15 s")));
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 function portOf(listen: string): number {

@@ -586,6 +586,9 @@ export class DockerRuntime implements Runtime {
           last = `answered ${r.status}${r.deployId && r.deployId !== deployId ? " from the previous version" : ""}`;
         } catch (err) {
           last = messageOf(err);
+          // A new real domain has no certificate until Caddy's ACME order completes (no TLS handshake yet):
+          // then the route as Caddy holds it is the proof.
+          if (this.#caddy.usesTls(host) && (await this.#routeHolds(host, deployId))) break;
         }
         if (Date.now() > deadline) {
           return {
@@ -597,6 +600,11 @@ export class DockerRuntime implements Runtime {
       }
     }
     return { ok: true };
+  }
+
+  async #routeHolds(host: string, deployId: string): Promise<boolean> {
+    const routes = await this.#caddy.routes().catch(() => []);
+    return routes.some((r) => r.deployId === deployId && r.hostnames.includes(host));
   }
 
   async #diagnoseContainer(id: string, redact: string[], reason: string | undefined): Promise<Diagnosis> {
