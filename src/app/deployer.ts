@@ -1,0 +1,794 @@
+// The App's core, independent of Probot: accepts verified hand-offs, deploys
+// through a Runtime, and reports through the GitHub port. Webhook handlers and
+// the HTTP route only extract what they need and call in here.
+import { durationMs } from "../config/schema.ts";
+import {
+  CONFIG_FILE,
+  parseConfig,
+  resolveApps,
+  type LoadedConfig,
+  type ResolvedApp,
+} from "../config/load.ts";
+import { planDeploy, PlanError, type PlatformSettings } from "../core/plan.ts";
+import type { DnsOwner, DnsProvider } from "../dns/types.ts";
+import { ConfigError, PaasError } from "../errors.ts";
+import { envSlug, githubEnvironment, sameEnv, type EnvRef, type Target } from "../names.ts";
+import type { DeploySpec, Runtime } from "../runtime/types.ts";
+import type { GitHubPort, RepoRef } from "./github.ts";
+import {
+  bearerToken,
+  checkClaims,
+  handoffBodySchema,
+  HandoffRejected,
+  pullRequestOf,
+  resolveEnvironment,
+  type ActionsClaims,
+  type HandoffBody,
+} from "./handoff.ts";
+import type { Lock } from "./lock.ts";
+import type { Prober } from "./probe.ts";
+import {
+  CHECK_NAME,
+  COMMENT_MARKER,
+  configFailureOutput,
+  description,
+  errorOutput,
+  parseCommentRows,
+  renderComment,
+  rolloutFailureOutput,
+  successOutput,
+  upsertRow,
+  waitingOutput,
+  type CommentRow,
+  type RowStatus,
+} from "./report.ts";
+
+export interface Clock {
+  now(): Date;
+}
+
+/** The subset of pino's API the core logs with. Never pass secrets. */
+export interface Logger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+export interface TokenVerifier {
+  verify(token: string): Promise<ActionsClaims>;
+}
+
+export interface DeployerDeps {
+  github: GitHubPort;
+  runtime: Runtime;
+  dns: DnsProvider;
+  prober: Prober;
+  lock: Lock;
+  verifier: TokenVerifier;
+  clock: Clock;
+  log: Logger;
+  platform: PlatformSettings;
+  /** Web URL of the GitHub server (https://github.com or the GHE host), for links. */
+  githubWebUrl: string;
+}
+
+/** A repository the App is installed on, with the ids the hand-off is checked against. */
+export interface RepoInfo extends RepoRef {
+  repositoryId: number;
+  ownerId: number;
+}
+
+export interface Accepted {
+  deploymentId: number;
+  environment: string;
+  url: string;
+  sha: string;
+  /** True when the same hand-off was already accepted (nothing new was created). */
+  duplicate: boolean;
+}
+
+interface Job {
+  seq: number;
+  repo: RepoInfo;
+  spec: DeploySpec;
+  app: ResolvedApp;
+  environment: string;
+  envKey: string;
+  deploymentId: number;
+  reportSha: string;
+  pr: number | undefined;
+  runUrl: string | undefined;
+  acceptedAt: number;
+  acceptMs: number;
+}
+
+const CACHE_TTL_MS = 5 * 60_000;
+const MAX_CACHE = 1000;
+
+export class Deployer {
+  readonly #d: DeployerDeps;
+  readonly #repos = new Map<string, RepoInfo & { expires: number }>();
+  readonly #configs = new Map<string, LoadedConfig | ConfigError>();
+  readonly #checkRuns = new Map<string, number>();
+  readonly #comments = new Map<string, { id: number; rows: CommentRow[] }>();
+  readonly #accepted = new Map<string, Accepted>();
+  readonly #latest = new Map<string, { seq: number; sha: string; closed: boolean }>();
+  readonly #live = new Map<string, number>();
+  readonly #active = new Set<string>();
+  readonly #running = new Set<Promise<void>>();
+  #seq = 0;
+
+  constructor(deps: DeployerDeps) {
+    this.#d = deps;
+  }
+
+  /** Resolves when no deploy is queued or running (shutdown, tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
+  // ---------- facts learned from (signed) webhooks ----------
+
+  noteRepository(r: RepoInfo): void {
+    remember(this.#repos, r.owner.toLowerCase() + "/" + r.repo.toLowerCase(), {
+      ...r,
+      expires: this.#d.clock.now().getTime() + CACHE_TTL_MS,
+    });
+  }
+
+  forgetInstallation(installationId: number): void {
+    for (const [k, v] of this.#repos) if (v.installationId === installationId) this.#repos.delete(k);
+  }
+
+  forgetRepository(repositoryId: number): void {
+    for (const [k, v] of this.#repos) if (v.repositoryId === repositoryId) this.#repos.delete(k);
+  }
+
+  // ---------- webhooks ----------
+
+  /** PR opened, reopened or pushed to: queue the check and show "building" in the comment. */
+  async pullRequestUpdated(repo: RepoInfo, pr: number, headSha: string): Promise<void> {
+    this.noteRepository(repo);
+    const loaded = await this.#config(repo, headSha);
+    if (loaded instanceof ConfigError) {
+      await this.#failConfig(repo, headSha, CHECK_NAME, loaded);
+      await this.#updateComment(repo, pr, true, (rows) =>
+        upsertRow(rows, this.#row("", "failed", headSha, { note: "invalid .paas.yml" })),
+      );
+      return;
+    }
+    const apps = resolveApps(loaded).filter((a) => a.config.previews.enabled);
+    if (apps.length === 0) return;
+    for (const app of apps) await this.#queueCheck(repo, headSha, app.key);
+    await this.#updateComment(repo, pr, true, (rows) => {
+      let out = rows;
+      for (const app of apps) {
+        const prev = rows.find((r) => r.app === displayApp(repo, app));
+        out = upsertRow(
+          out,
+          this.#row(displayApp(repo, app), "building", headSha, {
+            checkUrl: this.#checkUrl(repo, headSha, app.key),
+            url: prev?.url,
+          }),
+        );
+      }
+      return out;
+    });
+  }
+
+  /** PR closed or merged: remove its previews everywhere and say so in the comment. */
+  async pullRequestClosed(repo: RepoInfo, pr: number): Promise<void> {
+    this.noteRepository(repo);
+    const env: EnvRef = { kind: "preview", pr };
+    const envKey = lockKey(repo.repositoryId, env);
+    const seq = ++this.#seq;
+    this.#latest.set(envKey, { seq, sha: "", closed: true });
+    // Wait for a running deploy of this preview so it cannot bring it back after the teardown.
+    const release = await this.#d.lock.acquire(envKey);
+    try {
+      const existing = (await this.#d.runtime.list()).filter(
+        (e) => e.repositoryId === repo.repositoryId && sameEnv(e.target.environment, env),
+      );
+      const envNames = new Set<string>([githubEnvironment(env)]);
+      for (const e of existing) {
+        await this.#d.runtime.destroy(e.target);
+        const owner = dnsOwner(repo, e.target);
+        for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
+        envNames.add(githubEnvName(e.target.app, env));
+      }
+      for (const k of this.#live.keys())
+        if (k.startsWith(`${envKey}|`)) envNames.add(k.slice(envKey.length + 1));
+      for (const name of envNames) {
+        const deployments = await this.#d.github.listDeployments(repo, name);
+        for (const dep of deployments) {
+          await this.#d.github.createDeploymentStatus(repo, dep.id, {
+            state: "inactive",
+            description: "preview removed: pull request closed",
+          });
+        }
+        if (deployments.length > 0 || existing.length > 0) await this.#d.github.deleteEnvironment(repo, name);
+        this.#live.delete(`${envKey}|${name}`);
+      }
+      await this.#updateComment(repo, pr, false, (rows) =>
+        rows.map((r) => ({
+          ...r,
+          status: "removed" as RowStatus,
+          note: undefined,
+          updatedAt: this.#d.clock.now().toISOString(),
+        })),
+      );
+      this.#d.log.info(
+        { repository: `${repo.owner}/${repo.repo}`, pr, removed: existing.length },
+        "preview removed",
+      );
+    } finally {
+      release();
+    }
+  }
+
+  /** Push: queue the check on the head commit when the branch deploys an environment; other branches do nothing. */
+  async pushed(repo: RepoInfo, ref: string, sha: string, defaultBranch: string | undefined): Promise<void> {
+    this.noteRepository(repo);
+    if (!ref.startsWith("refs/heads/") || /^0+$/.test(sha)) return;
+    const branch = ref.slice("refs/heads/".length);
+    const loaded = await this.#config(repo, sha);
+    if (loaded instanceof ConfigError) {
+      // Annotate only where it matters without knowing the mapping: the default branch.
+      if (branch === defaultBranch) await this.#failConfig(repo, sha, CHECK_NAME, loaded);
+      return;
+    }
+    for (const app of resolveApps(loaded)) {
+      if (Object.values(app.config.environments).some((e) => e.branch === branch))
+        await this.#queueCheck(repo, sha, app.key);
+    }
+  }
+
+  /** "Re-run" on the check: redeploy the last image handed off for that commit, or wait for a new build. */
+  async checkRerequested(repo: RepoInfo, headSha: string, checkName: string): Promise<void> {
+    this.noteRepository(repo);
+    const appKey = appOfCheck(checkName);
+    if (appKey === undefined) return;
+    const last = [...this.#accepted.entries()]
+      .reverse()
+      .find(
+        ([k]) =>
+          k.startsWith(`${repo.repositoryId}|`) && k.includes(`|${headSha}|`) && k.endsWith(`|${appKey}`),
+      );
+    const id = await this.#d.github.createCheckRun(repo, headSha, checkName, {
+      status: "queued",
+      output: waitingOutput(),
+    });
+    remember(this.#checkRuns, checkKey(repo, headSha, appKey), id);
+    const job = last ? this.#jobs.get(last[1].deploymentId) : undefined;
+    if (!job) return;
+    const deploymentId = await this.#createDeployment(job.repo, job.spec, job.environment, job.reportSha);
+    this.#enqueue({
+      ...job,
+      seq: ++this.#seq,
+      deploymentId,
+      acceptedAt: this.#d.clock.now().getTime(),
+      acceptMs: 0,
+    });
+  }
+  readonly #jobs = new Map<number, Job>();
+
+  // ---------- the hand-off ----------
+
+  /** Verifies a hand-off and starts the deploy. Throws HandoffRejected (with HTTP status and the failed check). */
+  async handoff(authorization: string | undefined, rawBody: unknown): Promise<Accepted> {
+    const t0 = this.#d.clock.now().getTime();
+    const claims = await this.#d.verifier.verify(bearerToken(authorization));
+    const parsed = handoffBodySchema.safeParse(rawBody);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      throw new HandoffRejected(
+        400,
+        "body",
+        `invalid request body: ${first?.path.join(".") || "(root)"} must be ${first?.message ?? "valid"}`,
+      );
+    }
+    const body = parsed.data;
+    checkClaims(claims, body);
+    const repo = await this.#installedRepository(body.repository, claims);
+
+    const pr = pullRequestOf(claims);
+    let reportSha = body.sha;
+    if (pr !== undefined) {
+      const pull = await this.#d.github.getPull(repo, pr);
+      if (!pull)
+        throw new HandoffRejected(403, "sha", `pull request #${pr} does not exist in ${body.repository}`);
+      if (pull.state !== "open")
+        throw new HandoffRejected(
+          403,
+          "pull_request",
+          `pull request #${pr} is closed: previews deploy only open pull requests`,
+        );
+      if (body.sha !== pull.headSha && body.sha !== pull.mergeSha) {
+        throw new HandoffRejected(
+          403,
+          "sha",
+          `${body.sha.slice(0, 12)} is neither the head nor the merge commit of pull request #${pr}; push again to deploy the current head`,
+        );
+      }
+      reportSha = pull.headSha;
+    } else if (body.sha !== claims.sha) {
+      throw new HandoffRejected(
+        403,
+        "sha",
+        `the body's sha ${body.sha.slice(0, 12)} is not the commit the workflow ran on (${claims.sha.slice(0, 12)})`,
+      );
+    }
+
+    const loaded = await this.#config(repo, body.sha);
+    const checkName = checkNameFor(body.app);
+    if (loaded instanceof ConfigError) {
+      await this.#failConfig(repo, reportSha, checkName, loaded);
+      throw new HandoffRejected(
+        422,
+        "config",
+        `.paas.yml at ${body.sha.slice(0, 7)} is invalid; see the check run annotations. Nothing was deployed.`,
+      );
+    }
+    const app = resolveApps(loaded).find((a) => a.key === body.app);
+    if (!app) {
+      throw new HandoffRejected(
+        422,
+        "app",
+        body.app
+          ? `app "${body.app}" is not defined under apps in .paas.yml`
+          : "this repository's .paas.yml defines apps: name one in the hand-off's app field",
+      );
+    }
+    const env = resolveEnvironment(claims, body, app.config.environments);
+    const target: Target = { owner: repo.owner, repo: repo.repo, app: app.key, environment: env };
+    let spec: DeploySpec;
+    try {
+      spec = planDeploy(
+        { target, repositoryId: repo.repositoryId, config: app.config, image: body.image, sha: body.sha },
+        this.#d.platform,
+      );
+    } catch (e) {
+      if (!(e instanceof PlanError)) throw e;
+      await this.#completeCheck(repo, reportSha, app.key, "failure", errorOutput("Cannot deploy", e.message));
+      throw new HandoffRejected(422, "plan", e.message);
+    }
+
+    const environment = githubEnvName(app.key, env);
+    const idem = [repo.repositoryId, body.sha, environment, spec.digest, app.key].join("|");
+    const seen = this.#accepted.get(idem);
+    if (seen) return { ...seen, duplicate: true };
+
+    const deploymentId = await this.#createDeployment(repo, spec, environment, reportSha);
+    const accepted: Accepted = { deploymentId, environment, url: spec.url, sha: body.sha, duplicate: false };
+    remember(this.#accepted, idem, accepted);
+    const now = this.#d.clock.now().getTime();
+    const job: Job = {
+      seq: ++this.#seq,
+      repo,
+      spec,
+      app,
+      environment,
+      envKey: lockKey(repo.repositoryId, env),
+      deploymentId,
+      reportSha,
+      pr: env.kind === "preview" ? env.pr : undefined,
+      // The signed claim wins over the body's run id.
+      runUrl: runUrl(
+        this.#d.githubWebUrl,
+        repo,
+        claims.run_id ?? (body.runId !== undefined ? String(body.runId) : undefined),
+      ),
+      acceptedAt: now,
+      acceptMs: now - t0,
+    };
+    remember(this.#jobs, deploymentId, job);
+    this.#enqueue(job);
+    this.#d.log.info(
+      { repository: body.repository, environment, sha: body.sha, deploymentId },
+      "hand-off accepted",
+    );
+    return accepted;
+  }
+
+  async #installedRepository(fullName: string, claims: ActionsClaims): Promise<RepoInfo> {
+    const [owner, name] = fullName.split("/") as [string, string];
+    const key = fullName.toLowerCase();
+    let info = this.#repos.get(key);
+    if (!info || info.expires < this.#d.clock.now().getTime()) {
+      const inst = await this.#d.github.findInstallation(owner, name);
+      if (!inst)
+        throw new HandoffRejected(
+          403,
+          "installation",
+          `the App is not installed on ${fullName}; install it on this repository`,
+        );
+      const partial = { owner, repo: name, installationId: inst.installationId };
+      const repositoryId = await this.#d.github.repositoryId(partial);
+      info = {
+        ...partial,
+        ownerId: inst.ownerId,
+        repositoryId,
+        expires: this.#d.clock.now().getTime() + CACHE_TTL_MS,
+      };
+      remember(this.#repos, key, info);
+    }
+    if (String(info.ownerId) !== claims.repository_owner_id) {
+      throw new HandoffRejected(
+        403,
+        "installation",
+        `the token's repository owner is not the owner of ${fullName} known to this App's installation`,
+      );
+    }
+    if (String(info.repositoryId) !== claims.repository_id) {
+      throw new HandoffRejected(403, "repository", `the token's repository_id is not the id of ${fullName}`);
+    }
+    return info;
+  }
+
+  async #createDeployment(
+    repo: RepoInfo,
+    spec: DeploySpec,
+    environment: string,
+    reportSha: string,
+  ): Promise<number> {
+    return this.#d.github.createDeployment(repo, {
+      sha: reportSha,
+      environment,
+      description: description(`${spec.appName} ${spec.sha.slice(0, 7)} to ${environment}`),
+      transient: spec.target.environment.kind === "preview",
+      production: spec.production,
+      payload: { image: spec.image, digest: spec.digest, sha: spec.sha, app: spec.target.app },
+    });
+  }
+
+  // ---------- deploying ----------
+
+  #enqueue(job: Job): void {
+    const contended = this.#active.has(job.envKey);
+    this.#latest.set(job.envKey, { seq: job.seq, sha: job.spec.sha, closed: false });
+    const p = this.#run(job, contended)
+      .catch((e: unknown) =>
+        this.#d.log.error({ err: errText(e), deploymentId: job.deploymentId }, "deploy crashed"),
+      )
+      .finally(() => this.#running.delete(p));
+    this.#running.add(p);
+  }
+
+  async #run(job: Job, contended: boolean): Promise<void> {
+    const { github } = this.#d;
+    const { repo, spec } = job;
+    if (contended) {
+      await github.createDeploymentStatus(repo, job.deploymentId, {
+        state: "queued",
+        description: "waiting for the previous deploy of this environment",
+      });
+    }
+    const release = await this.#d.lock.acquire(job.envKey);
+    this.#active.add(job.envKey);
+    const phases: { name: string; ms: number }[] = [{ name: "verify and plan", ms: job.acceptMs }];
+    let phaseStart = this.#d.clock.now().getTime();
+    const phase = (name: string) => {
+      const now = this.#d.clock.now().getTime();
+      phases.push({ name, ms: now - phaseStart });
+      phaseStart = now;
+    };
+    try {
+      const latest = this.#latest.get(job.envKey);
+      if (latest && latest.seq !== job.seq) {
+        const why = latest.closed ? "pull request closed" : `superseded by ${latest.sha.slice(0, 7)}`;
+        await github.createDeploymentStatus(repo, job.deploymentId, { state: "inactive", description: why });
+        await this.#completeCheck(repo, job.reportSha, job.app.key, "cancelled", {
+          title: description(why),
+          summary: `This deploy was skipped: ${why}.`,
+        });
+        return;
+      }
+      if (job.acceptedAt < phaseStart) phase("queued");
+      const logUrl = job.runUrl ?? this.#checkUrl(repo, job.reportSha, job.app.key);
+      await this.#check(repo, job.reportSha, job.app.key, {
+        status: "in_progress",
+        startedAt: this.#d.clock.now().toISOString(),
+        output: {
+          title: `Deploying to ${job.environment}`,
+          summary: `Deploying \`${spec.image.replace(/`/g, "")}\` to ${job.environment}.`,
+        },
+      });
+      await github.createDeploymentStatus(repo, job.deploymentId, {
+        state: "in_progress",
+        description: description(`deploying ${spec.sha.slice(0, 7)}`),
+        logUrl,
+      });
+
+      const result = await this.#d.runtime.apply(spec);
+      phase("rollout");
+      if (!result.ok) {
+        await this.#fail(
+          job,
+          logUrl,
+          description(`rollout failed: ${result.diagnosis.summary || result.reason}`),
+          rolloutFailureOutput(job.environment, result.reason, result.diagnosis, logUrl),
+        );
+        return;
+      }
+      const owner = dnsOwner(repo, spec.target);
+      for (const h of spec.hostnames) await this.#d.dns.upsert(h, owner);
+      phase("dns");
+      const url = result.url || spec.url;
+      const probe = await this.#d.prober.probe(url, spec.healthcheck.path, spec.sha, {
+        timeoutMs: durationMs(spec.healthcheck.startupTimeout),
+        intervalMs: Math.min(1000, durationMs(spec.healthcheck.interval)),
+      });
+      phase("health check through the public route");
+      if (!probe.ok) {
+        await this.#fail(
+          job,
+          logUrl,
+          description(`not reachable at ${url}: ${probe.reason}`),
+          errorOutput(
+            `${url} did not answer`,
+            `The new version is running but ${url} did not answer through the public route: ${probe.reason}`,
+          ),
+        );
+        return;
+      }
+      await github.createDeploymentStatus(repo, job.deploymentId, {
+        state: "success",
+        description: description(`${spec.sha.slice(0, 7)} is live`),
+        environmentUrl: url,
+        logUrl,
+      });
+      const liveKey = `${job.envKey}|${job.environment}`;
+      const previous = this.#live.get(liveKey);
+      remember(this.#live, liveKey, job.deploymentId);
+      if (previous !== undefined && previous !== job.deploymentId) {
+        await github.createDeploymentStatus(repo, previous, {
+          state: "inactive",
+          description: description(`replaced by ${spec.sha.slice(0, 7)}`),
+        });
+      }
+      await this.#completeCheck(
+        repo,
+        job.reportSha,
+        job.app.key,
+        "success",
+        successOutput({
+          environment: job.environment,
+          url,
+          image: spec.image,
+          digest: spec.digest,
+          sha: spec.sha,
+          replicas: result.replicas,
+          cpu: spec.resources.limits.cpu,
+          memory: spec.resources.limits.memory,
+          phases,
+        }),
+      );
+      if (job.pr !== undefined) {
+        await this.#updateComment(repo, job.pr, true, (rows) =>
+          upsertRow(
+            rows,
+            this.#row(displayApp(repo, job.app), "ready", job.reportSha, {
+              url,
+              checkUrl: this.#checkUrl(repo, job.reportSha, job.app.key),
+              runUrl: job.runUrl,
+            }),
+          ),
+        );
+      }
+      this.#d.log.info({ environment: job.environment, sha: spec.sha, url }, "deployed");
+    } catch (e) {
+      await this.#fail(
+        job,
+        undefined,
+        description(`deploy failed: ${errText(e)}`),
+        errorOutput("Deploy failed", errText(e)),
+      ).catch((e2: unknown) => this.#d.log.error({ err: errText(e2) }, "cannot report a failed deploy"));
+      throw e;
+    } finally {
+      this.#active.delete(job.envKey);
+      release();
+    }
+  }
+
+  async #fail(
+    job: Job,
+    logUrl: string | undefined,
+    desc: string,
+    output: { title: string; summary: string; text?: string },
+  ): Promise<void> {
+    await this.#d.github.createDeploymentStatus(job.repo, job.deploymentId, {
+      state: "failure",
+      description: desc,
+      logUrl,
+    });
+    await this.#completeCheck(job.repo, job.reportSha, job.app.key, "failure", output);
+    if (job.pr !== undefined) {
+      await this.#updateComment(job.repo, job.pr, true, (rows) =>
+        upsertRow(
+          rows,
+          this.#row(displayApp(job.repo, job.app), "failed", job.reportSha, {
+            checkUrl: this.#checkUrl(job.repo, job.reportSha, job.app.key),
+            runUrl: job.runUrl,
+            note: "see the check run",
+          }),
+        ),
+      );
+    }
+  }
+
+  // ---------- reporting helpers ----------
+
+  async #config(repo: RepoInfo, sha: string): Promise<LoadedConfig | ConfigError> {
+    const key = `${repo.repositoryId}@${sha}`;
+    const cached = this.#configs.get(key);
+    if (cached) return cached;
+    const text = await this.#d.github.getFile(repo, CONFIG_FILE, sha);
+    let result: LoadedConfig | ConfigError;
+    try {
+      result = parseConfig(text);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      result = e;
+    }
+    remember(this.#configs, key, result);
+    return result;
+  }
+
+  async #queueCheck(repo: RepoInfo, sha: string, appKey: string): Promise<void> {
+    const key = checkKey(repo, sha, appKey);
+    if (this.#checkRuns.has(key)) return;
+    const id = await this.#d.github.createCheckRun(repo, sha, checkNameFor(appKey), {
+      status: "queued",
+      output: waitingOutput(),
+    });
+    remember(this.#checkRuns, key, id);
+  }
+
+  /** Updates the check run of a commit, creating it when the App never saw the push. */
+  async #check(
+    repo: RepoInfo,
+    sha: string,
+    appKey: string,
+    update: Parameters<GitHubPort["updateCheckRun"]>[2],
+  ): Promise<void> {
+    const key = checkKey(repo, sha, appKey);
+    let id = this.#checkRuns.get(key) ?? (await this.#d.github.findCheckRun(repo, sha, checkNameFor(appKey)));
+    if (id === undefined) {
+      id = await this.#d.github.createCheckRun(repo, sha, checkNameFor(appKey), update);
+    } else {
+      await this.#d.github.updateCheckRun(repo, id, update);
+    }
+    remember(this.#checkRuns, key, id);
+  }
+
+  async #completeCheck(
+    repo: RepoInfo,
+    sha: string,
+    appKey: string,
+    conclusion: "success" | "failure" | "cancelled",
+    output: { title: string; summary: string; text?: string },
+  ): Promise<void> {
+    await this.#check(repo, sha, appKey, {
+      status: "completed",
+      conclusion,
+      completedAt: this.#d.clock.now().toISOString(),
+      output,
+    });
+  }
+
+  async #failConfig(repo: RepoInfo, sha: string, checkName: string, err: ConfigError): Promise<void> {
+    const appKey = appOfCheck(checkName) ?? "";
+    const { output, batches } = configFailureOutput(err);
+    const completed = {
+      status: "completed" as const,
+      conclusion: "failure" as const,
+      completedAt: this.#d.clock.now().toISOString(),
+    };
+    await this.#check(repo, sha, appKey, {
+      ...completed,
+      output: { ...output, annotations: batches[0] ?? [] },
+    });
+    const id = this.#checkRuns.get(checkKey(repo, sha, appKey))!;
+    // GitHub accepts 50 annotations per request; later requests append.
+    for (const batch of batches.slice(1))
+      await this.#d.github.updateCheckRun(repo, id, { output: { ...output, annotations: batch } });
+  }
+
+  async #updateComment(
+    repo: RepoInfo,
+    pr: number,
+    create: boolean,
+    change: (rows: CommentRow[]) => CommentRow[],
+  ): Promise<void> {
+    const key = `${repo.repositoryId}#${pr}`;
+    const release = await this.#d.lock.acquire(`comment:${key}`);
+    try {
+      let cached = this.#comments.get(key);
+      if (!cached) {
+        const existing = (await this.#d.github.listComments(repo, pr)).find(
+          (c) => c.byBot && c.body.includes(COMMENT_MARKER),
+        );
+        if (existing) cached = { id: existing.id, rows: parseCommentRows(existing.body) };
+      }
+      const rows = change(cached?.rows ?? []);
+      if (cached) {
+        if (JSON.stringify(rows) === JSON.stringify(cached.rows)) return;
+        await this.#d.github.updateComment(repo, cached.id, renderComment(rows));
+        remember(this.#comments, key, { id: cached.id, rows });
+      } else if (create && rows.length > 0) {
+        const id = await this.#d.github.createComment(repo, pr, renderComment(rows));
+        remember(this.#comments, key, { id, rows });
+      }
+    } finally {
+      release();
+    }
+  }
+
+  #row(app: string, status: RowStatus, sha: string, extra: Partial<CommentRow>): CommentRow {
+    return {
+      app,
+      status,
+      sha,
+      updatedAt: this.#d.clock.now().toISOString(),
+      ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
+    };
+  }
+
+  #checkUrl(repo: RepoInfo, sha: string, appKey: string): string | undefined {
+    const id = this.#checkRuns.get(checkKey(repo, sha, appKey));
+    return id === undefined ? undefined : `${this.#d.githubWebUrl}/${repo.owner}/${repo.repo}/runs/${id}`;
+  }
+}
+
+function runUrl(web: string, repo: RepoInfo, runId: string | undefined): string | undefined {
+  return runId && /^\d+$/.test(runId) ? `${web}/${repo.owner}/${repo.repo}/actions/runs/${runId}` : undefined;
+}
+
+function checkNameFor(appKey: string): string {
+  return appKey ? `${CHECK_NAME} (${appKey})` : CHECK_NAME;
+}
+
+function appOfCheck(name: string): string | undefined {
+  if (name === CHECK_NAME) return "";
+  const m = /^paas \(([a-z0-9-]+)\)$/.exec(name);
+  return m ? m[1] : undefined;
+}
+
+function checkKey(repo: RepoInfo, sha: string, appKey: string): string {
+  return `${repo.repositoryId}@${sha}@${appKey}`;
+}
+
+function lockKey(repositoryId: number, env: EnvRef): string {
+  return `${repositoryId}/${envSlug(env)}`;
+}
+
+/** GitHub environment of one app: `preview/pr-12`, `production`; monorepo apps add `/<app>`. */
+export function githubEnvName(appKey: string, env: EnvRef): string {
+  return appKey ? `${githubEnvironment(env)}/${appKey}` : githubEnvironment(env);
+}
+
+function displayApp(repo: RepoInfo, app: ResolvedApp): string {
+  return app.config.name ?? (app.key || repo.repo);
+}
+
+function dnsOwner(repo: RepoInfo, t: Target): DnsOwner {
+  return {
+    repositoryId: repo.repositoryId,
+    display: `${repo.owner}/${repo.repo}${t.app ? ` (${t.app})` : ""} ${envSlug(t.environment)}`,
+    key: `${repo.repositoryId}/${t.app || "-"}/${envSlug(t.environment)}`,
+  };
+}
+
+/** Bounded insertion-ordered cache: the oldest entries go first. */
+function remember<K, V>(m: Map<K, V>, k: K, v: V): void {
+  m.delete(k);
+  m.set(k, v);
+  if (m.size > MAX_CACHE) m.delete(m.keys().next().value as K);
+}
+
+function errText(e: unknown): string {
+  if (e instanceof PaasError) return e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export type { HandoffBody };

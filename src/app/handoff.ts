@@ -1,0 +1,302 @@
+// The deploy hand-off: the Action POSTs the image digest with a GitHub Actions
+// OIDC token. This module verifies the token (signature against the issuer's
+// JWKS found through its discovery document, iss, aud, exp/nbf) and holds the
+// pure request checks; the deployer adds the checks that need GitHub.
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
+import { z } from "zod";
+import type { EnvironmentConfig } from "../config/schema.ts";
+import { PaasError } from "../errors.ts";
+import type { EnvRef } from "../names.ts";
+
+/** A refused hand-off: HTTP status, and which check failed (returned as JSON). */
+export class HandoffRejected extends PaasError {
+  readonly status: number;
+  readonly check: string;
+  constructor(status: number, check: string, message: string) {
+    super("handoff_rejected", message);
+    this.status = status;
+    this.check = check;
+  }
+}
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const IMAGE_NAME = /^[a-z0-9][a-z0-9._:/-]{0,400}$/;
+
+/**
+ * The Action's request (action/src/handoff.ts): the image name and its digest
+ * (or one reference pinned by digest), the commit, the environment it expects.
+ * Unknown fields are ignored so the Action can add some without breaking older Apps.
+ */
+export const handoffBodySchema = z
+  .object({
+    repository: z.string().regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/, "owner/name"),
+    sha: z.string().regex(/^[a-f0-9]{40}$/, "a full 40-character commit sha"),
+    ref: z.string().max(300).optional(),
+    image: z.string().max(512),
+    digest: z.string().regex(DIGEST, "sha256:<64 hex digits>").optional(),
+    environment: z.string().max(64).optional(),
+    app: z
+      .string()
+      .regex(/^(?:[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?)?$/, "an app key from .paas.yml apps")
+      .default(""),
+    runId: z.number().int().positive().optional(),
+  })
+  .transform((b, ctx) => {
+    const at = b.image.indexOf("@");
+    const name = at === -1 ? b.image : b.image.slice(0, at);
+    const pinned = at === -1 ? undefined : b.image.slice(at + 1);
+    if (!IMAGE_NAME.test(name)) {
+      ctx.addIssue({ code: "custom", path: ["image"], message: "an image name such as ghcr.io/owner/repo" });
+      return z.NEVER;
+    }
+    const digest = pinned ?? b.digest;
+    if (!digest || !DIGEST.test(digest) || (pinned && b.digest && pinned !== b.digest)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["digest"],
+        message: "the image digest (sha256:…), once, matching the image reference",
+      });
+      return z.NEVER;
+    }
+    return { ...b, image: `${name}@${digest}`, digest };
+  });
+export type HandoffBody = z.output<typeof handoffBodySchema>;
+
+/** Claims of a GitHub Actions OIDC token that the checks use. */
+export const actionsClaimsSchema = z.object({
+  repository: z.string(),
+  repository_id: z.coerce.string(),
+  repository_owner: z.string().optional(),
+  repository_owner_id: z.coerce.string(),
+  sha: z.string(),
+  ref: z.string(),
+  event_name: z.string(),
+  job_workflow_ref: z.string().optional(),
+  run_id: z.coerce.string().optional(),
+});
+export type ActionsClaims = z.output<typeof actionsClaimsSchema>;
+
+export interface VerifierOptions {
+  issuer: string;
+  audience: string;
+  /** Seconds of clock skew accepted on exp/nbf/iat. */
+  clockToleranceSec?: number;
+  /** Minimum time between JWKS refetches triggered by an unknown `kid`. */
+  cooldownMs?: number;
+  /** How long fetched keys are trusted without refetching. */
+  cacheMaxAgeMs?: number;
+}
+
+/** Verifies GitHub Actions OIDC tokens. Keys are cached and refreshed when a token names an unknown `kid`. */
+export class OidcVerifier {
+  readonly #options: Required<VerifierOptions>;
+  #jwks: Promise<JWTVerifyGetKey> | undefined;
+
+  constructor(options: VerifierOptions) {
+    this.#options = { clockToleranceSec: 60, cooldownMs: 30_000, cacheMaxAgeMs: 10 * 60_000, ...options };
+  }
+
+  async verify(token: string): Promise<ActionsClaims> {
+    const jwks = await this.#keys();
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, jwks, {
+        issuer: this.#options.issuer,
+        audience: this.#options.audience,
+        clockTolerance: this.#options.clockToleranceSec,
+        algorithms: ["RS256", "RS384", "RS512", "ES256", "ES384"],
+        requiredClaims: ["exp", "iat"],
+      }));
+    } catch (e) {
+      throw rejectionFor(e, this.#options);
+    }
+    const claims = actionsClaimsSchema.safeParse(payload);
+    if (!claims.success) {
+      throw new HandoffRejected(
+        401,
+        "claims",
+        "the token is not a GitHub Actions OIDC token (repository, sha, ref or event_name missing)",
+      );
+    }
+    return claims.data;
+  }
+
+  #keys(): Promise<JWTVerifyGetKey> {
+    this.#jwks ??= this.#discover().catch((e: unknown) => {
+      this.#jwks = undefined; // retry discovery on the next request
+      throw e;
+    });
+    return this.#jwks;
+  }
+
+  async #discover(): Promise<JWTVerifyGetKey> {
+    const url = `${this.#options.issuer}/.well-known/openid-configuration`;
+    let doc: unknown;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      doc = await res.json();
+    } catch (e) {
+      throw new HandoffRejected(
+        503,
+        "issuer",
+        `cannot read the OIDC discovery document at ${url} (${(e as Error).message}); check PAAS_OIDC_ISSUER`,
+      );
+    }
+    const parsed = z.object({ issuer: z.string(), jwks_uri: z.string().url() }).safeParse(doc);
+    if (!parsed.success || parsed.data.issuer.replace(/\/+$/, "") !== this.#options.issuer) {
+      throw new HandoffRejected(
+        503,
+        "issuer",
+        `the discovery document at ${url} does not describe issuer ${this.#options.issuer}`,
+      );
+    }
+    return createRemoteJWKSet(new URL(parsed.data.jwks_uri), {
+      cooldownDuration: this.#options.cooldownMs,
+      cacheMaxAge: this.#options.cacheMaxAgeMs,
+      timeoutDuration: 5000,
+    });
+  }
+}
+
+function rejectionFor(e: unknown, o: Required<VerifierOptions>): HandoffRejected {
+  if (e instanceof HandoffRejected) return e;
+  if (e instanceof joseErrors.JWTExpired)
+    return new HandoffRejected(401, "expiry", "the token has expired: request a fresh OIDC token");
+  if (e instanceof joseErrors.JWTClaimValidationFailed) {
+    if (e.claim === "aud")
+      return new HandoffRejected(
+        401,
+        "audience",
+        `the token's audience must be ${o.audience} (request the token with that audience)`,
+      );
+    if (e.claim === "iss")
+      return new HandoffRejected(401, "issuer", `the token was not issued by ${o.issuer}`);
+    if (e.claim === "nbf" || e.claim === "iat")
+      return new HandoffRejected(401, "not_before", "the token is not valid yet");
+    return new HandoffRejected(401, "claims", `the token's ${e.claim} claim is invalid`);
+  }
+  if (e instanceof joseErrors.JWKSNoMatchingKey)
+    return new HandoffRejected(
+      401,
+      "signature",
+      "the token is signed with a key the issuer does not publish",
+    );
+  if (e instanceof joseErrors.JWSSignatureVerificationFailed)
+    return new HandoffRejected(401, "signature", "the token's signature is invalid");
+  if (e instanceof joseErrors.JOSEAlgNotAllowed)
+    return new HandoffRejected(401, "signature", "the token's signing algorithm is not accepted");
+  if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid) {
+    return new HandoffRejected(503, "issuer", "cannot read the issuer's signing keys; try again");
+  }
+  return new HandoffRejected(401, "token", "the bearer token is malformed");
+}
+
+/** The bearer token of an Authorization header. */
+export function bearerToken(header: string | undefined): string {
+  const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(header ?? "");
+  if (!m)
+    throw new HandoffRejected(
+      401,
+      "token",
+      "missing bearer token: send Authorization: Bearer <GitHub Actions OIDC token>",
+    );
+  return m[1]!;
+}
+
+/** Checks that need only the token and the body. */
+export function checkClaims(claims: ActionsClaims, body: HandoffBody): void {
+  if (claims.event_name === "pull_request_target") {
+    throw new HandoffRejected(
+      403,
+      "event",
+      "pull_request_target runs cannot deploy: they run base-branch code with fork input; use pull_request",
+    );
+  }
+  if (claims.repository.toLowerCase() !== body.repository.toLowerCase()) {
+    throw new HandoffRejected(
+      403,
+      "repository",
+      `the token belongs to ${claims.repository}, not ${body.repository}`,
+    );
+  }
+  if (body.ref !== undefined && body.ref !== claims.ref) {
+    throw new HandoffRejected(
+      403,
+      "ref",
+      `the body's ref ${body.ref.slice(0, 100)} is not the ref the workflow ran on`,
+    );
+  }
+}
+
+/** PR number of a pull_request run (`refs/pull/<N>/merge`), if the token is one. */
+export function pullRequestOf(claims: ActionsClaims): number | undefined {
+  if (claims.event_name !== "pull_request") return undefined;
+  const m = /^refs\/pull\/(\d{1,9})\/(?:merge|head)$/.exec(claims.ref);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The environment a hand-off deploys. Previews come from pull_request runs;
+ * an environment with a `branch` deploys only from `refs/heads/<branch>`.
+ */
+export function resolveEnvironment(
+  claims: ActionsClaims,
+  body: HandoffBody,
+  environments: Record<string, EnvironmentConfig>,
+): EnvRef {
+  const pr = pullRequestOf(claims);
+  if (pr !== undefined) {
+    if (
+      body.environment !== undefined &&
+      body.environment !== `preview/pr-${pr}` &&
+      body.environment !== `pr-${pr}`
+    ) {
+      throw new HandoffRejected(
+        403,
+        "branch",
+        `a pull_request run of PR #${pr} deploys only preview/pr-${pr}, not ${body.environment.slice(0, 64)}`,
+      );
+    }
+    return { kind: "preview", pr };
+  }
+  if (claims.event_name === "pull_request") {
+    throw new HandoffRejected(
+      403,
+      "ref",
+      `unexpected ref ${claims.ref.slice(0, 100)} for a pull_request run`,
+    );
+  }
+  const branch = claims.ref.startsWith("refs/heads/") ? claims.ref.slice("refs/heads/".length) : undefined;
+  if (body.environment === undefined) {
+    const match = Object.entries(environments).find(([, e]) => branch !== undefined && e.branch === branch);
+    if (!match) {
+      throw new HandoffRejected(
+        403,
+        "branch",
+        `no environment in .paas.yml deploys from ${claims.ref.slice(0, 100)}; map the branch under environments`,
+      );
+    }
+    return { kind: "named", name: match[0] };
+  }
+  const name = body.environment;
+  if (/^(?:preview\/)?pr-\d+$/.test(name)) {
+    throw new HandoffRejected(403, "branch", "previews are deployed only from pull_request runs");
+  }
+  const env = environments[name];
+  if (!env) {
+    throw new HandoffRejected(
+      422,
+      "environment",
+      `environment "${name.slice(0, 64)}" is not defined in .paas.yml (defined: ${Object.keys(environments).join(", ") || "none"})`,
+    );
+  }
+  if (env.branch !== undefined && env.branch !== branch) {
+    throw new HandoffRejected(
+      403,
+      "branch",
+      `${name} deploys only from branch ${env.branch}, not ${claims.ref.slice(0, 100)}`,
+    );
+  }
+  return { kind: "named", name };
+}

@@ -1,0 +1,207 @@
+// One HTTP server: Probot's webhook middleware, the hand-off route
+// POST /paas/v1/deployments, and /healthz and /readyz.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import Bottleneck from "bottleneck";
+import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
+import type { DnsProvider } from "../dns/types.ts";
+import { paasApp } from "../index.ts";
+import type { Runtime } from "../runtime/types.ts";
+import { Deployer, type Clock, type Logger } from "./deployer.ts";
+import { OctokitGitHub } from "./github.ts";
+import { HandoffRejected, OidcVerifier } from "./handoff.ts";
+import { InProcessLock, type Lock } from "./lock.ts";
+import { HttpProber, type Prober } from "./probe.ts";
+import { probotEnv, type Settings } from "./settings.ts";
+
+export const HANDOFF_PATH = "/paas/v1/deployments";
+
+/** What the App needs besides its settings. Runtime and DNS are built by the caller (the CLI) from the settings. */
+export interface ServerDeps {
+  runtime: Runtime;
+  dns: DnsProvider;
+  /** Default: HttpProber through settings.probeAddress. */
+  prober?: Prober;
+  /** Default: an in-process lock (one App replica). */
+  lock?: Lock;
+  clock?: Clock;
+}
+
+/** The seam the CLI fills once runtimes and DNS providers exist: build them from the settings. */
+export interface PlatformFactories {
+  createRuntime(settings: Settings): Promise<Runtime>;
+  createDns(settings: Settings): Promise<DnsProvider>;
+}
+
+export interface RunningServer {
+  /** http://host:port of the listening server. */
+  url: string;
+  port: number;
+  deployer: Deployer;
+  /** Stops accepting requests and waits for running deploys. */
+  close(): Promise<void>;
+}
+
+export async function startServer(settings: Settings, deps: ServerDeps): Promise<RunningServer> {
+  // Probot reads its own variables (GHE_HOST/GHE_PROTOCOL included) and builds the API base URL.
+  // Octokit's throttling spaces content-creating requests by 1 s (GitHub's advice
+  // against secondary rate limits); the interval is a setting (GHES may lift limits).
+  const write = new Bottleneck.Group({
+    id: "paas-write",
+    maxConcurrent: 1,
+    minTime: settings.githubWriteIntervalMs,
+  });
+  const Octokit = ProbotOctokit.defaults((o: Record<string, unknown>) => ({
+    ...o,
+    throttle: { ...(o.throttle as object), write },
+  }));
+  const probot = createProbot({ env: probotEnv(settings), overrides: { Octokit } });
+  // Probot creates its pino logger while loading the app: forward to it lazily.
+  const log: Logger = {
+    info: (o, m) => probot.log.info(o, m),
+    warn: (o, m) => probot.log.warn(o, m),
+    error: (o, m) => probot.log.error(o, m),
+  };
+  const githubWebUrl = settings.gheHost
+    ? `${settings.gheProtocol}://${settings.gheHost}`
+    : "https://github.com";
+  const deployer = new Deployer({
+    github: new OctokitGitHub(
+      () => probot.auth(),
+      (id) => probot.auth(id),
+    ),
+    runtime: deps.runtime,
+    dns: deps.dns,
+    prober: deps.prober ?? new HttpProber(settings.probeAddress),
+    lock: deps.lock ?? new InProcessLock(),
+    verifier: new OidcVerifier({ issuer: settings.oidcIssuer, audience: settings.publicUrl }),
+    clock: deps.clock ?? { now: () => new Date() },
+    log,
+    platform: settings.platform,
+    githubWebUrl,
+  });
+  const webhooks = await createNodeMiddleware(paasApp(deployer), {
+    probot,
+    webhooksPath: settings.webhookPath,
+  });
+  let closing = false;
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/healthz" && req.method === "GET") return json(res, 200, { status: "ok" });
+    if (path === "/readyz" && req.method === "GET")
+      return json(res, closing ? 503 : 200, { status: closing ? "stopping" : "ready" });
+    if (path === HANDOFF_PATH) {
+      if (req.method !== "POST")
+        return json(res, 405, { error: "method_not_allowed", check: "method", message: "use POST" });
+      if (closing)
+        return json(res, 503, {
+          error: "unavailable",
+          check: "server",
+          message: "the App is stopping; retry",
+        });
+      void handleHandoff(req, res, deployer, settings.maxBodyBytes, log);
+      return;
+    }
+    void webhooks(req, res, () =>
+      json(res, 404, { error: "not_found", check: "path", message: "not found" }),
+    );
+  });
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(settings.port, settings.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  log.info({ port: addr.port }, "paas App listening");
+  return {
+    url: `http://${host}:${addr.port}`,
+    port: addr.port,
+    deployer,
+    async close() {
+      closing = true;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await deployer.idle();
+    },
+  };
+}
+
+async function handleHandoff(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deployer: Deployer,
+  maxBytes: number,
+  log: Logger,
+): Promise<void> {
+  try {
+    const type = req.headers["content-type"] ?? "";
+    if (!/^application\/json\b/i.test(type))
+      throw new HandoffRejected(415, "content_type", "send the body as application/json");
+    const raw = await readBody(req, maxBytes);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      throw new HandoffRejected(400, "json", "the body is not valid JSON");
+    }
+    const accepted = await deployer.handoff(req.headers.authorization, body);
+    json(res, 202, {
+      deploymentId: accepted.deploymentId,
+      environment: accepted.environment,
+      url: accepted.url,
+      sha: accepted.sha,
+      duplicate: accepted.duplicate,
+      message: accepted.duplicate
+        ? `already accepted: deployment ${accepted.deploymentId}`
+        : `deploying ${accepted.sha.slice(0, 7)} to ${accepted.environment}; it will answer at ${accepted.url}`,
+    });
+  } catch (e) {
+    if (e instanceof HandoffRejected) {
+      log.warn({ check: e.check, status: e.status }, `hand-off rejected: ${e.message}`);
+      // A body that was not read to the end must not be left on the socket.
+      if (e.status === 413) res.setHeader("connection", "close");
+      return json(res, e.status, { error: "handoff_rejected", check: e.check, message: e.message });
+    }
+    log.error({ err: e instanceof Error ? e.message : String(e) }, "hand-off failed");
+    json(res, 500, {
+      error: "internal",
+      check: "internal",
+      message: "the App could not process the hand-off; retry",
+    });
+  }
+}
+
+function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? NaN);
+    if (declared > maxBytes) {
+      req.resume();
+      return reject(new HandoffRejected(413, "size", `the body is larger than ${maxBytes} bytes`));
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > maxBytes) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new HandoffRejected(413, "size", `the body is larger than ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}

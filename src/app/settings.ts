@@ -1,0 +1,287 @@
+// The App's settings, read once from the environment at start and validated
+// with zod: a wrong or missing value stops the start with a message naming the
+// variable and the fix. Secrets (private key, webhook secret, API tokens) are
+// kept out of every message and out of `describeSettings`.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { PaasError } from "../errors.ts";
+import { cpuMillis, memoryBytes, type PlatformSettings } from "../core/plan.ts";
+
+export class SettingsError extends PaasError {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super("settings_invalid", `invalid settings:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.problems = problems;
+  }
+}
+
+const optionalString = z
+  .string()
+  .transform((s) => s.trim())
+  .optional()
+  .transform((s) => (s === "" ? undefined : s));
+
+const positiveInt = (what: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a whole number (${what})`)
+    .transform(Number)
+    .refine((n) => n > 0, `must be above 0 (${what})`);
+
+const hostPort = /^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+
+const envSchema = z.object({
+  APP_ID: z
+    .string({ error: "is required: the numeric App ID from the GitHub App's settings page" })
+    .regex(/^\d+$/, "must be the numeric App ID"),
+  PRIVATE_KEY: optionalString,
+  PRIVATE_KEY_PATH: optionalString,
+  WEBHOOK_SECRET: z
+    .string({ error: "is required: the webhook secret set in the GitHub App's settings" })
+    .min(1, "must not be empty: set the webhook secret of the GitHub App"),
+  WEBHOOK_PATH: optionalString.pipe(z.string().startsWith("/", "must start with /").optional()),
+  GHE_HOST: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        hostPort,
+        "must be a host name (and optional :port) such as github.example.com, without scheme or path",
+      )
+      .optional(),
+  ),
+  GHE_PROTOCOL: optionalString.pipe(z.enum(["https", "http"], { error: "must be https or http" }).optional()),
+  HOST: optionalString,
+  PORT: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d{1,5}$/, "must be a port number")
+      .transform(Number)
+      .optional(),
+  ),
+  LOG_LEVEL: optionalString.pipe(z.enum(["trace", "debug", "info", "warn", "error", "fatal"]).optional()),
+  PAAS_RUNTIME: optionalString.pipe(
+    z.enum(["docker", "kubernetes"], { error: "must be docker or kubernetes" }).default("docker"),
+  ),
+  PAAS_BASE_DOMAIN: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+        "must be a lowercase domain such as example.com or localhost",
+      )
+      .max(200, "must be at most 200 characters so hostnames fit in 253")
+      .default("localhost"),
+  ),
+  PAAS_PUBLIC_URL: z
+    .string({
+      error:
+        "is required: the App's own public URL (e.g. https://paas.example.com), also the OIDC audience the workflow requests",
+    })
+    .url("must be an absolute URL such as https://paas.example.com"),
+  PAAS_OIDC_ISSUER: optionalString.pipe(
+    z
+      .string()
+      .url("must be the issuer URL, e.g. https://token.actions.githubusercontent.com")
+      .default("https://token.actions.githubusercontent.com"),
+  ),
+  PAAS_DNS_PROVIDER: optionalString.pipe(
+    z
+      .enum(["cloudflare", "wildcard", "none"], { error: "must be cloudflare, wildcard or none" })
+      .default("none"),
+  ),
+  CLOUDFLARE_API_TOKEN: optionalString,
+  CLOUDFLARE_ZONE_ID: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[a-f0-9]{32}$/, "must be the 32-character zone id from the Cloudflare dashboard")
+      .optional(),
+  ),
+  PAAS_URL_SCHEME: optionalString.pipe(
+    z.enum(["http", "https"], { error: "must be http or https" }).optional(),
+  ),
+  PAAS_URL_PORT: optionalString.pipe(
+    positiveInt("a TCP port").pipe(z.number().max(65535, "must be a TCP port (1-65535)")).optional(),
+  ),
+  PAAS_PROBE_ADDRESS: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^https?:\/\/(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?\/?$/,
+        "must be scheme://host:port such as http://127.0.0.1:8080 (the proxy or gateway that serves app URLs)",
+      )
+      .optional(),
+  ),
+  PAAS_GITHUB_WRITE_INTERVAL_MS: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d{1,6}$/, "must be a number of milliseconds")
+      .transform(Number)
+      .default(1000),
+  ),
+  PAAS_MAX_BODY_BYTES: optionalString.pipe(positiveInt("bytes").default(65536)),
+  PAAS_MAX_CPU: optionalString.pipe(
+    z
+      .string()
+      .regex(/^(?:\d{1,6}m|\d{1,3}(?:\.\d{1,3})?)$/, 'must be a CPU amount such as "2" or "500m"')
+      .optional(),
+  ),
+  PAAS_MAX_MEMORY: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d{1,7}(?:Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a memory amount such as "2Gi"')
+      .optional(),
+  ),
+  PAAS_MAX_REPLICAS: optionalString.pipe(positiveInt("replicas").optional()),
+});
+
+export interface Settings {
+  appId: number;
+  /** PEM. Never logged. */
+  privateKey: string;
+  /** Never logged. */
+  webhookSecret: string;
+  webhookPath: string;
+  /** GitHub Enterprise host; undefined for github.com. Probot builds `<protocol>://<host>/api/v3` from it. */
+  gheHost: string | undefined;
+  gheProtocol: "https" | "http";
+  host: string | undefined;
+  port: number;
+  logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal";
+  runtime: "docker" | "kubernetes";
+  /** App's own URL: serves the hand-off, and is the OIDC audience. */
+  publicUrl: string;
+  oidcIssuer: string;
+  dns:
+    | { provider: "cloudflare"; apiToken: string; zoneId: string }
+    | { provider: "wildcard" }
+    | { provider: "none" };
+  /** Where the probe connects to reach app URLs (the proxy or gateway); undefined: the URL's own host. */
+  probeAddress: string | undefined;
+  maxBodyBytes: number;
+  /** Minimum time between content-creating GitHub requests (secondary rate limits). */
+  githubWriteIntervalMs: number;
+  platform: PlatformSettings;
+}
+
+/** Reads and validates settings. Throws SettingsError listing every problem at once. */
+export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
+  const parsed = envSchema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? "");
+      problems.push(`${key} ${issue.message}`);
+    }
+    throw new SettingsError(problems);
+  }
+  const e = parsed.data;
+  let privateKey: string | undefined;
+  if (e.PRIVATE_KEY) {
+    // Accept the PEM itself, with literal "\n" (one-line env files), or base64 of it.
+    privateKey = e.PRIVATE_KEY.includes("-----BEGIN")
+      ? e.PRIVATE_KEY.replace(/\\n/g, "\n")
+      : Buffer.from(e.PRIVATE_KEY, "base64").toString("utf8");
+    if (!privateKey.includes("-----BEGIN"))
+      problems.push("PRIVATE_KEY must be the App's PEM private key (or its base64)");
+  } else if (e.PRIVATE_KEY_PATH) {
+    try {
+      privateKey = readFileSync(e.PRIVATE_KEY_PATH, "utf8");
+    } catch (err) {
+      problems.push(
+        `PRIVATE_KEY_PATH cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}): point it at the App's .pem file`,
+      );
+    }
+    if (privateKey !== undefined && !privateKey.includes("-----BEGIN"))
+      problems.push("PRIVATE_KEY_PATH must point at a PEM private key file");
+  } else {
+    problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH is required: the GitHub App's private key (PEM)");
+  }
+  let dns: Settings["dns"] =
+    e.PAAS_DNS_PROVIDER === "wildcard" ? { provider: "wildcard" } : { provider: "none" };
+  if (e.PAAS_DNS_PROVIDER === "cloudflare") {
+    if (!e.CLOUDFLARE_API_TOKEN)
+      problems.push(
+        "CLOUDFLARE_API_TOKEN is required when PAAS_DNS_PROVIDER=cloudflare (a token with Zone.DNS edit on the zone)",
+      );
+    if (!e.CLOUDFLARE_ZONE_ID)
+      problems.push("CLOUDFLARE_ZONE_ID is required when PAAS_DNS_PROVIDER=cloudflare");
+    dns = {
+      provider: "cloudflare",
+      apiToken: e.CLOUDFLARE_API_TOKEN ?? "",
+      zoneId: e.CLOUDFLARE_ZONE_ID ?? "",
+    };
+  }
+  const publicUrl = new URL(e.PAAS_PUBLIC_URL);
+  if (publicUrl.protocol !== "https:" && publicUrl.protocol !== "http:")
+    problems.push("PAAS_PUBLIC_URL must be an http(s) URL");
+  const local = e.PAAS_BASE_DOMAIN === "localhost" || e.PAAS_BASE_DOMAIN.endsWith(".localhost");
+  const maxCpuMillis = e.PAAS_MAX_CPU !== undefined ? cpuMillis(e.PAAS_MAX_CPU) : undefined;
+  const maxMemoryBytes = e.PAAS_MAX_MEMORY !== undefined ? memoryBytes(e.PAAS_MAX_MEMORY) : undefined;
+  if (problems.length > 0) throw new SettingsError(problems);
+  return {
+    appId: Number(e.APP_ID),
+    privateKey: privateKey!,
+    webhookSecret: e.WEBHOOK_SECRET,
+    webhookPath: e.WEBHOOK_PATH ?? "/api/github/webhooks",
+    gheHost: e.GHE_HOST,
+    gheProtocol: e.GHE_PROTOCOL ?? "https",
+    host: e.HOST,
+    port: e.PORT ?? 3000,
+    logLevel: e.LOG_LEVEL ?? "info",
+    runtime: e.PAAS_RUNTIME,
+    // The audience is compared as a string: keep the URL exactly as configured, minus a trailing slash.
+    publicUrl: e.PAAS_PUBLIC_URL.replace(/\/+$/, ""),
+    oidcIssuer: e.PAAS_OIDC_ISSUER.replace(/\/+$/, ""),
+    dns,
+    probeAddress: e.PAAS_PROBE_ADDRESS?.replace(/\/+$/, ""),
+    maxBodyBytes: e.PAAS_MAX_BODY_BYTES,
+    githubWriteIntervalMs: e.PAAS_GITHUB_WRITE_INTERVAL_MS,
+    platform: {
+      baseDomain: e.PAAS_BASE_DOMAIN,
+      // Local development serves plain HTTP (Caddy on a local port); real domains use HTTPS.
+      urlScheme: e.PAAS_URL_SCHEME ?? (local ? "http" : "https"),
+      urlPort: e.PAAS_URL_PORT,
+      limits: { maxCpuMillis, maxMemoryBytes, maxReplicas: e.PAAS_MAX_REPLICAS },
+    },
+  };
+}
+
+/** Settings safe to log: secrets replaced by whether they are set. */
+export function describeSettings(s: Settings): Record<string, unknown> {
+  return {
+    appId: s.appId,
+    privateKey: "(set)",
+    webhookSecret: "(set)",
+    gheHost: s.gheHost ?? "github.com",
+    runtime: s.runtime,
+    publicUrl: s.publicUrl,
+    oidcIssuer: s.oidcIssuer,
+    dns: s.dns.provider,
+    probeAddress: s.probeAddress,
+    baseDomain: s.platform.baseDomain,
+    urlScheme: s.platform.urlScheme,
+    urlPort: s.platform.urlPort,
+    maxBodyBytes: s.maxBodyBytes,
+    githubWriteIntervalMs: s.githubWriteIntervalMs,
+    limits: s.platform.limits,
+  };
+}
+
+/**
+ * The environment Probot's own `createProbot` reads: Probot, not this code,
+ * turns GHE_HOST/GHE_PROTOCOL into the API base URL.
+ */
+export function probotEnv(s: Settings): Record<string, string> {
+  const env: Record<string, string> = {
+    APP_ID: String(s.appId),
+    PRIVATE_KEY: s.privateKey,
+    WEBHOOK_SECRET: s.webhookSecret,
+    WEBHOOK_PATH: s.webhookPath,
+    LOG_LEVEL: s.logLevel,
+  };
+  if (s.gheHost) {
+    env.GHE_HOST = s.gheHost;
+    env.GHE_PROTOCOL = s.gheProtocol;
+  }
+  return env;
+}

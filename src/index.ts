@@ -1,0 +1,16 @@
+// The Probot app: wires events to handlers, nothing else.
+import type { Probot } from "probot";
+import type { Deployer } from "./app/deployer.ts";
+import { onCheckRunRerequested, onInstallation, onPullRequest, onPush } from "./app/handlers.ts";
+
+export function paasApp(deployer: Deployer) {
+  return (app: Probot): void => {
+    app.on(
+      ["pull_request.opened", "pull_request.reopened", "pull_request.synchronize", "pull_request.closed"],
+      (ctx) => onPullRequest(deployer, ctx.payload),
+    );
+    app.on("push", (ctx) => onPush(deployer, ctx.payload));
+    app.on("check_run.rerequested", (ctx) => onCheckRunRerequested(deployer, ctx.payload));
+    app.on(["installation", "installation_repositories"], (ctx) => onInstallation(deployer, ctx.payload));
+  };
+}

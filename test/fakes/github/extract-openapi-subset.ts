@@ -1,0 +1,108 @@
+// Extracts, from GitHub's official OpenAPI description (@octokit/openapi), the
+// operations the App calls: parameters and request bodies with every $ref
+// inlined, documentation fields dropped. The fake GitHub validates each request
+// against this subset so tests don't parse the 13 MB file on every run.
+// Run: node test/fakes/github/extract-openapi-subset.ts (rewrites openapi-subset.json)
+import { readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Every operation the App (and Probot's auth) may call: method + path template. */
+export const OPERATIONS: readonly (readonly [string, string])[] = [
+  ["post", "/app/installations/{installation_id}/access_tokens"],
+  ["get", "/repos/{owner}/{repo}/installation"],
+  ["get", "/repos/{owner}/{repo}"],
+  ["get", "/repos/{owner}/{repo}/contents/{path}"],
+  ["get", "/repos/{owner}/{repo}/pulls/{pull_number}"],
+  ["get", "/repos/{owner}/{repo}/deployments"],
+  ["post", "/repos/{owner}/{repo}/deployments"],
+  ["post", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"],
+  ["put", "/repos/{owner}/{repo}/environments/{environment_name}"],
+  ["delete", "/repos/{owner}/{repo}/environments/{environment_name}"],
+  ["post", "/repos/{owner}/{repo}/check-runs"],
+  ["patch", "/repos/{owner}/{repo}/check-runs/{check_run_id}"],
+  ["get", "/repos/{owner}/{repo}/commits/{ref}/check-runs"],
+  ["get", "/repos/{owner}/{repo}/issues/{issue_number}/comments"],
+  ["post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"],
+  ["patch", "/repos/{owner}/{repo}/issues/comments/{comment_id}"],
+  ["get", "/repos/{owner}/{repo}/collaborators/{username}/permission"],
+];
+
+const DROP = new Set([
+  "description",
+  "example",
+  "examples",
+  "externalDocs",
+  "x-github",
+  "summary",
+  "tags",
+  "title",
+]);
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function inline(node: Json, root: { [k: string]: Json }, seen: string[] = []): Json {
+  if (Array.isArray(node)) return node.map((n) => inline(n, root, seen));
+  if (node === null || typeof node !== "object") return node;
+  const ref = node["$ref"];
+  if (typeof ref === "string") {
+    if (seen.includes(ref)) return {}; // recursive schema: accept anything below the cycle
+    const target = ref
+      .replace(/^#\//, "")
+      .split("/")
+      .reduce<Json>((o, k) => (o as { [k: string]: Json })[k]!, root);
+    return inline(target, root, [...seen, ref]);
+  }
+  const out: { [k: string]: Json } = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (DROP.has(k) && typeof v !== "object") continue;
+    if (k === "examples" || k === "example" || k === "externalDocs" || k === "x-github") continue;
+    out[k] =
+      k === "properties"
+        ? Object.fromEntries(Object.entries(v as object).map(([p, s]) => [p, inline(s as Json, root, seen)]))
+        : inline(v, root, seen);
+  }
+  return out;
+}
+
+export function extract(spec: { [k: string]: Json }): Json {
+  const paths = spec["paths"] as { [k: string]: { [m: string]: { [k: string]: Json } } };
+  const operations: Json[] = [];
+  for (const [method, path] of OPERATIONS) {
+    const op = paths[path]?.[method];
+    if (!op) throw new Error(`${method.toUpperCase()} ${path} is not in the OpenAPI description`);
+    const body = op["requestBody"] as { [k: string]: Json } | undefined;
+    const inlinedBody = body ? (inline(body, spec) as { [k: string]: Json }) : undefined;
+    operations.push({
+      method,
+      path,
+      operationId: op["operationId"] ?? null,
+      parameters: inline(op["parameters"] ?? [], spec),
+      requestBody: inlinedBody
+        ? {
+            required: inlinedBody["required"] ?? false,
+            schema: ((inlinedBody["content"] as { [k: string]: { [k: string]: Json } })["application/json"]?.[
+              "schema"
+            ] ?? {}) as Json,
+          }
+        : null,
+    });
+  }
+  return {
+    source: "@octokit/openapi api.github.com.json",
+    version: spec["info"] ? (spec["info"] as { [k: string]: Json })["version"]! : null,
+    operations,
+  };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const require = createRequire(import.meta.url);
+  const pkgDir = dirname(require.resolve("@octokit/openapi/package.json"));
+  const spec = JSON.parse(readFileSync(join(pkgDir, "generated", "api.github.com.json"), "utf8")) as {
+    [k: string]: Json;
+  };
+  const out = join(dirname(fileURLToPath(import.meta.url)), "openapi-subset.json");
+  writeFileSync(out, JSON.stringify(extract(spec), null, 1) + "\n");
+  console.log(`wrote ${out}`);
+}

@@ -1,0 +1,650 @@
+// A stateful fake of the GitHub REST API (GitHub Enterprise layout: /api/v3).
+// Every request is checked against GitHub's official OpenAPI description (the
+// subset in openapi-subset.json): an undocumented method, path, query
+// parameter or body is recorded in `violations` and answered 404/422, and
+// tests assert there were none. Authentication is checked like GitHub does:
+// App JWTs (RS256, signed with the App's key) for /app endpoints, installation
+// tokens for repository endpoints, scoped to the installation's repositories.
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Ajv, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+import { importSPKI, jwtVerify } from "jose";
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => void;
+
+interface Param {
+  name: string;
+  in: "path" | "query" | "header";
+  required?: boolean;
+  schema: object;
+}
+interface Operation {
+  method: string;
+  path: string;
+  operationId: string;
+  parameters: Param[];
+  requestBody: { required: boolean; schema: object } | null;
+}
+interface CompiledOperation extends Operation {
+  regex: RegExp;
+  names: string[];
+  pathValidator: ValidateFunction;
+  queryValidator: ValidateFunction;
+  bodyValidator: ValidateFunction | undefined;
+}
+
+export interface LoggedRequest {
+  method: string;
+  /** Path without the /api/v3 prefix, query included. */
+  url: string;
+  operationId: string | undefined;
+  status: number;
+  auth: "app" | "installation" | "none";
+}
+
+interface Repo {
+  id: number;
+  owner: string;
+  ownerId: number;
+  name: string;
+  installationId: number;
+  defaultBranch: string;
+  /** sha → path → content */
+  files: Map<string, Map<string, string>>;
+}
+export interface FakePull {
+  number: number;
+  state: "open" | "closed";
+  headSha: string;
+  mergeSha: string | null;
+  headRef: string;
+  baseRef: string;
+  headRepoId?: number;
+}
+export interface FakeDeployment {
+  id: number;
+  sha: string;
+  ref: string;
+  environment: string;
+  transient: boolean;
+  production: boolean;
+  payload: unknown;
+  description: string | null;
+  statuses: { state: string; description: string; environment_url?: string; log_url?: string }[];
+}
+export interface FakeCheckRun {
+  id: number;
+  name: string;
+  headSha: string;
+  status: string;
+  conclusion: string | null;
+  output: { title?: string; summary?: string; text?: string };
+  annotations: { path: string; start_line: number; message: string; annotation_level: string }[];
+  detailsUrl?: string;
+}
+export interface FakeComment {
+  id: number;
+  issue: number;
+  body: string;
+  userType: "Bot" | "User";
+  viaApp: boolean;
+  updates: number;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+let compiled: CompiledOperation[] | undefined;
+
+function operations(): CompiledOperation[] {
+  if (compiled) return compiled;
+  const subset = JSON.parse(readFileSync(join(here, "openapi-subset.json"), "utf8")) as {
+    operations: Operation[];
+  };
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  addFormats(ajv);
+  const coercing = new Ajv({ strict: false, allErrors: true, coerceTypes: true });
+  addFormats(coercing);
+  compiled = subset.operations.map((op) => {
+    const names: string[] = [];
+    const pattern = op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
+      names.push(name);
+      const multi = op.parameters.some(
+        (p) => p.name === name && (p as unknown as Record<string, unknown>)["x-multi-segment"],
+      );
+      return multi ? "(.+)" : "([^/]+)";
+    });
+    const group = (where: "path" | "query") => {
+      const ps = op.parameters.filter((p) => p.in === where);
+      return coercing.compile({
+        type: "object",
+        properties: Object.fromEntries(ps.map((p) => [p.name, p.schema])),
+        required: ps.filter((p) => p.required).map((p) => p.name),
+        additionalProperties: false,
+      });
+    };
+    return {
+      ...op,
+      regex: new RegExp(`^${pattern}$`),
+      names,
+      pathValidator: group("path"),
+      queryValidator: group("query"),
+      bodyValidator: op.requestBody ? ajv.compile(op.requestBody.schema) : undefined,
+    };
+  });
+  return compiled;
+}
+
+export interface FakeGitHubOptions {
+  appId: number;
+  /** The App's public key (SPKI PEM) to verify App JWTs. */
+  appPublicKey: string;
+}
+
+export class FakeGitHub {
+  readonly log: LoggedRequest[] = [];
+  readonly violations: string[] = [];
+  readonly repos = new Map<string, Repo>();
+  readonly pulls = new Map<string, FakePull>();
+  readonly deployments: (FakeDeployment & { repo: string })[] = [];
+  readonly environments = new Map<string, Set<string>>();
+  readonly checkRuns: (FakeCheckRun & { repo: string })[] = [];
+  readonly comments: (FakeComment & { repo: string })[] = [];
+  readonly installations = new Map<number, { account: string; accountId: number }>();
+  readonly permissions = new Map<string, string>();
+  #tokens = new Map<string, { installationId: number; expires: number }>();
+  #nextId = 1000;
+  #server: Server | undefined;
+  #options: FakeGitHubOptions;
+
+  constructor(options: FakeGitHubOptions) {
+    this.#options = options;
+    operations();
+  }
+
+  /** host:port for GHE_HOST (with GHE_PROTOCOL=http). */
+  host = "";
+
+  async start(): Promise<void> {
+    this.#server = createServer((req, res) => {
+      void this.#handle(req, res).catch((e: unknown) => {
+        this.violations.push(`fake crashed on ${req.method} ${req.url}: ${(e as Error).stack}`);
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+    });
+    await new Promise<void>((r) => this.#server!.listen(0, "127.0.0.1", () => r()));
+    this.host = `127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.#server?.closeAllConnections();
+    await new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
+  }
+
+  // ---------- scenario setup ----------
+
+  addInstallation(id: number, account: string, accountId: number): void {
+    this.installations.set(id, { account, accountId });
+  }
+
+  addRepository(r: {
+    id: number;
+    owner: string;
+    ownerId: number;
+    name: string;
+    installationId: number;
+    defaultBranch?: string;
+  }): void {
+    this.repos.set(`${r.owner}/${r.name}`.toLowerCase(), {
+      ...r,
+      defaultBranch: r.defaultBranch ?? "main",
+      files: new Map(),
+    });
+  }
+
+  setFile(fullName: string, sha: string, path: string, content: string): void {
+    const repo = this.#repo(fullName)!;
+    if (!repo.files.has(sha)) repo.files.set(sha, new Map());
+    repo.files.get(sha)!.set(path, content);
+  }
+
+  setPull(fullName: string, pull: FakePull): void {
+    this.pulls.set(`${fullName.toLowerCase()}#${pull.number}`, pull);
+  }
+
+  /** Requests by kind: reads are GET, writes anything else. */
+  counts(from = 0): { reads: number; writes: number; byOperation: Record<string, number> } {
+    const slice = this.log.slice(from);
+    const byOperation: Record<string, number> = {};
+    for (const r of slice) byOperation[r.operationId ?? "?"] = (byOperation[r.operationId ?? "?"] ?? 0) + 1;
+    return {
+      reads: slice.filter((r) => r.method === "GET").length,
+      writes: slice.filter((r) => r.method !== "GET").length,
+      byOperation,
+    };
+  }
+
+  deploymentsOf(fullName: string, environment?: string): FakeDeployment[] {
+    return this.deployments.filter(
+      (d) =>
+        d.repo === fullName.toLowerCase() && (environment === undefined || d.environment === environment),
+    );
+  }
+
+  checkRunsOf(fullName: string, sha?: string): FakeCheckRun[] {
+    return this.checkRuns.filter(
+      (c) => c.repo === fullName.toLowerCase() && (sha === undefined || c.headSha === sha),
+    );
+  }
+
+  commentsOf(fullName: string, issue: number): FakeComment[] {
+    return this.comments.filter((c) => c.repo === fullName.toLowerCase() && c.issue === issue);
+  }
+
+  environmentsOf(fullName: string): string[] {
+    return [...(this.environments.get(fullName.toLowerCase()) ?? [])].sort();
+  }
+
+  // ---------- HTTP ----------
+
+  #repo(fullName: string): Repo | undefined {
+    return this.repos.get(fullName.toLowerCase());
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://fake");
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString("utf8");
+    const entry: LoggedRequest = {
+      method: req.method ?? "GET",
+      url: url.pathname.replace(/^\/api\/v3/, "") + url.search,
+      operationId: undefined,
+      status: 0,
+      auth: "none",
+    };
+    this.log.push(entry);
+    const send = (status: number, body?: unknown) => {
+      entry.status = status;
+      if (body === undefined) return void res.writeHead(status).end();
+      const text = JSON.stringify(body);
+      res.writeHead(status, { "content-type": "application/json; charset=utf-8" }).end(text);
+    };
+    if (!url.pathname.startsWith("/api/v3/")) {
+      this.violations.push(`${req.method} ${url.pathname}: not under /api/v3 (the GHE API prefix)`);
+      return send(404, { message: "Not Found" });
+    }
+    const path = url.pathname.slice("/api/v3".length);
+    const method = (req.method ?? "GET").toLowerCase();
+    const segments = path.split("/").map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return s;
+      }
+    });
+    let op: CompiledOperation | undefined;
+    let params: Record<string, string> = {};
+    for (const candidate of operations()) {
+      if (candidate.method !== method) continue;
+      const m = candidate.regex.exec(path);
+      if (!m) continue;
+      const values = Object.fromEntries(candidate.names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)]));
+      if (!candidate.pathValidator({ ...values })) continue; // e.g. "comments" is not an issue_number
+      op = candidate;
+      params = values;
+      break;
+    }
+    void segments;
+    if (!op) {
+      this.violations.push(
+        `${req.method} ${path}: no such operation in GitHub's OpenAPI description (or not one the App should call)`,
+      );
+      return send(404, { message: "Not Found" });
+    }
+    entry.operationId = op.operationId;
+    const query: Record<string, unknown> = Object.fromEntries(url.searchParams.entries());
+    if (!op.queryValidator(query)) {
+      this.violations.push(
+        `${req.method} ${path}: query ${url.search} not allowed: ${JSON.stringify(op.queryValidator.errors)}`,
+      );
+      return send(422, { message: "Invalid query" });
+    }
+    let body: Record<string, unknown> | undefined;
+    if (raw.length > 0) {
+      try {
+        body = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        this.violations.push(`${req.method} ${path}: body is not JSON`);
+        return send(400, { message: "Problems parsing JSON" });
+      }
+    }
+    if (op.requestBody) {
+      if (body === undefined && op.requestBody.required) {
+        this.violations.push(`${req.method} ${path}: body required`);
+        return send(422, { message: "Body required" });
+      }
+      if (body !== undefined && !op.bodyValidator!(body)) {
+        this.violations.push(
+          `${req.method} ${path}: body ${raw.slice(0, 500)} does not match the description: ${JSON.stringify(op.bodyValidator!.errors)}`,
+        );
+        return send(422, { message: "Validation Failed", errors: op.bodyValidator!.errors });
+      }
+    } else if (body !== undefined && Object.keys(body).length > 0) {
+      this.violations.push(`${req.method} ${path}: this operation takes no body`);
+      return send(422, { message: "Unexpected body" });
+    }
+
+    // Authentication.
+    const auth = req.headers.authorization ?? "";
+    if (op.path.startsWith("/app/") || op.path === "/repos/{owner}/{repo}/installation") {
+      const jwt = /^bearer (.+)$/i.exec(auth)?.[1];
+      if (!jwt) return send(401, { message: "A JSON web token could not be decoded" });
+      try {
+        const key = await importSPKI(this.#options.appPublicKey, "RS256");
+        const { payload } = await jwtVerify(jwt, key, { algorithms: ["RS256"], clockTolerance: 60 });
+        if (String(payload.iss) !== String(this.#options.appId))
+          return send(401, { message: "Integration not found" });
+      } catch {
+        return send(401, { message: "A JSON web token could not be decoded" });
+      }
+      entry.auth = "app";
+    } else {
+      const token = /^(?:token|bearer) (.+)$/i.exec(auth)?.[1];
+      const t = token ? this.#tokens.get(token) : undefined;
+      if (!t || t.expires < Date.now()) return send(401, { message: "Bad credentials" });
+      const repo = this.#repo(`${params.owner}/${params.repo}`);
+      if (!repo || repo.installationId !== t.installationId) return send(404, { message: "Not Found" });
+      entry.auth = "installation";
+    }
+    return this.#route(op, params, url.searchParams, body ?? {}, send);
+  }
+
+  #route(
+    op: CompiledOperation,
+    p: Record<string, string>,
+    q: URLSearchParams,
+    body: Record<string, unknown>,
+    send: (s: number, b?: unknown) => void,
+  ): void {
+    const full = `${p.owner}/${p.repo}`.toLowerCase();
+    const repo = p.owner ? this.#repo(full) : undefined;
+    const now = new Date().toISOString();
+    switch (op.operationId) {
+      case "apps/create-installation-access-token": {
+        const inst = this.installations.get(Number(p.installation_id));
+        if (!inst) return send(404, { message: "Not Found" });
+        const token = `ghs_${randomBytes(18).toString("hex")}`;
+        const expires = Date.now() + 3600_000;
+        this.#tokens.set(token, { installationId: Number(p.installation_id), expires });
+        return send(201, {
+          token,
+          expires_at: new Date(expires).toISOString(),
+          permissions: {
+            checks: "write",
+            deployments: "write",
+            contents: "read",
+            pull_requests: "write",
+            administration: "write",
+          },
+          repository_selection: "selected",
+        });
+      }
+      case "apps/get-repo-installation": {
+        if (!repo) return send(404, { message: "Not Found" });
+        const inst = this.installations.get(repo.installationId)!;
+        return send(200, {
+          id: repo.installationId,
+          account: { login: inst.account, id: inst.accountId, type: "Organization" },
+          app_id: this.#options.appId,
+          target_type: "Organization",
+        });
+      }
+      case "repos/get":
+        return send(200, {
+          id: repo!.id,
+          name: repo!.name,
+          full_name: `${repo!.owner}/${repo!.name}`,
+          owner: { login: repo!.owner, id: repo!.ownerId },
+          default_branch: repo!.defaultBranch,
+          private: false,
+        });
+      case "repos/get-content": {
+        const ref = q.get("ref") ?? repo!.defaultBranch;
+        const content = repo!.files.get(ref)?.get(p.path!);
+        if (content === undefined) return send(404, { message: "Not Found" });
+        return send(200, {
+          type: "file",
+          encoding: "base64",
+          name: p.path!.split("/").pop(),
+          path: p.path,
+          size: Buffer.byteLength(content),
+          sha: "0".repeat(40),
+          content: Buffer.from(content).toString("base64"),
+        });
+      }
+      case "pulls/get": {
+        const pull = this.pulls.get(`${full}#${p.pull_number}`);
+        if (!pull) return send(404, { message: "Not Found" });
+        return send(200, {
+          number: pull.number,
+          state: pull.state,
+          merge_commit_sha: pull.mergeSha,
+          head: { sha: pull.headSha, ref: pull.headRef, repo: { id: pull.headRepoId ?? repo!.id } },
+          base: { sha: "b".repeat(40), ref: pull.baseRef, repo: { id: repo!.id } },
+        });
+      }
+      case "repos/create-deployment": {
+        const d: FakeDeployment & { repo: string } = {
+          repo: full,
+          id: this.#nextId++,
+          sha: String(body.ref),
+          ref: String(body.ref),
+          environment: String(body.environment ?? "production"),
+          transient: Boolean(body.transient_environment),
+          production: Boolean(body.production_environment ?? body.environment === "production"),
+          payload: body.payload,
+          description: (body.description as string | null | undefined) ?? null,
+          statuses: [],
+        };
+        // GitHub checks required contexts unless told not to: the App must pass [].
+        if (!Array.isArray(body.required_contexts) || body.required_contexts.length > 0) {
+          return send(409, { message: "Conflict: Commit status checks failed for " + String(body.ref) });
+        }
+        this.deployments.push(d);
+        this.#envs(full).add(d.environment);
+        return send(201, this.#deploymentJson(d));
+      }
+      case "repos/list-deployments": {
+        const env = q.get("environment");
+        const list = this.deployments
+          .filter((d) => d.repo === full && (env === null || d.environment === env))
+          .reverse();
+        return send(
+          200,
+          list.map((d) => this.#deploymentJson(d)),
+        );
+      }
+      case "repos/create-deployment-status": {
+        const d = this.deployments.find((x) => x.repo === full && x.id === Number(p.deployment_id));
+        if (!d) return send(404, { message: "Not Found" });
+        if (typeof body.description === "string" && body.description.length > 140) {
+          return send(422, {
+            message: "Validation Failed: description is too long (maximum is 140 characters)",
+          });
+        }
+        const s = {
+          state: String(body.state),
+          description: String(body.description ?? ""),
+          environment_url: body.environment_url as string | undefined,
+          log_url: body.log_url as string | undefined,
+        };
+        d.statuses.push(s);
+        // auto_inactive (default true) marks earlier non-transient, non-production deployments of the environment inactive.
+        if (s.state === "success" && body.auto_inactive !== false) {
+          for (const other of this.deployments) {
+            if (
+              other !== d &&
+              other.repo === full &&
+              other.environment === d.environment &&
+              !other.transient &&
+              !other.production &&
+              other.statuses.at(-1)?.state !== "inactive"
+            ) {
+              other.statuses.push({ state: "inactive", description: "" });
+            }
+          }
+        }
+        return send(201, {
+          id: this.#nextId++,
+          state: s.state,
+          description: s.description,
+          environment: d.environment,
+          environment_url: s.environment_url ?? "",
+          log_url: s.log_url ?? "",
+          created_at: now,
+        });
+      }
+      case "repos/create-or-update-environment":
+        this.#envs(full).add(p.environment_name!);
+        return send(200, { id: this.#nextId++, name: p.environment_name });
+      case "repos/delete-an-environment":
+        if (!this.#envs(full).delete(p.environment_name!)) return send(404, { message: "Not Found" });
+        return send(204);
+      case "checks/create": {
+        const c: FakeCheckRun & { repo: string } = {
+          repo: full,
+          id: this.#nextId++,
+          name: String(body.name),
+          headSha: String(body.head_sha),
+          status: "queued",
+          conclusion: null,
+          output: {},
+          annotations: [],
+        };
+        this.checkRuns.push(c);
+        this.#applyCheck(c, body);
+        return send(201, this.#checkJson(c));
+      }
+      case "checks/update": {
+        const c = this.checkRuns.find((x) => x.repo === full && x.id === Number(p.check_run_id));
+        if (!c) return send(404, { message: "Not Found" });
+        const err = this.#applyCheck(c, body);
+        if (err) return send(422, { message: err });
+        return send(200, this.#checkJson(c));
+      }
+      case "checks/list-for-ref": {
+        const name = q.get("check_name");
+        const list = this.checkRuns
+          .filter((c) => c.repo === full && c.headSha === p.ref && (name === null || c.name === name))
+          .reverse();
+        return send(200, { total_count: list.length, check_runs: list.map((c) => this.#checkJson(c)) });
+      }
+      case "issues/list-comments": {
+        const list = this.comments.filter((c) => c.repo === full && c.issue === Number(p.issue_number));
+        return send(
+          200,
+          list.map((c) => this.#commentJson(c)),
+        );
+      }
+      case "issues/create-comment": {
+        if (String(body.body).length > 65536)
+          return send(422, { message: "Body is too long (maximum is 65536 characters)" });
+        const c = {
+          repo: full,
+          id: this.#nextId++,
+          issue: Number(p.issue_number),
+          body: String(body.body),
+          userType: "Bot" as const,
+          viaApp: true,
+          updates: 0,
+        };
+        this.comments.push(c);
+        return send(201, this.#commentJson(c));
+      }
+      case "issues/update-comment": {
+        const c = this.comments.find((x) => x.repo === full && x.id === Number(p.comment_id));
+        if (!c) return send(404, { message: "Not Found" });
+        if (String(body.body).length > 65536)
+          return send(422, { message: "Body is too long (maximum is 65536 characters)" });
+        c.body = String(body.body);
+        c.updates++;
+        return send(200, this.#commentJson(c));
+      }
+      case "repos/get-collaborator-permission-level": {
+        const perm = this.permissions.get(`${full}:${p.username}`) ?? "read";
+        return send(200, { permission: perm, role_name: perm, user: { login: p.username } });
+      }
+      default:
+        this.violations.push(`fake has no handler for ${op.operationId}`);
+        return send(501, { message: "not implemented by the fake" });
+    }
+  }
+
+  #envs(full: string): Set<string> {
+    if (!this.environments.has(full)) this.environments.set(full, new Set());
+    return this.environments.get(full)!;
+  }
+
+  #applyCheck(c: FakeCheckRun, body: Record<string, unknown>): string | undefined {
+    if (typeof body.status === "string") c.status = body.status;
+    if (typeof body.conclusion === "string") {
+      c.conclusion = body.conclusion;
+      c.status = "completed";
+    }
+    if (c.status === "completed" && !c.conclusion) return "conclusion is required when status is completed";
+    if (typeof body.details_url === "string") c.detailsUrl = body.details_url;
+    const output = body.output as
+      | { title?: string; summary?: string; text?: string; annotations?: FakeCheckRun["annotations"] }
+      | undefined;
+    if (output) {
+      if ((output.annotations?.length ?? 0) > 50) return "Only 50 annotations may be sent per request";
+      if ((output.summary?.length ?? 0) > 65535 || (output.text?.length ?? 0) > 65535)
+        return "output is too long";
+      c.output = { title: output.title, summary: output.summary, text: output.text };
+      // Annotations accumulate across updates, as on GitHub.
+      c.annotations.push(...(output.annotations ?? []));
+    }
+    return undefined;
+  }
+
+  #deploymentJson(d: FakeDeployment) {
+    return {
+      id: d.id,
+      sha: d.sha,
+      ref: d.ref,
+      task: "deploy",
+      environment: d.environment,
+      payload: d.payload ?? {},
+      description: d.description,
+      transient_environment: d.transient,
+      production_environment: d.production,
+      created_at: new Date().toISOString(),
+    };
+  }
+
+  #checkJson(c: FakeCheckRun) {
+    return {
+      id: c.id,
+      name: c.name,
+      head_sha: c.headSha,
+      status: c.status,
+      conclusion: c.conclusion,
+      output: { ...c.output, annotations_count: c.annotations.length },
+      html_url: `http://${this.host}/runs/${c.id}`,
+    };
+  }
+
+  #commentJson(c: FakeComment) {
+    return {
+      id: c.id,
+      body: c.body,
+      user: { login: "paas[bot]", type: c.userType },
+      performed_via_github_app: c.viaApp ? { id: this.#options.appId } : null,
+      created_at: new Date().toISOString(),
+    };
+  }
+}

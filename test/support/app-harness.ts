@@ -1,0 +1,239 @@
+// Starts the App for end-to-end tests: the fake GitHub (reached through
+// GHE_HOST/GHE_PROTOCOL), a local OIDC issuer, a serving runtime double, and
+// the App's own server from startServer. Webhooks are real example payloads
+// from @octokit/webhooks-examples, adjusted to the scenario and signed.
+import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import { startServer, type RunningServer } from "../../src/app/server.ts";
+import { loadSettings, type Settings } from "../../src/app/settings.ts";
+import { FakeGitHub } from "../fakes/github/server.ts";
+import { OidcIssuer, type ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
+import { RecordingDns, ServingRuntime } from "./app-runtime-double.ts";
+
+const require = createRequire(import.meta.url);
+const examples = require("@octokit/webhooks-examples") as {
+  name: string;
+  examples: Record<string, unknown>[];
+}[];
+
+export const APP_ID = 4242;
+export const OWNER = "octo-org";
+export const OWNER_ID = 9001;
+export const REPO = "hello-world";
+export const REPO_ID = 123456;
+export const FULL = `${OWNER}/${REPO}`;
+export const INSTALLATION_ID = 777;
+export const AUDIENCE = "https://paas.example.test";
+export const DIGEST = `sha256:${"d".repeat(64)}`;
+export const IMAGE = `ghcr.io/${OWNER}/${REPO}`;
+
+export const VALID_CONFIG = `name: hello
+run:
+  port: 8080
+environments:
+  production:
+    branch: main
+`;
+
+export function sha(n: number): string {
+  return n.toString(16).padStart(40, "a");
+}
+
+export interface Harness {
+  github: FakeGitHub;
+  issuer: OidcIssuer;
+  runtime: ServingRuntime;
+  dns: RecordingDns;
+  app: RunningServer;
+  settings: Settings;
+  webhook(event: string, payload: Record<string, unknown>): Promise<number>;
+  pullRequestPayload(
+    action: "opened" | "synchronize" | "closed" | "reopened",
+    pr: number,
+    headSha: string,
+    extra?: { merged?: boolean },
+  ): Record<string, unknown>;
+  pushPayload(ref: string, after: string): Record<string, unknown>;
+  claims(over?: Partial<ActionsTokenClaims>): ActionsTokenClaims;
+  handoff(
+    body: unknown,
+    token: string | undefined,
+    opts?: { raw?: string; contentType?: string },
+  ): Promise<{ status: number; json: Record<string, unknown> }>;
+  tokenFor(
+    claims: ActionsTokenClaims,
+    o?: Parameters<OidcIssuer["token"]>[1] | { audience?: string },
+  ): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const github = new FakeGitHub({
+    appId: APP_ID,
+    appPublicKey: publicKey.export({ type: "spki", format: "pem" }).toString(),
+  });
+  await github.start();
+  github.addInstallation(INSTALLATION_ID, OWNER, OWNER_ID);
+  github.addRepository({
+    id: REPO_ID,
+    owner: OWNER,
+    ownerId: OWNER_ID,
+    name: REPO,
+    installationId: INSTALLATION_ID,
+  });
+  const issuer = new OidcIssuer();
+  await issuer.start();
+  const runtime = new ServingRuntime();
+  await runtime.start();
+  const dns = new RecordingDns();
+  const secret = "webhook-secret-" + randomUUID();
+  const settings = loadSettings({
+    APP_ID: String(APP_ID),
+    PRIVATE_KEY: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+    WEBHOOK_SECRET: secret,
+    GHE_HOST: github.host,
+    GHE_PROTOCOL: "http",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    LOG_LEVEL: "fatal",
+    PAAS_PUBLIC_URL: AUDIENCE,
+    PAAS_OIDC_ISSUER: issuer.url,
+    PAAS_BASE_DOMAIN: "localhost",
+    PAAS_URL_SCHEME: "http",
+    PAAS_URL_PORT: String(runtime.port),
+    PAAS_PROBE_ADDRESS: `http://127.0.0.1:${runtime.port}`,
+    // The fake has no secondary rate limits: don't space writes by a second.
+    PAAS_GITHUB_WRITE_INTERVAL_MS: "0",
+    ...env,
+  });
+  const app = await startServer(settings, { runtime, dns });
+
+  const baseRepo = () => ({
+    id: REPO_ID,
+    name: REPO,
+    full_name: FULL,
+    owner: { login: OWNER, id: OWNER_ID, type: "Organization" },
+    default_branch: "main",
+  });
+  const example = (name: string, pick: (e: Record<string, unknown>) => boolean) => {
+    const found = examples.find((e) => e.name === name)?.examples.find(pick);
+    if (!found) throw new Error(`no ${name} example`);
+    return structuredClone(found);
+  };
+
+  const h: Harness = {
+    github,
+    issuer,
+    runtime,
+    dns,
+    app,
+    settings,
+    async webhook(event, payload) {
+      const body = JSON.stringify(payload);
+      const signature = "sha256=" + createHmac("sha256", secret).update(body).digest("hex");
+      const res = await fetch(`${app.url}${settings.webhookPath}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": event,
+          "x-github-delivery": randomUUID(),
+          "x-hub-signature-256": signature,
+        },
+        body,
+      });
+      await res.text();
+      return res.status;
+    },
+    pullRequestPayload(action, pr, headSha, extra = {}) {
+      const exampleAction = action === "reopened" ? "opened" : action;
+      const p = example("pull_request", (e) => e.action === exampleAction && "installation" in e);
+      const pull = p.pull_request as Record<string, unknown>;
+      p.action = action;
+      p.number = pr;
+      pull.number = pr;
+      pull.state = action === "closed" ? "closed" : "open";
+      pull.merged = extra.merged ?? false;
+      pull.head = { ...(pull.head as object), sha: headSha, ref: `feature-${pr}`, repo: baseRepo() };
+      pull.base = { ...(pull.base as object), ref: "main", repo: baseRepo() };
+      p.repository = { ...(p.repository as object), ...baseRepo() };
+      p.installation = { id: INSTALLATION_ID, node_id: "x" };
+      if (action === "synchronize") p.after = headSha;
+      return p;
+    },
+    pushPayload(ref, after) {
+      const p = example("push", (e) => "installation" in e && String(e.ref).startsWith("refs/heads/"));
+      p.ref = ref;
+      p.after = after;
+      p.deleted = false;
+      p.repository = {
+        ...(p.repository as object),
+        ...baseRepo(),
+        owner: {
+          ...((p.repository as Record<string, object>).owner ?? {}),
+          login: OWNER,
+          name: OWNER,
+          id: OWNER_ID,
+        },
+      };
+      p.installation = { id: INSTALLATION_ID, node_id: "x" };
+      return p;
+    },
+    claims(over = {}) {
+      return {
+        repository: FULL,
+        repository_id: String(REPO_ID),
+        repository_owner: OWNER,
+        repository_owner_id: String(OWNER_ID),
+        sha: sha(1),
+        ref: "refs/heads/main",
+        event_name: "push",
+        job_workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
+        run_id: "555",
+        ...over,
+      };
+    },
+    tokenFor(claims, o = {}) {
+      return issuer.token(claims, { audience: AUDIENCE, ...o } as Parameters<OidcIssuer["token"]>[1]);
+    },
+    async handoff(body, token, opts = {}) {
+      const headers: Record<string, string> = { "content-type": opts.contentType ?? "application/json" };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const res = await fetch(`${app.url}/paas/v1/deployments`, {
+        method: "POST",
+        headers,
+        body: opts.raw ?? JSON.stringify(body),
+      });
+      const text = await res.text();
+      let json: Record<string, unknown>;
+      try {
+        json = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        json = { text };
+      }
+      return { status: res.status, json };
+    },
+    async close() {
+      await app.close();
+      await runtime.stop();
+      await issuer.stop();
+      await github.stop();
+    },
+  };
+  return h;
+}
+
+/** The body the Action sends (action/src/handoff.ts). */
+export function handoffBody(commit: string, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    repository: FULL,
+    sha: commit,
+    ref: "refs/heads/main",
+    environment: "production",
+    image: IMAGE,
+    digest: DIGEST,
+    app: "",
+    runId: 555,
+    ...over,
+  };
+}
