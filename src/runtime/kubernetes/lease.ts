@@ -146,7 +146,7 @@ export class LeaseLock implements Lock {
         leaseDurationSeconds: this.duration,
         acquireTime: now,
         renewTime: now,
-        leaseTransitions: (previous?.spec?.leaseTransitions ?? -1) + 1,
+        leaseTransitions: previous ? (previous.spec?.leaseTransitions ?? 0) + 1 : 0,
       },
     };
   }

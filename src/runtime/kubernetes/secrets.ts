@@ -1,7 +1,7 @@
 // Secret values for apps, read from Secrets the operator keeps in one
 // namespace (PAAS_K8S_SECRETS_NAMESPACE), one Secret per repository:
 //
-//   Secret paas-secrets-<owner>-<repo>   (see secretNameFor; hashed when the names are not clean)
+//   Secret paas-secrets.<owner>.<repo>   (see secretNameFor; hashed when the names are not clean)
 //     production__DATABASE_URL   value for the production environment
 //     staging__DATABASE_URL      value for staging
 //     preview__DATABASE_URL      value for every pull request preview
@@ -22,10 +22,19 @@ export class SecretsError extends PaasError {
   }
 }
 
-/** Name of the Secret holding a repository's values (GitHub names are case-insensitive). */
+const SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * Name of the Secret holding a repository's values: `paas-secrets.<owner>.<repo>`,
+ * lowercase (GitHub names are case-insensitive; owners have no dots, so the
+ * split is unambiguous). Repositories whose name is not valid there (an
+ * underscore, a leading dot) get one label with a hash instead.
+ */
 export function secretNameFor(owner: string, repo: string): string {
-  const exact = `${owner}/${repo}`.toLowerCase();
-  return `paas-secrets-${label(exact.replace("/", "-"), 63, exact)}`;
+  const exact = `${owner}.${repo}`.toLowerCase();
+  const name = `paas-secrets.${exact}`;
+  if (SUBDOMAIN.test(exact) && name.length <= 253) return name;
+  return `paas-secrets.${label(exact, 63, `${owner}/${repo}`.toLowerCase())}`;
 }
 
 /** "preview" for every pull request, else the environment's name. */
