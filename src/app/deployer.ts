@@ -110,6 +110,7 @@ export class Deployer {
   readonly #repos = new Map<string, RepoInfo & { expires: number }>();
   readonly #configs = new Map<string, LoadedConfig | ConfigError>();
   readonly #checkRuns = new Map<string, number>();
+  readonly #annotated = new Map<string, true>();
   readonly #comments = new Map<string, { id: number; rows: CommentRow[] }>();
   readonly #accepted = new Map<string, Accepted>();
   readonly #latest = new Map<string, { seq: number; sha: string; closed: boolean }>();
@@ -678,6 +679,8 @@ export class Deployer {
 
   async #failConfig(repo: RepoInfo, sha: string, checkName: string, err: ConfigError): Promise<void> {
     const appKey = appOfCheck(checkName) ?? "";
+    // Annotate a commit once: the PR webhook and the hand-off both find the same error.
+    if (this.#annotated.has(checkKey(repo, sha, appKey))) return;
     const { output, batches } = configFailureOutput(err);
     const completed = {
       status: "completed" as const,
@@ -690,8 +693,10 @@ export class Deployer {
     });
     const id = this.#checkRuns.get(checkKey(repo, sha, appKey))!;
     // GitHub accepts 50 annotations per request; later requests append.
-    for (const batch of batches.slice(1))
+    for (const batch of batches.slice(1)) {
       await this.#d.github.updateCheckRun(repo, id, { output: { ...output, annotations: batch } });
+    }
+    remember(this.#annotated, checkKey(repo, sha, appKey), true);
   }
 
   async #updateComment(

@@ -121,3 +121,342 @@ describe("pull request previews", () => {
     assert.deepEqual(h.github.violations, []);
   });
 });
+
+describe("production and configuration", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it("queues the check on a push to the production branch and deploys production from the hand-off", async () => {
+    const commit = sha(0x301);
+    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    assert.equal(await h.webhook("push", h.pushPayload("refs/heads/main", commit)), 200);
+    assert.equal(h.github.checkRunsOf(FULL, commit)[0]?.status, "queued");
+
+    const res = await h.handoff(handoffBody(commit), await h.tokenFor(h.claims({ sha: commit })));
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    assert.equal(res.json.environment, "production");
+    await h.app.deployer.idle();
+    const [dep] = h.github.deploymentsOf(FULL, "production");
+    assert.equal(dep!.production, true);
+    assert.equal(dep!.transient, false);
+    assert.deepEqual(
+      (dep!.payload as Record<string, string>).image,
+      `ghcr.io/octo-org/hello-world@sha256:${"d".repeat(64)}`,
+    );
+    const url = dep!.statuses.at(-1)!.environment_url!;
+    assert.match(url, /^http:\/\/hello\.localhost:\d+\/$/);
+    assert.equal((await h.runtime.fetchUrl(url)).body, commit);
+    assert.equal(h.github.checkRunsOf(FULL, commit)[0]!.conclusion, "success");
+    assert.ok(h.dns.records.has("hello.localhost"));
+    assert.deepEqual(h.github.violations, []);
+  });
+
+  it("does nothing for a push to a branch no environment deploys", async () => {
+    const commit = sha(0x302);
+    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    const before = h.github.log.length;
+    assert.equal(await h.webhook("push", h.pushPayload("refs/heads/some-feature", commit)), 200);
+    assert.deepEqual(h.github.checkRunsOf(FULL, commit), []);
+    assert.equal(h.github.counts(before).writes, 0);
+  });
+
+  it("fails the check with annotations at the .paas.yml lines and deploys nothing when the config is invalid", async () => {
+    const commit = sha(0x303);
+    const bad = ["name: hello", "run:", "  port: 99999", "scale:", "  replicas: many", "bogus: 1", ""].join(
+      "\n",
+    );
+    h.github.setFile(FULL, commit, ".paas.yml", bad);
+    h.github.setPull(FULL, {
+      number: 9,
+      state: "open",
+      headSha: commit,
+      mergeSha: sha(0x304),
+      headRef: "f",
+      baseRef: "main",
+    });
+    assert.equal(await h.webhook("pull_request", h.pullRequestPayload("opened", 9, commit)), 200);
+    const applied = h.runtime.applied.length;
+    const res = await h.handoff(
+      handoffBody(commit, { ref: "refs/pull/9/merge", environment: "preview/pr-9" }),
+      await h.tokenFor(h.claims({ event_name: "pull_request", ref: "refs/pull/9/merge", sha: sha(0x304) })),
+    );
+    assert.equal(res.status, 422);
+    assert.equal(res.json.check, "config");
+    const [check, ...more] = h.github.checkRunsOf(FULL, commit);
+    assert.equal(more.length, 0);
+    assert.equal(check!.conclusion, "failure");
+    assert.deepEqual(
+      check!.annotations.map((a) => [a.path, a.start_line]),
+      [
+        [".paas.yml", 3],
+        [".paas.yml", 5],
+        [".paas.yml", 6],
+      ],
+    );
+    assert.match(check!.annotations[2]!.message, /unknown key "bogus"/);
+    assert.deepEqual(h.github.deploymentsOf(FULL, "preview/pr-9"), []);
+    assert.equal(h.runtime.applied.length, applied);
+    assert.match(h.github.commentsOf(FULL, 9)[0]!.body, /failed/);
+    assert.deepEqual(h.github.violations, []);
+  });
+
+  it("sends more than 50 annotations in batches of 50", async () => {
+    const commit = sha(0x305);
+    const lines = ["name: hello"];
+    for (let i = 0; i < 120; i++) lines.push(`unknown${i}: 1`);
+    h.github.setFile(FULL, commit, ".paas.yml", lines.join("\n"));
+    assert.equal(await h.webhook("push", { ...h.pushPayload("refs/heads/main", commit) }), 200);
+    const [check] = h.github.checkRunsOf(FULL, commit);
+    assert.equal(check!.conclusion, "failure");
+    assert.equal(check!.annotations.length, 120);
+    assert.deepEqual(h.github.violations, []);
+  });
+
+  it("reports a failed rollout with the runtime's diagnosis and keeps no URL", async () => {
+    const commit = sha(0x306);
+    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    h.runtime.failNext({
+      summary: "container exited with code 3 (CrashLoopBackOff)",
+      events: ["Back-off restarting failed container"],
+      state: "CrashLoopBackOff",
+      exitCode: 3,
+      logs: ["Traceback (most recent call last):", "ModuleNotFoundError: No module named 'flask'"],
+    });
+    const res = await h.handoff(handoffBody(commit), await h.tokenFor(h.claims({ sha: commit })));
+    assert.equal(res.status, 202);
+    await h.app.deployer.idle();
+    const dep = h.github.deploymentsOf(FULL, "production").find((d) => d.sha === commit)!;
+    assert.equal(dep.statuses.at(-1)!.state, "failure");
+    assert.match(dep.statuses.at(-1)!.description, /exited with code 3/);
+    assert.equal(dep.statuses.at(-1)!.environment_url, undefined);
+    const [check] = h.github.checkRunsOf(FULL, commit);
+    assert.equal(check!.conclusion, "failure");
+    assert.match(check!.output.summary!, /CrashLoopBackOff/);
+    assert.match(check!.output.text!, /No module named 'flask'/);
+    assert.deepEqual(h.github.violations, []);
+  });
+});
+
+describe("hand-off checks", () => {
+  let h: Harness;
+  const commit = sha(0x401);
+  before(async () => {
+    h = await startHarness({ PAAS_MAX_BODY_BYTES: "4096" });
+    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    h.github.setPull(FULL, {
+      number: 3,
+      state: "open",
+      headSha: commit,
+      mergeSha: sha(0x402),
+      headRef: "feature",
+      baseRef: "main",
+    });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  async function rejected(
+    status: number,
+    check: string,
+    body: unknown,
+    token: string | undefined,
+    opts?: { raw?: string },
+  ) {
+    const before = h.github.log.length;
+    const applied = h.runtime.applied.length;
+    const res = await h.handoff(body, token, opts);
+    assert.equal(res.status, status, JSON.stringify(res.json));
+    assert.equal(res.json.check, check, JSON.stringify(res.json));
+    assert.equal(typeof res.json.message, "string");
+    assert.equal(h.github.counts(before).writes, 0, "nothing is created on GitHub");
+    assert.equal(h.runtime.applied.length, applied, "nothing is deployed");
+  }
+
+  it("rejects a token signed with another key", async () => {
+    const { foreignKey } = await import("../fakes/oidc-issuer.ts");
+    await rejected(
+      401,
+      "signature",
+      handoffBody(commit),
+      await h.tokenFor(h.claims({ sha: commit }), {
+        audience: "https://paas.example.test",
+        signWith: await foreignKey(),
+      }),
+    );
+  });
+
+  it("rejects a token for another audience", async () => {
+    await rejected(
+      401,
+      "audience",
+      handoffBody(commit),
+      await h.tokenFor(h.claims({ sha: commit }), { audience: "https://other.example.test" }),
+    );
+  });
+
+  it("rejects an expired token", async () => {
+    await rejected(
+      401,
+      "expiry",
+      handoffBody(commit),
+      await h.tokenFor(h.claims({ sha: commit }), {
+        audience: "https://paas.example.test",
+        expiresInSec: -300,
+      }),
+    );
+  });
+
+  it("rejects a token from another issuer", async () => {
+    await rejected(
+      401,
+      "issuer",
+      handoffBody(commit),
+      await h.tokenFor(h.claims({ sha: commit }), {
+        audience: "https://paas.example.test",
+        issuer: "https://evil.example",
+      }),
+    );
+  });
+
+  it("rejects a missing or malformed bearer token", async () => {
+    await rejected(401, "token", handoffBody(commit), undefined);
+    await rejected(401, "token", handoffBody(commit), "not-a-jwt");
+  });
+
+  it("rejects a token of another repository", async () => {
+    const token = await h.tokenFor(h.claims({ sha: commit, repository: "evil/fork", repository_id: "666" }));
+    await rejected(403, "repository", handoffBody(commit), token);
+    // The body naming the other repository: the App is not installed there.
+    await rejected(403, "installation", handoffBody(commit, { repository: "evil/fork" }), token);
+  });
+
+  it("rejects a token whose repository id is not the repository's (a re-created name)", async () => {
+    await rejected(
+      403,
+      "repository",
+      handoffBody(commit),
+      await h.tokenFor(h.claims({ sha: commit, repository_id: "999999" })),
+    );
+  });
+
+  it("rejects a sha the workflow did not run on", async () => {
+    await rejected(403, "sha", handoffBody(sha(0x499)), await h.tokenFor(h.claims({ sha: commit })));
+  });
+
+  it("rejects a pull_request hand-off whose sha is neither the PR's head nor its merge commit", async () => {
+    const token = await h.tokenFor(
+      h.claims({ event_name: "pull_request", ref: "refs/pull/3/merge", sha: sha(0x402) }),
+    );
+    await rejected(
+      403,
+      "sha",
+      handoffBody(sha(0x498), { ref: "refs/pull/3/merge", environment: "preview/pr-3" }),
+      token,
+    );
+  });
+
+  it("rejects production from a feature branch", async () => {
+    const token = await h.tokenFor(h.claims({ sha: commit, ref: "refs/heads/feature" }));
+    await rejected(
+      403,
+      "branch",
+      handoffBody(commit, { ref: "refs/heads/feature", environment: "production" }),
+      token,
+    );
+    // Nor a preview environment outside a pull_request run.
+    await rejected(
+      403,
+      "branch",
+      handoffBody(commit, { ref: "refs/heads/feature", environment: "preview/pr-3" }),
+      token,
+    );
+  });
+
+  it("rejects pull_request_target runs", async () => {
+    const token = await h.tokenFor(
+      h.claims({ sha: commit, event_name: "pull_request_target", ref: "refs/heads/main" }),
+    );
+    await rejected(403, "event", handoffBody(commit), token);
+  });
+
+  it("answers 400 to malformed JSON and to an invalid body, 413 to an oversized body", async () => {
+    const token = await h.tokenFor(h.claims({ sha: commit }));
+    await rejected(400, "json", undefined, token, { raw: "{not json" });
+    await rejected(400, "body", handoffBody(commit, { digest: "sha256:nope" }), token);
+    await rejected(413, "size", undefined, token, {
+      raw: JSON.stringify(handoffBody(commit, { pad: "x".repeat(10_000) })),
+    });
+  });
+
+  it("accepts the same hand-off twice as one deployment", async () => {
+    const token = await h.tokenFor(h.claims({ sha: commit }));
+    const first = await h.handoff(handoffBody(commit), token);
+    const second = await h.handoff(handoffBody(commit), token);
+    assert.equal(first.status, 202);
+    assert.equal(second.status, 202);
+    assert.equal(second.json.deploymentId, first.json.deploymentId);
+    assert.equal(second.json.duplicate, true);
+    await h.app.deployer.idle();
+    assert.equal(h.github.deploymentsOf(FULL, "production").length, 1);
+    assert.deepEqual(h.github.violations, []);
+  });
+
+  it("ignores webhooks with a wrong signature", async () => {
+    const before = h.github.log.length;
+    const res = await fetch(`${h.app.url}${h.settings.webhookPath}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "push",
+        "x-github-delivery": "1",
+        "x-hub-signature-256": "sha256=" + "0".repeat(64),
+      },
+      body: JSON.stringify(h.pushPayload("refs/heads/main", commit)),
+    });
+    assert.ok(res.status >= 400 && res.status < 500);
+    assert.equal(h.github.log.length, before);
+  });
+});
+
+describe("serialised deploys", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it("deploys one environment at a time and a newer commit supersedes queued ones", async () => {
+    h.runtime.applyDelayMs = 200;
+    const commits = [sha(0x501), sha(0x502), sha(0x503)];
+    for (const c of commits) h.github.setFile(FULL, c, ".paas.yml", VALID_CONFIG);
+    for (const c of commits) {
+      const res = await h.handoff(handoffBody(c), await h.tokenFor(h.claims({ sha: c })));
+      assert.equal(res.status, 202);
+    }
+    await h.app.deployer.idle();
+    const deps = h.github.deploymentsOf(FULL, "production");
+    assert.deepEqual(
+      deps.map((d) => d.statuses.map((s) => s.state)),
+      [
+        ["in_progress", "success", "inactive"],
+        ["queued", "inactive"],
+        ["queued", "in_progress", "success"],
+      ],
+    );
+    assert.equal(deps[1]!.statuses[1]!.description, `superseded by ${commits[2]!.slice(0, 7)}`);
+    assert.deepEqual(
+      h.runtime.applied.map((s) => s.sha),
+      [commits[0], commits[2]],
+    );
+    assert.equal(h.github.checkRunsOf(FULL, commits[1])[0]!.conclusion, "cancelled");
+    assert.deepEqual(h.github.violations, []);
+  });
+});

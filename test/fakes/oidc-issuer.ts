@@ -35,17 +35,15 @@ export class OidcIssuer {
     this.#server = createServer((req, res) => {
       const path = (req.url ?? "/").split("?")[0];
       if (path === "/.well-known/openid-configuration") {
-        res
-          .writeHead(200, { "content-type": "application/json" })
-          .end(
-            JSON.stringify({
-              issuer: this.url,
-              jwks_uri: `${this.url}/.well-known/jwks`,
-              id_token_signing_alg_values_supported: ["RS256"],
-              response_types_supported: ["id_token"],
-              subject_types_supported: ["public", "pairwise"],
-            }),
-          );
+        res.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            issuer: this.url,
+            jwks_uri: `${this.url}/.well-known/jwks`,
+            id_token_signing_alg_values_supported: ["RS256"],
+            response_types_supported: ["id_token"],
+            subject_types_supported: ["public", "pairwise"],
+          }),
+        );
         return;
       }
       if (path === "/.well-known/jwks") {

@@ -215,14 +215,16 @@ export class FakeGitHub {
     this.pulls.set(`${fullName.toLowerCase()}#${pull.number}`, pull);
   }
 
-  /** Requests by kind: reads are GET, writes anything else. */
-  counts(from = 0): { reads: number; writes: number; byOperation: Record<string, number> } {
-    const slice = this.log.slice(from);
+  /** Requests by kind: reads are GET, writes anything else; installation token requests are counted apart. */
+  counts(from = 0): { reads: number; writes: number; tokens: number; byOperation: Record<string, number> } {
+    const all = this.log.slice(from);
+    const slice = all.filter((r) => r.operationId !== "apps/create-installation-access-token");
     const byOperation: Record<string, number> = {};
     for (const r of slice) byOperation[r.operationId ?? "?"] = (byOperation[r.operationId ?? "?"] ?? 0) + 1;
     return {
       reads: slice.filter((r) => r.method === "GET").length,
       writes: slice.filter((r) => r.method !== "GET").length,
+      tokens: all.length - slice.length,
       byOperation,
     };
   }
