@@ -539,6 +539,7 @@ export class DockerRuntime implements Runtime {
     const deadline = Date.now() + durationMs(hc.startupTimeout);
     const probeTimeout = Math.min(durationMs(hc.timeout), 5000);
     let last = "no answer yet";
+    let attempt = 0;
     for (;;) {
       signal?.throwIfAborted();
       const info = await c.inspect();
@@ -565,7 +566,8 @@ export class DockerRuntime implements Runtime {
           reason: `the new version did not answer GET ${hc.path} with 2xx or 3xx on port ${spec.port} within ${hc.startupTimeout} (${last})`,
         };
       }
-      await sleep(250, signal);
+      // Fast polls first (most apps start in well under a second), then at most twice a second.
+      await sleep(Math.min(25 * 2 ** attempt++, 500), signal);
     }
   }
 
@@ -596,7 +598,7 @@ export class DockerRuntime implements Runtime {
             reason: `the new version is healthy but http://${host}${spec.healthcheck.path} through Caddy ${last} (check Caddy's logs)`,
           };
         }
-        await sleep(100, signal);
+        await sleep(50, signal);
       }
     }
     return { ok: true };
