@@ -254,13 +254,16 @@ export class DockerRuntime implements Runtime {
     try {
       image = await this.#resolveImage(spec.image);
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
+      const message = pullMessage(err);
+      const login = /unauthorized|authentication required|no basic auth|denied/i.test(message)
+        ? "; if the registry needs a login, give the runtime credentials for it (PAAS_REGISTRY_HOST, PAAS_REGISTRY_USERNAME, PAAS_REGISTRY_PASSWORD)"
+        : "";
       return fail(`image ${spec.image} is not available`, {
-        summary: `could not pull ${spec.image}: ${message}`.slice(0, 300),
+        summary: `could not pull the image: ${message.slice(0, 200)}${login}`,
         events: [],
         state: "ImagePullFailed",
         exitCode: undefined,
-        logs: [],
+        logs: [messageOf(err).slice(0, 2000)],
       });
     }
     signal?.throwIfAborted();
@@ -849,6 +852,14 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** The engine's reason without its HTTP wrapping and the URL it tried. */
+function pullMessage(err: unknown): string {
+  return messageOf(err)
+    .replace(/^\(HTTP code \d+\)[^-]*- /, "")
+    .replace(/\b(?:Get|Head) "[^"]*": /g, "")
+    .trim();
 }
 
 function statusOf(err: unknown): number | undefined {
