@@ -310,6 +310,8 @@ export class FakeKubernetesApi {
   readonly token = `fake-${randomUUID()}`;
   readonly requests: RecordedRequest[] = [];
   requestCount = 0;
+  /** TCP (TLS) connections accepted: clients should reuse them. */
+  connections = 0;
   private readonly objects = new Map<string, Json>();
   private readonly logs = new Map<string, StoredPodLogs>();
   private readonly scenarios = new Map<string, RolloutScenario>();
@@ -343,6 +345,7 @@ export class FakeKubernetesApi {
     const tls = serverCertificate();
     fake.server = createServer({ key: tls.key, cert: tls.cert }, (req, res) => void fake.handle(req, res));
     fake.server.on("connection", (s) => {
+      fake.connections++;
       fake.sockets.add(s);
       s.on("close", () => fake.sockets.delete(s));
     });

@@ -59,6 +59,8 @@ export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): KubeConfig
   return kc;
 }
 
+const DISPATCHER_TTL_MS = 10 * 60_000;
+type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -96,6 +98,8 @@ export class KubeClient {
   private readonly maxDelayMs: number;
   /** Requests sent, retries included (for benchmarks and logs). */
   requests = 0;
+  private dispatcher: Dispatcher | undefined;
+  private dispatcherSince = 0;
 
   constructor(kc: KubeConfig, options: ClientOptions = {}) {
     const cluster = kc.getCurrentCluster();
@@ -110,6 +114,7 @@ export class KubeClient {
         this.requests++;
         // A hung API server must not hang a deploy: abort, then retry.
         ctx.setSignal(AbortSignal.timeout(timeoutMs));
+        this.reuseConnections(ctx);
         return ctx;
       },
       post: async (rsp: ResponseContext) => rsp,
@@ -124,6 +129,33 @@ export class KubeClient {
     this.retries = options.retry?.retries ?? 5;
     this.minDelayMs = options.retry?.minDelayMs ?? 250;
     this.maxDelayMs = options.retry?.maxDelayMs ?? 10_000;
+  }
+
+  /**
+   * The library builds a new connection pool (undici Agent) for every request:
+   * a TCP and TLS handshake each time and pools left open. Keep the first one
+   * and reuse it, renewing it now and then so rotated client certificates apply.
+   */
+  private reuseConnections(ctx: RequestContext): void {
+    const fresh = ctx.getDispatcher();
+    if (!fresh) return;
+    const now = Date.now();
+    if (!this.dispatcher || now - this.dispatcherSince > DISPATCHER_TTL_MS) {
+      const old = this.dispatcher;
+      this.dispatcher = fresh;
+      this.dispatcherSince = now;
+      void old?.close().catch(() => {});
+      return;
+    }
+    ctx.setDispatcher(this.dispatcher);
+    void fresh.close().catch(() => {});
+  }
+
+  /** Closes pooled connections (tests, shutdown). */
+  async close(): Promise<void> {
+    const d = this.dispatcher;
+    this.dispatcher = undefined;
+    await d?.close().catch(() => {});
   }
 
   /** Runs `fn`, retrying transient failures; `what` names the call in errors ("apply Deployment ns/web"). */

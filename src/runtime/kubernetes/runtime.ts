@@ -91,6 +91,11 @@ export class KubernetesRuntime implements Runtime {
     this.now = options.now ?? (() => new Date());
   }
 
+  /** Closes pooled connections to the API server. */
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
   async apply(spec: DeploySpec, options: ApplyOptions = {}): Promise<RolloutResult> {
     const started = Date.now();
     const progress = options.onProgress ?? (() => {});

@@ -100,6 +100,15 @@ test("apply creates every planned object by server-side apply and reports a heal
       assert.equal(q.get("force"), "true");
     }
     assert.equal(fake.list("v1", "Pod", ns).length, 3);
+    // Connections are pooled, not opened per request (the library's default): a redeploy reuses them.
+    const [connections, requests] = [fake.connections, fake.requests.length];
+    assert.equal((await runtime.apply(spec)).ok, true);
+    const opened = fake.connections - connections;
+    assert.ok(
+      opened * 3 < fake.requests.length - requests,
+      `${opened} connections for ${fake.requests.length - requests} requests`,
+    );
+    await runtime.close();
   });
 });
 
