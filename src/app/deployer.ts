@@ -111,6 +111,8 @@ export class Deployer {
   readonly #configs = new Map<string, LoadedConfig | ConfigError>();
   readonly #checkRuns = new Map<string, number>();
   readonly #annotated = new Map<string, true>();
+  /** Deployments this process already set inactive (teardown skips them). */
+  readonly #inactive = new Map<number, true>();
   readonly #comments = new Map<string, { id: number; rows: CommentRow[] }>();
   readonly #accepted = new Map<string, Accepted>();
   readonly #latest = new Map<string, { seq: number; sha: string; closed: boolean }>();
@@ -202,6 +204,7 @@ export class Deployer {
       for (const name of envNames) {
         const deployments = await this.#d.github.listDeployments(repo, name);
         for (const dep of deployments) {
+          if (this.#inactive.has(dep.id)) continue;
           await this.#d.github.createDeploymentStatus(repo, dep.id, {
             state: "inactive",
             description: "preview removed: pull request closed",
@@ -478,6 +481,7 @@ export class Deployer {
       if (latest && latest.seq !== job.seq) {
         const why = latest.closed ? "pull request closed" : `superseded by ${latest.sha.slice(0, 7)}`;
         await github.createDeploymentStatus(repo, job.deploymentId, { state: "inactive", description: why });
+        remember(this.#inactive, job.deploymentId, true);
         await this.#completeCheck(repo, job.reportSha, job.app.key, "cancelled", {
           title: description(why),
           summary: `This deploy was skipped: ${why}.`,
@@ -486,19 +490,22 @@ export class Deployer {
       }
       if (job.acceptedAt < phaseStart) phase("queued");
       const logUrl = job.runUrl ?? this.#checkUrl(repo, job.reportSha, job.app.key);
-      await this.#check(repo, job.reportSha, job.app.key, {
-        status: "in_progress",
-        startedAt: this.#d.clock.now().toISOString(),
-        output: {
-          title: `Deploying to ${job.environment}`,
-          summary: `Deploying \`${spec.image.replace(/`/g, "")}\` to ${job.environment}.`,
-        },
-      });
-      await github.createDeploymentStatus(repo, job.deploymentId, {
-        state: "in_progress",
-        description: description(`deploying ${spec.sha.slice(0, 7)}`),
-        logUrl,
-      });
+      // Independent reports go out together; Octokit's throttling still paces writes.
+      await Promise.all([
+        this.#check(repo, job.reportSha, job.app.key, {
+          status: "in_progress",
+          startedAt: this.#d.clock.now().toISOString(),
+          output: {
+            title: `Deploying to ${job.environment}`,
+            summary: `Deploying \`${spec.image.replace(/`/g, "")}\` to ${job.environment}.`,
+          },
+        }),
+        github.createDeploymentStatus(repo, job.deploymentId, {
+          state: "in_progress",
+          description: description(`deploying ${spec.sha.slice(0, 7)}`),
+          logUrl,
+        }),
+      ]);
 
       const result = await this.#d.runtime.apply(spec);
       phase("rollout");
@@ -532,39 +539,27 @@ export class Deployer {
         );
         return;
       }
-      await github.createDeploymentStatus(repo, job.deploymentId, {
-        state: "success",
-        description: description(`${spec.sha.slice(0, 7)} is live`),
-        environmentUrl: url,
-        logUrl,
-      });
       const liveKey = `${job.envKey}|${job.environment}`;
       const previous = this.#live.get(liveKey);
       remember(this.#live, liveKey, job.deploymentId);
-      if (previous !== undefined && previous !== job.deploymentId) {
-        await github.createDeploymentStatus(repo, previous, {
-          state: "inactive",
-          description: description(`replaced by ${spec.sha.slice(0, 7)}`),
+      const statuses = async () => {
+        await github.createDeploymentStatus(repo, job.deploymentId, {
+          state: "success",
+          description: description(`${spec.sha.slice(0, 7)} is live`),
+          environmentUrl: url,
+          logUrl,
         });
-      }
-      await this.#completeCheck(
-        repo,
-        job.reportSha,
-        job.app.key,
-        "success",
-        successOutput({
-          environment: job.environment,
-          url,
-          image: spec.image,
-          digest: spec.digest,
-          sha: spec.sha,
-          replicas: result.replicas,
-          cpu: spec.resources.limits.cpu,
-          memory: spec.resources.limits.memory,
-          phases,
-        }),
-      );
-      if (job.pr !== undefined) {
+        // The replaced deployment goes inactive only after the new one is reported live.
+        if (previous !== undefined && previous !== job.deploymentId) {
+          await github.createDeploymentStatus(repo, previous, {
+            state: "inactive",
+            description: description(`replaced by ${spec.sha.slice(0, 7)}`),
+          });
+          remember(this.#inactive, previous, true);
+        }
+      };
+      const comment = async () => {
+        if (job.pr === undefined) return;
         await this.#updateComment(repo, job.pr, true, (rows) =>
           upsertRow(
             rows,
@@ -575,7 +570,28 @@ export class Deployer {
             }),
           ),
         );
-      }
+      };
+      await Promise.all([
+        statuses(),
+        this.#completeCheck(
+          repo,
+          job.reportSha,
+          job.app.key,
+          "success",
+          successOutput({
+            environment: job.environment,
+            url,
+            image: spec.image,
+            digest: spec.digest,
+            sha: spec.sha,
+            replicas: result.replicas,
+            cpu: spec.resources.limits.cpu,
+            memory: spec.resources.limits.memory,
+            phases,
+          }),
+        ),
+        comment(),
+      ]);
       this.#d.log.info({ environment: job.environment, sha: spec.sha, url }, "deployed");
     } catch (e) {
       await this.#fail(

@@ -6,6 +6,7 @@
 // App JWTs (RS256, signed with the App's key) for /app endpoints, installation
 // tokens for repository endpoints, scoped to the installation's repositories.
 import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -146,6 +147,8 @@ export interface FakeGitHubOptions {
 
 export class FakeGitHub {
   readonly log: LoggedRequest[] = [];
+  /** Emits "deployment_status" ({ deploymentId, state }) as statuses are created (benchmarks wait on it). */
+  readonly events = new EventEmitter();
   readonly violations: string[] = [];
   readonly repos = new Map<string, Repo>();
   readonly pulls = new Map<string, FakePull>();
@@ -485,6 +488,7 @@ export class FakeGitHub {
           log_url: body.log_url as string | undefined,
         };
         d.statuses.push(s);
+        this.events.emit("deployment_status", { deploymentId: d.id, state: s.state });
         // auto_inactive (default true) marks earlier non-transient, non-production deployments of the environment inactive.
         if (s.state === "success" && body.auto_inactive !== false) {
           for (const other of this.deployments) {
