@@ -17,9 +17,15 @@ await build({
   platform: "node",
   format: "esm",
   target: "node24",
-  // CommonJS dependencies (dockerode, ssh2) call require() for Node built-ins.
+  // CommonJS dependencies (dockerode, ssh2) use require(), __dirname and __filename.
   banner: {
-    js: 'import { createRequire as __paasCreateRequire } from "node:module";\nconst require = __paasCreateRequire(import.meta.url);',
+    js: [
+      'import { createRequire as __paasCreateRequire } from "node:module";',
+      'import { fileURLToPath as __paasFileURLToPath } from "node:url";',
+      "const require = __paasCreateRequire(import.meta.url);",
+      "const __filename = __paasFileURLToPath(import.meta.url);",
+      'const __dirname = __paasFileURLToPath(new URL(".", import.meta.url));',
+    ].join("\n"),
   },
   // ssh2's optional native pieces: required inside try/catch, with pure-JS fallbacks.
   external: ["cpu-features", "*.node"],

@@ -1,0 +1,256 @@
+// The bundled Action on the Python example, end to end: real Docker engine,
+// real registry with auth, local OIDC token endpoint, stand-in App.
+import assert from "node:assert/strict";
+import { appendFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import Docker from "dockerode";
+import { startTokenServer, type TokenServer } from "../support/oidc-token-server.ts";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import {
+  annotations,
+  answerOf,
+  imageHasFile,
+  randomSha,
+  runAction,
+  startStandInApp,
+  tagsOf,
+  untag,
+  workspaceFrom,
+  type StandInApp,
+} from "./harness.ts";
+
+const docker = new Docker();
+const BASE = "builder=paas-base/python:bookworm\nruntime=paas-base/python:bookworm";
+
+describe("action on the Python example", { timeout: 600_000 }, () => {
+  let registry: TestRegistry;
+  let tokens: TokenServer;
+  let app: StandInApp;
+  let image: string;
+  const workspaces: string[] = [];
+  const ws = async () => {
+    const w = await workspaceFrom("python");
+    workspaces.push(w);
+    return w;
+  };
+  const inputs = (extra: Record<string, string> = {}) => ({
+    registry: registry.host,
+    username: registry.username,
+    password: registry.password,
+    "app-url": app.url,
+    "base-images": BASE,
+    ...extra,
+  });
+
+  before(async () => {
+    registry = await startRegistry();
+    tokens = await startTokenServer({ repository: "octo-org/hello-app", repository_id: "77" });
+    app = await startStandInApp(tokens);
+    image = `${registry.host}/octo-org/hello-app`;
+  });
+  after(async () => {
+    await untag(docker, await tagsOf(docker, image));
+    await app.close();
+    await tokens.close();
+    await registry.stop();
+    for (const w of workspaces) await rm(w, { recursive: true, force: true });
+  });
+
+  let firstRef = "";
+  let firstLayers: string[] = [];
+
+  it("builds, pushes, hands off, and the image answers with its commit", async () => {
+    const workspace = await ws();
+    // Files .dockerignore excludes must not reach the image.
+    await writeFile(path.join(workspace, ".env"), "SECRET=do-not-ship\n");
+    await mkdir(path.join(workspace, "notes"));
+    await writeFile(path.join(workspace, "notes", "private.txt"), "internal\n");
+    await appendFile(path.join(workspace, ".dockerignore"), "notes/\n");
+    const sha = randomSha();
+    const run = await runAction({ workspace, inputs: inputs(), sha, tokenServer: tokens });
+    assert.equal(run.code, 0, run.stdout);
+
+    assert.equal(run.outputs.language, "python");
+    assert.equal(run.outputs["start-command"], "python main.py");
+    assert.equal(run.outputs.image, image);
+    assert.match(run.outputs.digest ?? "", /^sha256:[a-f0-9]{64}$/);
+    assert.equal(run.outputs["image-ref"], `${image}@${run.outputs.digest}`);
+    assert.equal(run.outputs["preview-url"], "https://hello.paas.test");
+
+    // The digest is what the registry serves for both tags.
+    assert.equal(await registry.digestOf("octo-org/hello-app", `sha-${sha.slice(0, 7)}`), run.outputs.digest);
+    assert.equal(await registry.digestOf("octo-org/hello-app", "production"), run.outputs.digest);
+
+    // The App got the hand-off with a token for its own URL.
+    assert.equal(app.received.length, 1);
+    assert.deepEqual(app.received[0]!.body, {
+      repository: "octo-org/hello-app",
+      sha,
+      ref: "refs/heads/main",
+      environment: "production",
+      image,
+      digest: run.outputs.digest,
+      app: "",
+      runId: 4242,
+    });
+    assert.equal(app.received[0]!.claims.repository, "octo-org/hello-app");
+    assert.deepEqual(tokens.requests, [app.url]);
+
+    // The generated Dockerfile is in the log, and the summary reports the build.
+    assert.match(run.stdout, /::group::Generated Dockerfile/);
+    assert.match(run.stdout, /RUN pip install -r requirements\.txt/);
+    assert.match(run.summary, /python/);
+    assert.match(run.summary, /layer cache/);
+    assert.match(run.summary, /https:\/\/hello\.paas\.test/);
+
+    // What users see: the pushed image answers with the commit it was built from.
+    const ref = run.outputs["image-ref"]!;
+    assert.deepEqual(await answerOf(docker, ref), { status: 200, body: sha });
+    assert.equal((await answerOf(docker, ref, "/healthz")).status, 200);
+    const info = await docker.getImage(ref).inspect();
+    assert.equal(info.Config.User, "65532:65532");
+    assert.equal(info.Config.Labels["org.opencontainers.image.revision"], sha);
+    assert.equal(
+      info.Config.Labels["org.opencontainers.image.source"],
+      "https://github.com/octo-org/hello-app",
+    );
+
+    assert.equal(await imageHasFile(docker, ref, "/app/main.py"), true);
+    assert.equal(await imageHasFile(docker, ref, "/app/.env"), false);
+    assert.equal(await imageHasFile(docker, ref, "/app/notes/private.txt"), false);
+    assert.equal(await imageHasFile(docker, ref, "/app/.paas.Dockerfile"), false);
+
+    firstRef = ref;
+    firstLayers = info.RootFS.Layers ?? [];
+  });
+
+  it("reuses the dependency layers after a one-line source change", async () => {
+    assert.ok(firstRef, "needs the first build");
+    const workspace = await ws();
+    const main = path.join(workspace, "main.py");
+    await writeFile(main, (await readFile(main, "utf8")).replace('"ok\\n"', '"ok!\\n"'));
+    const sha = randomSha();
+    const run = await runAction({ workspace, inputs: inputs(), sha, tokenServer: tokens });
+    assert.equal(run.code, 0, run.stdout);
+    // The log shows the install step answered from the cache…
+    assert.match(run.stdout, /Step \d+\/\d+ : RUN pip install -r requirements\.txt\n ---> Using cache/);
+    // …and the new image shares every layer up to and including the installed dependencies.
+    const info = await docker.getImage(run.outputs["image-ref"]!).inspect();
+    const layers = info.RootFS.Layers ?? [];
+    assert.notDeepEqual(layers, firstLayers);
+    const venvLayerCount =
+      (await docker.getImage("paas-base/python:bookworm").inspect()).RootFS.Layers!.length + 1;
+    assert.deepEqual(layers.slice(0, venvLayerCount), firstLayers.slice(0, venvLayerCount));
+    assert.deepEqual(await answerOf(docker, run.outputs["image-ref"]!), { status: 200, body: sha });
+    assert.equal((await answerOf(docker, run.outputs["image-ref"]!, "/healthz")).body, "ok!");
+  });
+
+  it("fails a broken app with an annotation at the failing line and the log tail in the summary", async () => {
+    const workspace = await ws();
+    const main = path.join(workspace, "main.py");
+    const lines = (await readFile(main, "utf8")).split("\n");
+    const at = lines.findIndex((l) => l.includes("def reply"));
+    lines[at] = "    def reply(self, status, text:";
+    await writeFile(main, lines.join("\n"));
+    const run = await runAction({ workspace, inputs: inputs(), sha: randomSha(), tokenServer: tokens });
+    assert.equal(run.code, 1);
+    const errors = annotations(run.stdout).filter((a) => a.level === "error" && a.props.file);
+    assert.equal(errors.length, 1, run.stdout);
+    assert.equal(errors[0]!.props.file, "main.py");
+    assert.equal(errors[0]!.props.line, String(at + 1));
+    assert.match(errors[0]!.props.title ?? "", /SyntaxError/);
+    assert.match(run.summary, /Build failed/);
+    assert.match(run.summary, /SyntaxError/);
+  });
+
+  it("names the registry that refused bad credentials", async () => {
+    const workspace = await ws();
+    const before = app.received.length;
+    const run = await runAction({
+      workspace,
+      inputs: inputs({ password: "wrong-password" }),
+      sha: randomSha(),
+      tokenServer: tokens,
+    });
+    assert.equal(run.code, 1);
+    const errors = annotations(run.stdout).filter((a) => a.level === "error");
+    assert.ok(
+      errors.some((e) => e.message.includes(`registry ${registry.host} refused`)),
+      run.stdout,
+    );
+    assert.ok(errors.some((e) => e.message.includes("username and password")));
+    assert.equal(app.received.length, before, "nothing is handed off");
+  });
+
+  it("without an OIDC token (fork pull request) builds only and succeeds", async () => {
+    const workspace = await ws();
+    const before = app.received.length;
+    const sha = randomSha();
+    const run = await runAction({
+      workspace,
+      inputs: inputs(),
+      sha,
+      ref: "refs/pull/7/merge",
+      eventName: "pull_request",
+      tokenServer: undefined,
+    });
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /::notice::No OIDC token.*waits for a maintainer's approval/);
+    assert.equal(run.outputs.digest, undefined);
+    assert.equal(await registry.digestOf("octo-org/hello-app", `sha-${sha.slice(0, 7)}`), undefined);
+    assert.equal(app.received.length, before);
+  });
+
+  it("retries the hand-off when the App answers 503, then deploys the pull request preview", async () => {
+    const workspace = await ws();
+    app.failFirst.push(503);
+    const sha = randomSha();
+    const run = await runAction({
+      workspace,
+      inputs: inputs(),
+      sha,
+      ref: "refs/pull/12/merge",
+      eventName: "pull_request",
+      tokenServer: tokens,
+    });
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /::warning::hand-off attempt 1 failed \(HTTP 503/);
+    assert.equal(app.received.at(-1)!.body.environment, "preview/pr-12");
+    assert.equal(run.outputs["preview-url"], "https://pr-12-hello.paas.test");
+    assert.equal(await registry.digestOf("octo-org/hello-app", "pr-12"), run.outputs.digest);
+  });
+
+  it("dry-run prints the plan and the Dockerfile and builds nothing", async () => {
+    const workspace = await ws();
+    const sha = randomSha();
+    const run = await runAction({
+      workspace,
+      inputs: inputs({ "dry-run": "true" }),
+      sha,
+      tokenServer: tokens,
+    });
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /FROM paas-base\/python:bookworm AS builder/);
+    assert.match(run.stdout, /"language": "python"/);
+    assert.match(run.summary, /Dry run/);
+    assert.equal(run.outputs.language, "python");
+    assert.deepEqual(
+      await tagsOf(docker, image).then((t) => t.filter((x) => x.endsWith(sha.slice(0, 7)))),
+      [],
+    );
+  });
+
+  it("refuses bad inputs with a message naming them", async () => {
+    const workspace = await ws();
+    const run = await runAction({
+      workspace,
+      inputs: { push: "maybe", "app-url": "ftp://x", registry: registry.host },
+      sha: randomSha(),
+      tokenServer: tokens,
+    });
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /input "push": true or false/);
+    assert.match(run.stdout, /input "app-url"/);
+  });
+});
