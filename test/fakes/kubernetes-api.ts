@@ -23,6 +23,7 @@ import * as autoscaling from "kubernetes-models/autoscaling/v2";
 import * as policy from "kubernetes-models/policy/v1";
 import * as coordination from "kubernetes-models/coordination.k8s.io/v1";
 import * as rbac from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import * as admission from "kubernetes-models/admissionregistration.k8s.io/v1";
 import * as gateway from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1";
 
 type Json = Record<string, unknown>;
@@ -151,6 +152,18 @@ const VALIDATE_ONLY: Array<Pick<ResourceType, "group" | "version" | "kind" | "mo
   },
   { group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", model: rbac.Role },
   { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", model: rbac.RoleBinding },
+  {
+    group: "admissionregistration.k8s.io",
+    version: "v1",
+    kind: "ValidatingAdmissionPolicy",
+    model: admission.ValidatingAdmissionPolicy,
+  },
+  {
+    group: "admissionregistration.k8s.io",
+    version: "v1",
+    kind: "ValidatingAdmissionPolicyBinding",
+    model: admission.ValidatingAdmissionPolicyBinding,
+  },
 ];
 
 const apiVersionOf = (r: { group: string; version: string }) =>
@@ -231,6 +244,8 @@ export interface RecordedRequest {
   contentType: string | undefined;
   /** RBAC view of the request: verb, API group, resource (with subresource), namespace. */
   verb: string;
+  /** Every verb RBAC checks: a server-side apply that creates needs "create" as well as "patch". */
+  verbs: string[];
   group: string;
   resource: string;
   namespace: string | undefined;
@@ -438,6 +453,7 @@ export class FakeKubernetesApi {
         query: url.search,
         contentType: req.headers["content-type"],
         verb: rbacVerb(method, route),
+        verbs: method === "PATCH" && status === 201 ? ["patch", "create"] : [rbacVerb(method, route)],
         group: route?.type?.group ?? "",
         resource: route?.type ? route.type.plural + (route.subresource ? `/${route.subresource}` : "") : "",
         namespace: route?.namespace,

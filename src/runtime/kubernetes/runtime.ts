@@ -22,6 +22,7 @@ import {
   L,
   MANAGED_BY,
   planKubernetes,
+  SECRET_NAME,
   TEMPLATE_LABEL,
   WORKLOAD,
   type KubeObject,
@@ -231,6 +232,17 @@ export class KubernetesRuntime implements Runtime {
   ): Promise<void> {
     const keep = new Set(objects.map((o) => `${groupKind(o)}/${o.metadata.name}`));
     const kinds = new Set([...previousKinds, ...objects.map(groupKind)].filter((gk) => gk in PRUNABLE));
+    // Secrets are never listed (that would need cluster-wide read access to every Secret):
+    // the plan only ever writes one, by name.
+    kinds.delete("Secret");
+    const secretPlanned = keep.has(`Secret/${SECRET_NAME}`);
+    if (!secretPlanned && previousKinds.includes("Secret")) {
+      await this.client.delete({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: SECRET_NAME, namespace: ns },
+      });
+    }
     await Promise.all(
       [...kinds].map(async (gk) => {
         const apiVersion = PRUNABLE[gk]!;

@@ -252,7 +252,21 @@ test("prune removes what the new plan no longer has: HPA when switching to fixed
     );
 
     const fixed = specFor(SIMPLE, "production");
+    assert.equal(
+      (await make({ secrets: fixedSecrets }).apply(specFor(PRODUCTION_YAML, "production"))).ok,
+      true,
+    );
+    assert.ok(fake.get("v1", "Secret", ns, "web-secrets"));
     assert.equal((await runtime.apply(fixed)).ok, true);
+    assert.equal(
+      fake.get("v1", "Secret", ns, "web-secrets"),
+      undefined,
+      "secrets no longer listed are removed",
+    );
+    assert.ok(
+      !fake.requests.some((r) => r.resource === "secrets" && r.verb === "list"),
+      "Secrets are never listed",
+    );
     assert.equal(fake.get("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"), undefined);
     assert.equal(fake.get("policy/v1", "PodDisruptionBudget", ns, "web"), undefined);
     assert.equal((fake.get("apps/v1", "Deployment", ns, "web") as Json).spec.replicas, 1);

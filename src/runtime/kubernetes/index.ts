@@ -1,0 +1,133 @@
+// Builds the Kubernetes runtime from operator settings (PAAS_K8S_* environment
+// variables, read by the App and by `paas plan --runtime kubernetes`).
+import { hostname } from "node:os";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { z } from "zod";
+import { PaasError } from "../../errors.ts";
+import { loadKubeConfig } from "./client.ts";
+import { LeaseLock } from "./lease.ts";
+import { validateSettings, type KubernetesSettings } from "./manifests.ts";
+import { KubernetesRuntime } from "./runtime.ts";
+import { KubernetesSecretSource } from "./secrets.ts";
+
+export { KubernetesRuntime } from "./runtime.ts";
+export { planKubernetes, type KubeObject, type KubernetesSettings } from "./manifests.ts";
+export { renderManifests } from "./render.ts";
+export { LeaseLock, MemoryLock, type Lock, type Held } from "./lease.ts";
+export { KubernetesSecretSource, secretNameFor, secretKeys } from "./secrets.ts";
+export { loadKubeConfig, KubernetesApiError } from "./client.ts";
+
+const name = /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export const kubernetesEnvSchema = z.object({
+  PAAS_K8S_ROUTING: z
+    .enum(["httproute", "ingress"], { error: "PAAS_K8S_ROUTING must be httproute or ingress" })
+    .default("httproute"),
+  /** namespace/name[/sectionName] of the parent Gateway of every HTTPRoute. */
+  PAAS_K8S_GATEWAY: z
+    .string()
+    .regex(
+      /^[a-z0-9-]+\/[a-z0-9.-]+(?:\/[a-z0-9-]+)?$/,
+      "PAAS_K8S_GATEWAY must be namespace/name or namespace/name/section",
+    )
+    .optional(),
+  PAAS_K8S_INGRESS_CLASS: z.string().optional(),
+  PAAS_K8S_INGRESS_NAMESPACE: z
+    .string({
+      error:
+        "PAAS_K8S_INGRESS_NAMESPACE is required: the namespace of the gateway or ingress controller pods",
+    })
+    .regex(name, "PAAS_K8S_INGRESS_NAMESPACE must be a namespace name"),
+  /** Comma-separated CIDRs app pods may reach besides DNS (databases, APIs). */
+  PAAS_K8S_EGRESS_CIDRS: z.string().optional(),
+  /** "<cpu>,<memory>": per-container ceiling in every environment's LimitRange. */
+  PAAS_K8S_MAX_CONTAINER: z
+    .string()
+    .regex(/^[^,]+,[^,]+$/, "PAAS_K8S_MAX_CONTAINER must be <cpu>,<memory> such as 4,8Gi")
+    .optional(),
+  PAAS_K8S_TMP_SIZE: z.string().optional(),
+  PAAS_K8S_FIELD_MANAGER: z
+    .string()
+    .regex(/^[a-z0-9-]{1,64}$/, "PAAS_K8S_FIELD_MANAGER must be lowercase letters, digits and -")
+    .optional(),
+  /** Namespace of the operator's paas-secrets.<owner>.<repo> Secrets. */
+  PAAS_K8S_SECRETS_NAMESPACE: z
+    .string()
+    .regex(name, "PAAS_K8S_SECRETS_NAMESPACE must be a namespace name")
+    .optional(),
+  /** Namespace of the deploy Leases (the App's own). */
+  PAAS_K8S_LEASE_NAMESPACE: z
+    .string()
+    .regex(name, "PAAS_K8S_LEASE_NAMESPACE must be a namespace name")
+    .optional(),
+  /** Lease holder name; default the host name (the pod name in a cluster). */
+  PAAS_K8S_LEASE_IDENTITY: z.string().min(1).max(128).optional(),
+});
+
+export class KubernetesSettingsError extends PaasError {
+  constructor(message: string) {
+    super("kubernetes_settings", message);
+  }
+}
+
+export interface KubernetesEnvSettings {
+  settings: KubernetesSettings;
+  secretsNamespace: string | undefined;
+  leaseNamespace: string | undefined;
+  leaseIdentity: string;
+}
+
+/** Reads and checks PAAS_K8S_*; the message names the variable and the fix. */
+export function kubernetesSettingsFromEnv(env: Record<string, string | undefined>): KubernetesEnvSettings {
+  const defined = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""),
+  );
+  const parsed = kubernetesEnvSchema.safeParse(defined);
+  if (!parsed.success)
+    throw new KubernetesSettingsError(parsed.error.issues.map((i) => i.message).join("; "));
+  const e = parsed.data;
+  const [gwNamespace, gwName, section] = e.PAAS_K8S_GATEWAY?.split("/") ?? [];
+  const [maxCpu, maxMemory] = e.PAAS_K8S_MAX_CONTAINER?.split(",").map((s) => s.trim()) ?? [];
+  const settings: KubernetesSettings = {
+    routing: e.PAAS_K8S_ROUTING,
+    gateway:
+      gwNamespace && gwName
+        ? { namespace: gwNamespace, name: gwName, ...(section ? { sectionName: section } : {}) }
+        : undefined,
+    ingressClassName: e.PAAS_K8S_INGRESS_CLASS,
+    ingressNamespace: e.PAAS_K8S_INGRESS_NAMESPACE,
+    fieldManager: e.PAAS_K8S_FIELD_MANAGER,
+    egressCIDRs: e.PAAS_K8S_EGRESS_CIDRS?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    maxContainer: maxCpu && maxMemory ? { cpu: maxCpu, memory: maxMemory } : undefined,
+    tmpSize: e.PAAS_K8S_TMP_SIZE,
+  };
+  try {
+    validateSettings(settings);
+  } catch (err) {
+    throw new KubernetesSettingsError((err as Error).message);
+  }
+  return {
+    settings,
+    secretsNamespace: e.PAAS_K8S_SECRETS_NAMESPACE,
+    leaseNamespace: e.PAAS_K8S_LEASE_NAMESPACE,
+    leaseIdentity: e.PAAS_K8S_LEASE_IDENTITY ?? hostname(),
+  };
+}
+
+/** The runtime, its secret source and (when a lease namespace is set) the cross-replica lock. */
+export function createKubernetesRuntime(
+  env: Record<string, string | undefined>,
+  kubeConfig: KubeConfig = loadKubeConfig(env as NodeJS.ProcessEnv),
+): { runtime: KubernetesRuntime; lock: LeaseLock | undefined } {
+  const s = kubernetesSettingsFromEnv(env);
+  const secrets = s.secretsNamespace
+    ? new KubernetesSecretSource({ kubeConfig, namespace: s.secretsNamespace })
+    : undefined;
+  const runtime = new KubernetesRuntime({ kubeConfig, settings: s.settings, secrets });
+  const lock = s.leaseNamespace
+    ? new LeaseLock({ kubeConfig, namespace: s.leaseNamespace, identity: s.leaseIdentity })
+    : undefined;
+  return { runtime, lock };
+}
