@@ -150,8 +150,21 @@ export class Deployer {
   // ---------- webhooks ----------
 
   /** PR opened, reopened or pushed to: queue the check and show "building" in the comment. */
-  async pullRequestUpdated(repo: RepoInfo, pr: number, headSha: string): Promise<void> {
+  async pullRequestUpdated(
+    repo: RepoInfo,
+    pr: number,
+    headSha: string,
+    o: { fork?: boolean; opened?: boolean } = {},
+  ): Promise<void> {
     this.noteRepository(repo);
+    if (o.fork) {
+      // Fork workflows get no OIDC token, so no hand-off can come: queue nothing that would wait forever.
+      this.#d.log.info(
+        { repository: `${repo.owner}/${repo.repo}`, pr },
+        "pull request from a fork: no preview",
+      );
+      return;
+    }
     const loaded = await this.#config(repo, headSha);
     if (loaded instanceof ConfigError) {
       await this.#failConfig(repo, headSha, CHECK_NAME, loaded);
@@ -162,7 +175,13 @@ export class Deployer {
     }
     const apps = resolveApps(loaded).filter((a) => a.config.previews.enabled);
     if (apps.length === 0) return;
-    for (const app of apps) await this.#queueCheck(repo, headSha, app.key);
+    for (const app of apps) {
+      await this.#queueCheck(repo, headSha, app.key);
+      // A new pull request has no earlier deployment to replace (0: known none).
+      const env: EnvRef = { kind: "preview", pr };
+      const liveKey = `${lockKey(repo.repositoryId, env)}|${githubEnvName(app.key, env)}`;
+      if (o.opened && !this.#live.has(liveKey)) remember(this.#live, liveKey, 0);
+    }
     await this.#updateComment(repo, pr, true, (rows) => {
       let out = rows;
       for (const app of apps) {
@@ -540,7 +559,16 @@ export class Deployer {
         return;
       }
       const liveKey = `${job.envKey}|${job.environment}`;
-      const previous = this.#live.get(liveKey);
+      // After a restart the previous deployment is read back from GitHub (newest first).
+      const known = this.#live.get(liveKey);
+      const previous =
+        known === 0
+          ? undefined
+          : (known ??
+            (await github.listDeployments(repo, job.environment)).find(
+              // Ids grow: only an older deployment can be the one this replaces.
+              (d) => d.id < job.deploymentId && !this.#inactive.has(d.id),
+            )?.id);
       remember(this.#live, liveKey, job.deploymentId);
       const statuses = async () => {
         await github.createDeploymentStatus(repo, job.deploymentId, {

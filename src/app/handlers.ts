@@ -26,13 +26,22 @@ export function repoInfo(p: RepoPayload): RepoInfo | undefined {
 
 export async function onPullRequest(
   d: Deployer,
-  p: RepoPayload & { action: string; number: number; pull_request: { head: { sha: string } } },
+  p: RepoPayload & {
+    action: string;
+    number: number;
+    pull_request: { head: { sha: string; repo?: { id: number } | null } };
+  },
 ): Promise<void> {
   const repo = repoInfo(p);
   if (!repo) return;
   if (p.action === "closed") return d.pullRequestClosed(repo, p.number);
   if (p.action === "opened" || p.action === "reopened" || p.action === "synchronize") {
-    return d.pullRequestUpdated(repo, p.number, p.pull_request.head.sha);
+    // A deleted fork has no head repository: treat it as a fork too.
+    const fork = p.pull_request.head.repo?.id !== repo.repositoryId;
+    return d.pullRequestUpdated(repo, p.number, p.pull_request.head.sha, {
+      fork,
+      opened: p.action === "opened",
+    });
   }
 }
 

@@ -46,14 +46,17 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   // Probot reads its own variables (GHE_HOST/GHE_PROTOCOL included) and builds the API base URL.
   // Octokit's throttling spaces content-creating requests by 1 s (GitHub's advice
   // against secondary rate limits); the interval is a setting (GHES may lift limits).
-  const write = new Bottleneck.Group({
-    id: "paas-write",
+  const interval = settings.githubWriteIntervalMs;
+  const write = new Bottleneck.Group({ id: "paas-write", maxConcurrent: 1, minTime: interval });
+  // Requests that notify people (comments) get Octokit's usual 3× spacing.
+  const notifications = new Bottleneck.Group({
+    id: "paas-notifications",
     maxConcurrent: 1,
-    minTime: settings.githubWriteIntervalMs,
+    minTime: 3 * interval,
   });
   const Octokit = ProbotOctokit.defaults((o: Record<string, unknown>) => ({
     ...o,
-    throttle: { ...(o.throttle as object), write },
+    throttle: { ...(o.throttle as object), write, notifications },
   }));
   const probot = createProbot({ env: probotEnv(settings), overrides: { Octokit } });
   // Probot creates its pino logger while loading the app: forward to it lazily.

@@ -460,3 +460,201 @@ describe("serialised deploys", () => {
     assert.deepEqual(h.github.violations, []);
   });
 });
+
+describe("recovery and lifecycle", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  const previewHandoff = async (pr: number, commit: string) =>
+    h.handoff(
+      handoffBody(commit, { ref: `refs/pull/${pr}/merge`, environment: `preview/pr-${pr}` }),
+      await h.tokenFor(h.claims({ event_name: "pull_request", ref: `refs/pull/${pr}/merge`, sha: commit })),
+    );
+
+  it("after a restart, finds its comment by the marker and replaces the live deployment", async () => {
+    const head1 = sha(0x601);
+    h.github.setFile(FULL, head1, ".paas.yml", VALID_CONFIG);
+    h.github.setPull(FULL, {
+      number: 21,
+      state: "open",
+      headSha: head1,
+      mergeSha: null,
+      headRef: "f",
+      baseRef: "main",
+    });
+    // A user's comment quoting the marker is not the App's.
+    h.github.comments.push({
+      repo: FULL,
+      id: 1,
+      issue: 21,
+      body: `quoting ${COMMENT_MARKER}`,
+      userType: "User",
+      viaApp: false,
+      updates: 0,
+    });
+    await h.webhook("pull_request", h.pullRequestPayload("opened", 21, head1));
+    assert.equal((await previewHandoff(21, head1)).status, 202);
+    await h.app.deployer.idle();
+
+    await h.restartApp();
+    const head2 = sha(0x602);
+    h.github.setFile(FULL, head2, ".paas.yml", VALID_CONFIG);
+    h.github.setPull(FULL, {
+      number: 21,
+      state: "open",
+      headSha: head2,
+      mergeSha: null,
+      headRef: "f",
+      baseRef: "main",
+    });
+    await h.webhook("pull_request", h.pullRequestPayload("synchronize", 21, head2));
+    assert.equal((await previewHandoff(21, head2)).status, 202);
+    await h.app.deployer.idle();
+
+    const ours = h.github.commentsOf(FULL, 21).filter((c) => c.userType === "Bot");
+    assert.equal(ours.length, 1);
+    assert.ok(ours[0]!.body.includes(head2.slice(0, 7)));
+    assert.equal(
+      h.github.commentsOf(FULL, 21).find((c) => c.id === 1)!.updates,
+      0,
+      "the user's comment is untouched",
+    );
+    const deps = h.github.deploymentsOf(FULL, "preview/pr-21");
+    assert.deepEqual(
+      deps.map((d) => d.statuses.at(-1)!.state),
+      ["inactive", "success"],
+    );
+    assert.deepEqual(h.github.violations, []);
+  });
+
+  it("re-runs a failed deploy from the check's re-run button with the same image", async () => {
+    const commit = sha(0x611);
+    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    h.runtime.failNext({
+      summary: "image pull failed",
+      events: [],
+      state: "ImagePullBackOff",
+      exitCode: undefined,
+      logs: [],
+    });
+    assert.equal(
+      (await h.handoff(handoffBody(commit), await h.tokenFor(h.claims({ sha: commit })))).status,
+      202,
+    );
+    await h.app.deployer.idle();
+    assert.equal(h.github.checkRunsOf(FULL, commit)[0]!.conclusion, "failure");
+
+    const payload = {
+      action: "rerequested",
+      check_run: {
+        id: h.github.checkRunsOf(FULL, commit)[0]!.id,
+        name: "paas",
+        head_sha: commit,
+        status: "completed",
+      },
+      repository: {
+        id: 123456,
+        name: "hello-world",
+        full_name: FULL,
+        owner: { login: "octo-org", id: 9001 },
+      },
+      installation: { id: 777 },
+      sender: { login: "octocat", id: 1, type: "User" },
+    };
+    assert.equal(await h.webhook("check_run", payload), 200);
+    await h.app.deployer.idle();
+    const checks = h.github.checkRunsOf(FULL, commit);
+    assert.equal(checks.length, 2);
+    assert.equal(checks[1]!.conclusion, "success");
+    const deps = h.github.deploymentsOf(FULL, "production").filter((d) => d.sha === commit);
+    assert.deepEqual(
+      deps.map((d) => d.statuses.map((s) => s.state)),
+      [
+        ["in_progress", "failure", "inactive"],
+        ["in_progress", "success"],
+      ],
+    );
+    assert.equal(h.runtime.applied.at(-1)!.image, h.runtime.applied.at(-2)!.image);
+    assert.deepEqual(h.github.violations, []);
+  });
+
+  it("tears a preview down after a deploy that was running when the pull request closed", async () => {
+    const commit = sha(0x621);
+    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    h.github.setPull(FULL, {
+      number: 22,
+      state: "open",
+      headSha: commit,
+      mergeSha: null,
+      headRef: "f",
+      baseRef: "main",
+    });
+    await h.webhook("pull_request", h.pullRequestPayload("opened", 22, commit));
+    h.runtime.applyDelayMs = 200;
+    assert.equal((await previewHandoff(22, commit)).status, 202);
+    h.github.setPull(FULL, {
+      number: 22,
+      state: "closed",
+      headSha: commit,
+      mergeSha: null,
+      headRef: "f",
+      baseRef: "main",
+    });
+    await h.webhook("pull_request", h.pullRequestPayload("closed", 22, commit));
+    await h.app.deployer.idle();
+    h.runtime.applyDelayMs = 0;
+    assert.ok(
+      !(await h.runtime.list()).some(
+        (e) => e.target.environment.kind === "preview" && e.target.environment.pr === 22,
+      ),
+    );
+    assert.ok(!h.github.environmentsOf(FULL).includes("preview/pr-22"));
+    assert.match(h.github.commentsOf(FULL, 22)[0]!.body, /removed/);
+    // A late hand-off for the closed PR is refused.
+    const late = await previewHandoff(22, commit);
+    assert.equal(late.status, 403);
+    assert.equal(late.json.check, "pull_request");
+  });
+
+  it("queues nothing for a pull request from a fork (its workflow gets no OIDC token)", async () => {
+    const commit = sha(0x631);
+    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    const payload = h.pullRequestPayload("opened", 23, commit);
+    const pull = payload.pull_request as { head: Record<string, unknown> };
+    pull.head = {
+      ...pull.head,
+      repo: {
+        id: 31337,
+        name: "hello-world",
+        full_name: "stranger/hello-world",
+        owner: { login: "stranger", id: 5 },
+      },
+    };
+    assert.equal(await h.webhook("pull_request", payload), 200);
+    assert.deepEqual(h.github.checkRunsOf(FULL, commit), []);
+    assert.deepEqual(h.github.commentsOf(FULL, 23), []);
+  });
+
+  it("refuses hand-offs from a repository removed from the installation", async () => {
+    const commit = sha(0x641);
+    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    h.github.uninstallRepository(FULL);
+    const payload = {
+      action: "removed",
+      installation: { id: 777, account: { login: "octo-org", id: 9001 } },
+      repository_selection: "selected",
+      repositories_added: [],
+      repositories_removed: [{ id: 123456, name: "hello-world", full_name: FULL }],
+      sender: { login: "octocat", id: 1 },
+    };
+    assert.equal(await h.webhook("installation_repositories", payload), 200);
+    const res = await h.handoff(handoffBody(commit), await h.tokenFor(h.claims({ sha: commit })));
+    assert.equal(res.status, 403);
+    assert.equal(res.json.check, "installation");
+  });
+});

@@ -64,6 +64,8 @@ export interface Harness {
     claims: ActionsTokenClaims,
     o?: Parameters<OidcIssuer["token"]>[1] | { audience?: string },
   ): Promise<string>;
+  /** Stops the App and starts a new process-equivalent (empty caches) on the same GitHub. */
+  restartApp(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -132,7 +134,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     async webhook(event, payload) {
       const body = JSON.stringify(payload);
       const signature = "sha256=" + createHmac("sha256", secret).update(body).digest("hex");
-      const res = await fetch(`${app.url}${settings.webhookPath}`, {
+      const res = await fetch(`${h.app.url}${settings.webhookPath}`, {
         method: "POST",
         headers: {
           "content-type": "application/json",
@@ -199,7 +201,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     async handoff(body, token, opts = {}) {
       const headers: Record<string, string> = { "content-type": opts.contentType ?? "application/json" };
       if (token) headers.authorization = `Bearer ${token}`;
-      const res = await fetch(`${app.url}/paas/v1/deployments`, {
+      const res = await fetch(`${h.app.url}/paas/v1/deployments`, {
         method: "POST",
         headers,
         body: opts.raw ?? JSON.stringify(body),
@@ -213,8 +215,12 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       }
       return { status: res.status, json };
     },
+    async restartApp() {
+      await h.app.close();
+      h.app = await startServer(settings, { runtime, dns });
+    },
     async close() {
-      await app.close();
+      await h.app.close();
       await runtime.stop();
       await issuer.stop();
       await github.stop();

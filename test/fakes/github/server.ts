@@ -46,6 +46,8 @@ export interface LoggedRequest {
   operationId: string | undefined;
   status: number;
   auth: "app" | "installation" | "none";
+  /** performance.now() when the request arrived. */
+  at: number;
 }
 
 interface Repo {
@@ -208,6 +210,11 @@ export class FakeGitHub {
     });
   }
 
+  /** The repository leaves the App's installation (installation_repositories removed). */
+  uninstallRepository(fullName: string): void {
+    this.#repo(fullName)!.installationId = -1;
+  }
+
   setFile(fullName: string, sha: string, path: string, content: string): void {
     const repo = this.#repo(fullName)!;
     if (!repo.files.has(sha)) repo.files.set(sha, new Map());
@@ -270,6 +277,7 @@ export class FakeGitHub {
       operationId: undefined,
       status: 0,
       auth: "none",
+      at: performance.now(),
     };
     this.log.push(entry);
     const send = (status: number, body?: unknown) => {
@@ -399,7 +407,7 @@ export class FakeGitHub {
         });
       }
       case "apps/get-repo-installation": {
-        if (!repo) return send(404, { message: "Not Found" });
+        if (!repo || !this.installations.has(repo.installationId)) return send(404, { message: "Not Found" });
         const inst = this.installations.get(repo.installationId)!;
         return send(200, {
           id: repo.installationId,
