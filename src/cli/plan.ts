@@ -1,0 +1,112 @@
+// `paas plan [dir] --env <name> [--image <ref@sha256:…>] [--runtime kubernetes|docker]`:
+// the dry run. Prints what a deploy would apply and changes nothing. For
+// Kubernetes the output is multi-document YAML, ready for `kubectl apply -f -`.
+import { stringify } from "yaml";
+import { resolveApps } from "../config/load.ts";
+import { planDeploy, type PlatformSettings } from "../core/plan.ts";
+import { detect, diskSource } from "../detect/index.ts";
+import { PaasError } from "../errors.ts";
+import { containerName, namespaceName, parseEnvironment, type Target } from "../names.ts";
+import { kubernetesSettingsFromEnv, planKubernetes, renderManifests } from "../runtime/kubernetes/index.ts";
+import type { DeploySpec } from "../runtime/types.ts";
+import { UsageError } from "./main.ts";
+import { appDir, args, loadConfigAt, type Command } from "./io.ts";
+import { localRepo } from "./repo.ts";
+
+export const planCommand: Command = async (argv, io) => {
+  const { values, positionals } = await args(argv, {
+    env: { type: "string" },
+    image: { type: "string" },
+    runtime: { type: "string" },
+    app: { type: "string" },
+    sha: { type: "string" },
+    repo: { type: "string" },
+    "repository-id": { type: "string" },
+    "base-domain": { type: "string" },
+    gateway: { type: "string" },
+    "ingress-namespace": { type: "string" },
+  });
+  if (!values.env)
+    throw new UsageError("--env is required (production, a configured environment, or preview/pr-<N>)");
+  const runtime = values.runtime ?? io.env.PAAS_RUNTIME ?? "docker";
+  if (runtime !== "docker" && runtime !== "kubernetes") {
+    throw new UsageError(`--runtime must be kubernetes or docker, not "${runtime.slice(0, 40)}"`);
+  }
+  let environment;
+  try {
+    environment = parseEnvironment(values.env);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const dir = await appDir(positionals[0], io.cwd);
+  const loaded = await loadConfigAt(dir, io.cwd);
+  const repo = await localRepo(dir, values.repo);
+  const sha = values.sha ?? repo.sha;
+  if (!sha || !/^[a-f0-9]{40}$/.test(sha)) {
+    throw new PaasError(
+      "plan_no_sha",
+      "no commit to plan: run inside a git checkout with a commit, or pass --sha <40 hex>",
+    );
+  }
+  const image = values.image ?? `ghcr.io/${repo.owner}/${repo.repo}@sha256:${"0".repeat(64)}`;
+  if (!values.image) io.err(`note: no --image given; planning with ${image}`);
+  const settings: PlatformSettings = {
+    baseDomain: values["base-domain"] ?? io.env.PAAS_BASE_DOMAIN ?? "localhost",
+    urlScheme: io.env.PAAS_URL_SCHEME === "https" ? "https" : "http",
+    urlPort: io.env.PAAS_URL_PORT ? Number(io.env.PAAS_URL_PORT) : undefined,
+  };
+
+  let apps = resolveApps(loaded);
+  if (values.app !== undefined) apps = apps.filter((a) => a.key === values.app);
+  if (apps.length === 0)
+    throw new PaasError("plan_no_app", `no app "${values.app}" under apps in ${loaded.file}`);
+
+  const specs: DeploySpec[] = [];
+  for (const app of apps) {
+    const target: Target = { owner: repo.owner, repo: repo.repo, app: app.key, environment };
+    const plan = await detect(diskSource(dir), app.config, { appPath: app.path });
+    specs.push(
+      planDeploy(
+        {
+          target,
+          repositoryId: Number(values["repository-id"] ?? io.env.GITHUB_REPOSITORY_ID ?? 0),
+          config: app.config,
+          image,
+          sha,
+          detectedStart: plan.start,
+        },
+        settings,
+      ),
+    );
+  }
+
+  if (runtime === "kubernetes") {
+    const env = {
+      ...io.env,
+      ...(values.gateway ? { PAAS_K8S_GATEWAY: values.gateway } : {}),
+      ...(values["ingress-namespace"] ? { PAAS_K8S_INGRESS_NAMESPACE: values["ingress-namespace"] } : {}),
+    };
+    const k8s = kubernetesSettingsFromEnv(env);
+    io.out(renderManifests(specs.flatMap((s) => planKubernetes(s, k8s.settings))));
+    return 0;
+  }
+  io.out(specs.map((s) => stringify(dockerView(s))).join("---\n"));
+  return 0;
+};
+
+/** What the Docker runtime creates for a spec: container, network, route. */
+function dockerView(s: DeploySpec) {
+  return {
+    runtime: "docker",
+    network: namespaceName(s.target),
+    container: containerName(s.target, s.sha),
+    image: s.image,
+    command: s.command ?? "(the image's CMD)",
+    env: s.env,
+    secrets: s.secrets,
+    limits: s.resources.limits,
+    healthcheck: s.healthcheck,
+    routes: s.hostnames.map((h) => ({ host: h, to: `${containerName(s.target, s.sha)}:${s.port}` })),
+    url: s.url,
+  };
+}

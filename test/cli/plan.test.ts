@@ -1,0 +1,114 @@
+// `paas plan`, the dry run, as a user runs it: YAML on stdout ready for
+// `kubectl apply -f -`, nothing applied, clear errors.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const SHA = "0123456789abcdef0123456789abcdef01234567";
+const IMAGE = `ghcr.io/octo/hello@sha256:${"c".repeat(64)}`;
+
+function paas(
+  env: Record<string, string>,
+  ...argv: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(root, "bin/paas.js"), ...argv],
+      { cwd: root, env: { PATH: process.env.PATH ?? "", ...env } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const common = ["--sha", SHA, "--image", IMAGE, "--repo", "octo/hello"];
+
+test("kubernetes: multi-document YAML of the environment's objects", async () => {
+  const r = await paas(
+    {
+      PAAS_K8S_GATEWAY: "gateway-system/paas",
+      PAAS_K8S_INGRESS_NAMESPACE: "gateway-system",
+      PAAS_BASE_DOMAIN: "example.com",
+    },
+    "plan",
+    "examples/python",
+    "--env",
+    "preview/pr-7",
+    "--runtime",
+    "kubernetes",
+    ...common,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const docs = parseAllDocuments(r.stdout).map(
+    (d) =>
+      d.toJS() as {
+        kind: string;
+        metadata: { namespace?: string; name: string };
+        spec?: Record<string, unknown>;
+      },
+  );
+  const kinds = docs.map((d) => d.kind);
+  for (const k of [
+    "Namespace",
+    "ServiceAccount",
+    "Deployment",
+    "Service",
+    "HTTPRoute",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+  ]) {
+    assert.ok(kinds.includes(k), `missing ${k} in ${kinds.join(",")}`);
+  }
+  const deployment = docs.find((d) => d.kind === "Deployment")!;
+  assert.match(
+    JSON.stringify(deployment),
+    new RegExp(`"image":"${IMAGE.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}"`),
+  );
+  const route = docs.find((d) => d.kind === "HTTPRoute")!;
+  assert.deepEqual((route.spec as { hostnames: string[] }).hostnames, ["pr-7-hello-python.example.com"]);
+  const ns = docs.find((d) => d.kind === "Namespace")!.metadata.name;
+  assert.ok(docs.filter((d) => d.kind !== "Namespace").every((d) => d.metadata.namespace === ns));
+});
+
+test("kubernetes: missing cluster settings name the variable to set", async () => {
+  const r = await paas(
+    {},
+    "plan",
+    "examples/python",
+    "--env",
+    "production",
+    "--runtime",
+    "kubernetes",
+    ...common,
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /PAAS_K8S_INGRESS_NAMESPACE is required/);
+});
+
+test("docker: the container, its env and its route", async () => {
+  const r = await paas({}, "plan", "examples/python", "--env", "production", ...common);
+  assert.equal(r.code, 0, r.stderr);
+  const [view] = parseAllDocuments(r.stdout).map((d) => d.toJS() as Record<string, unknown>);
+  assert.equal(view!.runtime, "docker");
+  assert.equal(view!.image, IMAGE);
+  assert.equal(view!.url, "http://hello-python.localhost/");
+  assert.equal((view!.env as Record<string, string>).PAAS_COMMIT_SHA, SHA);
+});
+
+test("errors: missing --env is a usage error; unknown environments name the fix", async () => {
+  const usage = await paas({}, "plan", "examples/python", ...common);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--env is required/);
+  const unknown = await paas({}, "plan", "examples/python", "--env", "qa", ...common);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /environment "qa" is not defined in \.paas\.yml; add it under environments/);
+  const hostile = await paas({}, "plan", "examples/python", "--env", "../../etc", ...common);
+  assert.equal(hostile.code, 2);
+  assert.match(hostile.stderr, /is not an environment/);
+});
