@@ -195,7 +195,9 @@ export function planKubernetes(
   objects.push(namespace);
 
   const perPod = spec.resources;
-  const pods = most + surge;
+  // Terminating pods (preStop drain) still count against the quota: leave room for a
+  // whole rolling update, so a quick redeploy is never refused for lack of quota.
+  const pods = 2 * most + surge;
   objects.push({
     apiVersion: "v1",
     kind: "ResourceQuota",

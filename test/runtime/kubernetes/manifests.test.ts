@@ -217,8 +217,8 @@ test("quota forbids NodePorts and LoadBalancers and leaves room for a rolling up
     .spec as Json;
   assert.equal(q.hard["services.nodeports"], "0");
   assert.equal(q.hard["services.loadbalancers"], "0");
-  assert.equal(q.hard.pods, "4", "3 replicas plus one surge pod");
-  assert.equal(q.hard["limits.cpu"], "4000m");
+  assert.equal(q.hard.pods, "7", "3 replicas, 3 still terminating during a rolling update, one surge pod");
+  assert.equal(q.hard["limits.cpu"], "7000m");
 });
 
 test("env goes to a ConfigMap; secrets are referenced, and their values only appear when given", () => {
