@@ -70,6 +70,8 @@ export interface DeployerDeps {
   platform: PlatformSettings;
   /** Web URL of the GitHub server (https://github.com or the GHE host), for links. */
   githubWebUrl: string;
+  /** A queued check with no hand-off after this long fails with "build not received". */
+  buildTimeoutMs: number;
 }
 
 /** A repository the App is installed on, with the ids the hand-off is checked against. */
@@ -119,10 +121,18 @@ export class Deployer {
   readonly #live = new Map<string, number>();
   readonly #active = new Set<string>();
   readonly #running = new Set<Promise<void>>();
+  /** Queued checks waiting for their build, by check key. */
+  readonly #waiting = new Map<string, NodeJS.Timeout>();
   #seq = 0;
 
   constructor(deps: DeployerDeps) {
     this.#d = deps;
+  }
+
+  /** Stops the build-timeout timers (process shutdown). */
+  stop(): void {
+    for (const t of this.#waiting.values()) clearTimeout(t);
+    this.#waiting.clear();
   }
 
   /** Resolves when no deploy is queued or running (shutdown, tests, benchmarks). */
@@ -176,7 +186,7 @@ export class Deployer {
     const apps = resolveApps(loaded).filter((a) => a.config.previews.enabled);
     if (apps.length === 0) return;
     for (const app of apps) {
-      await this.#queueCheck(repo, headSha, app.key);
+      await this.#queueCheck(repo, headSha, app.key, { pr, app: displayApp(repo, app) });
       // A new pull request has no earlier deployment to replace (0: known none).
       const env: EnvRef = { kind: "preview", pr };
       const liveKey = `${lockKey(repo.repositoryId, env)}|${githubEnvName(app.key, env)}`;
@@ -342,6 +352,7 @@ export class Deployer {
       );
     }
 
+    this.#received(repo, reportSha, body.app);
     const loaded = await this.#config(repo, body.sha);
     const checkName = checkNameFor(body.app);
     if (loaded instanceof ConfigError) {
@@ -679,7 +690,12 @@ export class Deployer {
     return result;
   }
 
-  async #queueCheck(repo: RepoInfo, sha: string, appKey: string): Promise<void> {
+  async #queueCheck(
+    repo: RepoInfo,
+    sha: string,
+    appKey: string,
+    row?: { pr: number; app: string },
+  ): Promise<void> {
     const key = checkKey(repo, sha, appKey);
     if (this.#checkRuns.has(key)) return;
     const id = await this.#d.github.createCheckRun(repo, sha, checkNameFor(appKey), {
@@ -687,6 +703,53 @@ export class Deployer {
       output: waitingOutput(),
     });
     remember(this.#checkRuns, key, id);
+    const timer = setTimeout(() => {
+      this.#waiting.delete(key);
+      this.#buildNotReceived(repo, sha, appKey, row).catch((e: unknown) =>
+        this.#d.log.error({ err: errText(e) }, "cannot report a missing build"),
+      );
+    }, this.#d.buildTimeoutMs);
+    timer.unref();
+    this.#waiting.set(key, timer);
+  }
+
+  async #buildNotReceived(
+    repo: RepoInfo,
+    sha: string,
+    appKey: string,
+    row: { pr: number; app: string } | undefined,
+  ): Promise<void> {
+    const minutes = Math.round(this.#d.buildTimeoutMs / 60_000);
+    const after = minutes >= 1 ? `${minutes} min` : `${Math.round(this.#d.buildTimeoutMs / 1000)} s`;
+    await this.#completeCheck(repo, sha, appKey, "failure", {
+      title: "Build not received",
+      summary:
+        `No image was handed to the App within ${after} of this push. ` +
+        "Check that the repository has a workflow running the paas Action on this event, " +
+        "that it has `permissions: id-token: write`, and look at its run for a build failure.",
+    });
+    if (row) {
+      await this.#updateComment(repo, row.pr, false, (rows) =>
+        rows.map((r) =>
+          r.app === row.app && r.sha === sha && r.status === "building"
+            ? {
+                ...r,
+                status: "failed" as RowStatus,
+                note: "build not received",
+                updatedAt: this.#d.clock.now().toISOString(),
+              }
+            : r,
+        ),
+      );
+    }
+  }
+
+  /** A hand-off arrived for a commit: its check no longer waits for a build. */
+  #received(repo: RepoInfo, sha: string, appKey: string): void {
+    const key = checkKey(repo, sha, appKey);
+    const timer = this.#waiting.get(key);
+    if (timer) clearTimeout(timer);
+    this.#waiting.delete(key);
   }
 
   /** Updates the check run of a commit, creating it when the App never saw the push. */

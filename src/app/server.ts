@@ -82,6 +82,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     log,
     platform: settings.platform,
     githubWebUrl,
+    buildTimeoutMs: settings.buildTimeoutMs,
   });
   const webhooks = await createNodeMiddleware(paasApp(deployer), {
     probot,
@@ -124,6 +125,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     deployer,
     async close() {
       closing = true;
+      deployer.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await deployer.idle();
     },

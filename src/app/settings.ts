@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { PaasError } from "../errors.ts";
+import { durationMs } from "../config/schema.ts";
 import { cpuMillis, memoryBytes, type PlatformSettings } from "../core/plan.ts";
 
 export class SettingsError extends PaasError {
@@ -118,6 +119,12 @@ const envSchema = z.object({
       .transform(Number)
       .default(1000),
   ),
+  PAAS_BUILD_TIMEOUT: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d{1,7}(?:ms|s|m|h)$/, 'must be a duration such as "60m" or "2h"')
+      .default("60m"),
+  ),
   PAAS_MAX_BODY_BYTES: optionalString.pipe(positiveInt("bytes").default(65536)),
   PAAS_MAX_CPU: optionalString.pipe(
     z
@@ -158,6 +165,8 @@ export interface Settings {
   /** Where the probe connects to reach app URLs (the proxy or gateway); undefined: the URL's own host. */
   probeAddress: string | undefined;
   maxBodyBytes: number;
+  /** A queued check with no hand-off after this long fails with "build not received". */
+  buildTimeoutMs: number;
   /** Minimum time between content-creating GitHub requests (secondary rate limits). */
   githubWriteIntervalMs: number;
   platform: PlatformSettings;
@@ -236,6 +245,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     probeAddress: e.PAAS_PROBE_ADDRESS?.replace(/\/+$/, ""),
     maxBodyBytes: e.PAAS_MAX_BODY_BYTES,
     githubWriteIntervalMs: e.PAAS_GITHUB_WRITE_INTERVAL_MS,
+    buildTimeoutMs: durationMs(e.PAAS_BUILD_TIMEOUT),
     platform: {
       baseDomain: e.PAAS_BASE_DOMAIN,
       // Local development serves plain HTTP (Caddy on a local port); real domains use HTTPS.
@@ -263,6 +273,7 @@ export function describeSettings(s: Settings): Record<string, unknown> {
     urlPort: s.platform.urlPort,
     maxBodyBytes: s.maxBodyBytes,
     githubWriteIntervalMs: s.githubWriteIntervalMs,
+    buildTimeoutMs: s.buildTimeoutMs,
     limits: s.platform.limits,
   };
 }

@@ -658,3 +658,109 @@ describe("recovery and lifecycle", () => {
     assert.equal(res.json.check, "installation");
   });
 });
+
+describe("monorepo, missing builds and health endpoints", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ PAAS_BUILD_TIMEOUT: "300ms" });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  async function until(what: string, f: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(f(), what);
+  }
+
+  it("answers /healthz and /readyz", async () => {
+    assert.equal((await fetch(`${h.app.url}/healthz`)).status, 200);
+    const ready = await fetch(`${h.app.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: "ready" });
+    const get = await fetch(`${h.app.url}/paas/v1/deployments`);
+    assert.equal(get.status, 405);
+  });
+
+  it("fails a queued check with 'build not received' when no hand-off comes", async () => {
+    const commit = sha(0x701);
+    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    h.github.setPull(FULL, {
+      number: 31,
+      state: "open",
+      headSha: commit,
+      mergeSha: null,
+      headRef: "f",
+      baseRef: "main",
+    });
+    await h.webhook("pull_request", h.pullRequestPayload("opened", 31, commit));
+    await until("the check fails", () => h.github.checkRunsOf(FULL, commit)[0]?.status === "completed");
+    const [check] = h.github.checkRunsOf(FULL, commit);
+    assert.equal(check!.conclusion, "failure");
+    assert.equal(check!.output.title, "Build not received");
+    assert.match(check!.output.summary!, /id-token: write/);
+    await until("the comment says so", () =>
+      /build not received/.test(h.github.commentsOf(FULL, 31)[0]!.body),
+    );
+  });
+
+  it("gives each app of a monorepo its check, environment and comment row", async () => {
+    h.app.deployer.stop(); // no build-timeout noise in this scenario
+    const commit = sha(0x711);
+    const config = [
+      "apps:",
+      "  web:",
+      "    path: web",
+      "  api:",
+      "    path: api",
+      "    run:",
+      "      port: 9000",
+      "",
+    ].join("\n");
+    h.github.setFile(FULL, commit, ".paas.yml", config);
+    h.github.setPull(FULL, {
+      number: 32,
+      state: "open",
+      headSha: commit,
+      mergeSha: null,
+      headRef: "f",
+      baseRef: "main",
+    });
+    await h.webhook("pull_request", h.pullRequestPayload("opened", 32, commit));
+    assert.deepEqual(
+      h.github
+        .checkRunsOf(FULL, commit)
+        .map((c) => c.name)
+        .sort(),
+      ["paas (api)", "paas (web)"],
+    );
+
+    const token = await h.tokenFor(
+      h.claims({ event_name: "pull_request", ref: "refs/pull/32/merge", sha: commit }),
+    );
+    const res = await h.handoff(
+      handoffBody(commit, { ref: "refs/pull/32/merge", environment: "preview/pr-32", app: "api" }),
+      token,
+    );
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    assert.equal(res.json.environment, "preview/pr-32/api");
+    await h.app.deployer.idle();
+    const api = h.github.checkRunsOf(FULL, commit).find((c) => c.name === "paas (api)")!;
+    const web = h.github.checkRunsOf(FULL, commit).find((c) => c.name === "paas (web)")!;
+    assert.equal(api.conclusion, "success");
+    assert.equal(web.status, "queued");
+    const url = String(res.json.url);
+    assert.match(url, /^http:\/\/pr-32-hello-world-api\.localhost:\d+\/$/);
+    assert.equal((await h.runtime.fetchUrl(url)).body, commit);
+    const body = h.github.commentsOf(FULL, 32)[0]!.body;
+    assert.match(body, /\| api \| ✅ ready \|/);
+    assert.match(body, /\| web \| 🔨 building \|/);
+    const missing = await h.handoff(
+      handoffBody(commit, { ref: "refs/pull/32/merge", environment: "preview/pr-32" }),
+      token,
+    );
+    assert.equal(missing.status, 422);
+    assert.equal(missing.json.check, "app");
+    assert.deepEqual(h.github.violations, []);
+  });
+});
