@@ -32,12 +32,11 @@ export const kubernetesEnvSchema = z.object({
     )
     .optional(),
   PAAS_K8S_INGRESS_CLASS: z.string().optional(),
+  /** Default: the Gateway's namespace when routing is httproute. */
   PAAS_K8S_INGRESS_NAMESPACE: z
-    .string({
-      error:
-        "PAAS_K8S_INGRESS_NAMESPACE is required: the namespace of the gateway or ingress controller pods",
-    })
-    .regex(name, "PAAS_K8S_INGRESS_NAMESPACE must be a namespace name"),
+    .string()
+    .regex(name, "PAAS_K8S_INGRESS_NAMESPACE must be a namespace name")
+    .optional(),
   /** Comma-separated CIDRs app pods may reach besides DNS (databases, APIs). */
   PAAS_K8S_EGRESS_CIDRS: z.string().optional(),
   /** "<cpu>,<memory>": per-container ceiling in every environment's LimitRange. */
@@ -95,7 +94,8 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
         ? { namespace: gwNamespace, name: gwName, ...(section ? { sectionName: section } : {}) }
         : undefined,
     ingressClassName: e.PAAS_K8S_INGRESS_CLASS,
-    ingressNamespace: e.PAAS_K8S_INGRESS_NAMESPACE,
+    ingressNamespace:
+      e.PAAS_K8S_INGRESS_NAMESPACE ?? (e.PAAS_K8S_ROUTING === "httproute" ? (gwNamespace ?? "") : ""),
     fieldManager: e.PAAS_K8S_FIELD_MANAGER,
     egressCIDRs: e.PAAS_K8S_EGRESS_CIDRS?.split(",")
       .map((s) => s.trim())
@@ -103,6 +103,11 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
     maxContainer: maxCpu && maxMemory ? { cpu: maxCpu, memory: maxMemory } : undefined,
     tmpSize: e.PAAS_K8S_TMP_SIZE,
   };
+  if (!settings.ingressNamespace && settings.routing === "ingress") {
+    throw new KubernetesSettingsError(
+      "PAAS_K8S_INGRESS_NAMESPACE is required with ingress routing: the namespace of the ingress controller pods",
+    );
+  }
   try {
     validateSettings(settings);
   } catch (err) {

@@ -1,0 +1,46 @@
+// PAAS_K8S_* settings as operators write them.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { kubernetesSettingsFromEnv, KubernetesSettingsError } from "../../../src/runtime/kubernetes/index.ts";
+
+test("gateway routing: namespace/name/section, ingress namespace defaults to the Gateway's", () => {
+  const s = kubernetesSettingsFromEnv({ PAAS_K8S_GATEWAY: "envoy-gateway-system/paas/http" });
+  assert.deepEqual(s.settings.gateway, {
+    namespace: "envoy-gateway-system",
+    name: "paas",
+    sectionName: "http",
+  });
+  assert.equal(s.settings.routing, "httproute");
+  assert.equal(s.settings.ingressNamespace, "envoy-gateway-system");
+  assert.equal(s.secretsNamespace, undefined);
+});
+
+test("ingress routing with class, egress CIDRs and a container ceiling", () => {
+  const s = kubernetesSettingsFromEnv({
+    PAAS_K8S_ROUTING: "ingress",
+    PAAS_K8S_INGRESS_CLASS: "nginx",
+    PAAS_K8S_INGRESS_NAMESPACE: "ingress-nginx",
+    PAAS_K8S_EGRESS_CIDRS: "10.0.0.0/8, 192.168.1.0/24",
+    PAAS_K8S_MAX_CONTAINER: "4,8Gi",
+    PAAS_K8S_SECRETS_NAMESPACE: "paas-secrets",
+    PAAS_K8S_LEASE_NAMESPACE: "paas-system",
+    PAAS_K8S_LEASE_IDENTITY: "paas-7d9f-abcde",
+  });
+  assert.equal(s.settings.ingressClassName, "nginx");
+  assert.deepEqual(s.settings.egressCIDRs, ["10.0.0.0/8", "192.168.1.0/24"]);
+  assert.deepEqual(s.settings.maxContainer, { cpu: "4", memory: "8Gi" });
+  assert.equal(s.leaseIdentity, "paas-7d9f-abcde");
+});
+
+test("mistakes name the variable to fix", () => {
+  const bad = (env: Record<string, string>, re: RegExp) =>
+    assert.throws(
+      () => kubernetesSettingsFromEnv(env),
+      (e: unknown) => e instanceof KubernetesSettingsError && re.test(e.message),
+    );
+  bad({}, /PAAS_K8S_GATEWAY must name the parent Gateway/);
+  bad({ PAAS_K8S_ROUTING: "ingress" }, /PAAS_K8S_INGRESS_NAMESPACE is required/);
+  bad({ PAAS_K8S_ROUTING: "istio" }, /PAAS_K8S_ROUTING must be httproute or ingress/);
+  bad({ PAAS_K8S_GATEWAY: "just-a-name" }, /PAAS_K8S_GATEWAY must be namespace\/name/);
+  bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_EGRESS_CIDRS: "anywhere" }, /PAAS_K8S_EGRESS_CIDRS/);
+});
