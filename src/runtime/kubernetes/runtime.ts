@@ -129,7 +129,10 @@ export class KubernetesRuntime implements Runtime {
         );
       }
     }
-    await this.client.apply(namespace, manager);
+    // Until the new version is healthy the namespace keeps naming the version that serves
+    // (list() and reconciliation read it); the new sha is recorded after a healthy rollout.
+    const interim = existing ? keepServingIdentity(namespace, existing) : namespace;
+    await this.client.apply(interim, manager);
     const deploymentIndex = objects.findIndex((o) => o.kind === "Deployment");
     // Quota, limits, policies, config and Service before the pods exist; then the workload and its routing.
     await Promise.all(objects.slice(1, deploymentIndex).map((o) => this.client.apply(o, manager)));
@@ -167,6 +170,7 @@ export class KubernetesRuntime implements Runtime {
       // A fresh apply cannot have been observed yet; skip judging the PATCH response.
       const status = first ? { state: "progressing" as const, message: "applied" } : rolloutStatus(current);
       if (status.state === "done") {
+        if (interim !== namespace) await this.client.apply(namespace, manager);
         return { ok: true, url: spec.url, replicas: status.ready, durationMs: Date.now() - started };
       }
       if (status.state === "failed") return this.failed(ns, templateHash, status.reason, started);
@@ -369,6 +373,21 @@ export class KubernetesRuntime implements Runtime {
     }
     return out;
   }
+}
+
+/** The namespace as planned, but still naming the version the cluster served before this deploy. */
+function keepServingIdentity(planned: KubeObject, existing: KubernetesObject): KubeObject {
+  const out = structuredClone(planned);
+  const labels = out.metadata.labels!;
+  const annotations = out.metadata.annotations!;
+  const oldLabels = existing.metadata?.labels ?? {};
+  const oldAnnotations = existing.metadata?.annotations ?? {};
+  if (oldLabels[L.sha]) labels[L.sha] = oldLabels[L.sha];
+  for (const key of [A.sha, A.digest, A.image, A.deployedAt]) {
+    const v = oldAnnotations[key];
+    if (v !== undefined) annotations[key] = v;
+  }
+  return out;
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {

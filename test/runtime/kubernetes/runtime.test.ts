@@ -164,6 +164,12 @@ test("a crash-looping app fails the rollout with its exit code, events and last 
       .filter((p: Json) => p.spec.containers[0].image === good.image && p.status.containerStatuses[0].ready);
     assert.equal(servingOld.length, 1);
 
+    // The environment still reports the version that serves, and that the rollout has not converged.
+    const [env] = await runtime.list();
+    assert.equal(env!.sha, good.sha);
+    assert.equal(env!.digest, good.digest);
+    assert.equal(env!.healthy, false);
+
     const again = await runtime.diagnose(bad.target);
     assert.equal(again.state, "CrashLoopBackOff");
     assert.equal(again.exitCode, 1);
