@@ -70,7 +70,9 @@ export function streamContext(options: ContextOptions): BuildContext {
       throw err;
     },
   );
-  // Consumers that only read the stream still see the error; avoid an unhandled rejection.
+  // The refusal is reported through `done` and `error()` (callers abort their
+  // request on it); `pipe()` adds no error listener, so keep one here.
+  stream.on("error", () => undefined);
   done.catch(() => undefined);
   return {
     stream,

@@ -232,10 +232,11 @@ export function registryOf(repository: string): string {
   return repository.includes("/") && (/[.:]/.test(first) || first === "localhost") ? first : "docker.io";
 }
 
-function pushFailure(registry: string, repository: string, raw: string): PushError {
+/** Turns a registry's refusal into an error that names the registry and the missing permission. */
+export function pushFailure(registry: string, repository: string, raw: string): PushError {
   const msg = firstLine(raw);
   const denied =
-    /unauthorized|authentication required|denied|forbidden|\b401\b|\b403\b|incorrect username or password/i.test(
+    /unauthorized|authentication required|no basic auth credentials|denied|forbidden|\b401\b|\b403\b|incorrect username or password/i.test(
       msg,
     );
   if (denied) {

@@ -72,7 +72,7 @@ export async function prepareBuild(options: PrepareOptions): Promise<PreparedBui
   });
   const loaded = parseConfig(text);
   const app = selectApp(resolveApps(loaded), options.app);
-  const plan = await detect(diskSource(path.join(root, app.path)), app.config, { appPath: app.path });
+  const plan = await detect(diskSource(root), app.config, { appPath: app.path });
   const contextPath = repoJoin(app.path, plan.context);
   if (plan.dockerfile !== undefined) {
     const dockerfilePath = repoJoin(app.path, plan.dockerfile);
@@ -182,6 +182,11 @@ export async function buildPrepared(
       { name: ".dockerignore", content: withGeneratedDockerfileIgnored(dockerignore) },
     ],
   });
+  // A refused context path must stop the request, which would otherwise wait for more bytes.
+  const abort = new AbortController();
+  ctx.done.catch(() => abort.abort());
+  const onAbort = () => abort.abort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
   const labels: Record<string, string> = { "org.opencontainers.image.revision": options.sha };
   if (options.sourceUrl) labels["org.opencontainers.image.source"] = options.sourceUrl;
   try {
@@ -197,7 +202,7 @@ export async function buildPrepared(
       labels,
       target: prepared.app.config.build.target,
       timeoutMs: options.timeoutMs,
-      signal: options.signal,
+      signal: abort.signal,
       onLine: options.onLine,
     });
     const context = await ctx.done;
@@ -218,6 +223,8 @@ export async function buildPrepared(
       error: err.message,
     });
     throw new BuildFailure(err, annotation);
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
   }
 }
 

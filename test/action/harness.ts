@@ -201,7 +201,7 @@ export async function answerOf(
 
 /** True when `file` exists in the image's filesystem (checked without running it). */
 export async function imageHasFile(docker: Docker, image: string, file: string): Promise<boolean> {
-  const container = await docker.createContainer({ Image: image });
+  const container = await docker.createContainer({ Image: image, Cmd: ["true"] });
   try {
     const archive = await container.getArchive({ path: file });
     // An unread archive would hold the engine connection open.

@@ -1,0 +1,99 @@
+// The hand-off client against a local HTTP server speaking the App's endpoint.
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { handOff, HandoffError, type HandoffRequest } from "../../action/src/handoff.ts";
+import { freePort } from "../support/registry.ts";
+
+const request: HandoffRequest = {
+  repository: "o/r",
+  sha: "0123456789abcdef0123456789abcdef01234567",
+  ref: "refs/heads/main",
+  environment: "production",
+  image: "ghcr.io/o/r",
+  digest: `sha256:${"a".repeat(64)}`,
+  app: "",
+  runId: 7,
+};
+
+describe("handOff", () => {
+  let server: Server;
+  let url: string;
+  let answers: { status: number; body: unknown }[] = [];
+  const seen: { auth: string | undefined; body: unknown; path: string | undefined }[] = [];
+  before(async () => {
+    server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => (body += d.toString()));
+      req.on("end", () => {
+        seen.push({ auth: req.headers.authorization, body: JSON.parse(body), path: req.url });
+        const a = answers.shift() ?? { status: 500, body: { message: "no answer left" } };
+        res.writeHead(a.status, { "content-type": "application/json" }).end(JSON.stringify(a.body));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  it("posts the deployment with the token and returns the App's answer", async () => {
+    seen.length = 0;
+    answers = [{ status: 202, body: { deploymentId: 31, previewUrl: "https://pr-1-r.example.com" } }];
+    const a = await handOff(`${url}/`, request, "tok", { baseDelayMs: 1 });
+    assert.deepEqual(seen, [{ auth: "Bearer tok", body: request, path: "/paas/v1/deployments" }]);
+    assert.equal(a.deploymentId, "31");
+    assert.equal(a.url, "https://pr-1-r.example.com");
+  });
+
+  it("retries 5xx answers with backoff, then succeeds", async () => {
+    seen.length = 0;
+    answers = [
+      { status: 502, body: "bad gateway" },
+      { status: 503, body: { message: "restarting" } },
+      { status: 201, body: { id: "d-1" } },
+    ];
+    const retries: string[] = [];
+    const a = await handOff(url, request, "tok", {
+      baseDelayMs: 1,
+      onRetry: (n, reason) => retries.push(`${n}: ${reason}`),
+    });
+    assert.equal(seen.length, 3);
+    assert.deepEqual(retries, ["1: HTTP 502: bad gateway", "2: HTTP 503: restarting"]);
+    assert.equal(a.deploymentId, "d-1");
+  });
+
+  it("gives up after the bounded number of attempts", async () => {
+    seen.length = 0;
+    answers = [];
+    await assert.rejects(handOff(url, request, "tok", { attempts: 3, baseDelayMs: 1 }), (e: unknown) => {
+      assert.ok(e instanceof HandoffError);
+      assert.match(e.message, /could not be reached after 3 attempts \(last: HTTP 500: no answer left\)/);
+      return true;
+    });
+    assert.equal(seen.length, 3);
+  });
+
+  it("does not retry a refusal, and says what to check", async () => {
+    seen.length = 0;
+    answers = [{ status: 403, body: { message: "sha is not the head of PR 3" } }];
+    await assert.rejects(handOff(url, request, "tok", { baseDelayMs: 1 }), (e: unknown) => {
+      assert.ok(e instanceof HandoffError);
+      assert.equal(e.httpStatus, 403);
+      assert.match(
+        e.message,
+        /answered HTTP 403: sha is not the head of PR 3 \(the App refused this workflow's OIDC token/,
+      );
+      return true;
+    });
+    assert.equal(seen.length, 1);
+  });
+
+  it("retries network errors", async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    await assert.rejects(
+      handOff(closed, request, "tok", { attempts: 2, baseDelayMs: 1 }),
+      /after 2 attempts \(last: ECONNREFUSED\)/,
+    );
+  });
+});

@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  cmd,
+  defaultBaseImages,
+  DockerfileError,
+  generateDockerfile,
+  resolveBaseImages,
+} from "../../src/build/dockerfile.ts";
+import type { BuildPlan } from "../../src/detect/types.ts";
+
+const plan = (over: Partial<BuildPlan>): BuildPlan => ({
+  language: "python",
+  version: "3.12",
+  start: "python main.py",
+  port: 8080,
+  appPath: ".",
+  context: ".",
+  dockerfile: undefined,
+  manifests: [],
+  reasons: [],
+  ...over,
+});
+
+const pythonPlan = plan({
+  manifests: ["requirements.txt"],
+  python: { installer: "pip", framework: "none", module: undefined },
+});
+const goPlan = plan({
+  language: "go",
+  version: "1.22",
+  start: "./server",
+  port: 3000,
+  manifests: ["go.mod", "go.sum"],
+  go: { package: "./cmd/server", binary: "server" },
+});
+const rustPlan = plan({
+  language: "rust",
+  version: "1.80",
+  start: "./api",
+  manifests: ["Cargo.toml", "Cargo.lock", "crates/api/Cargo.toml"],
+  rust: { bin: "api", package: "api" },
+});
+
+/** Lines of the stage starting at the n-th FROM (0-based). */
+function stage(text: string, n: number): string[] {
+  const lines = text.split("\n");
+  const starts = lines.flatMap((l, i) => (l.startsWith("FROM ") ? [i] : []));
+  return lines.slice(starts[n], starts[n + 1]);
+}
+
+describe("generateDockerfile", () => {
+  for (const p of [pythonPlan, goPlan, rustPlan]) {
+    describe(p.language, () => {
+      const text = generateDockerfile(p, defaultBaseImages(p));
+      const final = stage(text, 1);
+
+      it("is multi-stage: a builder, then a runtime stage", () => {
+        assert.match(text, /^FROM \S+ AS builder$/m);
+        assert.equal(text.split("\n").filter((l) => l.startsWith("FROM ")).length, 2);
+      });
+
+      it("runs as a numeric non-root user and exposes the configured port", () => {
+        assert.ok(final.includes("USER 65532:65532"));
+        assert.ok(final.includes(`EXPOSE ${p.port}`));
+        assert.ok(final.includes(`ENV PORT=${p.port}`));
+      });
+
+      it("bakes the commit sha and the OCI labels in from build args, last", () => {
+        const tail = final.filter(Boolean).slice(-4);
+        assert.deepEqual(tail, [
+          "ARG PAAS_COMMIT_SHA=unknown",
+          "ARG PAAS_SOURCE_URL=",
+          "ENV PAAS_COMMIT_SHA=$PAAS_COMMIT_SHA",
+          "LABEL org.opencontainers.image.source=$PAAS_SOURCE_URL org.opencontainers.image.revision=$PAAS_COMMIT_SHA",
+        ]);
+      });
+
+      it("copies the dependency manifests and installs them before the source", () => {
+        const builder = stage(text, 0);
+        const copySource = builder.indexOf("COPY . .");
+        assert.ok(copySource > 0);
+        for (const m of p.manifests) {
+          const at = builder.findIndex((l) => l.startsWith("COPY ") && l.split(" ").includes(m));
+          assert.ok(at >= 0 && at < copySource, `${m} copied before the source`);
+        }
+        const install = builder.findIndex((l) => /(pip install|go mod download|cargo build)/.test(l));
+        assert.ok(install > 0 && install < copySource, "dependencies installed before the source is copied");
+      });
+
+      it("starts the detected command", () => {
+        assert.ok(final.includes(`CMD ${cmd(p.start!)}`));
+      });
+    });
+  }
+
+  it("Python: a virtualenv built with python3, copied into the runtime", () => {
+    const text = generateDockerfile(pythonPlan, { builder: "b:1", runtime: "r:1" });
+    assert.match(text, /^RUN python3 -m venv \/venv$/m);
+    assert.match(text, /^RUN pip install -r requirements\.txt$/m);
+    assert.ok(stage(text, 1).includes("COPY --from=builder /venv /venv"));
+    assert.ok(stage(text, 1)[0] === "FROM r:1");
+  });
+
+  it("Python: uv, poetry and pipenv install from their lock files before the source", () => {
+    for (const [installer, manifests, expected] of [
+      ["uv", ["pyproject.toml", "uv.lock"], /uv sync --frozen --no-dev --no-install-project/],
+      ["poetry", ["pyproject.toml", "poetry.lock"], /poetry install --only main --no-root/],
+      ["pipenv", ["Pipfile", "Pipfile.lock"], /pipenv requirements > \/tmp\/requirements\.txt/],
+    ] as const) {
+      const p = plan({
+        manifests: [...manifests],
+        python: { installer, framework: "none", module: undefined },
+      });
+      const builder = stage(generateDockerfile(p, defaultBaseImages(p)), 0);
+      const install = builder.findIndex((l) => expected.test(l));
+      assert.ok(install > 0 && install < builder.indexOf("COPY . ."), installer);
+    }
+  });
+
+  it("Go: static, stripped, toolchain pinned to the local one", () => {
+    const text = generateDockerfile(goPlan, defaultBaseImages(goPlan));
+    assert.match(text, /^ENV CGO_ENABLED=0 GOTOOLCHAIN=local/m);
+    assert.match(text, /^RUN go build -trimpath -ldflags="-s -w" -o \/out\/server \.\/cmd\/server$/m);
+    assert.match(text, /^FROM golang:1\.22 AS builder$/m);
+    assert.match(text, /^FROM gcr\.io\/distroless\/static-debian12:nonroot$/m);
+    assert.ok(stage(text, 1).includes("COPY --from=builder /out/server /app/server"));
+  });
+
+  it("Rust: release build of the chosen bin and package, stub-compiled dependencies for every crate", () => {
+    const text = generateDockerfile(rustPlan, defaultBaseImages(rustPlan));
+    assert.match(text, /mkdir -p src && echo 'fn main\(\) \{\}' > src\/main\.rs/);
+    assert.match(text, /mkdir -p crates\/api\/src/);
+    assert.match(text, /cargo build --release -p api --bin api && mkdir -p \/out/);
+    assert.match(text, /^FROM rust:1\.80 AS builder$/m);
+    assert.match(text, /^FROM gcr\.io\/distroless\/cc-debian12:nonroot$/m);
+    assert.ok(text.includes("COPY Cargo.toml Cargo.lock ./"));
+    assert.ok(text.includes("COPY crates/api/Cargo.toml crates/api/"));
+  });
+
+  it("is the same text for the same plan (the sha is a build arg, not text)", () => {
+    assert.equal(
+      generateDockerfile(goPlan, defaultBaseImages(goPlan)),
+      generateDockerfile(goPlan, defaultBaseImages(goPlan)),
+    );
+  });
+
+  it("refuses manifest paths and names that could inject Dockerfile text", () => {
+    assert.throws(
+      () =>
+        generateDockerfile(
+          { ...pythonPlan, manifests: ["requirements.txt\nRUN curl evil"] },
+          defaultBaseImages(pythonPlan),
+        ),
+      DockerfileError,
+    );
+    assert.throws(
+      () =>
+        generateDockerfile({ ...pythonPlan, manifests: ["../etc/passwd"] }, defaultBaseImages(pythonPlan)),
+      DockerfileError,
+    );
+    assert.throws(
+      () => generateDockerfile({ ...goPlan, go: { package: ".", binary: "a b" } }, defaultBaseImages(goPlan)),
+      /Go binary name "a b"/,
+    );
+    assert.throws(
+      () => generateDockerfile(plan({ language: "dockerfile" }), { builder: "x", runtime: "y" }),
+      DockerfileError,
+    );
+  });
+});
+
+describe("base images", () => {
+  it("default to the official images for the detected version", () => {
+    assert.deepEqual(defaultBaseImages(pythonPlan), {
+      builder: "python:3.12-slim",
+      runtime: "python:3.12-slim",
+    });
+    assert.deepEqual(defaultBaseImages({ ...rustPlan, version: "stable" }).builder, "rust:1");
+    assert.deepEqual(defaultBaseImages({ ...goPlan, version: undefined }).builder, "golang:1.23");
+  });
+
+  it("take .paas.yml build.base, then the Action input, field by field", () => {
+    const fromConfig = { builder: "paas-base/python:bookworm", runtime: undefined };
+    const fromInput = { runtime: "registry.example.com/python:slim" };
+    assert.deepEqual(resolveBaseImages(pythonPlan, fromConfig, fromInput), {
+      builder: "paas-base/python:bookworm",
+      runtime: "registry.example.com/python:slim",
+    });
+    assert.deepEqual(resolveBaseImages(pythonPlan, undefined, undefined), defaultBaseImages(pythonPlan));
+  });
+});
+
+describe("cmd", () => {
+  it("uses the exec form when no shell is needed (distroless has none)", () => {
+    assert.equal(cmd("./server"), '["./server"]');
+    assert.equal(cmd("python main.py --workers=2"), '["python","main.py","--workers=2"]');
+  });
+
+  it("uses /bin/sh -c when the command needs the shell, so $PORT expands", () => {
+    assert.equal(
+      cmd("gunicorn -b 0.0.0.0:$PORT app:app"),
+      JSON.stringify(["/bin/sh", "-c", "exec gunicorn -b 0.0.0.0:$PORT app:app"]),
+    );
+  });
+});
