@@ -10,7 +10,8 @@ import {
   type ResolvedApp,
 } from "../config/load.ts";
 import { planDeploy, PlanError, type PlatformSettings } from "../core/plan.ts";
-import type { DnsOwner, DnsProvider } from "../dns/types.ts";
+import { dnsOwner } from "../dns/owner.ts";
+import type { DnsProvider } from "../dns/types.ts";
 import { ConfigError, PaasError } from "../errors.ts";
 import { envSlug, githubEnvironment, sameEnv, type EnvRef, type Target } from "../names.ts";
 import type { DeploySpec, Runtime } from "../runtime/types.ts";
@@ -224,7 +225,7 @@ export class Deployer {
       const envNames = new Set<string>([githubEnvironment(env)]);
       for (const e of existing) {
         await this.#d.runtime.destroy(e.target);
-        const owner = dnsOwner(repo, e.target);
+        const owner = dnsOwner(e.target, repo.repositoryId);
         for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
         envNames.add(githubEnvName(e.target.app, env));
       }
@@ -548,7 +549,7 @@ export class Deployer {
         );
         return;
       }
-      const owner = dnsOwner(repo, spec.target);
+      const owner = dnsOwner(spec.target, repo.repositoryId);
       for (const h of spec.hostnames) await this.#d.dns.upsert(h, owner);
       phase("dns");
       const url = result.url || spec.url;
@@ -881,14 +882,6 @@ export function githubEnvName(appKey: string, env: EnvRef): string {
 
 function displayApp(repo: RepoInfo, app: ResolvedApp): string {
   return app.config.name ?? (app.key || repo.repo);
-}
-
-function dnsOwner(repo: RepoInfo, t: Target): DnsOwner {
-  return {
-    repositoryId: repo.repositoryId,
-    display: `${repo.owner}/${repo.repo}${t.app ? ` (${t.app})` : ""} ${envSlug(t.environment)}`,
-    key: `${repo.repositoryId}/${t.app || "-"}/${envSlug(t.environment)}`,
-  };
 }
 
 /** Bounded insertion-ordered cache: the oldest entries go first. */

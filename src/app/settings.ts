@@ -7,6 +7,9 @@ import { z } from "zod";
 import { PaasError } from "../errors.ts";
 import { durationMs } from "../config/schema.ts";
 import { cpuMillis, memoryBytes, type PlatformSettings } from "../core/plan.ts";
+import { dnsSettingsFromEnv, DnsSettingsError, type DnsSettings } from "../dns/index.ts";
+import { DockerSettingsError, dockerSettingsFromEnv } from "../runtime/docker/index.ts";
+import { KubernetesSettingsError, kubernetesSettingsFromEnv } from "../runtime/kubernetes/index.ts";
 
 export class SettingsError extends PaasError {
   readonly problems: string[];
@@ -85,18 +88,6 @@ const envSchema = z.object({
       .url("must be the issuer URL, e.g. https://token.actions.githubusercontent.com")
       .default("https://token.actions.githubusercontent.com"),
   ),
-  PAAS_DNS_PROVIDER: optionalString.pipe(
-    z
-      .enum(["cloudflare", "wildcard", "none"], { error: "must be cloudflare, wildcard or none" })
-      .default("none"),
-  ),
-  CLOUDFLARE_API_TOKEN: optionalString,
-  CLOUDFLARE_ZONE_ID: optionalString.pipe(
-    z
-      .string()
-      .regex(/^[a-f0-9]{32}$/, "must be the 32-character zone id from the Cloudflare dashboard")
-      .optional(),
-  ),
   PAAS_URL_SCHEME: optionalString.pipe(
     z.enum(["http", "https"], { error: "must be http or https" }).optional(),
   ),
@@ -158,10 +149,8 @@ export interface Settings {
   /** App's own URL: serves the hand-off, and is the OIDC audience. */
   publicUrl: string;
   oidcIssuer: string;
-  dns:
-    | { provider: "cloudflare"; apiToken: string; zoneId: string }
-    | { provider: "wildcard" }
-    | { provider: "none" };
+  /** PAAS_DNS_PROVIDER and its variables, as src/dns reads them. Holds the Cloudflare token: never logged. */
+  dns: DnsSettings;
   /** Where the probe connects to reach app URLs (the proxy or gateway); undefined: the URL's own host. */
   probeAddress: string | undefined;
   maxBodyBytes: number;
@@ -181,8 +170,23 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       const key = String(issue.path[0] ?? "");
       problems.push(`${key} ${issue.message}`);
     }
-    throw new SettingsError(problems);
   }
+  // DNS and runtime variables are read by their own modules: collect their problems too.
+  let dns: DnsSettings = { provider: "none" };
+  try {
+    dns = dnsSettingsFromEnv(env);
+  } catch (err) {
+    if (!(err instanceof DnsSettingsError)) throw err;
+    problems.push(...err.message.split("; "));
+  }
+  try {
+    if ((env.PAAS_RUNTIME?.trim() || "docker") === "kubernetes") kubernetesSettingsFromEnv(env);
+    else dockerSettingsFromEnv(env);
+  } catch (err) {
+    if (!(err instanceof KubernetesSettingsError || err instanceof DockerSettingsError)) throw err;
+    problems.push(...err.message.split("; "));
+  }
+  if (!parsed.success) throw new SettingsError(problems);
   const e = parsed.data;
   let privateKey: string | undefined;
   if (e.PRIVATE_KEY) {
@@ -204,21 +208,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       problems.push("PRIVATE_KEY_PATH must point at a PEM private key file");
   } else {
     problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH is required: the GitHub App's private key (PEM)");
-  }
-  let dns: Settings["dns"] =
-    e.PAAS_DNS_PROVIDER === "wildcard" ? { provider: "wildcard" } : { provider: "none" };
-  if (e.PAAS_DNS_PROVIDER === "cloudflare") {
-    if (!e.CLOUDFLARE_API_TOKEN)
-      problems.push(
-        "CLOUDFLARE_API_TOKEN is required when PAAS_DNS_PROVIDER=cloudflare (a token with Zone.DNS edit on the zone)",
-      );
-    if (!e.CLOUDFLARE_ZONE_ID)
-      problems.push("CLOUDFLARE_ZONE_ID is required when PAAS_DNS_PROVIDER=cloudflare");
-    dns = {
-      provider: "cloudflare",
-      apiToken: e.CLOUDFLARE_API_TOKEN ?? "",
-      zoneId: e.CLOUDFLARE_ZONE_ID ?? "",
-    };
   }
   const publicUrl = new URL(e.PAAS_PUBLIC_URL);
   if (publicUrl.protocol !== "https:" && publicUrl.protocol !== "http:")

@@ -70,7 +70,7 @@ describe("loadSettings", () => {
     const { PRIVATE_KEY: _k, ...noKey } = base;
     const p = problems({ ...noKey, PAAS_DNS_PROVIDER: "cloudflare" }).join("\n");
     assert.match(p, /PRIVATE_KEY or PRIVATE_KEY_PATH is required/);
-    assert.match(p, /CLOUDFLARE_API_TOKEN is required when PAAS_DNS_PROVIDER=cloudflare/);
+    assert.match(p, /CLOUDFLARE_API_TOKEN is required for PAAS_DNS_PROVIDER=cloudflare/);
     assert.match(p, /CLOUDFLARE_ZONE_ID is required/);
   });
 
@@ -103,6 +103,7 @@ describe("loadSettings", () => {
     const s = loadSettings({
       ...base,
       PAAS_DNS_PROVIDER: "cloudflare",
+      PAAS_DNS_TARGET: "203.0.113.7",
       CLOUDFLARE_API_TOKEN: token,
       CLOUDFLARE_ZONE_ID: "0".repeat(32),
     });
@@ -110,6 +111,17 @@ describe("loadSettings", () => {
     assert.ok(
       !described.includes(token) && !described.includes("s3cret-value") && !described.includes("BEGIN"),
     );
+  });
+
+  it("collects the runtime's own problems with the others", () => {
+    const p = problems({
+      ...base,
+      PAAS_DOCKER_HOST: "docker.sock",
+      PAAS_RUNTIME: "docker",
+      APP_ID: "x",
+    }).join("\n");
+    assert.match(p, /APP_ID must be the numeric App ID/);
+    assert.match(p, /PAAS_DOCKER_HOST must look like unix:\/\/\/var\/run\/docker.sock/);
   });
 
   it("hands GHE_HOST/GHE_PROTOCOL to Probot unchanged", () => {
