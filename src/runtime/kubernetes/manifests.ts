@@ -5,7 +5,14 @@ import { createHash } from "node:crypto";
 import { durationMs } from "../../config/schema.ts";
 import { cpuMillis, memoryBytes } from "../../core/plan.ts";
 import { PaasError } from "../../errors.ts";
-import { envSlug, githubEnvironment, labelValue, namespaceName, type Target } from "../../names.ts";
+import {
+  envSlug,
+  githubEnvironment,
+  labelValue,
+  namespaceName,
+  shortHash,
+  type Target,
+} from "../../names.ts";
 import type { DeploySpec } from "../types.ts";
 
 /** Operator settings of the Kubernetes runtime (from PAAS_K8S_* variables). */
@@ -112,6 +119,14 @@ export function targetLabels(
   return labels;
 }
 
+/**
+ * Label marking a namespace as serving a hostname (hostnames are not label-safe,
+ * so the key carries a hash): finding who serves a hostname is one labelled list.
+ */
+export function hostLabel(hostname: string): string {
+  return `host.paas.dev/${shortHash(hostname.toLowerCase(), 16)}`;
+}
+
 /** Label selector of every environment of one target (stable across deploys: no sha). */
 export function targetSelector(t: Target, repositoryId: number, appName: string): string {
   const parts = [
@@ -184,6 +199,7 @@ export function planKubernetes(
       name: ns,
       labels: {
         ...labels,
+        ...Object.fromEntries(spec.hostnames.map((h) => [hostLabel(h), "true"])),
         "pod-security.kubernetes.io/enforce": "restricted",
         "pod-security.kubernetes.io/enforce-version": "latest",
         "pod-security.kubernetes.io/warn": "restricted",

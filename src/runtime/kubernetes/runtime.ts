@@ -19,6 +19,7 @@ import {
   COMPONENT_LABEL,
   fieldManager,
   groupKind,
+  hostLabel,
   L,
   MANAGED_BY,
   planKubernetes,
@@ -129,6 +130,7 @@ export class KubernetesRuntime implements Runtime {
         );
       }
     }
+    await this.checkHostnames(spec, ns);
     // Until the new version is healthy the namespace keeps naming the version that serves
     // (list() and reconciliation read it); the new sha is recorded after a healthy rollout.
     const interim = existing ? keepServingIdentity(namespace, existing) : namespace;
@@ -195,6 +197,31 @@ export class KubernetesRuntime implements Runtime {
       }
       await sleep(first ? Math.min(this.pollMs, 20) : this.pollMs);
     }
+  }
+
+  /** A hostname is served by one environment only: refuse one that another environment serves. */
+  private async checkHostnames(spec: DeploySpec, ns: string): Promise<void> {
+    const taken = await Promise.all(
+      spec.hostnames.map(async (hostname) => {
+        const owners = await this.client.list(
+          "v1",
+          "Namespace",
+          undefined,
+          `${MANAGED_BY}=paas,${hostLabel(hostname)}`,
+        );
+        const other = owners.find((o) => o.metadata?.name !== ns && !o.metadata?.deletionTimestamp);
+        return other ? { hostname, other } : undefined;
+      }),
+    );
+    const conflict = taken.find((t) => t !== undefined);
+    if (!conflict) return;
+    const a = conflict.other.metadata?.annotations ?? {};
+    const owner =
+      `${a[A.owner] ?? "?"}/${a[A.repo] ?? "?"}${a[A.appKey] ? ` (${a[A.appKey]})` : ""} ${a[A.environment] ?? ""}`.trim();
+    throw new PaasError(
+      "hostname_taken",
+      `${conflict.hostname} is already served by ${owner}; remove it there first or choose another domain`,
+    );
   }
 
   private async failed(

@@ -410,6 +410,25 @@ test("without the Gateway API installed, the error says to install it or switch 
   );
 });
 
+test("a hostname served by another environment is refused, naming its owner", async () => {
+  await withFake(async (_fake, make) => {
+    const runtime = make({ secrets: fixedSecrets });
+    const yaml = (domain: string) =>
+      `run: { port: 8080 }\nenvironments: { production: { branch: main, domains: [${domain}] } }`;
+    assert.equal((await runtime.apply(specFor(yaml("shop.acme.org"), "production"))).ok, true);
+    const other = specFor(yaml("Shop.Acme.org".toLowerCase()), "production", {
+      owner: "evil",
+      repo: "copycat",
+      repositoryId: 666,
+    });
+    await assert.rejects(runtime.apply(other), /shop\.acme\.org is already served by acme\/shop production/);
+    // Redeploying the owner is fine, and once it lets go the name is free.
+    assert.equal((await runtime.apply(specFor(yaml("shop.acme.org"), "production"))).ok, true);
+    assert.equal((await runtime.apply(specFor(yaml("www.acme.org"), "production"))).ok, true);
+    assert.equal((await runtime.apply(other)).ok, true);
+  });
+});
+
 test("a namespace of another repository is never deployed into", async () => {
   await withFake(async (fake, make) => {
     const spec = specFor(SIMPLE, "staging");
