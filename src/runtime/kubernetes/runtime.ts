@@ -409,7 +409,8 @@ function keepServingIdentity(planned: KubeObject, existing: KubernetesObject): K
   const annotations = out.metadata.annotations!;
   const oldLabels = existing.metadata?.labels ?? {};
   const oldAnnotations = existing.metadata?.annotations ?? {};
-  if (oldLabels[L.sha]) labels[L.sha] = oldLabels[L.sha];
+  const oldSha = oldLabels[L.sha];
+  if (oldSha) labels[L.sha] = oldSha;
   for (const key of [A.sha, A.digest, A.image, A.deployedAt]) {
     const v = oldAnnotations[key];
     if (v !== undefined) annotations[key] = v;
