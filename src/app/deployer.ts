@@ -117,7 +117,9 @@ export class Deployer {
   /** Deployments this process already set inactive (teardown skips them). */
   readonly #inactive = new Map<number, true>();
   readonly #comments = new Map<string, { id: number; rows: CommentRow[] }>();
-  readonly #accepted = new Map<string, Accepted>();
+  /** Hand-offs by idempotency key; pending ones too, so concurrent duplicates share one deployment. */
+  readonly #accepted = new Map<string, Promise<Accepted>>();
+  readonly #jobs = new Map<number, Job>();
   readonly #latest = new Map<string, { seq: number; sha: string; closed: boolean }>();
   readonly #live = new Map<string, number>();
   readonly #active = new Set<string>();
@@ -180,7 +182,7 @@ export class Deployer {
     if (loaded instanceof ConfigError) {
       await this.#failConfig(repo, headSha, CHECK_NAME, loaded);
       await this.#updateComment(repo, pr, true, (rows) =>
-        upsertRow(rows, this.#row("", "failed", headSha, { note: "invalid .paas.yml" })),
+        upsertRow(rows, this.#row(repo.repo, "failed", headSha, { note: "invalid .paas.yml" })),
       );
       return;
     }
@@ -288,12 +290,13 @@ export class Deployer {
         ([k]) =>
           k.startsWith(`${repo.repositoryId}|`) && k.includes(`|${headSha}|`) && k.endsWith(`|${appKey}`),
       );
+    const previous = last ? await last[1].catch(() => undefined) : undefined;
     const id = await this.#d.github.createCheckRun(repo, headSha, checkName, {
       status: "queued",
       output: waitingOutput(),
     });
     remember(this.#checkRuns, checkKey(repo, headSha, appKey), id);
-    const job = last ? this.#jobs.get(last[1].deploymentId) : undefined;
+    const job = previous ? this.#jobs.get(previous.deploymentId) : undefined;
     if (!job) return;
     const deploymentId = await this.#createDeployment(job.repo, job.spec, job.environment, job.reportSha);
     this.#enqueue({
@@ -304,7 +307,6 @@ export class Deployer {
       acceptMs: 0,
     });
   }
-  readonly #jobs = new Map<number, Job>();
 
   // ---------- the hand-off ----------
 
@@ -391,11 +393,26 @@ export class Deployer {
     const environment = githubEnvName(app.key, env);
     const idem = [repo.repositoryId, body.sha, environment, spec.digest, app.key].join("|");
     const seen = this.#accepted.get(idem);
-    if (seen) return { ...seen, duplicate: true };
+    if (seen) return { ...(await seen), duplicate: true };
+    const accepting = this.#accept(repo, spec, app, environment, env, reportSha, claims, body, t0);
+    remember(this.#accepted, idem, accepting);
+    // A failed creation must not block a retry of the same hand-off.
+    accepting.catch(() => this.#accepted.delete(idem));
+    return accepting;
+  }
 
+  async #accept(
+    repo: RepoInfo,
+    spec: DeploySpec,
+    app: ResolvedApp,
+    environment: string,
+    env: EnvRef,
+    reportSha: string,
+    claims: ActionsClaims,
+    body: HandoffBody,
+    t0: number,
+  ): Promise<Accepted> {
     const deploymentId = await this.#createDeployment(repo, spec, environment, reportSha);
-    const accepted: Accepted = { deploymentId, environment, url: spec.url, sha: body.sha, duplicate: false };
-    remember(this.#accepted, idem, accepted);
     const now = this.#d.clock.now().getTime();
     const job: Job = {
       seq: ++this.#seq,
@@ -422,7 +439,7 @@ export class Deployer {
       { repository: body.repository, environment, sha: body.sha, deploymentId },
       "hand-off accepted",
     );
-    return accepted;
+    return { deploymentId, environment, url: spec.url, sha: body.sha, duplicate: false };
   }
 
   async #installedRepository(fullName: string, claims: ActionsClaims): Promise<RepoInfo> {

@@ -404,6 +404,18 @@ describe("hand-off checks", () => {
     assert.equal(second.json.duplicate, true);
     await h.app.deployer.idle();
     assert.equal(h.github.deploymentsOf(FULL, "production").length, 1);
+    // Concurrent duplicates (the Action retrying on a timeout) share one deployment too.
+    const other = sha(0x403);
+    h.github.setFile(FULL, other, ".paas.yml", VALID_CONFIG);
+    const t2 = await h.tokenFor(h.claims({ sha: other }));
+    const both = await Promise.all([h.handoff(handoffBody(other), t2), h.handoff(handoffBody(other), t2)]);
+    assert.deepEqual(
+      both.map((r) => r.status),
+      [202, 202],
+    );
+    assert.equal(both[0].json.deploymentId, both[1].json.deploymentId);
+    await h.app.deployer.idle();
+    assert.equal(h.github.deploymentsOf(FULL, "production").length, 2);
     assert.deepEqual(h.github.violations, []);
   });
 
