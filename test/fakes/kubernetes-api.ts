@@ -226,7 +226,7 @@ export function validateKubeObject(obj: unknown): string[] {
   return problems;
 }
 
-export type RolloutScenario = "ready" | "slow" | "crash" | "oom" | "image-pull" | "deadline";
+export type RolloutScenario = "ready" | "slow" | "crash" | "oom" | "image-pull" | "deadline" | "unhealthy";
 
 export type Fault =
   { status: 500 | 502 | 503 | 504 } | { status: 429; retryAfter?: number } | { status: 409 } | { hang: true };
@@ -259,7 +259,7 @@ export interface FakeKubernetesOptions {
   controllerDelayMs?: number;
   /** How long a "slow" rollout takes. Default 300 ms. */
   slowMs?: number;
-  /** How long a "deadline" rollout waits before ProgressDeadlineExceeded. Default 100 ms. */
+  /** How long "deadline" and "unhealthy" rollouts wait before ProgressDeadlineExceeded. Default 100 ms. */
   deadlineMs?: number;
   /** How long a deleted namespace stays Terminating. Default 50 ms. */
   terminatingMs?: number;
@@ -1207,6 +1207,35 @@ export class FakeKubernetesApi {
           event(name, "Warning", "Failed", "Error: ImagePullBackOff", 3);
         }
         return setStatus({ ...stuck(), conditions: [progressingNow] });
+      case "unhealthy": {
+        // Running, but the readiness probe keeps failing: only the progress deadline ends it.
+        makePods(running(false), { current: ["GET /healthz 503 database unreachable"], previous: [] });
+        const probe = ((podSpec.containers as Json[])[0]!.readinessProbe as Json | undefined)?.httpGet as
+          Json | undefined;
+        for (const p of this.itemsOf(podType, ns).filter((p) => !oldPods.includes(p))) {
+          event(
+            (p.metadata as Json).name as string,
+            "Warning",
+            "Unhealthy",
+            `Readiness probe failed: HTTP probe failed with statuscode: 503 (GET ${String(probe?.path ?? "/")})`,
+            12,
+          );
+        }
+        setStatus({ ...stuck(), conditions: [progressingNow] });
+        return this.later(this.options.deadlineMs, () => {
+          if ((this.objects.get(key)?.metadata as Json | undefined)?.generation !== generation) return;
+          setStatus({
+            ...stuck(),
+            conditions: [
+              progressing(
+                "False",
+                "ProgressDeadlineExceeded",
+                `ReplicaSet "${rsName}" has timed out progressing.`,
+              ),
+            ],
+          });
+        });
+      }
       case "deadline":
         makePods(() => ({
           phase: "Pending",

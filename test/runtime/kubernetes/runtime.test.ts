@@ -225,6 +225,26 @@ test("ProgressDeadlineExceeded fails the rollout at once, with the scheduling ev
   );
 });
 
+test("a failing health check ends at the progress deadline, with the probe failure and the app's logs", async () => {
+  await withFake(
+    async (fake, make) => {
+      const spec = specFor(PREVIEW_YAML, "preview/pr-8", { image: image("9") });
+      fake.setScenario(spec.image, "unhealthy");
+      const result = await make({ secrets: fixedSecrets }).apply(spec);
+      assert.equal(result.ok, false);
+      if (result.ok) return;
+      assert.match(result.reason, /ProgressDeadlineExceeded/);
+      assert.equal(result.diagnosis.state, "Unhealthy");
+      assert.match(
+        result.diagnosis.summary,
+        /health check failing: Readiness probe failed: .*503 \(GET \/healthz\)/,
+      );
+      assert.deepEqual(result.diagnosis.logs, ["GET /healthz 503 database unreachable"]);
+    },
+    { deadlineMs: 80 },
+  );
+});
+
 test("a slow rollout is waited for, reporting progress", async () => {
   await withFake(
     async (fake, make) => {
