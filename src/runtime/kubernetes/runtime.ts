@@ -139,10 +139,7 @@ export class KubernetesRuntime implements Runtime {
     // Quota, limits, policies, config and Service before the pods exist; then the workload and its routing.
     await Promise.all(objects.slice(1, deploymentIndex).map((o) => this.client.apply(o, manager)));
     checkAborted(signal);
-    const applied = await Promise.all(
-      objects.slice(deploymentIndex).map((o) => this.client.apply(o, manager)),
-    );
-    const deployment = applied[0] as DeploymentLike & KubernetesObject;
+    await Promise.all(objects.slice(deploymentIndex).map((o) => this.client.apply(o, manager)));
 
     if (existing) {
       progress("prune", ns);
@@ -158,35 +155,33 @@ export class KubernetesRuntime implements Runtime {
     const deadlineSeconds = (objects[deploymentIndex]!.spec as { progressDeadlineSeconds: number })
       .progressDeadlineSeconds;
     const giveUpAt = Date.now() + deadlineSeconds * 1000 + 30_000;
-    let current: DeploymentLike = deployment;
-    for (let first = true; ; first = false) {
+    // A fresh apply is observed within moments; then poll at the configured pace.
+    let wait = Math.min(this.pollMs, 20);
+    for (;;) {
+      await sleep(wait);
+      wait = this.pollMs;
       checkAborted(signal);
-      if (!first)
-        current =
-          (await this.client.read<KubernetesObject & DeploymentLike>(
-            "apps/v1",
-            "Deployment",
-            ns,
-            WORKLOAD,
-          )) ?? {};
-      // A fresh apply cannot have been observed yet; skip judging the PATCH response.
-      const status = first ? { state: "progressing" as const, message: "applied" } : rolloutStatus(current);
+      const current = await this.client.read<KubernetesObject & DeploymentLike>(
+        "apps/v1",
+        "Deployment",
+        ns,
+        WORKLOAD,
+      );
+      const status = rolloutStatus(current ?? {});
       if (status.state === "done") {
         if (interim !== namespace) await this.client.apply(namespace, manager);
         return { ok: true, url: spec.url, replicas: status.ready, durationMs: Date.now() - started };
       }
       if (status.state === "failed") return this.failed(ns, templateHash, status.reason, started);
-      if (!first) {
-        progress("rollout", status.message);
-        const pods = await this.client.list<KubernetesObject & PodLike>(
-          "v1",
-          "Pod",
-          ns,
-          `${TEMPLATE_LABEL}=${templateHash}`,
-        );
-        const failure = podFailure(pods, this.crashRestarts);
-        if (failure) return this.failed(ns, templateHash, undefined, started);
-      }
+      progress("rollout", status.message);
+      // Failures visible on this revision's pods (image pull, crash loop) end the wait before the deadline.
+      const pods = await this.client.list<KubernetesObject & PodLike>(
+        "v1",
+        "Pod",
+        ns,
+        `${TEMPLATE_LABEL}=${templateHash}`,
+      );
+      if (podFailure(pods, this.crashRestarts)) return this.failed(ns, templateHash, undefined, started);
       if (Date.now() > giveUpAt) {
         return this.failed(
           ns,
@@ -195,7 +190,6 @@ export class KubernetesRuntime implements Runtime {
           started,
         );
       }
-      await sleep(first ? Math.min(this.pollMs, 20) : this.pollMs);
     }
   }
 
