@@ -524,6 +524,7 @@ export class Deployer {
       phases.push({ name, ms: now - phaseStart });
       phaseStart = now;
     };
+    let live = false;
     try {
       const latest = this.#latest.get(job.envKey);
       if (latest && latest.seq !== job.seq) {
@@ -606,6 +607,7 @@ export class Deployer {
           environmentUrl: url,
           logUrl,
         });
+        live = true;
         // The replaced deployment goes inactive only after the new one is reported live.
         if (previous !== undefined && previous !== job.deploymentId) {
           await github.createDeploymentStatus(repo, previous, {
@@ -651,6 +653,8 @@ export class Deployer {
       ]);
       this.#d.log.info({ environment: job.environment, sha: spec.sha, url }, "deployed");
     } catch (e) {
+      // Once reported live, a later reporting error must not turn the deployment into a failure.
+      if (live) throw e;
       await this.#fail(
         job,
         undefined,

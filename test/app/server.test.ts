@@ -242,6 +242,52 @@ describe("production and configuration", () => {
   });
 });
 
+describe("the URL is reported only once it serves the new commit", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it("fails the deploy when the public route keeps serving the old commit", async () => {
+    const config = VALID_CONFIG + "run:\n  healthcheck:\n    startupTimeout: 1s\n    interval: 1s\n";
+    const first = sha(0x801);
+    const second = sha(0x802);
+    h.github.setFile(FULL, first, ".paas.yml", config.replace("run:\n  port: 8080\n", ""));
+    h.github.setFile(FULL, second, ".paas.yml", config.replace("run:\n  port: 8080\n", ""));
+    assert.equal(
+      (await h.handoff(handoffBody(first), await h.tokenFor(h.claims({ sha: first })))).status,
+      202,
+    );
+    await h.app.deployer.idle();
+    const url = h.github.deploymentsOf(FULL, "production")[0]!.statuses.at(-1)!.environment_url!;
+
+    h.runtime.staleRoutes = true;
+    assert.equal(
+      (await h.handoff(handoffBody(second), await h.tokenFor(h.claims({ sha: second })))).status,
+      202,
+    );
+    await h.app.deployer.idle();
+    const dep = h.github.deploymentsOf(FULL, "production").find((d) => d.sha === second)!;
+    assert.equal(dep.statuses.at(-1)!.state, "failure");
+    assert.ok(
+      dep.statuses.every((s) => !s.environment_url),
+      "no URL is reported for the failed version",
+    );
+    assert.match(dep.statuses.at(-1)!.description, /still serves commit/);
+    assert.equal(h.github.checkRunsOf(FULL, second)[0]!.conclusion, "failure");
+    assert.equal((await h.runtime.fetchUrl(url)).body, first);
+    assert.equal(
+      h.github.deploymentsOf(FULL, "production")[0]!.statuses.at(-1)!.state,
+      "success",
+      "the live one stays",
+    );
+    assert.deepEqual(h.github.violations, []);
+  });
+});
+
 describe("hand-off checks", () => {
   let h: Harness;
   const commit = sha(0x401);
