@@ -158,6 +158,8 @@ export class LeaseLock implements Lock {
     const renew = async () => {
       try {
         const next: LeaseObject = structuredClone(current);
+        // Server-set bookkeeping is not ours to send back.
+        if (next.metadata) delete next.metadata.managedFields;
         next.spec = { ...next.spec, renewTime: microTime(new Date()) };
         current = await this.client.replace(next, FIELD_MANAGER);
       } catch (e) {
