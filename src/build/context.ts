@@ -2,6 +2,7 @@
 // tarball to disk. `.dockerignore` is honoured the way the Docker CLI does it
 // (@balena/dockerignore implements Docker's matcher), and the generated
 // Dockerfile is added as one more entry.
+import type { Stats } from "node:fs";
 import { lstat, open, readdir, readFile, readlink, realpath } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -49,9 +50,19 @@ export interface BuildContext {
   destroy(): void;
 }
 
-// Small files are read whole (fast path for trees of many little files);
-// big ones are streamed in chunks so memory stays bounded.
-const WHOLE_FILE_LIMIT = 1024 * 1024;
+// Small files are read whole, ahead of the writer (fast path for trees of
+// many little files); big ones are streamed in chunks so memory stays bounded.
+const PREFETCH_LIMIT = 256 * 1024;
+const READ_AHEAD = 32;
+
+interface Item {
+  relPath: string;
+  abs: string;
+  st: Stats;
+  excluded: boolean;
+  content: Buffer | undefined;
+  link: string | undefined;
+}
 
 export function streamContext(options: ContextOptions): BuildContext {
   const pack = tarPack();
@@ -117,21 +128,33 @@ async function writeContext(pack: Pack, options: ContextOptions): Promise<Contex
       pack.entry(header, body ?? "", (err) => (err ? reject(err) : resolve()));
     });
 
+  // Reads run ahead of the (ordered) tar writes: the file system's latency,
+  // not tar encoding, bounds a context of many small files.
+  const inspect = async (rel: string, name: string): Promise<Item | undefined> => {
+    const relPath = rel ? `${rel}/${name}` : name;
+    if (!rel && extras.has(name)) return undefined;
+    const abs = path.join(dir, relPath);
+    const st = await lstat(abs);
+    const excluded = matcher.ignores(relPath);
+    const item: Item = { relPath, abs, st, excluded, content: undefined, link: undefined };
+    if (excluded) return item;
+    if (st.isFile() && st.size <= PREFETCH_LIMIT) item.content = await readFile(abs);
+    else if (st.isSymbolicLink()) item.link = await readlink(abs);
+    return item;
+  };
+
   const walk = async (rel: string): Promise<void> => {
     const names = (await readdir(path.join(dir, rel))).sort();
-    for (const name of names) {
-      const relPath = rel ? `${rel}/${name}` : name;
-      if (!rel && extras.has(name)) continue;
-      const abs = path.join(dir, relPath);
-      const st = await lstat(abs);
-      const excluded = matcher.ignores(relPath);
+    for await (const item of orderedMap(names, READ_AHEAD, (name) => inspect(rel, name))) {
+      if (!item) continue;
+      const { relPath, abs, st, excluded } = item;
       if (st.isDirectory()) {
         // Like Docker: an excluded folder is skipped unless a "!" pattern may re-include something in it.
         if (excluded && !hasExceptions) {
           stats.ignored++;
           continue;
         }
-        if (!excluded)
+        if (!excluded) {
           await entry({
             name: relPath,
             type: "directory",
@@ -140,6 +163,7 @@ async function writeContext(pack: Pack, options: ContextOptions): Promise<Contex
             uid: 0,
             gid: 0,
           });
+        }
         await walk(relPath);
         continue;
       }
@@ -149,7 +173,7 @@ async function writeContext(pack: Pack, options: ContextOptions): Promise<Contex
       }
       const common = { name: relPath, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0 };
       if (st.isSymbolicLink()) {
-        const target = await readlink(abs);
+        const target = item.link!;
         const resolved = path.resolve(path.dirname(abs), target);
         if (path.isAbsolute(target) || !inside(dir, resolved)) {
           throw new ContextError(
@@ -162,10 +186,11 @@ async function writeContext(pack: Pack, options: ContextOptions): Promise<Contex
       } else if (st.isFile()) {
         stats.files++;
         stats.bytes += st.size;
-        if (st.size <= WHOLE_FILE_LIMIT) {
-          await entry({ ...common, type: "file", size: st.size }, await readFile(abs));
+        if (item.content && item.content.length === st.size) {
+          await entry({ ...common, type: "file", size: st.size }, item.content);
         } else {
-          await streamFile(pack, { ...common, type: "file", size: st.size }, abs);
+          // Large (or changed since lstat): streamed with the size the header promises.
+          await streamFile(pack, common, abs);
         }
       }
       // Sockets, FIFOs and devices cannot be copied into an image: skipped, as Docker does.
@@ -188,14 +213,39 @@ async function writeContext(pack: Pack, options: ContextOptions): Promise<Contex
 async function streamFile(pack: Pack, header: Headers, abs: string): Promise<void> {
   const fh = await open(abs, "r");
   try {
+    // The size comes from the open file, so the tar header matches the bytes sent.
+    const { size } = await fh.stat();
     await new Promise<void>((resolve, reject) => {
-      const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
-      const source = fh.createReadStream({ autoClose: false });
+      const done = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (size === 0) {
+        pack.entry({ ...header, type: "file", size }, Buffer.alloc(0), done);
+        return;
+      }
+      const sink = pack.entry({ ...header, type: "file", size }, done);
+      const source = fh.createReadStream({ autoClose: false, start: 0, end: size - 1 });
       source.on("error", reject);
       source.pipe(sink as unknown as NodeJS.WritableStream);
     });
   } finally {
     await fh.close();
+  }
+}
+
+/** Maps items with at most `window` calls in flight, yielding results in input order. */
+async function* orderedMap<T, R>(items: T[], window: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
+  const pending: Promise<R>[] = [];
+  let next = 0;
+  const start = () => {
+    const p = fn(items[next++]!);
+    // Rejections are observed when awaited in order; never unhandled if the walk stops early.
+    p.catch(() => undefined);
+    pending.push(p);
+  };
+  while (next < items.length && pending.length < window) start();
+  while (pending.length > 0) {
+    const result = await pending.shift()!;
+    if (next < items.length) start();
+    yield result;
   }
 }
 

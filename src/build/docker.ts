@@ -41,6 +41,8 @@ export interface EngineBuildOptions {
   buildArgs?: Record<string, string> | undefined;
   labels?: Record<string, string> | undefined;
   target?: string | undefined;
+  /** Ignore the layer cache (a clean rebuild). */
+  noCache?: boolean | undefined;
   /** The build is aborted after this long (the engine stops it when the request closes). */
   timeoutMs?: number | undefined;
   signal?: AbortSignal | undefined;

@@ -139,6 +139,8 @@ export interface ImageBuildOptions {
   /** Repository URL for the OCI source label. */
   sourceUrl?: string | undefined;
   timeoutMs?: number | undefined;
+  /** Ignore the layer cache (a clean rebuild). */
+  noCache?: boolean | undefined;
   signal?: AbortSignal | undefined;
   onLine?: ((line: string) => void) | undefined;
 }
@@ -202,6 +204,7 @@ export async function buildPrepared(
       labels,
       target: prepared.app.config.build.target,
       timeoutMs: options.timeoutMs,
+      noCache: options.noCache,
       signal: abort.signal,
       onLine: options.onLine,
     });
