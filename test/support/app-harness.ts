@@ -5,6 +5,8 @@
 import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { startServer, type RunningServer } from "../../src/app/server.ts";
+import type { DnsProvider } from "../../src/dns/types.ts";
+import type { Runtime } from "../../src/runtime/types.ts";
 import { loadSettings, type Settings } from "../../src/app/settings.ts";
 import { FakeGitHub } from "../fakes/github/server.ts";
 import { OidcIssuer, type ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
@@ -69,7 +71,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+/**
+ * `env` adds or overrides App settings; `platform` replaces the serving runtime
+ * double and the recording DNS in what the App uses (e.g. the real Docker runtime).
+ */
+export async function startHarness(
+  env: Record<string, string> = {},
+  platform: { runtime?: Runtime; dns?: DnsProvider } = {},
+): Promise<Harness> {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const github = new FakeGitHub({
     appId: APP_ID,
@@ -109,7 +118,8 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     PAAS_GITHUB_WRITE_INTERVAL_MS: "0",
     ...env,
   });
-  const app = await startServer(settings, { runtime, dns });
+  const deps = { runtime: platform.runtime ?? runtime, dns: platform.dns ?? dns };
+  const app = await startServer(settings, deps);
 
   const baseRepo = () => ({
     id: REPO_ID,
@@ -217,7 +227,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     },
     async restartApp() {
       await h.app.close();
-      h.app = await startServer(settings, { runtime, dns });
+      h.app = await startServer(settings, deps);
     },
     async close() {
       await h.app.close();
