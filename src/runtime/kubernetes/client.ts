@@ -16,6 +16,9 @@ import {
   type RequestContext,
   type ResponseContext,
 } from "@kubernetes/client-node";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
 import { PaasError } from "../../errors.ts";
 import type { KubeObject } from "./manifests.ts";
 
@@ -45,11 +48,37 @@ export class KubernetesApiError extends PaasError {
   }
 }
 
-/** Loads the App's cluster credentials: KUBECONFIG or ~/.kube/config, else the in-cluster service account. */
-export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): KubeConfig {
+/**
+ * Loads the App's cluster credentials: KUBECONFIG (first file wins, others
+ * merged), else ~/.kube/config, else the in-cluster service account. Unlike
+ * the library's loadFromDefault, never falls back to http://localhost:8080.
+ */
+export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): KubeConfig {
   const kc = new KubeConfig();
-  if (!env.KUBECONFIG && env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
-  else kc.loadFromDefault();
+  const files = (env.KUBECONFIG ?? "").split(delimiter).filter(Boolean);
+  const userConfig = join(home, ".kube", "config");
+  try {
+    if (files.length > 0) {
+      kc.loadFromFile(files[0]!);
+      for (const f of files.slice(1)) {
+        const more = new KubeConfig();
+        more.loadFromFile(f);
+        kc.mergeConfig(more);
+      }
+    } else if (env.KUBERNETES_SERVICE_HOST) {
+      kc.loadFromCluster();
+    } else if (existsSync(userConfig)) {
+      kc.loadFromFile(userConfig);
+    }
+  } catch (e) {
+    throw new PaasError(
+      "kubernetes_config",
+      `the kubeconfig cannot be read: ${(e as Error).message}; check KUBECONFIG`,
+      {
+        cause: e,
+      },
+    );
+  }
   if (!kc.getCurrentCluster()) {
     throw new PaasError(
       "kubernetes_config",

@@ -44,3 +44,47 @@ test("mistakes name the variable to fix", () => {
   bad({ PAAS_K8S_GATEWAY: "just-a-name" }, /PAAS_K8S_GATEWAY must be namespace\/name/);
   bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_EGRESS_CIDRS: "anywhere" }, /PAAS_K8S_EGRESS_CIDRS/);
 });
+
+test("cluster credentials: KUBECONFIG, else ~/.kube/config, else in-cluster; never a silent localhost", async () => {
+  const { mkdtempSync, writeFileSync, mkdirSync, rmSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const { loadKubeConfig } = await import("../../../src/runtime/kubernetes/client.ts");
+  const dir = mkdtempSync(join(tmpdir(), "kubeconfig-"));
+  try {
+    const kubeconfig = (server: string) =>
+      `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${server}"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`;
+    writeFileSync(join(dir, "a.yaml"), kubeconfig("https://a.example:6443"));
+    assert.equal(
+      loadKubeConfig({ KUBECONFIG: join(dir, "a.yaml") }, dir).getCurrentCluster()?.server,
+      "https://a.example:6443",
+    );
+    mkdirSync(join(dir, ".kube"));
+    writeFileSync(join(dir, ".kube", "config"), kubeconfig("https://home.example:6443"));
+    assert.equal(loadKubeConfig({}, dir).getCurrentCluster()?.server, "https://home.example:6443");
+    // In a pod, the service's address comes from the environment the kubelet sets (read by the library).
+    const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+    Object.assign(process.env, { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" });
+    try {
+      assert.equal(loadKubeConfig(process.env, dir).getCurrentCluster()?.server, "https://10.0.0.1:443");
+    } finally {
+      for (const [k, v] of [
+        ["KUBERNETES_SERVICE_HOST", saved.host],
+        ["KUBERNETES_SERVICE_PORT", saved.port],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    assert.throws(
+      () => loadKubeConfig({}, join(dir, "nowhere")),
+      /no Kubernetes cluster configured: set KUBECONFIG/,
+    );
+    assert.throws(
+      () => loadKubeConfig({ KUBECONFIG: join(dir, "missing.yaml") }, dir),
+      /kubeconfig cannot be read/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
