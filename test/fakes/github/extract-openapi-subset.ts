@@ -103,6 +103,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     [k: string]: Json;
   };
   const out = join(dirname(fileURLToPath(import.meta.url)), "openapi-subset.json");
-  writeFileSync(out, JSON.stringify(extract(spec), null, 1) + "\n");
+  // Written as Prettier formats it, so `prettier --check .` stays clean after a regeneration.
+  const { format, resolveConfig } = await import("prettier");
+  const options = { ...(await resolveConfig(out)), parser: "json" };
+  writeFileSync(out, await format(JSON.stringify(extract(spec), null, 2), options));
   console.log(`wrote ${out}`);
 }
