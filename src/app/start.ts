@@ -1,0 +1,25 @@
+// `paas start`: settings from the environment, the platform they name, the server.
+import { describeSettings, loadSettings } from "./settings.ts";
+import { createPlatform } from "./platform.ts";
+import { startServer, type RunningServer } from "./server.ts";
+
+/**
+ * Validates every setting, checks the runtime's prerequisites, then serves
+ * webhooks and hand-offs. Throws SettingsError or the runtime's PrereqError
+ * (each message names the fix) before listening.
+ */
+export async function startApp(
+  env: Record<string, string | undefined> = process.env,
+  log: (line: string) => void = (l) => console.error(l),
+): Promise<RunningServer> {
+  const settings = loadSettings(env);
+  const platform = createPlatform(settings, env);
+  await platform.check();
+  const server = await startServer(settings, {
+    runtime: platform.runtime,
+    dns: platform.dns,
+    ...(platform.lock ? { lock: platform.lock } : {}),
+  });
+  log(`paas App listening on ${server.url} (${JSON.stringify(describeSettings(settings))})`);
+  return server;
+}
