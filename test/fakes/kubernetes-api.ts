@@ -324,6 +324,11 @@ export function crashLogLines(): string[] {
 export class FakeKubernetesApi {
   readonly token = `fake-${randomUUID()}`;
   readonly requests: RecordedRequest[] = [];
+  /**
+   * Requests for paths the fake does not serve. A real API server answers them
+   * 404 too, which a client may read as "absent": tests assert this stays empty.
+   */
+  readonly unmatched: string[] = [];
   requestCount = 0;
   /** TCP (TLS) connections accepted: clients should reuse them. */
   connections = 0;
@@ -554,6 +559,7 @@ export class FakeKubernetesApi {
     req: IncomingMessage,
     res: ServerResponse,
   ): number {
+    if (!route) this.unmatched.push(`${method} ${url.pathname}`);
     if (!route)
       throw new HttpError(
         404,

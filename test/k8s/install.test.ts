@@ -204,6 +204,7 @@ test("RBAC grants exactly what the runtime uses: every request allowed, every gr
   const fake = await FakeKubernetesApi.start({ terminatingMs: 10 });
   try {
     const requests = (await replay(fake)).filter((r) => r.resource !== ""); // discovery is open to every account
+    assert.deepEqual(fake.unmatched, []);
     const granted = grants();
     const allowed = (r: RecordedRequest, verb: string) =>
       granted.some(

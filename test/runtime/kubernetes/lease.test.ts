@@ -18,6 +18,7 @@ async function withFake(fn: (fake: FakeKubernetesApi) => Promise<void>): Promise
   fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "paas-system" } });
   try {
     await fn(fake);
+    assert.deepEqual(fake.unmatched, []);
   } finally {
     await fake.close();
   }

@@ -279,3 +279,54 @@ test("settings the API server would reject are refused with the variable to fix"
     /PAAS_K8S_EGRESS_CIDRS/,
   );
 });
+
+test("hostile owner, repository, app and PR inputs always give objects the API server accepts", async () => {
+  const fc = (await import("fast-check")).default;
+  const { planDeploy } = await import("../../../src/core/plan.ts");
+  const { parseConfig, resolveApps } = await import("../../../src/config/load.ts");
+  const [app] = resolveApps(
+    parseConfig(
+      "run: { port: 8080 }\nenvironments: { production: { branch: main, domains: [a.example.org] } }",
+    ),
+  );
+  const hostile = fc.string({
+    unit: fc.constantFrom(..."aZ09-_.ÄéßŁ😀 /\\:@\n\"'{}".split("")),
+    minLength: 1,
+    maxLength: 120,
+  });
+  fc.assert(
+    fc.property(
+      hostile,
+      hostile,
+      fc.option(hostile, { nil: "" }),
+      fc.oneof(fc.integer({ min: 1, max: 999_999_999 }), fc.constant(0)),
+      (owner, repo, appKey, pr) => {
+        const spec = planDeploy(
+          {
+            target: {
+              owner,
+              repo,
+              app: appKey,
+              environment: pr ? { kind: "preview", pr } : { kind: "named", name: "production" },
+            },
+            repositoryId: 1,
+            config: app!.config,
+            image: `ghcr.io/x/y@sha256:${"e".repeat(64)}`,
+            sha: "a".repeat(40),
+          },
+          { baseDomain: "example.com", urlScheme: "https" },
+        );
+        for (const settings of [HTTPROUTE_SETTINGS, INGRESS_SETTINGS]) {
+          for (const o of planKubernetes(spec, settings)) {
+            assert.deepEqual(
+              validateKubeObject(o),
+              [],
+              `${o.kind} for ${JSON.stringify([owner, repo, appKey])}`,
+            );
+          }
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
+});

@@ -42,6 +42,8 @@ async function withFake(
     });
   try {
     await fn(fake, make);
+    if (options.gatewayApi !== false)
+      assert.deepEqual(fake.unmatched, [], "requests for paths the API server does not serve");
   } finally {
     await fake.close();
   }
@@ -121,8 +123,13 @@ test("list() reads environments back from namespace labels and annotations", asy
     assert.equal((await runtime.apply(prod)).ok, true);
     fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "kube-public" } });
 
+    const monorepo = specFor(SIMPLE, "staging", { repo: "platform" });
+    const api = { ...monorepo, target: { ...monorepo.target, app: "api" } };
+    assert.equal((await runtime.apply(api)).ok, true);
+
     const envs = await runtime.list();
-    assert.equal(envs.length, 2);
+    assert.equal(envs.length, 3);
+    assert.deepEqual(envs.find((e) => e.target.app === "api")?.target, api.target);
     const p = envs.find((e) => e.target.environment.kind === "preview")!;
     assert.deepEqual(p.target, preview.target);
     assert.equal(p.repositoryId, 4242);
@@ -132,7 +139,7 @@ test("list() reads environments back from namespace labels and annotations", asy
     assert.equal(p.url, preview.url);
     assert.equal(p.healthy, true);
     assert.ok(p.deployedAt && !Number.isNaN(Date.parse(p.deployedAt)));
-    assert.deepEqual(envs.find((e) => e.target.environment.kind === "named")!.target, prod.target);
+    assert.deepEqual(envs.find((e) => e.target.repo === "shop")!.target, prod.target);
   });
 });
 
