@@ -45,6 +45,8 @@ export const kubernetesEnvSchema = z.object({
     .regex(/^[^,]+,[^,]+$/, "PAAS_K8S_MAX_CONTAINER must be <cpu>,<memory> such as 4,8Gi")
     .optional(),
   PAAS_K8S_TMP_SIZE: z.string().optional(),
+  /** A docker-registry Secret in PAAS_K8S_SECRETS_NAMESPACE, copied into every environment for private images. */
+  PAAS_K8S_IMAGE_PULL_SECRET: z.string().optional(),
   PAAS_K8S_FIELD_MANAGER: z
     .string()
     .regex(/^[a-z0-9-]{1,64}$/, "PAAS_K8S_FIELD_MANAGER must be lowercase letters, digits and -")
@@ -102,6 +104,7 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
       .filter(Boolean),
     maxContainer: maxCpu && maxMemory ? { cpu: maxCpu, memory: maxMemory } : undefined,
     tmpSize: e.PAAS_K8S_TMP_SIZE,
+    imagePullSecret: e.PAAS_K8S_IMAGE_PULL_SECRET,
   };
   if (!settings.ingressNamespace && settings.routing === "ingress") {
     throw new KubernetesSettingsError(
@@ -130,7 +133,12 @@ export function createKubernetesRuntime(
   const secrets = s.secretsNamespace
     ? new KubernetesSecretSource({ kubeConfig, namespace: s.secretsNamespace })
     : undefined;
-  const runtime = new KubernetesRuntime({ kubeConfig, settings: s.settings, secrets });
+  const runtime = new KubernetesRuntime({
+    kubeConfig,
+    settings: s.settings,
+    secrets,
+    secretsNamespace: s.secretsNamespace,
+  });
   const lock = s.leaseNamespace
     ? new LeaseLock({ kubeConfig, namespace: s.leaseNamespace, identity: s.leaseIdentity })
     : undefined;

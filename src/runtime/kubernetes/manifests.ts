@@ -33,6 +33,12 @@ export interface KubernetesSettings {
   maxContainer?: { cpu: string; memory: string } | undefined;
   /** Size of the writable emptyDir at /tmp. Default "256Mi". */
   tmpSize?: string | undefined;
+  /**
+   * Name of a kubernetes.io/dockerconfigjson Secret (in the secrets namespace)
+   * with credentials for private images: copied into every environment and
+   * referenced by its pods. Default: none (public images or node credentials).
+   */
+  imagePullSecret?: string | undefined;
 }
 
 export interface ObjectMeta {
@@ -85,6 +91,7 @@ export const A = {
 
 export const CONFIGMAP_NAME = `${WORKLOAD}-env`;
 export const SECRET_NAME = `${WORKLOAD}-secrets`;
+export const PULL_SECRET_NAME = `${WORKLOAD}-registry`;
 const HTTP_PORT_NAME = "http";
 const SERVICE_PORT = 80;
 // Drain: endpoints are removed while the pod sleeps, then SIGTERM, then this much time to finish.
@@ -167,6 +174,8 @@ export interface PlanOptions {
    * Omitted (dry run): the Secret is left out and only referenced.
    */
   secretValues?: Record<string, string> | undefined;
+  /** Base64 `.dockerconfigjson` of settings.imagePullSecret; omitted in a dry run (then only referenced). */
+  pullSecret?: string | undefined;
 }
 
 /** The objects one deploy applies, in apply order. */
@@ -270,6 +279,15 @@ export function planKubernetes(
     for (const n of [...spec.secrets].sort()) data[n] = Buffer.from(values[n]!, "utf8").toString("base64");
     secretHash = hash(JSON.stringify(data));
     objects.push({ apiVersion: "v1", kind: "Secret", metadata: meta(SECRET_NAME), type: "Opaque", data });
+  }
+  if (settings.imagePullSecret && options.pullSecret) {
+    objects.push({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: meta(PULL_SECRET_NAME),
+      type: "kubernetes.io/dockerconfigjson",
+      data: { ".dockerconfigjson": options.pullSecret },
+    });
   }
 
   objects.push({
@@ -401,6 +419,7 @@ function deployment(
     containers: [container],
     volumes: [{ name: "tmp", emptyDir: { sizeLimit: settings.tmpSize ?? "256Mi" } }],
   };
+  if (settings.imagePullSecret) podSpec.imagePullSecrets = [{ name: PULL_SECRET_NAME }];
   if (spec.production) {
     podSpec.topologySpreadConstraints = ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map(
       (key) => ({
@@ -585,6 +604,9 @@ export function validateSettings(s: KubernetesSettings): void {
   }
   if (s.maxContainer && (!QUANTITY.test(s.maxContainer.cpu) || !QUANTITY.test(s.maxContainer.memory))) {
     bad("PAAS_K8S_MAX_CONTAINER must be <cpu>,<memory> such as 4,8Gi");
+  }
+  if (s.imagePullSecret !== undefined && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(s.imagePullSecret)) {
+    bad("PAAS_K8S_IMAGE_PULL_SECRET must be the name of a Secret");
   }
   if (s.tmpSize !== undefined && !QUANTITY.test(s.tmpSize))
     bad("PAAS_K8S_TMP_SIZE must be a quantity such as 256Mi");

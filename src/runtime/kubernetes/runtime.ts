@@ -23,6 +23,7 @@ import {
   L,
   MANAGED_BY,
   planKubernetes,
+  PULL_SECRET_NAME,
   SECRET_NAME,
   TEMPLATE_LABEL,
   WORKLOAD,
@@ -45,6 +46,8 @@ export interface KubernetesRuntimeOptions extends ClientOptions {
   settings: KubernetesSettings;
   /** Source of secret values; required as soon as an app lists secrets. */
   secrets?: SecretSource | undefined;
+  /** Namespace holding settings.imagePullSecret (PAAS_K8S_SECRETS_NAMESPACE). */
+  secretsNamespace?: string | undefined;
   /** Time between rollout status reads. Default 1 s. */
   pollIntervalMs?: number;
   /** Crash-loop restarts after which a rollout fails before its deadline. Default 3. */
@@ -78,6 +81,7 @@ export class KubernetesRuntime implements Runtime {
   readonly client: KubeClient;
   private readonly settings: KubernetesSettings;
   private readonly secrets: SecretSource | undefined;
+  private readonly secretsNamespace: string | undefined;
   private readonly pollMs: number;
   private readonly crashRestarts: number;
   private readonly destroyTimeoutMs: number;
@@ -87,6 +91,7 @@ export class KubernetesRuntime implements Runtime {
     this.client = new KubeClient(options.kubeConfig, options);
     this.settings = options.settings;
     this.secrets = options.secrets;
+    this.secretsNamespace = options.secretsNamespace;
     this.pollMs = options.pollIntervalMs ?? 1000;
     this.crashRestarts = options.crashRestarts ?? 3;
     this.destroyTimeoutMs = options.destroyTimeoutMs ?? 5 * 60_000;
@@ -114,7 +119,8 @@ export class KubernetesRuntime implements Runtime {
       }
       secretValues = await this.secrets.get(spec.target, spec.secrets);
     }
-    const objects = planKubernetes(spec, this.settings, { secretValues });
+    const pullSecret = await this.pullSecret();
+    const objects = planKubernetes(spec, this.settings, { secretValues, pullSecret });
     const namespace = objects[0]!;
     const ns = namespace.metadata.name;
     namespace.metadata.annotations![A.deployedAt] = this.now().toISOString();
@@ -193,6 +199,30 @@ export class KubernetesRuntime implements Runtime {
     }
   }
 
+  /** The registry credentials copied into every environment, when configured. */
+  private async pullSecret(): Promise<string | undefined> {
+    const name = this.settings.imagePullSecret;
+    if (!name) return undefined;
+    const ns = this.secretsNamespace;
+    if (!ns) {
+      throw new PaasError(
+        "secrets_unavailable",
+        "PAAS_K8S_IMAGE_PULL_SECRET needs PAAS_K8S_SECRETS_NAMESPACE, where the Secret lives",
+      );
+    }
+    const secret = await this.client.read<
+      KubernetesObject & { type?: string; data?: Record<string, string> }
+    >("v1", "Secret", ns, name);
+    const data = secret?.data?.[".dockerconfigjson"];
+    if (!secret || secret.type !== "kubernetes.io/dockerconfigjson" || !data) {
+      throw new PaasError(
+        "secrets_missing",
+        `Secret ${ns}/${name} (PAAS_K8S_IMAGE_PULL_SECRET) is missing or not a registry credential; create it with kubectl -n ${ns} create secret docker-registry ${name} --docker-server=ghcr.io --docker-username=… --docker-password=…`,
+      );
+    }
+    return data;
+  }
+
   /** A hostname is served by one environment only: refuse one that another environment serves. */
   private async checkHostnames(spec: DeploySpec, ns: string): Promise<void> {
     const taken = await Promise.all(
@@ -258,15 +288,12 @@ export class KubernetesRuntime implements Runtime {
     const keep = new Set(objects.map((o) => `${groupKind(o)}/${o.metadata.name}`));
     const kinds = new Set([...previousKinds, ...objects.map(groupKind)].filter((gk) => gk in PRUNABLE));
     // Secrets are never listed (that would need cluster-wide read access to every Secret):
-    // the plan only ever writes one, by name.
+    // the plan only ever writes them by fixed names.
     kinds.delete("Secret");
-    const secretPlanned = keep.has(`Secret/${SECRET_NAME}`);
-    if (!secretPlanned && previousKinds.includes("Secret")) {
-      await this.client.delete({
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: SECRET_NAME, namespace: ns },
-      });
+    if (previousKinds.includes("Secret")) {
+      for (const name of [SECRET_NAME, PULL_SECRET_NAME].filter((n) => !keep.has(`Secret/${n}`))) {
+        await this.client.delete({ apiVersion: "v1", kind: "Secret", metadata: { name, namespace: ns } });
+      }
     }
     await Promise.all(
       [...kinds].map(async (gk) => {

@@ -330,3 +330,24 @@ test("hostile owner, repository, app and PR inputs always give objects the API s
     { numRuns: 150 },
   );
 });
+
+test("private images: the registry credential is copied into the environment and referenced by its pods", () => {
+  const settings = { ...HTTPROUTE_SETTINGS, imagePullSecret: "ghcr-pull" };
+  const spec = specFor(PREVIEW_YAML, "preview/pr-2");
+  const config = Buffer.from(JSON.stringify({ auths: { "ghcr.io": { auth: "eDp5" } } })).toString("base64");
+  const objects = planKubernetes(spec, settings, { pullSecret: config });
+  const secret = find(objects, "Secret", "web-registry");
+  assert.equal(secret.type, "kubernetes.io/dockerconfigjson");
+  assert.deepEqual(secret.data, { ".dockerconfigjson": config });
+  assert.deepEqual(validateKubeObject(secret), []);
+  assert.deepEqual((find(objects, "Deployment").spec as Json).template.spec.imagePullSecrets, [
+    { name: "web-registry" },
+  ]);
+  const dry = planKubernetes(spec, settings);
+  assert.ok(!dry.some((o) => o.metadata.name === "web-registry"), "the dry run holds no credentials");
+  assert.equal(
+    (find(planKubernetes(spec, HTTPROUTE_SETTINGS), "Deployment").spec as Json).template.spec
+      .imagePullSecrets,
+    undefined,
+  );
+});

@@ -506,6 +506,34 @@ test("secrets come from the operator's Secret; previews read only preview values
   });
 });
 
+test("private images: the operator's registry Secret is copied into each environment, and removed when unset", async () => {
+  await withFake(async (fake, make) => {
+    fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "paas-secrets" } });
+    const dockerconfig = Buffer.from('{"auths":{"ghcr.io":{"auth":"eDp5"}}}').toString("base64");
+    const settings = { ...HTTPROUTE_SETTINGS, imagePullSecret: "ghcr-pull" };
+    const spec = specFor(SIMPLE, "staging");
+    const ns = namespaceName(spec.target);
+    await assert.rejects(
+      make({ settings, secretsNamespace: "paas-secrets" }).apply(spec),
+      /Secret paas-secrets\/ghcr-pull .* kubectl -n paas-secrets create secret docker-registry ghcr-pull/,
+    );
+    fake.seed({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "ghcr-pull", namespace: "paas-secrets" },
+      type: "kubernetes.io/dockerconfigjson",
+      data: { ".dockerconfigjson": dockerconfig },
+    });
+    assert.equal((await make({ settings, secretsNamespace: "paas-secrets" }).apply(spec)).ok, true);
+    assert.equal(
+      (fake.get("v1", "Secret", ns, "web-registry") as Json).data[".dockerconfigjson"],
+      dockerconfig,
+    );
+    assert.equal((await make().apply(spec)).ok, true);
+    assert.equal(fake.get("v1", "Secret", ns, "web-registry"), undefined);
+  });
+});
+
 test("an app with secrets and no secret source is refused with the setting to configure", async () => {
   await withFake(async (_fake, make) => {
     const settings: KubernetesSettings = HTTPROUTE_SETTINGS;
