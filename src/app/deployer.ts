@@ -327,6 +327,9 @@ export class Deployer {
     checkClaims(claims, body);
     const repo = await this.#installedRepository(body.repository, claims);
 
+    // Read .paas.yml while the commit is checked: both are reads of this repository.
+    const config = this.#config(repo, body.sha);
+    config.catch(() => undefined);
     const pr = pullRequestOf(claims);
     let reportSha = body.sha;
     if (pr !== undefined) {
@@ -356,7 +359,7 @@ export class Deployer {
     }
 
     this.#received(repo, reportSha, body.app);
-    const loaded = await this.#config(repo, body.sha);
+    const loaded = await config;
     const checkName = checkNameFor(body.app);
     if (loaded instanceof ConfigError) {
       await this.#failConfig(repo, reportSha, checkName, loaded);
