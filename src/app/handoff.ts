@@ -102,7 +102,8 @@ export class OidcVerifier {
     try {
       ({ payload } = await jwtVerify(token, jwks, {
         issuer: this.#options.issuer,
-        audience: this.#options.audience,
+        // The same URL with or without its trailing slash.
+        audience: [this.#options.audience, `${this.#options.audience}/`],
         clockTolerance: this.#options.clockToleranceSec,
         algorithms: ["RS256", "RS384", "RS512", "ES256", "ES384"],
         requiredClaims: ["exp", "iat"],
