@@ -73,7 +73,9 @@ try {
   await ours(); // warm the page cache for both
   const tar = await median(gnuTar);
   const stream = await median(ours);
-  console.log(`${FILES}-file tree (2,000 *.log and a 1,000-file node_modules excluded by .dockerignore), ${rounds} rounds, median:`);
+  console.log(
+    `${FILES}-file tree (2,000 *.log and a 1,000-file node_modules excluded by .dockerignore), ${rounds} rounds, median:`,
+  );
   console.log(`  GNU tar     ${tar.ms.toFixed(0)} ms, ${(tar.bytes / 1e6).toFixed(1)} MB`);
   console.log(`  tar-stream  ${stream.ms.toFixed(0)} ms, ${(stream.bytes / 1e6).toFixed(1)} MB`);
   console.log(`  ratio tar-stream/GNU tar ${(stream.ms / tar.ms).toFixed(2)}`);

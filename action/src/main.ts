@@ -12,6 +12,7 @@ import {
   type ImageBuildResult,
   type PreparedBuild,
 } from "../../src/build/index.ts";
+import { ConfigError } from "../../src/errors.ts";
 import { handOff, type HandoffAnswer } from "./handoff.ts";
 import { defaultImage, environmentFor, environmentTag, parseSettings } from "./inputs.ts";
 
@@ -29,12 +30,24 @@ export async function run(
     await main(env, docker);
   } catch (err) {
     const e = err as Error;
+    if (err instanceof ConfigError) {
+      // Each mistake in .paas.yml is annotated at its line.
+      for (const i of err.issues) {
+        core.error(`${i.message}${i.hint ? `; ${i.hint}` : ""}`, {
+          title: `${err.file}: ${i.path || "invalid"}`,
+          file: err.file,
+          startLine: i.line,
+          startColumn: i.column,
+        });
+      }
+    }
     if (!(err instanceof BuildFailure)) core.setFailed(e.message);
   }
 }
 
 async function main(env: Record<string, string | undefined>, docker: Docker): Promise<void> {
   const s = parseSettings(env);
+  if (s.auth) core.setSecret(s.auth.password);
   const prepared = await prepareBuild({ root: s.workspace, app: s.appPath, baseImages: s.baseImages });
   const { plan } = prepared;
   const appKey = prepared.app.key;
@@ -88,7 +101,7 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
     `Built ${built.imageId.slice(0, 19)} (${mb(built.size)}, ${built.cacheHits}/${built.steps} steps from cache) in ${seconds(built.durationMs)}`,
   );
 
-  if (!s.oidc) {
+  if (s.appUrl && !s.oidc) {
     const msg =
       "No OIDC token is available to this workflow (a pull request from a fork, or no `permissions: id-token: write`): " +
       "the image was built but not pushed or deployed. The preview waits for a maintainer's approval.";
@@ -108,60 +121,65 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
   }
 
   if (!s.auth) core.warning(`no username/password inputs: pushing to ${s.registry} without credentials`);
-  const pushStarted = Date.now();
-  core.startGroup(`docker push ${repository}`);
-  let pushed: Awaited<ReturnType<typeof pushImage>>;
-  try {
-    pushed = await pushImage(docker, {
-      repository,
-      tags,
-      auth: s.auth,
-      onLine: (line) => core.info(line),
-    });
-  } finally {
-    core.endGroup();
-  }
-  timings.pushMs = Date.now() - pushStarted;
-  core.setOutput("digest", pushed.digest);
-  core.setOutput("image-ref", pushed.ref);
-  core.info(`Pushed ${pushed.ref}`);
-
+  let pushedRef: string | undefined;
   let answer: HandoffAnswer | undefined;
-  if (!s.appUrl) {
-    summary.addRaw("No app-url input: the image is pushed; set app-url to deploy it.", true);
-  } else if (!environment) {
-    const msg = `No environment deploys ${s.ref || "this ref"} (none in .paas.yml has this branch): the image is pushed, nothing is deployed.`;
-    core.notice(msg);
-    summary.addRaw(msg, true);
-  } else {
-    const started = Date.now();
-    const token = await core.getIDToken(s.appUrl);
-    answer = await handOff(
-      s.appUrl,
-      {
-        repository: s.repository,
-        sha: s.sha,
-        ref: s.ref,
-        environment,
-        image: repository,
-        digest: pushed.digest,
-        app: appKey,
-        runId: s.runId,
-      },
-      token,
-      {
-        onRetry: (n, reason, delay) =>
-          core.warning(`hand-off attempt ${n} failed (${reason}); retrying in ${seconds(delay)}`),
-      },
-    );
-    timings.handoffMs = Date.now() - started;
-    core.info(
-      `The App accepted the deployment${answer.deploymentId ? ` ${answer.deploymentId}` : ""} to ${environment}` +
-        `${answer.url ? `: ${answer.url}` : ""}${answer.message ? ` (${answer.message})` : ""}`,
-    );
-    if (answer.url) core.setOutput("preview-url", answer.url);
+  try {
+    const pushStarted = Date.now();
+    core.startGroup(`docker push ${repository}`);
+    let pushed: Awaited<ReturnType<typeof pushImage>>;
+    try {
+      pushed = await pushImage(docker, { repository, tags, auth: s.auth, onLine: (line) => core.info(line) });
+    } finally {
+      core.endGroup();
+    }
+    timings.pushMs = Date.now() - pushStarted;
+    pushedRef = pushed.ref;
+    core.setOutput("digest", pushed.digest);
+    core.setOutput("image-ref", pushed.ref);
+    core.info(`Pushed ${pushed.ref}`);
+
+    if (!s.appUrl) {
+      summary.addRaw("No app-url input: the image is pushed; set app-url to deploy it.", true);
+    } else if (!environment) {
+      const msg = `No environment deploys ${s.ref || "this ref"} (none in .paas.yml has this branch): the image is pushed, nothing is deployed.`;
+      core.notice(msg);
+      summary.addRaw(msg, true);
+    } else {
+      const started = Date.now();
+      const token = await core.getIDToken(s.appUrl);
+      answer = await handOff(
+        s.appUrl,
+        {
+          repository: s.repository,
+          sha: s.sha,
+          ref: s.ref,
+          environment,
+          image: repository,
+          digest: pushed.digest,
+          app: appKey,
+          runId: s.runId,
+        },
+        token,
+        {
+          onRetry: (n, reason, delay) =>
+            core.warning(`hand-off attempt ${n} failed (${reason}); retrying in ${seconds(delay)}`),
+        },
+      );
+      timings.handoffMs = Date.now() - started;
+      core.info(
+        `The App accepted the deployment${answer.deploymentId ? ` ${answer.deploymentId}` : ""} to ${environment}` +
+          `${answer.url ? `: ${answer.url}` : ""}${answer.message ? ` (${answer.message})` : ""}`,
+      );
+      if (answer.url) core.setOutput("preview-url", answer.url);
+    }
+  } catch (err) {
+    // The build worked: the summary still reports it, with what failed after it.
+    summary.addRaw(`**Failed:** ${escapeMd((err as Error).message)}`, true);
+    addBuild(summary, built, timings, pushedRef, answer);
+    await summary.write();
+    throw err;
   }
-  addBuild(summary, built, timings, pushed.ref, answer);
+  addBuild(summary, built, timings, pushedRef, answer);
   await summary.write();
 }
 

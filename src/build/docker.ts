@@ -113,6 +113,7 @@ export async function buildImage(docker: Docker, options: EngineBuildOptions): P
         ...(options.target ? { target: options.target } : {}),
         rm: true,
         forcerm: true,
+        nocache: options.noCache ?? false,
         abortSignal: controller.signal,
       } as unknown as Docker.ImageBuildOptions,
     );

@@ -57,7 +57,7 @@ describe("buildImage and pushImage", { timeout: 300_000 }, () => {
     }).then((r) => ({ ...r, tag, lines }));
   };
 
-  it("streams the log, counts cache hits on a rebuild, and returns the image id", async () => {
+  it("streams the log, counts cache hits on a rebuild (none with noCache), and returns the image id", async () => {
     const df = `FROM paas-base/runtime:bookworm\nRUN echo built-${id} > /marker\nLABEL x=1\n`;
     const first = await build(df);
     assert.match(first.imageId, /^sha256:[a-f0-9]{64}$/);
@@ -66,6 +66,9 @@ describe("buildImage and pushImage", { timeout: 300_000 }, () => {
     const second = await build(df);
     assert.equal(second.imageId, first.imageId);
     assert.equal(second.cacheHits, 2);
+    const clean = await build(df, { noCache: true });
+    assert.equal(clean.cacheHits, 0);
+    assert.notEqual(clean.imageId, first.imageId);
   });
 
   it("fails on the engine's error event, with the failing step", async () => {
