@@ -16,7 +16,7 @@ import { probotEnv, type Settings } from "./settings.ts";
 
 export const HANDOFF_PATH = "/paas/v1/deployments";
 
-/** What the App needs besides its settings. Runtime and DNS are built by the caller (the CLI) from the settings. */
+/** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
 export interface ServerDeps {
   runtime: Runtime;
   dns: DnsProvider;
@@ -25,12 +25,6 @@ export interface ServerDeps {
   /** Default: an in-process lock (one App replica). */
   lock?: Lock;
   clock?: Clock;
-}
-
-/** The seam the CLI fills once runtimes and DNS providers exist: build them from the settings. */
-export interface PlatformFactories {
-  createRuntime(settings: Settings): Promise<Runtime>;
-  createDns(settings: Settings): Promise<DnsProvider>;
 }
 
 export interface RunningServer {
