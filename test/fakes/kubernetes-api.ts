@@ -338,6 +338,8 @@ export class FakeKubernetesApi {
   private readonly faultQueue: Array<{ fault: Fault; match: FaultMatch | undefined }> = [];
   private faultRate: { rate: number; faults: Fault[]; random: () => number } | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Field managers owning spec.replicas of each Deployment. */
+  private readonly replicaOwners = new Map<string, Set<string>>();
   private readonly hung = new Set<ServerResponse>();
   private readonly sockets = new Set<Socket>();
   private resourceVersion = 1000;
@@ -690,7 +692,13 @@ export class FakeKubernetesApi {
     }
   }
 
-  private checkIdentity(type: ResourceType, ns: string | undefined, name: string | undefined, o: Json): void {
+  private checkIdentity(
+    type: ResourceType,
+    ns: string | undefined,
+    name: string | undefined,
+    o: Json,
+    validate = true,
+  ): void {
     if (o.apiVersion !== apiVersionOf(type) || o.kind !== type.kind) {
       throw new HttpError(
         400,
@@ -713,14 +721,7 @@ export class FakeKubernetesApi {
         "the namespace of the provided object does not match the namespace sent on the request",
       );
     }
-    const problems = validateKubeObject(o);
-    if (problems.length > 0) {
-      throw new HttpError(
-        422,
-        "Invalid",
-        `${type.kind}.${type.group || "core"} "${String(meta.name)}" is invalid: ${problems.join("; ")}`,
-      );
-    }
+    if (validate) this.validateOrThrow(type, o);
     if (type.namespaced) {
       const nsObj = this.objects.get(this.key(RESOURCES[0]!, undefined, ns!));
       if (!nsObj) throw new HttpError(404, "NotFound", `namespaces "${ns}" not found`);
@@ -731,6 +732,18 @@ export class FakeKubernetesApi {
           `unable to create new content in namespace ${ns} because it is being terminated`,
         );
       }
+    }
+  }
+
+  private validateOrThrow(type: ResourceType, o: Json): void {
+    const problems = validateKubeObject(o);
+    if (problems.length > 0) {
+      const name = String((o.metadata as Json | undefined)?.name);
+      throw new HttpError(
+        422,
+        "Invalid",
+        `${type.kind}.${type.group || "core"} "${name}" is invalid: ${problems.join("; ")}`,
+      );
     }
   }
 
@@ -758,29 +771,44 @@ export class FakeKubernetesApi {
         'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
       );
     const o = this.parseObject(body, false);
-    this.checkIdentity(type, ns, name, o);
+    // The applied configuration may be partial (another manager's few fields): validate the result.
+    this.checkIdentity(type, ns, name, o, false);
     const key = this.key(type, ns, name);
     const existing = this.objects.get(key);
-    const managers = (existing?.metadata as Json | undefined)?.managedFields as
-      Array<{ manager: string }> | undefined;
-    if (existing && q.get("force") !== "true" && managers?.some((m) => m.manager !== manager)) {
+    const managers = ((existing?.metadata as Json | undefined)?.managedFields ?? []) as Array<{
+      manager: string;
+      operation: string;
+    }>;
+    if (existing && q.get("force") !== "true" && managers.some((m) => m.manager !== manager)) {
       throw new HttpError(
         409,
         "Conflict",
         `Apply failed with conflicts: fields are managed by ${managers.map((m) => m.manager).join(", ")}`,
       );
     }
-    const next = structuredClone(o);
-    (next.metadata as Json).managedFields = [{ manager, operation: "Apply", apiVersion: apiVersionOf(type) }];
+    // The object's main applier replaces its whole configuration (fields it no longer
+    // sends are removed); any other manager's configuration is merged in.
+    const primary = managers.find((m) => m.operation === "Apply")?.manager;
+    const merge = !!existing && primary !== undefined && primary !== manager;
+    const next = merge ? deepMerge(structuredClone(existing), o) : structuredClone(o);
+    if (merge) delete next.status;
+    const others = managers.filter((m) => m.manager !== manager);
+    (next.metadata as Json).managedFields = merge
+      ? [...managers.filter((m) => m.manager !== manager), { manager, operation: "Apply" }]
+      : [{ manager, operation: "Apply" }, ...others];
     if (type.kind === "Deployment") {
+      // Server-side apply: spec.replicas belongs to whoever last set it. When no manager
+      // owns it any more, it is removed and defaults to 1 (the HPA hand-over pitfall).
+      const owners = this.replicaOwners.get(key) ?? new Set<string>();
+      if ((o.spec as Json | undefined)?.replicas !== undefined) owners.add(manager);
+      else if (!merge) owners.delete(manager);
+      this.replicaOwners.set(key, owners);
       const spec = next.spec as Json;
-      // replicas left out of the apply: kept (an autoscaler owns it) or defaulted.
-      if (spec.replicas === undefined)
-        spec.replicas =
-          ((existing?.spec as Json | undefined)?.replicas as number | undefined) ??
-          this.hpaMin(ns!, name) ??
-          1;
+      if (spec.replicas === undefined) {
+        spec.replicas = owners.size > 0 ? ((existing?.spec as Json | undefined)?.replicas ?? 1) : 1;
+      }
     }
+    this.validateOrThrow(type, next);
     const stored = this.finishWrite(type, next, existing);
     this.objects.set(key, stored);
     if (type.kind === "Deployment") this.scheduleRollout(key);
@@ -880,12 +908,15 @@ export class FakeKubernetesApi {
         this.later(this.options.terminatingMs, () => {
           for (const k of [...this.objects.keys()]) if (k.split("/")[2] === name) this.objects.delete(k);
           for (const k of [...this.logs.keys()]) if (k.split("/")[2] === name) this.logs.delete(k);
+          for (const k of [...this.replicaOwners.keys()])
+            if (k.split("/")[2] === name) this.replicaOwners.delete(k);
           this.objects.delete(key);
         });
       }
       return sendJson(res, 200, existing);
     }
     this.objects.delete(key);
+    this.replicaOwners.delete(key);
     if (type.kind === "Deployment") {
       for (const p of this.itemsOf(
         RESOURCES.find((r) => r.kind === "Pod")!,
@@ -940,17 +971,6 @@ export class FakeKubernetesApi {
     this.timers.add(t);
   }
 
-  private hpaMin(ns: string, deployment: string): number | undefined {
-    const hpa = this.objects.get(
-      this.key(
-        RESOURCES.find((r) => r.kind === "HorizontalPodAutoscaler")!,
-        ns,
-        deployment,
-      ),
-    );
-    return (hpa?.spec as Json | undefined)?.minReplicas as number | undefined;
-  }
-
   private scaleFromHpa(ns: string, hpa: Json): void {
     const spec = hpa.spec as Json;
     const target = (spec.scaleTargetRef as Json).name as string;
@@ -966,6 +986,10 @@ export class FakeKubernetesApi {
       Math.max(ds.replicas as number, spec.minReplicas as number),
       spec.maxReplicas as number,
     );
+    // The autoscaler writes replicas through the scale subresource: it co-owns the field.
+    const owners = this.replicaOwners.get(key) ?? new Set<string>();
+    owners.add("horizontal-pod-autoscaler");
+    this.replicaOwners.set(key, owners);
     if (want !== ds.replicas) {
       ds.replicas = want;
       const meta = d.metadata as Json;
@@ -1342,6 +1366,17 @@ async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Server-side apply of a partial configuration: maps merge, everything else is replaced. */
+function deepMerge(target: Json, patch: Json): Json {
+  for (const [k, v] of Object.entries(patch)) {
+    const t = target[k];
+    if (v && typeof v === "object" && !Array.isArray(v) && t && typeof t === "object" && !Array.isArray(t)) {
+      deepMerge(t as Json, v as Json);
+    } else target[k] = structuredClone(v);
+  }
+  return target;
 }
 
 /** Equality-based and set-based label selectors, as the API server parses them. */

@@ -74,6 +74,8 @@ const PRUNABLE: Record<string, string> = {
 };
 
 const LOG_LINES = 50;
+const HPA = "autoscaling/HorizontalPodAutoscaler";
+const HANDOVER_MANAGER = "paas-handover-to-hpa";
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class KubernetesRuntime implements Runtime {
@@ -142,6 +144,10 @@ export class KubernetesRuntime implements Runtime {
     const interim = existing ? keepServingIdentity(namespace, existing) : namespace;
     await this.client.apply(interim, manager);
     const deploymentIndex = objects.findIndex((o) => o.kind === "Deployment");
+    const previousKinds = existing?.metadata?.annotations?.[A.kinds]?.split(",");
+    if (previousKinds && !previousKinds.includes(HPA) && objects.some((o) => groupKind(o) === HPA)) {
+      await this.handOverReplicas(ns);
+    }
     // Quota, limits, policies, config and Service before the pods exist; then the workload and its routing.
     await Promise.all(objects.slice(1, deploymentIndex).map((o) => this.client.apply(o, manager)));
     checkAborted(signal);
@@ -149,8 +155,7 @@ export class KubernetesRuntime implements Runtime {
 
     if (existing) {
       progress("prune", ns);
-      const previous = existing.metadata?.annotations?.[A.kinds];
-      await this.prune(ns, objects, previous === undefined ? Object.keys(PRUNABLE) : previous.split(","));
+      await this.prune(ns, objects, previousKinds ?? Object.keys(PRUNABLE));
     }
 
     progress("rollout", ns);
@@ -197,6 +202,32 @@ export class KubernetesRuntime implements Runtime {
         );
       }
     }
+  }
+
+  /**
+   * Switching to autoscaling: the plan stops setting spec.replicas, and server-side
+   * apply would then reset it to 1 before the autoscaler reacts. A second field
+   * manager first takes co-ownership of the current value (the hand-over the
+   * Kubernetes documentation prescribes), so the scale never drops.
+   */
+  private async handOverReplicas(ns: string): Promise<void> {
+    const d = await this.client.read<KubernetesObject & DeploymentLike>(
+      "apps/v1",
+      "Deployment",
+      ns,
+      WORKLOAD,
+    );
+    const replicas = d?.spec?.replicas;
+    if (replicas === undefined) return;
+    await this.client.apply(
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: WORKLOAD, namespace: ns },
+        spec: { replicas },
+      },
+      HANDOVER_MANAGER,
+    );
   }
 
   /** The registry credentials copied into every environment, when configured. */

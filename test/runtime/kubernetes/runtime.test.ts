@@ -319,6 +319,26 @@ test("prune removes what the new plan no longer has: HPA when switching to fixed
   });
 });
 
+test("switching production from fixed replicas to autoscaling never drops its scale", async () => {
+  await withFake(async (fake, make) => {
+    const runtime = make({ secrets: fixedSecrets });
+    const fixed = specFor(PRODUCTION_YAML, "production");
+    const ns = namespaceName(fixed.target);
+    assert.equal((await runtime.apply(fixed)).ok, true);
+    assert.equal((fake.get("apps/v1", "Deployment", ns, "web") as Json).spec.replicas, 3);
+    const auto = specFor(AUTOSCALED_YAML, "production");
+    assert.equal((await runtime.apply(auto)).ok, true);
+    // Without the hand-over, server-side apply resets replicas to 1 and the autoscaler lifts it to its minimum, 2.
+    assert.equal((fake.get("apps/v1", "Deployment", ns, "web") as Json).spec.replicas, 3);
+    assert.equal((await runtime.apply(auto)).ok, true);
+    assert.equal(
+      (fake.get("apps/v1", "Deployment", ns, "web") as Json).spec.replicas,
+      3,
+      "later deploys keep the autoscaler's scale",
+    );
+  });
+});
+
 test("destroy deletes the namespace and returns once it is gone; a missing one is success", async () => {
   await withFake(
     async (fake, make) => {
