@@ -13,7 +13,8 @@ export interface HandoffRequest {
   digest: string;
   /** App key ("" for a single-app repository). */
   app: string;
-  runId: number;
+  /** Omitted when unknown (the App requires a positive number when present). */
+  runId: number | undefined;
 }
 
 // The App's answer; fields beyond these are printed but not relied on.

@@ -88,7 +88,7 @@ export const actionEnvSchema = z.object({
   GITHUB_SHA: z.string().regex(/^[0-9a-f]{40}$/, "a 40-character commit sha"),
   GITHUB_REF: z.preprocess(blank, z.string().default("")),
   GITHUB_EVENT_NAME: z.preprocess(blank, z.string().default("push")),
-  GITHUB_RUN_ID: z.preprocess(blank, z.string().regex(/^\d+$/, "a number").default("0")),
+  GITHUB_RUN_ID: optional(z.string().regex(/^[1-9]\d*$/, "a positive number")),
   GITHUB_WORKSPACE: z.preprocess((v) => blank(v) ?? process.cwd(), z.string()),
   GITHUB_SERVER_URL: z.preprocess((v) => blank(v) ?? "https://github.com", z.url()),
   GITHUB_ACTOR: optional(z.string()),
@@ -114,7 +114,8 @@ export interface ActionSettings {
   sha: string;
   ref: string;
   eventName: string;
-  runId: number;
+  /** Workflow run id; undefined outside a runner. */
+  runId: number | undefined;
   workspace: string;
   serverUrl: string;
   /** The runner can mint OIDC tokens (false for fork pull requests or without `id-token: write`). */
@@ -159,7 +160,7 @@ export function parseSettings(env: Record<string, string | undefined>): ActionSe
     sha: v.GITHUB_SHA,
     ref: v.GITHUB_REF,
     eventName: v.GITHUB_EVENT_NAME,
-    runId: Number(v.GITHUB_RUN_ID),
+    runId: v.GITHUB_RUN_ID === undefined ? undefined : Number(v.GITHUB_RUN_ID),
     workspace: v.GITHUB_WORKSPACE,
     serverUrl: v.GITHUB_SERVER_URL.replace(/\/+$/, ""),
     oidc: Boolean(v.ACTIONS_ID_TOKEN_REQUEST_URL && v.ACTIONS_ID_TOKEN_REQUEST_TOKEN),

@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { handOff, HandoffError, type HandoffRequest } from "../../action/src/handoff.ts";
+import { handoffBodySchema } from "../../src/app/handoff.ts";
 import { freePort } from "../support/registry.ts";
 
 const request: HandoffRequest = {
@@ -44,6 +45,12 @@ describe("handOff", () => {
     assert.deepEqual(seen, [{ auth: "Bearer tok", body: request, path: "/paas/v1/deployments" }]);
     assert.equal(a.deploymentId, "31");
     assert.equal(a.url, "https://pr-1-r.example.com");
+  });
+
+  it("sends what the App's request schema accepts", () => {
+    const parsed = handoffBodySchema.parse(request);
+    assert.equal(parsed.image, `ghcr.io/o/r@${request.digest}`);
+    assert.equal(handoffBodySchema.safeParse({ ...request, runId: undefined }).success, true);
   });
 
   it("retries 5xx answers with backoff, then succeeds", async () => {

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
+import { handoffBodySchema } from "../../src/app/handoff.ts";
 import type { TokenServer } from "../support/oidc-token-server.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -144,6 +145,9 @@ export async function startStandInApp(tokens: TokenServer): Promise<StandInApp> 
         return send(401, { message: `bad token: ${(e as Error).message}` });
       }
       const parsed = JSON.parse(body) as Record<string, unknown>;
+      // The App's own request schema: the contract between the two sides.
+      const valid = handoffBodySchema.safeParse(parsed);
+      if (!valid.success) return send(400, { message: valid.error.issues.map((i) => i.message).join("; ") });
       received.push({ body: parsed, claims });
       const env = String(parsed.environment);
       const host = env.startsWith("preview/") ? `${env.slice(8)}-hello.paas.test` : "hello.paas.test";
