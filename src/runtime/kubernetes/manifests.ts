@@ -3,7 +3,7 @@
 // plan is tested with golden files and printed by `paas plan` as is.
 import { createHash } from "node:crypto";
 import { durationMs } from "../../config/schema.ts";
-import { cpuMillis, memoryBytes } from "../../core/plan.ts";
+import { cpuMillis } from "../../core/plan.ts";
 import { PaasError } from "../../errors.ts";
 import {
   envSlug,
@@ -232,8 +232,8 @@ export function planKubernetes(
         pods: String(pods),
         "requests.cpu": `${cpuMillis(perPod.requests.cpu) * pods}m`,
         "limits.cpu": `${cpuMillis(perPod.limits.cpu) * pods}m`,
-        "requests.memory": String(memoryBytes(perPod.requests.memory) * pods),
-        "limits.memory": String(memoryBytes(perPod.limits.memory) * pods),
+        "requests.memory": String(bytes(perPod.requests.memory) * BigInt(pods)),
+        "limits.memory": String(bytes(perPod.limits.memory) * BigInt(pods)),
         // Tenants get no NodePorts, LoadBalancers or volumes of their own.
         "services.nodeports": "0",
         "services.loadbalancers": "0",
@@ -610,6 +610,25 @@ export function validateSettings(s: KubernetesSettings): void {
   }
   if (s.tmpSize !== undefined && !QUANTITY.test(s.tmpSize))
     bad("PAAS_K8S_TMP_SIZE must be a quantity such as 256Mi");
+}
+
+const UNIT: Record<string, bigint> = {
+  "": 1n,
+  k: 10n ** 3n,
+  M: 10n ** 6n,
+  G: 10n ** 9n,
+  T: 10n ** 12n,
+  Ki: 2n ** 10n,
+  Mi: 2n ** 20n,
+  Gi: 2n ** 30n,
+  Ti: 2n ** 40n,
+};
+
+/** Memory quantity in bytes, exact (a quota of many large pods exceeds 2^53). */
+function bytes(q: string): bigint {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q);
+  if (!m) throw new KubernetesPlanError(`memory amount "${q.slice(0, 40)}" is not a quantity such as 512Mi`);
+  return BigInt(m[1]!) * UNIT[m[2] ?? ""]!;
 }
 
 function sortedRecord(r: Record<string, string>): Record<string, string> {

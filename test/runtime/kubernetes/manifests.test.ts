@@ -221,6 +221,16 @@ test("quota forbids NodePorts and LoadBalancers and leaves room for a rolling up
   assert.equal(q.hard["limits.cpu"], "7000m");
 });
 
+test("quota arithmetic stays exact for huge amounts", () => {
+  const huge = specFor(
+    `run: { port: 8080 }\nresources: { requests: { memory: 9999999Ti }, limits: { memory: 9999999Ti } }\nscale: { replicas: 1000 }`,
+    "preview/pr-1",
+  );
+  const q = find(planKubernetes(huge, HTTPROUTE_SETTINGS), "ResourceQuota");
+  assert.equal((q.spec as Json).hard["limits.memory"], String(9999999n * 2n ** 40n * 2250n));
+  assert.deepEqual(validateKubeObject(q), []);
+});
+
 test("env goes to a ConfigMap; secrets are referenced, and their values only appear when given", () => {
   const spec = specFor(PRODUCTION_YAML, "production");
   const dry = planKubernetes(spec, HTTPROUTE_SETTINGS);
