@@ -547,6 +547,8 @@ export class Deployer {
         this.#check(repo, job.reportSha, job.app.key, {
           status: "in_progress",
           startedAt: this.#d.clock.now().toISOString(),
+          // "Details" on the check opens the workflow run that built the image.
+          detailsUrl: job.runUrl,
           output: {
             title: `Deploying to ${job.environment}`,
             summary: `Deploying \`${spec.image.replace(/`/g, "")}\` to ${job.environment}.`,

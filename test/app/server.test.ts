@@ -64,6 +64,7 @@ describe("pull request previews", () => {
     assert.equal(check1[0]!.conclusion, "success");
     assert.ok(check1[0]!.output.summary!.includes(url));
     assert.match(check1[0]!.output.summary!, /sha256:d{64}/);
+    assert.equal(check1[0]!.detailsUrl, `http://${h.github.host}/octo-org/hello-world/actions/runs/555`);
     const comment1 = h.github.commentsOf(FULL, 7);
     assert.equal(comment1.length, 1);
     assert.ok(comment1[0]!.body.startsWith(COMMENT_MARKER));
