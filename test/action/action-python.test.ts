@@ -1,7 +1,7 @@
 // The bundled Action on the Python example, end to end: real Docker engine,
 // real registry with auth, local OIDC token endpoint, stand-in App.
 import assert from "node:assert/strict";
-import { appendFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
@@ -221,6 +221,36 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
     assert.equal(await registry.digestOf("octo-org/hello-app", "pr-12"), run.outputs.digest);
   });
 
+  it("builds one app of a monorepo, chosen by the path input", async () => {
+    const workspace = await ws();
+    const appDir = path.join(workspace, "services", "api");
+    await mkdir(appDir, { recursive: true });
+    for (const f of ["main.py", "requirements.txt", ".dockerignore"]) {
+      await rename(path.join(workspace, f), path.join(appDir, f));
+    }
+    await writeFile(
+      path.join(workspace, ".paas.yml"),
+      "apps:\n  api:\n    path: services/api\n    environments:\n      production:\n        branch: main\n",
+    );
+    const sha = randomSha();
+    const run = await runAction({
+      workspace,
+      inputs: inputs({ path: "services/api" }),
+      sha,
+      tokenServer: tokens,
+    });
+    assert.equal(run.code, 0, run.stdout);
+    assert.equal(run.outputs.image, `${image}-api`);
+    assert.equal(app.received.at(-1)!.body.app, "api");
+    assert.equal(app.received.at(-1)!.body.image, `${image}-api`);
+    assert.equal(
+      await registry.digestOf("octo-org/hello-app-api", `sha-${sha.slice(0, 7)}`),
+      run.outputs.digest,
+    );
+    assert.deepEqual(await answerOf(docker, run.outputs["image-ref"]!), { status: 200, body: sha });
+    await untag(docker, await tagsOf(docker, `${image}-api`));
+  });
+
   it("dry-run prints the plan and the Dockerfile and builds nothing", async () => {
     const workspace = await ws();
     const sha = randomSha();
@@ -239,6 +269,17 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
       await tagsOf(docker, image).then((t) => t.filter((x) => x.endsWith(sha.slice(0, 7)))),
       [],
     );
+  });
+
+  it("annotates mistakes in .paas.yml at their line", async () => {
+    const workspace = await ws();
+    await writeFile(path.join(workspace, ".paas.yml"), "name: hello\nrun:\n  prot: 8080\n");
+    const run = await runAction({ workspace, inputs: inputs(), sha: randomSha(), tokenServer: tokens });
+    assert.equal(run.code, 1);
+    const errors = annotations(run.stdout).filter((a) => a.props.file === ".paas.yml");
+    assert.equal(errors.length, 1, run.stdout);
+    assert.equal(errors[0]!.props.line, "3");
+    assert.match(errors[0]!.message, /unknown key "prot" in run; did you mean "port"\?/);
   });
 
   it("refuses bad inputs with a message naming them", async () => {

@@ -3,7 +3,7 @@
 // runner does, without ssh2's optional native modules.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -61,10 +61,13 @@ describe("action bundle", { timeout: 120_000 }, () => {
     ]);
   });
 
-  it("loads without ssh2's native optional modules and reports bad inputs as a workflow error", async () => {
+  it("loads without node_modules or ssh2's native optional modules and reports bad inputs as a workflow error", async () => {
+    // A runner has only the action's folder: copy the bundle where no node_modules is reachable.
     const dir = await mkdtemp(path.join(tmpdir(), "paas-load-"));
     dirs.push(dir);
-    const result = await run(process.execPath, [DIST], {
+    const copy = path.join(dir, "index.js");
+    await copyFile(DIST, copy);
+    const result = await run(process.execPath, [copy], {
       cwd: dir,
       env: {
         PATH: process.env.PATH ?? "",
