@@ -1,0 +1,132 @@
+// `paas deploy [dir] [--env <name>]`: build with the local Docker engine (the
+// Action's builder) and deploy to the Docker runtime, no GitHub involved.
+import { createHash } from "node:crypto";
+import { buildPrepared, prepareBuild, pushImage, registryOf } from "../build/index.ts";
+import { planDeploy } from "../core/plan.ts";
+import { label, parseEnvironment, type Target } from "../names.ts";
+import { UsageError } from "./main.ts";
+import { appDir, args, type Command } from "./io.ts";
+import { localPlatform } from "./local.ts";
+import { localRepo } from "./repo.ts";
+
+/** "builder=<img>,runtime=<img>" or one image for both (the Action's base-images format, comma or newline separated). */
+export function parseBaseImages(
+  spec: string | undefined,
+): { builder?: string; runtime?: string } | undefined {
+  if (!spec?.trim()) return undefined;
+  const parts = spec
+    .split(/[,\n]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length === 1 && !parts[0]!.includes("=")) return { builder: parts[0]!, runtime: parts[0]! };
+  const out: { builder?: string; runtime?: string } = {};
+  for (const p of parts) {
+    const m = /^(builder|runtime)=(\S+)$/.exec(p);
+    if (!m)
+      throw new UsageError(`--base-images: "${p.slice(0, 80)}" is not builder=<image> or runtime=<image>`);
+    out[m[1] as "builder" | "runtime"] = m[2]!;
+  }
+  return out;
+}
+
+export const deployCommand: Command = async (argv, io) => {
+  const { values, positionals } = await args(argv, {
+    env: { type: "string", default: "production" },
+    app: { type: "string" },
+    "base-images": { type: "string" },
+    push: { type: "string" },
+    "no-cache": { type: "boolean", default: false },
+  });
+  let environment;
+  try {
+    environment = parseEnvironment(values.env);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const dir = await appDir(positionals[0], io.cwd);
+  const step = (s: string) => io.err(`==> ${s}`);
+  const started = Date.now();
+
+  step("detect");
+  const prepared = await prepareBuild({
+    root: dir,
+    app: values.app,
+    baseImages: parseBaseImages(values["base-images"] ?? io.env.PAAS_BASE_IMAGES),
+  });
+  io.err(`    ${prepared.plan.reasons.join("\n    ")}`);
+
+  const repo = await localRepo(dir);
+  const platform = await localPlatform(io.env);
+
+  step(`build (${prepared.dockerfile.path ? prepared.dockerfile.path : "generated Dockerfile"})`);
+  const appPart = prepared.app.key ? `-${prepared.app.key}` : "";
+  const localRepoName = `paas-local/${label(`${repo.owner}-${repo.repo}${appPart}`)}`;
+  // Outside git there is no commit: the build's content decides the version.
+  let sha = repo.sha;
+  const tag = `sha-${(sha ?? "local").slice(0, 12)}`;
+  const build = await buildPrepared(platform.docker, prepared, {
+    tags: [`${localRepoName}:${tag}`],
+    sha: sha ?? "0".repeat(40),
+    noCache: values["no-cache"],
+    signal: io.signal,
+    onLine: (line) => {
+      if (/^(Step \d+\/\d+|#\d+ |Successfully|ERROR|error)/.test(line) || / CACHED|Using cache/.test(line)) {
+        io.err(`    ${line.slice(0, 300)}`);
+      }
+    },
+  });
+  if (!sha) {
+    sha = createHash("sha1").update(build.imageId).digest("hex");
+    io.err(`    not a git checkout: version ${sha.slice(0, 7)} is derived from the image`);
+  } else if (repo.dirty) {
+    io.err(`    note: uncommitted changes are included in this build of ${sha.slice(0, 7)}`);
+  }
+  io.err(
+    `    image ${build.imageId.slice(0, 19)} (${(build.size / 1e6).toFixed(1)} MB, ${build.cacheHits}/${build.steps} steps cached)`,
+  );
+
+  let image = `${localRepoName}@${build.imageId}`;
+  if (values.push) {
+    step(`push ${values.push}`);
+    await platform.docker.getImage(build.imageId).tag({ repo: values.push, tag });
+    const user = io.env.PAAS_PUSH_USERNAME;
+    const password = io.env.PAAS_PUSH_PASSWORD;
+    const pushed = await pushImage(platform.docker, {
+      repository: values.push,
+      tags: [tag],
+      auth: user && password ? { username: user, password } : undefined,
+      signal: io.signal,
+    });
+    io.err(`    ${pushed.ref} on ${registryOf(values.push)}`);
+    image = pushed.ref;
+  }
+
+  const target: Target = { owner: repo.owner, repo: repo.repo, app: prepared.app.key, environment };
+  const spec = planDeploy(
+    {
+      target,
+      repositoryId: 0,
+      config: prepared.app.config,
+      image,
+      sha,
+      detectedStart: prepared.plan.start,
+    },
+    platform.settings,
+  );
+  const result = await platform.runtime.apply(spec, {
+    ...(io.signal ? { signal: io.signal } : {}),
+    onProgress: (phase, detail) => step(`${phase}${detail ? ` ${detail}` : ""}`),
+  });
+  if (!result.ok) {
+    io.err(`paas deploy: error: ${result.reason}`);
+    io.err(`    ${result.diagnosis.summary}`);
+    for (const line of result.diagnosis.logs.slice(-20)) io.err(`    | ${line}`);
+    io.err("    the previous version (if any) keeps serving");
+    return 1;
+  }
+  io.err(
+    `==> ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${result.replicas} replica${result.replicas === 1 ? "" : "s"})`,
+  );
+  io.out(spec.url);
+  return 0;
+};

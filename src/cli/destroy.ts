@@ -1,0 +1,37 @@
+// `paas destroy [dir] --env <name>`: removes an environment (containers, route,
+// network; unused images) from the Docker runtime. Idempotent.
+import { resolveApps } from "../config/load.ts";
+import { envSlug, parseEnvironment, type Target } from "../names.ts";
+import { UsageError } from "./main.ts";
+import { appDir, args, loadConfigAt, type Command } from "./io.ts";
+import { localPlatform } from "./local.ts";
+import { localRepo } from "./repo.ts";
+
+export const destroyCommand: Command = async (argv, io) => {
+  const { values, positionals } = await args(argv, { env: { type: "string" }, app: { type: "string" } });
+  if (!values.env)
+    throw new UsageError("--env is required (production, a configured environment, or preview/pr-<N>)");
+  let environment;
+  try {
+    environment = parseEnvironment(values.env);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const dir = await appDir(positionals[0], io.cwd);
+  const loaded = await loadConfigAt(dir, io.cwd);
+  const keys = resolveApps(loaded)
+    .map((a) => a.key)
+    .filter((k) => values.app === undefined || k === values.app);
+  if (keys.length === 0) {
+    io.err(`paas destroy: error: no app "${values.app}" under apps in ${loaded.file}`);
+    return 1;
+  }
+  const repo = await localRepo(dir);
+  const platform = await localPlatform(io.env);
+  for (const app of keys) {
+    const target: Target = { owner: repo.owner, repo: repo.repo, app, environment };
+    await platform.runtime.destroy(target);
+    io.out(`removed ${envSlug(environment)}${app ? ` of ${app}` : ""} (${repo.owner}/${repo.repo})`);
+  }
+  return 0;
+};

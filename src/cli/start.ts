@@ -1,0 +1,114 @@
+// `paas start`: the App. On the embedded default (the Docker runtime) it
+// manages its own Caddy and fills the local settings; without GitHub App
+// credentials it runs Probot's setup flow, which registers the App from
+// app.yml and writes them to .env.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseEnv } from "node:util";
+import { PaasError } from "../errors.ts";
+import { startApp } from "../app/start.ts";
+import { SettingsError } from "../app/settings.ts";
+import { ensureCaddy } from "../runtime/docker/caddy-daemon.ts";
+import { createDockerRuntime, dockerSettingsFromEnv, PrereqError } from "../runtime/docker/index.ts";
+import { args, type CliIO, type Command } from "./io.ts";
+
+type Env = Record<string, string | undefined>;
+
+/** `.env` in the working folder (Probot's convention; its setup flow writes it). The process environment wins. */
+async function withDotEnv(io: CliIO): Promise<Env> {
+  const text = await readFile(join(io.cwd, ".env"), "utf8").catch(() => "");
+  return { ...parseEnv(text), ...io.env };
+}
+
+/** Local defaults of the embedded default: URLs on Caddy's port, probes through Caddy. */
+export function embeddedDefaults(env: Env): Env {
+  if ((env.PAAS_RUNTIME || "docker") !== "docker") return env;
+  const httpPort = env.PAAS_HTTP_PORT || "80";
+  const local =
+    !env.PAAS_BASE_DOMAIN ||
+    env.PAAS_BASE_DOMAIN === "localhost" ||
+    env.PAAS_BASE_DOMAIN.endsWith(".localhost");
+  return {
+    ...env,
+    PAAS_URL_PORT: env.PAAS_URL_PORT || (local && httpPort !== "80" ? httpPort : undefined),
+    PAAS_PROBE_ADDRESS: env.PAAS_PROBE_ADDRESS || `http://127.0.0.1:${httpPort}`,
+    PAAS_PUBLIC_URL: env.PAAS_PUBLIC_URL || `http://localhost:${env.PORT || "3000"}`,
+  };
+}
+
+/** Starts (or finds) Caddy and claims its HTTP port now, so a taken port is reported before serving. */
+async function prepareDocker(env: Env, io: CliIO): Promise<() => Promise<number>> {
+  const settings = dockerSettingsFromEnv(env);
+  const state = await ensureCaddy({ adminUrl: settings.caddyAdmin, stateDir: env.PAAS_STATE_DIR });
+  if (state === "started") io.err(`started Caddy (admin ${settings.caddyAdmin})`);
+  const parts = createDockerRuntime(settings);
+  await parts.check();
+  try {
+    await parts.caddy.ensureServers();
+  } catch (e) {
+    const msg = (e as Error).message;
+    const port = settings.httpListen.slice(settings.httpListen.lastIndexOf(":") + 1);
+    if (/address already in use|permission denied|bind/i.test(msg)) {
+      throw new PrereqError([
+        `Caddy cannot listen on port ${port} (${/permission/i.test(msg) ? "ports below 1024 need root" : "another program uses it"}): ` +
+          `set PAAS_HTTP_PORT to a free port such as 8080${/permission/i.test(msg) ? "" : `, or find the program with \`ss -ltnp 'sport = :${port}'\``}`,
+      ]);
+    }
+    throw e;
+  }
+  return () => parts.runtime.restoreRoutes();
+}
+
+function waitForSignal(io: CliIO): Promise<void> {
+  return new Promise((resolve) => {
+    if (io.signal?.aborted) return resolve();
+    io.signal?.addEventListener("abort", () => resolve(), { once: true });
+    process.once("SIGTERM", () => resolve());
+  });
+}
+
+export const startCommand: Command = async (argv, io) => {
+  await args(argv, {});
+  const env = embeddedDefaults(await withDotEnv(io));
+  const docker = (env.PAAS_RUNTIME || "docker") === "docker";
+  const restore = docker ? await prepareDocker(env, io) : undefined;
+
+  if (!env.APP_ID || !(env.PRIVATE_KEY || env.PRIVATE_KEY_PATH)) {
+    // Probot's setup flow: a page that registers the App from app.yml and writes .env.
+    const { run } = await import("probot");
+    const server = await run(() => {}, { env: { ...env, PORT: env.PORT || "3000" } as NodeJS.ProcessEnv });
+    io.err(
+      `No GitHub App credentials yet. Open http://localhost:${server.port}/ to register the App from app.yml;` +
+        " it writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to .env. Then run this command again.",
+    );
+    await waitForSignal(io);
+    await server.stop();
+    return 0;
+  }
+
+  let server;
+  try {
+    server = await startApp(env, (line) => io.err(line));
+  } catch (e) {
+    if (e instanceof SettingsError) {
+      io.err(`paas start: error: invalid settings:\n- ${e.problems.join("\n- ")}\nSee docs/settings.md.`);
+      return 1;
+    }
+    if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      const port = env.PORT || "3000";
+      throw new PaasError(
+        "port_in_use",
+        `port ${port} is in use: set PORT to a free port, or find the program with \`ss -ltnp 'sport = :${port}'\``,
+      );
+    }
+    throw e;
+  }
+  if (restore) {
+    const n = await restore();
+    if (n > 0) io.err(`restored ${n} route${n === 1 ? "" : "s"} from running containers`);
+  }
+  io.out(`paas is serving on ${server.url} (webhooks and POST /paas/v1/deployments)`);
+  await waitForSignal(io);
+  await server.close();
+  return 0;
+};
