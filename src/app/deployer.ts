@@ -27,6 +27,7 @@ import {
   type HandoffBody,
 } from "./handoff.ts";
 import type { Lock } from "./lock.ts";
+import type { AppMetrics, DeployPhase, DeployResult } from "./metrics.ts";
 import type { Prober } from "./probe.ts";
 import {
   CHECK_NAME,
@@ -73,6 +74,8 @@ export interface DeployerDeps {
   githubWebUrl: string;
   /** A queued check with no hand-off after this long fails with "build not received". */
   buildTimeoutMs: number;
+  /** Deploy counts and phase durations (Prometheus in the App). */
+  metrics?: Pick<AppMetrics, "deploys" | "deployPhaseSeconds"> | undefined;
 }
 
 /** A repository the App is installed on, with the ids the hand-off is checked against. */
@@ -521,26 +524,35 @@ export class Deployer {
     const release = await this.#d.lock.acquire(job.envKey);
     this.#active.add(job.envKey);
     const phases: { name: string; ms: number }[] = [{ name: "verify and plan", ms: job.acceptMs }];
+    const kind = spec.target.environment.kind;
+    const observe = (p: DeployPhase, ms: number) =>
+      this.#d.metrics?.deployPhaseSeconds.observe({ phase: p, environment: kind }, ms / 1000);
+    // Re-runs and resumed deploys were planned before: they have no plan phase.
+    if (job.acceptMs > 0) observe("plan", job.acceptMs);
     let phaseStart = this.#d.clock.now().getTime();
-    const phase = (name: string) => {
+    const phase = (name: string, metric: DeployPhase) => {
       const now = this.#d.clock.now().getTime();
       phases.push({ name, ms: now - phaseStart });
+      observe(metric, now - phaseStart);
       phaseStart = now;
     };
     let live = false;
+    // Unset when another process finished the deployment: nothing to count.
+    let outcome: DeployResult | undefined;
     try {
       const latest = this.#latest.get(job.envKey);
       if (latest && latest.seq !== job.seq) {
         const why = latest.closed ? "pull request closed" : `superseded by ${latest.sha.slice(0, 7)}`;
         await github.createDeploymentStatus(repo, job.deploymentId, { state: "inactive", description: why });
         remember(this.#inactive, job.deploymentId, true);
+        outcome = "cancelled";
         await this.#completeCheck(repo, job.reportSha, job.app.key, "cancelled", {
           title: description(why),
           summary: `This deploy was skipped: ${why}.`,
         });
         return;
       }
-      if (job.acceptedAt < phaseStart) phase("queued");
+      if (job.acceptedAt < phaseStart) phase("queued", "queue");
       const logUrl = job.runUrl ?? this.#checkUrl(repo, job.reportSha, job.app.key);
       // Independent reports go out together; Octokit's throttling still paces writes.
       await Promise.all([
@@ -562,8 +574,9 @@ export class Deployer {
       ]);
 
       const result = await this.#d.runtime.apply(spec);
-      phase("rollout");
+      phase("rollout", "rollout");
       if (!result.ok) {
+        outcome = "failure";
         await this.#fail(
           job,
           logUrl,
@@ -574,14 +587,15 @@ export class Deployer {
       }
       const owner = dnsOwner(spec.target, repo.repositoryId);
       for (const h of spec.hostnames) await this.#d.dns.upsert(h, owner);
-      phase("dns");
+      phase("dns", "dns");
       const url = result.url || spec.url;
       const probe = await this.#d.prober.probe(url, spec.healthcheck.path, spec.sha, {
         timeoutMs: durationMs(spec.healthcheck.startupTimeout),
         intervalMs: Math.min(1000, durationMs(spec.healthcheck.interval)),
       });
-      phase("health check through the public route");
+      phase("health check through the public route", "probe");
       if (!probe.ok) {
+        outcome = "failure";
         await this.#fail(
           job,
           logUrl,
@@ -613,6 +627,7 @@ export class Deployer {
           logUrl,
         });
         live = true;
+        outcome = "success";
         // The replaced deployment goes inactive only after the new one is reported live.
         if (previous !== undefined && previous !== job.deploymentId) {
           await github.createDeploymentStatus(repo, previous, {
@@ -658,6 +673,8 @@ export class Deployer {
       ]);
       this.#d.log.info({ environment: job.environment, sha: spec.sha, url }, "deployed");
     } catch (e) {
+      // A failed rollout whose report failed stays a failure; anything else thrown is the platform's error.
+      outcome ??= "error";
       // Once reported live, a later reporting error must not turn the deployment into a failure.
       if (live) throw e;
       await this.#fail(
@@ -670,6 +687,9 @@ export class Deployer {
     } finally {
       this.#active.delete(job.envKey);
       release();
+      if (outcome) this.#d.metrics?.deploys.inc({ result: outcome, environment: kind });
+      if (outcome && outcome !== "cancelled")
+        observe("total", this.#d.clock.now().getTime() - job.acceptedAt + job.acceptMs);
     }
   }
 

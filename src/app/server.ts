@@ -1,5 +1,5 @@
 // One HTTP server: Probot's webhook middleware, the hand-off route
-// POST /paas/v1/deployments, and /healthz and /readyz.
+// POST /paas/v1/deployments, /healthz, /readyz and Prometheus /metrics.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import Bottleneck from "bottleneck";
@@ -11,6 +11,7 @@ import { Deployer, type Clock, type Logger } from "./deployer.ts";
 import { OctokitGitHub } from "./github.ts";
 import { HandoffRejected, OidcVerifier } from "./handoff.ts";
 import { InProcessLock, type Lock } from "./lock.ts";
+import { instrumentRuntime, PrometheusMetrics, rateLimitPlugin, type AppMetrics } from "./metrics.ts";
 import { HttpProber, type Prober } from "./probe.ts";
 import { probotEnv, type Settings } from "./settings.ts";
 
@@ -32,6 +33,8 @@ export interface RunningServer {
   url: string;
   port: number;
   deployer: Deployer;
+  /** The App's metrics (GET /metrics); the reconciler counts its runs here. */
+  metrics: PrometheusMetrics;
   /** Stops accepting requests and waits for running deploys. */
   close(): Promise<void>;
 }
@@ -48,10 +51,15 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     maxConcurrent: 1,
     minTime: 3 * interval,
   });
-  const Octokit = ProbotOctokit.defaults((o: Record<string, unknown>) => ({
-    ...o,
-    throttle: { ...(o.throttle as object), write, notifications },
-  }));
+  const metrics = new PrometheusMetrics();
+  // Runtime errors are counted for every caller (deployer, reconciler).
+  const runtime = instrumentRuntime(deps.runtime, metrics.runtimeErrors);
+  const Octokit = ProbotOctokit.plugin(rateLimitPlugin(metrics.githubRateLimitRemaining)).defaults(
+    (o: Record<string, unknown>) => ({
+      ...o,
+      throttle: { ...(o.throttle as object), write, notifications },
+    }),
+  );
   const probot = createProbot({ env: probotEnv(settings), overrides: { Octokit } });
   // Probot creates its pino logger while loading the app: forward to it lazily.
   const log: Logger = {
@@ -67,7 +75,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       () => probot.auth(),
       (id) => probot.auth(id),
     ),
-    runtime: deps.runtime,
+    runtime,
     dns: deps.dns,
     prober: deps.prober ?? new HttpProber(settings.probeAddress),
     lock: deps.lock ?? new InProcessLock(),
@@ -77,6 +85,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     platform: settings.platform,
     githubWebUrl,
     buildTimeoutMs: settings.buildTimeoutMs,
+    metrics,
   });
   const webhooks = await createNodeMiddleware(paasApp(deployer), {
     probot,
@@ -89,6 +98,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     if (path === "/healthz" && req.method === "GET") return json(res, 200, { status: "ok" });
     if (path === "/readyz" && req.method === "GET")
       return json(res, closing ? 503 : 200, { status: closing ? "stopping" : "ready" });
+    if (path === "/metrics" && req.method === "GET") return void serveMetrics(res, metrics, log);
     if (path === HANDOFF_PATH) {
       if (req.method !== "POST")
         return json(res, 405, { error: "method_not_allowed", check: "method", message: "use POST" });
@@ -98,7 +108,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
           check: "server",
           message: "the App is stopping; retry",
         });
-      void handleHandoff(req, res, deployer, settings.maxBodyBytes, log);
+      void handleHandoff(req, res, deployer, settings.maxBodyBytes, log, metrics);
       return;
     }
     void webhooks(req, res, () =>
@@ -117,6 +127,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     url: `http://${host}:${addr.port}`,
     port: addr.port,
     deployer,
+    metrics,
     async close() {
       closing = true;
       deployer.stop();
@@ -132,6 +143,7 @@ async function handleHandoff(
   deployer: Deployer,
   maxBytes: number,
   log: Logger,
+  metrics: AppMetrics,
 ): Promise<void> {
   try {
     const type = req.headers["content-type"] ?? "";
@@ -145,6 +157,7 @@ async function handleHandoff(
       throw new HandoffRejected(400, "json", "the body is not valid JSON");
     }
     const accepted = await deployer.handoff(req.headers.authorization, body);
+    metrics.handoffs.inc({ status: "202", check: accepted.duplicate ? "duplicate" : "accepted" });
     json(res, 202, {
       deploymentId: accepted.deploymentId,
       environment: accepted.environment,
@@ -157,12 +170,14 @@ async function handleHandoff(
     });
   } catch (e) {
     if (e instanceof HandoffRejected) {
+      metrics.handoffs.inc({ status: String(e.status), check: e.check });
       log.warn({ check: e.check, status: e.status }, `hand-off rejected: ${e.message}`);
       // A body that was not read to the end must not be left on the socket.
       if (e.status === 413) res.setHeader("connection", "close");
       return json(res, e.status, { error: "handoff_rejected", check: e.check, message: e.message });
     }
     log.error({ err: e instanceof Error ? e.message : String(e) }, "hand-off failed");
+    metrics.handoffs.inc({ status: "500", check: "internal" });
     json(res, 500, {
       error: "internal",
       check: "internal",
@@ -193,6 +208,17 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
+}
+
+async function serveMetrics(res: ServerResponse, metrics: PrometheusMetrics, log: Logger): Promise<void> {
+  try {
+    const { contentType, text } = await metrics.expose();
+    res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
+    res.end(text);
+  } catch (e) {
+    log.error({ err: e instanceof Error ? e.message : String(e) }, "cannot collect metrics");
+    json(res, 500, { error: "internal", check: "metrics", message: "metrics could not be collected" });
+  }
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
