@@ -1,9 +1,11 @@
 // The Probot app: wires events to handlers, nothing else.
 import type { Probot } from "probot";
+import { onIssueComment } from "./app/approval-handler.ts";
 import type { Deployer } from "./app/deployer.ts";
+import type { ForkApprovals } from "./app/forks.ts";
 import { onCheckRunRerequested, onInstallation, onPullRequest, onPush } from "./app/handlers.ts";
 
-export function paasApp(deployer: Deployer) {
+export function paasApp(deployer: Deployer, forks?: ForkApprovals) {
   return (app: Probot): void => {
     app.on(
       ["pull_request.opened", "pull_request.reopened", "pull_request.synchronize", "pull_request.closed"],
@@ -12,5 +14,6 @@ export function paasApp(deployer: Deployer) {
     app.on("push", (ctx) => onPush(deployer, ctx.payload));
     app.on("check_run.rerequested", (ctx) => onCheckRunRerequested(deployer, ctx.payload));
     app.on(["installation", "installation_repositories"], (ctx) => onInstallation(deployer, ctx.payload));
+    if (forks) app.on("issue_comment.created", (ctx) => onIssueComment(forks, ctx.payload));
   };
 }

@@ -130,6 +130,14 @@ const envSchema = z.object({
       .optional(),
   ),
   PAAS_MAX_REPLICAS: optionalString.pipe(positiveInt("replicas").optional()),
+  PAAS_MAX_PREVIEWS: optionalString.pipe(positiveInt("previews per repository").optional()),
+  PAAS_MAX_WEBHOOK_BYTES: optionalString.pipe(positiveInt("bytes").default(26_214_400)),
+  PAAS_FORK_WORKFLOW: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}\.ya?ml$/, "must be a workflow file name such as paas.yml")
+      .default("paas.yml"),
+  ),
 });
 
 export interface Settings {
@@ -154,6 +162,12 @@ export interface Settings {
   /** Where the probe connects to reach app URLs (the proxy or gateway); undefined: the URL's own host. */
   probeAddress: string | undefined;
   maxBodyBytes: number;
+  /** Webhook deliveries above this are refused (GitHub caps payloads at 25 MB). */
+  maxWebhookBytes: number;
+  /** Live previews per repository (PAAS_MAX_PREVIEWS); undefined: no ceiling. */
+  maxPreviews: number | undefined;
+  /** Workflow file dispatched to build an approved fork pull request (PAAS_FORK_WORKFLOW). */
+  forkWorkflow: string;
   /** A queued check with no hand-off after this long fails with "build not received". */
   buildTimeoutMs: number;
   /** Minimum time between content-creating GitHub requests (secondary rate limits). */
@@ -233,6 +247,9 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     dns,
     probeAddress: e.PAAS_PROBE_ADDRESS?.replace(/\/+$/, ""),
     maxBodyBytes: e.PAAS_MAX_BODY_BYTES,
+    maxWebhookBytes: e.PAAS_MAX_WEBHOOK_BYTES,
+    maxPreviews: e.PAAS_MAX_PREVIEWS,
+    forkWorkflow: e.PAAS_FORK_WORKFLOW,
     githubWriteIntervalMs: e.PAAS_GITHUB_WRITE_INTERVAL_MS,
     buildTimeoutMs: durationMs(e.PAAS_BUILD_TIMEOUT),
     platform: {
@@ -261,6 +278,9 @@ export function describeSettings(s: Settings): Record<string, unknown> {
     urlScheme: s.platform.urlScheme,
     urlPort: s.platform.urlPort,
     maxBodyBytes: s.maxBodyBytes,
+    maxWebhookBytes: s.maxWebhookBytes,
+    maxPreviews: s.maxPreviews,
+    forkWorkflow: s.forkWorkflow,
     githubWriteIntervalMs: s.githubWriteIntervalMs,
     buildTimeoutMs: s.buildTimeoutMs,
     limits: s.platform.limits,

@@ -27,6 +27,8 @@ export const OPERATIONS: readonly (readonly [string, string])[] = [
   ["post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"],
   ["patch", "/repos/{owner}/{repo}/issues/comments/{comment_id}"],
   ["get", "/repos/{owner}/{repo}/collaborators/{username}/permission"],
+  // Fork approvals: build the approved head sha through the repository's paas workflow.
+  ["post", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"],
 ];
 
 const DROP = new Set([

@@ -89,6 +89,7 @@ export interface FakeCheckRun {
   output: { title?: string; summary?: string; text?: string };
   annotations: { path: string; start_line: number; message: string; annotation_level: string }[];
   detailsUrl?: string;
+  externalId?: string;
 }
 export interface FakeComment {
   id: number;
@@ -160,6 +161,9 @@ export class FakeGitHub {
   readonly comments: (FakeComment & { repo: string })[] = [];
   readonly installations = new Map<number, { account: string; accountId: number }>();
   readonly permissions = new Map<string, string>();
+  /** Workflow dispatches received (POST …/actions/workflows/{id}/dispatches). */
+  readonly dispatches: { repo: string; workflow: string; ref: string; inputs: Record<string, unknown> }[] =
+    [];
   #tokens = new Map<string, { installationId: number; expires: number }>();
   #nextId = 1000;
   #server: Server | undefined;
@@ -552,8 +556,11 @@ export class FakeGitHub {
       }
       case "checks/list-for-ref": {
         const name = q.get("check_name");
+        // Every check run here is this App's: another app_id finds none.
+        const appId = q.get("app_id");
         const list = this.checkRuns
           .filter((c) => c.repo === full && c.headSha === p.ref && (name === null || c.name === name))
+          .filter(() => appId === null || Number(appId) === this.#options.appId)
           .reverse();
         return send(200, { total_count: list.length, check_runs: list.map((c) => this.#checkJson(c)) });
       }
@@ -588,6 +595,21 @@ export class FakeGitHub {
         c.updates++;
         return send(200, this.#commentJson(c));
       }
+      case "actions/create-workflow-dispatch": {
+        // GitHub finds the workflow file on the dispatched ref and requires a workflow_dispatch trigger.
+        const ref = String(body.ref).replace(/^refs\/heads\//, "");
+        const file = repo!.files.get(ref)?.get(`.github/workflows/${p.workflow_id}`);
+        if (file === undefined) return send(404, { message: "Not Found" });
+        if (!file.includes("workflow_dispatch"))
+          return send(422, { message: "Workflow does not have 'workflow_dispatch' trigger" });
+        this.dispatches.push({
+          repo: full,
+          workflow: p.workflow_id!,
+          ref: String(body.ref),
+          inputs: (body.inputs as Record<string, unknown> | undefined) ?? {},
+        });
+        return send(204);
+      }
       case "repos/get-collaborator-permission-level": {
         const perm = this.permissions.get(`${full}:${p.username}`) ?? "read";
         return send(200, { permission: perm, role_name: perm, user: { login: p.username } });
@@ -611,6 +633,7 @@ export class FakeGitHub {
     }
     if (c.status === "completed" && !c.conclusion) return "conclusion is required when status is completed";
     if (typeof body.details_url === "string") c.detailsUrl = body.details_url;
+    if (typeof body.external_id === "string") c.externalId = body.external_id;
     const output = body.output as
       | { title?: string; summary?: string; text?: string; annotations?: FakeCheckRun["annotations"] }
       | undefined;
@@ -648,6 +671,8 @@ export class FakeGitHub {
       status: c.status,
       conclusion: c.conclusion,
       output: { ...c.output, annotations_count: c.annotations.length },
+      external_id: c.externalId ?? null,
+      app: { id: this.#options.appId, slug: "paas" },
       html_url: `http://${this.host}/runs/${c.id}`,
     };
   }

@@ -1,0 +1,286 @@
+// Fork pull requests end to end: the check waits for approval, `/paas deploy`
+// from a user with write permission dispatches the build of the head sha, and
+// the dispatched run's hand-off is accepted for that sha only. Users without
+// write permission, stale commits and new pushes change nothing.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { FULL, handoffBody, sha, startHarness, VALID_CONFIG, type Harness } from "../support/app-harness.ts";
+import {
+  DISPATCH_WORKFLOW,
+  forkPullRequestPayload,
+  FORK_REPO_ID,
+  prCommentPayload,
+} from "../support/fork-payloads.ts";
+
+const MAIN_SHA = sha(0x5ff);
+
+function dispatchClaims(h: Harness) {
+  // A workflow_dispatch run on the default branch: its token holds main's sha, not the PR's.
+  return h.claims({ event_name: "workflow_dispatch", ref: "refs/heads/main", sha: MAIN_SHA });
+}
+
+function previewBody(commit: string, pr: number) {
+  return handoffBody(commit, { ref: "refs/heads/main", environment: `preview/pr-${pr}` });
+}
+
+describe("fork pull requests", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+    h.github.setFile(FULL, "main", ".paas.yml", VALID_CONFIG);
+    h.github.setFile(FULL, "main", ".github/workflows/paas.yml", DISPATCH_WORKFLOW);
+    h.github.permissions.set(`${FULL}:maintainer`, "write");
+    h.github.permissions.set(`${FULL}:drive-by`, "read");
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  const pr = 21;
+  const head1 = sha(0x501);
+  const head2 = sha(0x502);
+
+  it("says the preview waits for approval and accepts no hand-off before it", async () => {
+    h.github.setFile(FULL, head1, ".paas.yml", VALID_CONFIG);
+    h.github.setPull(FULL, {
+      number: pr,
+      state: "open",
+      headSha: head1,
+      mergeSha: sha(0x5a1),
+      headRef: "patch-1",
+      baseRef: "main",
+      headRepoId: FORK_REPO_ID,
+    });
+    assert.equal(await h.webhook("pull_request", forkPullRequestPayload(h, "opened", pr, head1)), 200);
+    const [check, ...more] = h.github.checkRunsOf(FULL, head1);
+    assert.equal(more.length, 0);
+    assert.equal(check!.name, "paas");
+    assert.equal(check!.status, "queued");
+    assert.equal(check!.output.title, "Waiting for approval");
+    assert.match(check!.output.summary!, /\/paas deploy/);
+    assert.match(check!.output.summary!, new RegExp(head1.slice(0, 7)));
+
+    const early = await h.handoff(previewBody(head1, pr), await h.tokenFor(dispatchClaims(h)));
+    assert.equal(early.status, 403, JSON.stringify(early.json));
+    assert.equal(early.json.check, "approval");
+    assert.match(String(early.json.message), /\/paas deploy/);
+    // A pull_request run of a fork that somehow got a token (private-repo setting) is refused too.
+    const prRun = await h.handoff(
+      handoffBody(head1, { ref: `refs/pull/${pr}/merge`, environment: `preview/pr-${pr}` }),
+      await h.tokenFor(
+        h.claims({ event_name: "pull_request", ref: `refs/pull/${pr}/merge`, sha: sha(0x5a1) }),
+      ),
+    );
+    assert.equal(prRun.status, 403);
+    assert.equal(prRun.json.check, "approval");
+    assert.equal(h.runtime.applied.length, 0);
+    assert.deepEqual(h.github.deploymentsOf(FULL), []);
+  });
+
+  it("answers a user without write permission and changes nothing", async () => {
+    assert.equal(await h.webhook("issue_comment", prCommentPayload(pr, "drive-by", "/paas deploy")), 200);
+    const replies = h.github.commentsOf(FULL, pr);
+    assert.equal(replies.length, 1);
+    assert.match(replies[0]!.body, /only users with write permission/);
+    assert.match(replies[0]!.body, /Nothing was deployed/);
+    assert.deepEqual(h.github.dispatches, []);
+    assert.equal(h.github.checkRunsOf(FULL, head1)[0]!.externalId, undefined);
+    assert.equal(h.github.checkRunsOf(FULL, head1)[0]!.output.title, "Waiting for approval");
+    // Repeating the command gets no second answer (no comment spam through the App).
+    assert.equal(await h.webhook("issue_comment", prCommentPayload(pr, "drive-by", "/paas deploy")), 200);
+    assert.equal(h.github.commentsOf(FULL, pr).length, 1);
+    // Other comments, and the command quoted or inside prose, are not approvals.
+    for (const body of ["lgtm", "> /paas deploy", "please /paas deploy this"]) {
+      assert.equal(await h.webhook("issue_comment", prCommentPayload(pr, "maintainer", body)), 200);
+    }
+    assert.deepEqual(h.github.dispatches, []);
+    assert.equal(h.github.commentsOf(FULL, pr).length, 1);
+  });
+
+  it("refuses a pinned approval of a commit that is not the head", async () => {
+    // Full shas: the fixture shas share their first characters.
+    const other = sha(0x5ee);
+    assert.equal(
+      await h.webhook("issue_comment", prCommentPayload(pr, "maintainer", `/paas deploy ${other}`)),
+      200,
+    );
+    const last = h.github.commentsOf(FULL, pr).at(-1)!;
+    assert.match(last.body, /is not the head of this pull request/);
+    assert.deepEqual(h.github.dispatches, []);
+  });
+
+  it("a write user's /paas deploy records the approval on the head's check run and dispatches its build", async () => {
+    assert.equal(
+      await h.webhook("issue_comment", prCommentPayload(pr, "maintainer", `/paas deploy ${head1}`)),
+      200,
+    );
+    assert.deepEqual(h.github.dispatches, [
+      { repo: FULL.toLowerCase(), workflow: "paas.yml", ref: "main", inputs: { pr: String(pr), sha: head1 } },
+    ]);
+    const [check, ...more] = h.github.checkRunsOf(FULL, head1);
+    assert.equal(more.length, 0, "the waiting check run is the one approved");
+    assert.equal(check!.externalId, `paas-approved:${head1}:maintainer`);
+    assert.equal(check!.output.title, "Approved: waiting for build");
+    assert.match(
+      h.github.commentsOf(FULL, pr).at(-1)!.body,
+      new RegExp(`approved a preview of \`${head1.slice(0, 7)}\``),
+    );
+
+    // The dispatched run hands off the approved sha: accepted, deployed, served.
+    const res = await h.handoff(previewBody(head1, pr), await h.tokenFor(dispatchClaims(h)));
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    assert.equal(res.json.environment, `preview/pr-${pr}`);
+    await h.app.deployer.idle();
+    const [dep] = h.github.deploymentsOf(FULL, `preview/pr-${pr}`);
+    assert.equal(dep!.sha, head1);
+    assert.equal(dep!.statuses.at(-1)!.state, "success");
+    const url = dep!.statuses.at(-1)!.environment_url!;
+    assert.match(url, new RegExp(`^http://pr-${pr}-hello\\.localhost:`));
+    assert.equal((await h.runtime.fetchUrl(url)).body, head1);
+    assert.equal(h.github.checkRunsOf(FULL, head1)[0]!.conclusion, "success");
+    assert.match(
+      h.github
+        .commentsOf(FULL, pr)
+        .map((c) => c.body)
+        .join("\n"),
+      /ready/,
+    );
+  });
+
+  it("accepts the dispatched run's hand-off for the approved sha only", async () => {
+    const token = await h.tokenFor(dispatchClaims(h));
+    for (const wrong of [MAIN_SHA, sha(0x5ab)]) {
+      const res = await h.handoff(previewBody(wrong, pr), token);
+      assert.equal(res.status, 403, JSON.stringify(res.json));
+      assert.equal(res.json.check, "sha");
+    }
+    // Another PR's preview from this approval: refused.
+    const otherPr = await h.handoff(previewBody(head1, pr + 1), token);
+    assert.equal(otherPr.status, 403);
+    // A dispatch on another branch: refused.
+    const branch = await h.handoff(
+      handoffBody(head1, { ref: "refs/heads/evil", environment: `preview/pr-${pr}` }),
+      await h.tokenFor(h.claims({ event_name: "workflow_dispatch", ref: "refs/heads/evil", sha: MAIN_SHA })),
+    );
+    assert.equal(branch.status, 403);
+    assert.equal(branch.json.check, "ref");
+  });
+
+  it("a new push needs a new approval", async () => {
+    h.github.setFile(FULL, head2, ".paas.yml", VALID_CONFIG);
+    h.github.setPull(FULL, {
+      number: pr,
+      state: "open",
+      headSha: head2,
+      mergeSha: sha(0x5a2),
+      headRef: "patch-1",
+      baseRef: "main",
+      headRepoId: FORK_REPO_ID,
+    });
+    assert.equal(await h.webhook("pull_request", forkPullRequestPayload(h, "synchronize", pr, head2)), 200);
+    assert.equal(h.github.checkRunsOf(FULL, head2)[0]!.output.title, "Waiting for approval");
+    const token = await h.tokenFor(dispatchClaims(h));
+    const unapproved = await h.handoff(previewBody(head2, pr), token);
+    assert.equal(unapproved.status, 403);
+    assert.equal(unapproved.json.check, "approval");
+    const old = await h.handoff(previewBody(head1, pr), token);
+    assert.equal(old.status, 403, "the old approval does not deploy the old commit any more");
+    assert.equal(old.json.check, "sha");
+    assert.equal(h.github.deploymentsOf(FULL, `preview/pr-${pr}`).length, 1);
+
+    // The old head's pinned approval is stale now.
+    const dispatched = h.github.dispatches.length;
+    await h.webhook("issue_comment", prCommentPayload(pr, "maintainer", `/paas deploy ${head1}`));
+    assert.equal(h.github.dispatches.length, dispatched);
+    assert.match(h.github.commentsOf(FULL, pr).at(-1)!.body, /is not the head/);
+
+    await h.webhook("issue_comment", prCommentPayload(pr, "maintainer", "/paas deploy"));
+    assert.deepEqual(h.github.dispatches.at(-1)!.inputs, { pr: String(pr), sha: head2 });
+    const res = await h.handoff(previewBody(head2, pr), token);
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    await h.app.deployer.idle();
+    const url = h.github.deploymentsOf(FULL, `preview/pr-${pr}`).at(-1)!.statuses.at(-1)!.environment_url!;
+    assert.equal((await h.runtime.fetchUrl(url)).body, head2);
+  });
+
+  it("the approval survives an App restart (it is recorded on GitHub, not in memory)", async () => {
+    await h.app.deployer.idle();
+    await h.restartApp();
+    const res = await h.handoff(previewBody(head2, pr), await h.tokenFor(dispatchClaims(h)));
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    await h.app.deployer.idle();
+    assert.deepEqual(h.github.violations, []);
+  });
+
+  it("tears the fork's preview down when the pull request closes", async () => {
+    assert.equal(await h.webhook("pull_request", forkPullRequestPayload(h, "closed", pr, head2)), 200);
+    assert.deepEqual(await h.runtime.list(), []);
+    assert.deepEqual(h.github.environmentsOf(FULL), []);
+  });
+
+  it("explains a missing workflow_dispatch trigger on the check run and in a reply", async () => {
+    const prB = 22;
+    const headB = sha(0x521);
+    h.github.setFile(FULL, "main", ".github/workflows/paas.yml", "on: [push, pull_request]\n");
+    h.github.setPull(FULL, {
+      number: prB,
+      state: "open",
+      headSha: headB,
+      mergeSha: null,
+      headRef: "patch-2",
+      baseRef: "main",
+      headRepoId: FORK_REPO_ID,
+    });
+    await h.webhook("pull_request", forkPullRequestPayload(h, "opened", prB, headB));
+    await h.webhook("issue_comment", prCommentPayload(prB, "maintainer", "/paas deploy"));
+    const check = h.github.checkRunsOf(FULL, headB)[0]!;
+    assert.equal(check.conclusion, "failure");
+    assert.match(check.output.summary!, /workflow_dispatch/);
+    assert.match(check.output.summary!, /docs\/forks\.md/);
+    assert.match(h.github.commentsOf(FULL, prB).at(-1)!.body, /inputs `pr` and `sha`/);
+    h.github.setFile(FULL, "main", ".github/workflows/paas.yml", DISPATCH_WORKFLOW);
+    assert.deepEqual(h.github.violations, []);
+  });
+});
+
+describe("fork previews disabled (previews.forks: never)", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+    h.github.setFile(FULL, "main", ".paas.yml", `${VALID_CONFIG}previews:\n  forks: never\n`);
+    h.github.setFile(FULL, "main", ".github/workflows/paas.yml", DISPATCH_WORKFLOW);
+    h.github.permissions.set(`${FULL}:maintainer`, "admin");
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it("says so on the check run, and /paas deploy dispatches nothing", async () => {
+    const head = sha(0x531);
+    // The fork's own .paas.yml asks for approvals: the default branch's policy wins.
+    h.github.setFile(FULL, head, ".paas.yml", `${VALID_CONFIG}previews:\n  forks: approve\n`);
+    h.github.setPull(FULL, {
+      number: 5,
+      state: "open",
+      headSha: head,
+      mergeSha: null,
+      headRef: "p",
+      baseRef: "main",
+      headRepoId: FORK_REPO_ID,
+    });
+    await h.webhook("pull_request", forkPullRequestPayload(h, "opened", 5, head));
+    const check = h.github.checkRunsOf(FULL, head)[0]!;
+    assert.equal(check.conclusion, "skipped");
+    assert.equal(check.output.title, "Fork previews are disabled");
+    await h.webhook("issue_comment", prCommentPayload(5, "maintainer", "/paas deploy"));
+    assert.deepEqual(h.github.dispatches, []);
+    assert.match(h.github.commentsOf(FULL, 5).at(-1)!.body, /fork previews are disabled/);
+    const res = await h.handoff(
+      handoffBody(head, { ref: "refs/heads/main", environment: "preview/pr-5" }),
+      await h.tokenFor(h.claims({ event_name: "workflow_dispatch", ref: "refs/heads/main", sha: MAIN_SHA })),
+    );
+    assert.equal(res.status, 403);
+    assert.equal(res.json.check, "approval");
+    assert.deepEqual(h.github.violations, []);
+  });
+});
