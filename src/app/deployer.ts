@@ -26,7 +26,9 @@ import {
   type ActionsClaims,
   type HandoffBody,
 } from "./handoff.ts";
+import type { ForkGate } from "./forks.ts";
 import type { Lock } from "./lock.ts";
+import { previewCeilingError } from "./preview-limit.ts";
 import type { AppMetrics, DeployPhase, DeployResult } from "./metrics.ts";
 import type { Prober } from "./probe.ts";
 import {
@@ -74,6 +76,10 @@ export interface DeployerDeps {
   githubWebUrl: string;
   /** A queued check with no hand-off after this long fails with "build not received". */
   buildTimeoutMs: number;
+  /** Fork pull requests: approval checks and the dispatched build's hand-off (forks.ts). Without it forks get no preview. */
+  forks?: ForkGate | undefined;
+  /** Operator ceiling on live previews per repository (PAAS_MAX_PREVIEWS). */
+  maxPreviews?: number | undefined;
   /** Deploy counts and phase durations (Prometheus in the App). */
   metrics?: Pick<AppMetrics, "deploys" | "deployPhaseSeconds"> | undefined;
 }
@@ -173,6 +179,7 @@ export class Deployer {
     o: { fork?: boolean; opened?: boolean } = {},
   ): Promise<void> {
     this.noteRepository(repo);
+    if (o.fork && this.#d.forks) return this.#d.forks.pullRequestUpdated(repo, pr, headSha);
     if (o.fork) {
       // Fork workflows get no OIDC token, so no hand-off can come: queue nothing that would wait forever.
       this.#d.log.info(
@@ -333,7 +340,9 @@ export class Deployer {
     // Read .paas.yml while the commit is checked: both are reads of this repository.
     const config = this.#config(repo, body.sha);
     config.catch(() => undefined);
-    const pr = pullRequestOf(claims);
+    // A dispatched build of an approved fork PR (forks.ts): bound to that PR's approved head sha.
+    const forkPr = await this.#d.forks?.approvedDispatch(repo, claims, body);
+    const pr = forkPr ?? pullRequestOf(claims);
     let reportSha = body.sha;
     if (pr !== undefined) {
       const pull = await this.#d.github.getPull(repo, pr);
@@ -344,6 +353,13 @@ export class Deployer {
           403,
           "pull_request",
           `pull request #${pr} is closed: previews deploy only open pull requests`,
+        );
+      // A fork's PR deploys only through an approval, even if its pull_request run got a token.
+      if (forkPr === undefined && pull.headRepoId !== pull.baseRepoId)
+        throw new HandoffRejected(
+          403,
+          "approval",
+          `pull request #${pr} comes from a fork: a user with write permission must approve it with /paas deploy`,
         );
       if (body.sha !== pull.headSha && body.sha !== pull.mergeSha) {
         throw new HandoffRejected(
@@ -382,7 +398,24 @@ export class Deployer {
           : "this repository's .paas.yml defines apps: name one in the hand-off's app field",
       );
     }
-    const env = resolveEnvironment(claims, body, app.config.environments);
+    const env: EnvRef =
+      forkPr !== undefined
+        ? { kind: "preview", pr: forkPr }
+        : resolveEnvironment(claims, body, app.config.environments);
+    const overCeiling =
+      env.kind === "preview"
+        ? await previewCeilingError(this.#d.runtime, repo.repositoryId, env.pr, this.#d.maxPreviews)
+        : undefined;
+    if (overCeiling) {
+      await this.#completeCheck(
+        repo,
+        reportSha,
+        app.key,
+        "failure",
+        errorOutput("Too many previews", overCeiling),
+      );
+      throw new HandoffRejected(422, "previews", overCeiling);
+    }
     const target: Target = { owner: repo.owner, repo: repo.repo, app: app.key, environment: env };
     let spec: DeploySpec;
     try {

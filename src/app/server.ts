@@ -8,6 +8,8 @@ import type { DnsProvider } from "../dns/types.ts";
 import { paasApp } from "../index.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { Deployer, type Clock, type Logger } from "./deployer.ts";
+import { readBodyLimited } from "./body-limit.ts";
+import { ForkApprovals, OctokitForkGitHub } from "./forks.ts";
 import { OctokitGitHub } from "./github.ts";
 import { HandoffRejected, OidcVerifier } from "./handoff.ts";
 import { InProcessLock, type Lock } from "./lock.ts";
@@ -70,11 +72,20 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const githubWebUrl = settings.gheHost
     ? `${settings.gheProtocol}://${settings.gheHost}`
     : "https://github.com";
+  const github = new OctokitGitHub(
+    () => probot.auth(),
+    (id) => probot.auth(id),
+  );
+  const forks = new ForkApprovals({
+    github,
+    forkGitHub: new OctokitForkGitHub((id) => probot.auth(id), settings.appId),
+    workflow: settings.forkWorkflow,
+    log,
+  });
   const deployer = new Deployer({
-    github: new OctokitGitHub(
-      () => probot.auth(),
-      (id) => probot.auth(id),
-    ),
+    github,
+    forks,
+    maxPreviews: settings.maxPreviews,
     runtime,
     dns: deps.dns,
     prober: deps.prober ?? new HttpProber(settings.probeAddress),
@@ -87,7 +98,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     buildTimeoutMs: settings.buildTimeoutMs,
     metrics,
   });
-  const webhooks = await createNodeMiddleware(paasApp(deployer), {
+  const webhooks = await createNodeMiddleware(paasApp(deployer, forks), {
     probot,
     webhooksPath: settings.webhookPath,
   });
@@ -109,6 +120,20 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
           message: "the App is stopping; retry",
         });
       void handleHandoff(req, res, deployer, settings.maxBodyBytes, log, metrics);
+      return;
+    }
+    if (path === settings.webhookPath && req.method === "POST") {
+      // Probot reads no size limit: read the delivery with one, then hand it the raw text to verify.
+      void readBodyLimited(req, settings.maxWebhookBytes).then(
+        (raw) => {
+          (req as IncomingMessage & { body?: string }).body = raw;
+          return webhooks(req, res);
+        },
+        () => {
+          res.setHeader("connection", "close");
+          json(res, 413, { error: "too_large", check: "size", message: "the delivery is too large" });
+        },
+      );
       return;
     }
     void webhooks(req, res, () =>
