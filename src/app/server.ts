@@ -16,6 +16,7 @@ import { InProcessLock, type Lock } from "./lock.ts";
 import { instrumentRuntime, PrometheusMetrics, rateLimitPlugin, type AppMetrics } from "./metrics.ts";
 import { HttpProber, type Prober } from "./probe.ts";
 import { probotEnv, type Settings } from "./settings.ts";
+import { throttleHandlers } from "./throttle.ts";
 
 export const HANDOFF_PATH = "/paas/v1/deployments";
 
@@ -59,7 +60,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const Octokit = ProbotOctokit.plugin(rateLimitPlugin(metrics.githubRateLimitRemaining)).defaults(
     (o: Record<string, unknown>) => ({
       ...o,
-      throttle: { ...(o.throttle as object), write, notifications },
+      // Probot's own handlers do not retry secondary limits: ours do (throttle.ts).
+      throttle: { ...(o.throttle as object), ...throttleHandlers(), write, notifications },
     }),
   );
   const probot = createProbot({ env: probotEnv(settings), overrides: { Octokit } });
