@@ -71,7 +71,12 @@ export async function startCaddy(): Promise<TestCaddy> {
     const p = proc;
     if (!p || p.exitCode !== null) return;
     await new Promise<void>((resolve) => {
-      p.once("exit", () => resolve());
+      // Caddy waits for open connections on SIGTERM; a test must not hang on a client that kept one.
+      const force = setTimeout(() => p.kill("SIGKILL"), 5000);
+      p.once("exit", () => {
+        clearTimeout(force);
+        resolve();
+      });
       p.kill("SIGTERM");
     });
   };

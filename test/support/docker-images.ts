@@ -62,10 +62,10 @@ export async function buildTestImage(
 ): Promise<{ ref: string; id: string }> {
   const tar = pack();
   const script = kind === "server" ? SERVER : CRASH;
-  // A per-tag label keeps each image distinct (distinct ids) while sharing the base layers.
+  // A label naming repo and tag keeps each image distinct (its own id, even across concurrent runs) while sharing base layers.
   tar.entry(
     { name: "Dockerfile" },
-    `FROM ${BASE_IMAGE}\nCOPY app.py /app/app.py\nLABEL test.tag=${tag}\nCMD ["python3", "/app/app.py"]\n`,
+    `FROM ${BASE_IMAGE}\nCOPY app.py /app/app.py\nLABEL test.image=${repo}:${tag}\nCMD ["python3", "/app/app.py"]\n`,
   );
   tar.entry({ name: "app.py" }, script);
   tar.finalize();

@@ -197,6 +197,8 @@ export class CaddyClient {
         path,
         method: "GET",
         headers: { host: hostname, "user-agent": "paas-probe" },
+        // A fresh connection per probe: nothing lingers to hold up Caddy's graceful reloads or shutdown.
+        agent: false,
         timeout: timeoutMs,
         // We probe our own Caddy on loopback: the point is the route, not the certificate (it may still be being issued).
         ...(tls ? { servername: hostname, rejectUnauthorized: false } : {}),

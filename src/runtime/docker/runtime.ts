@@ -826,6 +826,7 @@ function httpGet(hostPort: string, path: string, timeoutMs: number): Promise<num
         path,
         method: "GET",
         timeout: timeoutMs,
+        agent: false,
         headers: { "user-agent": "paas-health" },
       },
       (res) => {

@@ -26,7 +26,7 @@ const target: Target = {
 
 function get(port: number, host: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: "/", headers: { host } }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path: "/", headers: { host }, agent: false }, (res) => {
       let body = "";
       res.on("data", (d: Buffer) => (body += d.toString()));
       res.on("end", () => resolve(body));
@@ -36,7 +36,8 @@ function get(port: number, host: string): Promise<string> {
   });
 }
 
-describe("Docker runtime pulling from a registry", () => {
+// A hung engine or proxy fails the suite instead of blocking CI.
+describe("Docker runtime pulling from a registry", { timeout: 300_000 }, () => {
   let caddy: TestCaddy;
   let registry: TestRegistry;
   let spec: DeploySpec;

@@ -50,18 +50,22 @@ function get(
   agent?: Agent,
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, headers: { host }, agent, timeout: 5000 }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      { host: "127.0.0.1", port, path, headers: { host }, agent: agent ?? false, timeout: 5000 },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", reject);
     req.end();
   });
 }
 
-describe("Docker runtime with a real engine and Caddy", () => {
+// A hung engine or proxy fails the suite instead of blocking CI.
+describe("Docker runtime with a real engine and Caddy", { timeout: 300_000 }, () => {
   let caddy: TestCaddy;
   let client: CaddyClient;
   let runtime: DockerRuntime;
@@ -98,7 +102,7 @@ describe("Docker runtime with a real engine and Caddy", () => {
       docker,
       caddy: client,
       secrets: new FileSecretSource({ dir: secretsDir }),
-      drainMs: 300,
+      drainMs: 1000,
       stopTimeoutSeconds: 2,
     });
     images.push(await buildTestImage(docker, imageRepo, "v1"));
@@ -191,6 +195,7 @@ describe("Docker runtime with a real engine and Caddy", () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 2 });
     let failures = 0;
     let total = 0;
+    const errors: string[] = [];
     const seen = new Set<string>();
     let done = false;
     const loop = async () => {
@@ -198,10 +203,13 @@ describe("Docker runtime with a real engine and Caddy", () => {
         total++;
         try {
           const r = await get(caddy.httpPort, hostname, "/", agent);
-          if (r.status !== 200 || (r.body !== sha("a") && r.body !== sha("b"))) failures++;
-          else seen.add(r.body);
-        } catch {
+          if (r.status !== 200 || (r.body !== sha("a") && r.body !== sha("b"))) {
+            failures++;
+            errors.push(`${r.status} ${r.body.slice(0, 100)}`);
+          } else seen.add(r.body);
+        } catch (err) {
           failures++;
+          errors.push(String(err));
         }
       }
     };
@@ -214,7 +222,7 @@ describe("Docker runtime with a real engine and Caddy", () => {
     agent.destroy();
     assert.equal(result.ok, true, JSON.stringify(result));
     assert.ok(total > 20, `only ${total} requests were made`);
-    assert.equal(failures, 0, `${failures} of ${total} requests failed`);
+    assert.equal(failures, 0, `${failures} of ${total} requests failed: ${errors.slice(0, 3).join("; ")}`);
     assert.ok(seen.has(sha("b")));
     assert.deepEqual(await get(caddy.httpPort, hostname), { status: 200, body: sha("b") });
     const left = await docker.listContainers({
@@ -292,7 +300,8 @@ describe("Docker runtime with a real engine and Caddy", () => {
   it("restores routes from container labels after Caddy restarts", async () => {
     await caddy.restart();
     await assert.rejects(get(caddy.httpPort, hostname));
-    assert.equal(await runtime.restoreRoutes(), 1);
+    // Every environment on this host gets its route back (other test runs may have some too).
+    assert.ok((await runtime.restoreRoutes()) >= 1);
     assert.deepEqual(await get(caddy.httpPort, hostname), { status: 200, body: sha("b") });
   });
 
