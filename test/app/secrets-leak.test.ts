@@ -1,0 +1,353 @@
+// Secrets never leave through the App's outputs, and previews never receive
+// production secrets or production domains. Known values are planted (the
+// App's private key, the webhook secret, a Cloudflare API token, a registry
+// password, app secrets served by the Docker runtime's secret source); a
+// preview and production are deployed on the real Docker engine and Caddy, an
+// app that prints its secret crashes, Cloudflare fails; then every output is
+// searched: the App's logs, every request body GitHub received (through a
+// recording proxy), every HTTP answer of the App, and settings errors.
+import assert from "node:assert/strict";
+import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import Docker from "dockerode";
+import { loadSettings, SettingsError } from "../../src/app/settings.ts";
+import { claimsFromRuntime, createDnsProvider, dnsSettingsFromEnv } from "../../src/dns/index.ts";
+import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
+import { FULL, handoffBody, OWNER, REPO, sha, startHarness, type Harness } from "../support/app-harness.ts";
+import { startCaddy, type TestCaddy } from "../support/caddy.ts";
+import { captureLogs, type Capture } from "../support/capture-output.ts";
+import { buildTestImage } from "../support/docker-images.ts";
+import { GitHubFaultProxy } from "../support/github-fault-proxy.ts";
+import { FakeCloudflare } from "../fakes/cloudflare-api.ts";
+
+const docker = new Docker();
+const run = randomBytes(3).toString("hex");
+const APP = `leak-${run}`;
+const PROD_DOMAIN = `www-${APP}.localhost`;
+const PR = 4000 + Math.floor(Math.random() * 1000);
+
+const secret = (what: string) => `${what}-${randomBytes(12).toString("hex")}`;
+const CLOUDFLARE_TOKEN = secret("cf-token");
+const REGISTRY_PASSWORD = secret("registry-password");
+const PROD_DB = `postgres://app:${secret("prod-db-password")}@db.internal/prod`;
+const PROD_TOKEN = secret("prod-app-token");
+const PREVIEW_DB = "postgres://preview@db.internal/preview";
+
+const CONFIG = `name: ${APP}
+run:
+  port: 8080
+  healthcheck:
+    path: /healthz
+    startupTimeout: 20s
+    interval: 1s
+secrets: [DATABASE_URL, APP_TOKEN]
+environments:
+  production:
+    branch: main
+    domains: [${PROD_DOMAIN}]
+previews:
+  secrets: [DATABASE_URL]
+`;
+
+function browse(url: string, path = "/"): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port: Number(u.port), path, headers: { host: u.host }, timeout: 5000 },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("secrets never reach an output; previews get neither production secrets nor domains", () => {
+  let caddy: TestCaddy;
+  let parts: DockerRuntimeParts;
+  let h: Harness;
+  let secretsDir: string;
+  let server: { ref: string; id: string };
+  let crash: { ref: string; id: string };
+  let logs: Capture;
+  const cloudflare = new FakeCloudflare({
+    token: CLOUDFLARE_TOKEN,
+    zones: [{ id: "f".repeat(32), name: "localhost" }],
+  });
+  const proxy = new GitHubFaultProxy();
+  /** Every HTTP answer of the App in this test. */
+  const answers: string[] = [];
+
+  before(async () => {
+    logs = captureLogs();
+    secretsDir = await mkdtemp(join(tmpdir(), "paas-secrets-"));
+    const dir = join(secretsDir, OWNER, REPO);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "production.env"), `DATABASE_URL=${PROD_DB}\nAPP_TOKEN=${PROD_TOKEN}\n`);
+    await writeFile(join(dir, "preview.env"), `DATABASE_URL=${PREVIEW_DB}\n`);
+    await chmod(join(dir, "production.env"), 0o600);
+    await chmod(join(dir, "preview.env"), 0o600);
+    caddy = await startCaddy();
+    await cloudflare.start();
+    await proxy.start();
+    parts = createDockerRuntime({
+      dockerHost: undefined,
+      caddyAdmin: caddy.adminUrl,
+      httpListen: caddy.httpListen,
+      httpsListen: undefined,
+      secretsDir,
+      registry: undefined,
+    });
+    await parts.check();
+    server = await buildTestImage(docker, `paas-test/${APP}`, "server");
+    crash = await buildTestImage(docker, `paas-test/${APP}`, "crash", "crash");
+    const dnsEnv = {
+      PAAS_DNS_PROVIDER: "cloudflare",
+      CLOUDFLARE_API_TOKEN: CLOUDFLARE_TOKEN,
+      CLOUDFLARE_ZONE_ID: cloudflare.zoneId,
+      CLOUDFLARE_API_URL: cloudflare.baseURL,
+      PAAS_DNS_TARGET: "127.0.0.1",
+      PAAS_DNS_PROXIED: "false",
+    };
+    h = await startHarness(
+      {
+        ...dnsEnv,
+        GHE_HOST: proxy.host,
+        LOG_LEVEL: "trace",
+        PAAS_REGISTRY_HOST: "registry.example.test",
+        PAAS_REGISTRY_USERNAME: "paas",
+        PAAS_REGISTRY_PASSWORD: REGISTRY_PASSWORD,
+        PAAS_URL_PORT: String(caddy.httpPort),
+        PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
+      },
+      {
+        runtime: parts.runtime,
+        dns: createDnsProvider(dnsSettingsFromEnv(dnsEnv), { claims: claimsFromRuntime(parts.runtime) }),
+      },
+    );
+    proxy.target = h.github.host;
+  });
+
+  after(async () => {
+    logs?.restore();
+    await h?.close();
+    for (const e of (await parts.runtime.list()).filter((e) => e.appName === APP))
+      await parts.runtime.destroy(e.target).catch(() => undefined);
+    for (const img of [server, crash])
+      if (img)
+        await docker
+          .getImage(img.id)
+          .remove({ force: true })
+          .catch(() => undefined);
+    await caddy?.stop();
+    await cloudflare.stop();
+    await proxy.stop();
+    await rm(secretsDir, { recursive: true, force: true });
+  });
+
+  async function webhook(event: string, payload: Record<string, unknown>): Promise<number> {
+    const body = JSON.stringify(payload);
+    const res = await fetch(`${h.app.url}${h.settings.webhookPath}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": event,
+        "x-github-delivery": randomUUID(),
+        "x-hub-signature-256":
+          "sha256=" + createHmac("sha256", h.settings.webhookSecret).update(body).digest("hex"),
+      },
+      body,
+    });
+    answers.push(await res.text());
+    return res.status;
+  }
+
+  async function handoff(commit: string, image: string, pr: number | undefined) {
+    const [name, digest] = image.split("@") as [string, string];
+    const claims =
+      pr === undefined
+        ? h.claims({ sha: commit })
+        : h.claims({ event_name: "pull_request", ref: `refs/pull/${pr}/merge`, sha: commit });
+    const body =
+      pr === undefined
+        ? handoffBody(commit, { image: name, digest })
+        : handoffBody(commit, {
+            ref: `refs/pull/${pr}/merge`,
+            environment: `preview/pr-${pr}`,
+            image: name,
+            digest,
+          });
+    const res = await h.handoff(body, await h.tokenFor(claims));
+    answers.push(JSON.stringify(res.json));
+    await h.app.deployer.idle();
+    return res;
+  }
+
+  it("a preview gets the preview secret only, and only its own hostname", async () => {
+    const commit = sha(0x901);
+    h.github.setFile(FULL, commit, ".paas.yml", CONFIG);
+    h.github.setPull(FULL, {
+      number: PR,
+      state: "open",
+      headSha: commit,
+      mergeSha: null,
+      headRef: "f",
+      baseRef: "main",
+    });
+    assert.equal(await webhook("pull_request", h.pullRequestPayload("opened", PR, commit)), 200);
+    const res = await handoff(commit, server.ref, PR);
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    const dep = h.github.deploymentsOf(FULL, `preview/pr-${PR}`)[0]!;
+    assert.equal(dep.statuses.at(-1)!.state, "success", JSON.stringify(dep.statuses));
+    const url = dep.statuses.at(-1)!.environment_url!;
+    assert.equal(url, `http://pr-${PR}-${APP}.localhost:${caddy.httpPort}/`);
+    const info = JSON.parse((await browse(url, "/info")).body) as { env: Record<string, string> };
+    assert.equal(info.env.DATABASE_URL, PREVIEW_DB, "the preview reads preview.env");
+    assert.equal(info.env.APP_TOKEN, undefined, "a production-only secret never reaches a preview");
+    const preview = (await parts.runtime.list()).find(
+      (e) => e.appName === APP && e.target.environment.kind === "preview",
+    )!;
+    assert.deepEqual(preview.hostnames, [`pr-${PR}-${APP}.localhost`], "no production domain on a preview");
+    assert.notEqual((await browse(`http://${PROD_DOMAIN}:${caddy.httpPort}/`)).body, commit);
+    assert.deepEqual(
+      cloudflare.records.map((r) => r.name),
+      [`pr-${PR}-${APP}.localhost`],
+    );
+  });
+
+  it("production gets production secrets and its domain", async () => {
+    const commit = sha(0x902);
+    h.github.setFile(FULL, commit, ".paas.yml", CONFIG);
+    const res = await handoff(commit, server.ref, undefined);
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    const dep = h.github.deploymentsOf(FULL, "production").at(-1)!;
+    assert.equal(dep.statuses.at(-1)!.state, "success", JSON.stringify(dep.statuses));
+    const info = JSON.parse((await browse(dep.statuses.at(-1)!.environment_url!, "/info")).body) as {
+      env: Record<string, string>;
+    };
+    assert.equal(info.env.DATABASE_URL, PROD_DB, "the secret source served the value to the app");
+    assert.equal(info.env.APP_TOKEN, PROD_TOKEN);
+    assert.equal((await browse(`http://${PROD_DOMAIN}:${caddy.httpPort}/`)).body, commit);
+  });
+
+  it("an app that prints its secret and crashes: the failure shows its logs, redacted", async () => {
+    const commit = sha(0x903);
+    h.github.setFile(FULL, commit, ".paas.yml", CONFIG);
+    const res = await handoff(commit, crash.ref, undefined);
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    const dep = h.github.deploymentsOf(FULL, "production").at(-1)!;
+    assert.equal(dep.statuses.at(-1)!.state, "failure");
+    const check = h.github.checkRunsOf(FULL, commit)[0]!;
+    assert.equal(check.conclusion, "failure");
+    const shown = `${check.output.summary}\n${check.output.text}`;
+    assert.match(shown, /cannot connect to the database/, "the log lines are shown");
+    assert.match(shown, /secret is /);
+  });
+
+  it("a Cloudflare failure is reported without the token", async () => {
+    const commit = sha(0x904);
+    h.github.setFile(FULL, commit, ".paas.yml", CONFIG);
+    h.github.setPull(FULL, {
+      number: PR + 1,
+      state: "open",
+      headSha: commit,
+      mergeSha: null,
+      headRef: "g",
+      baseRef: "main",
+    });
+    cloudflare.inject({ status: 500 }, 50);
+    const res = await handoff(commit, server.ref, PR + 1);
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    cloudflare.faults.length = 0;
+    const dep = h.github.deploymentsOf(FULL, `preview/pr-${PR + 1}`).at(-1)!;
+    assert.equal(dep.statuses.at(-1)!.state, "failure", JSON.stringify(dep.statuses));
+  });
+
+  it("refused hand-offs and webhooks answer without secrets", async () => {
+    const forged = await h.handoff(handoffBody(sha(0x905)), `${CLOUDFLARE_TOKEN}.${REGISTRY_PASSWORD}.x`);
+    answers.push(JSON.stringify(forged.json));
+    assert.equal(forged.status, 401);
+    const bad = await fetch(`${h.app.url}${h.settings.webhookPath}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "push",
+        "x-github-delivery": randomUUID(),
+        "x-hub-signature-256": "sha256=" + "0".repeat(64),
+      },
+      body: JSON.stringify(h.pushPayload("refs/heads/main", sha(0x906))),
+    });
+    answers.push(await bad.text());
+    assert.notEqual(bad.status, 200);
+    for (const path of ["/healthz", "/readyz", "/metrics"])
+      answers.push(await (await fetch(`${h.app.url}${path}`)).text());
+  });
+
+  it("settings errors name the variable, never the value", () => {
+    const problems: string[] = [];
+    for (const env of [
+      {
+        PRIVATE_KEY: `not-a-key-${REGISTRY_PASSWORD}`,
+        PAAS_DNS_PROVIDER: "cloudflare",
+        CLOUDFLARE_API_TOKEN: CLOUDFLARE_TOKEN,
+      },
+      { PAAS_REGISTRY_PASSWORD: REGISTRY_PASSWORD, PAAS_REGISTRY_HOST: "r.example" },
+      { WEBHOOK_SECRET: h.settings.webhookSecret, PAAS_MAX_PREVIEWS: h.settings.webhookSecret },
+    ]) {
+      try {
+        loadSettings({ APP_ID: "1", WEBHOOK_SECRET: "w", PAAS_PUBLIC_URL: "https://p.example", ...env });
+        assert.fail("expected a settings error");
+      } catch (e) {
+        assert.ok(e instanceof SettingsError, String(e));
+        problems.push(e.message);
+      }
+    }
+    answers.push(...problems);
+  });
+
+  it("no planted secret appears in any output", async () => {
+    await h.app.deployer.idle();
+    const pemBody = h.settings.privateKey
+      .split("\n")
+      .filter((l) => l && !l.startsWith("-----"))
+      .slice(1, 3);
+    const planted: Record<string, string> = {
+      "private key": h.settings.privateKey,
+      "private key line 2": pemBody[0]!,
+      "private key line 3": pemBody[1]!,
+      "webhook secret": h.settings.webhookSecret,
+      "Cloudflare token": CLOUDFLARE_TOKEN,
+      "registry password": REGISTRY_PASSWORD,
+      "production database URL": PROD_DB,
+      "production app token": PROD_TOKEN,
+    };
+    const outputs: Record<string, string> = {
+      "App logs": logs.text(),
+      "requests to GitHub": proxy.exchanges.map((e) => `${e.method} ${e.url}\n${e.requestBody}`).join("\n"),
+      "App HTTP answers": answers.join("\n"),
+      "GitHub state (comments, check runs, statuses)": JSON.stringify({
+        comments: h.github.comments,
+        checks: h.github.checkRuns,
+        deployments: h.github.deployments,
+      }),
+    };
+    // The outputs are real: logs at trace level, GitHub received the check runs and comments.
+    assert.ok(outputs["App logs"]!.length > 1000, "logs were captured");
+    assert.match(outputs["requests to GitHub"]!, /check-runs/);
+    assert.match(outputs["GitHub state (comments, check runs, statuses)"]!, /cannot connect to the database/);
+    const leaks: string[] = [];
+    for (const [what, value] of Object.entries(planted))
+      for (const [where, text] of Object.entries(outputs))
+        if (text.includes(value)) leaks.push(`${what} in ${where}`);
+    assert.deepEqual(leaks, []);
+    assert.deepEqual(h.github.violations, []);
+  });
+});
