@@ -6,7 +6,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import Cloudflare, { APIError } from "cloudflare";
 import type { RecordListParams } from "cloudflare/resources/dns/records";
 import { z } from "zod";
-import { DnsApiError, DnsRecordConflictError, HostnameTakenError } from "./errors.ts";
+import { DnsApiError, DnsRecordConflictError, DnsSettingsError, HostnameTakenError } from "./errors.ts";
 import { ownerComment, parseOwnerComment } from "./owner.ts";
 import { CLOUDFLARE_RATE_LIMIT, RateLimiter, limitedFetch } from "./rate-limit.ts";
 import type { DnsOwner, DnsProvider } from "./types.ts";
@@ -65,7 +65,9 @@ export class CloudflareDns implements DnsProvider {
   readonly #proxied: boolean;
 
   constructor(options: CloudflareOptions) {
-    const o = cloudflareOptionsSchema.parse(options);
+    const parsed = cloudflareOptionsSchema.safeParse(options);
+    if (!parsed.success) throw new DnsSettingsError(parsed.error.issues.map((i) => i.message).join("; "));
+    const o = parsed.data;
     const limiter = options.limiter ?? new RateLimiter(CLOUDFLARE_RATE_LIMIT);
     this.#client = new Cloudflare({
       apiToken: o.apiToken,

@@ -41,3 +41,10 @@ export class DnsApiError extends PaasError {
     this.status = status;
   }
 }
+
+/** Operator settings for DNS are missing or malformed; the message names the variable, never its value. */
+export class DnsSettingsError extends PaasError {
+  constructor(message: string) {
+    super("dns_settings", message);
+  }
+}

@@ -1,9 +1,9 @@
 // Builds the configured DNS provider from operator settings (environment
 // variables for the App and the CLI).
 import { z } from "zod";
-import { PaasError } from "../errors.ts";
+import { DnsSettingsError } from "./errors.ts";
 import type { RuntimeEnvironment } from "../runtime/types.ts";
-import { CloudflareDns } from "./cloudflare.ts";
+import { CloudflareDns, cloudflareOptionsSchema } from "./cloudflare.ts";
 import { NoDns } from "./none.ts";
 import { dnsOwner, type ClaimSource } from "./owner.ts";
 import type { RateLimiter } from "./rate-limit.ts";
@@ -13,7 +13,7 @@ import { WildcardDns } from "./wildcard.ts";
 export { CloudflareDns } from "./cloudflare.ts";
 export { NoDns } from "./none.ts";
 export { WildcardDns } from "./wildcard.ts";
-export { DnsApiError, DnsRecordConflictError, HostnameTakenError } from "./errors.ts";
+export { DnsApiError, DnsRecordConflictError, DnsSettingsError, HostnameTakenError } from "./errors.ts";
 export { dnsOwner } from "./owner.ts";
 
 const bool = z
@@ -53,12 +53,6 @@ export type DnsSettings =
       baseURL?: string | undefined;
     };
 
-export class DnsSettingsError extends PaasError {
-  constructor(message: string) {
-    super("dns_settings", message);
-  }
-}
-
 /** Reads PAAS_DNS_PROVIDER (none | wildcard | cloudflare, default none) and the provider's variables. */
 export function dnsSettingsFromEnv(env: Record<string, string | undefined>): DnsSettings {
   const parsed = dnsEnvSchema.safeParse({ ...env, PAAS_DNS_PROVIDER: env.PAAS_DNS_PROVIDER || "none" });
@@ -76,14 +70,18 @@ export function dnsSettingsFromEnv(env: Record<string, string | undefined>): Dns
   }
   const e = parsed.data;
   if (e.PAAS_DNS_PROVIDER !== "cloudflare") return { provider: e.PAAS_DNS_PROVIDER };
-  return {
-    provider: "cloudflare",
+  const settings = {
+    provider: "cloudflare" as const,
     apiToken: e.CLOUDFLARE_API_TOKEN,
     zoneId: e.CLOUDFLARE_ZONE_ID,
     target: e.PAAS_DNS_TARGET,
     proxied: e.PAAS_DNS_PROXIED,
     baseURL: e.CLOUDFLARE_API_URL,
   };
+  // The provider's own checks (zone id shape, target), at start rather than at the first deploy.
+  const checked = cloudflareOptionsSchema.safeParse(settings);
+  if (!checked.success) throw new DnsSettingsError(checked.error.issues.map((i) => i.message).join("; "));
+  return settings;
 }
 
 export interface DnsDeps {
