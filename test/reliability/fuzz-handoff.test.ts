@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
+import { generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import {
   AUDIENCE,
   FULL,
