@@ -13,7 +13,7 @@ import { planDeploy, PlanError, type PlatformSettings } from "../core/plan.ts";
 import { dnsOwner } from "../dns/owner.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { ConfigError, PaasError } from "../errors.ts";
-import { envSlug, githubEnvironment, sameEnv, type EnvRef, type Target } from "../names.ts";
+import { envSlug, githubEnvironment, parseEnvironment, sameEnv, type EnvRef, type Target } from "../names.ts";
 import type { DeploySpec, Runtime } from "../runtime/types.ts";
 import type { GitHubPort, RepoRef } from "./github.ts";
 import {
@@ -112,7 +112,11 @@ interface Job {
   runUrl: string | undefined;
   acceptedAt: number;
   acceptMs: number;
+  /** Picked up again after a restart: skip it if another process finished it meanwhile. */
+  resumed?: boolean;
 }
+
+const TERMINAL = new Set(["success", "failure", "error", "inactive"]);
 
 const CACHE_TTL_MS = 5 * 60_000;
 const MAX_CACHE = 1000;
@@ -133,6 +137,8 @@ export class Deployer {
   readonly #live = new Map<string, number>();
   readonly #active = new Set<string>();
   readonly #running = new Set<Promise<void>>();
+  /** Deployment ids queued or running in this process. */
+  readonly #runningIds = new Set<number>();
   /** Queued checks waiting for their build, by check key. */
   readonly #waiting = new Map<string, NodeJS.Timeout>();
   #seq = 0;
@@ -236,11 +242,21 @@ export class Deployer {
       );
       const envNames = new Set<string>([githubEnvironment(env)]);
       for (const e of existing) {
-        await this.#d.runtime.destroy(e.target);
+        // DNS first: the runtime's labels are how a pass after a crash finds the hostnames again.
         const owner = dnsOwner(e.target, repo.repositoryId);
         for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
+        await this.#d.runtime.destroy(e.target);
         envNames.add(githubEnvName(e.target.app, env));
       }
+      // The comment before the environments: a leftover environment makes the reconciler redo it all.
+      await this.#updateComment(repo, pr, false, (rows) =>
+        rows.map((r) => ({
+          ...r,
+          status: "removed" as RowStatus,
+          note: undefined,
+          updatedAt: this.#d.clock.now().toISOString(),
+        })),
+      );
       for (const k of this.#live.keys())
         if (k.startsWith(`${envKey}|`)) envNames.add(k.slice(envKey.length + 1));
       for (const name of envNames) {
@@ -255,14 +271,6 @@ export class Deployer {
         if (deployments.length > 0 || existing.length > 0) await this.#d.github.deleteEnvironment(repo, name);
         this.#live.delete(`${envKey}|${name}`);
       }
-      await this.#updateComment(repo, pr, false, (rows) =>
-        rows.map((r) => ({
-          ...r,
-          status: "removed" as RowStatus,
-          note: undefined,
-          updatedAt: this.#d.clock.now().toISOString(),
-        })),
-      );
       this.#d.log.info(
         { repository: `${repo.owner}/${repo.repo}`, pr, removed: existing.length },
         "preview removed",
@@ -451,6 +459,18 @@ export class Deployer {
     body: HandoffBody,
     t0: number,
   ): Promise<Accepted> {
+    // Exactly once across restarts: GitHub's deployments carry the hand-off (sha, digest, app).
+    // A failed one may be retried on purpose; any other is this hand-off again.
+    const same = (await this.#d.github.listDeployments(repo, environment)).find(
+      (d) =>
+        d.payload.sha === spec.sha && d.payload.digest === spec.digest && (d.payload.app ?? "") === app.key,
+    );
+    const sameState = same ? await this.#d.github.latestDeploymentState(repo, same.id) : undefined;
+    if (same && sameState !== "failure" && sameState !== "error") {
+      if (!TERMINAL.has(sameState ?? "") && !this.#runningIds.has(same.id))
+        await this.resume(repo, { ...same, environment, sha: reportSha });
+      return { deploymentId: same.id, environment, url: spec.url, sha: body.sha, duplicate: true };
+    }
     const deploymentId = await this.#createDeployment(repo, spec, environment, reportSha);
     const now = this.#d.clock.now().getTime();
     const job: Job = {
@@ -532,16 +552,108 @@ export class Deployer {
     });
   }
 
+  // ---------- resuming (the reconciler) ----------
+
+  /** True while this process has the deployment queued or running. */
+  isRunning(deploymentId: number): boolean {
+    return this.#runningIds.has(deploymentId);
+  }
+
+  /**
+   * Resumes a deployment left without a terminal status (the App stopped
+   * mid-deploy) from the hand-off recorded in its payload. Returns why it
+   * cannot be resumed (the caller fails it with that reason), else undefined.
+   */
+  async resume(
+    repo: RepoInfo,
+    d: { id: number; environment: string; sha: string; payload: Record<string, unknown> },
+  ): Promise<string | undefined> {
+    if (this.#runningIds.has(d.id)) return undefined;
+    const image = typeof d.payload.image === "string" ? d.payload.image : undefined;
+    const sha = typeof d.payload.sha === "string" ? d.payload.sha : undefined;
+    const appKey = typeof d.payload.app === "string" ? d.payload.app : "";
+    if (!image || !sha || !/^[a-f0-9]{40}$/.test(sha))
+      return "interrupted, and the deployment does not record its image: push again to deploy";
+    const loaded = await this.#config(repo, sha);
+    if (loaded instanceof ConfigError) return `.paas.yml is invalid at ${sha.slice(0, 7)}`;
+    const app = resolveApps(loaded).find((a) => a.key === appKey);
+    if (!app) return `app "${appKey}" is no longer defined in .paas.yml`;
+    let env: EnvRef;
+    try {
+      env = parseEnvironment(appKey ? d.environment.slice(0, -(appKey.length + 1)) : d.environment);
+    } catch {
+      return `"${d.environment}" is not an environment this App deploys`;
+    }
+    let spec: DeploySpec;
+    try {
+      spec = planDeploy(
+        {
+          target: { owner: repo.owner, repo: repo.repo, app: app.key, environment: env },
+          repositoryId: repo.repositoryId,
+          config: app.config,
+          image,
+          sha,
+        },
+        this.#d.platform,
+      );
+    } catch (e) {
+      if (!(e instanceof PlanError)) throw e;
+      return e.message;
+    }
+    const now = this.#d.clock.now().getTime();
+    const job: Job = {
+      seq: ++this.#seq,
+      repo,
+      spec,
+      app,
+      environment: d.environment,
+      envKey: lockKey(repo.repositoryId, env),
+      deploymentId: d.id,
+      reportSha: d.sha,
+      pr: env.kind === "preview" ? env.pr : undefined,
+      runUrl: undefined,
+      acceptedAt: now,
+      acceptMs: 0,
+      resumed: true,
+    };
+    remember(this.#jobs, d.id, job);
+    this.#enqueue(job);
+    this.#d.log.info({ environment: d.environment, sha, deploymentId: d.id }, "deployment resumed");
+    return undefined;
+  }
+
+  /** Why a job must not deploy (read from GitHub, so it holds across restarts and replicas). */
+  async #stale(job: Job): Promise<string | null | undefined> {
+    const { github } = this.#d;
+    // Another process finished it meanwhile: nothing to report.
+    if (job.resumed && TERMINAL.has((await github.latestDeploymentState(job.repo, job.deploymentId)) ?? ""))
+      return null;
+    if (job.pr !== undefined) {
+      const pull = await github.getPull(job.repo, job.pr);
+      if (!pull || pull.state !== "open") return "pull request closed";
+      if (pull.headSha !== job.reportSha) return `superseded by ${pull.headSha.slice(0, 7)}`;
+      return undefined;
+    }
+    const env = job.spec.target.environment;
+    const branch = env.kind === "named" ? job.app.config.environments[env.name]?.branch : undefined;
+    const head = branch ? await github.branchHead(job.repo, branch) : undefined;
+    return head && head !== job.spec.sha ? `superseded by ${head.slice(0, 7)}` : undefined;
+  }
+
   // ---------- deploying ----------
 
   #enqueue(job: Job): void {
     const contended = this.#active.has(job.envKey);
     this.#latest.set(job.envKey, { seq: job.seq, sha: job.spec.sha, closed: false });
+    this.#runningIds.add(job.deploymentId);
     const p = this.#run(job, contended)
       .catch((e: unknown) =>
         this.#d.log.error({ err: errText(e), deploymentId: job.deploymentId }, "deploy crashed"),
       )
-      .finally(() => this.#running.delete(p));
+      .finally(() => {
+        this.#running.delete(p);
+        this.#runningIds.delete(job.deploymentId);
+      });
     this.#running.add(p);
   }
 
@@ -574,8 +686,15 @@ export class Deployer {
     let outcome: DeployResult | undefined;
     try {
       const latest = this.#latest.get(job.envKey);
-      if (latest && latest.seq !== job.seq) {
-        const why = latest.closed ? "pull request closed" : `superseded by ${latest.sha.slice(0, 7)}`;
+      const stale =
+        latest && latest.seq !== job.seq
+          ? latest.closed
+            ? "pull request closed"
+            : `superseded by ${latest.sha.slice(0, 7)}`
+          : await this.#stale(job);
+      if (stale === null) return;
+      if (stale !== undefined) {
+        const why = stale;
         await github.createDeploymentStatus(repo, job.deploymentId, { state: "inactive", description: why });
         remember(this.#inactive, job.deploymentId, true);
         outcome = "cancelled";

@@ -83,7 +83,15 @@ export interface GitHubPort {
   findCheckRun(r: RepoRef, sha: string, name: string): Promise<number | undefined>;
   createDeployment(r: RepoRef, input: DeploymentInput): Promise<number>;
   createDeploymentStatus(r: RepoRef, id: number, input: DeploymentStatusInput): Promise<void>;
-  listDeployments(r: RepoRef, environment: string): Promise<{ id: number; sha: string }[]>;
+  /** Newest first (first 100): with the payload the App wrote (image, digest, sha, app). */
+  listDeployments(
+    r: RepoRef,
+    environment: string,
+  ): Promise<{ id: number; sha: string; payload: Record<string, unknown> }[]>;
+  /** State of a deployment's newest status; undefined when it has none. */
+  latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined>;
+  /** Head commit of a branch; undefined when the branch does not exist. */
+  branchHead(r: RepoRef, branch: string): Promise<string | undefined>;
   /** Deletes an environment; a missing one is success. */
   deleteEnvironment(r: RepoRef, name: string): Promise<void>;
   /** Comments of an issue or PR, oldest first (first pages only: the App comments early). */
@@ -220,7 +228,10 @@ export class OctokitGitHub implements GitHubPort {
     });
   }
 
-  async listDeployments(r: RepoRef, environment: string): Promise<{ id: number; sha: string }[]> {
+  async listDeployments(
+    r: RepoRef,
+    environment: string,
+  ): Promise<{ id: number; sha: string; payload: Record<string, unknown> }[]> {
     const o = await this.#installation(r.installationId);
     const { data } = await o.rest.repos.listDeployments({
       owner: r.owner,
@@ -228,7 +239,33 @@ export class OctokitGitHub implements GitHubPort {
       environment,
       per_page: 100,
     });
-    return data.map((d) => ({ id: d.id, sha: d.sha }));
+    return data.map((d) => ({
+      id: d.id,
+      sha: d.sha,
+      payload: typeof d.payload === "object" && d.payload !== null ? d.payload : {},
+    }));
+  }
+
+  async latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined> {
+    const o = await this.#installation(r.installationId);
+    const { data } = await o.rest.repos.listDeploymentStatuses({
+      owner: r.owner,
+      repo: r.repo,
+      deployment_id: id,
+      per_page: 1,
+    });
+    return data[0]?.state as DeploymentState | undefined;
+  }
+
+  async branchHead(r: RepoRef, branch: string): Promise<string | undefined> {
+    const o = await this.#installation(r.installationId);
+    try {
+      const { data } = await o.rest.repos.getBranch({ owner: r.owner, repo: r.repo, branch });
+      return data.commit.sha;
+    } catch (e) {
+      if (status(e) === 404) return undefined;
+      throw e;
+    }
   }
 
   async deleteEnvironment(r: RepoRef, name: string): Promise<void> {

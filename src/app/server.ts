@@ -17,6 +17,8 @@ import { instrumentRuntime, PrometheusMetrics, rateLimitPlugin, type AppMetrics 
 import { HttpProber, type Prober } from "./probe.ts";
 import { probotEnv, type Settings } from "./settings.ts";
 import { throttleHandlers } from "./throttle.ts";
+import { OctokitReconcileGitHub } from "./reconcile-github.ts";
+import { Reconciler } from "./reconcile.ts";
 
 export const HANDOFF_PATH = "/paas/v1/deployments";
 
@@ -36,6 +38,8 @@ export interface RunningServer {
   url: string;
   port: number;
   deployer: Deployer;
+  /** Converges GitHub and the runtime after crashes (on start and every PAAS_RECONCILE_INTERVAL). */
+  reconciler: Reconciler;
   /** The App's metrics (GET /metrics); the reconciler counts its runs here. */
   metrics: PrometheusMetrics;
   /** Stops accepting requests and waits for running deploys. */
@@ -84,6 +88,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     workflow: settings.forkWorkflow,
     log,
   });
+  // One lock for deploys and the reconciler (a Kubernetes Lease across replicas when configured).
+  const lock = deps.lock ?? new InProcessLock();
   const deployer = new Deployer({
     github,
     forks,
@@ -91,7 +97,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     runtime,
     dns: deps.dns,
     prober: deps.prober ?? new HttpProber(settings.probeAddress),
-    lock: deps.lock ?? new InProcessLock(),
+    lock,
     verifier: new OidcVerifier({ issuer: settings.oidcIssuer, audience: settings.publicUrl }),
     clock: deps.clock ?? { now: () => new Date() },
     log,
@@ -100,6 +106,23 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     buildTimeoutMs: settings.buildTimeoutMs,
     metrics,
   });
+  const reconciler = new Reconciler({
+    github: new OctokitReconcileGitHub(
+      () => probot.auth(),
+      (id) => probot.auth(id),
+    ),
+    deployer,
+    runtime,
+    dns: deps.dns,
+    lock,
+    clock: deps.clock ?? { now: () => new Date() },
+    log,
+    orphanGraceMs: settings.orphanGraceMs,
+    // Deliveries that failed since a little before the previous pass (GitHub keeps 3 days).
+    redeliverWindowMs: Math.max(3 * settings.reconcileIntervalMs, 15 * 60_000),
+  });
+  // X-GitHub-Delivery ids already handled: the same delivery twice has one effect.
+  const handled = new Set<string>();
   const webhooks = await createNodeMiddleware(paasApp(deployer, forks), {
     probot,
     webhooksPath: settings.webhookPath,
@@ -129,6 +152,15 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       void readBodyLimited(req, settings.maxWebhookBytes).then(
         (raw) => {
           (req as IncomingMessage & { body?: string }).body = raw;
+          const delivery = String(req.headers["x-github-delivery"] ?? "");
+          if (delivery && handled.has(delivery))
+            return json(res, 200, { ok: true, message: "delivery already handled" });
+          // Marked once handled (2xx): a failed attempt may be redelivered.
+          res.once("finish", () => {
+            if (!delivery || res.statusCode >= 300) return;
+            handled.add(delivery);
+            if (handled.size > 10_000) handled.delete(handled.values().next().value!);
+          });
           return webhooks(req, res);
         },
         () => {
@@ -150,14 +182,17 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   log.info({ port: addr.port }, "paas App listening");
+  if (settings.reconcileIntervalMs > 0) reconciler.start(settings.reconcileIntervalMs);
   return {
     url: `http://${host}:${addr.port}`,
     port: addr.port,
     deployer,
     metrics,
+    reconciler,
     async close() {
       closing = true;
       deployer.stop();
+      await reconciler.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await deployer.idle();
     },

@@ -116,6 +116,18 @@ const envSchema = z.object({
       .regex(/^\d{1,7}(?:ms|s|m|h)$/, 'must be a duration such as "60m" or "2h"')
       .default("60m"),
   ),
+  PAAS_RECONCILE_INTERVAL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d{1,7}(?:ms|s|m|h)$/, 'must be a duration such as "60s" or "5m" ("0s" turns reconciling off)')
+      .default("60s"),
+  ),
+  PAAS_ORPHAN_GRACE: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\d{1,7}(?:ms|s|m|h)$/, 'must be a duration such as "1h"')
+      .default("1h"),
+  ),
   PAAS_MAX_BODY_BYTES: optionalString.pipe(positiveInt("bytes").default(65536)),
   PAAS_MAX_CPU: optionalString.pipe(
     z
@@ -172,6 +184,10 @@ export interface Settings {
   buildTimeoutMs: number;
   /** Minimum time between content-creating GitHub requests (secondary rate limits). */
   githubWriteIntervalMs: number;
+  /** Reconciler period (0: off); it also runs once at start. */
+  reconcileIntervalMs: number;
+  /** Environments and DNS records without an owner are removed after this long. */
+  orphanGraceMs: number;
   platform: PlatformSettings;
 }
 
@@ -252,6 +268,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     forkWorkflow: e.PAAS_FORK_WORKFLOW,
     githubWriteIntervalMs: e.PAAS_GITHUB_WRITE_INTERVAL_MS,
     buildTimeoutMs: durationMs(e.PAAS_BUILD_TIMEOUT),
+    reconcileIntervalMs: durationMs(e.PAAS_RECONCILE_INTERVAL),
+    orphanGraceMs: durationMs(e.PAAS_ORPHAN_GRACE),
     platform: {
       baseDomain: e.PAAS_BASE_DOMAIN,
       // Local development serves plain HTTP (Caddy on a local port); real domains use HTTPS.

@@ -29,6 +29,16 @@ export const OPERATIONS: readonly (readonly [string, string])[] = [
   ["get", "/repos/{owner}/{repo}/collaborators/{username}/permission"],
   // Fork approvals: build the approved head sha through the repository's paas workflow.
   ["post", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches"],
+  // The reconciler: installations, their repositories, open pull requests, statuses, redeliveries.
+  ["get", "/app/installations"],
+  ["get", "/installation/repositories"],
+  ["get", "/repos/{owner}/{repo}/pulls"],
+  ["get", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"],
+  ["get", "/repos/{owner}/{repo}/branches/{branch}"],
+  ["get", "/repos/{owner}/{repo}/environments"],
+  ["get", "/app/hook/deliveries"],
+  ["get", "/app/hook/deliveries/{delivery_id}"],
+  ["post", "/app/hook/deliveries/{delivery_id}/attempts"],
 ];
 
 const DROP = new Set([

@@ -142,6 +142,32 @@ function operations(): CompiledOperation[] {
   return compiled;
 }
 
+export type FakeFault =
+  { status: number; headers?: Record<string, string>; message?: string } | { reset: true };
+
+export type ExtraHandler = (
+  req: {
+    params: Record<string, string>;
+    query: URLSearchParams;
+    body: Record<string, unknown>;
+    installationId: number | undefined;
+  },
+  send: (status: number, body?: unknown, headers?: Record<string, string>) => void,
+) => void;
+
+export interface FakeDelivery {
+  id: number;
+  guid: string;
+  event: string;
+  action: string | null;
+  /** The signed body as sent, so a redelivery sends the same bytes. */
+  payload: string;
+  /** 0 when the App did not answer. */
+  statusCode: number;
+  deliveredAt: string;
+  redelivery: boolean;
+}
+
 export interface FakeGitHubOptions {
   appId: number;
   /** The App's public key (SPKI PEM) to verify App JWTs. */
@@ -164,14 +190,170 @@ export class FakeGitHub {
   /** Workflow dispatches received (POST …/actions/workflows/{id}/dispatches). */
   readonly dispatches: { repo: string; workflow: string; ref: string; inputs: Record<string, unknown> }[] =
     [];
+  /**
+   * Faults decided per request (after it matched a documented operation): an
+   * error status with headers and message, or "reset" (the connection drops,
+   * as a proxy timeout does). Used by the reliability suite.
+   */
+  faults: ((method: string, path: string) => FakeFault | undefined) | undefined;
+  /** Handlers of more operations by operationId (test/support adds them); `installationId` is the caller's. */
+  readonly handlers = new Map<string, ExtraHandler>();
   #tokens = new Map<string, { installationId: number; expires: number }>();
   #nextId = 1000;
   #server: Server | undefined;
   #options: FakeGitHubOptions;
 
+  /** Branch heads by `owner/repo:branch` (lowercase repository). */
+  readonly branches = new Map<string, string>();
+  /** The App's webhook deliveries, newest last (GET /app/hook/deliveries lists newest first). */
+  readonly deliveries: FakeDelivery[] = [];
+  /** Sends a redelivery to the App and resolves with its HTTP status (0: no answer). */
+  redeliver: ((d: FakeDelivery) => Promise<number>) | undefined;
+
   constructor(options: FakeGitHubOptions) {
     this.#options = options;
     operations();
+    this.#reconcileHandlers();
+  }
+
+  setBranch(fullName: string, branch: string, sha: string): void {
+    this.branches.set(`${fullName.toLowerCase()}:${branch}`, sha);
+  }
+
+  /** Records one delivery attempt as GitHub would after posting a webhook. */
+  recordDelivery(
+    d: Omit<FakeDelivery, "id" | "deliveredAt" | "redelivery"> & { redelivery?: boolean },
+  ): FakeDelivery {
+    const out: FakeDelivery = {
+      ...d,
+      id: this.#nextId++,
+      deliveredAt: new Date().toISOString(),
+      redelivery: d.redelivery ?? false,
+    };
+    this.deliveries.push(out);
+    return out;
+  }
+
+  // Endpoints the App's reconciler reads: installations, their repositories,
+  // open pull requests, deployment statuses, branches, environments, deliveries.
+  #reconcileHandlers(): void {
+    const page = <T>(q: URLSearchParams, all: T[]): T[] => {
+      const per = Number(q.get("per_page") ?? 30);
+      const n = Number(q.get("page") ?? 1);
+      return all.slice((n - 1) * per, n * per);
+    };
+    const repoOf = (p: Record<string, string>) => this.#repo(`${p.owner}/${p.repo}`)!;
+    this.handlers.set("apps/list-installations", ({ query }, send) =>
+      send(
+        200,
+        page(query, [...this.installations]).map(([id, a]) => ({
+          id,
+          account: { login: a.account, id: a.accountId, type: "Organization" },
+          app_id: this.#options.appId,
+          target_type: "Organization",
+        })),
+      ),
+    );
+    this.handlers.set("apps/list-repos-accessible-to-installation", ({ query, installationId }, send) => {
+      const all = [...this.repos.values()].filter((r) => r.installationId === installationId);
+      send(200, {
+        total_count: all.length,
+        repositories: page(query, all).map((r) => ({
+          id: r.id,
+          name: r.name,
+          full_name: `${r.owner}/${r.name}`,
+          owner: { login: r.owner, id: r.ownerId },
+          default_branch: r.defaultBranch,
+        })),
+      });
+    });
+    this.handlers.set("pulls/list", ({ params, query }, send) => {
+      const full = `${params.owner}/${params.repo}`.toLowerCase();
+      const state = query.get("state") ?? "open";
+      const all = [...this.pulls.entries()]
+        .filter(([k, pr]) => k.startsWith(`${full}#`) && (state === "all" || pr.state === state))
+        .map(([, pr]) => pr);
+      send(
+        200,
+        page(query, all).map((pr) => ({
+          number: pr.number,
+          state: pr.state,
+          head: { sha: pr.headSha, ref: pr.headRef, repo: { id: pr.headRepoId ?? repoOf(params).id } },
+          base: { ref: pr.baseRef, repo: { id: repoOf(params).id } },
+        })),
+      );
+    });
+    this.handlers.set("repos/list-deployment-statuses", ({ params, query }, send) => {
+      const full = `${params.owner}/${params.repo}`.toLowerCase();
+      const d = this.deployments.find((x) => x.repo === full && x.id === Number(params.deployment_id));
+      if (!d) return send(404, { message: "Not Found" });
+      send(
+        200,
+        page(query, [...d.statuses].reverse()).map((s, i) => ({
+          id: i + 1,
+          state: s.state,
+          description: s.description,
+          environment_url: s.environment_url ?? "",
+        })),
+      );
+    });
+    this.handlers.set("repos/get-branch", ({ params }, send) => {
+      const sha = this.branches.get(`${params.owner}/${params.repo}`.toLowerCase() + `:${params.branch}`);
+      if (!sha) return send(404, { message: "Branch not found" });
+      send(200, { name: params.branch, commit: { sha }, protected: false });
+    });
+    this.handlers.set("repos/get-all-environments", ({ params, query }, send) => {
+      const all = this.environmentsOf(`${params.owner}/${params.repo}`);
+      send(200, {
+        total_count: all.length,
+        environments: page(query, all).map((name, i) => ({ id: i + 1, name })),
+      });
+    });
+    this.handlers.set("apps/list-webhook-deliveries", ({ query }, send) => {
+      const per = Number(query.get("per_page") ?? 30);
+      const newestFirst = [...this.deliveries].reverse();
+      const start = Number(query.get("cursor") ?? 0);
+      const slice = newestFirst.slice(start, start + per);
+      const headers: Record<string, string> =
+        start + per < newestFirst.length
+          ? {
+              link: `<http://${this.host}/api/v3/app/hook/deliveries?per_page=${per}&cursor=${start + per}>; rel="next"`,
+            }
+          : {};
+      send(
+        200,
+        slice.map((d) => ({
+          id: d.id,
+          guid: d.guid,
+          delivered_at: d.deliveredAt,
+          redelivery: d.redelivery,
+          duration: 0.1,
+          status: d.statusCode >= 200 && d.statusCode < 300 ? "OK" : "failed",
+          status_code: d.statusCode,
+          event: d.event,
+          action: d.action,
+          installation_id: null,
+          repository_id: null,
+        })),
+        headers,
+      );
+    });
+    this.handlers.set("apps/redeliver-webhook-delivery", ({ params }, send) => {
+      const d = this.deliveries.find((x) => x.id === Number(params.delivery_id));
+      if (!d || !this.redeliver) return send(404, { message: "Not Found" });
+      // GitHub answers 202 and delivers in the background.
+      send(202, {});
+      void this.redeliver(d).then((statusCode) =>
+        this.recordDelivery({
+          guid: d.guid,
+          event: d.event,
+          action: d.action,
+          payload: d.payload,
+          statusCode,
+          redelivery: true,
+        }),
+      );
+    });
   }
 
   /** host:port for GHE_HOST (with GHE_PROTOCOL=http). */
@@ -323,6 +505,16 @@ export class FakeGitHub {
       return send(404, { message: "Not Found" });
     }
     entry.operationId = op.operationId;
+    const fault = this.faults?.(entry.method, path);
+    if (fault) {
+      if ("reset" in fault) {
+        entry.status = -1;
+        return void req.socket.destroy();
+      }
+      entry.status = fault.status;
+      res.writeHead(fault.status, { "content-type": "application/json; charset=utf-8", ...fault.headers });
+      return void res.end(JSON.stringify({ message: fault.message ?? "Server Error" }));
+    }
     const query: Record<string, unknown> = Object.fromEntries(url.searchParams.entries());
     if (!op.queryValidator(query)) {
       this.violations.push(
@@ -357,6 +549,7 @@ export class FakeGitHub {
 
     // Authentication.
     const auth = req.headers.authorization ?? "";
+    let installationId: number | undefined;
     if (op.path.startsWith("/app/") || op.path === "/repos/{owner}/{repo}/installation") {
       const jwt = /^bearer (.+)$/i.exec(auth)?.[1];
       if (!jwt) return send(401, { message: "A JSON web token could not be decoded" });
@@ -373,9 +566,20 @@ export class FakeGitHub {
       const token = /^(?:token|bearer) (.+)$/i.exec(auth)?.[1];
       const t = token ? this.#tokens.get(token) : undefined;
       if (!t || t.expires < Date.now()) return send(401, { message: "Bad credentials" });
-      const repo = this.#repo(`${params.owner}/${params.repo}`);
-      if (!repo || repo.installationId !== t.installationId) return send(404, { message: "Not Found" });
+      // /installation/* endpoints name no repository: the token's installation is the scope.
+      const repo = params.owner ? this.#repo(`${params.owner}/${params.repo}`) : undefined;
+      if (params.owner && (!repo || repo.installationId !== t.installationId))
+        return send(404, { message: "Not Found" });
       entry.auth = "installation";
+      installationId = t.installationId;
+    }
+    const extra = this.handlers.get(op.operationId);
+    if (extra) {
+      return extra({ params, query: url.searchParams, body: body ?? {}, installationId }, (st, b, h) => {
+        entry.status = st;
+        if (b === undefined) return void res.writeHead(st, h).end();
+        res.writeHead(st, { "content-type": "application/json; charset=utf-8", ...h }).end(JSON.stringify(b));
+      });
     }
     return this.#route(op, params, url.searchParams, body ?? {}, send);
   }

@@ -1,0 +1,294 @@
+// The reconciler: level-triggered convergence after any crash. State lives in
+// GitHub (deployments, statuses, environments, webhook deliveries) and in the
+// runtime's labels; on start and on a timer this compares them and converges:
+// unfinished deployments are resumed (or failed with a reason), previews of
+// closed pull requests are torn down, environments nobody owns are reported
+// and removed after a grace period, failed webhook deliveries are redelivered.
+import { dnsOwner } from "../dns/owner.ts";
+import type { DnsProvider } from "../dns/types.ts";
+import { envSlug } from "../names.ts";
+import type { Runtime, RuntimeEnvironment } from "../runtime/types.ts";
+import type { Clock, Deployer, Logger } from "./deployer.ts";
+import type { DeploymentState } from "./github.ts";
+import type { Lock } from "./lock.ts";
+import type { DeploymentRecord, InstalledRepo, ReconcileGitHub } from "./reconcile-github.ts";
+
+export interface ReconcilerDeps {
+  github: ReconcileGitHub;
+  deployer: Pick<Deployer, "resume" | "isRunning" | "pullRequestClosed">;
+  runtime: Pick<Runtime, "list" | "destroy">;
+  dns: DnsProvider;
+  /** The lock the deploys use: one reconcile at a time across replicas (a Lease in a cluster). */
+  lock: Lock;
+  clock: Clock;
+  log: Logger;
+  /** Environments and DNS records without an owner are removed after this long. */
+  orphanGraceMs: number;
+  /** How far back failed webhook deliveries are looked for. */
+  redeliverWindowMs: number;
+}
+
+/** What one pass did (logged, and read by tests and the reliability suite). */
+export interface ReconcileReport {
+  repositories: number;
+  resumed: number;
+  failed: number;
+  superseded: number;
+  previewsRemoved: number;
+  orphansSeen: number;
+  orphansRemoved: number;
+  redelivered: number;
+  errors: string[];
+}
+
+/** Newest deployments examined per repository: older unfinished ones are beyond any retry. */
+const DEPLOYMENTS_PER_REPO = 50;
+/** Attempts of one delivery (the original included) before the reconciler gives up on it. */
+const MAX_ATTEMPTS = 3;
+const MAX_DELIVERY_PAGES = 10;
+const TERMINAL = new Set<DeploymentState>(["success", "failure", "error", "inactive"]);
+const LOCK_KEY = "reconcile";
+const MAX_MEMORY = 5000;
+
+export class Reconciler {
+  readonly #d: ReconcilerDeps;
+  /** Deployments known to have a terminal status: never read again. */
+  readonly #terminal = new Set<number>();
+  /** First time each orphan was seen (the grace period starts there; a restart starts it again). */
+  readonly #orphans = new Map<string, number>();
+  #running: Promise<ReconcileReport> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(deps: ReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  /** Runs once now, then every `intervalMs` (timer unref'd: it never keeps the process alive). */
+  start(intervalMs: number): void {
+    const tick = () => {
+      this.run()
+        .catch((e: unknown) => this.#d.log.error({ err: errText(e) }, "reconcile failed"))
+        .finally(() => {
+          if (this.#timer !== undefined) {
+            this.#timer = setTimeout(tick, intervalMs);
+            this.#timer.unref();
+          }
+        });
+    };
+    this.#timer = setTimeout(tick, 0);
+    this.#timer.unref();
+  }
+
+  /** Stops the timer and waits for a pass in progress. */
+  async stop(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#running?.catch(() => undefined);
+  }
+
+  /** One pass; concurrent callers share it. */
+  run(): Promise<ReconcileReport> {
+    this.#running ??= this.#pass().finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  async #pass(): Promise<ReconcileReport> {
+    const report: ReconcileReport = {
+      repositories: 0,
+      resumed: 0,
+      failed: 0,
+      superseded: 0,
+      previewsRemoved: 0,
+      orphansSeen: 0,
+      orphansRemoved: 0,
+      redelivered: 0,
+      errors: [],
+    };
+    const release = await this.#d.lock.acquire(LOCK_KEY);
+    try {
+      // Redeliveries first: a missed "closed" or "synchronize" changes what the rest should do.
+      await this.#step(report, "redeliver webhooks", () => this.#redeliver(report));
+      const repos = await this.#d.github.repositories();
+      report.repositories = repos.length;
+      const envs = await this.#d.runtime.list();
+      for (const repo of repos) {
+        const mine = envs.filter((e) => e.repositoryId === repo.repositoryId);
+        await this.#step(report, `${repo.owner}/${repo.repo}`, () => this.#repository(repo, mine, report));
+      }
+      const installed = new Set(repos.map((r) => r.repositoryId));
+      await this.#step(report, "orphans", () =>
+        this.#orphansOf(
+          envs.filter((e) => !installed.has(e.repositoryId)),
+          envs,
+          report,
+        ),
+      );
+    } finally {
+      release();
+    }
+    const changed =
+      report.resumed + report.failed + report.superseded + report.previewsRemoved + report.orphansRemoved;
+    if (changed + report.redelivered + report.orphansSeen > 0 || report.errors.length > 0)
+      this.#d.log.info({ ...report }, "reconciled");
+    return report;
+  }
+
+  async #step(report: ReconcileReport, what: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      // One repository's failure must not stop the others; the next pass retries.
+      report.errors.push(`${what}: ${errText(e)}`);
+      this.#d.log.warn({ err: errText(e), step: what }, "reconcile step failed");
+    }
+  }
+
+  async #repository(repo: InstalledRepo, envs: RuntimeEnvironment[], report: ReconcileReport): Promise<void> {
+    const { github, deployer } = this.#d;
+    // Read what exists before the open pull requests: a pull request opened after this
+    // read cannot then be mistaken for a closed one.
+    const environments = await github.environments(repo);
+    const deployments = (await github.deployments(repo, DEPLOYMENTS_PER_REPO)).reverse();
+    const open = new Set((await github.openPulls(repo)).map((p) => p.number));
+
+    // Previews of closed pull requests: in the runtime, or left in GitHub by an interrupted teardown.
+    const closed = new Set<number>();
+    for (const e of envs)
+      if (e.target.environment.kind === "preview" && !open.has(e.target.environment.pr))
+        closed.add(e.target.environment.pr);
+    for (const name of environments) {
+      const pr = previewNumber(name);
+      if (pr !== undefined && !open.has(pr)) closed.add(pr);
+    }
+
+    // Unfinished deployments, oldest first so the newest of an environment is resumed last.
+    const newest = new Map<string, DeploymentRecord>();
+    for (const d of deployments) newest.set(d.environment, d);
+    for (const d of deployments) {
+      if (this.#terminal.has(d.id) || deployer.isRunning(d.id)) continue;
+      const state = await github.latestDeploymentState(repo, d.id);
+      if (state && TERMINAL.has(state)) {
+        remember(this.#terminal, d.id);
+        continue;
+      }
+      const pr = previewNumber(d.environment);
+      if (pr !== undefined && !open.has(pr)) {
+        closed.add(pr); // the teardown sets it inactive
+        continue;
+      }
+      const latest = newest.get(d.environment)!;
+      if (latest.id !== d.id) {
+        await github.createDeploymentStatus(
+          repo,
+          d.id,
+          "inactive",
+          `superseded by ${String(latest.payload.sha ?? latest.sha).slice(0, 7)}`,
+        );
+        remember(this.#terminal, d.id);
+        report.superseded++;
+        continue;
+      }
+      const why = await deployer.resume(repo, d);
+      if (why === undefined) {
+        report.resumed++;
+      } else {
+        await github.createDeploymentStatus(repo, d.id, "failure", `not resumed after a restart: ${why}`);
+        remember(this.#terminal, d.id);
+        report.failed++;
+      }
+    }
+
+    for (const pr of closed) {
+      await deployer.pullRequestClosed(repo, pr);
+      report.previewsRemoved++;
+    }
+  }
+
+  /** Environments of repositories the App is no longer installed on, and DNS records nobody serves. */
+  async #orphansOf(
+    orphans: RuntimeEnvironment[],
+    all: RuntimeEnvironment[],
+    report: ReconcileReport,
+  ): Promise<void> {
+    const now = this.#d.clock.now().getTime();
+    const seen = new Set<string>();
+    const due = (key: string, what: Record<string, unknown>): boolean => {
+      seen.add(key);
+      const first = this.#orphans.get(key) ?? now;
+      if (!this.#orphans.has(key)) {
+        remember(this.#orphans, key, first);
+        this.#d.log.warn(
+          { ...what, removeAfterMs: this.#d.orphanGraceMs },
+          "orphaned environment: its repository no longer has the App installed",
+        );
+      }
+      report.orphansSeen++;
+      return now - first >= this.#d.orphanGraceMs;
+    };
+    for (const e of orphans) {
+      const key = `env:${e.repositoryId}/${e.target.app}/${envSlug(e.target.environment)}`;
+      const where = {
+        repository: `${e.target.owner}/${e.target.repo}`,
+        environment: envSlug(e.target.environment),
+      };
+      if (!due(key, where)) continue;
+      const owner = dnsOwner(e.target, e.repositoryId);
+      // DNS first: the runtime's labels are how a later pass finds the hostnames again.
+      for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
+      await this.#d.runtime.destroy(e.target);
+      this.#orphans.delete(key);
+      report.orphansRemoved++;
+      this.#d.log.info(where, "orphaned environment removed");
+    }
+    const served = new Set(all.map((e) => dnsOwner(e.target, e.repositoryId).key));
+    for (const r of await this.#d.dns.list()) {
+      if (served.has(r.ownerKey)) continue;
+      const key = `dns:${r.hostname}`;
+      if (!due(key, { hostname: r.hostname })) continue;
+      const repositoryId = Number(r.ownerKey.split("/")[0]);
+      await this.#d.dns.remove(r.hostname, { key: r.ownerKey, repositoryId, display: r.hostname });
+      this.#orphans.delete(key);
+      report.orphansRemoved++;
+    }
+    // Orphans that found an owner again (reinstalled) are forgotten.
+    for (const k of this.#orphans.keys()) if (!seen.has(k)) this.#orphans.delete(k);
+  }
+
+  /** Failed deliveries (no attempt succeeded) are redelivered through GET/POST /app/hook/deliveries. */
+  async #redeliver(report: ReconcileReport): Promise<void> {
+    const since = new Date(this.#d.clock.now().getTime() - this.#d.redeliverWindowMs);
+    const byGuid = new Map<string, { ok: boolean; attempts: number; newest: number }>();
+    for (const d of await this.#d.github.deliveries(since, MAX_DELIVERY_PAGES)) {
+      const g = byGuid.get(d.guid) ?? { ok: false, attempts: 0, newest: d.id };
+      g.ok ||= d.ok;
+      g.attempts++;
+      g.newest = Math.max(g.newest, d.id);
+      byGuid.set(d.guid, g);
+    }
+    for (const [guid, g] of byGuid) {
+      if (g.ok) continue;
+      if (g.attempts >= MAX_ATTEMPTS) {
+        this.#d.log.warn({ guid, attempts: g.attempts }, "webhook delivery keeps failing: not redelivered");
+        continue;
+      }
+      await this.#d.github.redeliver(g.newest);
+      report.redelivered++;
+    }
+  }
+}
+
+/** PR number of `preview/pr-12` or `preview/pr-12/<app>`. */
+function previewNumber(environment: string): number | undefined {
+  const m = /^preview\/pr-(\d{1,9})(?:\/[a-z0-9-]+)?$/.exec(environment);
+  return m ? Number(m[1]) : undefined;
+}
+
+function remember<K>(s: Set<K> | Map<K, number>, k: K, v = 0): void {
+  if (s instanceof Set) s.add(k);
+  else s.set(k, v);
+  if (s.size > MAX_MEMORY) s.delete(s.keys().next().value as K);
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

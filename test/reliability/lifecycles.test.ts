@@ -1,0 +1,328 @@
+// Fault-injection suite: many pull request lifecycles (open, 1–5 pushes,
+// duplicated and reordered deliveries and hand-offs, close) and production
+// pushes, against the App running as a child process that is SIGKILLed and
+// restarted at random moments, while GitHub answers ~10% of requests with
+// 5xx, 429, 403 secondary limits, 409s or dropped connections, the Kubernetes
+// API and Cloudflare inject their own faults. The end state is checked as a
+// user sees it: statuses, the URLs, the comment, what is left behind.
+// Seed: PAAS_RELIABILITY_SEED; size: PAAS_RELIABILITY_LIFECYCLES (default 200).
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { after, before, describe, it } from "node:test";
+import {
+  BASE_DOMAIN,
+  CONFIG,
+  FULL,
+  githubFaults,
+  OWNER,
+  OWNER_ID,
+  REPO_ID,
+  rng,
+  startWorld,
+  type World,
+} from "../support/reliability-world.ts";
+import type { ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
+
+const SEED = Number(process.env.PAAS_RELIABILITY_SEED ?? Math.floor(Math.random() * 1e9));
+const LIFECYCLES = Number(process.env.PAAS_RELIABILITY_LIFECYCLES ?? 200);
+const CONCURRENCY = Number(process.env.PAAS_RELIABILITY_CONCURRENCY ?? 24);
+const FAULT_RATE = 0.1;
+const TERMINAL = new Set(["success", "failure", "error", "inactive"]);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App kills (seed ${SEED})`, () => {
+  let w: World;
+  const random = rng(SEED);
+  const faults: Record<string, number> = {};
+  let faultRate = FAULT_RATE;
+  const sha = () => Array.from({ length: 40 }, () => "0123456789abcdef"[Math.floor(random() * 16)]).join("");
+  const figures: Record<string, unknown> = {};
+
+  before(async () => {
+    console.log(`reliability seed ${SEED} (replay: PAAS_RELIABILITY_SEED=${SEED})`);
+    w = await startWorld();
+    w.github.faults = githubFaults(random, () => faultRate, faults, 3);
+    await w.app.start();
+  });
+  after(async () => {
+    await w?.close();
+  });
+
+  const claims = (over: Partial<ActionsTokenClaims>): ActionsTokenClaims => ({
+    repository: FULL,
+    repository_id: String(REPO_ID),
+    repository_owner: OWNER,
+    repository_owner_id: String(OWNER_ID),
+    sha: "",
+    ref: "refs/heads/main",
+    event_name: "push",
+    job_workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
+    run_id: "1",
+    ...over,
+  });
+
+  /** The Action's hand-off with its retries: until accepted or refused (4xx). */
+  const handoff = async (body: Record<string, unknown>, c: ActionsTokenClaims): Promise<number> => {
+    for (let attempt = 0; ; attempt++) {
+      const r = await w.handoff(body, c);
+      if (r.status !== 0 && r.status < 500) return r.status;
+      if (attempt > 200) return r.status;
+      await sleep(150 + random() * 250);
+    }
+  };
+  /** GitHub delivers once; a failed delivery waits for the reconciler's redelivery. */
+  const deliver = async (event: string, payload: Record<string, unknown>) => {
+    const guid = crypto.randomUUID();
+    await w.deliver(event, payload, guid);
+    // Some deliveries arrive twice (the same X-GitHub-Delivery).
+    if (random() < 0.1) {
+      await sleep(random() * 100);
+      await w.deliver(event, payload, guid);
+      faults["duplicated deliveries"] = (faults["duplicated deliveries"] ?? 0) + 1;
+    }
+  };
+  const image = (commit: string) => `ghcr.io/${FULL}@sha256:${commit.slice(0, 32).repeat(2)}`;
+
+  const heads = new Map<number, string>();
+  const open = new Set<number>();
+  let mainHead = "";
+
+  async function lifecycle(pr: number): Promise<void> {
+    const pushes = 1 + Math.floor(random() * 5);
+    let previous: (() => Promise<void>) | undefined;
+    for (let i = 0; i < pushes; i++) {
+      const head = sha();
+      w.github.setFile(FULL, head, ".paas.yml", CONFIG);
+      const merge = sha();
+      w.github.setPull(FULL, {
+        number: pr,
+        state: "open",
+        headSha: head,
+        mergeSha: merge,
+        headRef: `feature-${pr}`,
+        baseRef: "main",
+      });
+      heads.set(pr, head);
+      open.add(pr);
+      const event = w.pullRequestPayload(i === 0 ? "opened" : "synchronize", pr, head);
+      const send = async () => {
+        await deliver("pull_request", event);
+        await handoff(
+          {
+            repository: FULL,
+            sha: head,
+            ref: `refs/pull/${pr}/merge`,
+            environment: `preview/pr-${pr}`,
+            image: image(head),
+            app: "",
+          },
+          claims({ sha: merge, ref: `refs/pull/${pr}/merge`, event_name: "pull_request" }),
+        );
+      };
+      // Reordered: the previous push's delivery and hand-off arrive after this one's.
+      if (previous && random() < 0.15) {
+        faults["reordered pushes"] = (faults["reordered pushes"] ?? 0) + 1;
+        await send();
+        await previous();
+      } else {
+        await previous?.();
+        await send();
+      }
+      previous = undefined;
+      if (i < pushes - 1 && random() < 0.3) previous = async () => {};
+      await sleep(random() * 400);
+    }
+    // A few stay open: their previews are checked before they close.
+    if (random() < 0.1) return;
+    w.github.setPull(FULL, {
+      number: pr,
+      state: "closed",
+      headSha: heads.get(pr)!,
+      mergeSha: null,
+      headRef: `feature-${pr}`,
+      baseRef: "main",
+    });
+    open.delete(pr);
+    await deliver("pull_request", w.pullRequestPayload("closed", pr, heads.get(pr)!));
+  }
+
+  async function productionPush(): Promise<void> {
+    const commit = sha();
+    w.github.setFile(FULL, commit, ".paas.yml", CONFIG);
+    w.github.setBranch(FULL, "main", commit);
+    mainHead = commit;
+    await deliver("push", w.pushPayload("refs/heads/main", commit));
+    const go = () =>
+      handoff(
+        {
+          repository: FULL,
+          sha: commit,
+          ref: "refs/heads/main",
+          environment: "production",
+          image: image(commit),
+          app: "",
+        },
+        claims({ sha: commit }),
+      );
+    // Reordered: this build finishes after the next push's.
+    if (random() < 0.2) {
+      faults["reordered production hand-offs"] = (faults["reordered production hand-offs"] ?? 0) + 1;
+      setTimeout(() => void go(), 1500);
+    } else await go();
+  }
+
+  /** Polls until `done` holds (the App converges through its reconciler), or the deadline. */
+  async function converge(done: () => Promise<string | undefined>, ms: number): Promise<string | undefined> {
+    const until = Date.now() + ms;
+    let why: string | undefined;
+    while (Date.now() < until) {
+      why = await done();
+      if (why === undefined) return undefined;
+      await sleep(1000);
+    }
+    return why;
+  }
+
+  const previewHost = (pr: number) => `pr-${pr}-records.${BASE_DOMAIN}`;
+  const unfinished = () =>
+    w.github
+      .deploymentsOf(FULL)
+      .filter((d) => !TERMINAL.has(d.statuses.at(-1)?.state ?? ""))
+      .map((d) => `${d.environment}@${d.sha.slice(0, 7)}`);
+
+  it("converges: terminal statuses, newest commits served, one comment per PR, no duplicates, nothing left behind", async () => {
+    const t0 = Date.now();
+    let running = true;
+    // Kills at random moments (seeded), immediately restarted.
+    const killer = (async () => {
+      while (running) {
+        await sleep(1500 + random() * 3000);
+        if (!running) break;
+        await w.app.restart();
+      }
+    })();
+    let next = 1;
+    const workers = Array.from({ length: CONCURRENCY }, async (_, k) => {
+      for (;;) {
+        const pr = next++;
+        if (pr > LIFECYCLES) return;
+        if (k === 0 && pr % 10 === 0) await productionPush();
+        await lifecycle(pr);
+      }
+    });
+    await Promise.all(workers);
+    running = false;
+    await killer;
+    const driveMs = Date.now() - t0;
+    // Faults stop; the App (restarted, reconciling every 2 s) must converge by itself.
+    faultRate = 0;
+    const why = await converge(async () => {
+      const left = unfinished();
+      if (left.length) return `unfinished deployments: ${left.slice(0, 5).join(", ")}`;
+      for (const pr of open)
+        if (w.gateway.serving(previewHost(pr)) !== heads.get(pr))
+          return `pr-${pr} serves ${w.gateway.serving(previewHost(pr))?.slice(0, 7)}, not ${heads.get(pr)!.slice(0, 7)}`;
+      if (mainHead && w.gateway.serving(`records.${BASE_DOMAIN}`) !== mainHead)
+        return "production is not on the newest commit";
+      const envs = w.github
+        .environmentsOf(FULL)
+        .filter((e) => e.startsWith("preview/") && !open.has(Number(e.slice(11))));
+      if (envs.length) return `environments of closed PRs: ${envs.slice(0, 5).join(", ")}`;
+      return undefined;
+    }, 120_000);
+    assert.equal(why, undefined, why);
+    const stillOpen = [...open];
+
+    // Duplicates: two deployments of one sha to one environment (a failed one may be retried).
+    const seen = new Map<string, number>();
+    for (const d of w.github.deploymentsOf(FULL)) {
+      if (d.statuses.some((s) => s.state === "failure" || s.state === "error")) continue;
+      const k = `${d.environment}@${(d.payload as { sha?: string }).sha}`;
+      seen.set(k, (seen.get(k) ?? 0) + 1);
+    }
+    const duplicates = [...seen.values()].filter((n) => n > 1).length;
+    const comments = Array.from({ length: LIFECYCLES }, (_, i) => w.github.commentsOf(FULL, i + 1).length);
+
+    // Then the open ones close, and nothing may be left behind.
+    for (const pr of stillOpen) {
+      w.github.setPull(FULL, {
+        number: pr,
+        state: "closed",
+        headSha: heads.get(pr)!,
+        mergeSha: null,
+        headRef: "x",
+        baseRef: "main",
+      });
+      open.delete(pr);
+      await w.deliver("pull_request", w.pullRequestPayload("closed", pr, heads.get(pr)!));
+    }
+    const orphans = () => {
+      const namespaces = w.kube
+        .list("v1", "Namespace")
+        .filter(
+          (n) => (n.metadata as { labels?: Record<string, string> }).labels?.["paas.dev/pr"] !== undefined,
+        );
+      const routes = w.kube
+        .list("gateway.networking.k8s.io/v1", "HTTPRoute")
+        .filter((r) =>
+          ((r.spec as { hostnames?: string[] }).hostnames ?? []).some((h) => h.startsWith("pr-")),
+        );
+      const records = [...w.cloudflare.records].filter((r) => r.name.startsWith("pr-"));
+      const environments = w.github.environmentsOf(FULL).filter((e) => e.startsWith("preview/"));
+      return {
+        namespaces: namespaces.length,
+        routes: routes.length,
+        records: records.length,
+        environments: environments.length,
+      };
+    };
+    const left = await converge(async () => {
+      const o = orphans();
+      const n = o.namespaces + o.routes + o.records + o.environments;
+      return n === 0 && unfinished().length === 0 ? undefined : JSON.stringify(o);
+    }, 60_000);
+    const o = orphans();
+    const wallMs = Date.now() - t0;
+
+    const deployments = w.github.deploymentsOf(FULL);
+    Object.assign(figures, {
+      seed: SEED,
+      lifecycles: LIFECYCLES,
+      productionPushes: Math.floor(LIFECYCLES / 10),
+      deployments: deployments.length,
+      outcomes: countBy(deployments.map((d) => d.statuses.at(-1)?.state ?? "none")),
+      superseded: deployments.filter((d) => d.statuses.some((s) => s.description.startsWith("superseded by")))
+        .length,
+      faultsInjected: faults,
+      githubRequests: w.github.log.length,
+      restarts: w.app.restarts,
+      redeliveries: w.github.deliveries.filter((d) => d.redelivery).length,
+      openAtCheck: stillOpen.length,
+      orphans: o,
+      duplicates,
+      commentsPerPr: countBy(comments.map(String)),
+      driveSeconds: Math.round(driveMs / 1000),
+      wallSeconds: Math.round(wallMs / 1000),
+    });
+    console.log(`reliability figures: ${JSON.stringify(figures, null, 2)}`);
+    if (process.env.PAAS_RELIABILITY_WRITE)
+      writeFileSync(process.env.PAAS_RELIABILITY_WRITE, JSON.stringify(figures, null, 2));
+
+    assert.equal(left, undefined, `left behind after the PRs closed: ${left}`);
+    assert.deepEqual(unfinished(), [], "every deployment ends in a terminal status");
+    assert.equal(duplicates, 0, "no duplicate deployments for the same sha and environment");
+    assert.ok(
+      comments.every((n) => n === 1),
+      `exactly one App comment per PR: ${JSON.stringify(countBy(comments.map(String)))}`,
+    );
+    assert.deepEqual(w.github.violations, [], "every GitHub request was a documented one");
+    assert.ok(w.app.restarts > 0);
+  });
+});
+
+function countBy(xs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
+  return out;
+}
