@@ -49,7 +49,8 @@ export interface ForkGate {
   /**
    * For a workflow_dispatch hand-off of a preview: the PR number when the body's
    * sha is the approved head of an open fork PR; throws HandoffRejected
-   * otherwise. Undefined for every other hand-off (not a dispatched preview).
+   * otherwise. Undefined for every other hand-off (not a dispatched preview);
+   * a workflow_dispatch run of the fork workflow deploys nothing else.
    */
   approvedDispatch(repo: RepoRef, claims: ActionsClaims, body: HandoffBody): Promise<number | undefined>;
 }
@@ -265,7 +266,19 @@ export class ForkApprovals implements ForkGate {
   ): Promise<number | undefined> {
     if (claims.event_name !== "workflow_dispatch") return undefined;
     const m = /^(?:preview\/)?pr-(\d{1,9})$/.exec(body.environment ?? "");
-    if (!m) return undefined;
+    if (!m) {
+      // A dispatched run of the fork workflow has an approved fork's code checked out, and that
+      // code can read the run's OIDC token: such a token deploys that fork preview, nothing else.
+      const ref = claims.job_workflow_ref;
+      if (ref === undefined || ref.includes(`/.github/workflows/${this.#d.workflow}@`)) {
+        throw new HandoffRejected(
+          403,
+          "event",
+          `workflow_dispatch runs of ${this.#d.workflow} build approved fork previews only; deploy other environments from a push to their branch`,
+        );
+      }
+      return undefined;
+    }
     const pr = Number(m[1]);
     const branch = await this.#d.forkGitHub.defaultBranch(repo);
     if (claims.ref !== `refs/heads/${branch}`) {

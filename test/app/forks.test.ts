@@ -164,6 +164,13 @@ describe("fork pull requests", () => {
     );
     assert.equal(branch.status, 403);
     assert.equal(branch.json.check, "ref");
+    // The dispatched run holds main's sha and runs fork code: its token cannot deploy production.
+    for (const environment of ["production", undefined]) {
+      const prod = await h.handoff(handoffBody(MAIN_SHA, { ref: "refs/heads/main", environment }), token);
+      assert.equal(prod.status, 403, JSON.stringify(prod.json));
+      assert.equal(prod.json.check, "event");
+    }
+    assert.deepEqual(h.github.deploymentsOf(FULL, "production"), []);
   });
 
   it("a new push needs a new approval", async () => {
