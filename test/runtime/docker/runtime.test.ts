@@ -310,6 +310,25 @@ describe("Docker runtime with a real engine and Caddy", { timeout: 300_000 }, ()
     assert.ok(!result.ok && result.diagnosis.state === "ImagePullFailed");
   });
 
+  it("runs the configured replicas behind one route", async () => {
+    const other: Target = { ...target, environment: { kind: "preview", pr: pr + 2 } };
+    const base = plan(images[1]!.ref, sha("f"));
+    const spec = {
+      ...base,
+      target: other,
+      hostnames: [`pr-${pr + 2}-${repo}.localhost`],
+      scale: { replicas: 2 },
+    };
+    const result = await runtime.apply(spec);
+    assert.equal(result.ok && result.replicas, 2);
+    const route = (await client.routes()).find((r) => r.id === routeId(namespaceName(other)));
+    assert.equal(route?.upstreams.length, 2);
+    assert.deepEqual(await get(caddy.httpPort, spec.hostnames[0]!), { status: 200, body: sha("f") });
+    await runtime.destroy(other);
+    // The image is still used by the first environment: it stays.
+    assert.equal((await docker.getImage(images[1]!.id).inspect()).Id, images[1]!.id);
+  });
+
   it("restores routes from container labels after Caddy restarts", async () => {
     await caddy.restart();
     await assert.rejects(get(caddy.httpPort, hostname));
