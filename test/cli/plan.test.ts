@@ -88,7 +88,7 @@ test("kubernetes: missing cluster settings name the variable to set", async () =
     ...common,
   );
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /PAAS_K8S_INGRESS_NAMESPACE is required/);
+  assert.match(r.stderr, /PAAS_K8S_GATEWAY must name the parent Gateway/);
 });
 
 test("docker: the container, its env and its route", async () => {
