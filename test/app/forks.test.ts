@@ -4,6 +4,7 @@
 // write permission, stale commits and new pushes change nothing.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { approvalExternalId, approvedBy, hasWrite, parseApprovalCommand } from "../../src/app/forks.ts";
 import { FULL, handoffBody, sha, startHarness, VALID_CONFIG, type Harness } from "../support/app-harness.ts";
 import {
   DISPATCH_WORKFLOW,
@@ -289,5 +290,34 @@ describe("fork previews disabled (previews.forks: never)", () => {
     assert.equal(res.status, 403);
     assert.equal(res.json.check, "approval");
     assert.deepEqual(h.github.violations, []);
+  });
+});
+
+describe("the approval command and record", () => {
+  it("is the whole comment, optionally pinning a commit", () => {
+    assert.deepEqual(parseApprovalCommand("/paas deploy"), { sha: undefined });
+    assert.deepEqual(parseApprovalCommand("  /PAAS   Deploy 1A2B3C4 \n"), { sha: "1a2b3c4" });
+    for (const not of [
+      "/paas deploy now",
+      "> /paas deploy",
+      "/paas deploy 12345",
+      "x /paas deploy",
+      "/paas deployed",
+    ])
+      assert.equal(parseApprovalCommand(not), undefined, not);
+  });
+
+  it("binds an approval to one sha", () => {
+    const a = sha(1);
+    const b = sha(2);
+    assert.equal(approvedBy(approvalExternalId(a, "maint"), a), "maint");
+    assert.equal(approvedBy(approvalExternalId(a, "maint"), b), undefined);
+    assert.equal(approvedBy(null, a), undefined);
+    assert.equal(approvedBy(`paas-approved:${a}:`, a), undefined);
+    assert.deepEqual((["admin", "maintain", "write", "triage", "read", "none"] as const).filter(hasWrite), [
+      "admin",
+      "maintain",
+      "write",
+    ]);
   });
 });

@@ -48,6 +48,36 @@ describe("GitHub throttling and retries", () => {
     assert.equal(check!.status, "queued");
   });
 
+  it("waits out an exhausted primary rate limit (x-ratelimit-reset) and a 429 secondary limit", async () => {
+    const commit = sha(0x703);
+    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    let n = 0;
+    proxy.fault = (method, path) => {
+      if (method !== "POST" || path !== CHECK_RUNS) return undefined;
+      n++;
+      if (n === 1)
+        return {
+          status: 403,
+          headers: {
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": String(Math.ceil(Date.now() / 1000) + 1),
+          },
+          body: { message: "API rate limit exceeded for installation ID 777." },
+        };
+      if (n === 2) return { ...GitHubFaultProxy.secondaryLimit(1), status: 429 };
+      return undefined;
+    };
+    assert.equal(await h.webhook("push", h.pushPayload("refs/heads/main", commit)), 200);
+    const posts = proxy.exchanges.filter((e) => e.method === "POST" && e.url === CHECK_RUNS).slice(-3);
+    assert.deepEqual(
+      posts.map((e) => e.status),
+      [403, 429, 201],
+    );
+    assert.equal(h.github.checkRunsOf(FULL, commit).length, 1);
+    proxy.fault = undefined;
+  });
+
   it("retries a 5xx answer", async () => {
     const commit = sha(0x702);
     h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
