@@ -13,6 +13,7 @@ import type {
   RuntimeEnvironment,
   SecretSource,
 } from "../types.ts";
+import { redactDiagnosis } from "../redact.ts";
 import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
 import {
   A,
@@ -183,7 +184,8 @@ export class KubernetesRuntime implements Runtime {
         if (interim !== namespace) await this.client.apply(namespace, manager);
         return { ok: true, url: spec.url, replicas: status.ready, durationMs: Date.now() - started };
       }
-      if (status.state === "failed") return this.failed(ns, templateHash, status.reason, started);
+      if (status.state === "failed")
+        return this.failed(ns, templateHash, status.reason, started, secretValues);
       progress("rollout", status.message);
       // Failures visible on this revision's pods (image pull, crash loop) end the wait before the deadline.
       const pods = await this.client.list<KubernetesObject & PodLike>(
@@ -192,13 +194,15 @@ export class KubernetesRuntime implements Runtime {
         ns,
         `${TEMPLATE_LABEL}=${templateHash}`,
       );
-      if (podFailure(pods, this.crashRestarts)) return this.failed(ns, templateHash, undefined, started);
+      if (podFailure(pods, this.crashRestarts))
+        return this.failed(ns, templateHash, undefined, started, secretValues);
       if (Date.now() > giveUpAt) {
         return this.failed(
           ns,
           templateHash,
           `rollout did not finish within ${deadlineSeconds + 30}s`,
           started,
+          secretValues,
         );
       }
     }
@@ -284,8 +288,13 @@ export class KubernetesRuntime implements Runtime {
     templateHash: string,
     reason: string | undefined,
     started: number,
+    secretValues: Record<string, string> | undefined,
   ): Promise<RolloutResult> {
-    const diagnosis = await this.diagnoseNamespace(ns, `${TEMPLATE_LABEL}=${templateHash}`);
+    // The app may print its secrets: mask the values this deploy injected.
+    const diagnosis = redactDiagnosis(
+      await this.diagnoseNamespace(ns, `${TEMPLATE_LABEL}=${templateHash}`),
+      Object.values(secretValues ?? {}),
+    );
     return { ok: false, reason: reason ?? diagnosis.summary, diagnosis, durationMs: Date.now() - started };
   }
 
