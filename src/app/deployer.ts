@@ -194,6 +194,12 @@ export class Deployer {
       );
       return;
     }
+    // Deliveries come in any order (and redeliveries late): only the current head may change the check and comment.
+    const pull = await this.#d.github.getPull(repo, pr);
+    if (pull && (pull.state !== "open" || pull.headSha !== headSha)) {
+      this.#d.log.info({ repository: `${repo.owner}/${repo.repo}`, pr }, "stale pull request event ignored");
+      return;
+    }
     const loaded = await this.#config(repo, headSha);
     if (loaded instanceof ConfigError) {
       await this.#failConfig(repo, headSha, CHECK_NAME, loaded);

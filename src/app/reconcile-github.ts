@@ -41,6 +41,9 @@ export interface ReconcileGitHub {
   /** Webhook deliveries delivered after `since`, newest first. */
   deliveries(since: Date, maxPages: number): Promise<Delivery[]>;
   redeliver(id: number): Promise<void>;
+  /** The App's check runs on a commit that are still queued. */
+  queuedChecks(r: RepoRef, sha: string): Promise<{ id: number; name: string; startedAt: string | null }[]>;
+  failCheck(r: RepoRef, id: number, output: { title: string; summary: string }): Promise<void>;
 }
 
 const PER_PAGE = 100;
@@ -174,6 +177,34 @@ export class OctokitReconcileGitHub implements ReconcileGitHub {
       if (older || ++pages >= maxPages) break;
     }
     return out;
+  }
+
+  async queuedChecks(r: RepoRef, sha: string) {
+    const o = await this.#installation(r.installationId);
+    const { data } = await o.rest.checks.listForRef({
+      owner: r.owner,
+      repo: r.repo,
+      ref: sha,
+      status: "queued",
+      filter: "latest",
+      per_page: PER_PAGE,
+    });
+    return data.check_runs
+      .filter((c) => c.name === "paas" || c.name.startsWith("paas ("))
+      .map((c) => ({ id: c.id, name: c.name, startedAt: c.started_at ?? null }));
+  }
+
+  async failCheck(r: RepoRef, id: number, output: { title: string; summary: string }): Promise<void> {
+    const o = await this.#installation(r.installationId);
+    await o.rest.checks.update({
+      owner: r.owner,
+      repo: r.repo,
+      check_run_id: id,
+      status: "completed",
+      conclusion: "failure",
+      completed_at: new Date().toISOString(),
+      output,
+    });
   }
 
   async redeliver(id: number): Promise<void> {

@@ -26,6 +26,8 @@ export interface ReconcilerDeps {
   orphanGraceMs: number;
   /** How far back failed webhook deliveries are looked for. */
   redeliverWindowMs: number;
+  /** A check still queued this long after its push fails with "build not received" (PAAS_BUILD_TIMEOUT). */
+  buildTimeoutMs: number;
 }
 
 /** What one pass did (logged, and read by tests and the reliability suite). */
@@ -38,6 +40,7 @@ export interface ReconcileReport {
   orphansSeen: number;
   orphansRemoved: number;
   redelivered: number;
+  buildsNotReceived: number;
   errors: string[];
 }
 
@@ -56,6 +59,8 @@ export class Reconciler {
   readonly #terminal = new Set<number>();
   /** First time each orphan was seen (the grace period starts there; a restart starts it again). */
   readonly #orphans = new Map<string, number>();
+  /** Open pull request heads: when first seen; checked once past the build timeout. */
+  readonly #heads = new Map<string, number>();
   #running: Promise<ReconcileReport> | undefined;
   #timer: NodeJS.Timeout | undefined;
 
@@ -102,8 +107,10 @@ export class Reconciler {
       orphansSeen: 0,
       orphansRemoved: 0,
       redelivered: 0,
+      buildsNotReceived: 0,
       errors: [],
     };
+    const started = this.#d.clock.now().getTime();
     const release = await this.#d.lock.acquire(LOCK_KEY);
     try {
       // Redeliveries first: a missed "closed" or "synchronize" changes what the rest should do.
@@ -129,7 +136,7 @@ export class Reconciler {
     const changed =
       report.resumed + report.failed + report.superseded + report.previewsRemoved + report.orphansRemoved;
     if (changed + report.redelivered + report.orphansSeen > 0 || report.errors.length > 0)
-      this.#d.log.info({ ...report }, "reconciled");
+      this.#d.log.info({ ...report, ms: this.#d.clock.now().getTime() - started }, "reconciled");
     return report;
   }
 
@@ -149,7 +156,9 @@ export class Reconciler {
     // read cannot then be mistaken for a closed one.
     const environments = await github.environments(repo);
     const deployments = (await github.deployments(repo, DEPLOYMENTS_PER_REPO)).reverse();
-    const open = new Set((await github.openPulls(repo)).map((p) => p.number));
+    const pulls = await github.openPulls(repo);
+    const open = new Set(pulls.map((p) => p.number));
+    await this.#buildsNotReceived(repo, pulls, report);
 
     // Previews of closed pull requests: in the runtime, or left in GitHub by an interrupted teardown.
     const closed = new Set<number>();
@@ -204,6 +213,39 @@ export class Reconciler {
     }
   }
 
+  /**
+   * A queued check whose hand-off never came (the App's own timer died with
+   * the process): one read per pushed head, once it is older than the build timeout.
+   */
+  async #buildsNotReceived(
+    repo: InstalledRepo,
+    pulls: { number: number; headSha: string }[],
+    report: ReconcileReport,
+  ): Promise<void> {
+    const now = this.#d.clock.now().getTime();
+    const timeout = this.#d.buildTimeoutMs;
+    for (const p of pulls) {
+      const key = `${repo.repositoryId}@${p.headSha}`;
+      const first = this.#heads.get(key);
+      if (first === undefined) remember(this.#heads, key, now);
+      if (first === undefined || first < 0 || now - first < timeout) continue;
+      this.#heads.set(key, -1); // checked: never read again
+      for (const c of await this.#d.github.queuedChecks(repo, p.headSha)) {
+        if (c.startedAt && now - Date.parse(c.startedAt) < timeout) continue;
+        const after =
+          timeout >= 60_000 ? `${Math.round(timeout / 60_000)} min` : `${Math.round(timeout / 1000)} s`;
+        await this.#d.github.failCheck(repo, c.id, {
+          title: "Build not received",
+          summary:
+            `No image was handed to the App within ${after} of this push. ` +
+            "Check that the repository has a workflow running the paas Action on this event, " +
+            "that it has `permissions: id-token: write`, and look at its run for a build failure.",
+        });
+        report.buildsNotReceived++;
+      }
+    }
+  }
+
   /** Environments of repositories the App is no longer installed on, and DNS records nobody serves. */
   async #orphansOf(
     orphans: RuntimeEnvironment[],
@@ -212,15 +254,12 @@ export class Reconciler {
   ): Promise<void> {
     const now = this.#d.clock.now().getTime();
     const seen = new Set<string>();
-    const due = (key: string, what: Record<string, unknown>): boolean => {
+    const due = (key: string, what: Record<string, unknown>, why: string): boolean => {
       seen.add(key);
       const first = this.#orphans.get(key) ?? now;
       if (!this.#orphans.has(key)) {
         remember(this.#orphans, key, first);
-        this.#d.log.warn(
-          { ...what, removeAfterMs: this.#d.orphanGraceMs },
-          "orphaned environment: its repository no longer has the App installed",
-        );
+        this.#d.log.warn({ ...what, removeAfterMs: this.#d.orphanGraceMs }, why);
       }
       report.orphansSeen++;
       return now - first >= this.#d.orphanGraceMs;
@@ -231,7 +270,7 @@ export class Reconciler {
         repository: `${e.target.owner}/${e.target.repo}`,
         environment: envSlug(e.target.environment),
       };
-      if (!due(key, where)) continue;
+      if (!due(key, where, "orphaned environment: its repository no longer has the App installed")) continue;
       const owner = dnsOwner(e.target, e.repositoryId);
       // DNS first: the runtime's labels are how a later pass finds the hostnames again.
       for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
@@ -244,7 +283,7 @@ export class Reconciler {
     for (const r of await this.#d.dns.list()) {
       if (served.has(r.ownerKey)) continue;
       const key = `dns:${r.hostname}`;
-      if (!due(key, { hostname: r.hostname })) continue;
+      if (!due(key, { hostname: r.hostname }, "orphaned DNS record: no environment serves it")) continue;
       const repositoryId = Number(r.ownerKey.split("/")[0]);
       await this.#d.dns.remove(r.hostname, { key: r.ownerKey, repositoryId, display: r.hostname });
       this.#orphans.delete(key);

@@ -118,6 +118,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     clock: deps.clock ?? { now: () => new Date() },
     log,
     orphanGraceMs: settings.orphanGraceMs,
+    buildTimeoutMs: settings.buildTimeoutMs,
     // Deliveries that failed since a little before the previous pass (GitHub keeps 3 days).
     redeliverWindowMs: Math.max(3 * settings.reconcileIntervalMs, 15 * 60_000),
   });

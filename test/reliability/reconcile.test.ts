@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { COMMENT_MARKER } from "../../src/app/report.ts";
+import type { FakeDeployment } from "../fakes/github/server.ts";
 import {
   DIGEST,
   FULL,
@@ -34,7 +35,7 @@ function openPull(h: Harness, pr: number, head: string, merge = head) {
 
 /** A deployment as the App creates it, left without statuses (the App was killed right after). */
 function strandedDeployment(h: Harness, environment: string, commit: string, payload: unknown) {
-  const d = {
+  const d: FakeDeployment & { repo: string } = {
     repo: FULL.toLowerCase(),
     id: 50_000 + h.github.deployments.length,
     sha: commit,
@@ -205,6 +206,32 @@ describe("reconciler", () => {
     assert.ok(second.orphansRemoved >= 1);
     assert.deepEqual(await h.runtime.list(), []);
     assert.equal(h.dns.records.size, 0);
+  });
+});
+
+describe("reconciler: builds that never came", () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ PAAS_RECONCILE_INTERVAL: "0s", PAAS_BUILD_TIMEOUT: "300ms" });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it("fails a check still queued past the build timeout after the App restarted (its timer died with it)", async () => {
+    const head = sha(0x5601);
+    openPull(h, 57, head);
+    assert.equal(await h.webhook("pull_request", h.pullRequestPayload("opened", 57, head)), 200);
+    assert.equal(h.github.checkRunsOf(FULL, head)[0]?.status, "queued");
+    await h.restartApp();
+    assert.equal((await h.app.reconciler.run()).buildsNotReceived, 0, "not before the timeout");
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal((await h.app.reconciler.run()).buildsNotReceived, 1);
+    const check = h.github.checkRunsOf(FULL, head)[0]!;
+    assert.equal(check.conclusion, "failure");
+    assert.equal(check.output.title, "Build not received");
+    assert.equal((await h.app.reconciler.run()).buildsNotReceived, 0, "read once per commit");
+    assert.deepEqual(h.github.violations, []);
   });
 });
 

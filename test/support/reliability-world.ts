@@ -462,7 +462,9 @@ export async function startWorld(o: { appEnv?: Record<string, string> } = {}): P
       await kube.close();
       await issuer.stop();
       await github.stop();
-      rmSync(dir, { recursive: true, force: true });
+      // PAAS_RELIABILITY_KEEP keeps the App's log (app.log) for a failed run.
+      if (!process.env.PAAS_RELIABILITY_KEEP) rmSync(dir, { recursive: true, force: true });
+      else console.log(`kept ${dir}`);
     },
   };
   return world;

@@ -90,6 +90,7 @@ export interface FakeCheckRun {
   annotations: { path: string; start_line: number; message: string; annotation_level: string }[];
   detailsUrl?: string;
   externalId?: string;
+  startedAt?: string;
 }
 export interface FakeComment {
   id: number;
@@ -746,6 +747,7 @@ export class FakeGitHub {
           conclusion: null,
           output: {},
           annotations: [],
+          startedAt: typeof body.started_at === "string" ? body.started_at : now,
         };
         this.checkRuns.push(c);
         this.#applyCheck(c, body);
@@ -873,6 +875,7 @@ export class FakeGitHub {
       name: c.name,
       head_sha: c.headSha,
       status: c.status,
+      started_at: c.startedAt ?? null,
       conclusion: c.conclusion,
       output: { ...c.output, annotations_count: c.annotations.length },
       external_id: c.externalId ?? null,
