@@ -83,6 +83,8 @@ export const actionEnvSchema = z.object({
   INPUT_PUSH: flag(true),
   "INPUT_DRY-RUN": flag(false),
   "INPUT_BASE-IMAGES": optional(baseImages),
+  // The commit being built and deployed; a dispatched build of an approved fork PR passes its head sha.
+  INPUT_SHA: optional(z.string().regex(/^[0-9a-f]{40}$/, "a 40-character commit sha")),
   "INPUT_BUILD-TIMEOUT": z.preprocess((v) => blank(v) ?? "30m", duration.transform(durationMs)),
   GITHUB_REPOSITORY: z.string().regex(/^[\w.-]+\/[\w.-]+$/, "owner/repo"),
   GITHUB_SHA: z.string().regex(/^[0-9a-f]{40}$/, "a 40-character commit sha"),
@@ -157,7 +159,7 @@ export function parseSettings(env: Record<string, string | undefined>): ActionSe
     repository: v.GITHUB_REPOSITORY,
     owner,
     repo,
-    sha: v.GITHUB_SHA,
+    sha: v.INPUT_SHA ?? v.GITHUB_SHA,
     ref: v.GITHUB_REF,
     eventName: v.GITHUB_EVENT_NAME,
     runId: v.GITHUB_RUN_ID === undefined ? undefined : Number(v.GITHUB_RUN_ID),

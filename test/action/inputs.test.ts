@@ -37,6 +37,13 @@ describe("parseSettings", () => {
     assert.deepEqual([s.owner, s.repo, s.runId], ["Octo-Org", "Hello.App", 99]);
   });
 
+  it("builds the given sha instead of the workflow's (approved fork builds), and validates it", () => {
+    const head = "fedcba9876543210fedcba9876543210fedcba98";
+    assert.equal(parseSettings({ ...runner, INPUT_SHA: head }).sha, head);
+    assert.equal(parseSettings({ ...runner, INPUT_SHA: "" }).sha, runner.GITHUB_SHA);
+    assert.throws(() => parseSettings({ ...runner, INPUT_SHA: "main" }), /input "sha": a 40-character commit sha/);
+  });
+
   it("reads every input", () => {
     const s = parseSettings({
       ...runner,
