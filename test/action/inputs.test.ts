@@ -41,7 +41,10 @@ describe("parseSettings", () => {
     const head = "fedcba9876543210fedcba9876543210fedcba98";
     assert.equal(parseSettings({ ...runner, INPUT_SHA: head }).sha, head);
     assert.equal(parseSettings({ ...runner, INPUT_SHA: "" }).sha, runner.GITHUB_SHA);
-    assert.throws(() => parseSettings({ ...runner, INPUT_SHA: "main" }), /input "sha": a 40-character commit sha/);
+    assert.throws(
+      () => parseSettings({ ...runner, INPUT_SHA: "main" }),
+      /input "sha": a 40-character commit sha/,
+    );
   });
 
   it("reads every input", () => {
