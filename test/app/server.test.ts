@@ -763,8 +763,10 @@ describe("monorepo, missing builds and health endpoints", () => {
     );
   });
 
-  it("gives each app of a monorepo its check, environment and comment row", async () => {
-    h.app.deployer.stop(); // no build-timeout noise in this scenario
+  it("gives each app of a monorepo its check, environment and comment row", async (t) => {
+    // Its own App with the default build timeout: the 300 ms one above would fail the web check.
+    const h = await startHarness();
+    t.after(() => h.close());
     const commit = sha(0x711);
     const config = [
       "apps:",
