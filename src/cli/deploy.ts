@@ -3,9 +3,9 @@
 import { createHash } from "node:crypto";
 import { buildPrepared, prepareBuild, pushImage, registryOf } from "../build/index.ts";
 import { planDeploy } from "../core/plan.ts";
-import { label, parseEnvironment, type Target } from "../names.ts";
+import { label, type Target } from "../names.ts";
 import { UsageError } from "./main.ts";
-import { appDir, args, type Command } from "./io.ts";
+import { appDir, args, envArg, type Command } from "./io.ts";
 import { localPlatform } from "./local.ts";
 import { localRepo } from "./repo.ts";
 
@@ -37,12 +37,7 @@ export const deployCommand: Command = async (argv, io) => {
     push: { type: "string" },
     "no-cache": { type: "boolean", default: false },
   });
-  let environment;
-  try {
-    environment = parseEnvironment(values.env);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const environment = await envArg(values.env);
   const dir = await appDir(positionals[0], io.cwd);
   const step = (s: string) => io.err(`==> ${s}`);
   const started = Date.now();

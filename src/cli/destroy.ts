@@ -1,22 +1,14 @@
 // `paas destroy [dir] --env <name>`: removes an environment (containers, route,
 // network; unused images) from the Docker runtime. Idempotent.
 import { resolveApps } from "../config/load.ts";
-import { envSlug, parseEnvironment, type Target } from "../names.ts";
-import { UsageError } from "./main.ts";
-import { appDir, args, loadConfigAt, type Command } from "./io.ts";
+import { envSlug, type Target } from "../names.ts";
+import { appDir, args, envArg, loadConfigAt, type Command } from "./io.ts";
 import { localPlatform } from "./local.ts";
 import { localRepo } from "./repo.ts";
 
 export const destroyCommand: Command = async (argv, io) => {
   const { values, positionals } = await args(argv, { env: { type: "string" }, app: { type: "string" } });
-  if (!values.env)
-    throw new UsageError("--env is required (production, a configured environment, or preview/pr-<N>)");
-  let environment;
-  try {
-    environment = parseEnvironment(values.env);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const environment = await envArg(values.env);
   const dir = await appDir(positionals[0], io.cwd);
   const loaded = await loadConfigAt(dir, io.cwd);
   const keys = resolveApps(loaded)

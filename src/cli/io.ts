@@ -4,6 +4,7 @@ import { join, relative, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CONFIG_FILE, parseConfig, type LoadedConfig } from "../config/load.ts";
 import { PaasError } from "../errors.ts";
+import { parseEnvironment, type EnvRef } from "../names.ts";
 
 export interface CliIO {
   out(text: string): void;
@@ -61,4 +62,16 @@ export async function appDir(positional: string | undefined, cwd: string): Promi
   if (!isDir)
     throw new PaasError("no_such_dir", `${positional ?? "."} is not a folder; pass the app's folder`);
   return dir;
+}
+
+/** The --env flag: production, a configured environment, or preview/pr-<N>; anything else is a usage error. */
+export async function envArg(value: string | undefined): Promise<EnvRef> {
+  const { UsageError } = await import("./main.ts");
+  if (!value)
+    throw new UsageError("--env is required (production, a configured environment, or preview/pr-<N>)");
+  try {
+    return parseEnvironment(value);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

@@ -6,11 +6,11 @@ import { resolveApps } from "../config/load.ts";
 import { planDeploy, type PlatformSettings } from "../core/plan.ts";
 import { detect, diskSource } from "../detect/index.ts";
 import { PaasError } from "../errors.ts";
-import { containerName, namespaceName, parseEnvironment, type Target } from "../names.ts";
+import { containerName, namespaceName, type Target } from "../names.ts";
 import { kubernetesSettingsFromEnv, planKubernetes, renderManifests } from "../runtime/kubernetes/index.ts";
 import type { DeploySpec } from "../runtime/types.ts";
 import { UsageError } from "./main.ts";
-import { appDir, args, loadConfigAt, type Command } from "./io.ts";
+import { appDir, args, envArg, loadConfigAt, type Command } from "./io.ts";
 import { localRepo } from "./repo.ts";
 
 export const planCommand: Command = async (argv, io) => {
@@ -26,18 +26,11 @@ export const planCommand: Command = async (argv, io) => {
     gateway: { type: "string" },
     "ingress-namespace": { type: "string" },
   });
-  if (!values.env)
-    throw new UsageError("--env is required (production, a configured environment, or preview/pr-<N>)");
   const runtime = values.runtime ?? io.env.PAAS_RUNTIME ?? "docker";
   if (runtime !== "docker" && runtime !== "kubernetes") {
     throw new UsageError(`--runtime must be kubernetes or docker, not "${runtime.slice(0, 40)}"`);
   }
-  let environment;
-  try {
-    environment = parseEnvironment(values.env);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const environment = await envArg(values.env);
   const dir = await appDir(positionals[0], io.cwd);
   const loaded = await loadConfigAt(dir, io.cwd);
   const repo = await localRepo(dir, values.repo);
