@@ -1,7 +1,7 @@
 // `paas deploy [dir] [--env <name>]`: build with the local Docker engine (the
 // Action's builder) and deploy to the Docker runtime, no GitHub involved.
 import { createHash } from "node:crypto";
-import { buildPrepared, prepareBuild, pushImage, registryOf } from "../build/index.ts";
+import { BuildFailure, buildPrepared, prepareBuild, pushImage, registryOf } from "../build/index.ts";
 import { planDeploy } from "../core/plan.ts";
 import { label, type Target } from "../names.ts";
 import { UsageError } from "./main.ts";
@@ -59,17 +59,31 @@ export const deployCommand: Command = async (argv, io) => {
   // Outside git there is no commit: the build's content decides the version.
   let sha = repo.sha;
   const tag = `sha-${(sha ?? "local").slice(0, 12)}`;
-  const build = await buildPrepared(platform.docker, prepared, {
-    tags: [`${localRepoName}:${tag}`],
-    sha: sha ?? "0".repeat(40),
-    noCache: values["no-cache"],
-    signal: io.signal,
-    onLine: (line) => {
-      if (/^(Step \d+\/\d+|#\d+ |Successfully|ERROR|error)/.test(line) || / CACHED|Using cache/.test(line)) {
-        io.err(`    ${line.slice(0, 300)}`);
-      }
-    },
-  });
+  let build;
+  try {
+    build = await buildPrepared(platform.docker, prepared, {
+      tags: [`${localRepoName}:${tag}`],
+      sha: sha ?? "0".repeat(40),
+      noCache: values["no-cache"],
+      signal: io.signal,
+      onLine: (line) => {
+        if (
+          /^(Step \d+\/\d+|#\d+ |Successfully|ERROR|error)/.test(line) ||
+          / CACHED|Using cache/.test(line)
+        ) {
+          io.err(`    ${line.slice(0, 300)}`);
+        }
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof BuildFailure)) throw e;
+    // Like a compiler: the failing place first, then the end of the build log.
+    const a = e.annotation;
+    const where = a.file ? `${a.file}:${a.line ?? 1}:${a.column ?? 1}: ` : "";
+    io.err(`${where}error: ${a.title}: ${a.message}`);
+    for (const line of e.log.slice(-20)) io.err(`    | ${line}`);
+    return 1;
+  }
   if (!sha) {
     sha = createHash("sha1").update(build.imageId).digest("hex");
     io.err(`    not a git checkout: version ${sha.slice(0, 7)} is derived from the image`);

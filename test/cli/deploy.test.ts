@@ -1,0 +1,75 @@
+// `paas deploy` failures as a user sees them at a terminal: a build error
+// points at file:line like a compiler, a crashing app shows its exit code and
+// last log lines, and both exit 1. Real Docker engine and Caddy.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { freePort } from "../support/caddy.ts";
+
+const bin = fileURLToPath(new URL("../../bin/paas.js", import.meta.url));
+const BASE = "builder=paas-base/python:bookworm,runtime=paas-base/python:bookworm";
+let dir: string;
+let env: Record<string, string>;
+
+function paas(cwd: string, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...argv], { cwd, env, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+async function app(name: string, main: string): Promise<string> {
+  const d = join(dir, name);
+  await mkdir(d, { recursive: true });
+  await writeFile(join(d, "requirements.txt"), "");
+  await writeFile(join(d, "main.py"), main);
+  await writeFile(join(d, ".paas.yml"), "run:\n  healthcheck: { path: /, startupTimeout: 20s }\n");
+  return d;
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "paas-deploy-"));
+  env = {
+    PATH: process.env.PATH ?? "",
+    HOME: process.env.HOME ?? dir,
+    PAAS_STATE_DIR: join(dir, "state"),
+    PAAS_CADDY_ADMIN: `http://127.0.0.1:${await freePort()}`,
+    PAAS_HTTP_PORT: String(await freePort()),
+    PAAS_BASE_IMAGES: BASE,
+  };
+});
+
+after(async () => {
+  await fetch(`${env.PAAS_CADDY_ADMIN}/stop`, { method: "POST" }).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("a syntax error fails the build at its file:line, exit 1", async () => {
+  const d = await app(
+    "broken",
+    'import os\n\ndef main(:\n    pass\nif __name__ == "__main__":\n    main()\n',
+  );
+  const r = await paas(d, "deploy");
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^main\.py:3:\d+: error: /m);
+  assert.equal(r.stdout, "");
+});
+
+test("an app that crashes at start: exit code and last log lines, exit 1, nothing left running", async () => {
+  const d = await app(
+    "crashing",
+    'import sys\nif __name__ == "__main__":\n    print("cannot reach the database", flush=True)\n    sys.exit(3)\n',
+  );
+  const r = await paas(d, "deploy", "--env", "preview/pr-5");
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /paas deploy: error: /);
+  assert.match(r.stderr, /exit(ed)? (with )?code 3|exit code 3/);
+  assert.match(r.stderr, /\| cannot reach the database/);
+  const status = await paas(d, "status", "--json");
+  assert.deepEqual(JSON.parse(status.stdout).environments, []);
+});
