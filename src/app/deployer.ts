@@ -808,8 +808,12 @@ export class Deployer {
           ),
         );
       };
+      // The success status is the last write: a crash before it leaves the deployment
+      // unfinished, so the reconciler resumes it and the check and comment are redone.
       await Promise.all([
-        statuses(),
+        comment().catch((e: unknown) =>
+          this.#d.log.warn({ err: errText(e), deploymentId: job.deploymentId }, "cannot update the comment"),
+        ),
         this.#completeCheck(
           repo,
           job.reportSha,
@@ -827,8 +831,8 @@ export class Deployer {
             phases,
           }),
         ),
-        comment(),
       ]);
+      await statuses();
       this.#d.log.info({ environment: job.environment, sha: spec.sha, url }, "deployed");
     } catch (e) {
       // A failed rollout whose report failed stays a failure; anything else thrown is the platform's error.

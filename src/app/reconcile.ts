@@ -4,6 +4,7 @@
 // unfinished deployments are resumed (or failed with a reason), previews of
 // closed pull requests are torn down, environments nobody owns are reported
 // and removed after a grace period, failed webhook deliveries are redelivered.
+import pLimit from "p-limit";
 import { dnsOwner } from "../dns/owner.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { envSlug } from "../names.ts";
@@ -207,10 +208,16 @@ export class Reconciler {
       }
     }
 
-    for (const pr of closed) {
-      await deployer.pullRequestClosed(repo, pr);
-      report.previewsRemoved++;
-    }
+    // Teardowns take their environment's lock: a few at a time is safe and keeps a long backlog short.
+    const limit = pLimit(4);
+    await Promise.all(
+      [...closed].map((pr) =>
+        limit(async () => {
+          await deployer.pullRequestClosed(repo, pr);
+          report.previewsRemoved++;
+        }),
+      ),
+    );
   }
 
   /**
@@ -304,15 +311,23 @@ export class Reconciler {
       g.newest = Math.max(g.newest, d.id);
       byGuid.set(d.guid, g);
     }
-    for (const [guid, g] of byGuid) {
-      if (g.ok) continue;
-      if (g.attempts >= MAX_ATTEMPTS) {
-        this.#d.log.warn({ guid, attempts: g.attempts }, "webhook delivery keeps failing: not redelivered");
-        continue;
-      }
-      await this.#d.github.redeliver(g.newest);
-      report.redelivered++;
-    }
+    const limit = pLimit(4);
+    await Promise.all(
+      [...byGuid].map(([guid, g]) =>
+        limit(async () => {
+          if (g.ok) return;
+          if (g.attempts >= MAX_ATTEMPTS) {
+            this.#d.log.warn(
+              { guid, attempts: g.attempts },
+              "webhook delivery keeps failing: not redelivered",
+            );
+            return;
+          }
+          await this.#d.github.redeliver(g.newest);
+          report.redelivered++;
+        }),
+      ),
+    );
   }
 }
 
