@@ -7,7 +7,13 @@
 // user sees it: statuses, the URLs, the comment, what is left behind.
 // Seed: PAAS_RELIABILITY_SEED; size: PAAS_RELIABILITY_LIFECYCLES (default 200).
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import Docker from "dockerode";
+import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
+import { startCaddy, type TestCaddy } from "../support/caddy.ts";
+import { buildTestImage } from "../support/docker-images.ts";
 import { after, before, describe, it } from "node:test";
 import {
   BASE_DOMAIN,
@@ -25,7 +31,7 @@ import type { ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
 
 const SEED = Number(process.env.PAAS_RELIABILITY_SEED ?? Math.floor(Math.random() * 1e9));
 const LIFECYCLES = Number(process.env.PAAS_RELIABILITY_LIFECYCLES ?? 200);
-const CONCURRENCY = Number(process.env.PAAS_RELIABILITY_CONCURRENCY ?? 24);
+const CONCURRENCY = Number(process.env.PAAS_RELIABILITY_CONCURRENCY ?? 40);
 const FAULT_RATE = 0.1;
 const TERMINAL = new Set(["success", "failure", "error", "inactive"]);
 
@@ -197,7 +203,7 @@ describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App
     // Kills at random moments (seeded), immediately restarted.
     const killer = (async () => {
       while (running) {
-        await sleep(1500 + random() * 3000);
+        await sleep(3000 + random() * 6000);
         if (!running) break;
         await w.app.restart();
       }
@@ -231,7 +237,24 @@ describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App
       if (envs.length) return `environments of closed PRs: ${envs.slice(0, 5).join(", ")}`;
       return undefined;
     }, 120_000);
+    if (why !== undefined) {
+      // What a user would look at: the unfinished deployments, their statuses and environments.
+      for (const d of w.github
+        .deploymentsOf(FULL)
+        .filter((x) => !TERMINAL.has(x.statuses.at(-1)?.state ?? ""))
+        .slice(0, 5))
+        console.log(
+          JSON.stringify({
+            id: d.id,
+            env: d.environment,
+            sha: d.sha,
+            statuses: d.statuses,
+            envExists: w.github.environmentsOf(FULL).includes(d.environment),
+          }),
+        );
+    }
     assert.equal(why, undefined, why);
+    const convergeMs = Date.now() - t0 - driveMs;
     const stillOpen = [...open];
 
     // Duplicates: two deployments of one sha to one environment (a failed one may be retried).
@@ -243,6 +266,17 @@ describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App
     }
     const duplicates = [...seen.values()].filter((n) => n > 1).length;
     const comments = Array.from({ length: LIFECYCLES }, (_, i) => w.github.commentsOf(FULL, i + 1).length);
+    // A preview that ever went live was announced in the comment; PRs closed before any of
+    // their events reached the App (it was down) have none, and say nothing.
+    const previewed = new Set(
+      w.github
+        .deploymentsOf(FULL)
+        .filter(
+          (d) => d.statuses.some((s) => s.state === "success") && d.environment.startsWith("preview/pr-"),
+        )
+        .map((d) => Number(d.environment.slice("preview/pr-".length))),
+    );
+    const withoutComment = [...previewed].filter((pr) => comments[pr - 1] !== 1);
 
     // Then the open ones close, and nothing may be left behind.
     for (const pr of stillOpen) {
@@ -302,7 +336,9 @@ describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App
       orphans: o,
       duplicates,
       commentsPerPr: countBy(comments.map(String)),
+      prsWithPreview: previewed.size,
       driveSeconds: Math.round(driveMs / 1000),
+      convergeSeconds: Math.round(convergeMs / 1000),
       wallSeconds: Math.round(wallMs / 1000),
     });
     console.log(`reliability figures: ${JSON.stringify(figures, null, 2)}`);
@@ -312,9 +348,10 @@ describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App
     assert.equal(left, undefined, `left behind after the PRs closed: ${left}`);
     assert.deepEqual(unfinished(), [], "every deployment ends in a terminal status");
     assert.equal(duplicates, 0, "no duplicate deployments for the same sha and environment");
+    assert.deepEqual(withoutComment, [], "exactly one App comment on every PR that had a preview");
     assert.ok(
-      comments.every((n) => n === 1),
-      `exactly one App comment per PR: ${JSON.stringify(countBy(comments.map(String)))}`,
+      comments.every((n) => n <= 1),
+      `never more than one App comment per PR: ${JSON.stringify(countBy(comments.map(String)))}`,
     );
     assert.deepEqual(w.github.violations, [], "every GitHub request was a documented one");
     assert.ok(w.app.restarts > 0);
@@ -326,3 +363,180 @@ function countBy(xs: string[]): Record<string, number> {
   for (const x of xs) out[x] = (out[x] ?? 0) + 1;
   return out;
 }
+
+// The same lifecycle on real parts: the Docker engine runs the sample app (it
+// answers with $PAAS_COMMIT_SHA), Caddy routes each preview hostname, and the
+// App (a child process) is killed at chosen moments: right after a hand-off is
+// accepted (mid-deploy), right after a close is delivered, and at random.
+describe(`reliability on the Docker runtime and Caddy (seed ${SEED})`, () => {
+  const docker = new Docker();
+  const run = randomBytes(3).toString("hex");
+  const name = `reliability-${run}`;
+  const config = `name: ${name}\nrun:\n  port: 8080\n  healthcheck:\n    path: /healthz\n    startupTimeout: 30s\n    interval: 1s\n`;
+  const random = rng(SEED + 1);
+  let caddy: TestCaddy;
+  let w: World;
+  let image: { ref: string; id: string };
+  let parts: DockerRuntimeParts;
+
+  before(async () => {
+    caddy = await startCaddy();
+    image = await buildTestImage(docker, `paas-test/${name}`, "v1");
+    w = await startWorld({
+      appEnv: {
+        PAAS_RUNTIME: "docker",
+        PAAS_CADDY_ADMIN: caddy.adminUrl,
+        PAAS_HTTP_PORT: String(caddy.httpPort),
+        PAAS_LISTEN_HOST: "127.0.0.1",
+        PAAS_DNS_PROVIDER: "none",
+        PAAS_BASE_DOMAIN: "localhost",
+        PAAS_URL_PORT: String(caddy.httpPort),
+        PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
+      },
+    });
+    await w.app.start();
+    parts = createDockerRuntime({
+      dockerHost: undefined,
+      caddyAdmin: caddy.adminUrl,
+      httpListen: caddy.httpListen,
+      httpsListen: undefined,
+      secretsDir: undefined,
+      registry: undefined,
+    });
+  });
+  after(async () => {
+    await w?.close();
+    for (const e of (await parts?.runtime.list()) ?? [])
+      if (e.appName === name) await parts.runtime.destroy(e.target).catch(() => undefined);
+    await docker
+      .getImage(image?.id ?? "none")
+      .remove({ force: true })
+      .catch(() => undefined);
+    await caddy?.stop();
+  });
+
+  const browse = (hostname: string): Promise<string> =>
+    new Promise((resolve) => {
+      const req = httpRequest(
+        { host: "127.0.0.1", port: caddy.httpPort, path: "/", headers: { host: hostname }, timeout: 5000 },
+        (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => (body += d.toString()));
+          res.on("end", () => resolve(res.statusCode === 200 ? body : `HTTP ${res.statusCode}`));
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", () => resolve("no answer"));
+      req.end();
+    });
+
+  it("a few lifecycles with kills mid-deploy and mid-teardown converge: newest commit served, then nothing left", async () => {
+    const prs = [1, 2, 3, 4].map((i) => 9000 + i);
+    const heads = new Map<number, string>();
+    const handoffOnce = async (pr: number, head: string) => {
+      for (let i = 0; i < 200; i++) {
+        const r = await w.handoff(
+          {
+            repository: FULL,
+            sha: head,
+            ref: `refs/pull/${pr}/merge`,
+            environment: `preview/pr-${pr}`,
+            image: image.ref,
+            app: "",
+          },
+          {
+            repository: FULL,
+            repository_id: String(REPO_ID),
+            repository_owner: OWNER,
+            repository_owner_id: String(OWNER_ID),
+            sha: head,
+            ref: `refs/pull/${pr}/merge`,
+            event_name: "pull_request",
+            job_workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
+            run_id: "1",
+          },
+        );
+        if (r.status !== 0 && r.status < 500) return r.status;
+        await sleep(200);
+      }
+      return 0;
+    };
+    await Promise.all(
+      prs.map(async (pr, k) => {
+        const pushes = 2 + (k % 2);
+        for (let i = 0; i < pushes; i++) {
+          const head = Array.from({ length: 40 }, () => "0123456789abcdef"[Math.floor(random() * 16)]).join(
+            "",
+          );
+          w.github.setFile(FULL, head, ".paas.yml", config);
+          w.github.setPull(FULL, {
+            number: pr,
+            state: "open",
+            headSha: head,
+            mergeSha: null,
+            headRef: `f-${pr}`,
+            baseRef: "main",
+          });
+          heads.set(pr, head);
+          await w.deliver("pull_request", w.pullRequestPayload(i === 0 ? "opened" : "synchronize", pr, head));
+          assert.equal(await handoffOnce(pr, head), 202);
+          // Chosen moment: the first PR's second push is killed mid-deploy.
+          if (k === 0 && i === 1) await w.app.restart();
+          else if (random() < 0.3) await w.app.restart();
+        }
+      }),
+    );
+    const host = (pr: number) => `pr-${pr}-${name}.localhost`;
+    const until = Date.now() + 120_000;
+    let serving: string[] = [];
+    while (Date.now() < until) {
+      serving = await Promise.all(prs.map((pr) => browse(host(pr))));
+      if (prs.every((pr, i) => serving[i] === heads.get(pr))) break;
+      await sleep(1000);
+    }
+    assert.deepEqual(
+      serving,
+      prs.map((pr) => heads.get(pr)),
+      "every open PR's preview serves its newest commit",
+    );
+
+    // Close them all; kill the App right after the first close is delivered.
+    for (const [i, pr] of prs.entries()) {
+      w.github.setPull(FULL, {
+        number: pr,
+        state: "closed",
+        headSha: heads.get(pr)!,
+        mergeSha: null,
+        headRef: "f",
+        baseRef: "main",
+      });
+      await w.deliver("pull_request", w.pullRequestPayload("closed", pr, heads.get(pr)!));
+      if (i === 0) await w.app.restart();
+    }
+    const left = async () => {
+      const containers = (await parts.runtime.list()).filter((e) => e.appName === name).length;
+      const routes =
+        (await (await fetch(`${caddy.adminUrl}/config/`)).text()).split(`${name}.localhost`).length - 1;
+      const environments = w.github.environmentsOf(FULL).length;
+      const unfinished = w.github
+        .deploymentsOf(FULL)
+        .filter((d) => !TERMINAL.has(d.statuses.at(-1)?.state ?? "")).length;
+      return { containers, routes, environments, unfinished };
+    };
+    const deadline = Date.now() + 90_000;
+    let state = await left();
+    while (Date.now() < deadline && Object.values(state).some((n) => n > 0)) {
+      await sleep(1000);
+      state = await left();
+    }
+    console.log(
+      `docker reliability: ${JSON.stringify({ lifecycles: prs.length, restarts: w.app.restarts, left: state })}`,
+    );
+    assert.deepEqual(state, { containers: 0, routes: 0, environments: 0, unfinished: 0 });
+    for (const pr of prs) {
+      assert.equal(w.github.commentsOf(FULL, pr).length, 1);
+      assert.match(w.github.commentsOf(FULL, pr)[0]!.body, /removed/);
+    }
+    assert.deepEqual(w.github.violations, []);
+  });
+});
