@@ -92,12 +92,18 @@ export class OctokitReconcileGitHub implements ReconcileGitHub {
 
   async deployments(r: RepoRef, max: number): Promise<DeploymentRecord[]> {
     const o = await this.#installation(r.installationId);
-    const { data } = await o.rest.repos.listDeployments({
-      owner: r.owner,
-      repo: r.repo,
-      per_page: Math.min(PER_PAGE, max),
-    });
-    return data.map((d) => ({
+    const data: Awaited<ReturnType<typeof o.rest.repos.listDeployments>>["data"] = [];
+    for (let page = 1; data.length < max; page++) {
+      const { data: batch } = await o.rest.repos.listDeployments({
+        owner: r.owner,
+        repo: r.repo,
+        per_page: Math.min(PER_PAGE, max),
+        page,
+      });
+      data.push(...batch);
+      if (batch.length < Math.min(PER_PAGE, max)) break;
+    }
+    return data.slice(0, max).map((d) => ({
       id: d.id,
       sha: d.sha,
       environment: d.environment,

@@ -45,8 +45,11 @@ export interface ReconcileReport {
   errors: string[];
 }
 
-/** Newest deployments examined per repository: older unfinished ones are beyond any retry. */
-const DEPLOYMENTS_PER_REPO = 50;
+/**
+ * Newest deployments examined per repository (three pages). Older unfinished
+ * previews are still removed with their closed pull request's environment.
+ */
+const DEPLOYMENTS_PER_REPO = 300;
 /** Attempts of one delivery (the original included) before the reconciler gives up on it. */
 const MAX_ATTEMPTS = 3;
 const MAX_DELIVERY_PAGES = 10;

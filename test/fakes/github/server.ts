@@ -685,9 +685,12 @@ export class FakeGitHub {
         const list = this.deployments
           .filter((d) => d.repo === full && (env === null || d.environment === env))
           .reverse();
+        // Paginated as GitHub does (default 30 per page).
+        const per = Number(q.get("per_page") ?? 30);
+        const page = Number(q.get("page") ?? 1);
         return send(
           200,
-          list.map((d) => this.#deploymentJson(d)),
+          list.slice((page - 1) * per, page * per).map((d) => this.#deploymentJson(d)),
         );
       }
       case "repos/create-deployment-status": {
