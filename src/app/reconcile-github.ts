@@ -32,8 +32,8 @@ export interface ReconcileGitHub {
   repositories(): Promise<InstalledRepo[]>;
   /** Open pull requests: number and head sha. */
   openPulls(r: RepoRef): Promise<{ number: number; headSha: string }[]>;
-  /** Newest deployments of a repository (at most `max`), newest first. */
-  deployments(r: RepoRef, max: number): Promise<DeploymentRecord[]>;
+  /** Newest deployments of a repository (at most `max`), newest first; of one environment when named. */
+  deployments(r: RepoRef, max: number, environment?: string): Promise<DeploymentRecord[]>;
   latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined>;
   createDeploymentStatus(r: RepoRef, id: number, state: DeploymentState, description: string): Promise<void>;
   /** Names of the repository's GitHub environments. */
@@ -90,7 +90,7 @@ export class OctokitReconcileGitHub implements ReconcileGitHub {
     return pulls.map((p) => ({ number: p.number, headSha: p.head.sha }));
   }
 
-  async deployments(r: RepoRef, max: number): Promise<DeploymentRecord[]> {
+  async deployments(r: RepoRef, max: number, environment?: string): Promise<DeploymentRecord[]> {
     const o = await this.#installation(r.installationId);
     const data: Awaited<ReturnType<typeof o.rest.repos.listDeployments>>["data"] = [];
     for (let page = 1; data.length < max; page++) {
@@ -99,6 +99,7 @@ export class OctokitReconcileGitHub implements ReconcileGitHub {
         repo: r.repo,
         per_page: Math.min(PER_PAGE, max),
         page,
+        ...(environment !== undefined ? { environment } : {}),
       });
       data.push(...batch);
       if (batch.length < Math.min(PER_PAGE, max)) break;

@@ -50,6 +50,8 @@ export interface ReconcileReport {
  * previews are still removed with their closed pull request's environment.
  */
 const DEPLOYMENTS_PER_REPO = 300;
+/** Newest deployments of each environment read by a process's first pass. */
+const PER_ENVIRONMENT = 20;
 /** Attempts of one delivery (the original included) before the reconciler gives up on it. */
 const MAX_ATTEMPTS = 3;
 const MAX_DELIVERY_PAGES = 10;
@@ -63,6 +65,8 @@ export class Reconciler {
   readonly #terminal = new Set<number>();
   /** First time each orphan was seen (the grace period starts there; a restart starts it again). */
   readonly #orphans = new Map<string, number>();
+  /** Repositories this process reconciled completely once (their environments read one by one). */
+  readonly #known = new Set<number>();
   /** Open pull request heads: when first seen; checked once past the build timeout. */
   readonly #heads = new Map<string, number>();
   #running: Promise<ReconcileReport> | undefined;
@@ -159,9 +163,21 @@ export class Reconciler {
     // Read what exists before the open pull requests: a pull request opened after this
     // read cannot then be mistaken for a closed one.
     const environments = await github.environments(repo);
-    const deployments = (await github.deployments(repo, DEPLOYMENTS_PER_REPO)).reverse();
+    const recent = await github.deployments(repo, DEPLOYMENTS_PER_REPO);
     const pulls = await github.openPulls(repo);
     const open = new Set(pulls.map((p) => p.number));
+    // The first pass of a process also reads each live environment's newest deployments:
+    // what a crash left unfinished may be older than the repository's newest pages.
+    const byId = new Map(recent.map((d) => [d.id, d]));
+    const first = !this.#known.has(repo.repositoryId);
+    if (first) {
+      for (const name of environments) {
+        const pr = previewNumber(name);
+        if (pr !== undefined && !open.has(pr)) continue; // removed below with its environment
+        for (const d of await github.deployments(repo, PER_ENVIRONMENT, name)) byId.set(d.id, d);
+      }
+    }
+    const deployments = [...byId.values()].sort((a, b) => a.id - b.id);
     await this.#buildsNotReceived(repo, pulls, report);
 
     // Previews of closed pull requests: in the runtime, or left in GitHub by an interrupted teardown.
@@ -221,6 +237,7 @@ export class Reconciler {
         }),
       ),
     );
+    if (first) this.#known.add(repo.repositoryId);
   }
 
   /**

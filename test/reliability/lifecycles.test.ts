@@ -49,6 +49,12 @@ describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App
     console.log(`reliability seed ${SEED} (replay: PAAS_RELIABILITY_SEED=${SEED})`);
     w = await startWorld();
     w.github.faults = githubFaults(random, () => faultRate, faults, 3);
+    // The cluster's API server and Cloudflare fail too (both clients retry 5xx and 429).
+    w.kube.setFaultRate(
+      FAULT_RATE / 2,
+      [{ status: 500 }, { status: 503 }, { status: 429, retryAfter: 1 }],
+      SEED,
+    );
     await w.app.start();
   });
   after(async () => {
@@ -217,7 +223,15 @@ describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App
         await lifecycle(pr);
       }
     });
+    // Cloudflare: a fault now and then, taken by the next DNS request.
+    const dnsFaults = setInterval(() => {
+      const kind = random() < 0.5 ? 503 : 429;
+      w.cloudflare.inject(kind === 429 ? { status: 429, retryAfter: "1" } : { status: 503 });
+      faults[`cloudflare ${kind}`] = (faults[`cloudflare ${kind}`] ?? 0) + 1;
+    }, 500);
     await Promise.all(workers);
+    clearInterval(dnsFaults);
+    w.kube.setFaultRate(0, []);
     running = false;
     await killer;
     const driveMs = Date.now() - t0;
@@ -330,6 +344,8 @@ describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App
         .length,
       faultsInjected: faults,
       githubRequests: w.github.log.length,
+      kubernetesRequests: w.kube.requestCount,
+      kubernetesFaults: w.kube.requests.filter((r) => r.status === 429 || r.status >= 500).length,
       restarts: w.app.restarts,
       redeliveries: w.github.deliveries.filter((d) => d.redelivery).length,
       openAtCheck: stillOpen.length,

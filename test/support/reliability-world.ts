@@ -283,7 +283,7 @@ export async function startWorld(o: { appEnv?: Record<string, string> } = {}): P
   });
   const issuer = new OidcIssuer();
   await issuer.start();
-  const kube = await FakeKubernetesApi.start({ controllerDelayMs: 2, terminatingMs: 20, record: false });
+  const kube = await FakeKubernetesApi.start({ controllerDelayMs: 2, terminatingMs: 20 });
   // The App's own namespace, where its deploy Leases live.
   kube.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "paas-system" } });
   const cloudflare = await new FakeCloudflare({ zones: [{ id: "f".repeat(32), name: BASE_DOMAIN }] }).start();
