@@ -250,7 +250,7 @@ describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App
         .filter((e) => e.startsWith("preview/") && !open.has(Number(e.slice(11))));
       if (envs.length) return `environments of closed PRs: ${envs.slice(0, 5).join(", ")}`;
       return undefined;
-    }, 120_000);
+    }, 180_000);
     if (why !== undefined) {
       // What a user would look at: the unfinished deployments, their statuses and environments.
       for (const d of w.github
@@ -329,7 +329,7 @@ describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App
       const o = orphans();
       const n = o.namespaces + o.routes + o.records + o.environments;
       return n === 0 && unfinished().length === 0 ? undefined : JSON.stringify(o);
-    }, 60_000);
+    }, 120_000);
     const o = orphans();
     const wallMs = Date.now() - t0;
 
