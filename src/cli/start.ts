@@ -73,7 +73,8 @@ export const startCommand: Command = async (argv, io) => {
   const docker = (env.PAAS_RUNTIME || "docker") === "docker";
   const restore = docker ? await prepareDocker(env, io) : undefined;
 
-  if (!env.APP_ID || !(env.PRIVATE_KEY || env.PRIVATE_KEY_PATH)) {
+  // In production (the App's image sets NODE_ENV) missing credentials are a settings error, not a setup page.
+  if (env.NODE_ENV !== "production" && (!env.APP_ID || !(env.PRIVATE_KEY || env.PRIVATE_KEY_PATH))) {
     // Probot's setup flow: a page that registers the App from app.yml and writes .env.
     const { run } = await import("probot");
     const server = await run(() => {}, { env: { ...env, PORT: env.PORT || "3000" } as NodeJS.ProcessEnv });
