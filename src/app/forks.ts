@@ -10,7 +10,7 @@ import { CONFIG_FILE, parseConfig, resolveApps, type ResolvedApp } from "../conf
 import { ConfigError } from "../errors.ts";
 import type { ActionsClaims, HandoffBody } from "./handoff.ts";
 import { HandoffRejected } from "./handoff.ts";
-import type { CheckRunUpdate, GitHubPort, RepoRef } from "./github.ts";
+import { createCheckRun, type CheckRunUpdate, type GitHubPort, type RepoRef } from "./github.ts";
 import { CHECK_NAME, escapeMarkdown } from "./report.ts";
 
 /** The approval command: the whole comment, optionally pinning the reviewed commit. */
@@ -412,16 +412,7 @@ export class OctokitForkGitHub implements ForkGitHubPort {
   }
 
   async createCheckRun(r: RepoRef, sha: string, name: string, u: CheckRunUpdate, externalId?: string) {
-    const o = await this.#installation(r.installationId);
-    const { data } = await o.rest.checks.create({
-      owner: r.owner,
-      repo: r.repo,
-      head_sha: sha,
-      name,
-      ...checkBody(u),
-      ...(externalId ? { external_id: externalId } : {}),
-    });
-    return data.id;
+    return createCheckRun(await this.#installation(r.installationId), r, sha, name, u, externalId);
   }
 
   async updateCheckRun(r: RepoRef, id: number, u: CheckRunUpdate, externalId?: string): Promise<void> {

@@ -163,15 +163,7 @@ export class OctokitGitHub implements GitHubPort {
   }
 
   async createCheckRun(r: RepoRef, headSha: string, name: string, u: CheckRunUpdate): Promise<number> {
-    const o = await this.#installation(r.installationId);
-    const { data } = await o.rest.checks.create({
-      owner: r.owner,
-      repo: r.repo,
-      head_sha: headSha,
-      name,
-      ...checkBody(u),
-    });
-    return data.id;
+    return createCheckRun(await this.#installation(r.installationId), r, headSha, name, u);
   }
 
   async updateCheckRun(r: RepoRef, id: number, u: CheckRunUpdate): Promise<void> {
@@ -307,6 +299,26 @@ export class OctokitGitHub implements GitHubPort {
     const o = await this.#installation(r.installationId);
     await o.rest.issues.updateComment({ owner: r.owner, repo: r.repo, comment_id: id, body });
   }
+}
+
+/** Creates a check run; `externalId` carries durable state (fork approvals). Shared by the GitHub ports. */
+export async function createCheckRun(
+  o: ProbotOctokit,
+  r: RepoRef,
+  headSha: string,
+  name: string,
+  u: CheckRunUpdate,
+  externalId?: string,
+): Promise<number> {
+  const { data } = await o.rest.checks.create({
+    owner: r.owner,
+    repo: r.repo,
+    head_sha: headSha,
+    name,
+    ...checkBody(u),
+    ...(externalId ? { external_id: externalId } : {}),
+  });
+  return data.id;
 }
 
 function checkBody(u: CheckRunUpdate) {
