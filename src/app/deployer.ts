@@ -220,12 +220,11 @@ export class Deployer {
     await this.#updateComment(repo, pr, true, (rows) => {
       let out = rows;
       for (const app of apps) {
-        const prev = rows.find((r) => r.app === displayApp(repo, app));
+        // No URL until this commit answers on it: the old one serves the previous commit.
         out = upsertRow(
           out,
           this.#row(displayApp(repo, app), "building", headSha, {
             checkUrl: this.#checkUrl(repo, headSha, app.key),
-            url: prev?.url,
           }),
         );
       }
@@ -729,6 +728,23 @@ export class Deployer {
           description: description(`deploying ${spec.sha.slice(0, 7)}`),
           logUrl,
         }),
+        // A rollout can take minutes: the comment says the build arrived and is deploying.
+        job.pr === undefined
+          ? undefined
+          : this.#updateComment(repo, job.pr, true, (rows) =>
+              upsertRow(
+                rows,
+                this.#row(displayApp(repo, job.app), "deploying", job.reportSha, {
+                  checkUrl: this.#checkUrl(repo, job.reportSha, job.app.key),
+                  runUrl: job.runUrl,
+                }),
+              ),
+            ).catch((e: unknown) =>
+              this.#d.log.warn(
+                { err: errText(e), deploymentId: job.deploymentId },
+                "cannot update the comment",
+              ),
+            ),
       ]);
 
       const result = await this.#d.runtime.apply(spec);
