@@ -103,6 +103,8 @@ describe("secrets never reach an output; previews get neither production secrets
       caddyAdmin: caddy.adminUrl,
       httpListen: caddy.httpListen,
       httpsListen: undefined,
+      // Its own containers: other suites deploy the same repository's previews on this engine.
+      instance: `leak-${process.pid}`,
       secretsDir,
       registry: undefined,
     });

@@ -56,6 +56,8 @@ describe("App with the Docker runtime and Caddy", () => {
       caddyAdmin: caddy.adminUrl,
       httpListen: caddy.httpListen,
       httpsListen: undefined,
+      // Its own containers: other suites deploy the same repository's previews on this engine.
+      instance: `e2e-${run}`,
       secretsDir: undefined,
       registry: undefined,
     });

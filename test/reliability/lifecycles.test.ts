@@ -401,6 +401,8 @@ describe(`reliability on the Docker runtime and Caddy (seed ${SEED})`, () => {
     w = await startWorld({
       appEnv: {
         PAAS_RUNTIME: "docker",
+        // Its own containers only: other suites deploy on the same engine at the same time.
+        PAAS_DOCKER_INSTANCE: name,
         PAAS_CADDY_ADMIN: caddy.adminUrl,
         PAAS_HTTP_PORT: String(caddy.httpPort),
         PAAS_LISTEN_HOST: "127.0.0.1",
@@ -417,6 +419,7 @@ describe(`reliability on the Docker runtime and Caddy (seed ${SEED})`, () => {
       httpListen: caddy.httpListen,
       httpsListen: undefined,
       secretsDir: undefined,
+      instance: name,
       registry: undefined,
     });
   });

@@ -39,6 +39,11 @@ export const dockerEnvSchema = z.object({
   PAAS_HTTPS: bool.default(false),
   PAAS_HTTPS_PORT: port.default(443),
   PAAS_SECRETS_DIR: z.string().min(1).optional(),
+  /** Which paas owns the containers when several share one engine. Default "paas". */
+  PAAS_DOCKER_INSTANCE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, "PAAS_DOCKER_INSTANCE must be lowercase letters, digits, . and -")
+    .optional(),
   /** Pull credentials for one registry (e.g. ghcr.io with a token that can read packages). */
   PAAS_REGISTRY_HOST: z.string().optional(),
   PAAS_REGISTRY_USERNAME: z.string().optional(),
@@ -51,6 +56,8 @@ export interface DockerSettings {
   httpListen: string;
   httpsListen: string | undefined;
   secretsDir: string | undefined;
+  /** PAAS_DOCKER_INSTANCE; undefined means the default ("paas"). */
+  instance?: string | undefined;
   registry: { host: string; username: string; password: string } | undefined;
 }
 
@@ -82,6 +89,7 @@ export function dockerSettingsFromEnv(env: Record<string, string | undefined>): 
     httpListen: `${host}:${e.PAAS_HTTP_PORT}`,
     httpsListen: e.PAAS_HTTPS ? `${host}:${e.PAAS_HTTPS_PORT}` : undefined,
     secretsDir: e.PAAS_SECRETS_DIR,
+    instance: e.PAAS_DOCKER_INSTANCE,
     registry: e.PAAS_REGISTRY_HOST
       ? {
           host: e.PAAS_REGISTRY_HOST,
@@ -135,6 +143,7 @@ export function createDockerRuntime(
     caddy,
     secrets: settings.secretsDir ? new FileSecretSource({ dir: settings.secretsDir }) : undefined,
     registryAuth,
+    instance: settings.instance,
   });
   return {
     runtime,

@@ -57,6 +57,11 @@ export interface DockerRuntimeOptions {
   restartPolicy?: "unless-stopped" | "on-failure" | undefined;
   /** How long the new version may take to answer through Caddy after the route moved. Default 15 s. */
   routeTimeoutMs?: number | undefined;
+  /**
+   * Which paas owns the containers (PAAS_DOCKER_INSTANCE). Default "paas". Two Apps sharing one
+   * Docker engine (say a staging and a production paas) each see, reconcile and remove only their own.
+   */
+  instance?: string | undefined;
 }
 
 export class DockerRuntimeError extends PaasError {
@@ -85,7 +90,7 @@ const L = {
   deployedAt: "paas.deployed-at",
   deployId: "paas.deploy-id",
 } as const;
-const MANAGED = `${L.managedBy}=paas`;
+const DEFAULT_INSTANCE = "paas";
 
 // Labels are read back from the engine: parse them, never trust them.
 const labelsSchema = z.looseObject({
@@ -136,6 +141,7 @@ export class DockerRuntime implements Runtime {
   readonly #stopTimeout: number;
   readonly #restart: "unless-stopped" | "on-failure";
   readonly #routeTimeoutMs: number;
+  readonly #instance: string;
   readonly #locks = new Map<string, Promise<unknown>>();
 
   constructor(options: DockerRuntimeOptions) {
@@ -147,6 +153,12 @@ export class DockerRuntime implements Runtime {
     this.#stopTimeout = options.stopTimeoutSeconds ?? 10;
     this.#restart = options.restartPolicy ?? "unless-stopped";
     this.#routeTimeoutMs = options.routeTimeoutMs ?? 15_000;
+    this.#instance = options.instance ?? DEFAULT_INSTANCE;
+    if (!/^[a-z0-9][a-z0-9.-]{0,62}$/.test(this.#instance)) {
+      throw new DockerRuntimeError(
+        "PAAS_DOCKER_INSTANCE must be lowercase letters, digits, . and - (at most 63)",
+      );
+    }
   }
 
   apply(spec: DeploySpec, options: ApplyOptions = {}): Promise<RolloutResult> {
@@ -218,7 +230,7 @@ export class DockerRuntime implements Runtime {
     let set = 0;
     for (const [ns, g] of live) {
       await this.#caddy.setRoute({
-        id: routeId(ns),
+        id: this.#scoped(routeId(ns)),
         hostnames: splitList(g.labels[L.hostnames]),
         upstreams: g.containers.map((c) => c.upstream!),
         deployId: g.deployId,
@@ -226,9 +238,11 @@ export class DockerRuntime implements Runtime {
       set++;
     }
     const namespaces = new Set(managed.map((m) => m.labels[L.namespace]));
+    // Stale routes of this instance only: another instance's routes are not ours to remove.
+    const prefix = this.#scoped(routeId(""));
     for (const r of await this.#caddy.routes()) {
-      const ns = r.id.startsWith("paas-") ? r.id.slice(5) : undefined;
-      if (ns && !namespaces.has(ns)) await this.#caddy.removeRoute(r.id);
+      const ns = r.id.startsWith(prefix) ? r.id.slice(prefix.length) : undefined;
+      if (ns && !ns.includes(".") && !namespaces.has(ns)) await this.#caddy.removeRoute(r.id);
     }
     return set;
   }
@@ -313,20 +327,25 @@ export class DockerRuntime implements Runtime {
       }
 
       progress("route", spec.hostnames.join(", "));
-      await this.#caddy.setRoute({ id: routeId(ns), hostnames: spec.hostnames, upstreams, deployId });
+      await this.#caddy.setRoute({
+        id: this.#scoped(routeId(ns)),
+        hostnames: spec.hostnames,
+        upstreams,
+        deployId,
+      });
       const routed = await this.#waitRouted(spec, deployId, signal);
       if (!routed.ok) {
         // Put the previous version back in front before removing the new one.
         const prev = old.find((g) => g.containers.every((c) => c.upstream));
         if (prev) {
           await this.#caddy.setRoute({
-            id: routeId(ns),
+            id: this.#scoped(routeId(ns)),
             hostnames: splitList(prev.labels[L.hostnames]),
             upstreams: prev.containers.map((c) => c.upstream!),
             deployId: prev.deployId,
           });
         } else {
-          await this.#caddy.removeRoute(routeId(ns));
+          await this.#caddy.removeRoute(this.#scoped(routeId(ns)));
         }
         await cleanup();
         return fail(routed.reason, {
@@ -352,13 +371,18 @@ export class DockerRuntime implements Runtime {
     return { ok: true, url: spec.url, replicas, durationMs: Date.now() - started };
   }
 
+  /** Network names and route ids of a non-default instance carry its name, so instances never collide. */
+  #scoped(name: string): string {
+    return this.#instance === DEFAULT_INSTANCE ? name : `${this.#instance}.${name}`;
+  }
+
   async #destroy(target: Target): Promise<void> {
     const ns = namespaceName(target);
     const containers = await this.#managed({ namespace: ns });
-    await this.#caddy.removeRoute(routeId(ns));
+    await this.#caddy.removeRoute(this.#scoped(routeId(ns)));
     await this.#removeContainers(containers);
     try {
-      await this.#docker.getNetwork(ns).remove();
+      await this.#docker.getNetwork(this.#scoped(ns)).remove();
     } catch (err) {
       if (statusOf(err) !== 404)
         throw new DockerRuntimeError(`could not remove network ${ns}: ${messageOf(err)}`, { cause: err });
@@ -443,17 +467,21 @@ export class DockerRuntime implements Runtime {
 
   async #ensureNetwork(ns: string, spec: DeploySpec): Promise<void> {
     try {
-      await this.#docker.getNetwork(ns).inspect();
+      await this.#docker.getNetwork(this.#scoped(ns)).inspect();
       return;
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
     }
     try {
       await this.#docker.createNetwork({
-        Name: ns,
+        Name: this.#scoped(ns),
         Driver: "bridge",
         CheckDuplicate: true,
-        Labels: { [L.managedBy]: "paas", [L.namespace]: ns, [L.repositoryId]: String(spec.repositoryId) },
+        Labels: {
+          [L.managedBy]: this.#instance,
+          [L.namespace]: ns,
+          [L.repositoryId]: String(spec.repositoryId),
+        },
       });
     } catch (err) {
       // Created concurrently by another process: fine.
@@ -464,7 +492,7 @@ export class DockerRuntime implements Runtime {
   #labels(spec: DeploySpec, ns: string, deployId: string): Record<string, string> {
     const t = spec.target;
     return {
-      [L.managedBy]: "paas",
+      [L.managedBy]: this.#instance,
       [L.namespace]: ns,
       [L.repositoryId]: String(spec.repositoryId),
       [L.owner]: t.owner,
@@ -506,7 +534,7 @@ export class DockerRuntime implements Runtime {
       ExposedPorts: { [port]: {} },
       ...(spec.command ? { Entrypoint: ["/bin/sh", "-c"], Cmd: [spec.command] } : {}),
       HostConfig: {
-        NetworkMode: ns,
+        NetworkMode: this.#scoped(ns),
         PortBindings: { [port]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
         NanoCpus: cpuMillis(spec.resources.limits.cpu) * 1_000_000,
         Memory: memoryBytes(spec.resources.limits.memory),
@@ -522,7 +550,9 @@ export class DockerRuntime implements Runtime {
         Init: true,
         LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
       },
-      NetworkingConfig: { EndpointsConfig: { [ns]: { Aliases: [spec.appName].filter(Boolean) } } },
+      NetworkingConfig: {
+        EndpointsConfig: { [this.#scoped(ns)]: { Aliases: [spec.appName].filter(Boolean) } },
+      },
     };
   }
 
@@ -688,7 +718,12 @@ export class DockerRuntime implements Runtime {
   async #managed(filter: { namespace?: string }): Promise<Managed[]> {
     const list = await this.#docker.listContainers({
       all: true,
-      filters: { label: [MANAGED, ...(filter.namespace ? [`${L.namespace}=${filter.namespace}`] : [])] },
+      filters: {
+        label: [
+          `${L.managedBy}=${this.#instance}`,
+          ...(filter.namespace ? [`${L.namespace}=${filter.namespace}`] : []),
+        ],
+      },
     });
     const out: Managed[] = [];
     for (const c of list) {

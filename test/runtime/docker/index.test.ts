@@ -16,6 +16,7 @@ describe("Docker runtime settings", () => {
       httpListen: ":80",
       httpsListen: undefined,
       secretsDir: undefined,
+      instance: undefined,
       registry: undefined,
     });
   });
