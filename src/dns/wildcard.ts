@@ -12,11 +12,13 @@ export interface WildcardDnsOptions {
   claims?: ClaimSource;
 }
 
-export class WildcardDns implements DnsProvider {
-  readonly kind = "wildcard" as const;
+/** A provider with no record per environment: it only refuses hostnames another owner claims. */
+export class ClaimCheckDns implements DnsProvider {
+  readonly kind: "wildcard" | "none";
   readonly #claims: ClaimSource | undefined;
 
-  constructor(options: WildcardDnsOptions = {}) {
+  constructor(kind: "wildcard" | "none", options: WildcardDnsOptions = {}) {
+    this.kind = kind;
     this.#claims = options.claims;
   }
 
@@ -28,5 +30,11 @@ export class WildcardDns implements DnsProvider {
 
   async list(): Promise<{ hostname: string; ownerKey: string }[]> {
     return [];
+  }
+}
+
+export class WildcardDns extends ClaimCheckDns {
+  constructor(options: WildcardDnsOptions = {}) {
+    super("wildcard", options);
   }
 }
