@@ -477,26 +477,15 @@ export class Deployer {
       return { deploymentId: same.id, environment, url: spec.url, sha: body.sha, duplicate: true };
     }
     const deploymentId = await this.#createDeployment(repo, spec, environment, reportSha);
-    const now = this.#d.clock.now().getTime();
-    const job: Job = {
-      seq: ++this.#seq,
-      repo,
-      spec,
-      app,
-      environment,
-      envKey: lockKey(repo.repositoryId, env),
-      deploymentId,
-      reportSha,
-      pr: env.kind === "preview" ? env.pr : undefined,
+    const job = this.#newJob(repo, spec, app, env, environment, deploymentId, reportSha, {
       // The signed claim wins over the body's run id.
       runUrl: runUrl(
         this.#d.githubWebUrl,
         repo,
         claims.run_id ?? (body.runId !== undefined ? String(body.runId) : undefined),
       ),
-      acceptedAt: now,
-      acceptMs: now - t0,
-    };
+      since: t0,
+    });
     remember(this.#jobs, deploymentId, job);
     this.#enqueue(job);
     this.#d.log.info(
@@ -605,26 +594,40 @@ export class Deployer {
       if (!(e instanceof PlanError)) throw e;
       return e.message;
     }
-    const now = this.#d.clock.now().getTime();
-    const job: Job = {
-      seq: ++this.#seq,
-      repo,
-      spec,
-      app,
-      environment: d.environment,
-      envKey: lockKey(repo.repositoryId, env),
-      deploymentId: d.id,
-      reportSha: d.sha,
-      pr: env.kind === "preview" ? env.pr : undefined,
-      runUrl: undefined,
-      acceptedAt: now,
-      acceptMs: 0,
-      resumed: true,
-    };
+    const job = this.#newJob(repo, spec, app, env, d.environment, d.id, d.sha, { resumed: true });
     remember(this.#jobs, d.id, job);
     this.#enqueue(job);
     this.#d.log.info({ environment: d.environment, sha, deploymentId: d.id }, "deployment resumed");
     return undefined;
+  }
+
+  /** A job for the queue: what the hand-off (or a resumed deployment) says, plus what derives from it. */
+  #newJob(
+    repo: RepoInfo,
+    spec: DeploySpec,
+    app: ResolvedApp,
+    env: EnvRef,
+    environment: string,
+    deploymentId: number,
+    reportSha: string,
+    o: { runUrl?: string | undefined; since?: number; resumed?: boolean },
+  ): Job {
+    const now = this.#d.clock.now().getTime();
+    return {
+      seq: ++this.#seq,
+      repo,
+      spec,
+      app,
+      environment,
+      envKey: lockKey(repo.repositoryId, env),
+      deploymentId,
+      reportSha,
+      pr: env.kind === "preview" ? env.pr : undefined,
+      runUrl: o.runUrl,
+      acceptedAt: now,
+      acceptMs: o.since === undefined ? 0 : now - o.since,
+      ...(o.resumed ? { resumed: true } : {}),
+    };
   }
 
   /** Why a job must not deploy (read from GitHub, so it holds across restarts and replicas). */
