@@ -3,6 +3,7 @@
 // make URLs match the port Caddy serves on.
 import type { PlatformSettings } from "../core/plan.ts";
 import { ensureCaddy } from "../runtime/docker/caddy-daemon.ts";
+import { engineProblem, PrereqError } from "../runtime/docker/prereqs.ts";
 import {
   createDockerRuntime,
   dockerSettingsFromEnv,
@@ -13,11 +14,25 @@ export interface LocalPlatform extends DockerRuntimeParts {
   settings: PlatformSettings;
 }
 
-export async function localPlatform(env: NodeJS.ProcessEnv): Promise<LocalPlatform> {
+/**
+ * `routing: false` (status) only reads container labels: it needs the engine,
+ * not Caddy, so it neither starts Caddy nor requires it.
+ */
+export async function localPlatform(
+  env: NodeJS.ProcessEnv,
+  { routing = true }: { routing?: boolean } = {},
+): Promise<LocalPlatform> {
   const docker = dockerSettingsFromEnv(env);
-  await ensureCaddy({ adminUrl: docker.caddyAdmin, stateDir: env.PAAS_STATE_DIR });
+  if (routing) await ensureCaddy({ adminUrl: docker.caddyAdmin, stateDir: env.PAAS_STATE_DIR });
   const parts = createDockerRuntime(docker);
-  await parts.check();
+  if (routing) await parts.check();
+  else {
+    await parts.docker.ping().catch(() => {
+      throw new PrereqError([
+        engineProblem(docker.dockerHost ?? env.DOCKER_HOST ?? "unix:///var/run/docker.sock"),
+      ]);
+    });
+  }
   const httpPort = Number(docker.httpListen.slice(docker.httpListen.lastIndexOf(":") + 1));
   const https = Boolean(docker.httpsListen) && env.PAAS_URL_SCHEME !== "http";
   return {

@@ -9,7 +9,7 @@ export const statusCommand: Command = async (argv, io) => {
   const { values, positionals } = await args(argv, { json: { type: "boolean", default: false } });
   const dir = await appDir(positionals[0], io.cwd);
   const repo = await localRepo(dir);
-  const platform = await localPlatform(io.env);
+  const platform = await localPlatform(io.env, { routing: false });
   const envs = (await platform.runtime.list())
     .filter((e) => e.target.owner === repo.owner && e.target.repo === repo.repo)
     .sort((a, b) =>

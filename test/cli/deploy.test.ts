@@ -73,3 +73,18 @@ test("an app that crashes at start: exit code and last log lines, exit 1, nothin
   const status = await paas(d, "status", "--json");
   assert.deepEqual(JSON.parse(status.stdout).environments, []);
 });
+
+test("status reads the engine only: it neither needs nor starts Caddy", async () => {
+  const d = await app("idle", 'if __name__ == "__main__":\n    pass\n');
+  const admin = `http://127.0.0.1:${await freePort()}`;
+  const saved = env.PAAS_CADDY_ADMIN;
+  env.PAAS_CADDY_ADMIN = admin;
+  try {
+    const r = await paas(d, "status");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^no environments of local\/idle on this host/);
+    await assert.rejects(fetch(`${admin}/config/`), "no Caddy was started");
+  } finally {
+    env.PAAS_CADDY_ADMIN = saved!;
+  }
+});

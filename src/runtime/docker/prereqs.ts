@@ -24,10 +24,7 @@ export async function checkDockerPrereqs({ docker, dockerHost, caddy }: PrereqTa
   const problems: string[] = [];
   const [engine, admin] = await Promise.allSettled([docker.ping(), caddy.ping()]);
   if (engine.status === "rejected") {
-    problems.push(
-      `the Docker engine does not answer at ${dockerHost}: start it (\`sudo systemctl start docker\`, or \`sudo dockerd &\`), ` +
-        `make sure this user may use it (\`sudo usermod -aG docker $USER\`), or set PAAS_DOCKER_HOST`,
-    );
+    problems.push(engineProblem(dockerHost));
   }
   if (admin.status === "rejected") {
     problems.push(
@@ -36,4 +33,12 @@ export async function checkDockerPrereqs({ docker, dockerHost, caddy }: PrereqTa
     );
   }
   if (problems.length > 0) throw new PrereqError(problems);
+}
+
+/** The engine does not answer: what to run. */
+export function engineProblem(dockerHost: string): string {
+  return (
+    `the Docker engine does not answer at ${dockerHost}: start it (\`sudo systemctl start docker\`, or \`sudo dockerd &\`), ` +
+    `make sure this user may use it (\`sudo usermod -aG docker $USER\`), or set PAAS_DOCKER_HOST`
+  );
 }
