@@ -120,9 +120,15 @@ do_engine() {
     # Its own session, so the engine outlives this script and the terminal it runs in.
     ("${SUDO[@]}" setsid dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &)
   fi
-  local _
+  local _ out
   for _ in $(seq 1 60); do
-    docker version >/dev/null 2>&1 && return 0
+    out="$(docker version 2>&1)" && return 0
+    if [[ "$out" == *"permission denied"* ]]; then
+      # Up, but not for this user (sudo started it): the group, which counts from the next login.
+      ENGINE_STATE=denied
+      "${SUDO[@]}" usermod -aG docker "$(whoami)"
+      return 0
+    fi
     sleep 1
   done
   tail -20 "$DOCKERD_LOG" >&2 2>/dev/null || true
@@ -135,7 +141,7 @@ check_caddy() {
     need_pkg caddy caddy
   elif has_systemd && systemctl is-active --quiet caddy 2>/dev/null; then
     # paas runs its own Caddy; the packaged one holds port 80 and the admin address 2019.
-    NOTES+=("caddy: the packaged caddy service is running on port 80 and admin 2019, which paas start would then use as is; to let paas run its own: sudo systemctl disable --now caddy")
+    NOTES+=("caddy: the packaged caddy service is running (port 80, admin 2019): paas start would use it instead of its own; to let paas run its own: sudo systemctl disable --now caddy")
   fi
 }
 # Debian's caddy and docker-registry start services that paas and the tests do not use

@@ -213,8 +213,9 @@ test("the README's commands, in order, in a fresh clone", async (t) => {
       const bare = command.replace(/\s+#.*$/, "");
       seen.add(bare);
       const narrowed = bare === "npm test";
-      // `npm test` is the run this test is part of: the whole suite again would run this
-      // test again. It runs as written (set-up, type check, lint, format, the runner) on one file.
+      // `npm test` is the run this test is part of: the whole suite again would run this test
+      // again, and its whole-tree checks are that run's. It runs as written from a new user's
+      // shell (the set-up, Node 24, the test runner), narrowed to one file.
       const runEnv = narrowed ? { ...shell, PAAS_TEST_FILES: "test/cli/next-step.test.ts" } : shell;
       const started = Date.now();
       const ran = await sh(command, runEnv, /Next step:/);
@@ -243,7 +244,11 @@ test("the README's commands, in order, in a fresh clone", async (t) => {
       }
       if (bare.startsWith("npx paas status"))
         assert.match(ran.output, new RegExp(`production.*${sha.slice(0, 7)}\\s+healthy`));
-      if (narrowed) assert.match(ran.output, /^ℹ pass [1-9]\d*$/m);
+      if (narrowed) {
+        assert.match(ran.output, /^paas setup: ready: node deps engine caddy registry base-images$/m);
+        assert.match(ran.output, /^== type check, lint, format: not run \(PAAS_TEST_FILES=/m);
+        assert.match(ran.output, /^ℹ pass [1-9]\d*$/m);
+      }
     }
   }
   for (const bare of KNOWN_FAILING.keys())

@@ -88,7 +88,7 @@ const PACKAGED: Record<string, string> = {
         echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock" >&2; exit 1 ;;
       image) [ -f "$FAKE/images" ] ;;
     esac`,
-  dockerd: `echo "dockerd $*" >>"$FAKE/calls"; touch "$FAKE/engine-running"`,
+  dockerd: `echo "dockerd $*" >>"$FAKE/calls"; touch "$FAKE/engine-\${FAKE_STARTS:-running}"`,
   caddy: `exit 0`,
   "docker-registry": `exit 0`,
   htpasswd: `exit 0`,
@@ -107,6 +107,8 @@ interface Machine {
   sudo?: "passwordless" | "password" | "none";
   uname?: string;
   aptFail?: string;
+  /** What dockerd leads to: "denied" when it runs but this user may not use its socket. */
+  starts?: "running" | "denied";
 }
 
 const DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n';
@@ -153,6 +155,7 @@ async function machine(m: Machine): Promise<{ fake: string; env: Record<string, 
     FAKE_SUDO: m.sudo ?? "none",
     FAKE_UNAME: m.uname ?? "Linux",
     FAKE_APT_FAIL: m.aptFail ?? "",
+    FAKE_STARTS: m.starts ?? "running",
   };
   return { fake, env };
 }
@@ -315,6 +318,23 @@ test("the engine runs but this user may not use it: added to the group docker, t
     r.stderr,
     /added dev to the group docker, which counts from the next login: .*`newgrp docker`/,
   );
+});
+
+test("sudo starts the engine, which this user may not use yet: added to the group, told to log in again", async () => {
+  const { fake, env } = await machine({
+    os: DEBIAN,
+    uid: 1000,
+    sudo: "passwordless",
+    installed: ["docker", "dockerd"],
+    starts: "denied",
+  });
+  const r = await setup(["engine"], env);
+  assert.equal(r.code, 1);
+  assert.deepEqual(
+    (await calls(fake)).filter((c) => !c.startsWith("sudo -n true")),
+    ["sudo -n setsid dockerd", "dockerd", "sudo -n usermod -aG docker dev", "usermod -aG docker dev"],
+  );
+  assert.match(r.stderr, /added dev to the group docker, which counts from the next login/);
 });
 
 test("--print-plan: each part's state and the decision, changing nothing", async () => {
