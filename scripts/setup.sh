@@ -28,6 +28,8 @@ BASE_IMAGES=(runtime python go rust)
 DOCKERD_LOG="${TMPDIR:-/tmp}/paas-dockerd.log"
 # Tests of this script point this at a fake root to stand in for /etc/os-release and systemd.
 SYSROOT="${PAAS_SETUP_SYSROOT:-}"
+# How the commands that need root are shown to a person: with sudo, unless this runs as root.
+AS="sudo "
 
 say() { echo "paas setup: $*"; }
 die() {
@@ -63,6 +65,7 @@ check_node() {
   command -v npm >/dev/null 2>&1 || need_pkg node npm
   need_step node user "Node 24 into .tools/node"
 }
+cmd_node() { echo "source scripts/ensure-node.sh"; }
 do_node() { _paas_node_install; }
 
 check_deps() {
@@ -70,6 +73,7 @@ check_deps() {
     need_step deps user "the npm dependencies (npm ci)"
   fi
 }
+cmd_deps() { echo "npm ci --no-audit --no-fund --prefer-offline"; }
 do_deps() { (cd "$ROOT" && npm ci --no-audit --no-fund --prefer-offline); }
 
 ENGINE_STATE=ready
@@ -102,11 +106,11 @@ check_engine() {
 }
 cmd_engine() {
   if [ "$ENGINE_STATE" = denied ]; then
-    echo "sudo usermod -aG docker $(whoami) && newgrp docker"
+    echo "${AS}usermod -aG docker $(whoami) && newgrp docker"
   elif has_systemd; then
-    echo "sudo systemctl start docker"
+    echo "${AS}systemctl start docker"
   else
-    echo "sudo setsid dockerd >$DOCKERD_LOG 2>&1 &"
+    echo "${AS}setsid dockerd >$DOCKERD_LOG 2>&1 &"
   fi
 }
 do_engine() {
@@ -114,15 +118,22 @@ do_engine() {
     "${SUDO[@]}" usermod -aG docker "$(whoami)"
     return
   fi
+  local _ out pid=""
   if has_systemd; then
     "${SUDO[@]}" systemctl start docker
   else
-    # Its own session, so the engine outlives this script and the terminal it runs in.
-    ("${SUDO[@]}" setsid dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &)
+    # setsid first: in a session of its own (sudo too), the engine outlives this script and
+    # never gets the terminal's Ctrl-C, which sudo would pass on to it.
+    setsid "${SUDO[@]}" dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
+    pid=$!
   fi
-  local _ out
   for _ in $(seq 1 60); do
     out="$(docker version 2>&1)" && return 0
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      tail -20 "$DOCKERD_LOG" >&2 2>/dev/null || true
+      echo "dockerd exited (log: $DOCKERD_LOG)" >&2
+      return 1
+    fi
     if [[ "$out" == *"permission denied"* ]]; then
       # Up, but not for this user (sudo started it): the group, which counts from the next login.
       ENGINE_STATE=denied
@@ -171,7 +182,7 @@ check_base_images() {
   # debootstrap, chroot and bind mounts need root.
   need_step base_images root "build the base images paas-base/{$MISSING_IMAGES}:bookworm with debootstrap (minutes, once)"
 }
-cmd_base_images() { echo "sudo bash scripts/base-images.sh"; }
+cmd_base_images() { echo "${AS}bash scripts/base-images.sh"; }
 do_base_images() { "${SUDO[@]}" bash "$ROOT/scripts/base-images.sh"; }
 
 # --- which parts ----------------------------------------------------------------
@@ -258,6 +269,7 @@ elif [ "$NEED_ROOT" = 0 ]; then
   DECISION="install (no root needed)"
 elif [ "$(id -u)" = 0 ]; then
   DECISION="install as root"
+  AS=""
 elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
   DECISION="install with sudo"
   SUDO=(sudo -n)
@@ -346,7 +358,6 @@ say "installing $(join "; " "${SUMMARY[@]}")"
 LOG="$(mktemp "${TMPDIR:-/tmp}/paas-setup.XXXXXX")"
 trap 'rm -f "$LOG"' EXIT
 started=$(date +%s)
-shown_sudo="${SUDO[*]:+sudo }"
 
 # Runs one command of a part, its output kept aside; on failure names the part
 # and the command a person would run, with its last lines.
@@ -361,14 +372,16 @@ run_part() {
 }
 
 if [ ${#ALL_PKGS[@]} -gt 0 ]; then
-  run_part "$(join "," "${!PKGS[@]}" | tr _ -)" "${shown_sudo}apt-get update" "${SUDO[@]}" apt-get update -qq
+  with_pkgs=()
+  for part in "${PARTS[@]}"; do [ -z "${PKGS[$part]:-}" ] || with_pkgs+=("$(label "$part")"); done
+  run_part "$(join ", " "${with_pkgs[@]}")" "${AS}apt-get update" "${SUDO[@]}" apt-get update -qq
   for part in "${PARTS[@]}"; do
     [ -n "${PKGS[$part]:-}" ] || continue
     read -ra p <<<"${PKGS[$part]}"
-    run_part "$part" "${shown_sudo}apt-get install -y --no-install-recommends ${p[*]}" \
+    run_part "$part" "${AS}apt-get install -y --no-install-recommends ${p[*]}" \
       "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${p[@]}"
     if declare -F "after_pkgs_$part" >/dev/null && has_systemd; then
-      run_part "$part" "${shown_sudo}systemctl disable --now $(label "$part")" "after_pkgs_$part"
+      run_part "$part" "${AS}systemctl disable --now $(label "$part")" "after_pkgs_$part"
     fi
   done
 fi

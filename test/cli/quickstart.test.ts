@@ -60,6 +60,38 @@ function readmeBlocks(markdown: string): string[][] {
   return blocks;
 }
 
+/**
+ * A new user's shell on this machine: its environment (CA bundle, locale, HOME with npm's
+ * cache, which keeps the clone's installs quick) without what this test run added: npm's
+ * and the test runner's variables, paas and App settings, and any Node 24 a checkout put
+ * first on PATH (.tools/node), so the first command installs it in the clone.
+ */
+function userShell(): Record<string, string> {
+  const app = new Set([
+    "APP_ID",
+    "PRIVATE_KEY",
+    "PRIVATE_KEY_PATH",
+    "WEBHOOK_SECRET",
+    "WEBHOOK_PATH",
+    "WEBHOOK_PROXY_URL",
+  ]);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (
+      v === undefined ||
+      app.has(k) ||
+      /^(npm_|NODE_TEST|PAAS_|GHE_|PORT$|HOST$|LOG_LEVEL$|NODE_ENV$)/i.test(k)
+    )
+      continue;
+    out[k] = v;
+  }
+  out.PATH = (process.env.PATH ?? "")
+    .split(delimiter)
+    .filter((p) => !p.endsWith(join(".tools", "node", "bin")))
+    .join(delimiter);
+  return out;
+}
+
 let dir: string;
 let clone: string;
 let sha: string;
@@ -149,14 +181,7 @@ before(async () => {
   httpPort = await freePort();
   adminUrl = `http://127.0.0.1:${await freePort()}`;
   env = {
-    // A new user's shell on this machine: its PATH without any Node 24 that a
-    // checkout put there (.tools/node), so the first command installs it in the clone.
-    // HOME is kept: npm's cache makes that install and `npm ci` quick.
-    PATH: (process.env.PATH ?? "")
-      .split(delimiter)
-      .filter((p) => !p.endsWith(join(".tools", "node", "bin")))
-      .join(delimiter),
-    HOME: process.env.HOME ?? dir,
+    ...userShell(),
     // Ports of their own, so this runs beside other tests (the README's settings for them).
     PAAS_STATE_DIR: join(dir, "state"),
     PAAS_CADDY_ADMIN: adminUrl,

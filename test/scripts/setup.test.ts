@@ -88,7 +88,12 @@ const PACKAGED: Record<string, string> = {
         echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock" >&2; exit 1 ;;
       image) [ -f "$FAKE/images" ] ;;
     esac`,
-  dockerd: `echo "dockerd $*" >>"$FAKE/calls"; touch "$FAKE/engine-\${FAKE_STARTS:-running}"`,
+  // Stays up a little, as a daemon does: setup.sh watches that it has not exited.
+  dockerd: `
+    echo "dockerd $*" >>"$FAKE/calls"
+    [ "$FAKE_STARTS" = fails ] && { echo "failed to start daemon: iptables failed" >&2; exit 1; }
+    touch "$FAKE/engine-$FAKE_STARTS"
+    sleep 3`,
   caddy: `exit 0`,
   "docker-registry": `exit 0`,
   htpasswd: `exit 0`,
@@ -108,7 +113,7 @@ interface Machine {
   uname?: string;
   aptFail?: string;
   /** What dockerd leads to: "denied" when it runs but this user may not use its socket. */
-  starts?: "running" | "denied";
+  starts?: "running" | "denied" | "fails";
 }
 
 const DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n';
@@ -215,7 +220,7 @@ test("passwordless sudo on Ubuntu: the same, through sudo -n", async () => {
     "apt-get install -y -qq --no-install-recommends caddy",
     "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry apache2-utils",
     "apt-get install -y -qq --no-install-recommends docker-registry apache2-utils",
-    "sudo -n setsid dockerd",
+    "sudo -n dockerd",
     "dockerd",
   ]);
 });
@@ -332,9 +337,29 @@ test("sudo starts the engine, which this user may not use yet: added to the grou
   assert.equal(r.code, 1);
   assert.deepEqual(
     (await calls(fake)).filter((c) => !c.startsWith("sudo -n true")),
-    ["sudo -n setsid dockerd", "dockerd", "sudo -n usermod -aG docker dev", "usermod -aG docker dev"],
+    ["sudo -n dockerd", "dockerd", "sudo -n usermod -aG docker dev", "usermod -aG docker dev"],
   );
   assert.match(r.stderr, /added dev to the group docker, which counts from the next login/);
+});
+
+test("an engine that cannot start fails at once with its log, naming the part and the command", async () => {
+  const { fake, env } = await machine({
+    os: DEBIAN,
+    uid: 0,
+    installed: ["docker", "dockerd"],
+    starts: "fails",
+  });
+  const started = Date.now();
+  const r = await setup(["engine"], env);
+  assert.equal(r.code, 1);
+  assert.ok(Date.now() - started < 20_000, "waited for an engine that had exited");
+  assert.match(r.stderr, /failed to start daemon: iptables failed\ndockerd exited \(log: /);
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `part engine could not be installed: \`setsid dockerd >${fake}/paas-dockerd.log 2>&1 &\` failed \\(exit 1\\)`,
+    ),
+  );
 });
 
 test("--print-plan: each part's state and the decision, changing nothing", async () => {
