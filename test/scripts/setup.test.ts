@@ -401,6 +401,35 @@ test("an unknown part is refused with the list", async () => {
   );
 });
 
+test("npm test stops at once, before the type check, naming what to run", async () => {
+  const { env } = await machine({
+    os: DEBIAN,
+    uid: 1000,
+    sudo: "password",
+    installed: ["docker", "dockerd"],
+    engineRunning: true,
+    images: true,
+  });
+  await symlink(process.execPath, join(env.FAKE!, "bin", "node"));
+  const started = Date.now();
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile("/bin/bash", [join(root, "scripts/test.sh")], { env, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+  assert.equal(r.code, 1);
+  assert.ok(Date.now() - started < 10_000);
+  assert.match(
+    r.stderr,
+    /^paas setup: missing: caddy: caddy \(apt\); registry: docker-registry apache2-utils \(apt\)\n/,
+  );
+  assert.match(
+    r.stderr,
+    /\n {2}sudo apt-get update && sudo apt-get install -y --no-install-recommends caddy docker-registry apache2-utils\n/,
+  );
+  assert.doesNotMatch(r.stdout, /== type check/);
+});
+
 test("on this machine, set up already: `test` installs nothing and returns at once", async () => {
   const started = performance.now();
   const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
