@@ -15,7 +15,7 @@
 # Adding a part (the local cluster, `scripts/cluster.sh up`): write its
 # check_<part> (records what is missing with need_pkg/need_step) and, if it has
 # a step, do_<part> and cmd_<part> below, then add its name to PROFILE_test
-# (and to REQUIRES if it needs another part first).
+# (and to REQUIRES if it needs another part first, to LONG if it takes minutes).
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +24,8 @@ PROFILE_quickstart="node deps engine caddy"
 PROFILE_test="node deps engine caddy registry base-images"
 # Parts that another part needs first (deps runs npm; the base images are built into the engine).
 declare -A REQUIRES=([deps]="node" [base_images]="engine")
+# Parts whose step takes minutes: their progress lines are shown as they come, not kept aside.
+declare -A LONG=([base_images]=1)
 BASE_IMAGES=(runtime python go rust)
 DOCKERD_LOG="${TMPDIR:-/tmp}/paas-dockerd.log"
 # Tests of this script point this at a fake root to stand in for /etc/os-release and systemd.
@@ -389,11 +391,10 @@ fi
 for part in "${PARTS[@]}"; do
   [ -n "${STEP[$part]:-}" ] || continue
   if declare -F "cmd_$part" >/dev/null; then shown="$("cmd_$part")"; else shown="bash scripts/setup.sh $(label "$part")"; fi
-  if [ "$part" = base_images ]; then
-    # Minutes of work: its progress lines are shown as they come.
+  if [ -n "${LONG[$part]:-}" ]; then
     code=0
     "do_$part" || code=$?
-    [ "$code" = 0 ] || die "part base-images could not be installed: \`$shown\` failed (exit $code)"
+    [ "$code" = 0 ] || die "part $(label "$part") could not be installed: \`$shown\` failed (exit $code)"
   else
     run_part "$part" "$shown" "do_$part"
   fi
