@@ -9,7 +9,7 @@
 # changing anything, with the exact commands to run.
 #
 # usage: bash scripts/setup.sh [--print-plan] [quickstart | test | PART...]
-#   parts: node deps engine caddy registry base-images
+#   parts: node deps engine caddy registry base-images shellcheck
 #   --print-plan   say what is missing and what would be done; change nothing
 #
 # Adding a part (the local cluster, `scripts/cluster.sh up`): write its
@@ -21,7 +21,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 PROFILE_quickstart="node deps engine caddy"
-PROFILE_test="node deps engine caddy registry base-images"
+PROFILE_test="node deps engine caddy registry base-images shellcheck"
 # Parts that another part needs first (deps runs npm; the base images are built into the engine).
 declare -A REQUIRES=([deps]="node" [base_images]="engine")
 # Parts whose step takes minutes: their progress lines are shown as they come, not kept aside.
@@ -166,6 +166,9 @@ check_registry() {
   command -v htpasswd >/dev/null 2>&1 || need_pkg registry apache2-utils
 }
 after_pkgs_registry() { if has_systemd; then "${SUDO[@]}" systemctl disable --now docker-registry; fi; }
+
+# npm test lints the shell scripts (this one among them) as it lints the TypeScript.
+check_shellcheck() { command -v shellcheck >/dev/null 2>&1 || need_pkg shellcheck shellcheck; }
 
 MISSING_IMAGES=""
 check_base_images() {

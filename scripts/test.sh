@@ -15,6 +15,7 @@ if [ -n "${PAAS_TEST_FILES:-}" ]; then
 else
   echo "== type check"; npx --no-install tsc -p tsconfig.json
   echo "== lint"; npx --no-install eslint --max-warnings 0 .
+  shellcheck -x scripts/*.sh .ci/run
   echo "== format"; npx --no-install prettier --check --log-level warn .
 fi
 echo "== tests"

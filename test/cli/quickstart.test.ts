@@ -270,7 +270,10 @@ test("the README's commands, in order, in a fresh clone", async (t) => {
       if (bare.startsWith("npx paas status"))
         assert.match(ran.output, new RegExp(`production.*${sha.slice(0, 7)}\\s+healthy`));
       if (narrowed) {
-        assert.match(ran.output, /^paas setup: ready: node deps engine caddy registry base-images$/m);
+        assert.match(
+          ran.output,
+          /^paas setup: ready: node deps engine caddy registry base-images shellcheck$/m,
+        );
         assert.match(ran.output, /^== type check, lint, format: not run \(PAAS_TEST_FILES=/m);
         assert.match(ran.output, /^ℹ pass [1-9]\d*$/m);
       }

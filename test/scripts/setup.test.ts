@@ -397,7 +397,7 @@ test("an unknown part is refused with the list", async () => {
   assert.equal(r.code, 1);
   assert.match(
     r.stderr,
-    /unknown part or profile 'clusterr' \(profiles: quickstart, test; parts: node deps engine caddy registry base-images\)/,
+    /unknown part or profile 'clusterr' \(profiles: quickstart, test; parts: node deps engine caddy registry base-images shellcheck\)/,
   );
 });
 
@@ -421,11 +421,11 @@ test("npm test stops at once, before the type check, naming what to run", async 
   assert.ok(Date.now() - started < 10_000);
   assert.match(
     r.stderr,
-    /^paas setup: missing: caddy: caddy \(apt\); registry: docker-registry apache2-utils \(apt\)\n/,
+    /^paas setup: missing: caddy: caddy \(apt\); registry: docker-registry apache2-utils \(apt\); shellcheck: shellcheck \(apt\)\n/,
   );
   assert.match(
     r.stderr,
-    /\n {2}sudo apt-get update && sudo apt-get install -y --no-install-recommends caddy docker-registry apache2-utils\n/,
+    /\n {2}sudo apt-get update && sudo apt-get install -y --no-install-recommends caddy docker-registry apache2-utils shellcheck\n/,
   );
   assert.doesNotMatch(r.stdout, /== type check/);
 });
@@ -439,7 +439,7 @@ test("on this machine, set up already: `test` installs nothing and returns at on
   });
   const ms = performance.now() - started;
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, "paas setup: ready: node deps engine caddy registry base-images\n");
+  assert.equal(r.stdout, "paas setup: ready: node deps engine caddy registry base-images shellcheck\n");
   // npm test runs this before every run: it must stay well under the time of a thought.
   assert.ok(ms < 3000, `took ${Math.round(ms)} ms`);
 });
