@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# The README's first command: installs what is missing (Node 24 from the npm
-# registry, the npm dependencies) and starts the App on the embedded default,
-# the Docker runtime with Caddy, serving apps under *.localhost.
+# The README's first command: sets up what the embedded default needs (Node 24,
+# the npm dependencies, the Docker engine, Caddy: scripts/setup.sh quickstart),
+# then starts the App on it: the Docker runtime with a Caddy of its own, apps
+# under *.localhost. `--node-only` sets up Node alone and says how to use it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/ensure-node.sh
 if [ "${1:-}" = "--node-only" ]; then
-  echo "Node $(node --version) is ready. Put it on your PATH with:"
-  echo "  export PATH=\"$PWD/.tools/node/bin:\$PATH\""
+  bash scripts/setup.sh node
+  source scripts/ensure-node.sh
+  if [ "$(command -v node)" = "$PWD/.tools/node/bin/node" ]; then
+    echo "Node $(node --version) is in .tools/node. Put it on your PATH with:"
+    echo "  export PATH=\"$PWD/.tools/node/bin:\$PATH\""
+  else
+    echo "Node $(node --version) on your PATH ($(command -v node)) is recent enough: nothing to do."
+  fi
   exit 0
 fi
-if [ ! -d node_modules/probot ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
-fi
+bash scripts/setup.sh quickstart
+source scripts/ensure-node.sh
 exec node bin/paas.js start "$@"

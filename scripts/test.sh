@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# `npm test`: type check, lint, format check, then every test under test/ with
-# node's test runner (its summary closes the output; any failure exits non-zero).
+# `npm test`: sets up what the tests need first (scripts/setup.sh test, which
+# returns at once when everything is there), so a missing part fails here
+# naming the command, not twenty tests later, then type check, lint,
+# format check, and every test under test/ with node's test runner (its
+# summary closes the output; any failure exits non-zero). PAAS_TEST_FILES runs
+# only the files it names, without the whole-tree checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
 source scripts/ensure-node.sh
-[ -d node_modules/probot ] || npm ci --no-audit --no-fund
-echo "== type check"; npx --no-install tsc -p tsconfig.json
-echo "== lint"; npx --no-install eslint --max-warnings 0 .
-echo "== format"; npx --no-install prettier --check --log-level warn .
+if [ -n "${PAAS_TEST_FILES:-}" ]; then
+  # Some files only: the checks below cover the whole tree, so they belong to the full run.
+  echo "== type check, lint, format: not run (PAAS_TEST_FILES=$PAAS_TEST_FILES; the full npm test runs them)"
+else
+  echo "== type check"; npx --no-install tsc -p tsconfig.json
+  echo "== lint"; npx --no-install eslint --max-warnings 0 .
+  shellcheck -x scripts/*.sh .ci/run
+  echo "== format"; npx --no-install prettier --check --log-level warn .
+fi
 echo "== tests"
-exec node --test --test-concurrency="${PAAS_TEST_CONCURRENCY:-2}" --test-timeout=900000 "test/**/*.test.ts"
+# PAAS_TEST_FILES: test files or globs to run instead of all (the README's test
+# runs `npm test` inside the full run, where all of them would run it again).
+# shellcheck disable=SC2086
+exec node --test --test-concurrency="${PAAS_TEST_CONCURRENCY:-2}" --test-timeout=900000 ${PAAS_TEST_FILES:-"test/**/*.test.ts"}

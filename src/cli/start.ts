@@ -11,6 +11,7 @@ import { SettingsError } from "../app/settings.ts";
 import { ensureCaddy } from "../runtime/docker/caddy-daemon.ts";
 import { createDockerRuntime, dockerSettingsFromEnv, PrereqError } from "../runtime/docker/index.ts";
 import { args, type CliIO, type Command } from "./io.ts";
+import { serveNextStep, setupNextStep } from "./next-step.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -78,10 +79,7 @@ export const startCommand: Command = async (argv, io) => {
     // Probot's setup flow: a page that registers the App from app.yml and writes .env.
     const { run } = await import("probot");
     const server = await run(() => {}, { env: { ...env, PORT: env.PORT || "3000" } as NodeJS.ProcessEnv });
-    io.err(
-      `No GitHub App credentials yet. Open http://localhost:${server.port}/ to register the App from app.yml;` +
-        " it writes APP_ID, PRIVATE_KEY and WEBHOOK_SECRET to .env. Then run this command again.",
-    );
+    io.err(setupNextStep(server.port));
     await waitForSignal(io);
     await server.stop();
     return 0;
@@ -109,6 +107,7 @@ export const startCommand: Command = async (argv, io) => {
     if (n > 0) io.err(`restored ${n} route${n === 1 ? "" : "s"} from running containers`);
   }
   io.out(`paas is serving on ${server.url} (webhooks and POST /paas/v1/deployments)`);
+  io.out(serveNextStep(env).join("\n"));
   await waitForSignal(io);
   await server.close();
   return 0;

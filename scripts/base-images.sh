@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the local base images the tests use in place of Docker Hub's official
 # images (no public registry is reachable from these machines). Each image is a
-# debootstrap'd Debian bookworm minbase plus one toolchain. Idempotent: images
-# already in the engine are kept, so CI pays for this once per machine.
+# debootstrap'd Debian bookworm minbase plus one toolchain. Run as root by
+# scripts/setup.sh (part base-images) when one is missing. Idempotent: images
+# already in the engine are kept, so a machine pays for this once.
 set -euo pipefail
 MIRROR="${PAAS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CACHE="${PAAS_BASE_CACHE:-/var/cache/paas-base}"
