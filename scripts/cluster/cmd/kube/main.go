@@ -46,7 +46,7 @@ var components = map[string]func(args []string) int{
 	"kubelet":                 cobraMain(func() *cobra.Command { return kubelet.NewKubeletCommand(context.Background()) }),
 	"kube-proxy":              cobraMain(proxy.NewProxyCommand),
 	"kubectl": func(args []string) int {
-		_ = logs.GlogSetter(kubectl.GetLogVerbosity(args))
+		_, _ = logs.GlogSetter(kubectl.GetLogVerbosity(args))
 		cmd := kubectl.NewDefaultKubectlCommand()
 		cmd.SetArgs(args[1:])
 		if err := cli.RunNoErrOutput(cmd); err != nil {
