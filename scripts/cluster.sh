@@ -508,7 +508,7 @@ up() {
 
   start kube-apiserver "$BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" --advertise-address "$ip" --secure-port "$API_PORT" \
-    --service-cluster-ip-range "$SERVICE_CIDR" --allow-privileged=false \
+    --service-cluster-ip-range "$SERVICE_CIDR" --allow-privileged=true \
     --client-ca-file "$PKI/ca.crt" --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
     --kubelet-preferred-address-types InternalIP \

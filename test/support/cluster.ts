@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import path from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import type Docker from "dockerode";
 import { buildTestImage } from "./docker-images.ts";
 import type { TestRegistry } from "./registry.ts";
@@ -57,12 +57,11 @@ export async function testCluster(env: NodeJS.ProcessEnv = process.env): Promise
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
   try {
-    const opts = await kubeConfig.applyToFetchOptions({});
-    const res = await fetch(`${kubeConfig.getCurrentCluster()!.server}/readyz`, {
-      ...(opts as RequestInit),
-      signal: AbortSignal.timeout(5000),
-    });
-    if (!res.ok) throw new Error(`/readyz answered ${res.status}`);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      kubeConfig.makeApiClient(VersionApi).getCode(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no answer in 5 s")), 5000))),
+    ]).finally(() => clearTimeout(timer));
   } catch (err) {
     throw new Error(
       `the Kubernetes API server of ${kubeconfigPath} does not answer (${(err as Error).message}): start the local cluster with \`${CLUSTER_UP}\``,
