@@ -494,7 +494,7 @@ up() {
   # PATH: containerd starts the containerd-shim-runc-v2 found there, ours before Docker's.
   start containerd env PATH="$BIN:$PATH" "$BIN/containerd" --config "$STATE/containerd/config.toml"
   wait_for containerd 30 "$BIN/ctr" --address "$RUNDIR/containerd/containerd.sock" version
-  if ! "$BIN/ctr" --address "$RUNDIR/containerd/containerd.sock" -n k8s.io images ls -q | grep -qx "localhost/paas/pause:$K8S_VERSION"; then
+  if ! "$BIN/ctr" --address "$RUNDIR/containerd/containerd.sock" -n k8s.io images ls -q 2>/dev/null | grep -qx "localhost/paas/pause:$K8S_VERSION"; then
     "$BIN/ctr" --address "$RUNDIR/containerd/containerd.sock" -n k8s.io images import "$BIN/../pause.tar" >>"$LOGS/containerd.log" 2>&1 ||
       fail_with_log containerd "could not import the pause image"
   fi

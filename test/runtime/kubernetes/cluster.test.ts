@@ -89,7 +89,9 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
 
   after(async () => {
     if (runtime) {
-      for (const t of created) await runtime.destroy(t).catch(() => undefined);
+      // Each destroy waits for its namespace to go: in parallel, not one after another.
+      const targets = new Map(created.map((t) => [namespaceName(t), t]));
+      await Promise.all([...targets.values()].map((t) => runtime.destroy(t).catch(() => undefined)));
       await runtime.client
         .delete({ apiVersion: "v1", kind: "Namespace", metadata: { name: secretsNamespace } })
         .catch(() => undefined);
