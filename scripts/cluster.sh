@@ -116,7 +116,9 @@ build() {
   gwdir=$(cd "$MOD/gateway" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
   mkdir -p "$out/../crds"
   cp "$gwdir"/config/crd/standard/*.yaml "$out/../crds/"
-  "$out/ociimage" -o "$out/../pause.tar" -name "localhost/paas/pause:$K8S_VERSION" -entrypoint /pause "$out/pause=/pause"
+  # Tagged by content: a new pause program is a new image, never a stale one under an old name.
+  echo "localhost/paas/pause:$(sha256sum "$out/pause" | cut -c1-12)" >"$out/../pause.ref"
+  "$out/ociimage" -o "$out/../pause.tar" -name "$(cat "$out/../pause.ref")" -entrypoint /pause "$out/pause=/pause"
   touch "$out/.complete"
   rm -rf "$BIN"
   mv "$out" "$BIN"
@@ -306,7 +308,7 @@ state = "$RUNDIR/containerd/state"
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = 'overlayfs'
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
-    sandbox = 'localhost/paas/pause:$K8S_VERSION'
+    sandbox = '$(cat "$BIN/../pause.ref")'
   [plugins.'io.containerd.cri.v1.images'.registry]
     config_path = '$STATE/containerd/certs.d'
 [plugins.'io.containerd.cri.v1.runtime']
@@ -391,11 +393,19 @@ clean_node() {
   local procs
   for cg in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
     [ -d "$cg" ] || continue
-    procs=$(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
+    procs=$(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u) || true
     [ -n "$procs" ] && kill -KILL $procs 2>/dev/null || true
   done
-  # the shims of our containerd (by its socket), never those of Docker's
-  pgrep -f "containerd-shim-runc-v2 .*$RUNDIR/containerd/containerd.sock" | xargs -r kill -KILL 2>/dev/null || true
+  # the shims of our containerd: processes running our shim binary (Docker's is another file)
+  local exe pid
+  for exe in /proc/[0-9]*/exe; do
+    case "$(readlink "$exe" 2>/dev/null)" in
+      "$CACHE"/*/containerd-shim-runc-v2)
+        pid=${exe#/proc/}
+        kill -KILL "${pid%/exe}" 2>/dev/null || true
+        ;;
+    esac
+  done
   # mounts under our directories, deepest first
   awk -v s="$STATE" -v r="$RUNDIR" '$2 ~ "^(" s "|" r ")/" { print $2 }' /proc/self/mounts | sort -r |
     while read -r m; do umount -l "$m" 2>/dev/null || true; done
@@ -494,7 +504,7 @@ up() {
   # PATH: containerd starts the containerd-shim-runc-v2 found there, ours before Docker's.
   start containerd env PATH="$BIN:$PATH" "$BIN/containerd" --config "$STATE/containerd/config.toml"
   wait_for containerd 30 "$BIN/ctr" --address "$RUNDIR/containerd/containerd.sock" version
-  if ! "$BIN/ctr" --address "$RUNDIR/containerd/containerd.sock" -n k8s.io images ls -q 2>/dev/null | grep -qx "localhost/paas/pause:$K8S_VERSION"; then
+  if ! "$BIN/ctr" --address "$RUNDIR/containerd/containerd.sock" -n k8s.io images ls -q 2>/dev/null | grep -qxF "$(cat "$BIN/../pause.ref")"; then
     "$BIN/ctr" --address "$RUNDIR/containerd/containerd.sock" -n k8s.io images import "$BIN/../pause.tar" >>"$LOGS/containerd.log" 2>&1 ||
       fail_with_log containerd "could not import the pause image"
   fi

@@ -97,9 +97,7 @@ export async function pushTestImage(
   });
   await new Promise<void>((resolve, reject) =>
     docker.modem.followProgress(push, (err: Error | null, res: { error?: string }[]) =>
-      err || res.some((e) => e.error)
-        ? reject(err ?? new Error(res.find((e) => e.error)!.error))
-        : resolve(),
+      err || res.some((e) => e.error) ? reject(err ?? new Error(res.find((e) => e.error)!.error)) : resolve(),
     ),
   );
   const digest = await registry.digestOf(name, kind);
@@ -110,7 +108,9 @@ export async function pushTestImage(
 /** `.dockerconfigjson` for a Secret of type kubernetes.io/dockerconfigjson. */
 export function dockerConfigJson(registry: TestRegistry): string {
   const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
-  return JSON.stringify({ auths: { [registry.host]: { username: registry.username, password: registry.password, auth } } });
+  return JSON.stringify({
+    auths: { [registry.host]: { username: registry.username, password: registry.password, auth } },
+  });
 }
 
 /** GET through the Gateway with a route's Host header. */
@@ -122,7 +122,14 @@ export function viaGateway(
   const u = new URL(gatewayUrl);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: u.hostname, port: Number(u.port || 80), path: urlPath, headers: { host }, agent: false, timeout: 5000 },
+      {
+        host: u.hostname,
+        port: Number(u.port || 80),
+        path: urlPath,
+        headers: { host },
+        agent: false,
+        timeout: 5000,
+      },
       (res) => {
         let body = "";
         res.on("data", (d: Buffer) => (body += d.toString()));

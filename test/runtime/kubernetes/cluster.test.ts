@@ -13,13 +13,20 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import Docker from "dockerode";
 import { HttpProber } from "../../../src/app/probe.ts";
 import { KubernetesRuntime } from "../../../src/runtime/kubernetes/runtime.ts";
 import { LeaseLock } from "../../../src/runtime/kubernetes/lease.ts";
 import type { KubernetesSettings } from "../../../src/runtime/kubernetes/manifests.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
-import { dockerConfigJson, pushTestImage, testCluster, viaGateway, type TestCluster } from "../../support/cluster.ts";
+import {
+  dockerConfigJson,
+  pushTestImage,
+  testCluster,
+  viaGateway,
+  type TestCluster,
+} from "../../support/cluster.ts";
 import { startRegistry, type TestRegistry } from "../../support/registry.ts";
 import { specFor } from "./specs.ts";
 
@@ -112,13 +119,14 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
 
     // The route as users reach it: the preview's Host header to the Gateway's listener.
     const host = new URL(spec.url).host;
-    let last = "";
-    for (let i = 0; i < 60; i++) {
-      const res = await viaGateway(cluster.gatewayUrl, host).catch((e: Error) => ({ status: 0, body: e.message }));
+    for (let i = 0; ; i++) {
+      const res = await viaGateway(cluster.gatewayUrl, host).catch((e: Error) => ({
+        status: 0,
+        body: e.message,
+      }));
       if (res.status === 200 && res.body === spec.sha) break;
-      last = `${res.status} ${res.body.slice(0, 200)}`;
+      assert.ok(i < 60, `the Gateway never served ${host}: ${res.status} ${res.body.slice(0, 200)}`);
       await new Promise((r) => setTimeout(r, 1000));
-      assert.ok(i < 59, `the Gateway never served ${host}: ${last}`);
     }
     // The App's own "serves this commit" probe, through the same Gateway.
     const probe = await new HttpProber(cluster.gatewayUrl).probe(spec.url, "/healthz", spec.sha, {
@@ -130,21 +138,23 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
     const other = await viaGateway(cluster.gatewayUrl, `nope-${run}.example.com`);
     assert.equal(other.status, 404);
 
-    const route = await runtime.client.read<{ status?: { parents?: { conditions?: { type: string; status: string }[] }[] } }>(
-      "gateway.networking.k8s.io/v1",
-      "HTTPRoute",
-      namespaceName(spec.target),
-      "web",
-    );
+    const route = await runtime.client.read<
+      KubernetesObject & { status?: { parents?: { conditions?: { type: string; status: string }[] }[] } }
+    >("gateway.networking.k8s.io/v1", "HTTPRoute", namespaceName(spec.target), "web");
     const accepted = route?.status?.parents?.[0]?.conditions?.find((c) => c.type === "Accepted");
     assert.equal(accepted?.status, "True", JSON.stringify(route?.status));
   });
 
-  test("Pod Security \"restricted\" is enforced by the API server in an environment's namespace", async () => {
+  test('Pod Security "restricted" is enforced by the API server in an environment\'s namespace', async () => {
     const spec = deployed(config(), "preview/pr-5");
     assert.equal((await runtime.apply(spec)).ok, true);
     const ns = namespaceName(spec.target);
-    const nsObj = await runtime.client.read<{ metadata: { labels?: Record<string, string> } }>("v1", "Namespace", undefined, ns);
+    const nsObj = await runtime.client.read<{ metadata: { labels?: Record<string, string> } }>(
+      "v1",
+      "Namespace",
+      undefined,
+      ns,
+    );
     assert.equal(nsObj?.metadata.labels?.["pod-security.kubernetes.io/enforce"], "restricted");
     await assert.rejects(
       runtime.client.apply(
@@ -186,7 +196,10 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
     const ns = namespaceName(auto.target);
     assert.ok(await runtime.client.read("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"));
     assert.equal((await runtime.apply(deployed(config(), "staging"))).ok, true);
-    assert.equal(await runtime.client.read("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"), undefined);
+    assert.equal(
+      await runtime.client.read("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"),
+      undefined,
+    );
     await runtime.destroy(auto.target);
     assert.equal(await runtime.client.read("v1", "Namespace", undefined, ns), undefined);
     await runtime.destroy(auto.target);
