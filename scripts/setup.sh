@@ -9,10 +9,10 @@
 # changing anything, with the exact commands to run.
 #
 # usage: bash scripts/setup.sh [--print-plan] [quickstart | test | PART...]
-#   parts: node deps engine caddy registry base-images shellcheck
+#   parts: node deps engine caddy registry base-images shellcheck cluster
 #   --print-plan   say what is missing and what would be done; change nothing
 #
-# Adding a part (the local cluster, `scripts/cluster.sh up`): write its
+# Adding a part: write its
 # check_<part> (records what is missing with need_pkg/need_step) and, if it has
 # a step, do_<part> and cmd_<part> below, then add its name to PROFILE_test
 # (and to REQUIRES if it needs another part first, to LONG if it takes minutes).
@@ -21,11 +21,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 PROFILE_quickstart="node deps engine caddy"
-PROFILE_test="node deps engine caddy registry base-images shellcheck"
+PROFILE_test="node deps engine caddy registry base-images shellcheck cluster"
 # Parts that another part needs first (deps runs npm; the base images are built into the engine).
 declare -A REQUIRES=([deps]="node" [base_images]="engine")
 # Parts whose step takes minutes: their progress lines are shown as they come, not kept aside.
-declare -A LONG=([base_images]=1)
+declare -A LONG=([base_images]=1 [cluster]=1)
 BASE_IMAGES=(runtime python go rust)
 DOCKERD_LOG="${TMPDIR:-/tmp}/paas-dockerd.log"
 # Tests of this script point this at a fake root to stand in for /etc/os-release and systemd.
@@ -190,6 +190,32 @@ check_base_images() {
 cmd_base_images() { echo "${AS}bash scripts/base-images.sh"; }
 do_base_images() { "${SUDO[@]}" bash "$ROOT/scripts/base-images.sh"; }
 
+# The local Kubernetes cluster (scripts/cluster.sh): built from the Go module proxy once per
+# machine (its binaries are cached by version), then started; the cluster tests run against it.
+CLUSTER_BUILD_PID=""
+CLUSTER_BUILD_LOG="${TMPDIR:-/tmp}/paas-cluster-build.log"
+check_cluster() {
+  bash "$ROOT/scripts/cluster.sh" check >/dev/null 2>&1 && return 0
+  command -v go >/dev/null 2>&1 || NOTES+=("cluster: Go is needed to build the local cluster (https://go.dev/dl/)")
+  need_step cluster root "the local Kubernetes cluster (bash scripts/cluster.sh up; the first build takes a while)"
+}
+cmd_cluster() { echo "${AS}bash scripts/cluster.sh up"; }
+# The build is CPU work while the packages and base images are mostly downloads: it starts
+# first, in the background, and the cluster part waits for it.
+start_cluster_build() {
+  "${SUDO[@]}" bash "$ROOT/scripts/cluster.sh" build >"$CLUSTER_BUILD_LOG" 2>&1 &
+  CLUSTER_BUILD_PID=$!
+}
+do_cluster() {
+  if [ -n "$CLUSTER_BUILD_PID" ] && ! wait "$CLUSTER_BUILD_PID"; then
+    tail -30 "$CLUSTER_BUILD_LOG" >&2
+    echo "building the local cluster failed (log: $CLUSTER_BUILD_LOG)" >&2
+    return 1
+  fi
+  if [ -n "$CLUSTER_BUILD_PID" ]; then cat "$CLUSTER_BUILD_LOG"; fi
+  "${SUDO[@]}" bash "$ROOT/scripts/cluster.sh" up
+}
+
 # --- which parts ----------------------------------------------------------------
 PRINT_PLAN=0
 WANT=()
@@ -309,6 +335,7 @@ other_os_needs() {
       caddy:0) echo "  caddy: Caddy 2 (https://caddyserver.com/docs/install)" ;;
       registry:*) echo "  registry: docker-registry (CNCF distribution 2.x) and htpasswd (Apache's utilities) on PATH" ;;
       base_images:*) echo "  base-images: debootstrap, to build the Debian images the tests use (the tests run on Debian or Ubuntu)" ;;
+      cluster:*) echo "  cluster: Go (https://go.dev/dl/), then: sudo bash scripts/cluster.sh up (Linux only)" ;;
       *) echo "  $(label "$part"): ${PKGS[$part]:-}" ;;
     esac
   done
@@ -375,6 +402,8 @@ run_part() {
     die "part $(label "$part") could not be installed: \`$shown\` failed (exit $code)"
   fi
 }
+
+if [ -n "${STEP[cluster]:-}" ] && command -v go >/dev/null 2>&1; then start_cluster_build; fi
 
 if [ ${#ALL_PKGS[@]} -gt 0 ]; then
   with_pkgs=()

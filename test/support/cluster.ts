@@ -1,0 +1,143 @@
+// The local Kubernetes cluster the tests run against: `bash scripts/cluster.sh up`
+// builds and starts it (API server, a real node with containerd, Traefik serving
+// the Gateway API) and writes its settings to /var/lib/paas-cluster/env. With
+// PAAS_TEST_KUBECONFIG set, another cluster (kind in CI on GitHub) is used instead,
+// with PAAS_K8S_GATEWAY, PAAS_K8S_INGRESS_NAMESPACE and PAAS_CLUSTER_GATEWAY.
+//
+// No silent skip: a missing cluster fails the test with the command that starts it.
+import { existsSync, readFileSync } from "node:fs";
+import { request } from "node:http";
+import path from "node:path";
+import { KubeConfig, VersionApi } from "@kubernetes/client-node";
+import type Docker from "dockerode";
+import { buildTestImage } from "./docker-images.ts";
+import type { TestRegistry } from "./registry.ts";
+
+export const CLUSTER_UP = "bash scripts/cluster.sh up";
+
+export interface TestCluster {
+  kubeconfigPath: string;
+  kubeConfig: KubeConfig;
+  /** The Gateway every HTTPRoute names. */
+  gateway: { namespace: string; name: string };
+  /** Namespace of the Gateway's proxy (NetworkPolicy ingress source). */
+  ingressNamespace: string;
+  /** Where the Gateway listens, e.g. http://127.0.0.1:18080: send the route's Host header there. */
+  gatewayUrl: string;
+}
+
+/** `export K=V` lines (the env file `scripts/cluster.sh up` writes) to a record. */
+export function parseEnvFile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^(?:export\s+)?([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!.replace(/^(['"])(.*)\1$/, "$2");
+  }
+  return out;
+}
+
+function settings(env: NodeJS.ProcessEnv): Record<string, string | undefined> {
+  if (env.PAAS_TEST_KUBECONFIG) return env;
+  const state = env.PAAS_CLUSTER_STATE ?? "/var/lib/paas-cluster";
+  const file = path.join(state, "env");
+  if (!existsSync(file)) {
+    throw new Error(
+      `no Kubernetes cluster for the tests (${file} is missing): start the local one with \`${CLUSTER_UP}\`, or set PAAS_TEST_KUBECONFIG`,
+    );
+  }
+  return { ...parseEnvFile(readFileSync(file, "utf8")), ...env };
+}
+
+/** The cluster, checked to answer; throws naming `bash scripts/cluster.sh up` when it does not. */
+export async function testCluster(env: NodeJS.ProcessEnv = process.env): Promise<TestCluster> {
+  const s = settings(env);
+  const kubeconfigPath = s.PAAS_TEST_KUBECONFIG!;
+  const [gwNamespace, gwName] = (s.PAAS_K8S_GATEWAY ?? "").split("/");
+  if (!gwNamespace || !gwName) throw new Error("PAAS_K8S_GATEWAY must name the Gateway (namespace/name)");
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubeconfigPath);
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      kubeConfig.makeApiClient(VersionApi).getCode(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no answer in 5 s")), 5000))),
+    ]).finally(() => clearTimeout(timer));
+  } catch (err) {
+    throw new Error(
+      `the Kubernetes API server of ${kubeconfigPath} does not answer (${(err as Error).message}): start the local cluster with \`${CLUSTER_UP}\``,
+      { cause: err },
+    );
+  }
+  return {
+    kubeconfigPath,
+    kubeConfig,
+    gateway: { namespace: gwNamespace, name: gwName },
+    ingressNamespace: s.PAAS_K8S_INGRESS_NAMESPACE ?? gwNamespace,
+    gatewayUrl: s.PAAS_CLUSTER_GATEWAY ?? "http://127.0.0.1:18080",
+  };
+}
+
+/**
+ * Builds the test server image (docker-images.ts: stdlib Python on the local
+ * base image), pushes it to `registry` and returns it pinned by digest, as
+ * `127.0.0.1:<port>/<name>@sha256:…`: the cluster's containerd pulls it over
+ * plain HTTP (a loopback registry) with the registry's credentials.
+ */
+export async function pushTestImage(
+  docker: Docker,
+  registry: TestRegistry,
+  name: string,
+  kind: "server" | "crash" = "server",
+): Promise<string> {
+  const local = await buildTestImage(docker, name, kind);
+  const remote = `${registry.host}/${name}`;
+  await docker.getImage(local.id).tag({ repo: remote, tag: kind });
+  const push = await docker.getImage(`${remote}:${kind}`).push({
+    authconfig: { username: registry.username, password: registry.password, serveraddress: registry.host },
+  });
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(push, (err: Error | null, res: { error?: string }[]) =>
+      err || res.some((e) => e.error) ? reject(err ?? new Error(res.find((e) => e.error)!.error)) : resolve(),
+    ),
+  );
+  const digest = await registry.digestOf(name, kind);
+  if (!digest) throw new Error(`the registry does not serve ${name}:${kind} after the push`);
+  return `${remote}@${digest}`;
+}
+
+/** `.dockerconfigjson` for a Secret of type kubernetes.io/dockerconfigjson. */
+export function dockerConfigJson(registry: TestRegistry): string {
+  const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
+  return JSON.stringify({
+    auths: { [registry.host]: { username: registry.username, password: registry.password, auth } },
+  });
+}
+
+/** GET through the Gateway with a route's Host header. */
+export function viaGateway(
+  gatewayUrl: string,
+  host: string,
+  urlPath = "/",
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  const u = new URL(gatewayUrl);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: u.hostname,
+        port: Number(u.port || 80),
+        path: urlPath,
+        headers: { host },
+        agent: false,
+        timeout: 5000,
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`GET ${host}${urlPath} via ${gatewayUrl} timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
