@@ -87,6 +87,8 @@ export const A = {
   /** Set by the runtime at apply time (the plan has no clock). */
   deployedAt: "paas.dev/deployed-at",
   configHash: "paas.dev/config-hash",
+  /** Names (never values) of the secrets the environment's pods get: diagnose() masks their values. */
+  secrets: "paas.dev/secrets",
 } as const;
 
 export const CONFIGMAP_NAME = `${WORKLOAD}-env`;
@@ -158,6 +160,7 @@ function targetAnnotations(spec: DeploySpec): Record<string, string> {
     [A.image]: spec.image,
     [A.hostnames]: spec.hostnames.join(","),
     [A.url]: spec.url,
+    [A.secrets]: [...new Set(spec.secrets)].sort().join(","),
   };
 }
 
