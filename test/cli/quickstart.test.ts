@@ -13,6 +13,8 @@ import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { adminHeaders } from "../../src/runtime/docker/caddy.ts";
+import { stopCaddy } from "../../src/runtime/docker/caddy-daemon.ts";
 import { FakeGitHub } from "../fakes/github/server.ts";
 import { freePort } from "../support/caddy.ts";
 
@@ -108,7 +110,7 @@ before(async () => {
 
 after(async () => {
   for (const c of children) await stop(c);
-  await fetch(`${adminUrl}/stop`, { method: "POST" }).catch(() => undefined);
+  await stopCaddy(adminUrl);
   await github?.stop();
   await rm(dir, { recursive: true, force: true });
 });
@@ -128,7 +130,7 @@ test("without credentials, the first command opens Probot's setup flow for the A
   assert.match(page.body, /checks/);
   await stop(child);
   // Caddy, started for the embedded default, keeps running for the next command.
-  assert.equal((await fetch(`${adminUrl}/config/`)).status, 200);
+  assert.equal((await fetch(`${adminUrl}/config/`, { headers: adminHeaders(adminUrl) })).status, 200);
 });
 
 test("with credentials, the App serves webhooks and hand-offs, and paas deploy answers with the commit", async () => {
