@@ -57,6 +57,12 @@ const baseImages = z.string().transform((text, ctx) => {
   return out;
 });
 
+/** This machine: the only place the hand-off may go over plain http (a test, a local App). */
+function isLoopback(hostname: string): boolean {
+  // The URL parser has already normalised IPv4 shorthands (127.1) and IPv6 forms ([0:0::1]).
+  return hostname === "localhost" || hostname === "[::1]" || /^127(?:\.\d{1,3}){3}$/.test(hostname);
+}
+
 export const actionEnvSchema = z.object({
   INPUT_PATH: optional(
     z
@@ -68,7 +74,11 @@ export const actionEnvSchema = z.object({
   INPUT_USERNAME: optional(z.string()),
   INPUT_PASSWORD: optional(z.string()),
   "INPUT_APP-URL": optional(
-    z.url({ protocol: /^https?$/, error: "an http(s) URL such as https://paas.example.com" }),
+    z.url({ protocol: /^https?$/, error: "an http(s) URL such as https://paas.example.com" }).refine((u) => {
+      const url = URL.parse(u);
+      // Not a URL at all: the check above says so already.
+      return url === null || url.protocol === "https:" || isLoopback(url.hostname);
+    }, "must be https: an http URL would send the deploy token and image unencrypted " + "(http is accepted only for loopback: 127.0.0.0/8, [::1], localhost)"),
   ),
   INPUT_ENVIRONMENT: optional(
     z.string().transform((s, ctx) => {

@@ -9,7 +9,7 @@ import {
   type LoadedConfig,
   type ResolvedApp,
 } from "../config/load.ts";
-import { planDeploy, PlanError, type PlatformSettings } from "../core/plan.ts";
+import { namedEnvironment, planDeploy, PlanError, type PlatformSettings } from "../core/plan.ts";
 import { dnsOwner } from "../dns/owner.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { ConfigError, PaasError } from "../errors.ts";
@@ -643,7 +643,7 @@ export class Deployer {
       return undefined;
     }
     const env = job.spec.target.environment;
-    const branch = env.kind === "named" ? job.app.config.environments[env.name]?.branch : undefined;
+    const branch = env.kind === "named" ? namedEnvironment(job.app.config, env.name)?.branch : undefined;
     const head = branch ? await github.branchHead(job.repo, branch) : undefined;
     return head && head !== job.spec.sha ? `superseded by ${head.slice(0, 7)}` : undefined;
   }

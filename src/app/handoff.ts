@@ -284,7 +284,8 @@ export function resolveEnvironment(
   if (/^(?:preview\/)?pr-\d+$/.test(name)) {
     throw new HandoffRejected(403, "branch", "previews are deployed only from pull_request runs");
   }
-  const env = environments[name];
+  // Own keys only: "constructor", "toString", "__proto__" are not environments of every config.
+  const env = Object.hasOwn(environments, name) ? environments[name] : undefined;
   if (!env) {
     throw new HandoffRejected(
       422,

@@ -15,6 +15,7 @@ import { HandoffRejected, OidcVerifier } from "./handoff.ts";
 import { InProcessLock, type Lock } from "./lock.ts";
 import { instrumentRuntime, PrometheusMetrics, rateLimitPlugin, type AppMetrics } from "./metrics.ts";
 import { HttpProber, type Prober } from "./probe.ts";
+import { appSecrets, redactRequestsPlugin } from "./redact-github.ts";
 import { probotEnv, type Settings } from "./settings.ts";
 import { throttleHandlers } from "./throttle.ts";
 import { OctokitReconcileGitHub } from "./reconcile-github.ts";
@@ -61,13 +62,15 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const metrics = new PrometheusMetrics();
   // Runtime errors are counted for every caller (deployer, reconciler).
   const runtime = instrumentRuntime(deps.runtime, metrics.runtimeErrors);
-  const Octokit = ProbotOctokit.plugin(rateLimitPlugin(metrics.githubRateLimitRemaining)).defaults(
-    (o: Record<string, unknown>) => ({
-      ...o,
-      // Probot's own handlers do not retry secondary limits: ours do (throttle.ts).
-      throttle: { ...(o.throttle as object), ...throttleHandlers(), write, notifications },
-    }),
-  );
+  const Octokit = ProbotOctokit.plugin(
+    rateLimitPlugin(metrics.githubRateLimitRemaining),
+    // Whatever reaches a check run, status or comment: never the App's own secrets.
+    redactRequestsPlugin(appSecrets(settings)),
+  ).defaults((o: Record<string, unknown>) => ({
+    ...o,
+    // Probot's own handlers do not retry secondary limits: ours do (throttle.ts).
+    throttle: { ...(o.throttle as object), ...throttleHandlers(), write, notifications },
+  }));
   const probot = createProbot({ env: probotEnv(settings), overrides: { Octokit } });
   // Probot creates its pino logger while loading the app: forward to it lazily.
   const log: Logger = {

@@ -42,7 +42,7 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     io.out(pkg.version);
     return 0;
   }
-  const load = commands[name];
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!load) {
     io.err(`paas: unknown command "${name.slice(0, 40)}"\n\n${USAGE}`);
     return 2;

@@ -8,6 +8,7 @@ import { parseEnv } from "node:util";
 import { PaasError } from "../errors.ts";
 import { startApp } from "../app/start.ts";
 import { SettingsError } from "../app/settings.ts";
+import { adminOrigin } from "../runtime/docker/caddy.ts";
 import { ensureCaddy } from "../runtime/docker/caddy-daemon.ts";
 import { createDockerRuntime, dockerSettingsFromEnv, PrereqError } from "../runtime/docker/index.ts";
 import { args, type CliIO, type Command } from "./io.ts";
@@ -44,6 +45,12 @@ async function prepareDocker(env: Env, io: CliIO): Promise<() => Promise<number>
   if (state === "started") io.err(`started Caddy (admin ${settings.caddyAdmin})`);
   const parts = createDockerRuntime(settings);
   await parts.check();
+  // A Caddy paas did not start may let any web page open on this machine rewrite its routes.
+  if (state === "running" && !(await parts.caddy.enforcesOrigin().catch(() => true)))
+    io.err(
+      `warning: Caddy's admin API at ${settings.caddyAdmin} accepts requests from other origins (any web page in a browser on this machine): ` +
+        `set "admin": {"enforce_origin": true, "origins": ["${adminOrigin(settings.caddyAdmin)}"]} in its config (docs/SECURITY.md)`,
+    );
   try {
     await parts.caddy.ensureServers();
   } catch (e) {

@@ -72,11 +72,34 @@ export function parseConfig(text: string | undefined, file = CONFIG_FILE): Loade
       },
     ]);
   }
+  // A mapping key "__proto__" would be dropped without a word by the objects the config becomes.
+  const protoKeys = protoKeyPaths(raw);
+  if (protoKeys.length > 0) {
+    throw new ConfigError(
+      file,
+      protoKeys.map((path) => {
+        const keyNode = findKeyNode(doc, path, "__proto__");
+        const at = keyNode?.range ? pos(keyNode.range[0]) : nodePos(doc, path, pos);
+        const name = dotted([...path, "__proto__"]);
+        return { path: name, ...at, message: `${name}: "__proto__" cannot be a key` };
+      }),
+    );
+  }
   const result = paasConfigSchema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError(file, describeIssues(result.error.issues, doc, pos));
   }
   return { config: result.data, raw: raw as Record<string, unknown>, present: true };
+}
+
+/** Paths of the mappings that have an own "__proto__" key (the YAML parser keeps it as data). */
+function protoKeyPaths(v: unknown, path: (string | number)[] = []): (string | number)[][] {
+  if (v === null || typeof v !== "object") return [];
+  const entries: [string | number, unknown][] = Array.isArray(v)
+    ? v.map((x, i) => [i, x])
+    : Object.entries(v as Record<string, unknown>);
+  const here = !Array.isArray(v) && Object.hasOwn(v, "__proto__") ? [path] : [];
+  return [...here, ...entries.flatMap(([k, x]) => protoKeyPaths(x, [...path, k]))];
 }
 
 function yamlMessage(m: string): string {
@@ -309,11 +332,17 @@ function mergeDefaults(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
-    const b = out[k];
-    out[k] =
-      k !== "scale" && isPlain(b) && isPlain(v)
-        ? mergeDefaults(b as Record<string, unknown>, v as Record<string, unknown>)
-        : v;
+    // Own keys only, defined rather than assigned: a YAML key "__proto__" stays a key (the schema refuses it).
+    const b = Object.hasOwn(out, k) ? out[k] : undefined;
+    Object.defineProperty(out, k, {
+      value:
+        k !== "scale" && isPlain(b) && isPlain(v)
+          ? mergeDefaults(b as Record<string, unknown>, v as Record<string, unknown>)
+          : v,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

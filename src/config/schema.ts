@@ -30,7 +30,9 @@ export const envVarName = z
   .refine(
     (n) => !/^PAAS_/i.test(n) && n !== "PORT",
     "PORT and names starting with PAAS_ are set by the platform",
-  );
+  )
+  // A map key "__proto__" would be dropped silently by the object the map becomes: say so instead.
+  .refine((n) => n !== "__proto__", "__proto__ cannot be a variable name");
 // A hostname users may claim as a custom domain: lowercase RFC 1123, at least two labels.
 export const hostname = z
   .string()

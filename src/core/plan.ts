@@ -54,7 +54,7 @@ export function planDeploy(input: PlanInput, settings: PlatformSettings): Deploy
   const name = makeAppName(target.repo, target.app, config.name);
   const primary = hostnameFor(env, name, settings.baseDomain);
   // Previews never get production domains; named environments add their custom domains.
-  const domains = env.kind === "named" ? (config.environments[env.name]?.domains ?? []) : [];
+  const domains = env.kind === "named" ? (namedEnvironment(config, env.name)?.domains ?? []) : [];
   const hostnames = [primary, ...domains.filter((d) => d !== primary)];
   const url = publicUrl(primary, settings);
 
@@ -96,6 +96,14 @@ export function planDeploy(input: PlanInput, settings: PlatformSettings): Deploy
   };
 }
 
+/**
+ * The environment `.paas.yml` defines under this name: its own keys only, so a name such as
+ * "constructor", "toString" or "__proto__" is not found on every config through its prototype.
+ */
+export function namedEnvironment(config: Pick<AppConfig, "environments">, name: string) {
+  return Object.hasOwn(config.environments, name) ? config.environments[name] : undefined;
+}
+
 function overrideFor(config: AppConfig, target: Target) {
   const env = target.environment;
   if (env.kind === "preview") {
@@ -104,7 +112,7 @@ function overrideFor(config: AppConfig, target: Target) {
     }
     return config.previews;
   }
-  const named = config.environments[env.name];
+  const named = namedEnvironment(config, env.name);
   if (!named) {
     const known = Object.keys(config.environments);
     throw new PlanError(

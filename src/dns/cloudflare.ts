@@ -6,6 +6,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import Cloudflare, { APIError } from "cloudflare";
 import type { RecordListParams } from "cloudflare/resources/dns/records";
 import { z } from "zod";
+import { redactError } from "../runtime/redact.ts";
 import { DnsApiError, DnsRecordConflictError, DnsSettingsError, HostnameTakenError } from "./errors.ts";
 import { ownerComment, parseOwnerComment } from "./owner.ts";
 import { CLOUDFLARE_RATE_LIMIT, RateLimiter, limitedFetch } from "./rate-limit.ts";
@@ -63,6 +64,7 @@ export class CloudflareDns implements DnsProvider {
   readonly #target: string;
   readonly #type: RecordType;
   readonly #proxied: boolean;
+  readonly #token: string;
 
   constructor(options: CloudflareOptions) {
     const parsed = cloudflareOptionsSchema.safeParse(options);
@@ -78,6 +80,7 @@ export class CloudflareDns implements DnsProvider {
       fetch: limitedFetch(limiter, options.fetch ?? fetch),
     });
     this.#zoneId = o.zoneId;
+    this.#token = o.apiToken;
     this.#target = o.target.replace(/\.$/, "").toLowerCase();
     this.#type = isIPv4(this.#target) ? "A" : isIPv6(this.#target) ? "AAAA" : "CNAME";
     this.#proxied = o.proxied;
@@ -163,7 +166,7 @@ export class CloudflareDns implements DnsProvider {
     } catch (err) {
       // Already gone is what we wanted.
       if (err instanceof APIError && err.status === 404) return;
-      throw toDnsError(`delete DNS record ${id}`, err);
+      throw redactError(toDnsError(`delete DNS record ${id}`, err), [this.#token]);
     }
   }
 
@@ -171,7 +174,8 @@ export class CloudflareDns implements DnsProvider {
     try {
       return await fn();
     } catch (err) {
-      throw toDnsError(what, err);
+      // An answer (or a proxy in between) may quote the token: errors reach check runs and logs.
+      throw redactError(toDnsError(what, err), [this.#token]);
     }
   }
 }

@@ -89,6 +89,34 @@ describe("parseSettings", () => {
     );
   });
 
+  it("refuses an http: app-url unless it is loopback (127.0.0.0/8, [::1], localhost), naming the input", () => {
+    for (const url of [
+      "http://paas.example.com",
+      "http://10.0.0.5:3000",
+      "http://localhost.example.com",
+      "http://127.0.0.1.nip.io",
+      "http://[::2]:3000",
+    ]) {
+      assert.throws(
+        () => parseSettings({ ...runner, "INPUT_APP-URL": url }),
+        (e: unknown) =>
+          e instanceof InputError &&
+          /input "app-url": must be https: .*http is accepted only for loopback: 127\.0\.0\.0\/8, \[::1\], localhost/.test(
+            e.message,
+          ),
+        url,
+      );
+    }
+    for (const [url, parsed] of [
+      ["https://paas.example.com/", "https://paas.example.com"],
+      ["http://127.0.0.1:3000", "http://127.0.0.1:3000"],
+      ["http://127.8.9.10:3000/", "http://127.8.9.10:3000"],
+      ["http://[::1]:3000", "http://[::1]:3000"],
+      ["http://localhost:3000", "http://localhost:3000"],
+    ])
+      assert.equal(parseSettings({ ...runner, "INPUT_APP-URL": url }).appUrl, parsed, url);
+  });
+
   it("refuses bad values, naming each input and what it expects, never echoing the password", () => {
     assert.throws(
       () =>

@@ -139,6 +139,30 @@ describe("hostile input through the App", () => {
     assert.match(json.message, /no environment in \.paas\.yml deploys from/);
   });
 
+  it("prototype keys as environment names (constructor, __proto__, toString, hasOwnProperty) are refused from any ref: no deployment, status, check, route or DNS record", async () => {
+    const names = ["constructor", "__proto__", "toString", "hasOwnProperty"];
+    const before = h.github.log.length;
+    const applied = h.runtime.applied.length;
+    const records = h.dns.records.size;
+    for (const [i, name] of names.entries())
+      for (const ref of ["refs/heads/main", "refs/heads/evil"]) {
+        const commit = sha(0xb40 + 2 * i + (ref.endsWith("evil") ? 1 : 0));
+        h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+        const res = await h.handoff(
+          handoffBody(commit, { environment: name, ref }),
+          await h.tokenFor(h.claims({ sha: commit, ref })),
+        );
+        assert.equal(res.status, 422, `${name} from ${ref}: ${JSON.stringify(res.json)}`);
+        assert.equal(res.json.check, "environment");
+        assert.match(String(res.json.message), /is not defined in \.paas\.yml \(defined: production\)/);
+      }
+    await h.app.deployer.idle();
+    assert.equal(h.github.counts(before).writes, 0, "nothing written to GitHub");
+    assert.equal(h.runtime.applied.length, applied, "nothing deployed");
+    assert.equal(h.dns.records.size, records, "no DNS record");
+    for (const name of names) assert.deepEqual(h.github.deploymentsOf(FULL, name), []);
+  });
+
   it("PR titles and bodies are never rendered; logins in replies are escaped", async () => {
     const head = sha(0xb05);
     const pr = 61;

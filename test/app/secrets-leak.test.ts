@@ -1,13 +1,16 @@
 // Secrets never leave through the App's outputs, and previews never receive
 // production secrets or production domains. Known values are planted (the
 // App's private key, the webhook secret, a Cloudflare API token, a registry
-// password, app secrets served by the Docker runtime's secret source); a
-// preview and production are deployed on the real Docker engine and Caddy, an
-// app that prints its secret crashes, Cloudflare fails; then every output is
-// searched: the App's logs, every request body GitHub received (through a
-// recording proxy), every HTTP answer of the App, and settings errors.
+// password, app secrets served by the Docker runtime's secret source, one of
+// them a PEM private key); a preview and production are deployed on the real
+// Docker engine and Caddy, an app that prints its secrets (whole, line by line,
+// base64, inside a base64 blob, URL-, form-, JSON- and shell-encoded) crashes,
+// Cloudflare fails; then every output is searched for each secret in each of
+// those forms, and every base64 run in it is decoded and searched too: the
+// App's logs, every request body GitHub received (through a recording proxy),
+// every HTTP answer of the App, and settings errors.
 import assert from "node:assert/strict";
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { createHmac, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -35,6 +38,11 @@ const CLOUDFLARE_TOKEN = secret("cf-token");
 const REGISTRY_PASSWORD = secret("registry-password");
 const PROD_DB = `postgres://app:${secret("prod-db-password")}@db.internal/prod`;
 const PROD_TOKEN = secret("prod-app-token");
+const TLS_KEY = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  publicKeyEncoding: { type: "spki", format: "pem" },
+}).privateKey;
 const PREVIEW_DB = "postgres://preview@db.internal/preview";
 
 const CONFIG = `name: ${APP}
@@ -44,7 +52,7 @@ run:
     path: /healthz
     startupTimeout: 20s
     interval: 1s
-secrets: [DATABASE_URL, APP_TOKEN]
+secrets: [DATABASE_URL, APP_TOKEN, TLS_KEY]
 environments:
   production:
     branch: main
@@ -76,7 +84,7 @@ describe("secrets never reach an output; previews get neither production secrets
   let h: Harness;
   let secretsDir: string;
   let server: { ref: string; id: string };
-  let crash: { ref: string; id: string };
+  let leak: { ref: string; id: string };
   let logs: Capture;
   const cloudflare = new FakeCloudflare({
     token: CLOUDFLARE_TOKEN,
@@ -91,7 +99,10 @@ describe("secrets never reach an output; previews get neither production secrets
     secretsDir = await mkdtemp(join(tmpdir(), "paas-secrets-"));
     const dir = join(secretsDir, OWNER, REPO);
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, "production.env"), `DATABASE_URL=${PROD_DB}\nAPP_TOKEN=${PROD_TOKEN}\n`);
+    await writeFile(
+      join(dir, "production.env"),
+      `DATABASE_URL=${PROD_DB}\nAPP_TOKEN=${PROD_TOKEN}\nTLS_KEY="${TLS_KEY.replace(/\n/g, "\\n")}"\n`,
+    );
     await writeFile(join(dir, "preview.env"), `DATABASE_URL=${PREVIEW_DB}\n`);
     await chmod(join(dir, "production.env"), 0o600);
     await chmod(join(dir, "preview.env"), 0o600);
@@ -110,7 +121,7 @@ describe("secrets never reach an output; previews get neither production secrets
     });
     await parts.check();
     server = await buildTestImage(docker, `paas-test/${APP}`, "server");
-    crash = await buildTestImage(docker, `paas-test/${APP}`, "crash", "crash");
+    leak = await buildTestImage(docker, `paas-test/${APP}`, "leak", "leak");
     const dnsEnv = {
       PAAS_DNS_PROVIDER: "cloudflare",
       CLOUDFLARE_API_TOKEN: CLOUDFLARE_TOKEN,
@@ -143,7 +154,7 @@ describe("secrets never reach an output; previews get neither production secrets
     await h?.close();
     for (const e of (await parts.runtime.list()).filter((e) => e.appName === APP))
       await parts.runtime.destroy(e.target).catch(() => undefined);
-    for (const img of [server, crash])
+    for (const img of [server, leak])
       if (img)
         await docker
           .getImage(img.id)
@@ -240,10 +251,10 @@ describe("secrets never reach an output; previews get neither production secrets
     assert.equal((await browse(`http://${PROD_DOMAIN}:${caddy.httpPort}/`)).body, commit);
   });
 
-  it("an app that prints its secret and crashes: the failure shows its logs, redacted", async () => {
+  it("an app that prints its secrets in many encodings and crashes: the failure shows its logs, masked", async () => {
     const commit = sha(0x903);
     h.github.setFile(FULL, commit, ".paas.yml", CONFIG);
-    const res = await handoff(commit, crash.ref, undefined);
+    const res = await handoff(commit, leak.ref, undefined);
     assert.equal(res.status, 202, JSON.stringify(res.json));
     const dep = h.github.deploymentsOf(FULL, "production").at(-1)!;
     assert.equal(dep.statuses.at(-1)!.state, "failure");
@@ -251,7 +262,9 @@ describe("secrets never reach an output; previews get neither production secrets
     assert.equal(check.conclusion, "failure");
     const shown = `${check.output.summary}\n${check.output.text}`;
     assert.match(shown, /cannot connect to the database/, "the log lines are shown");
-    assert.match(shown, /secret is /);
+    assert.match(shown, /secret is \*\*\*/);
+    assert.match(shown, /TLS_KEY b64=\*\*\* b64url=\*\*\* /);
+    assert.match(shown, /tls \| \*\*\*\n/, "the key's lines printed with a prefix are masked one by one");
   });
 
   it("a Cloudflare failure is reported without the token", async () => {
@@ -271,6 +284,33 @@ describe("secrets never reach an output; previews get neither production secrets
     cloudflare.faults.length = 0;
     const dep = h.github.deploymentsOf(FULL, `preview/pr-${PR + 1}`).at(-1)!;
     assert.equal(dep.statuses.at(-1)!.state, "failure", JSON.stringify(dep.statuses));
+  });
+
+  it("a Cloudflare refusal that quotes the token is reported with the token masked", async () => {
+    const commit = sha(0x907);
+    h.github.setFile(FULL, commit, ".paas.yml", CONFIG);
+    h.github.setPull(FULL, {
+      number: PR + 2,
+      state: "open",
+      headSha: commit,
+      mergeSha: null,
+      headRef: "h",
+      baseRef: "main",
+    });
+    const basic = Buffer.from(`paas:${CLOUDFLARE_TOKEN}`).toString("base64");
+    cloudflare.inject(
+      { status: 403, message: `token ${CLOUDFLARE_TOKEN} (${basic}) may not edit this zone` },
+      50,
+    );
+    const res = await handoff(commit, server.ref, PR + 2);
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    cloudflare.faults.length = 0;
+    const dep = h.github.deploymentsOf(FULL, `preview/pr-${PR + 2}`).at(-1)!;
+    assert.equal(dep.statuses.at(-1)!.state, "failure", JSON.stringify(dep.statuses));
+    const check = h.github.checkRunsOf(FULL, commit)[0]!;
+    const shown = `${check.output.summary}\n${check.output.text ?? ""}`;
+    assert.match(shown, /may not edit this zone/, "the refusal is shown");
+    assert.ok(!shown.includes(CLOUDFLARE_TOKEN) && !shown.includes(basic), shown);
   });
 
   it("refused hand-offs and webhooks answer without secrets", async () => {
@@ -315,22 +355,36 @@ describe("secrets never reach an output; previews get neither production secrets
     answers.push(...problems);
   });
 
-  it("no planted secret appears in any output", async () => {
+  it("no planted secret appears in any output, in any encoding", async () => {
     await h.app.deployer.idle();
-    const pemBody = h.settings.privateKey
-      .split("\n")
-      .filter((l) => l && !l.startsWith("-----"))
-      .slice(1, 3);
-    const planted: Record<string, string> = {
+    const secrets: Record<string, string> = {
       "private key": h.settings.privateKey,
-      "private key line 2": pemBody[0]!,
-      "private key line 3": pemBody[1]!,
       "webhook secret": h.settings.webhookSecret,
       "Cloudflare token": CLOUDFLARE_TOKEN,
       "registry password": REGISTRY_PASSWORD,
       "production database URL": PROD_DB,
       "production app token": PROD_TOKEN,
+      "production TLS key": TLS_KEY,
     };
+    // Each value and each line of a multi-line one (PEM armour lines are public), and its encodings.
+    const raw: Record<string, string> = {};
+    for (const [what, value] of Object.entries(secrets)) {
+      raw[what] = value;
+      value
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l.length >= 8 && !l.startsWith("-----") && l !== value)
+        .forEach((l, i) => (raw[`${what} line ${i + 1}`] = l));
+    }
+    const planted: Record<string, string> = {};
+    for (const [what, value] of Object.entries(raw)) {
+      planted[what] = value;
+      planted[`${what} (JSON-escaped)`] = JSON.stringify(value).slice(1, -1);
+      planted[`${what} (base64)`] = Buffer.from(value).toString("base64");
+      planted[`${what} (base64url)`] = Buffer.from(value).toString("base64url");
+      planted[`${what} (URL-encoded)`] = encodeURIComponent(value);
+      planted[`${what} (form-encoded)`] = new URLSearchParams({ v: value }).toString().slice(2);
+    }
     const outputs: Record<string, string> = {
       "App logs": logs.text(),
       "requests to GitHub": proxy.exchanges.map((e) => `${e.method} ${e.url}\n${e.requestBody}`).join("\n"),
@@ -345,11 +399,23 @@ describe("secrets never reach an output; previews get neither production secrets
     assert.ok(outputs["App logs"]!.length > 1000, "logs were captured");
     assert.match(outputs["requests to GitHub"]!, /check-runs/);
     assert.match(outputs["GitHub state (comments, check runs, statuses)"]!, /cannot connect to the database/);
-    const leaks: string[] = [];
+    // Check run summaries are Markdown-escaped (\- \: \.) and then JSON-escaped: search them unescaped too.
+    for (const [where, text] of Object.entries(outputs))
+      outputs[`${where}, backslash escapes removed`] = text.replace(/\\+(?=[!-/:-@[-`{-~])/g, "");
+    const leaks = new Set<string>();
     for (const [what, value] of Object.entries(planted))
       for (const [where, text] of Object.entries(outputs))
-        if (text.includes(value)) leaks.push(`${what} in ${where}`);
-    assert.deepEqual(leaks, []);
+        if (text.includes(value)) leaks.add(`${what} in ${where}`);
+    // A value inside a longer base64 text (a JSON blob, a Basic auth header) at any byte alignment.
+    for (const [where, text] of Object.entries(outputs))
+      for (const run of new Set(text.match(/[A-Za-z0-9+/_-]{16,}/g)))
+        for (let offset = 0; offset < 4; offset++)
+          for (const alphabet of ["base64", "base64url"] as const) {
+            const decoded = Buffer.from(run.slice(offset), alphabet).toString("latin1");
+            for (const [what, value] of Object.entries(raw))
+              if (decoded.includes(value)) leaks.add(`${what} (base64 inside a longer text) in ${where}`);
+          }
+    assert.deepEqual([...leaks], []);
     assert.deepEqual(h.github.violations, []);
   });
 });

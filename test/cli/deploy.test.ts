@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { stopCaddy } from "../../src/runtime/docker/caddy-daemon.ts";
 import { freePort } from "../support/caddy.ts";
 
 const bin = fileURLToPath(new URL("../../bin/paas.js", import.meta.url));
@@ -45,7 +46,7 @@ before(async () => {
 });
 
 after(async () => {
-  await fetch(`${env.PAAS_CADDY_ADMIN}/stop`, { method: "POST" }).catch(() => undefined);
+  await stopCaddy(env.PAAS_CADDY_ADMIN!);
   await rm(dir, { recursive: true, force: true });
 });
 

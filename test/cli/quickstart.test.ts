@@ -17,6 +17,8 @@ import { delimiter, dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { adminHeaders } from "../../src/runtime/docker/caddy.ts";
+import { stopCaddy } from "../../src/runtime/docker/caddy-daemon.ts";
 import { FakeGitHub } from "../fakes/github/server.ts";
 import { freePort } from "../support/caddy.ts";
 
@@ -199,7 +201,7 @@ after(async () => {
     ["bin/paas.js", "destroy", "examples/python", "--env", "production"],
     { cwd: clone, env },
   ).catch(() => undefined);
-  await fetch(`${adminUrl}/stop`, { method: "POST" }).catch(() => undefined);
+  await stopCaddy(adminUrl);
   await github?.stop();
   await rm(dir, { recursive: true, force: true });
 });
@@ -296,7 +298,7 @@ test("the README's commands, in order, in a fresh clone", async (t) => {
   assert.match(page.body, /checks/);
   await stop(server.child);
   // Caddy, started for the embedded default, keeps running for the next command.
-  assert.equal((await fetch(`${adminUrl}/config/`)).status, 200);
+  assert.equal((await fetch(`${adminUrl}/config/`, { headers: adminHeaders(adminUrl) })).status, 200);
 });
 
 test("with credentials, the App serves webhooks and hand-offs and prints the next step", async () => {

@@ -2,13 +2,15 @@
 // part is reported with the command or setting that fixes it, exit 1.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../support/caddy.ts";
+import { stopCaddy } from "../../src/runtime/docker/caddy-daemon.ts";
+import { freePort, startCaddy } from "../support/caddy.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 let dir: string;
@@ -39,7 +41,7 @@ before(async () => {
 });
 after(async () => {
   for (const s of servers) s.close();
-  for (const a of admins) await fetch(`${a}/stop`, { method: "POST" }).catch(() => undefined);
+  for (const a of admins) await stopCaddy(a);
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -90,4 +92,32 @@ test("the App's own port taken: names the port and PORT", async () => {
   });
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, new RegExp(`port ${busy} is in use: set PORT to a free port`));
+});
+
+test("a running Caddy whose admin API does not enforce the origin: warns with the setting", async () => {
+  const caddy = await startCaddy({ enforceOrigin: false });
+  try {
+    const busy = await occupy(); // the App's port: `paas start` stops after the Caddy checks
+    const r = await start({
+      PATH: process.env.PATH ?? "",
+      PAAS_CADDY_ADMIN: caddy.adminUrl,
+      PAAS_HTTP_PORT: String(caddy.httpPort),
+      PORT: String(busy),
+      APP_ID: "1",
+      PRIVATE_KEY: generateKeyPairSync("rsa", { modulusLength: 2048 })
+        .privateKey.export({ type: "pkcs8", format: "pem" })
+        .toString(),
+      WEBHOOK_SECRET: "s",
+      PAAS_RECONCILE_INTERVAL: "0s",
+      LOG_LEVEL: "fatal",
+    });
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `warning: Caddy's admin API at ${caddy.adminUrl} accepts requests from other origins.*"enforce_origin": true, "origins": \\["${caddy.adminUrl}"\\]`,
+      ),
+    );
+  } finally {
+    await caddy.stop();
+  }
 });

@@ -57,6 +57,21 @@ const mistakes: [string, string, string][] = [
     ".paas.yml:2:3: error: env.PAAS_URL: PORT and names starting with PAAS_ are set by the platform",
   ],
   [
+    "envProtoKey",
+    "env:\n  __proto__: x\n",
+    '.paas.yml:2:3: error: env.__proto__: "__proto__" cannot be a key',
+  ],
+  [
+    "environmentProtoKey",
+    "environments:\n  production: {}\n  __proto__:\n    branch: evil\n",
+    '.paas.yml:3:3: error: environments.__proto__: "__proto__" cannot be a key',
+  ],
+  [
+    "secretProtoName",
+    "secrets: [__proto__]\n",
+    ".paas.yml:1:11: error: secrets[0]: __proto__ cannot be a variable name",
+  ],
+  [
     "cpu",
     "resources:\n  limits:\n    cpu: lots\n",
     '.paas.yml:3:10: error: resources.limits.cpu must be a CPU amount such as "250m", "0.5" or "2", not "lots"',

@@ -111,6 +111,36 @@ test("unknown environments, unpinned images and short shas are refused with the 
   );
 });
 
+test("prototype keys (constructor, __proto__, toString, hasOwnProperty) are not environments of every config", () => {
+  for (const name of ["constructor", "__proto__", "toString", "hasOwnProperty"])
+    assert.throws(
+      () =>
+        planDeploy(
+          { target: target({ kind: "named", name }), repositoryId: 1, config, image: IMAGE, sha: SHA },
+          cloud,
+        ),
+      (e: unknown) =>
+        e instanceof PlanError &&
+        new RegExp(`environment "${name}" is not defined in \\.paas\\.yml`).test(e.message),
+      name,
+    );
+  // Declared in .paas.yml, "constructor" is an environment like any other.
+  const declared = resolveApps(
+    parseConfig("environments:\n  constructor:\n    domains: [c.example.org]\n"),
+  )[0]!.config;
+  const spec = planDeploy(
+    {
+      target: target({ kind: "named", name: "constructor" }),
+      repositoryId: 1,
+      config: declared,
+      image: IMAGE,
+      sha: SHA,
+    },
+    cloud,
+  );
+  assert.ok(spec.hostnames.includes("c.example.org"));
+});
+
 test("previews can be disabled", () => {
   const off = resolveApps(parseConfig("previews: { enabled: false }\n"))[0]!.config;
   assert.throws(

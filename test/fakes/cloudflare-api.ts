@@ -29,6 +29,8 @@ export interface FakeRecord {
 export type Fault =
   | { status: 500 | 502 | 503 | 504; retryAfter?: string }
   | { status: 429; retryAfter?: string }
+  /** A refusal with its own message (a misbehaving API or proxy may quote the request). */
+  | { status: 403; message: string; retryAfter?: undefined }
   /** Never answers: the client's timeout has to fire. */
   | { hang: true };
 
@@ -187,6 +189,7 @@ export class FakeCloudflare {
         fault.retryAfter !== undefined ? { "retry-after": fault.retryAfter } : {};
       if (fault.status === 429)
         return fail(429, 971, "Please wait and consider throttling your request speed", headers);
+      if (fault.status === 403) return fail(403, 10000, fault.message, headers);
       return fail(fault.status, 10000, "Internal server error", headers);
     }
 

@@ -229,7 +229,12 @@ export function validateKubeObject(obj: unknown): string[] {
 export type RolloutScenario = "ready" | "slow" | "crash" | "oom" | "image-pull" | "deadline" | "unhealthy";
 
 export type Fault =
-  { status: 500 | 502 | 503 | 504 } | { status: 429; retryAfter?: number } | { status: 409 } | { hang: true };
+  | { status: 500 | 502 | 503 | 504 }
+  | { status: 429; retryAfter?: number }
+  | { status: 409 }
+  /** A refusal with its own message, as an admission webhook gives (it may quote the object). */
+  | { status: 422; message: string }
+  | { hang: true };
 
 export interface FaultMatch {
   method?: string;
@@ -484,6 +489,7 @@ export class FakeKubernetesApi {
         res.setHeader("Retry-After", String(fault.retryAfter ?? 1));
         return sendStatus(res, 429, "TooManyRequests", "Too many requests, please try again later.");
       }
+      if (fault.status === 422) return sendStatus(res, 422, "Invalid", fault.message);
       if (fault.status === 409) {
         return sendStatus(
           res,

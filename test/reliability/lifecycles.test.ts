@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import Docker from "dockerode";
+import { adminHeaders } from "../../src/runtime/docker/caddy.ts";
 import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
 import { startCaddy, type TestCaddy } from "../support/caddy.ts";
 import { buildTestImage } from "../support/docker-images.ts";
@@ -535,7 +536,9 @@ describe(`reliability on the Docker runtime and Caddy (seed ${SEED})`, () => {
     const left = async () => {
       const containers = (await parts.runtime.list()).filter((e) => e.appName === name).length;
       const routes =
-        (await (await fetch(`${caddy.adminUrl}/config/`)).text()).split(`${name}.localhost`).length - 1;
+        (
+          await (await fetch(`${caddy.adminUrl}/config/`, { headers: adminHeaders(caddy.adminUrl) })).text()
+        ).split(`${name}.localhost`).length - 1;
       const environments = w.github.environmentsOf(FULL).length;
       const unfinished = w.github
         .deploymentsOf(FULL)

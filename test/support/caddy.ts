@@ -1,11 +1,14 @@
 // Runs a real `caddy run` for a test: temp config, data and autosave dirs,
-// admin API and HTTP server on free loopback ports. `restart()` kills it and
+// admin API and HTTP server on free loopback ports, the admin API configured
+// as paas configures its own Caddy (origin enforced). `restart()` kills it and
 // starts a fresh one (no --resume) on the same ports, as after a host reboot.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { adminHeaders } from "../../src/runtime/docker/caddy.ts";
+import { caddyConfig } from "../../src/runtime/docker/caddy-daemon.ts";
 
 export interface TestCaddy {
   adminUrl: string;
@@ -24,18 +27,21 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startCaddy(): Promise<TestCaddy> {
+/** `enforceOrigin: false` runs Caddy's default admin config instead (as a Caddy someone else set up). */
+export async function startCaddy(options: { enforceOrigin?: boolean } = {}): Promise<TestCaddy> {
   const dir = await mkdtemp(join(tmpdir(), "paas-caddy-"));
   const adminPort = await freePort();
   const httpPort = await freePort();
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const config = join(dir, "caddy.json");
+  const paasConfig = caddyConfig(adminUrl, join(dir, "data"));
   await writeFile(
     config,
-    JSON.stringify({
-      admin: { listen: `127.0.0.1:${adminPort}` },
-      storage: { module: "file_system", root: join(dir, "data") },
-    }),
+    JSON.stringify(
+      options.enforceOrigin === false
+        ? { ...paasConfig, admin: { listen: `127.0.0.1:${adminPort}` } }
+        : paasConfig,
+    ),
   );
   let proc: ChildProcess | undefined;
   let output = "";
@@ -57,7 +63,7 @@ export async function startCaddy(): Promise<TestCaddy> {
     proc.stderr!.on("data", (d: Buffer) => (output += d.toString()));
     for (let i = 0; i < 100; i++) {
       try {
-        const res = await fetch(`${adminUrl}/config/`);
+        const res = await fetch(`${adminUrl}/config/`, { headers: adminHeaders(adminUrl) });
         if (res.ok) return;
       } catch {
         // not up yet

@@ -1,6 +1,7 @@
 // Small test images built with the real engine (dockerode + a tar context,
 // from the local base image): a stdlib Python server that answers GET / with
-// $PAAS_COMMIT_SHA, or one that crashes at start.
+// $PAAS_COMMIT_SHA, one that crashes at start, or one that prints its secrets
+// in many encodings before crashing.
 import type Docker from "dockerode";
 import { pack } from "tar-stream";
 
@@ -53,15 +54,42 @@ print("error: cannot connect to the database", file=sys.stderr, flush=True)
 sys.exit(3)
 `;
 
+// Prints each secret it was given (DATABASE_URL, APP_TOKEN, TLS_KEY) the ways apps leak them —
+// base64, inside a base64 JSON blob, percent- and form-encoded, JSON-escaped, shell-quoted —
+// then the PEM key whole and some of its lines with a log prefix, and crashes. At most 50
+// lines, the log tail a rollout diagnosis shows.
+const LEAK = `
+import base64, json, os, shlex, sys, urllib.parse
+print("starting", flush=True)
+for name in ("DATABASE_URL", "APP_TOKEN", "TLS_KEY"):
+    v = os.environ.get(name, "")
+    b = v.encode()
+    shell = shlex.quote(v) if "\\n" not in v else "$'" + v.replace("\\\\", "\\\\\\\\").replace("'", "\\\\'").replace("\\n", "\\\\n") + "'"
+    print(name, "b64=" + base64.b64encode(b).decode(),
+          "b64url=" + base64.urlsafe_b64encode(b).decode().rstrip("="),
+          "blob=" + base64.b64encode(json.dumps({"k": v}).encode()).decode(),
+          "url=" + urllib.parse.quote(v, safe=""),
+          "form=" + urllib.parse.urlencode({"v": v}),
+          "json=" + json.dumps(v),
+          "sh=" + shell, flush=True)
+print("secret is " + os.environ.get("DATABASE_URL", "unset"), flush=True)
+key = os.environ.get("TLS_KEY", "")
+print(key, flush=True)
+for line in key.splitlines()[1:9]:
+    print("tls | " + line, flush=True)
+print("error: cannot connect to the database", file=sys.stderr, flush=True)
+sys.exit(3)
+`;
+
 /** Builds an image tagged `<repo>:<tag>` and returns `<repo>@<image id>`, the local-image convention of the Docker runtime. */
 export async function buildTestImage(
   docker: Docker,
   repo: string,
   tag: string,
-  kind: "server" | "crash" = "server",
+  kind: "server" | "crash" | "leak" = "server",
 ): Promise<{ ref: string; id: string }> {
   const tar = pack();
-  const script = kind === "server" ? SERVER : CRASH;
+  const script = { server: SERVER, crash: CRASH, leak: LEAK }[kind];
   // A label naming repo and tag keeps each image distinct (its own id, even across concurrent runs) while sharing base layers.
   tar.entry(
     { name: "Dockerfile" },

@@ -7,6 +7,7 @@ import { mkdir, open, readFile, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { adminHeaders, adminOrigin } from "./caddy.ts";
 import { PrereqError } from "./prereqs.ts";
 
 const run = promisify(execFile);
@@ -22,7 +23,10 @@ export interface CaddyDaemonOptions {
 
 async function answers(adminUrl: string): Promise<boolean> {
   try {
-    const res = await fetch(`${adminUrl.replace(/\/+$/, "")}/config/`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`${adminUrl.replace(/\/+$/, "")}/config/`, {
+      headers: adminHeaders(adminUrl),
+      signal: AbortSignal.timeout(2000),
+    });
     return res.ok;
   } catch {
     return false;
@@ -42,7 +46,7 @@ export async function ensureCaddy(options: CaddyDaemonOptions): Promise<"running
   const adminUrl = options.adminUrl.replace(/\/+$/, "");
   if (await answers(adminUrl)) return "running";
   const url = new URL(adminUrl);
-  if (!["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) {
+  if (!isLoopbackAdmin(url)) {
     throw new PrereqError([
       `Caddy's admin API does not answer at ${adminUrl}: start Caddy on that host, or unset PAAS_CADDY_ADMIN to let paas run its own`,
     ]);
@@ -58,13 +62,7 @@ export async function ensureCaddy(options: CaddyDaemonOptions): Promise<"running
   const dir = options.stateDir ?? defaultStateDir();
   await mkdir(join(dir, "caddy"), { recursive: true, mode: 0o700 });
   const config = join(dir, "caddy", "caddy.json");
-  await writeFile(
-    config,
-    JSON.stringify({
-      admin: { listen: url.host },
-      storage: { module: "file_system", root: join(dir, "caddy", "data") },
-    }),
-  );
+  await writeFile(config, JSON.stringify(caddyConfig(adminUrl, join(dir, "caddy", "data"))));
   // Detached, with its own log: Caddy outlives this process, so routes survive App restarts.
   const log = await open(join(dir, "caddy", "caddy.log"), "a");
   const child = spawn(bin, ["run", "--config", config], {
@@ -95,11 +93,32 @@ export async function ensureCaddy(options: CaddyDaemonOptions): Promise<"running
   ]);
 }
 
+/** Only loopback: the admin API has no authentication, so no other host may reach it. */
+function isLoopbackAdmin(url: URL): boolean {
+  return ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+}
+
+/**
+ * The config paas starts its Caddy with. The admin API listens on loopback
+ * only and enforces the origin: Caddy refuses a request whose Host is not the
+ * admin address (DNS rebinding) or whose Origin is not the admin API's own
+ * (a cross-site request from a page in a browser on this machine, which cannot
+ * forge its Origin). paas's client sends that Origin (caddy.ts).
+ */
+export function caddyConfig(adminUrl: string, dataDir: string): Record<string, unknown> {
+  const url = new URL(adminUrl);
+  return {
+    admin: { listen: url.host, enforce_origin: true, origins: [adminOrigin(adminUrl)] },
+    storage: { module: "file_system", root: dataDir },
+  };
+}
+
 /** Stops a Caddy started by ensureCaddy (for tests and `paas stop`). */
 export async function stopCaddy(adminUrl: string): Promise<void> {
   try {
     await fetch(`${adminUrl.replace(/\/+$/, "")}/stop`, {
       method: "POST",
+      headers: adminHeaders(adminUrl),
       signal: AbortSignal.timeout(5000),
     });
   } catch {

@@ -70,6 +70,21 @@ const routeSchema = z.looseObject({
     .optional(),
 });
 
+/**
+ * What paas sends as the Origin of every admin API request. Caddy's admin
+ * endpoint is configured with `enforce_origin` and this origin only (see
+ * caddy-daemon.ts), so a web page in a browser on the same machine — whose
+ * requests carry its own Origin — cannot change routes or stop Caddy.
+ */
+export function adminOrigin(adminUrl: string): string {
+  return new URL(adminUrl).origin;
+}
+
+/** Headers for a request to the admin API at `adminUrl`. */
+export function adminHeaders(adminUrl: string): Record<string, string> {
+  return { origin: adminOrigin(adminUrl) };
+}
+
 /** True for names that never get a public certificate: *.localhost, localhost and IP addresses. */
 export function isLocalHostname(h: string): boolean {
   return h === "localhost" || h.endsWith(".localhost") || isIP(h) !== 0;
@@ -117,6 +132,21 @@ export class CaddyClient {
   /** Answers when the admin API is up. */
   async ping(): Promise<void> {
     await this.#admin("GET", "/config/");
+  }
+
+  /**
+   * False when the admin API answers a request from another origin (a Caddy
+   * run without `enforce_origin`): any web page open on this machine could
+   * then rewrite its routes. The probe is a read.
+   */
+  async enforcesOrigin(): Promise<boolean> {
+    const res = await adminRequest(
+      `${this.adminUrl}/config/`,
+      "GET",
+      undefined,
+      "http://paas-origin-check.invalid",
+    );
+    return res.status === 403;
   }
 
   /** Creates the servers when missing (a fresh or restarted Caddy). */
@@ -317,6 +347,7 @@ function adminRequest(
   url: string,
   method: string,
   body: string | undefined,
+  origin: string = adminOrigin(url),
 ): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -325,10 +356,12 @@ function adminRequest(
         method,
         agent: false,
         timeout: 15_000,
-        headers:
-          body === undefined
+        headers: {
+          origin,
+          ...(body === undefined
             ? {}
-            : { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+            : { "content-type": "application/json", "content-length": Buffer.byteLength(body) }),
+        },
       },
       (res) => {
         let text = "";

@@ -26,6 +26,7 @@ import {
   parseEnvironment,
   type Target,
 } from "../../names.ts";
+import { redactDiagnosis, redactError, Redactor } from "../redact.ts";
 import type {
   ApplyOptions,
   DeploySpec,
@@ -248,6 +249,28 @@ export class DockerRuntime implements Runtime {
   }
 
   async #apply(spec: DeploySpec, options: ApplyOptions): Promise<RolloutResult> {
+    await this.#assertHostnamesFree(spec, namespaceName(spec.target));
+    const secretValues = await this.#secretValues(spec.target, spec.secrets);
+    // What a rollout reports or throws can quote what the app printed or what the engine echoed.
+    const redactor = new Redactor(Object.values(secretValues));
+    try {
+      const result = await this.#rollout(spec, options, secretValues);
+      if (result.ok) return result;
+      return {
+        ...result,
+        reason: redactor.text(result.reason),
+        diagnosis: redactor.diagnosis(result.diagnosis),
+      };
+    } catch (e) {
+      throw redactor.error(e);
+    }
+  }
+
+  async #rollout(
+    spec: DeploySpec,
+    options: ApplyOptions,
+    secretValues: Record<string, string>,
+  ): Promise<RolloutResult> {
     const started = Date.now();
     const progress = options.onProgress ?? (() => {});
     const signal = options.signal;
@@ -259,8 +282,6 @@ export class DockerRuntime implements Runtime {
       durationMs: Date.now() - started,
     });
 
-    await this.#assertHostnamesFree(spec, ns);
-    const secretValues = await this.#secretValues(spec.target, spec.secrets);
     const redact = Object.values(secretValues);
 
     progress("pull", spec.image);
@@ -426,17 +447,22 @@ export class DockerRuntime implements Runtime {
     if (found) return found;
     const registry = registryOf(repo);
     const auth = this.#auth ? await this.#auth(registry) : undefined;
-    const stream = await this.#docker.pull(
-      ref,
-      auth ? { authconfig: { serveraddress: registry, ...auth } } : {},
-    );
-    await new Promise<void>((resolve, reject) =>
-      this.#docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
-        const failed = err?.message ?? events.find((e) => e.error)?.error;
-        if (failed) reject(new DockerRuntimeError(failed));
-        else resolve();
-      }),
-    );
+    try {
+      const stream = await this.#docker.pull(
+        ref,
+        auth ? { authconfig: { serveraddress: registry, ...auth } } : {},
+      );
+      await new Promise<void>((resolve, reject) =>
+        this.#docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
+          const failed = err?.message ?? events.find((e) => e.error)?.error;
+          if (failed) reject(new DockerRuntimeError(failed));
+          else resolve();
+        }),
+      );
+    } catch (e) {
+      // The engine's or the registry's answer must not carry the pull credentials into a check run.
+      throw redactError(e, auth ? [auth.password] : []);
+    }
     const pulled = await this.#inspectImage(ref);
     if (!pulled) throw new DockerRuntimeError(`pulled ${ref} but the engine does not find it`);
     return pulled;
@@ -656,14 +682,14 @@ export class DockerRuntime implements Runtime {
           ? "Restarting"
           : s.Status[0]!.toUpperCase() + s.Status.slice(1);
     const exitCode = exited ? s.ExitCode : undefined;
-    const logs = redactAll(await this.#logs(c), redact);
+    const logs = await this.#logs(c);
     const events = await this.#events(id, info?.Created);
     let summary: string;
     if (s?.OOMKilled) summary = `container was killed for using more than its memory limit (OOMKilled)`;
     else if (exited)
       summary = `container exited with code ${s.ExitCode}${info!.RestartCount > 0 ? ` (restarted ${info!.RestartCount} times)` : ""}`;
     else summary = reason ?? `container is ${s?.Status ?? "missing"}`;
-    return { summary, events, state, exitCode, logs };
+    return redactDiagnosis({ summary, events, state, exitCode, logs }, redact);
   }
 
   async #logs(c: Docker.Container): Promise<string[]> {
@@ -843,12 +869,6 @@ export function demux(buf: Buffer): string {
     i += 8 + size;
   }
   return i === 0 ? buf.toString("utf8") : out;
-}
-
-/** Secret values never reach a Check Run, even when the app prints them. */
-function redactAll(lines: string[], secrets: string[]): string[] {
-  const values = secrets.filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
-  return lines.map((l) => values.reduce((acc, v) => acc.split(v).join("***"), l));
 }
 
 function httpGet(hostPort: string, path: string, timeoutMs: number): Promise<number> {

@@ -62,7 +62,7 @@ export function parseEnvFile(text: string, file: string): Map<string, string> {
         }
         const c = rest[++j];
         const esc: Record<string, string> = { n: "\n", r: "\r", t: "\t", '"': '"', "\\": "\\" };
-        if (c === undefined || !(c in esc))
+        if (c === undefined || !Object.hasOwn(esc, c))
           throw new SecretsError(`${where}: unknown escape in the value of ${name}`);
         value += esc[c];
       }

@@ -87,6 +87,8 @@ export const A = {
   /** Set by the runtime at apply time (the plan has no clock). */
   deployedAt: "paas.dev/deployed-at",
   configHash: "paas.dev/config-hash",
+  /** Names (never values) of the secrets the environment's pods get: diagnose() masks their values. */
+  secrets: "paas.dev/secrets",
 } as const;
 
 export const CONFIGMAP_NAME = `${WORKLOAD}-env`;
@@ -158,6 +160,7 @@ function targetAnnotations(spec: DeploySpec): Record<string, string> {
     [A.image]: spec.image,
     [A.hostnames]: spec.hostnames.join(","),
     [A.url]: spec.url,
+    [A.secrets]: [...new Set(spec.secrets)].sort().join(","),
   };
 }
 
@@ -273,10 +276,12 @@ export function planKubernetes(
   let secretHash: string | undefined;
   if (spec.secrets.length > 0 && options.secretValues) {
     const values = options.secretValues;
-    const missing = spec.secrets.filter((n) => values[n] === undefined);
+    // Own keys only, and data built by fromEntries: a secret named __proto__ or toString is kept as is.
+    const missing = spec.secrets.filter((n) => !Object.hasOwn(values, n));
     if (missing.length > 0) throw new KubernetesPlanError(`no value for secret ${missing.join(", ")}`);
-    const data: Record<string, string> = {};
-    for (const n of [...spec.secrets].sort()) data[n] = Buffer.from(values[n]!, "utf8").toString("base64");
+    const data: Record<string, string> = Object.fromEntries(
+      [...new Set(spec.secrets)].sort().map((n) => [n, Buffer.from(values[n]!, "utf8").toString("base64")]),
+    );
     secretHash = hash(JSON.stringify(data));
     objects.push({ apiVersion: "v1", kind: "Secret", metadata: meta(SECRET_NAME), type: "Opaque", data });
   }

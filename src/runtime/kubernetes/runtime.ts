@@ -13,7 +13,7 @@ import type {
   RuntimeEnvironment,
   SecretSource,
 } from "../types.ts";
-import { redactDiagnosis } from "../redact.ts";
+import { redactError, Redactor } from "../redact.ts";
 import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
 import {
   A,
@@ -107,11 +107,6 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async apply(spec: DeploySpec, options: ApplyOptions = {}): Promise<RolloutResult> {
-    const started = Date.now();
-    const progress = options.onProgress ?? (() => {});
-    const signal = options.signal;
-    const manager = fieldManager(this.settings);
-
     let secretValues: Record<string, string> | undefined;
     if (spec.secrets.length > 0) {
       if (!this.secrets) {
@@ -122,6 +117,23 @@ export class KubernetesRuntime implements Runtime {
       }
       secretValues = await this.secrets.get(spec.target, spec.secrets);
     }
+    try {
+      return await this.rollout(spec, options, secretValues);
+    } catch (e) {
+      // An API server's or webhook's answer can echo the Secret it was sent (base64 in `data`).
+      throw redactError(e, Object.values(secretValues ?? {}));
+    }
+  }
+
+  private async rollout(
+    spec: DeploySpec,
+    options: ApplyOptions,
+    secretValues: Record<string, string> | undefined,
+  ): Promise<RolloutResult> {
+    const started = Date.now();
+    const progress = options.onProgress ?? (() => {});
+    const signal = options.signal;
+    const manager = fieldManager(this.settings);
     const pullSecret = await this.pullSecret();
     const objects = planKubernetes(spec, this.settings, { secretValues, pullSecret });
     const namespace = objects[0]!;
@@ -291,11 +303,16 @@ export class KubernetesRuntime implements Runtime {
     secretValues: Record<string, string> | undefined,
   ): Promise<RolloutResult> {
     // The app may print its secrets: mask the values this deploy injected.
-    const diagnosis = redactDiagnosis(
+    const redactor = new Redactor(Object.values(secretValues ?? {}));
+    const diagnosis = redactor.diagnosis(
       await this.diagnoseNamespace(ns, `${TEMPLATE_LABEL}=${templateHash}`),
-      Object.values(secretValues ?? {}),
     );
-    return { ok: false, reason: reason ?? diagnosis.summary, diagnosis, durationMs: Date.now() - started };
+    return {
+      ok: false,
+      reason: reason === undefined ? diagnosis.summary : redactor.text(reason),
+      diagnosis,
+      durationMs: Date.now() - started,
+    };
   }
 
   private async readNamespace(
@@ -373,7 +390,29 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async diagnose(target: Target): Promise<Diagnosis> {
-    return this.diagnoseNamespace(namespaceName(target), `${COMPONENT_LABEL}=${WORKLOAD}`);
+    const ns = namespaceName(target);
+    const d = await this.diagnoseNamespace(ns, `${COMPONENT_LABEL}=${WORKLOAD}`);
+    // The app may print its secrets: mask the values its pods were given. When they cannot be
+    // known (a namespace from before the names were recorded, an unreadable source), the
+    // logs are withheld rather than shown unmasked.
+    const values = await this.currentSecretValues(target, ns);
+    if (values === undefined) return { ...d, logs: d.logs.length > 0 ? [LOGS_WITHHELD] : [] };
+    return new Redactor(values).diagnosis(d);
+  }
+
+  /** Values of the secrets named on the namespace; undefined when they cannot be read. */
+  private async currentSecretValues(target: Target, ns: string): Promise<string[] | undefined> {
+    const nsObj = await this.client.read("v1", "Namespace", undefined, ns);
+    const listed = nsObj?.metadata?.annotations?.[A.secrets];
+    if (listed === undefined) return nsObj ? undefined : [];
+    const names = listed.split(",").filter(Boolean);
+    if (names.length === 0) return [];
+    if (!this.secrets) return undefined;
+    try {
+      return Object.values(await this.secrets.get(target, names));
+    } catch {
+      return undefined;
+    }
   }
 
   private async diagnoseNamespace(ns: string, podSelector: string): Promise<Diagnosis> {
@@ -476,8 +515,14 @@ function keepServingIdentity(planned: KubeObject, existing: KubernetesObject): K
     const v = oldAnnotations[key];
     if (v !== undefined) annotations[key] = v;
   }
+  // Until the rollout ends, pods of both versions run: diagnose() masks the secrets of both.
+  const names = [oldAnnotations[A.secrets], annotations[A.secrets]].flatMap((l) => l?.split(",") ?? []);
+  annotations[A.secrets] = [...new Set(names.filter(Boolean))].sort().join(",");
   return out;
 }
+
+const LOGS_WITHHELD =
+  "(log lines withheld: the values of this environment's secrets could not be read to mask them; redeploy to record them)";
 
 function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");

@@ -74,12 +74,13 @@ export class KubernetesSecretSource implements SecretSource {
     const secretName = secretNameFor(target.owner, target.repo);
     const secret = await this.client.read<SecretObject>("v1", "Secret", this.namespace, secretName);
     const data = secret?.data ?? {};
-    const out: Record<string, string> = {};
+    // A Map, not a plain object: a secret named __proto__ or toString is a name like any other.
+    const out = new Map<string, string>();
     const missing: string[] = [];
     for (const name of names) {
-      const key = secretKeys(target, name).find((k) => data[k] !== undefined);
+      const key = secretKeys(target, name).find((k) => Object.hasOwn(data, k));
       if (key === undefined) missing.push(secretKeys(target, name).at(-1)!);
-      else out[name] = Buffer.from(data[key]!, "base64").toString("utf8");
+      else out.set(name, Buffer.from(data[key]!, "base64").toString("utf8"));
     }
     if (missing.length > 0) {
       // Names only: never a value.
@@ -89,6 +90,6 @@ export class KubernetesSecretSource implements SecretSource {
           : `Secret ${this.namespace}/${secretName} does not exist; create it with keys ${missing.join(", ")} (kubectl -n ${this.namespace} create secret generic ${secretName} --from-literal=${missing[0]}=…)`,
       );
     }
-    return out;
+    return Object.fromEntries(out);
   }
 }

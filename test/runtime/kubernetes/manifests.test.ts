@@ -361,3 +361,19 @@ test("private images: the registry credential is copied into the environment and
     undefined,
   );
 });
+
+test("secrets named constructor, toString or hasOwnProperty keep their own names in the Secret", () => {
+  const names = ["constructor", "hasOwnProperty", "toString"];
+  const spec = specFor(`secrets: [${names.join(", ")}]\n`, "production");
+  assert.deepEqual(spec.secrets, names);
+  const secretValues = Object.fromEntries(names.map((n) => [n, `value of ${n}`]));
+  const secret = find(planKubernetes(spec, HTTPROUTE_SETTINGS, { secretValues }), "Secret", "web-secrets");
+  const data = secret.data as Record<string, string>;
+  assert.deepEqual(Object.keys(data), names);
+  for (const n of names) assert.equal(Buffer.from(data[n]!, "base64").toString(), `value of ${n}`);
+  // A value the source did not return is missing, although every object has such a property.
+  assert.throws(
+    () => planKubernetes(spec, HTTPROUTE_SETTINGS, { secretValues: {} }),
+    /no value for secret constructor, hasOwnProperty, toString/,
+  );
+});
