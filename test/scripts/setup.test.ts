@@ -438,5 +438,8 @@ test("on this machine, set up already: `test` installs nothing and returns at on
   });
   assert.equal(r.code, 0, r.stderr);
   // "ready" is printed only when every part's check passed, so nothing was installed or started.
-  assert.equal(r.stdout, "paas setup: ready: node deps engine caddy registry base-images shellcheck cluster\n");
+  assert.equal(
+    r.stdout,
+    "paas setup: ready: node deps engine caddy registry base-images shellcheck cluster\n",
+  );
 });
