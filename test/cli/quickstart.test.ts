@@ -274,7 +274,7 @@ test("the README's commands, in order, in a fresh clone", async (t) => {
       if (narrowed) {
         assert.match(
           ran.output,
-          /^paas setup: ready: node deps engine caddy registry base-images shellcheck$/m,
+          /^paas setup: ready: node deps engine caddy registry base-images shellcheck cluster$/m,
         );
         assert.match(ran.output, /^== type check, lint, format: not run \(PAAS_TEST_FILES=/m);
         assert.match(ran.output, /^ℹ pass [1-9]\d*$/m);
