@@ -10,6 +10,14 @@ import {
   type ResolvedApp,
 } from "../config/load.ts";
 import { namedEnvironment, planDeploy, PlanError, type PlatformSettings } from "../core/plan.ts";
+import {
+  authorize,
+  checkImage,
+  DEFAULT_IMAGE_PREFIXES,
+  effectiveConfig,
+  pendingNotice,
+} from "../deploy/authorize.ts";
+import { TrustedConfigs, trustedApp } from "../deploy/trust-config.ts";
 import { dnsOwner } from "../dns/owner.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { ConfigError, PaasError } from "../errors.ts";
@@ -22,7 +30,6 @@ import {
   handoffBodySchema,
   HandoffRejected,
   pullRequestOf,
-  resolveEnvironment,
   type ActionsClaims,
   type HandoffBody,
 } from "./handoff.ts";
@@ -82,6 +89,10 @@ export interface DeployerDeps {
   maxPreviews?: number | undefined;
   /** Deploy counts and phase durations (Prometheus in the App). */
   metrics?: Pick<AppMetrics, "deploys" | "deployPhaseSeconds"> | undefined;
+  /** Registry prefixes images may come from, `{owner}`/`{repo}` templated (PAAS_IMAGE_PREFIXES). */
+  imagePrefixes?: readonly string[] | undefined;
+  /** The default branch's .paas.yml (authority); built over `github` when not given. */
+  trusted?: TrustedConfigs | undefined;
 }
 
 /** A repository the App is installed on, with the ids the hand-off is checked against. */
@@ -114,6 +125,8 @@ interface Job {
   acceptMs: number;
   /** Picked up again after a restart: skip it if another process finished it meanwhile. */
   resumed?: boolean;
+  /** Added to the success summary: authority changes of this commit that take effect after merge. */
+  notice?: string;
 }
 
 const TERMINAL = new Set(["success", "failure", "error", "inactive"]);
@@ -141,10 +154,14 @@ export class Deployer {
   readonly #runningIds = new Set<number>();
   /** Queued checks waiting for their build, by check key. */
   readonly #waiting = new Map<string, NodeJS.Timeout>();
+  /** Hand-off tokens used in this process (jti → what they deployed); GitHub's deployments hold them across restarts. */
+  readonly #tokens = new Map<string, string>();
+  readonly #trusted: TrustedConfigs;
   #seq = 0;
 
   constructor(deps: DeployerDeps) {
     this.#d = deps;
+    this.#trusted = deps.trusted ?? new TrustedConfigs(deps.github, () => deps.clock.now().getTime());
   }
 
   /** Stops the build-timeout timers (process shutdown). */
@@ -289,6 +306,8 @@ export class Deployer {
   async pushed(repo: RepoInfo, ref: string, sha: string, defaultBranch: string | undefined): Promise<void> {
     this.noteRepository(repo);
     if (!ref.startsWith("refs/heads/") || /^0+$/.test(sha)) return;
+    // A push to the default branch may change the authority (environments, domains, secrets).
+    this.#trusted.pushed(repo.repositoryId, ref, sha);
     const branch = ref.slice("refs/heads/".length);
     const loaded = await this.#config(repo, sha);
     if (loaded instanceof ConfigError) {
@@ -296,9 +315,15 @@ export class Deployer {
       if (branch === defaultBranch) await this.#failConfig(repo, sha, CHECK_NAME, loaded);
       return;
     }
+    // Which branches deploy is the default branch's word, not the pushed commit's.
+    const trusted = await this.#trusted.get(repo);
     for (const app of resolveApps(loaded)) {
-      if (Object.values(app.config.environments).some((e) => e.branch === branch))
-        await this.#queueCheck(repo, sha, app.key);
+      const envs = effectiveConfig(
+        app.config,
+        trustedApp(trusted, app.key)?.config,
+        trusted.defaultBranch,
+      ).environments;
+      if (Object.values(envs).some((e) => e.branch === branch)) await this.#queueCheck(repo, sha, app.key);
     }
   }
 
@@ -349,10 +374,14 @@ export class Deployer {
     const body = parsed.data;
     checkClaims(claims, body);
     const repo = await this.#installedRepository(body.repository, claims);
+    const badImage = checkImage(body.image, body.repository, this.#d.imagePrefixes ?? DEFAULT_IMAGE_PREFIXES);
+    if (badImage) throw new HandoffRejected(badImage.status, badImage.check, badImage.message);
 
-    // Read .paas.yml while the commit is checked: both are reads of this repository.
+    // Read both .paas.yml files while the commit is checked: all are reads of this repository.
     const config = this.#config(repo, body.sha);
     config.catch(() => undefined);
+    const trusted = this.#trusted.get(repo);
+    trusted.catch(() => undefined);
     // A dispatched build of an approved fork PR (forks.ts): bound to that PR's approved head sha.
     const forkPr = await this.#d.forks?.approvedDispatch(repo, claims, body);
     const pr = forkPr ?? pullRequestOf(claims);
@@ -411,10 +440,25 @@ export class Deployer {
           : "this repository's .paas.yml defines apps: name one in the hand-off's app field",
       );
     }
-    const env: EnvRef =
-      forkPr !== undefined
-        ? { kind: "preview", pr: forkPr }
-        : resolveEnvironment(claims, body, app.config.environments);
+    const authority = await trusted;
+    if (authority.loaded instanceof ConfigError) {
+      throw new HandoffRejected(
+        422,
+        "default_branch_config",
+        `.paas.yml on the default branch ${authority.defaultBranch.slice(0, 100)} is invalid: fix it there (environments, their branches, domains and secrets are read from it). Nothing was deployed.`,
+      );
+    }
+    const auth = authorize({
+      claims,
+      body,
+      defaultBranch: authority.defaultBranch,
+      trusted: trustedApp(authority, app.key),
+      deployed: app,
+      forkPr,
+    });
+    if (!auth.ok) throw new HandoffRejected(auth.status, auth.check, auth.message);
+    const env = auth.env;
+    const effective: ResolvedApp = { ...app, config: auth.config };
     const overCeiling =
       env.kind === "preview"
         ? await previewCeilingError(this.#d.runtime, repo.repositoryId, env.pr, this.#d.maxPreviews)
@@ -433,7 +477,13 @@ export class Deployer {
     let spec: DeploySpec;
     try {
       spec = planDeploy(
-        { target, repositoryId: repo.repositoryId, config: app.config, image: body.image, sha: body.sha },
+        {
+          target,
+          repositoryId: repo.repositoryId,
+          config: effective.config,
+          image: body.image,
+          sha: body.sha,
+        },
         this.#d.platform,
       );
     } catch (e) {
@@ -443,10 +493,28 @@ export class Deployer {
     }
 
     const environment = githubEnvName(app.key, env);
-    const idem = [repo.repositoryId, body.sha, environment, spec.digest, app.key].join("|");
+    // One use per token: the same hand-off again is a retry, anything else with its jti a replay.
+    const use = [environment, app.key, spec.image, body.sha].join("|");
+    const used = this.#tokens.get(claims.jti);
+    if (used !== undefined && used !== use) throw replayed();
+    remember(this.#tokens, claims.jti, use);
+    // Without the digest: a second image for the same commit and environment is not a new deploy.
+    const idem = [repo.repositoryId, body.sha, environment, app.key].join("|");
     const seen = this.#accepted.get(idem);
     if (seen) return { ...(await seen), duplicate: true };
-    const accepting = this.#accept(repo, spec, app, environment, env, reportSha, claims, body, t0);
+    const notice = pendingNotice(auth.pending);
+    const accepting = this.#accept(
+      repo,
+      spec,
+      effective,
+      environment,
+      env,
+      reportSha,
+      claims,
+      body,
+      t0,
+      notice,
+    );
     remember(this.#accepted, idem, accepting);
     // A failed creation must not block a retry of the same hand-off.
     accepting.catch(() => this.#accepted.delete(idem));
@@ -463,12 +531,24 @@ export class Deployer {
     claims: ActionsClaims,
     body: HandoffBody,
     t0: number,
+    notice: string,
   ): Promise<Accepted> {
-    // Exactly once across restarts: GitHub's deployments carry the hand-off (sha, digest, app).
+    // One use per token across restarts: the deployments of this commit record their token's jti.
+    const byToken = (await this.#d.github.deploymentsOfCommit(repo, reportSha)).find(
+      (d) => d.payload.jti === claims.jti,
+    );
+    if (
+      byToken &&
+      (byToken.environment !== environment ||
+        byToken.payload.image !== spec.image ||
+        (byToken.payload.app ?? "") !== app.key)
+    )
+      throw replayed();
+    // Exactly once across restarts: GitHub's deployments carry the hand-off (sha, app); not the
+    // digest, so another image for the same commit is not a second deploy.
     // A failed one may be retried on purpose; any other is this hand-off again.
     const same = (await this.#d.github.listDeployments(repo, environment)).find(
-      (d) =>
-        d.payload.sha === spec.sha && d.payload.digest === spec.digest && (d.payload.app ?? "") === app.key,
+      (d) => d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key,
     );
     const sameState = same ? await this.#d.github.latestDeploymentState(repo, same.id) : undefined;
     if (same && sameState !== "failure" && sameState !== "error") {
@@ -476,8 +556,9 @@ export class Deployer {
         await this.resume(repo, { ...same, environment, sha: reportSha });
       return { deploymentId: same.id, environment, url: spec.url, sha: body.sha, duplicate: true };
     }
-    const deploymentId = await this.#createDeployment(repo, spec, environment, reportSha);
+    const deploymentId = await this.#createDeployment(repo, spec, environment, reportSha, claims.jti);
     const job = this.#newJob(repo, spec, app, env, environment, deploymentId, reportSha, {
+      notice,
       // The signed claim wins over the body's run id.
       runUrl: runUrl(
         this.#d.githubWebUrl,
@@ -535,6 +616,7 @@ export class Deployer {
     spec: DeploySpec,
     environment: string,
     reportSha: string,
+    jti?: string,
   ): Promise<number> {
     return this.#d.github.createDeployment(repo, {
       sha: reportSha,
@@ -542,7 +624,13 @@ export class Deployer {
       description: description(`${spec.appName} ${spec.sha.slice(0, 7)} to ${environment}`),
       transient: spec.target.environment.kind === "preview",
       production: spec.production,
-      payload: { image: spec.image, digest: spec.digest, sha: spec.sha, app: spec.target.app },
+      payload: {
+        image: spec.image,
+        digest: spec.digest,
+        sha: spec.sha,
+        app: spec.target.app,
+        ...(jti ? { jti } : {}),
+      },
     });
   }
 
@@ -570,8 +658,16 @@ export class Deployer {
       return "interrupted, and the deployment does not record its image: push again to deploy";
     const loaded = await this.#config(repo, sha);
     if (loaded instanceof ConfigError) return `.paas.yml is invalid at ${sha.slice(0, 7)}`;
-    const app = resolveApps(loaded).find((a) => a.key === appKey);
-    if (!app) return `app "${appKey}" is no longer defined in .paas.yml`;
+    const found = resolveApps(loaded).find((a) => a.key === appKey);
+    if (!found) return `app "${appKey}" is no longer defined in .paas.yml`;
+    // Resumed with today's authority: an environment or secret removed on the default branch stays removed.
+    const trusted = await this.#trusted.get(repo);
+    if (trusted.loaded instanceof ConfigError)
+      return `.paas.yml on the default branch ${trusted.defaultBranch} is invalid`;
+    const app: ResolvedApp = {
+      ...found,
+      config: effectiveConfig(found.config, trustedApp(trusted, appKey)?.config, trusted.defaultBranch),
+    };
     let env: EnvRef;
     try {
       env = parseEnvironment(appKey ? d.environment.slice(0, -(appKey.length + 1)) : d.environment);
@@ -610,7 +706,7 @@ export class Deployer {
     environment: string,
     deploymentId: number,
     reportSha: string,
-    o: { runUrl?: string | undefined; since?: number; resumed?: boolean },
+    o: { runUrl?: string | undefined; since?: number; resumed?: boolean; notice?: string },
   ): Job {
     const now = this.#d.clock.now().getTime();
     return {
@@ -627,6 +723,7 @@ export class Deployer {
       acceptedAt: now,
       acceptMs: o.since === undefined ? 0 : now - o.since,
       ...(o.resumed ? { resumed: true } : {}),
+      ...(o.notice ? { notice: o.notice } : {}),
     };
   }
 
@@ -750,6 +847,11 @@ export class Deployer {
             ),
       ]);
 
+      // Hostname ownership first: a hostname another repository holds is refused before any route
+      // for it goes live (the providers refuse it in upsert).
+      const owner = dnsOwner(spec.target, repo.repositoryId);
+      for (const h of spec.hostnames) await this.#d.dns.upsert(h, owner);
+      phase("dns", "dns");
       const result = await this.#d.runtime.apply(spec);
       phase("rollout", "rollout");
       if (!result.ok) {
@@ -762,9 +864,6 @@ export class Deployer {
         );
         return;
       }
-      const owner = dnsOwner(spec.target, repo.repositoryId);
-      for (const h of spec.hostnames) await this.#d.dns.upsert(h, owner);
-      phase("dns", "dns");
       const url = result.url || spec.url;
       const probe = await this.#d.prober.probe(url, spec.healthcheck.path, spec.sha, {
         timeoutMs: durationMs(spec.healthcheck.startupTimeout),
@@ -838,17 +937,20 @@ export class Deployer {
           job.reportSha,
           job.app.key,
           "success",
-          successOutput({
-            environment: job.environment,
-            url,
-            image: spec.image,
-            digest: spec.digest,
-            sha: spec.sha,
-            replicas: result.replicas,
-            cpu: spec.resources.limits.cpu,
-            memory: spec.resources.limits.memory,
-            phases,
-          }),
+          withNotice(
+            successOutput({
+              environment: job.environment,
+              url,
+              image: spec.image,
+              digest: spec.digest,
+              sha: spec.sha,
+              replicas: result.replicas,
+              cpu: spec.resources.limits.cpu,
+              memory: spec.resources.limits.memory,
+              phases,
+            }),
+            job.notice,
+          ),
         ),
       ]);
       await statuses();
@@ -1116,6 +1218,18 @@ function remember<K, V>(m: Map<K, V>, k: K, v: V): void {
   m.delete(k);
   m.set(k, v);
   if (m.size > MAX_CACHE) m.delete(m.keys().next().value as K);
+}
+
+function replayed(): HandoffRejected {
+  return new HandoffRejected(
+    409,
+    "replay",
+    "this token was already used for another hand-off: each OIDC token deploys once; request a new token",
+  );
+}
+
+function withNotice<T extends { summary: string }>(out: T, notice: string | undefined): T {
+  return notice ? { ...out, summary: out.summary + notice } : out;
 }
 
 function errText(e: unknown): string {

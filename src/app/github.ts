@@ -88,8 +88,15 @@ export interface GitHubPort {
     r: RepoRef,
     environment: string,
   ): Promise<{ id: number; sha: string; payload: Record<string, unknown> }[]>;
+  /** Deployments of a commit in every environment, newest first (first 100), with their payloads. */
+  deploymentsOfCommit(
+    r: RepoRef,
+    sha: string,
+  ): Promise<{ id: number; environment: string; payload: Record<string, unknown> }[]>;
   /** State of a deployment's newest status; undefined when it has none. */
   latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined>;
+  /** Name of the repository's default branch (its .paas.yml holds the authority: deploy/trust-config.ts). */
+  defaultBranch(r: RepoRef): Promise<string>;
   /** Head commit of a branch; undefined when the branch does not exist. */
   branchHead(r: RepoRef, branch: string): Promise<string | undefined>;
   /** Deletes an environment; a missing one is success. */
@@ -238,6 +245,19 @@ export class OctokitGitHub implements GitHubPort {
     }));
   }
 
+  async deploymentsOfCommit(
+    r: RepoRef,
+    sha: string,
+  ): Promise<{ id: number; environment: string; payload: Record<string, unknown> }[]> {
+    const o = await this.#installation(r.installationId);
+    const { data } = await o.rest.repos.listDeployments({ owner: r.owner, repo: r.repo, sha, per_page: 100 });
+    return data.map((d) => ({
+      id: d.id,
+      environment: d.environment,
+      payload: typeof d.payload === "object" && d.payload !== null ? d.payload : {},
+    }));
+  }
+
   async latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined> {
     const o = await this.#installation(r.installationId);
     const { data } = await o.rest.repos.listDeploymentStatuses({
@@ -247,6 +267,12 @@ export class OctokitGitHub implements GitHubPort {
       per_page: 1,
     });
     return data[0]?.state as DeploymentState | undefined;
+  }
+
+  async defaultBranch(r: RepoRef): Promise<string> {
+    const o = await this.#installation(r.installationId);
+    const { data } = await o.rest.repos.get({ owner: r.owner, repo: r.repo });
+    return data.default_branch;
   }
 
   async branchHead(r: RepoRef, branch: string): Promise<string | undefined> {

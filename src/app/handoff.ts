@@ -72,7 +72,15 @@ export const actionsClaimsSchema = z.object({
   ref: z.string(),
   event_name: z.string(),
   job_workflow_ref: z.string().optional(),
+  /** The top-level workflow of the run (a reusable workflow's caller), unlike job_workflow_ref. */
+  workflow_ref: z.string().optional(),
+  /** The GitHub environment the job ran in: GitHub's protection rules gated it. */
+  environment: z.string().optional(),
   run_id: z.coerce.string().optional(),
+  /** Unique per token: a hand-off uses its token once. */
+  jti: z.string().min(1).max(200),
+  iat: z.number(),
+  exp: z.number(),
 });
 export type ActionsClaims = z.output<typeof actionsClaimsSchema>;
 
@@ -85,7 +93,15 @@ export interface VerifierOptions {
   cooldownMs?: number;
   /** How long fetched keys are trusted without refetching. */
   cacheMaxAgeMs?: number;
+  /**
+   * Oldest token accepted (seconds since iat), and the longest lifetime (exp - iat) accepted:
+   * a leaked token is good for minutes, not for as long as its issuer chose.
+   */
+  maxTokenAgeSec?: number;
 }
+
+/** GitHub's Actions tokens live 5 minutes; a hand-off requests its token right before posting. */
+export const DEFAULT_MAX_TOKEN_AGE_SEC = 15 * 60;
 
 /** Verifies GitHub Actions OIDC tokens. Keys are cached and refreshed when a token names an unknown `kid`. */
 export class OidcVerifier {
@@ -93,7 +109,13 @@ export class OidcVerifier {
   #jwks: Promise<JWTVerifyGetKey> | undefined;
 
   constructor(options: VerifierOptions) {
-    this.#options = { clockToleranceSec: 60, cooldownMs: 30_000, cacheMaxAgeMs: 10 * 60_000, ...options };
+    this.#options = {
+      clockToleranceSec: 60,
+      cooldownMs: 30_000,
+      cacheMaxAgeMs: 10 * 60_000,
+      maxTokenAgeSec: DEFAULT_MAX_TOKEN_AGE_SEC,
+      ...options,
+    };
   }
 
   async verify(token: string): Promise<ActionsClaims> {
@@ -106,7 +128,8 @@ export class OidcVerifier {
         audience: [this.#options.audience, `${this.#options.audience}/`],
         clockTolerance: this.#options.clockToleranceSec,
         algorithms: ["RS256", "RS384", "RS512", "ES256", "ES384"],
-        requiredClaims: ["exp", "iat"],
+        requiredClaims: ["exp", "iat", "jti"],
+        maxTokenAge: this.#options.maxTokenAgeSec,
       }));
     } catch (e) {
       throw rejectionFor(e, this.#options);
@@ -116,7 +139,15 @@ export class OidcVerifier {
       throw new HandoffRejected(
         401,
         "claims",
-        "the token is not a GitHub Actions OIDC token (repository, sha, ref or event_name missing)",
+        "the token is not a GitHub Actions OIDC token (repository, sha, ref, event_name or jti missing)",
+      );
+    }
+    const lifetime = claims.data.exp - claims.data.iat;
+    if (lifetime > this.#options.maxTokenAgeSec + this.#options.clockToleranceSec) {
+      throw new HandoffRejected(
+        401,
+        "max_age",
+        `the token is valid for ${lifetime} s; this App accepts tokens valid for at most ${this.#options.maxTokenAgeSec} s (request a fresh GitHub Actions OIDC token)`,
       );
     }
     return claims.data;
@@ -162,6 +193,13 @@ export class OidcVerifier {
 
 function rejectionFor(e: unknown, o: Required<VerifierOptions>): HandoffRejected {
   if (e instanceof HandoffRejected) return e;
+  // jose reports an iat older than maxTokenAge as an expired "iat" claim.
+  if (e instanceof joseErrors.JWTExpired && e.claim === "iat")
+    return new HandoffRejected(
+      401,
+      "max_age",
+      `the token was issued more than ${o.maxTokenAgeSec} s ago: request a fresh OIDC token right before the hand-off`,
+    );
   if (e instanceof joseErrors.JWTExpired)
     return new HandoffRejected(401, "expiry", "the token has expired: request a fresh OIDC token");
   if (e instanceof joseErrors.JWTClaimValidationFailed) {

@@ -97,6 +97,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     github,
     forks,
     maxPreviews: settings.maxPreviews,
+    imagePrefixes: settings.imagePrefixes,
     runtime,
     dns: deps.dns,
     prober: deps.prober ?? new HttpProber(settings.probeAddress),

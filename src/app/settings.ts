@@ -4,6 +4,7 @@
 // kept out of every message and out of `describeSettings`.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { DEFAULT_IMAGE_PREFIXES } from "../deploy/authorize.ts";
 import { PaasError } from "../errors.ts";
 import { durationMs } from "../config/schema.ts";
 import { cpuMillis, memoryBytes, type PlatformSettings } from "../core/plan.ts";
@@ -144,6 +145,24 @@ const envSchema = z.object({
   PAAS_MAX_REPLICAS: optionalString.pipe(positiveInt("replicas").optional()),
   PAAS_MAX_PREVIEWS: optionalString.pipe(positiveInt("previews per repository").optional()),
   PAAS_MAX_WEBHOOK_BYTES: optionalString.pipe(positiveInt("bytes").default(26_214_400)),
+  PAAS_IMAGE_PREFIXES: optionalString.pipe(
+    z
+      .string()
+      .transform((v) => v.split(",").map((p) => p.trim().toLowerCase()))
+      .pipe(
+        z
+          .array(
+            z
+              .string()
+              .regex(
+                /^[a-z0-9.-]+(?::\d{1,5})?\/(?:[a-z0-9._{}-]+\/)*$/,
+                "must be registry prefixes ending with / such as ghcr.io/{owner}/ (comma-separated)",
+              ),
+          )
+          .min(1),
+      )
+      .optional(),
+  ),
   PAAS_FORK_WORKFLOW: optionalString.pipe(
     z
       .string()
@@ -180,6 +199,8 @@ export interface Settings {
   maxPreviews: number | undefined;
   /** Workflow file dispatched to build an approved fork pull request (PAAS_FORK_WORKFLOW). */
   forkWorkflow: string;
+  /** Registry prefixes hand-off images must start with; `{owner}` and `{repo}` are the repository's (PAAS_IMAGE_PREFIXES). */
+  imagePrefixes: string[];
   /** A queued check with no hand-off after this long fails with "build not received". */
   buildTimeoutMs: number;
   /** Minimum time between content-creating GitHub requests (secondary rate limits). */
@@ -266,6 +287,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     maxWebhookBytes: e.PAAS_MAX_WEBHOOK_BYTES,
     maxPreviews: e.PAAS_MAX_PREVIEWS,
     forkWorkflow: e.PAAS_FORK_WORKFLOW,
+    imagePrefixes: e.PAAS_IMAGE_PREFIXES ?? [...DEFAULT_IMAGE_PREFIXES],
     githubWriteIntervalMs: e.PAAS_GITHUB_WRITE_INTERVAL_MS,
     buildTimeoutMs: durationMs(e.PAAS_BUILD_TIMEOUT),
     reconcileIntervalMs: durationMs(e.PAAS_RECONCILE_INTERVAL),
@@ -298,6 +320,7 @@ export function describeSettings(s: Settings): Record<string, unknown> {
     maxBodyBytes: s.maxBodyBytes,
     maxWebhookBytes: s.maxWebhookBytes,
     maxPreviews: s.maxPreviews,
+    imagePrefixes: s.imagePrefixes,
     forkWorkflow: s.forkWorkflow,
     githubWriteIntervalMs: s.githubWriteIntervalMs,
     buildTimeoutMs: s.buildTimeoutMs,

@@ -263,9 +263,17 @@ const environment = z
       .optional()
       .describe("Branch whose pushes deploy this environment. Only this branch may deploy it."),
     domains: z.array(hostname).max(50).optional().describe("Custom domains served by this environment."),
+    protected: z
+      .boolean()
+      .optional()
+      .describe(
+        "Deploy only from a job that ran in the GitHub environment of the same name (`environment:` in the workflow), so GitHub's protection rules (required reviewers, deployment branches) gate it. Default: true for production, false otherwise.",
+      ),
     ...overrides,
   })
-  .describe("A long-lived environment.");
+  .describe(
+    "A long-lived environment. Read from the default branch's .paas.yml: a change elsewhere takes effect after merge.",
+  );
 
 const environmentName = z
   .string()
@@ -276,6 +284,11 @@ const environmentName = z
   .refine(
     (n) => n !== "preview" && !n.startsWith("pr-"),
     '"preview" and "pr-*" are reserved for pull request previews',
+  )
+  // Names every object answers to ("constructor") would look defined on any config that forgot an own-key check.
+  .refine(
+    (n) => !Object.getOwnPropertyNames(Object.prototype).includes(n),
+    "a name that is not a JavaScript object member such as constructor",
   );
 
 const previews = z
@@ -312,7 +325,9 @@ const appShape = {
   environments: z
     .record(environmentName, environment)
     .default({ production: { branch: "main" } })
-    .describe("Long-lived environments by name. Default: production from main."),
+    .describe(
+      "Long-lived environments by name. Default: production from main. Only the default branch's .paas.yml decides them (their branches, domains and secrets); an environment without branch deploys only from the default branch.",
+    ),
   previews: previews.prefault({}).describe("Pull request previews."),
 };
 

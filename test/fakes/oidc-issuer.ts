@@ -1,6 +1,7 @@
 // A local OpenID Connect issuer standing in for GitHub Actions'
 // (token.actions.githubusercontent.com): discovery document, JWKS, and tokens
 // with the claims a workflow run gets. Keys can be rotated to test refresh.
+import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
@@ -77,17 +78,24 @@ export class OidcIssuer {
       issuer?: string;
       expiresInSec?: number;
       notBeforeSec?: number;
+      /** Seconds from now of the iat claim (default -5). */
+      issuedAtSec?: number;
       signWith?: CryptoKey;
       kid?: string;
     },
   ): Promise<string> {
     const key = this.#keys[0]!;
     const now = Math.floor(Date.now() / 1000);
-    const jwt = new SignJWT({ ...claims, sub: `repo:${claims.repository}:ref:${claims.ref}` })
+    // Every token GitHub issues has its own jti; a claim given here (replay tests) wins.
+    const jwt = new SignJWT({
+      jti: randomUUID(),
+      ...claims,
+      sub: `repo:${claims.repository}:ref:${claims.ref}`,
+    })
       .setProtectedHeader({ alg: "RS256", kid: o.kid ?? key.kid, typ: "JWT" })
       .setIssuer(o.issuer ?? this.url)
       .setAudience(o.audience)
-      .setIssuedAt(now - 5)
+      .setIssuedAt(now + (o.issuedAtSec ?? -5))
       .setNotBefore(now + (o.notBeforeSec ?? -5))
       .setExpirationTime(now + (o.expiresInSec ?? 300));
     return jwt.sign(o.signWith ?? key.privateKey);

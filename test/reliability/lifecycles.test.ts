@@ -72,6 +72,8 @@ describe(`reliability: ${LIFECYCLES} pull request lifecycles with faults and App
     event_name: "push",
     job_workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
     run_id: "1",
+    // Production deploys run in the GitHub environment "production" (it is protected).
+    environment: "production",
     ...over,
   });
 

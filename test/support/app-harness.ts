@@ -202,6 +202,8 @@ export async function startHarness(
         event_name: "push",
         job_workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
         run_id: "555",
+        // The workflows deploy production from a job in the GitHub environment "production".
+        environment: "production",
         ...over,
       };
     },

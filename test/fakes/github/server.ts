@@ -636,7 +636,16 @@ export class FakeGitHub {
         });
       case "repos/get-content": {
         const ref = q.get("ref") ?? repo!.defaultBranch;
-        const content = repo!.files.get(ref)?.get(p.path!);
+        // As on GitHub, a branch's head sha and the branch name read the same files.
+        const branchOf = [...this.branches].find(
+          ([k, v]) => v === ref && k.startsWith(`${full}:`) && repo!.files.has(k.slice(full.length + 1)),
+        );
+        const head = this.branches.get(`${full}:${ref}`);
+        const files =
+          repo!.files.get(ref) ??
+          (branchOf ? repo!.files.get(branchOf[0].slice(full.length + 1)) : undefined) ??
+          (head ? repo!.files.get(head) : undefined);
+        const content = files?.get(p.path!);
         if (content === undefined) return send(404, { message: "Not Found" });
         return send(200, {
           type: "file",
@@ -682,8 +691,14 @@ export class FakeGitHub {
       }
       case "repos/list-deployments": {
         const env = q.get("environment");
+        const commit = q.get("sha");
         const list = this.deployments
-          .filter((d) => d.repo === full && (env === null || d.environment === env))
+          .filter(
+            (d) =>
+              d.repo === full &&
+              (env === null || d.environment === env) &&
+              (commit === null || d.sha === commit),
+          )
           .reverse();
         // Paginated as GitHub does (default 30 per page).
         const per = Number(q.get("per_page") ?? 30);

@@ -1,0 +1,83 @@
+// The default branch's .paas.yml: the only config that decides environments,
+// their branches, domains and secret scopes (see authorize.ts). Read through
+// GitHub at the default branch's head and cached by that head sha; a push to
+// the default branch drops the entry, and an entry older than `ttlMs` is
+// checked against the branch head again (a lost push webhook cannot keep old
+// authority for long).
+import {
+  CONFIG_FILE,
+  parseConfig,
+  resolveApps,
+  type LoadedConfig,
+  type ResolvedApp,
+} from "../config/load.ts";
+import { ConfigError } from "../errors.ts";
+import type { GitHubPort, RepoRef } from "../app/github.ts";
+
+export interface TrustedConfig {
+  defaultBranch: string;
+  /** Head sha of the default branch the config was read at; undefined for an empty repository. */
+  head: string | undefined;
+  loaded: LoadedConfig | ConfigError;
+}
+
+type Reader = Pick<GitHubPort, "defaultBranch" | "branchHead" | "getFile">;
+
+const MAX_ENTRIES = 1000;
+
+export class TrustedConfigs {
+  readonly #github: Reader;
+  readonly #now: () => number;
+  readonly #ttlMs: number;
+  readonly #cache = new Map<number, TrustedConfig & { checkedAt: number }>();
+
+  constructor(github: Reader, now: () => number, ttlMs = 60_000) {
+    this.#github = github;
+    this.#now = now;
+    this.#ttlMs = ttlMs;
+  }
+
+  async get(repo: RepoRef & { repositoryId: number }): Promise<TrustedConfig> {
+    const cached = this.#cache.get(repo.repositoryId);
+    const now = this.#now();
+    if (cached && now - cached.checkedAt < this.#ttlMs) return cached;
+    const defaultBranch = await this.#github.defaultBranch(repo);
+    const head = await this.#github.branchHead(repo, defaultBranch);
+    if (cached && head !== undefined && cached.head === head && cached.defaultBranch === defaultBranch) {
+      cached.checkedAt = now;
+      return cached;
+    }
+    // Read at the sha (not the branch name) so the config is the one the cache key names.
+    const text = await this.#github.getFile(repo, CONFIG_FILE, head ?? defaultBranch);
+    let loaded: LoadedConfig | ConfigError;
+    try {
+      loaded = parseConfig(text);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      loaded = e;
+    }
+    const entry = { defaultBranch, head, loaded, checkedAt: now };
+    this.#cache.delete(repo.repositoryId);
+    this.#cache.set(repo.repositoryId, entry);
+    if (this.#cache.size > MAX_ENTRIES) this.#cache.delete(this.#cache.keys().next().value!);
+    return entry;
+  }
+
+  /** A push webhook: a new head of the default branch invalidates that repository's entry. */
+  pushed(repositoryId: number, ref: string, sha: string): void {
+    const cached = this.#cache.get(repositoryId);
+    if (cached && ref === `refs/heads/${cached.defaultBranch}` && sha !== cached.head)
+      this.#cache.delete(repositoryId);
+  }
+
+  /** The repository's default branch changed or it left the installation. */
+  forget(repositoryId: number): void {
+    this.#cache.delete(repositoryId);
+  }
+}
+
+/** The app of this key as the default branch defines it; undefined when it does not (or its config is invalid). */
+export function trustedApp(t: TrustedConfig, appKey: string): ResolvedApp | undefined {
+  if (t.loaded instanceof ConfigError) return undefined;
+  return resolveApps(t.loaded).find((a) => a.key === appKey);
+}
