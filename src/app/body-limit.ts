@@ -43,3 +43,26 @@ export function readBodyLimited(req: IncomingMessage, maxBytes: number): Promise
     });
   });
 }
+
+/**
+ * The path a request names, as the server routes it: dot segments resolved (also percent-encoded
+ * ones), repeated and trailing slashes dropped, no query. Every variant of a path (`/hooks/`,
+ * `/x/../hooks`, `//hooks`) reaches the same handler, with that handler's body limit and dedupe.
+ */
+export function normalisePath(url: string | undefined): string {
+  let path: string;
+  try {
+    // A fixed base: only the path of the request line is used, never a host it may name.
+    // Leading slashes collapsed first: `//host/x` would otherwise name a host, not a path.
+    path = new URL((url ?? "/").replace(/^\/+/, "/"), "http://paas.invalid").pathname;
+  } catch {
+    return "/";
+  }
+  path = path.replace(/\/{2,}/g, "/");
+  return path.length > 1 ? path.replace(/\/+$/, "") : path;
+}
+
+/** True when the request announces a body (a length above 0, or chunked). */
+export function hasBody(req: IncomingMessage): boolean {
+  return Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+}

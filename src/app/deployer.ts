@@ -419,10 +419,11 @@ export class Deployer {
       );
     }
 
-    this.#received(repo, reportSha, body.app);
     const loaded = await config;
     const checkName = checkNameFor(body.app);
     if (loaded instanceof ConfigError) {
+      // The check is completed with the config's errors: no "build not received" over them.
+      this.#received(repo, reportSha, body.app);
       await this.#failConfig(repo, reportSha, checkName, loaded);
       throw new HandoffRejected(
         422,
@@ -459,6 +460,8 @@ export class Deployer {
     if (!auth.ok) throw new HandoffRejected(auth.status, auth.check, auth.message);
     const env = auth.env;
     const effective: ResolvedApp = { ...app, config: auth.config };
+    // Authorized: its check no longer waits for a build (a refused hand-off leaves the timer running).
+    this.#received(repo, reportSha, body.app);
     const overCeiling =
       env.kind === "preview"
         ? await previewCeilingError(this.#d.runtime, repo.repositoryId, env.pr, this.#d.maxPreviews)
@@ -497,7 +500,8 @@ export class Deployer {
     const use = [environment, app.key, spec.image, body.sha].join("|");
     const used = this.#tokens.get(claims.jti);
     if (used !== undefined && used !== use) throw replayed();
-    remember(this.#tokens, claims.jti, use);
+    // Recorded before any await, so a concurrent replay is caught here; forgotten if this one fails.
+    if (used === undefined) remember(this.#tokens, claims.jti, use);
     // Without the digest: a second image for the same commit and environment is not a new deploy.
     const idem = [repo.repositoryId, body.sha, environment, app.key].join("|");
     const seen = this.#accepted.get(idem);
@@ -516,8 +520,11 @@ export class Deployer {
       notice,
     );
     remember(this.#accepted, idem, accepting);
-    // A failed creation must not block a retry of the same hand-off.
-    accepting.catch(() => this.#accepted.delete(idem));
+    // A failed creation (or a replay found in GitHub) must not block a retry of the same hand-off.
+    accepting.catch(() => {
+      this.#accepted.delete(idem);
+      if (used === undefined) this.#tokens.delete(claims.jti);
+    });
     return accepting;
   }
 

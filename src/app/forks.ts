@@ -13,7 +13,11 @@ import { HandoffRejected } from "./handoff.ts";
 import { createCheckRun, type CheckRunUpdate, type GitHubPort, type RepoRef } from "./github.ts";
 import { CHECK_NAME, escapeMarkdown } from "./report.ts";
 
-/** The approval command: the whole comment, optionally pinning the reviewed commit. */
+/**
+ * The approval command: the whole comment, naming the reviewed commit. Only a full 40-hex sha
+ * approves (a prefix is 28 bits, cheap to grind); the bare command and prefixes are answered
+ * with the exact command to confirm, so a late or replayed delivery never approves a later push.
+ */
 const COMMAND = /^\/paas\s+deploy(?:\s+([0-9a-f]{7,40}))?$/i;
 const APPROVAL_PREFIX = "paas-approved:";
 
@@ -139,8 +143,8 @@ export class ForkApprovals implements ForkGate {
                 title: "Waiting for approval",
                 summary:
                   `This pull request comes from a fork, so its preview is not built automatically. ` +
-                  `A user with write permission can deploy commit \`${headSha.slice(0, 7)}\` by commenting \`/paas deploy\` ` +
-                  `(or \`/paas deploy ${headSha.slice(0, 7)}\` to pin the reviewed commit). A new push needs a new approval.`,
+                  `A user with write permission who reviewed commit \`${headSha.slice(0, 7)}\` can deploy it by commenting ` +
+                  `\`/paas deploy ${headSha}\` (the full sha). A new push needs a new approval.`,
               },
             },
       );
@@ -180,7 +184,19 @@ export class ForkApprovals implements ForkGate {
       );
       return;
     }
-    if (command.sha !== undefined && !pull.headSha.startsWith(command.sha)) {
+    if (command.sha === undefined || command.sha.length !== 40) {
+      // Nothing is approved here: the maintainer confirms the exact commit they reviewed.
+      await this.#answer(
+        repo,
+        pr,
+        `${c.login}@${pull.headSha}:confirm:${command.sha ?? ""}`,
+        `${who}: approvals name the exact commit reviewed. To deploy the head of this pull request, comment\n\n` +
+          `\`\`\`\n/paas deploy ${pull.headSha}\n\`\`\`\n\n` +
+          `(the full sha: a shorter one could match a commit pushed later). Nothing was deployed.`,
+      );
+      return;
+    }
+    if (command.sha !== pull.headSha) {
       await this.#answer(
         repo,
         pr,
@@ -269,8 +285,11 @@ export class ForkApprovals implements ForkGate {
     if (!m) {
       // A dispatched run of the fork workflow has an approved fork's code checked out, and that
       // code can read the run's OIDC token: such a token deploys that fork preview, nothing else.
-      const ref = claims.job_workflow_ref;
-      if (ref === undefined || ref.includes(`/.github/workflows/${this.#d.workflow}@`)) {
+      // The run's workflow is workflow_ref: job_workflow_ref names a reusable workflow the fork
+      // workflow calls, so it cannot tell. Both are checked; a token without workflow_ref is refused.
+      const fork = `/.github/workflows/${this.#d.workflow}@`;
+      const run = claims.workflow_ref;
+      if (run === undefined || run.includes(fork) || claims.job_workflow_ref?.includes(fork)) {
         throw new HandoffRejected(
           403,
           "event",

@@ -8,7 +8,7 @@ import type { DnsProvider } from "../dns/types.ts";
 import { paasApp } from "../index.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { Deployer, type Clock, type Logger } from "./deployer.ts";
-import { readBodyLimited } from "./body-limit.ts";
+import { hasBody, normalisePath, readBodyLimited } from "./body-limit.ts";
 import { ForkApprovals, OctokitForkGitHub } from "./forks.ts";
 import { OctokitGitHub } from "./github.ts";
 import { HandoffRejected, OidcVerifier } from "./handoff.ts";
@@ -135,7 +135,9 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   let closing = false;
 
   const server = createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    // Routed on the normalised path: a variant (`/api/github/webhooks/`, `/x/../api/github/webhooks`)
+    // reaches the same handler, with its body limit and delivery dedupe, or none at all.
+    const path = normalisePath(req.url);
     if (path === "/healthz" && req.method === "GET") return json(res, 200, { status: "ok" });
     if (path === "/readyz" && req.method === "GET")
       return json(res, closing ? 503 : 200, { status: closing ? "stopping" : "ready" });
@@ -152,7 +154,10 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       void handleHandoff(req, res, deployer, settings.maxBodyBytes, log, metrics);
       return;
     }
-    if (path === settings.webhookPath && req.method === "POST") {
+    if (path === settings.webhookPath) {
+      if (req.method !== "POST") return refuseUnread(req, res, 405, "method", "use POST");
+      // Probot matches its path exactly: give it the canonical one.
+      req.url = settings.webhookPath;
       // Probot reads no size limit: read the delivery with one, then hand it the raw text to verify.
       void readBodyLimited(req, settings.maxWebhookBytes).then(
         (raw) => {
@@ -175,9 +180,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       );
       return;
     }
-    void webhooks(req, res, () =>
-      json(res, 404, { error: "not_found", check: "path", message: "not found" }),
-    );
+    // Any other path is answered without reading a byte of its body.
+    refuseUnread(req, res, 404, "path", "not found");
   });
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -286,6 +290,18 @@ async function serveMetrics(res: ServerResponse, metrics: PrometheusMetrics, log
     log.error({ err: e instanceof Error ? e.message : String(e) }, "cannot collect metrics");
     json(res, 500, { error: "internal", check: "metrics", message: "metrics could not be collected" });
   }
+}
+
+/** Answers without reading the request body: a body is not kept, and the connection is closed after the answer. */
+function refuseUnread(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  check: string,
+  message: string,
+): void {
+  if (hasBody(req)) res.setHeader("connection", "close");
+  json(res, status, { error: status === 404 ? "not_found" : "method_not_allowed", check, message });
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -98,6 +98,65 @@ describe("fork pull requests", () => {
     assert.equal(h.github.commentsOf(FULL, pr).length, 1);
   });
 
+  it("approves only a full 40-hex sha: the bare command and a prefix get the exact command to confirm, and change nothing", async () => {
+    const before = h.github.commentsOf(FULL, pr).length;
+    for (const body of [
+      "/paas deploy",
+      `/paas deploy ${head1.slice(0, 7)}`,
+      `/paas deploy ${head1.slice(0, 39)}`,
+    ]) {
+      assert.equal(await h.webhook("issue_comment", prCommentPayload(pr, "maintainer", body)), 200);
+      const last = h.github.commentsOf(FULL, pr).at(-1)!;
+      assert.ok(last.body.includes(`/paas deploy ${head1}`), last.body);
+      assert.match(last.body, /Nothing was deployed/);
+    }
+    assert.equal(h.github.commentsOf(FULL, pr).length, before + 3);
+    assert.deepEqual(h.github.dispatches, []);
+    const [check] = h.github.checkRunsOf(FULL, head1);
+    assert.equal(check!.externalId, undefined, "no approval recorded");
+    assert.equal(check!.output.title, "Waiting for approval");
+    assert.deepEqual(h.github.deploymentsOf(FULL), []);
+  });
+
+  it("a late delivery of an approval of the previous head does not approve a later push", async () => {
+    // The maintainer approved head1 in full; the fork pushed headLate before the delivery was handled.
+    const headLate = sha(0x5c1);
+    h.github.setFile(FULL, headLate, ".paas.yml", VALID_CONFIG);
+    h.github.setPull(FULL, {
+      number: pr,
+      state: "open",
+      headSha: headLate,
+      mergeSha: null,
+      headRef: "patch-1",
+      baseRef: "main",
+      headRepoId: FORK_REPO_ID,
+    });
+    assert.equal(
+      await h.webhook("issue_comment", prCommentPayload(pr, "maintainer", `/paas deploy ${head1}`)),
+      200,
+    );
+    assert.match(h.github.commentsOf(FULL, pr).at(-1)!.body, /is not the head of this pull request/);
+    // Nor does a bare /paas deploy written when head1 was the head: it only asks to confirm the new head.
+    assert.equal(await h.webhook("issue_comment", prCommentPayload(pr, "maintainer", "/paas deploy")), 200);
+    assert.ok(h.github.commentsOf(FULL, pr).at(-1)!.body.includes(`/paas deploy ${headLate}`));
+    assert.deepEqual(h.github.dispatches, []);
+    assert.deepEqual(h.github.checkRunsOf(FULL, headLate), [], "nothing recorded on the later push");
+    const res = await h.handoff(previewBody(headLate, pr), await h.tokenFor(dispatchClaims(h)));
+    assert.equal(res.status, 403);
+    assert.equal(res.json.check, "approval");
+    assert.deepEqual(h.github.deploymentsOf(FULL), []);
+    // Back to head1 for the cases below.
+    h.github.setPull(FULL, {
+      number: pr,
+      state: "open",
+      headSha: head1,
+      mergeSha: sha(0x5a1),
+      headRef: "patch-1",
+      baseRef: "main",
+      headRepoId: FORK_REPO_ID,
+    });
+  });
+
   it("refuses a pinned approval of a commit that is not the head", async () => {
     // Full shas: the fixture shas share their first characters.
     const other = sha(0x5ee);
@@ -155,9 +214,21 @@ describe("fork pull requests", () => {
       assert.equal(res.status, 403, JSON.stringify(res.json));
       assert.equal(res.json.check, "sha");
     }
-    // Another PR's preview from this approval: refused.
-    const otherPr = await h.handoff(previewBody(head1, pr + 1), token);
-    assert.equal(otherPr.status, 403);
+    // Another open fork PR's preview from this approval: refused (head1 is not that PR's head).
+    const other = 24;
+    h.github.setPull(FULL, {
+      number: other,
+      state: "open",
+      headSha: sha(0x5d1),
+      mergeSha: null,
+      headRef: "patch-other",
+      baseRef: "main",
+      headRepoId: FORK_REPO_ID,
+    });
+    const otherPr = await h.handoff(previewBody(head1, other), token);
+    assert.equal(otherPr.status, 403, JSON.stringify(otherPr.json));
+    assert.equal(otherPr.json.check, "sha");
+    assert.deepEqual(h.github.deploymentsOf(FULL, `preview/pr-${other}`), []);
     // A dispatch on another branch: refused.
     const branch = await h.handoff(
       handoffBody(head1, { ref: "refs/heads/evil", environment: `preview/pr-${pr}` }),
@@ -172,6 +243,39 @@ describe("fork pull requests", () => {
       assert.equal(prod.json.check, "event");
     }
     assert.deepEqual(h.github.deploymentsOf(FULL, "production"), []);
+  });
+
+  it("a dispatched fork build calling a reusable workflow cannot deploy production (the guard reads workflow_ref)", async () => {
+    // job_workflow_ref names the callee; the run's own workflow is the fork workflow.
+    const reusable = await h.tokenFor(
+      h.claims({
+        event_name: "workflow_dispatch",
+        ref: "refs/heads/main",
+        sha: MAIN_SHA,
+        workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
+        job_workflow_ref: `${FULL}/.github/workflows/deploy-reusable.yml@refs/heads/main`,
+      }),
+    );
+    h.github.setFile(FULL, MAIN_SHA, ".paas.yml", VALID_CONFIG);
+    const before = h.github.log.length;
+    const prod = await h.handoff(handoffBody(MAIN_SHA, { ref: "refs/heads/main" }), reusable);
+    assert.equal(prod.status, 403, JSON.stringify(prod.json));
+    assert.equal(prod.json.check, "event");
+    assert.equal(h.github.counts(before).writes, 0);
+    assert.deepEqual(h.github.deploymentsOf(FULL, "production"), []);
+    // A token without workflow_ref cannot tell which workflow ran: refused too.
+    const unknown = await h.tokenFor(
+      h.claims({
+        event_name: "workflow_dispatch",
+        ref: "refs/heads/main",
+        sha: MAIN_SHA,
+        workflow_ref: undefined,
+      }),
+    );
+    const res = await h.handoff(handoffBody(MAIN_SHA, { ref: "refs/heads/main" }), unknown);
+    assert.equal(res.status, 403);
+    assert.equal(res.json.check, "event");
+    assert.equal(h.github.counts(before).writes, 0);
   });
 
   it("a new push needs a new approval", async () => {
@@ -202,7 +306,7 @@ describe("fork pull requests", () => {
     assert.equal(h.github.dispatches.length, dispatched);
     assert.match(h.github.commentsOf(FULL, pr).at(-1)!.body, /is not the head/);
 
-    await h.webhook("issue_comment", prCommentPayload(pr, "maintainer", "/paas deploy"));
+    await h.webhook("issue_comment", prCommentPayload(pr, "maintainer", `/paas deploy ${head2}`));
     assert.deepEqual(h.github.dispatches.at(-1)!.inputs, { pr: String(pr), sha: head2 });
     const res = await h.handoff(previewBody(head2, pr), token);
     assert.equal(res.status, 202, JSON.stringify(res.json));
@@ -240,7 +344,7 @@ describe("fork pull requests", () => {
       headRepoId: FORK_REPO_ID,
     });
     await h.webhook("pull_request", forkPullRequestPayload(h, "opened", prB, headB));
-    await h.webhook("issue_comment", prCommentPayload(prB, "maintainer", "/paas deploy"));
+    await h.webhook("issue_comment", prCommentPayload(prB, "maintainer", `/paas deploy ${headB}`));
     const check = h.github.checkRunsOf(FULL, headB)[0]!;
     assert.equal(check.conclusion, "failure");
     assert.match(check.output.summary!, /workflow_dispatch/);
@@ -280,7 +384,7 @@ describe("fork previews disabled (previews.forks: never)", () => {
     const check = h.github.checkRunsOf(FULL, head)[0]!;
     assert.equal(check.conclusion, "skipped");
     assert.equal(check.output.title, "Fork previews are disabled");
-    await h.webhook("issue_comment", prCommentPayload(5, "maintainer", "/paas deploy"));
+    await h.webhook("issue_comment", prCommentPayload(5, "maintainer", `/paas deploy ${head}`));
     assert.deepEqual(h.github.dispatches, []);
     assert.match(h.github.commentsOf(FULL, 5).at(-1)!.body, /fork previews are disabled/);
     const res = await h.handoff(

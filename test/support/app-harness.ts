@@ -62,10 +62,7 @@ export interface Harness {
     token: string | undefined,
     opts?: { raw?: string; contentType?: string },
   ): Promise<{ status: number; json: Record<string, unknown> }>;
-  tokenFor(
-    claims: ActionsTokenClaims,
-    o?: Parameters<OidcIssuer["token"]>[1] | { audience?: string },
-  ): Promise<string>;
+  tokenFor(claims: ActionsTokenClaims, o?: Partial<Parameters<OidcIssuer["token"]>[1]>): Promise<string>;
   /** Stops the App and starts a new process-equivalent (empty caches) on the same GitHub. */
   restartApp(): Promise<void>;
   close(): Promise<void>;
@@ -201,6 +198,7 @@ export async function startHarness(
         ref: "refs/heads/main",
         event_name: "push",
         job_workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
+        workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
         run_id: "555",
         // The workflows deploy production from a job in the GitHub environment "production".
         environment: "production",
