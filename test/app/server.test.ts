@@ -408,7 +408,31 @@ describe("hand-off checks", () => {
     );
   });
 
-  it("rejects production from a feature branch", async () => {
+  it("rejects production from a feature branch, even when that commit's .paas.yml maps production to it", async () => {
+    // The attacker's commit says production deploys from its own branch: only main's .paas.yml counts.
+    const evil = sha(0x4e1);
+    h.github.setFile(
+      FULL,
+      evil,
+      ".paas.yml",
+      "name: hello\nenvironments:\n  production:\n    branch: evil\n    domains: [evil.example.org]\n",
+    );
+    const evilToken = await h.tokenFor(
+      h.claims({ sha: evil, ref: "refs/heads/evil", environment: "production" }),
+    );
+    await rejected(
+      403,
+      "branch",
+      handoffBody(evil, { ref: "refs/heads/evil", environment: "production" }),
+      evilToken,
+    );
+    await rejected(
+      403,
+      "branch",
+      handoffBody(evil, { ref: "refs/heads/evil", environment: undefined }),
+      evilToken,
+    );
+    assert.ok(!h.dns.records.has("evil.example.org"));
     const token = await h.tokenFor(h.claims({ sha: commit, ref: "refs/heads/feature" }));
     await rejected(
       403,

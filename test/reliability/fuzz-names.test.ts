@@ -7,16 +7,23 @@
 // repository for random names (across repositories, and for one crafted
 // in-repository case below, DNS and route ownership arbitrate).
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { request } from "node:http";
 import { test } from "node:test";
+import Docker from "dockerode";
 import fc from "fast-check";
 import { parseConfig, resolveApps } from "../../src/config/load.ts";
+import { HostnameTakenError } from "../../src/dns/errors.ts";
 import { dnsOwner } from "../../src/dns/owner.ts";
 import type { AppConfig } from "../../src/config/schema.ts";
 import { planDeploy } from "../../src/core/plan.ts";
 import { containerName, namespaceName, type EnvRef, type Target } from "../../src/names.ts";
-import { routeId } from "../../src/runtime/docker/runtime.ts";
+import { CaddyClient } from "../../src/runtime/docker/caddy.ts";
+import { DockerRuntime, routeId } from "../../src/runtime/docker/runtime.ts";
 import { planKubernetes, type KubeObject } from "../../src/runtime/kubernetes/manifests.ts";
 import { validateKubeObject } from "../fakes/kubernetes-api.ts";
+import { startCaddy } from "../support/caddy.ts";
+import { buildTestImage } from "../support/docker-images.ts";
 
 const RUNS = 10_000;
 const BASE = "apps.example.com";
@@ -182,10 +189,10 @@ test(`hostnames: distinct for distinct apps and environments of one repository`,
   );
 });
 
-test("a crafted in-repository hostname clash is arbitrated by ownership, not silently shared", () => {
+test("a crafted in-repository hostname clash is arbitrated by ownership: deployed twice on the Docker runtime, the second is refused and the first keeps serving", async () => {
   // App "staging-web" in production and app "web" in staging, in a repository named "staging":
-  // both read "staging-staging-web". Random names never meet this; the DNS and route owners differ,
-  // so the second deploy is refused with HostnameTakenError instead of taking the first one's traffic.
+  // both read "staging-staging-web". Random names never meet this; the route owners differ, so
+  // the second deploy is refused with HostnameTakenError instead of taking the first one's traffic.
   const prod: Target = {
     owner: "o",
     repo: "staging",
@@ -203,4 +210,74 @@ test("a crafted in-repository hostname clash is arbitrated by ownership, not sil
   assert.equal(a, b);
   assert.notEqual(dnsOwner(prod, 1).key, dnsOwner(staging, 1).key);
   assert.notEqual(namespaceName(prod), namespaceName(staging));
+
+  // Both deployed for real: the Docker engine runs the first, Caddy routes it, the second is refused.
+  const docker = new Docker();
+  const run = randomBytes(3).toString("hex");
+  const caddy = await startCaddy();
+  const runtime = new DockerRuntime({
+    docker,
+    caddy: new CaddyClient({ adminUrl: caddy.adminUrl, httpListen: caddy.httpListen }),
+    drainMs: 500,
+    stopTimeoutSeconds: 2,
+    instance: process.env.PAAS_DOCKER_INSTANCE ?? `clash-${run}`,
+  });
+  const image = await buildTestImage(docker, `paas-test/clash-${run}`, "v1");
+  const [app] = resolveApps(
+    parseConfig("run:\n  port: 8080\n  healthcheck:\n    path: /healthz\n    startupTimeout: 30s\n"),
+  );
+  const deploy = (t: Target, commit: string) =>
+    planDeploy(
+      {
+        target: t,
+        repositoryId: 1,
+        config: { ...app!.config, environments: { [(t.environment as { name: string }).name]: {} } },
+        image: image.ref,
+        sha: commit,
+      },
+      { baseDomain: "localhost", urlScheme: "http", urlPort: caddy.httpPort },
+    );
+  try {
+    const first = deploy(prod, "a".repeat(40));
+    const host = first.hostnames[0]!;
+    assert.equal(host, "staging-staging-web.localhost");
+    const applied = await runtime.apply(first);
+    assert.equal(applied.ok, true, JSON.stringify(applied));
+    assert.equal(await serves(caddy.httpPort, host), "a".repeat(40));
+    const second = deploy(staging, "b".repeat(40));
+    assert.equal(second.hostnames[0], host);
+    await assert.rejects(runtime.apply(second), (e: unknown) => {
+      assert.ok(e instanceof HostnameTakenError, String(e));
+      assert.match(e.message, /staging-staging-web\.localhost/);
+      return true;
+    });
+    assert.equal(await serves(caddy.httpPort, host), "a".repeat(40), "the first owner keeps its traffic");
+    const live = (await runtime.list()).filter((e) => e.target.repo === "staging");
+    assert.deepEqual(
+      live.map((e) => e.target.app),
+      ["staging-web"],
+    );
+  } finally {
+    await runtime.destroy(staging).catch(() => undefined);
+    await runtime.destroy(prod).catch(() => undefined);
+    await docker
+      .getImage(image.id)
+      .remove({ force: true })
+      .catch(() => undefined);
+    await caddy.stop();
+  }
 });
+
+/** The body GET / answers through Caddy for `host`. */
+function serves(port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/", headers: { host }, timeout: 10_000 }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve(body.trim()));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
