@@ -139,6 +139,8 @@ describe("secrets never reach an output; previews get neither production secrets
         PAAS_REGISTRY_USERNAME: "paas",
         PAAS_REGISTRY_PASSWORD: REGISTRY_PASSWORD,
         PAAS_URL_PORT: String(caddy.httpPort),
+        // The test images are local (paas-test/...): the App allows that prefix here.
+        PAAS_IMAGE_PREFIXES: "paas-test/",
         PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
       },
       {

@@ -66,6 +66,8 @@ describe("App with the Docker runtime and Caddy", () => {
     h = await startHarness(
       {
         PAAS_URL_PORT: String(caddy.httpPort),
+        // The test image is local (paas-test/...): the App allows that prefix here.
+        PAAS_IMAGE_PREFIXES: "paas-test/",
         PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
       },
       {

@@ -87,7 +87,10 @@ describe("GitHub throttling and retries", () => {
         ? { status: 502, body: { message: "Server Error" } }
         : undefined;
     assert.equal(await h.webhook("push", h.pushPayload("refs/heads/main", commit)), 200);
-    const reads = proxy.exchanges.filter((e) => e.method === "GET" && CONTENTS.test(e.url.split("?")[0]!));
+    // The pushed commit's .paas.yml (the default branch's is read too, for which branches deploy).
+    const reads = proxy.exchanges.filter(
+      (e) => e.method === "GET" && CONTENTS.test(e.url.split("?")[0]!) && e.url.includes(`ref=${commit}`),
+    );
     assert.deepEqual(
       reads.slice(-2).map((e) => e.status),
       [502, 200],

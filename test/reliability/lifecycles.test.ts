@@ -412,6 +412,8 @@ describe(`reliability on the Docker runtime and Caddy (seed ${SEED})`, () => {
         PAAS_DNS_PROVIDER: "none",
         PAAS_BASE_DOMAIN: "localhost",
         PAAS_URL_PORT: String(caddy.httpPort),
+        // The test image is local (paas-test/...): the App allows that prefix here.
+        PAAS_IMAGE_PREFIXES: "paas-test/",
         PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
       },
     });
