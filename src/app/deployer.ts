@@ -854,11 +854,11 @@ export class Deployer {
             ),
       ]);
 
-      // Hostname ownership first: a hostname another repository holds is refused before any route
-      // for it goes live (the providers refuse it in upsert).
+      // Hostname ownership first: a hostname another owner holds is refused before any route for it
+      // goes live. The records are written after the rollout, as before: a record without a serving
+      // environment would look orphaned to the reconciler.
       const owner = dnsOwner(spec.target, repo.repositoryId);
-      for (const h of spec.hostnames) await this.#d.dns.upsert(h, owner);
-      phase("dns", "dns");
+      for (const h of spec.hostnames) await this.#d.dns.claim(h, owner);
       const result = await this.#d.runtime.apply(spec);
       phase("rollout", "rollout");
       if (!result.ok) {
@@ -871,6 +871,8 @@ export class Deployer {
         );
         return;
       }
+      for (const h of spec.hostnames) await this.#d.dns.upsert(h, owner);
+      phase("dns", "dns");
       const url = result.url || spec.url;
       const probe = await this.#d.prober.probe(url, spec.healthcheck.path, spec.sha, {
         timeoutMs: durationMs(spec.healthcheck.startupTimeout),

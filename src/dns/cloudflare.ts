@@ -119,6 +119,15 @@ export class CloudflareDns implements DnsProvider {
     );
   }
 
+  async claim(hostname: string, owner: DnsOwner): Promise<void> {
+    const name = normalize(hostname);
+    const { taken, foreign } = classify(await this.#byName(name), owner);
+    if (taken) throw new HostnameTakenError(name, taken);
+    const clashing = foreign.filter((r) => this.#type === "CNAME" || ["A", "AAAA", "CNAME"].includes(r.type));
+    if (clashing.length > 0)
+      throw new DnsRecordConflictError(name, [...new Set(clashing.map((r) => r.type))]);
+  }
+
   async remove(hostname: string, owner: DnsOwner): Promise<void> {
     const name = normalize(hostname);
     const records = await this.#byName(name);

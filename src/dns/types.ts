@@ -12,6 +12,11 @@ export interface DnsOwner {
 
 export interface DnsProvider {
   readonly kind: "cloudflare" | "wildcard" | "none";
+  /**
+   * Refuses (HostnameTakenError) a hostname another owner holds, and writes nothing: the deployer
+   * calls it for every hostname before the runtime applies any route, so a refused claim never serves.
+   */
+  claim(hostname: string, owner: DnsOwner): Promise<void>;
   /** Creates or updates the record for `hostname`; refuses (HostnameTakenError) a hostname another owner holds. */
   upsert(hostname: string, owner: DnsOwner): Promise<void>;
   /** Deletes the record when `owner` owns it; a missing record is success. */

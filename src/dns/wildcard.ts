@@ -22,6 +22,10 @@ export class ClaimCheckDns implements DnsProvider {
     this.#claims = options.claims;
   }
 
+  async claim(hostname: string, owner: DnsOwner): Promise<void> {
+    await assertHostnameFree(hostname, owner, this.#claims);
+  }
+
   async upsert(hostname: string, owner: DnsOwner): Promise<void> {
     await assertHostnameFree(hostname, owner, this.#claims);
   }

@@ -158,11 +158,10 @@ describe("GET /metrics", () => {
 
     const count = (phase: string, environment: string) =>
       value(samples, "paas_deploy_phase_seconds_count", { phase, environment });
-    // Both previews were planned, claimed their hostnames (DNS comes before any route goes live),
-    // rolled out and finished; only the live one got a probe.
+    // Both previews were planned, rolled out and finished; only the live one got DNS and a probe.
     assert.equal(count("plan", "preview"), 2);
     assert.equal(count("rollout", "preview"), 2);
-    assert.equal(count("dns", "preview"), 2);
+    assert.equal(count("dns", "preview"), 1);
     assert.equal(count("probe", "preview"), 1);
     assert.equal(count("total", "preview"), 2);
     // Production: the engine error stopped the second deploy before its rollout was measured.

@@ -122,6 +122,19 @@ describe("Cloudflare DNS provider against the fake Cloudflare API", () => {
     assert.equal(cf.recordsNamed("pr-1-web.example.com").length, 1);
   });
 
+  it("claim refuses another repository's hostname or a foreign record and writes nothing; its own passes", async () => {
+    await provider().upsert("pr-1-web.example.com", other);
+    cf.seed({ name: "office.example.com", type: "A", content: "198.51.100.1", comment: "office router" });
+    const writes = () => cf.requests.filter((r) => r.method !== "GET").length;
+    const before = writes();
+    await assert.rejects(provider().claim("pr-1-web.example.com", shopPr), HostnameTakenError);
+    await assert.rejects(provider().claim("office.example.com", shopPr), DnsRecordConflictError);
+    await provider().claim("pr-1-web.example.com", other);
+    await provider().claim("new.example.com", shopPr);
+    assert.equal(writes(), before, "a claim only reads");
+    assert.deepEqual(cf.recordsNamed("new.example.com"), []);
+  });
+
   it("lets a repository move a hostname between its own environments", async () => {
     await provider().upsert("www.shop.example.com", shopPr);
     await provider().upsert("www.shop.example.com", shopProd);

@@ -32,6 +32,12 @@ for (const [name, make] of [
       });
     });
 
+    it("claim refuses a hostname another repository serves; the same repository's passes", async () => {
+      await assert.rejects(make(claims).claim("shop.example.com", mine), HostnameTakenError);
+      const own = async (): Promise<HostnameClaim[]> => [{ hostname: "pr-3-shop.example.com", owner: mine }];
+      await make(own).claim("pr-3-shop.example.com", { ...mine, key: "1/production" });
+    });
+
     it("lets the same repository reuse its hostname", async () => {
       const own = async (): Promise<HostnameClaim[]> => [{ hostname: "pr-3-shop.example.com", owner: mine }];
       await make(own).upsert("pr-3-shop.example.com", { ...mine, key: "1/production" });

@@ -134,6 +134,13 @@ export class ServingRuntime implements Runtime {
 export class RecordingDns {
   readonly kind = "wildcard" as const;
   readonly records = new Map<string, string>();
+  /** Hostnames checked before a route went live (the deployer's claim step). */
+  readonly claimed: string[] = [];
+  async claim(hostname: string, owner: { key: string; display: string }): Promise<void> {
+    const current = this.records.get(hostname);
+    if (current && current !== owner.key) throw new Error(`${hostname} is owned by another app`);
+    this.claimed.push(hostname);
+  }
   async upsert(hostname: string, owner: { key: string; display: string }): Promise<void> {
     const current = this.records.get(hostname);
     if (current && current !== owner.key) throw new Error(`${hostname} is owned by another app`);
