@@ -996,7 +996,13 @@ export class Deployer {
       description: desc,
       logUrl,
     });
-    await this.#completeCheck(job.repo, job.reportSha, job.app.key, "failure", output);
+    await this.#completeCheck(
+      job.repo,
+      job.reportSha,
+      job.app.key,
+      "failure",
+      withNotice(output, job.notice),
+    );
     if (job.pr !== undefined) {
       await this.#updateComment(job.repo, job.pr, true, (rows) =>
         upsertRow(

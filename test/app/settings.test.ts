@@ -40,6 +40,24 @@ describe("loadSettings", () => {
     assert.equal(s.maxBodyBytes, 65536);
   });
 
+  it("allows images from the owner's GHCR namespace by default; PAAS_IMAGE_PREFIXES must end each prefix with /", () => {
+    assert.deepEqual(loadSettings(base).imagePrefixes, ["ghcr.io/{owner}/"]);
+    assert.deepEqual(
+      loadSettings({
+        ...base,
+        PAAS_IMAGE_PREFIXES: "Registry.Example.com:5000/{owner}/, ghcr.io/{owner}/{repo}/",
+      }).imagePrefixes,
+      ["registry.example.com:5000/{owner}/", "ghcr.io/{owner}/{repo}/"],
+    );
+    for (const bad of ["ghcr.io/{owner}", "ghcr.io", "https://ghcr.io/x/"]) {
+      const p = problems({ ...base, PAAS_IMAGE_PREFIXES: bad });
+      assert.ok(
+        p.some((m) => m.startsWith("PAAS_IMAGE_PREFIXES") && /ending with \//.test(m)),
+        `${bad}: ${p.join("; ")}`,
+      );
+    }
+  });
+
   it("uses https for real domains and parses limits", () => {
     const s = loadSettings({
       ...base,
