@@ -18,6 +18,8 @@ import {
   pendingNotice,
 } from "../deploy/authorize.ts";
 import { TrustedConfigs, trustedApp } from "../deploy/trust-config.ts";
+import pRetry from "p-retry";
+import { DnsApiError } from "../dns/errors.ts";
 import { dnsOwner } from "../dns/owner.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { ConfigError, PaasError } from "../errors.ts";
@@ -858,7 +860,17 @@ export class Deployer {
       // goes live. The records are written after the rollout, as before: a record without a serving
       // environment would look orphaned to the reconciler.
       const owner = dnsOwner(spec.target, repo.repositoryId);
-      for (const h of spec.hostnames) await this.#d.dns.claim(h, owner);
+      for (const h of spec.hostnames)
+        await pRetry(() => this.#d.dns.claim(h, owner), {
+          retries: 5,
+          minTimeout: 500,
+          factor: 2,
+          // An outage of the DNS API is waited out (the provider's client retried already); a
+          // refusal (the hostname is taken, a foreign record) is final. Fails closed after that.
+          shouldRetry: ({ error }) =>
+            error instanceof DnsApiError &&
+            (error.status === undefined || error.status === 429 || error.status >= 500),
+        });
       const result = await this.#d.runtime.apply(spec);
       phase("rollout", "rollout");
       if (!result.ok) {
