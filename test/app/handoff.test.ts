@@ -69,6 +69,34 @@ describe("OidcVerifier", () => {
       await check(await issuer.token(partial as ActionsTokenClaims, { audience: AUD })),
       "401 claims",
     );
+    // One use per token needs its jti: a token without one is not accepted.
+    assert.equal(
+      await check(await issuer.token({ ...claims, jti: undefined }, { audience: AUD })),
+      "401 claims",
+    );
+  });
+
+  it("refuses a token issued longer ago, or valid for longer, than the maximum age (max_age)", async () => {
+    const v = new OidcVerifier({
+      issuer: issuer.url,
+      audience: AUD,
+      clockToleranceSec: 5,
+      maxTokenAgeSec: 600,
+    });
+    const check = (token: string) =>
+      v.verify(token).then(
+        () => "accepted",
+        (e: unknown) => (e instanceof HandoffRejected ? `${e.status} ${e.check}` : String(e)),
+      );
+    assert.equal(
+      await check(await issuer.token(claims, { audience: AUD, issuedAtSec: -700 })),
+      "401 max_age",
+    );
+    assert.equal(
+      await check(await issuer.token(claims, { audience: AUD, expiresInSec: 10 * 365 * 86400 })),
+      "401 max_age",
+    );
+    assert.equal(await check(await issuer.token(claims, { audience: AUD, issuedAtSec: -300 })), "accepted");
   });
 
   it("reports an unreachable issuer as 503", async () => {
