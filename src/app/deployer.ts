@@ -543,9 +543,12 @@ export class Deployer {
     notice: string,
   ): Promise<Accepted> {
     // One use per token across restarts: the deployments of this commit record their token's jti.
-    const byToken = (await this.#d.github.deploymentsOfCommit(repo, reportSha)).find(
-      (d) => d.payload.jti === claims.jti,
-    );
+    // Both reads at once: the hand-off waits for them.
+    const [ofCommit, ofEnvironment] = await Promise.all([
+      this.#d.github.deploymentsOfCommit(repo, reportSha),
+      this.#d.github.listDeployments(repo, environment),
+    ]);
+    const byToken = ofCommit.find((d) => d.payload.jti === claims.jti);
     if (
       byToken &&
       (byToken.environment !== environment ||
@@ -556,9 +559,7 @@ export class Deployer {
     // Exactly once across restarts: GitHub's deployments carry the hand-off (sha, app); not the
     // digest, so another image for the same commit is not a second deploy.
     // A failed one may be retried on purpose; any other is this hand-off again.
-    const same = (await this.#d.github.listDeployments(repo, environment)).find(
-      (d) => d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key,
-    );
+    const same = ofEnvironment.find((d) => d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key);
     const sameState = same ? await this.#d.github.latestDeploymentState(repo, same.id) : undefined;
     if (same && sameState !== "failure" && sameState !== "error") {
       if (!TERMINAL.has(sameState ?? "") && !this.#runningIds.has(same.id))

@@ -30,6 +30,10 @@ export class TrustedConfigs {
   readonly #now: () => number;
   readonly #ttlMs: number;
   readonly #cache = new Map<number, TrustedConfig & { checkedAt: number }>();
+  /** Reads under way, shared by concurrent hand-offs of one repository. */
+  readonly #reading = new Map<number, Promise<TrustedConfig>>();
+  /** Bumped by a push during a read: a read that began before it is not cached. */
+  #generation = 0;
 
   constructor(github: Reader, now: () => number, ttlMs = 60_000) {
     this.#github = github;
@@ -39,8 +43,20 @@ export class TrustedConfigs {
 
   async get(repo: RepoRef & { repositoryId: number }): Promise<TrustedConfig> {
     const cached = this.#cache.get(repo.repositoryId);
+    if (cached && this.#now() - cached.checkedAt < this.#ttlMs) return cached;
+    const reading = this.#reading.get(repo.repositoryId);
+    if (reading) return reading;
+    const read: Promise<TrustedConfig> = this.#read(repo).finally(() => {
+      if (this.#reading.get(repo.repositoryId) === read) this.#reading.delete(repo.repositoryId);
+    });
+    this.#reading.set(repo.repositoryId, read);
+    return read;
+  }
+
+  async #read(repo: RepoRef & { repositoryId: number }): Promise<TrustedConfig> {
+    const cached = this.#cache.get(repo.repositoryId);
     const now = this.#now();
-    if (cached && now - cached.checkedAt < this.#ttlMs) return cached;
+    const generation = this.#generation;
     const defaultBranch = await this.#github.defaultBranch(repo);
     const head = await this.#github.branchHead(repo, defaultBranch);
     if (cached && head !== undefined && cached.head === head && cached.defaultBranch === defaultBranch) {
@@ -57,6 +73,8 @@ export class TrustedConfigs {
       loaded = e;
     }
     const entry = { defaultBranch, head, loaded, checkedAt: now };
+    // Pushed meanwhile: use what was read for this hand-off, but do not keep it.
+    if (generation !== this.#generation) return entry;
     this.#cache.delete(repo.repositoryId);
     this.#cache.set(repo.repositoryId, entry);
     if (this.#cache.size > MAX_ENTRIES) this.#cache.delete(this.#cache.keys().next().value!);
@@ -68,6 +86,9 @@ export class TrustedConfigs {
     const cached = this.#cache.get(repositoryId);
     if (cached && ref === `refs/heads/${cached.defaultBranch}` && sha !== cached.head)
       this.#cache.delete(repositoryId);
+    // A read under way may have seen the old head (its default branch is not known yet): its
+    // result answers the hand-offs waiting for it but is not kept, and the next one reads again.
+    if (this.#reading.delete(repositoryId)) this.#generation++;
   }
 
   /** The repository's default branch changed or it left the installation. */

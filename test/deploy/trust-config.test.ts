@@ -86,3 +86,22 @@ it("keeps an invalid default-branch config as its error, and reads an empty repo
   // No file: the schema's defaults (production from main).
   assert.deepEqual(Object.keys(trustedApp(empty, "")!.config.environments), ["production"]);
 });
+
+it("concurrent hand-offs share one read; a read overtaken by a default-branch push is not cached", async () => {
+  const { github, calls, state } = fakeGitHub();
+  const t = new TrustedConfigs(github, () => 0, 60_000);
+  state.files.set(state.head!, "name: one\n");
+  const all = await Promise.all([t.get(REPO), t.get(REPO), t.get(REPO)]);
+  assert.equal(calls.getFile.length, 1, "one read for three concurrent gets");
+  assert.ok(all.every((c) => c === all[0]));
+
+  // A push lands while a read is under way: that read answers its caller, but is not kept.
+  t.forget(REPO.repositoryId);
+  const slow = t.get(REPO);
+  const next = "e".repeat(40);
+  t.pushed(REPO.repositoryId, "refs/heads/main", next);
+  assert.equal(trustedApp(await slow, "")!.config.name, "one");
+  state.head = next;
+  state.files.set(next, "name: two\n");
+  assert.equal(trustedApp(await t.get(REPO), "")!.config.name, "two");
+});
