@@ -412,6 +412,45 @@ test("a hung request times out and is retried", async () => {
   });
 });
 
+test("a hung discovery request times out and is retried, not turned into a TypeError", async () => {
+  // The library's discovery call rewrites the message of whatever fetch
+  // rejects with; a DOMException's message is read-only, which used to
+  // throw a TypeError that was neither typed nor retried.
+  await withFake(async (fake, make) => {
+    fake.injectFaults([{ hang: true }], { method: "GET", path: "/apis/networking.k8s.io/v1" });
+    const runtime = make({ requestTimeoutMs: 200 });
+    const result = await runtime.apply(specFor(SIMPLE, "staging"));
+    assert.equal(result.ok, true);
+    assert.equal(fake.pendingFaults, 0);
+    assert.equal(fake.requests.filter((r) => r.status === 0).length, 1);
+  });
+});
+
+test("a request that hangs on every attempt fails with a typed timeout error naming the call", async () => {
+  await withFake(async (fake, make) => {
+    fake.injectFaults(
+      Array.from({ length: 3 }, () => ({ hang: true as const })),
+      { method: "GET", path: "/apis/networking.k8s.io/v1" },
+    );
+    const runtime = make({ requestTimeoutMs: 100, retry: { retries: 2, minDelayMs: 1, maxDelayMs: 5 } });
+    const policy = {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "deny", namespace: "team-a" },
+      spec: { podSelector: {} },
+    };
+    await assert.rejects(runtime.client.apply(policy, "paas"), (e: unknown) => {
+      assert.ok(e instanceof KubernetesApiError, `typed error, got ${String(e)}`);
+      assert.match(
+        e.message,
+        /apply NetworkPolicy team-a\/deny failed: .*no answer from the API server within 100 ms/,
+      );
+      return true;
+    });
+    assert.equal(fake.requests.filter((r) => r.status === 0).length, 3);
+  });
+});
+
 test("persistent API failure surfaces as a typed error naming the call", async () => {
   await withFake(async (fake, make) => {
     fake.injectFaults(Array.from({ length: 10 }, () => ({ status: 503 as const })));
