@@ -13,6 +13,7 @@ import {
   shortHash,
   type Target,
 } from "../../names.ts";
+import { startArgv } from "../start-command.ts";
 import type { DeploySpec } from "../types.ts";
 
 /** Operator settings of the Kubernetes runtime (from PAAS_K8S_* variables). */
@@ -384,7 +385,7 @@ function deployment(
     name: WORKLOAD,
     image: spec.image,
     imagePullPolicy: "IfNotPresent",
-    ...(spec.command ? { command: ["/bin/sh", "-c", spec.command] } : {}),
+    ...(spec.command ? { command: startArgv(spec.command) } : {}),
     ports: [{ name: HTTP_PORT_NAME, containerPort: spec.port, protocol: "TCP" }],
     envFrom,
     resources: {

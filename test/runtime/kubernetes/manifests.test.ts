@@ -377,3 +377,20 @@ test("secrets named constructor, toString or hasOwnProperty keep their own names
     /no value for secret constructor, hasOwnProperty, toString/,
   );
 });
+
+test("a plain start command runs in exec form, shell syntax through /bin/sh -c", () => {
+  const container = (yaml: string) => {
+    const deployment = planKubernetes(specFor(yaml, "preview/pr-3"), HTTPROUTE_SETTINGS).find(
+      (o) => o.kind === "Deployment",
+    ) as { spec: { template: { spec: { containers: { command?: string[] }[] } } } } | undefined;
+    return deployment!.spec.template.spec.containers[0]!;
+  };
+  // Distroless-like runtime images have no /bin/sh: a plain argv must not need one.
+  assert.deepEqual(container("run: { command: ./hello --verbose }").command, ["./hello", "--verbose"]);
+  assert.deepEqual(container("run: { command: python -m http.server $PORT }").command, [
+    "/bin/sh",
+    "-c",
+    "python -m http.server $PORT",
+  ]);
+  assert.equal(container("run: { port: 8080 }").command, undefined);
+});
