@@ -90,9 +90,20 @@ export async function pushTestImage(
   kind: "server" | "crash" = "server",
 ): Promise<string> {
   const local = await buildTestImage(docker, name, kind);
+  return pushLocalImage(docker, registry, local.id, name, kind);
+}
+
+/** Pushes a local image (by id) to `registry` as name:tag; returns it pinned by digest. */
+export async function pushLocalImage(
+  docker: Docker,
+  registry: TestRegistry,
+  id: string,
+  name: string,
+  tag: string,
+): Promise<string> {
   const remote = `${registry.host}/${name}`;
-  await docker.getImage(local.id).tag({ repo: remote, tag: kind });
-  const push = await docker.getImage(`${remote}:${kind}`).push({
+  await docker.getImage(id).tag({ repo: remote, tag });
+  const push = await docker.getImage(`${remote}:${tag}`).push({
     authconfig: { username: registry.username, password: registry.password, serveraddress: registry.host },
   });
   await new Promise<void>((resolve, reject) =>
@@ -100,8 +111,8 @@ export async function pushTestImage(
       err || res.some((e) => e.error) ? reject(err ?? new Error(res.find((e) => e.error)!.error)) : resolve(),
     ),
   );
-  const digest = await registry.digestOf(name, kind);
-  if (!digest) throw new Error(`the registry does not serve ${name}:${kind} after the push`);
+  const digest = await registry.digestOf(name, tag);
+  if (!digest) throw new Error(`the registry does not serve ${name}:${tag} after the push`);
   return `${remote}@${digest}`;
 }
 

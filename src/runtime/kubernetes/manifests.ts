@@ -24,8 +24,23 @@ export interface KubernetesSettings {
   gateway?: { name: string; namespace: string; sectionName?: string } | undefined;
   /** IngressClass of every Ingress; the cluster default class when unset. */
   ingressClassName?: string | undefined;
-  /** Namespace of the ingress controller or Gateway pods: the only source allowed in by the NetworkPolicy. */
+  /** Namespace of the ingress controller or Gateway pods: allowed in by the NetworkPolicy. */
   ingressNamespace: string;
+  /**
+   * More namespaces whose pods may reach app pods, e.g. envoy-gateway-system,
+   * where Envoy Gateway runs its proxies apart from the Gateway. Default: none.
+   */
+  extraIngressNamespaces?: string[] | undefined;
+  /**
+   * Source CIDRs allowed in besides those namespaces: load balancers that send
+   * straight to pod IPs (AWS NLB in IP mode, GKE container-native). Default: none.
+   */
+  ingressCIDRs?: string[] | undefined;
+  /**
+   * Addresses of a node-local DNS cache (NodeLocal DNSCache listens on a
+   * link-local IP on every node, outside any namespace). Default 169.254.20.10/32.
+   */
+  dnsCIDRs?: string[] | undefined;
   /** Server-side apply field manager. Default "paas". */
   fieldManager?: string | undefined;
   /** Extra egress destinations (CIDRs) beyond DNS, e.g. a database subnet. Default: none. */
@@ -101,6 +116,8 @@ const SERVICE_PORT = 80;
 const PRESTOP_SLEEP_SECONDS = 5;
 const TERMINATION_GRACE_SECONDS = 30;
 const RUN_AS = 10001;
+/** NodeLocal DNSCache's default listen address. */
+const NODE_LOCAL_DNS = "169.254.20.10/32";
 
 export class KubernetesPlanError extends PaasError {
   constructor(message: string) {
@@ -485,9 +502,18 @@ function networkPolicies(
           from: [
             {
               namespaceSelector: {
-                matchLabels: { "kubernetes.io/metadata.name": settings.ingressNamespace },
+                matchExpressions: [
+                  {
+                    key: "kubernetes.io/metadata.name",
+                    operator: "In",
+                    values: [
+                      ...new Set([settings.ingressNamespace, ...(settings.extraIngressNamespaces ?? [])]),
+                    ],
+                  },
+                ],
               },
             },
+            ...(settings.ingressCIDRs ?? []).map((cidr) => ({ ipBlock: { cidr } })),
           ],
           ports: [{ protocol: "TCP", port: spec.port }],
         },
@@ -498,16 +524,16 @@ function networkPolicies(
       policyTypes: ["Egress"],
       egress: [
         {
+          // Cluster DNS in any namespace (CoreDNS in kube-system, OpenShift's in openshift-dns on
+          // 5353) and a node-local cache, which runs on the host network at a link-local address.
           to: [
-            {
-              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-              podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-            },
+            { namespaceSelector: {}, podSelector: {} },
+            ...(settings.dnsCIDRs ?? [NODE_LOCAL_DNS]).map((cidr) => ({ ipBlock: { cidr } })),
           ],
-          ports: [
-            { protocol: "UDP", port: 53 },
-            { protocol: "TCP", port: 53 },
-          ],
+          ports: [53, 5353].flatMap((port) => [
+            { protocol: "UDP", port },
+            { protocol: "TCP", port },
+          ]),
         },
       ],
     }),
@@ -604,9 +630,19 @@ export function validateSettings(s: KubernetesSettings): void {
   ) {
     bad("PAAS_K8S_INGRESS_CLASS must be a lowercase IngressClass name");
   }
-  for (const c of s.egressCIDRs ?? []) {
-    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c))
-      bad(`PAAS_K8S_EGRESS_CIDRS: "${c.slice(0, 60)}" is not a CIDR such as 10.0.0.0/8`);
+  for (const ns of s.extraIngressNamespaces ?? []) {
+    if (!DNS_LABEL.test(ns)) bad(`PAAS_K8S_INGRESS_NAMESPACE: "${ns.slice(0, 60)}" is not a namespace name`);
+  }
+  const cidrs: [string, string[] | undefined][] = [
+    ["PAAS_K8S_EGRESS_CIDRS", s.egressCIDRs],
+    ["PAAS_K8S_INGRESS_CIDRS", s.ingressCIDRs],
+    ["PAAS_K8S_DNS_CIDRS", s.dnsCIDRs],
+  ];
+  for (const [variable, list] of cidrs) {
+    for (const c of list ?? []) {
+      if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c))
+        bad(`${variable}: "${c.slice(0, 60)}" is not a CIDR such as 10.0.0.0/8`);
+    }
   }
   if (s.maxContainer && (!QUANTITY.test(s.maxContainer.cpu) || !QUANTITY.test(s.maxContainer.memory))) {
     bad("PAAS_K8S_MAX_CONTAINER must be <cpu>,<memory> such as 4,8Gi");

@@ -21,7 +21,13 @@ import { LeaseLock } from "../../../src/runtime/kubernetes/lease.ts";
 import type { KubernetesSettings } from "../../../src/runtime/kubernetes/manifests.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
 import {
+  buildShellLessExample,
+  exampleSpec,
+  SHELL_LESS_EXAMPLES,
+} from "../../support/shell-less-examples.ts";
+import {
   dockerConfigJson,
+  pushLocalImage,
   pushTestImage,
   testCluster,
   viaGateway,
@@ -45,10 +51,12 @@ const config = (o: { command?: string; extra?: string } = {}) =>
 
 describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
   let cluster: TestCluster;
-  let registry: TestRegistry | undefined;
+  let registry: TestRegistry;
+  const docker = new Docker();
   let runtime: KubernetesRuntime;
   let image: string;
   const created: Target[] = [];
+  const builtImages: string[] = [];
   const deployed = (yaml: string, env: string, img = image) => {
     const spec = specFor(yaml, env, { image: img, repo, sha: randomBytes(20).toString("hex") });
     created.push(spec.target);
@@ -57,17 +65,14 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
 
   before(async () => {
     cluster = await testCluster();
-    if (process.env.PAAS_TEST_IMAGE) {
-      image = process.env.PAAS_TEST_IMAGE;
-    } else {
-      registry = await startRegistry();
-      image = await pushTestImage(new Docker(), registry, `paas-e2e/app-${run}`);
-    }
+    // The examples' images are always pushed here; PAAS_TEST_IMAGE only replaces the test server's.
+    registry = await startRegistry();
+    image = process.env.PAAS_TEST_IMAGE ?? (await pushTestImage(docker, registry, `paas-e2e/app-${run}`));
     const settings: KubernetesSettings = {
       routing: "httproute",
       gateway: cluster.gateway,
       ingressNamespace: cluster.ingressNamespace,
-      ...(registry ? { imagePullSecret: PULL_SECRET } : {}),
+      imagePullSecret: PULL_SECRET,
     };
     // Real restarts back off for tens of seconds: one crash is enough evidence here.
     runtime = new KubernetesRuntime({
@@ -81,7 +86,6 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
       { apiVersion: "v1", kind: "Namespace", metadata: { name: secretsNamespace } },
       "paas-e2e",
     );
-    if (!registry) return;
     await runtime.client.apply(
       {
         apiVersion: "v1",
@@ -105,6 +109,11 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
       await runtime.close();
     }
     await registry?.stop();
+    for (const id of builtImages)
+      await docker
+        .getImage(id)
+        .remove({ force: true })
+        .catch(() => undefined);
   });
 
   test("a healthy app rolls out, is listed, and answers through the Gateway with its commit", async () => {
@@ -183,7 +192,7 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
   });
 
   test("an image that does not exist fails with an image pull error", async () => {
-    const missing = `${registry?.host ?? "localhost"}/paas-e2e/does-not-exist@sha256:${"0".repeat(64)}`;
+    const missing = `${registry.host}/paas-e2e/does-not-exist@sha256:${"0".repeat(64)}`;
     const result = await runtime.apply(deployed(config(), "preview/pr-3", missing));
     assert.equal(result.ok, false);
     if (result.ok) return;
@@ -203,6 +212,30 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
     await runtime.destroy(auto.target);
     assert.equal(await runtime.client.read("v1", "Namespace", undefined, ns), undefined);
     await runtime.destroy(auto.target);
+  });
+
+  test("the Go and Rust examples on a runtime image without a shell answer through the Gateway with their commit", async () => {
+    // Built one after the other (each build uses every core), deployed together.
+    const specs = [];
+    for (const [i, name] of SHELL_LESS_EXAMPLES.entries()) {
+      const sha = randomBytes(20).toString("hex");
+      const b = await buildShellLessExample(docker, name, `paas-e2e/${name}-${run}:build`, sha);
+      builtImages.push(b.id);
+      const ref = await pushLocalImage(docker, registry, b.id, `paas-e2e/${name}-${run}`, "noshell");
+      const spec = exampleSpec(
+        { image: ref, repo, environment: `preview/pr-${20 + i}`, sha, start: b.start },
+        { baseDomain: "example.com", urlScheme: "https" },
+      );
+      created.push(spec.target);
+      specs.push(spec);
+    }
+    const results = await Promise.all(specs.map((spec) => runtime.apply(spec)));
+    for (const [i, spec] of specs.entries()) {
+      assert.equal(results[i]!.ok, true, JSON.stringify(results[i]));
+      const host = new URL(spec.url).host;
+      const body = await untilServed(cluster.gatewayUrl, host, `${spec.sha}\n`);
+      assert.equal(body, `${spec.sha}\n`);
+    }
   });
 
   test("two lease holders take turns", async () => {
@@ -228,3 +261,13 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
     }
   });
 });
+
+/** GETs `host` through the Gateway until it answers 200 with `expected` (routes take a moment to program). */
+async function untilServed(gatewayUrl: string, host: string, expected: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const res = await viaGateway(gatewayUrl, host).catch((e: Error) => ({ status: 0, body: e.message }));
+    if (res.status === 200 && res.body === expected) return res.body;
+    assert.ok(i < 60, `the Gateway never served ${host}: ${res.status} ${res.body.slice(0, 200)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

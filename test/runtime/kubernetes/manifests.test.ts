@@ -195,20 +195,62 @@ test("a preview never carries production domains", () => {
   assert.deepEqual((find(preview, "HTTPRoute").spec as Json).hostnames, ["pr-3-shop.example.com"]);
 });
 
-test("network policies: default deny, ingress only from the ingress namespace, DNS egress", () => {
+test("network policies: default deny, ingress only from the ingress namespaces, DNS egress", () => {
   const objects = planKubernetes(specFor(PREVIEW_YAML, "preview/pr-12"), INGRESS_SETTINGS);
   const pols = objects.filter((o) => o.kind === "NetworkPolicy");
   assert.deepEqual((pols[0]!.spec as Json).policyTypes, ["Ingress", "Egress"]);
   assert.deepEqual((pols[0]!.spec as Json).podSelector, {});
   const allow = find(objects, "NetworkPolicy", "allow-ingress-controller").spec as Json;
-  assert.deepEqual(allow.ingress[0].from[0].namespaceSelector.matchLabels, {
-    "kubernetes.io/metadata.name": "ingress-nginx",
-  });
+  assert.deepEqual(allow.ingress[0].from, [
+    {
+      namespaceSelector: {
+        matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["ingress-nginx"] }],
+      },
+    },
+  ]);
   assert.equal(allow.ingress[0].ports[0].port, 8000);
   const dns = find(objects, "NetworkPolicy", "allow-dns").spec as Json;
+  // Port 5353: OpenShift's DNS pods; any namespace's DNS pods, and NodeLocal DNSCache's address.
   assert.deepEqual(
     dns.egress[0].ports.map((p: Json) => `${p.protocol}/${p.port}`),
-    ["UDP/53", "TCP/53"],
+    ["UDP/53", "TCP/53", "UDP/5353", "TCP/5353"],
+  );
+  assert.deepEqual(dns.egress[0].to, [
+    { namespaceSelector: {}, podSelector: {} },
+    { ipBlock: { cidr: "169.254.20.10/32" } },
+  ]);
+});
+
+test("network policies: more ingress namespaces (Envoy Gateway's proxies), ipBlock sources, DNS cache addresses", () => {
+  const objects = planKubernetes(specFor(PREVIEW_YAML, "preview/pr-12"), {
+    ...HTTPROUTE_SETTINGS,
+    extraIngressNamespaces: ["envoy-gateway-system"],
+    ingressCIDRs: ["10.0.0.0/16"],
+    dnsCIDRs: ["169.254.25.10/32"],
+  });
+  const allow = find(objects, "NetworkPolicy", "allow-ingress-controller").spec as Json;
+  assert.deepEqual(allow.ingress[0].from, [
+    {
+      namespaceSelector: {
+        matchExpressions: [
+          {
+            key: "kubernetes.io/metadata.name",
+            operator: "In",
+            values: ["gateway-system", "envoy-gateway-system"],
+          },
+        ],
+      },
+    },
+    { ipBlock: { cidr: "10.0.0.0/16" } },
+  ]);
+  const dns = find(objects, "NetworkPolicy", "allow-dns").spec as Json;
+  assert.deepEqual(dns.egress[0].to[1], { ipBlock: { cidr: "169.254.25.10/32" } });
+  for (const o of objects.filter((x) => x.kind === "NetworkPolicy"))
+    assert.deepEqual(validateKubeObject(o), []);
+  assert.throws(
+    () =>
+      planKubernetes(specFor(PREVIEW_YAML, "preview/pr-12"), { ...HTTPROUTE_SETTINGS, ingressCIDRs: ["lb"] }),
+    /PAAS_K8S_INGRESS_CIDRS: "lb" is not a CIDR/,
   );
 });
 
