@@ -60,6 +60,8 @@ test("the App runs two replicas, probed on /healthz and /readyz, within Pod Secu
     "restricted",
   );
   assert.equal(pod.volumes.find((v: Json) => v.secret).secret.defaultMode, 0o400);
+  // The kubelet makes a Secret volume group-readable by fsGroup: without it the App (10001) gets EACCES.
+  assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsGroup);
 });
 
 test("secrets come from the Secret paas; settings from a ConfigMap the runtime accepts", () => {
