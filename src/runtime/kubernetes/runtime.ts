@@ -515,6 +515,10 @@ function keepServingIdentity(planned: KubeObject, existing: KubernetesObject): K
     const v = oldAnnotations[key];
     if (v !== undefined) annotations[key] = v;
   }
+  // The kinds to prune next time: the old ones too until this rollout ends (written before the
+  // prune, an error in between must not make the next apply forget an object it should delete).
+  const kinds = [oldAnnotations[A.kinds], annotations[A.kinds]].flatMap((l) => l?.split(",") ?? []);
+  annotations[A.kinds] = [...new Set(kinds.filter(Boolean))].sort().join(",");
   // Until the rollout ends, pods of both versions run: diagnose() masks the secrets of both.
   const names = [oldAnnotations[A.secrets], annotations[A.secrets]].flatMap((l) => l?.split(",") ?? []);
   annotations[A.secrets] = [...new Set(names.filter(Boolean))].sort().join(",");

@@ -271,6 +271,30 @@ test("a slow rollout is waited for, reporting progress", async () => {
   );
 });
 
+test("a prune that fails part-way is finished by the next apply: the HPA is not stranded", async () => {
+  await withFake(async (fake, make) => {
+    const auto = specFor(AUTOSCALED_YAML, "production");
+    const ns = namespaceName(auto.target);
+    assert.equal((await make().apply(auto)).ok, true);
+    // Deleting the HPA fails (every attempt): the apply that switches to fixed replicas errs.
+    fake.injectFaults(
+      Array.from({ length: 3 }, () => ({ status: 503 as const })),
+      { method: "DELETE", path: "/horizontalpodautoscalers/" },
+    );
+    const fixed = specFor(SIMPLE, "production");
+    await assert.rejects(make({ retry: { retries: 2, minDelayMs: 1, maxDelayMs: 5 } }).apply(fixed), /503/);
+    assert.ok(
+      fake.get("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"),
+      "still there after the error",
+    );
+    // The namespace must still list the HPA's kind, so the next apply prunes it.
+    assert.equal((await make().apply(fixed)).ok, true);
+    assert.equal(fake.get("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"), undefined);
+    const kinds = (fake.get("v1", "Namespace", undefined, ns) as Json).metadata.annotations["paas.dev/kinds"];
+    assert.ok(!kinds.split(",").includes("autoscaling/HorizontalPodAutoscaler"), kinds);
+  });
+});
+
 test("prune removes what the new plan no longer has: HPA when switching to fixed replicas, the old route kind", async () => {
   await withFake(async (fake, make) => {
     const runtime = make();
