@@ -143,12 +143,13 @@ async function replay(fake: FakeKubernetesApi): Promise<RecordedRequest[]> {
     namespace: "paas-system",
     identity: "paas-0",
     retryIntervalMs: 10,
-    leaseDurationSeconds: 1,
+    leaseDurationSeconds: 2,
   });
 
   const held = await lock.acquire("shop-production");
-  // Held across a renewal (every third of the lease duration).
-  await new Promise((r) => setTimeout(r, 400));
+  // Held across a renewal (every third of the lease duration; a holder that cannot renew for
+  // two thirds steps down, so a loaded test machine needs more than a 1 s lease).
+  await new Promise((r) => setTimeout(r, 800));
   const prod = specFor(PRODUCTION_YAML, "production");
   assert.equal((await runtime.apply(prod)).ok, true);
   // Objects an earlier planner version created under other names are pruned.

@@ -119,6 +119,19 @@ const RUN_AS = 10001;
 /** NodeLocal DNSCache's default listen address. */
 const NODE_LOCAL_DNS = "169.254.20.10/32";
 
+/** Time an image pull may take on top of a rollout's stall limit before Kubernetes gives up. */
+export const PULL_ALLOWANCE_SECONDS = 300;
+
+/**
+ * How long a rollout may go without progress (no replica count changing, no
+ * pod being created) before it is judged stuck: a new pod's startup time plus
+ * a margin for scheduling and probes.
+ */
+export function stallSeconds(spec: Pick<DeploySpec, "healthcheck">): number {
+  const startupSeconds = Math.max(1, Math.round(durationMs(spec.healthcheck.startupTimeout) / 1000));
+  return Math.max(startupSeconds, 30) + 30;
+}
+
 export class KubernetesPlanError extends PaasError {
   constructor(message: string) {
     super("kubernetes_plan_invalid", message);
@@ -470,7 +483,9 @@ function deployment(
       ...(o.autoscaled ? {} : { replicas: o.replicas }),
       selector: { matchLabels: selector },
       revisionHistoryLimit: 3,
-      progressDeadlineSeconds: Math.max(startupSeconds, 30) + 30,
+      // Kubernetes' own deadline is the backstop: it counts an image pull as no progress, so it
+      // allows a slow pull on top of the stall the runtime itself judges (stallSeconds).
+      progressDeadlineSeconds: stallSeconds(spec) + PULL_ALLOWANCE_SECONDS,
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: o.surge } },
       template: {
         metadata: { labels: templateLabels, annotations: templateAnnotations },

@@ -25,6 +25,7 @@ import {
   MANAGED_BY,
   planKubernetes,
   PULL_SECRET_NAME,
+  stallSeconds,
   SECRET_NAME,
   TEMPLATE_LABEL,
   WORKLOAD,
@@ -36,6 +37,9 @@ import {
   findFailingContainer,
   formatEvents,
   podFailure,
+  podsStarting,
+  progressMark,
+  pullFailing,
   rolloutStatus,
   type DeploymentLike,
   type EventLike,
@@ -55,6 +59,8 @@ export interface KubernetesRuntimeOptions extends ClientOptions {
   crashRestarts?: number;
   /** How long destroy waits for the namespace to disappear. Default 5 min. */
   destroyTimeoutMs?: number;
+  /** A rollout without progress for this long fails. Default from the health check (stallSeconds). */
+  stallMs?: number;
   now?: () => Date;
 }
 
@@ -88,6 +94,7 @@ export class KubernetesRuntime implements Runtime {
   private readonly pollMs: number;
   private readonly crashRestarts: number;
   private readonly destroyTimeoutMs: number;
+  private readonly stallMs: number | undefined;
   private readonly now: () => Date;
 
   constructor(options: KubernetesRuntimeOptions) {
@@ -98,6 +105,7 @@ export class KubernetesRuntime implements Runtime {
     this.pollMs = options.pollIntervalMs ?? 1000;
     this.crashRestarts = options.crashRestarts ?? 3;
     this.destroyTimeoutMs = options.destroyTimeoutMs ?? 5 * 60_000;
+    this.stallMs = options.stallMs;
     this.now = options.now ?? (() => new Date());
   }
 
@@ -176,9 +184,12 @@ export class KubernetesRuntime implements Runtime {
       objects[deploymentIndex]!.spec as { template: { metadata: { labels: Record<string, string> } } }
     ).template;
     const templateHash = template.metadata.labels[TEMPLATE_LABEL]!;
-    const deadlineSeconds = (objects[deploymentIndex]!.spec as { progressDeadlineSeconds: number })
-      .progressDeadlineSeconds;
-    const giveUpAt = Date.now() + deadlineSeconds * 1000 + 30_000;
+    // Judged on time without progress, not the rollout's total time: a 10-replica rollout
+    // moves in waves, each of them within the limit. Pods being created (image pulls) are
+    // progress too; Kubernetes' progressDeadlineSeconds bounds those.
+    const stallMs = this.stallMs ?? stallSeconds(spec) * 1000;
+    let mark = "";
+    let lastProgress = Date.now();
     // A fresh apply is observed within moments; then poll at the configured pace.
     let wait = Math.min(this.pollMs, 20);
     for (;;) {
@@ -199,6 +210,12 @@ export class KubernetesRuntime implements Runtime {
       if (status.state === "failed")
         return this.failed(ns, templateHash, status.reason, started, secretValues);
       progress("rollout", status.message);
+      const now = Date.now();
+      const m = progressMark(current ?? {});
+      if (m !== mark) {
+        mark = m;
+        lastProgress = now;
+      }
       // Failures visible on this revision's pods (image pull, crash loop) end the wait before the deadline.
       const pods = await this.client.list<KubernetesObject & PodLike>(
         "v1",
@@ -206,13 +223,18 @@ export class KubernetesRuntime implements Runtime {
         ns,
         `${TEMPLATE_LABEL}=${templateHash}`,
       );
-      if (podFailure(pods, this.crashRestarts))
+      if (podsStarting(pods)) lastProgress = now;
+      // A failed pull is fatal once the kubelet's retry failed too: its events count the attempts.
+      const events = pullFailing(pods)
+        ? await this.client.list<KubernetesObject & EventLike>("v1", "Event", ns, undefined)
+        : [];
+      if (podFailure(pods, this.crashRestarts, events))
         return this.failed(ns, templateHash, undefined, started, secretValues);
-      if (Date.now() > giveUpAt) {
+      if (now - lastProgress > stallMs) {
         return this.failed(
           ns,
           templateHash,
-          `rollout did not finish within ${deadlineSeconds + 30}s`,
+          `rollout made no progress for ${stallMs / 1000}s (${status.message})`,
           started,
           secretValues,
         );

@@ -115,7 +115,7 @@ test("a live holder keeps its lease by renewing it", async () => {
   await withFake(async (fake) => {
     const lost: string[] = [];
     const a = await lock(fake, "replica-a", {
-      leaseDurationSeconds: 1,
+      leaseDurationSeconds: 2,
       onLost: (k) => lost.push(k),
     }).acquire("env");
     let bGot = false;
@@ -124,8 +124,8 @@ test("a live holder keeps its lease by renewing it", async () => {
       .acquire("env", { signal: controller.signal })
       .then(() => (bGot = true))
       .catch(() => undefined);
-    await sleep(1600);
-    assert.equal(bGot, false, "renewals keep the lease past its 1 s duration");
+    await sleep(2600);
+    assert.equal(bGot, false, "renewals keep the lease past its 2 s duration");
     const renewals = fake.requests.filter((r) => r.method === "PUT" && r.status === 200);
     assert.ok(renewals.length >= 2);
     assert.deepEqual(lost, [], "a holder that renews never steps down");

@@ -200,6 +200,53 @@ test("an image that cannot be pulled fails with ImagePullBackOff and the registr
   });
 });
 
+test("one transient ImagePullBackOff is tolerated: the kubelet's retry pulls and the rollout succeeds", async () => {
+  await withFake(
+    async (fake, make) => {
+      const spec = specFor(SIMPLE, "staging", { image: image("7") });
+      fake.setScenario(spec.image, "image-pull-once");
+      const result = await make().apply(spec);
+      assert.equal(result.ok, true, JSON.stringify(result));
+      assert.ok(
+        fake.requests.some((r) => r.resource === "events" && r.verb === "list"),
+        "the pull failure was judged on the kubelet's events",
+      );
+    },
+    { slowMs: 150 },
+  );
+});
+
+test("the runtime's deadline counts time without progress: a rollout in waves, longer in total, succeeds", async () => {
+  await withFake(
+    async (fake, make) => {
+      const spec = specFor("run: { port: 8080 }\nscale: { replicas: 6 }", "preview/pr-4", {
+        image: image("6"),
+      });
+      fake.setScenario(spec.image, "waves");
+      // Six waves of 150 ms: 900 ms in total, never 600 ms without progress.
+      const result = await make({ stallMs: 600 }).apply(spec);
+      assert.equal(result.ok, true, JSON.stringify(result));
+      assert.equal(result.ok && result.replicas, 6);
+    },
+    { slowMs: 150 },
+  );
+});
+
+test("a rollout without progress fails at the runtime's stall limit, before Kubernetes' deadline", async () => {
+  await withFake(
+    async (fake, make) => {
+      const spec = specFor(SIMPLE, "staging", { image: image("5") });
+      fake.setScenario(spec.image, "unhealthy");
+      const result = await make({ stallMs: 300 }).apply(spec);
+      assert.equal(result.ok, false);
+      if (result.ok) return;
+      assert.match(result.reason, /rollout made no progress for 0\.3s/);
+      assert.equal(result.diagnosis.state, "Unhealthy");
+    },
+    { deadlineMs: 60_000 },
+  );
+});
+
 test("an app killed for memory says OOMKilled and how to fix it", async () => {
   await withFake(async (fake, make) => {
     const spec = specFor(SIMPLE, "staging", { image: image("d") });
