@@ -139,6 +139,14 @@ const RESOURCES: ResourceType[] = [
     namespaced: true,
     model: coordination.Lease,
   },
+  {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "RoleBinding",
+    plural: "rolebindings",
+    namespaced: true,
+    model: rbac.RoleBinding,
+  },
 ];
 
 // Kinds only validated (manifests of the App's own install), not served.
@@ -151,7 +159,6 @@ const VALIDATE_ONLY: Array<Pick<ResourceType, "group" | "version" | "kind" | "mo
     model: rbac.ClusterRoleBinding,
   },
   { group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", model: rbac.Role },
-  { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", model: rbac.RoleBinding },
   {
     group: "admissionregistration.k8s.io",
     version: "v1",

@@ -71,6 +71,15 @@ export const kubernetesEnvSchema = z.object({
     .string()
     .regex(name, "PAAS_K8S_LEASE_NAMESPACE must be a namespace name")
     .optional(),
+  /**
+   * namespace/name of the App's ServiceAccount (k8s/: paas-system/paas): each environment
+   * binds it the ClusterRole paas-tenant-reader, the App's only read access to tenant pods,
+   * events and logs.
+   */
+  PAAS_K8S_SERVICE_ACCOUNT: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, "PAAS_K8S_SERVICE_ACCOUNT must be namespace/name")
+    .optional(),
   /** Lease holder name; default the host name (the pod name in a cluster). */
   PAAS_K8S_LEASE_IDENTITY: z.string().min(1).max(128).optional(),
 });
@@ -99,6 +108,7 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
   const e = parsed.data;
   const [gwNamespace, gwName, section] = e.PAAS_K8S_GATEWAY?.split("/") ?? [];
   const ingressNamespaces = list(e.PAAS_K8S_INGRESS_NAMESPACE) ?? [];
+  const serviceAccount = e.PAAS_K8S_SERVICE_ACCOUNT?.split("/");
   const [maxCpu, maxMemory] = e.PAAS_K8S_MAX_CONTAINER?.split(",").map((s) => s.trim()) ?? [];
   const settings: KubernetesSettings = {
     routing: e.PAAS_K8S_ROUTING,
@@ -116,6 +126,9 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
     maxContainer: maxCpu && maxMemory ? { cpu: maxCpu, memory: maxMemory } : undefined,
     tmpSize: e.PAAS_K8S_TMP_SIZE,
     imagePullSecret: e.PAAS_K8S_IMAGE_PULL_SECRET,
+    appServiceAccount: serviceAccount
+      ? { namespace: serviceAccount[0]!, name: serviceAccount[1]! }
+      : undefined,
   };
   if (!settings.ingressNamespace && settings.routing === "ingress") {
     throw new KubernetesSettingsError(

@@ -55,7 +55,18 @@ export interface KubernetesSettings {
    * referenced by its pods. Default: none (public images or node credentials).
    */
   imagePullSecret?: string | undefined;
+  /**
+   * The App's own ServiceAccount. Set (in a cluster): every environment gets a
+   * RoleBinding of the ClusterRole paas-tenant-reader to it, so the App reads
+   * pods, events and logs only in the namespaces it manages, never cluster-wide.
+   */
+  appServiceAccount?: { namespace: string; name: string } | undefined;
 }
+
+/** ClusterRole (k8s/rbac.yaml) with the reads diagnosis needs, bound in each environment's namespace. */
+export const TENANT_READER_ROLE = "paas-tenant-reader";
+/** Name of that RoleBinding in each environment's namespace. */
+export const TENANT_READER_BINDING = "paas-diagnosis";
 
 export interface ObjectMeta {
   name: string;
@@ -297,6 +308,15 @@ export function planKubernetes(
     automountServiceAccountToken: false,
   });
   objects.push(...networkPolicies(spec, settings, meta, selector));
+  if (settings.appServiceAccount) {
+    objects.push({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: meta(TENANT_READER_BINDING),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: TENANT_READER_ROLE },
+      subjects: [{ kind: "ServiceAccount", ...settings.appServiceAccount }],
+    });
+  }
 
   objects.push({
     apiVersion: "v1",
@@ -664,6 +684,12 @@ export function validateSettings(s: KubernetesSettings): void {
   }
   if (s.imagePullSecret !== undefined && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(s.imagePullSecret)) {
     bad("PAAS_K8S_IMAGE_PULL_SECRET must be the name of a Secret");
+  }
+  if (
+    s.appServiceAccount &&
+    (!DNS_LABEL.test(s.appServiceAccount.namespace) || !DNS_LABEL.test(s.appServiceAccount.name))
+  ) {
+    bad("PAAS_K8S_SERVICE_ACCOUNT must be namespace/name of the App's ServiceAccount");
   }
   if (s.tmpSize !== undefined && !QUANTITY.test(s.tmpSize))
     bad("PAAS_K8S_TMP_SIZE must be a quantity such as 256Mi");

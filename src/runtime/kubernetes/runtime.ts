@@ -78,6 +78,7 @@ const PRUNABLE: Record<string, string> = {
   "gateway.networking.k8s.io/HTTPRoute": "gateway.networking.k8s.io/v1",
   "autoscaling/HorizontalPodAutoscaler": "autoscaling/v2",
   "policy/PodDisruptionBudget": "policy/v1",
+  "rbac.authorization.k8s.io/RoleBinding": "rbac.authorization.k8s.io/v1",
 };
 
 const LOG_LINES = 50;

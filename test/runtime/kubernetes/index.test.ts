@@ -43,6 +43,12 @@ test("several ingress namespaces, ingress CIDRs and DNS cache addresses", () => 
   assert.deepEqual(s.settings.extraIngressNamespaces, ["envoy-gateway-system"]);
   assert.deepEqual(s.settings.ingressCIDRs, ["10.0.0.0/16"]);
   assert.deepEqual(s.settings.dnsCIDRs, ["169.254.20.10/32", "169.254.25.10/32"]);
+  assert.equal(s.settings.appServiceAccount, undefined);
+  const inCluster = kubernetesSettingsFromEnv({
+    PAAS_K8S_GATEWAY: "gateway-system/public",
+    PAAS_K8S_SERVICE_ACCOUNT: "paas-system/paas",
+  });
+  assert.deepEqual(inCluster.settings.appServiceAccount, { namespace: "paas-system", name: "paas" });
 });
 
 test("mistakes name the variable to fix", () => {
@@ -58,6 +64,7 @@ test("mistakes name the variable to fix", () => {
   bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_EGRESS_CIDRS: "anywhere" }, /PAAS_K8S_EGRESS_CIDRS/);
   bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_INGRESS_CIDRS: "lb" }, /PAAS_K8S_INGRESS_CIDRS/);
   bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_DNS_CIDRS: "x" }, /PAAS_K8S_DNS_CIDRS/);
+  bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_SERVICE_ACCOUNT: "paas" }, /PAAS_K8S_SERVICE_ACCOUNT/);
   bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_INGRESS_NAMESPACE: "a,B_" }, /comma-separated/);
 });
 

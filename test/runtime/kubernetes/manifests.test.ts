@@ -436,3 +436,23 @@ test("a plain start command runs in exec form, shell syntax through /bin/sh -c",
   ]);
   assert.equal(container("run: { port: 8080 }").command, undefined);
 });
+
+test("with the App's ServiceAccount set, each environment binds it paas-tenant-reader (no cluster-wide pod reads)", () => {
+  const without = planKubernetes(specFor(PREVIEW_YAML, "preview/pr-3"), HTTPROUTE_SETTINGS);
+  assert.ok(!kinds(without).includes("RoleBinding"));
+  const objects = planKubernetes(specFor(PREVIEW_YAML, "preview/pr-3"), {
+    ...HTTPROUTE_SETTINGS,
+    appServiceAccount: { namespace: "paas-system", name: "paas" },
+  });
+  const binding = find(objects, "RoleBinding", "paas-diagnosis");
+  assert.equal(binding.metadata.namespace, objects[0]!.metadata.name);
+  assert.deepEqual(binding.roleRef, {
+    apiGroup: "rbac.authorization.k8s.io",
+    kind: "ClusterRole",
+    name: "paas-tenant-reader",
+  });
+  assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", namespace: "paas-system", name: "paas" }]);
+  assert.deepEqual(validateKubeObject(binding), []);
+  // Bound before the pods exist, so a failed rollout can be diagnosed.
+  assert.ok(kinds(objects).indexOf("RoleBinding") < kinds(objects).indexOf("Deployment"));
+});
