@@ -24,6 +24,8 @@ export interface TestCluster {
   ingressNamespace: string;
   /** Where the Gateway listens, e.g. http://127.0.0.1:18080: send the route's Host header there. */
   gatewayUrl: string;
+  /** The cluster's own kubectl (kustomize built in), else kubectl from PATH. */
+  kubectl: string;
 }
 
 /** `export K=V` lines (the env file `scripts/cluster.sh up` writes) to a record. */
@@ -74,6 +76,7 @@ export async function testCluster(env: NodeJS.ProcessEnv = process.env): Promise
     gateway: { namespace: gwNamespace, name: gwName },
     ingressNamespace: s.PAAS_K8S_INGRESS_NAMESPACE ?? gwNamespace,
     gatewayUrl: s.PAAS_CLUSTER_GATEWAY ?? "http://127.0.0.1:18080",
+    kubectl: s.PAAS_CLUSTER_BIN ? path.join(s.PAAS_CLUSTER_BIN, "kubectl") : "kubectl",
   };
 }
 
