@@ -7,13 +7,13 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { KubeConfig } from "@kubernetes/client-node";
 import Docker from "dockerode";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { namespaceName, type Target } from "../../src/names.ts";
 import { KubernetesApiError } from "../../src/runtime/kubernetes/client.ts";
 import { KubernetesRuntime } from "../../src/runtime/kubernetes/runtime.ts";
@@ -95,6 +95,10 @@ describe(
       const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
       const pem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
       const [imageName, digest] = appImage.split("@");
+      const base = parse(await readFile(join(dir, "base", "kustomization.yaml"), "utf8")) as {
+        images: { name: string; newName: string }[];
+      };
+      const baseImage = base.images.find((i) => i.name === "paas")!.newName;
       await writeFile(
         join(dir, "secrets.yaml"),
         [
@@ -128,7 +132,8 @@ describe(
           apiVersion: "kustomize.config.k8s.io/v1beta1",
           kind: "Kustomization",
           resources: ["base", "secrets.yaml"],
-          images: [{ name: "paas", newName: imageName, digest }],
+          // The base already maps "paas" to the published image: an overlay renames that one.
+          images: [{ name: baseImage, newName: imageName, digest }],
           patches: [
             {
               target: { kind: "Deployment", name: "paas" },

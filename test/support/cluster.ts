@@ -92,7 +92,7 @@ export async function pushTestImage(
   name: string,
   kind: "server" | "crash" = "server",
 ): Promise<string> {
-  const local = await buildTestImage(docker, name, kind);
+  const local = await buildTestImage(docker, name, kind, kind);
   return pushLocalImage(docker, registry, local.id, name, kind);
 }
 
