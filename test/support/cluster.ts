@@ -90,7 +90,7 @@ export async function pushTestImage(
   docker: Docker,
   registry: TestRegistry,
   name: string,
-  kind: "server" | "crash" = "server",
+  kind: "server" | "crash" | "leak" = "server",
 ): Promise<string> {
   const local = await buildTestImage(docker, name, kind, kind);
   return pushLocalImage(docker, registry, local.id, name, kind);
