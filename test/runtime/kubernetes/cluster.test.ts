@@ -7,9 +7,13 @@
 // The app image is built with the real engine from the local base image, pushed
 // to a real registry with htpasswd auth on loopback, pinned by digest, and pulled
 // by the node through the runtime's image pull secret (PAAS_TEST_IMAGE, pinned by
-// digest and pullable by the cluster without credentials, replaces all that: the
-// kind workflow sets it). Each test deploys its own environments; everything is
-// destroyed at the end.
+// digest and pullable by the cluster without credentials, replaces the test
+// server's image: the kind workflow sets it). The Go and Rust examples are built
+// on paas-base/noshell (no shell) and pushed to the same registry. Scenarios:
+// rollout through the Gateway, Pod Security, crash, image pull error, HPA prune,
+// shell-less examples, NetworkPolicy/quota/limits as stored, server-side apply
+// conflicts, failing readiness, masked diagnosis, leases. Each test deploys its
+// own environments; everything is destroyed at the end.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
