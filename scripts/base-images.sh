@@ -4,6 +4,8 @@
 # debootstrap'd Debian bookworm minbase plus one toolchain. Run as root by
 # scripts/setup.sh (part base-images) when one is missing. Idempotent: images
 # already in the engine are kept, so a machine pays for this once.
+# paas-base/noshell:bookworm is the runtime image without a shell (see
+# build_noshell), standing in for distroless.
 set -euo pipefail
 MIRROR="${PAAS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CACHE="${PAAS_BASE_CACHE:-/var/cache/paas-base}"
@@ -45,3 +47,29 @@ for name in runtime python go rust; do
   rm -rf "$dir"
   echo "built paas-base/$name:bookworm"
 done
+
+# A runtime image like distroless: the C library, libgcc, CA certificates and
+# /etc, but no shell and no programs at all (no /bin/sh, no coreutils), so a
+# start command that needs a shell fails here as it does on distroless. Derived
+# from paas-base/runtime by deleting every executable directory's contents.
+build_noshell() {
+  have noshell && return 0
+  local dir cid
+  dir="$(mktemp -d "$CACHE/rootfs-noshell.XXXXXX")"
+  cid="$(docker create paas-base/runtime:bookworm /nonexistent)"
+  docker export "$cid" | tar -C "$dir" -x
+  docker rm "$cid" >/dev/null
+  rm -rf "${dir:?}"/usr/bin/* "$dir"/usr/sbin/* "$dir"/usr/local/bin/* "$dir"/usr/local/sbin/* \
+    "$dir"/usr/libexec "$dir"/usr/share/doc "$dir"/usr/share/man "$dir"/usr/share/info \
+    "$dir"/usr/share/locale "$dir"/var/lib/dpkg "$dir"/var/lib/apt "$dir"/var/cache/* "$dir"/.dockerenv
+  if [ -e "$dir/bin/sh" ] || [ -e "$dir/usr/bin/sh" ]; then
+    echo "paas-base/noshell: a shell is left in $dir" >&2; exit 1
+  fi
+  tar -C "$dir" -c . | docker import \
+    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    - "paas-base/noshell:bookworm" >/dev/null
+  rm -rf "$dir"
+  echo "built paas-base/noshell:bookworm"
+}
+build_noshell

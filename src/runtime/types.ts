@@ -20,7 +20,7 @@ export interface DeploySpec {
   /** Public URL of the primary hostname (scheme and, locally, port included). */
   url: string;
   port: number;
-  /** Start command override (`/bin/sh -c`); undefined keeps the image's CMD. */
+  /** Start command override (exec form when a plain argv, else `/bin/sh -c`: start-command.ts); undefined keeps the image's CMD. */
   command: string | undefined;
   /** Environment variables: configured env plus PORT, PAAS_APP, PAAS_ENVIRONMENT, PAAS_COMMIT_SHA, PAAS_URL. */
   env: Record<string, string>;

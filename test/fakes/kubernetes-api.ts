@@ -139,6 +139,14 @@ const RESOURCES: ResourceType[] = [
     namespaced: true,
     model: coordination.Lease,
   },
+  {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "RoleBinding",
+    plural: "rolebindings",
+    namespaced: true,
+    model: rbac.RoleBinding,
+  },
 ];
 
 // Kinds only validated (manifests of the App's own install), not served.
@@ -151,7 +159,6 @@ const VALIDATE_ONLY: Array<Pick<ResourceType, "group" | "version" | "kind" | "mo
     model: rbac.ClusterRoleBinding,
   },
   { group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", model: rbac.Role },
-  { group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", model: rbac.RoleBinding },
   {
     group: "admissionregistration.k8s.io",
     version: "v1",
@@ -226,7 +233,19 @@ export function validateKubeObject(obj: unknown): string[] {
   return problems;
 }
 
-export type RolloutScenario = "ready" | "slow" | "crash" | "oom" | "image-pull" | "deadline" | "unhealthy";
+export type RolloutScenario =
+  | "ready"
+  | "slow"
+  /** Replicas become ready one by one, each after slowMs: progress all along, slow in total. */
+  | "waves"
+  | "crash"
+  | "oom"
+  /** The pull fails, and so does the kubelet's retry. */
+  | "image-pull"
+  /** One failed pull (ImagePullBackOff), then the retry succeeds after slowMs. */
+  | "image-pull-once"
+  | "deadline"
+  | "unhealthy";
 
 export type Fault =
   | { status: 500 | 502 | 503 | 504 }
@@ -1212,6 +1231,19 @@ export class FakeKubernetesApi {
         }
         return setStatus({ ...stuck(), conditions: [progressingNow] });
       }
+      case "waves": {
+        makePods(running(false), { current: ["warming caches…"], previous: [] });
+        setStatus({ ...stuck(), conditions: [progressingNow] });
+        const step = (ready: number) =>
+          this.later(this.options.slowMs, () => {
+            if ((this.objects.get(key)?.metadata as Json | undefined)?.generation !== generation) return;
+            if (ready >= desired) return done();
+            setStatus({ ...stuck(ready), conditions: [progressingNow] });
+            step(ready + 1);
+          });
+        return step(1);
+      }
+      case "image-pull-once":
       case "image-pull":
         makePods(() => ({
           phase: "Pending",
@@ -1238,11 +1270,18 @@ export class FakeKubernetesApi {
             "Warning",
             "Failed",
             `Failed to pull image "${image}": rpc error: code = NotFound desc = failed to pull and unpack image "${image}": not found`,
+            scenario === "image-pull" ? 2 : 1,
           );
           event(name, "Warning", "Failed", "Error: ErrImagePull");
           event(name, "Warning", "Failed", "Error: ImagePullBackOff", 3);
         }
-        return setStatus({ ...stuck(), conditions: [progressingNow] });
+        setStatus({ ...stuck(), conditions: [progressingNow] });
+        if (scenario === "image-pull-once") {
+          return this.later(this.options.slowMs, () => {
+            if ((this.objects.get(key)?.metadata as Json | undefined)?.generation === generation) done();
+          });
+        }
+        return;
       case "unhealthy": {
         // Running, but the readiness probe keeps failing: only the progress deadline ends it.
         makePods(running(false), { current: ["GET /healthz 503 database unreachable"], previous: [] });

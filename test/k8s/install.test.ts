@@ -60,6 +60,8 @@ test("the App runs two replicas, probed on /healthz and /readyz, within Pod Secu
     "restricted",
   );
   assert.equal(pod.volumes.find((v: Json) => v.secret).secret.defaultMode, 0o400);
+  // The kubelet makes a Secret volume group-readable by fsGroup: without it the App (10001) gets EACCES.
+  assert.equal(pod.securityContext.fsGroup, pod.securityContext.runAsGroup);
 });
 
 test("secrets come from the Secret paas; settings from a ConfigMap the runtime accepts", () => {
@@ -88,6 +90,9 @@ test("secrets come from the Secret paas; settings from a ConfigMap the runtime a
   assert.deepEqual(parsed.settings.gateway, { namespace: "gateway-system", name: "public" });
   assert.equal(parsed.secretsNamespace, "paas-secrets");
   assert.equal(parsed.leaseNamespace, "paas-system");
+  assert.deepEqual(parsed.settings.appServiceAccount, { namespace: "paas-system", name: "paas" });
+  const sa = find("ServiceAccount", "paas");
+  assert.equal(sa.metadata.namespace, "paas-system");
 });
 
 interface Grant {
@@ -95,6 +100,41 @@ interface Grant {
   group: string;
   resource: string;
   verb: string;
+}
+
+/** The App's ServiceAccount, as k8s/settings.yaml names it (PAAS_K8S_SERVICE_ACCOUNT). */
+const APP_SA = { namespace: "paas-system", name: "paas" };
+
+/**
+ * Grants of ClusterRole paas-tenant-reader in each namespace where the runtime
+ * bound it to the App (RoleBinding paas-diagnosis, created by its plan).
+ */
+function tenantGrants(fake: FakeKubernetesApi, requests: readonly RecordedRequest[]): Grant[] {
+  const role = find("ClusterRole", "paas-tenant-reader");
+  const bound = new Set(
+    requests
+      .filter((r) => r.resource === "rolebindings" && r.verbs.includes("create"))
+      .map((r) => r.namespace!),
+  );
+  const out: Grant[] = [];
+  for (const namespace of bound) {
+    const b = fake.get("rbac.authorization.k8s.io/v1", "RoleBinding", namespace, "paas-diagnosis") as
+      Json | undefined;
+    // Destroyed environments took their binding with them; the request itself showed the name.
+    if (b) {
+      assert.deepEqual(b.roleRef, {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "ClusterRole",
+        name: role.metadata.name,
+      });
+      assert.deepEqual(b.subjects, [{ kind: "ServiceAccount", ...APP_SA }]);
+    }
+    for (const rule of role.rules as Json[])
+      for (const group of rule.apiGroups)
+        for (const resource of rule.resources)
+          for (const verb of rule.verbs) out.push({ namespace, group, resource, verb });
+  }
+  return out;
 }
 
 /** Every (namespace, group, resource, verb) granted to the App's ServiceAccount. */
@@ -110,6 +150,17 @@ function grants(): Grant[] {
     const role = find(b.roleRef.kind, b.roleRef.name);
     const namespace = b.kind === "RoleBinding" ? b.metadata.namespace : undefined;
     for (const rule of role.rules as Json[]) {
+      // `bind` is checked by the API server when a RoleBinding is written, not a request of its own.
+      if (rule.verbs.includes("bind")) {
+        assert.deepEqual(rule, {
+          apiGroups: ["rbac.authorization.k8s.io"],
+          resources: ["clusterroles"],
+          resourceNames: ["paas-tenant-reader"],
+          verbs: ["bind"],
+        });
+        continue;
+      }
+      assert.equal(rule.resourceNames, undefined);
       for (const group of rule.apiGroups)
         for (const resource of rule.resources)
           for (const verb of rule.verbs) {
@@ -135,18 +186,22 @@ async function replay(fake: FakeKubernetesApi): Promise<RecordedRequest[]> {
   });
   const secrets = new KubernetesSecretSource({ kubeConfig, namespace: "paas-secrets" });
   const options = { kubeConfig, secrets, pollIntervalMs: 5, retry: { minDelayMs: 1 } };
-  const runtime = new KubernetesRuntime({ ...options, settings: HTTPROUTE_SETTINGS });
+  const runtime = new KubernetesRuntime({
+    ...options,
+    settings: { ...HTTPROUTE_SETTINGS, appServiceAccount: APP_SA },
+  });
   const lock = new LeaseLock({
     kubeConfig,
     namespace: "paas-system",
     identity: "paas-0",
     retryIntervalMs: 10,
-    leaseDurationSeconds: 1,
+    leaseDurationSeconds: 2,
   });
 
   const held = await lock.acquire("shop-production");
-  // Held across a renewal (every third of the lease duration).
-  await new Promise((r) => setTimeout(r, 400));
+  // Held across a renewal (every third of the lease duration; a holder that cannot renew for
+  // two thirds steps down, so a loaded test machine needs more than a 1 s lease).
+  await new Promise((r) => setTimeout(r, 800));
   const prod = specFor(PRODUCTION_YAML, "production");
   assert.equal((await runtime.apply(prod)).ok, true);
   // Objects an earlier planner version created under other names are pruned.
@@ -172,6 +227,13 @@ async function replay(fake: FakeKubernetesApi): Promise<RecordedRequest[]> {
     },
     { apiVersion: "networking.k8s.io/v1", kind: "Ingress", metadata: meta("old"), spec: {} },
     {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: meta("old"),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "paas-tenant-reader" },
+      subjects: [{ kind: "ServiceAccount", ...APP_SA }],
+    },
+    {
       apiVersion: "apps/v1",
       kind: "Deployment",
       metadata: meta("old"),
@@ -184,7 +246,10 @@ async function replay(fake: FakeKubernetesApi): Promise<RecordedRequest[]> {
     fake.seed(o);
   }
   // Autoscaled behind an Ingress without secrets (HTTPRoute, Secret pruned), then fixed replicas (HPA, PDB pruned).
-  const ingress = new KubernetesRuntime({ ...options, settings: INGRESS_SETTINGS });
+  const ingress = new KubernetesRuntime({
+    ...options,
+    settings: { ...INGRESS_SETTINGS, appServiceAccount: APP_SA },
+  });
   assert.equal((await ingress.apply(specFor(AUTOSCALED_YAML, "production"))).ok, true);
   assert.equal((await ingress.apply(specFor("run: { port: 8080 }", "production"))).ok, true);
   await held.release();
@@ -205,7 +270,14 @@ test("RBAC grants exactly what the runtime uses: every request allowed, every gr
   try {
     const requests = (await replay(fake)).filter((r) => r.resource !== ""); // discovery is open to every account
     assert.deepEqual(fake.unmatched, []);
-    const granted = grants();
+    const granted = [...grants(), ...tenantGrants(fake, requests)];
+    // Reads of pods, events and logs only where the App bound them: never cluster-wide.
+    for (const r of requests.filter((r) => ["pods", "events", "pods/log"].includes(r.resource)))
+      assert.ok(r.namespace, `${r.verb} ${r.resource} cluster-wide`);
+    assert.ok(
+      !grants().some((g) => ["pods", "events", "pods/log"].includes(g.resource)),
+      "no standing grant reads tenant pods, events or logs",
+    );
     const allowed = (r: RecordedRequest, verb: string) =>
       granted.some(
         (g) =>
@@ -230,7 +302,16 @@ test("RBAC grants exactly what the runtime uses: every request allowed, every gr
           (g.namespace === undefined || g.namespace === r.namespace),
       ),
     );
-    const unused = granted.filter((g) => !used.includes(g)).map((g) => `${g.verb} ${g.group}/${g.resource}`);
+    // A tenant grant is used when used in any of the namespaces it is bound in.
+    const unused = [
+      ...new Set(
+        granted
+          .filter(
+            (g) => !used.some((u) => u.group === g.group && u.resource === g.resource && u.verb === g.verb),
+          )
+          .map((g) => `${g.verb} ${g.group}/${g.resource}`),
+      ),
+    ];
     assert.deepEqual(unused, [], "granted but never used: remove from k8s/rbac.yaml");
   } finally {
     await fake.close();

@@ -380,7 +380,7 @@ test("--print-plan: each part's state and the decision, changing nothing", async
       "engine       ready",
       "caddy        ready",
       "registry     missing: apt: docker-registry apache2-utils",
-      "base-images  missing: apt: debootstrap; build the base images paas-base/{runtime,python,go,rust}:bookworm with debootstrap (minutes, once)",
+      "base-images  missing: apt: debootstrap; build the base images paas-base/{runtime,python,go,rust,noshell}:bookworm with debootstrap (minutes, once)",
       "decision: no-root",
       "  sudo apt-get update && sudo apt-get install -y --no-install-recommends docker-registry apache2-utils debootstrap",
       "  sudo bash scripts/base-images.sh",

@@ -24,6 +24,8 @@ export interface TestCluster {
   ingressNamespace: string;
   /** Where the Gateway listens, e.g. http://127.0.0.1:18080: send the route's Host header there. */
   gatewayUrl: string;
+  /** The cluster's own kubectl (kustomize built in), else kubectl from PATH. */
+  kubectl: string;
 }
 
 /** `export K=V` lines (the env file `scripts/cluster.sh up` writes) to a record. */
@@ -74,6 +76,7 @@ export async function testCluster(env: NodeJS.ProcessEnv = process.env): Promise
     gateway: { namespace: gwNamespace, name: gwName },
     ingressNamespace: s.PAAS_K8S_INGRESS_NAMESPACE ?? gwNamespace,
     gatewayUrl: s.PAAS_CLUSTER_GATEWAY ?? "http://127.0.0.1:18080",
+    kubectl: s.PAAS_CLUSTER_BIN ? path.join(s.PAAS_CLUSTER_BIN, "kubectl") : "kubectl",
   };
 }
 
@@ -87,12 +90,23 @@ export async function pushTestImage(
   docker: Docker,
   registry: TestRegistry,
   name: string,
-  kind: "server" | "crash" = "server",
+  kind: "server" | "crash" | "leak" = "server",
 ): Promise<string> {
-  const local = await buildTestImage(docker, name, kind);
+  const local = await buildTestImage(docker, name, kind, kind);
+  return pushLocalImage(docker, registry, local.id, name, kind);
+}
+
+/** Pushes a local image (by id) to `registry` as name:tag; returns it pinned by digest. */
+export async function pushLocalImage(
+  docker: Docker,
+  registry: TestRegistry,
+  id: string,
+  name: string,
+  tag: string,
+): Promise<string> {
   const remote = `${registry.host}/${name}`;
-  await docker.getImage(local.id).tag({ repo: remote, tag: kind });
-  const push = await docker.getImage(`${remote}:${kind}`).push({
+  await docker.getImage(id).tag({ repo: remote, tag });
+  const push = await docker.getImage(`${remote}:${tag}`).push({
     authconfig: { username: registry.username, password: registry.password, serveraddress: registry.host },
   });
   await new Promise<void>((resolve, reject) =>
@@ -100,8 +114,8 @@ export async function pushTestImage(
       err || res.some((e) => e.error) ? reject(err ?? new Error(res.find((e) => e.error)!.error)) : resolve(),
     ),
   );
-  const digest = await registry.digestOf(name, kind);
-  if (!digest) throw new Error(`the registry does not serve ${name}:${kind} after the push`);
+  const digest = await registry.digestOf(name, tag);
+  if (!digest) throw new Error(`the registry does not serve ${name}:${tag} after the push`);
   return `${remote}@${digest}`;
 }
 

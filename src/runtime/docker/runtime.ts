@@ -27,6 +27,7 @@ import {
   type Target,
 } from "../../names.ts";
 import { redactDiagnosis, redactError, Redactor } from "../redact.ts";
+import { startArgv } from "../start-command.ts";
 import type {
   ApplyOptions,
   DeploySpec,
@@ -558,7 +559,8 @@ export class DockerRuntime implements Runtime {
       Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       User: user,
       ExposedPorts: { [port]: {} },
-      ...(spec.command ? { Entrypoint: ["/bin/sh", "-c"], Cmd: [spec.command] } : {}),
+      // Exec form for a plain argv: images without a shell can still run it.
+      ...(spec.command ? entrypoint(startArgv(spec.command)) : {}),
       HostConfig: {
         NetworkMode: this.#scoped(ns),
         PortBindings: { [port]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
@@ -821,6 +823,11 @@ export function routeId(ns: string): string {
 }
 
 /** Groups containers by deploy id, newest first. */
+/** Docker's form of an argv: its program as the entrypoint (replacing the image's, and its CMD), the rest as Cmd. */
+function entrypoint(argv: string[]): { Entrypoint: string[]; Cmd: string[] } {
+  return { Entrypoint: argv.slice(0, 1), Cmd: argv.slice(1) };
+}
+
 function generations(containers: Managed[]): Generation[] {
   const map = new Map<string, Generation>();
   for (const c of containers) {

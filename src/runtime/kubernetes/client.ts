@@ -92,6 +92,27 @@ const DISPATCHER_TTL_MS = 10 * 60_000;
 type Dispatcher = NonNullable<ReturnType<RequestContext["getDispatcher"]>>;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The reason a request was aborted by our per-request timeout. */
+class RequestTimeoutError extends Error {
+  override readonly name = "TimeoutError";
+}
+
+/**
+ * Like AbortSignal.timeout, but the abort reason is a plain Error. fetch
+ * rejects with the reason itself, and the library's discovery call rewrites
+ * the rejection's `message`; AbortSignal.timeout's DOMException has a
+ * getter-only message, so that rewrite threw a TypeError which hid the
+ * timeout and was not retried.
+ */
+function timeoutSignal(ms: number): AbortSignal {
+  const controller = new AbortController();
+  setTimeout(
+    () => controller.abort(new RequestTimeoutError(`no answer from the API server within ${ms} ms`)),
+    ms,
+  ).unref();
+  return controller.signal;
+}
+
 /**
  * KubernetesObjectApi with writes that send our plain JSON as is: the
  * library's typed serializer maps model property names (`_default`, `_from`)
@@ -142,7 +163,7 @@ export class KubeClient {
       pre: async (ctx: RequestContext) => {
         this.requests++;
         // A hung API server must not hang a deploy: abort, then retry.
-        ctx.setSignal(AbortSignal.timeout(timeoutMs));
+        ctx.setSignal(timeoutSignal(timeoutMs));
         this.reuseConnections(ctx);
         return ctx;
       },

@@ -32,11 +32,21 @@ export const kubernetesEnvSchema = z.object({
     )
     .optional(),
   PAAS_K8S_INGRESS_CLASS: z.string().optional(),
-  /** Default: the Gateway's namespace when routing is httproute. */
+  /**
+   * Namespaces (comma-separated) of the gateway or ingress controller pods, e.g.
+   * envoy-gateway-system. Default: the Gateway's namespace when routing is httproute.
+   */
   PAAS_K8S_INGRESS_NAMESPACE: z
     .string()
-    .regex(name, "PAAS_K8S_INGRESS_NAMESPACE must be a namespace name")
+    .regex(
+      /^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?(?:\s*,\s*[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)*$/,
+      "PAAS_K8S_INGRESS_NAMESPACE must be namespace names, comma-separated",
+    )
     .optional(),
+  /** Comma-separated source CIDRs allowed to reach app pods directly (load balancers in IP mode). */
+  PAAS_K8S_INGRESS_CIDRS: z.string().optional(),
+  /** Comma-separated addresses of a node-local DNS cache; default 169.254.20.10/32 (NodeLocal DNSCache). */
+  PAAS_K8S_DNS_CIDRS: z.string().optional(),
   /** Comma-separated CIDRs app pods may reach besides DNS (databases, APIs). */
   PAAS_K8S_EGRESS_CIDRS: z.string().optional(),
   /** "<cpu>,<memory>": per-container ceiling in every environment's LimitRange. */
@@ -60,6 +70,15 @@ export const kubernetesEnvSchema = z.object({
   PAAS_K8S_LEASE_NAMESPACE: z
     .string()
     .regex(name, "PAAS_K8S_LEASE_NAMESPACE must be a namespace name")
+    .optional(),
+  /**
+   * namespace/name of the App's ServiceAccount (k8s/: paas-system/paas): each environment
+   * binds it the ClusterRole paas-tenant-reader, the App's only read access to tenant pods,
+   * events and logs.
+   */
+  PAAS_K8S_SERVICE_ACCOUNT: z
+    .string()
+    .regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, "PAAS_K8S_SERVICE_ACCOUNT must be namespace/name")
     .optional(),
   /** Lease holder name; default the host name (the pod name in a cluster). */
   PAAS_K8S_LEASE_IDENTITY: z.string().min(1).max(128).optional(),
@@ -88,6 +107,8 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
     throw new KubernetesSettingsError(parsed.error.issues.map((i) => i.message).join("; "));
   const e = parsed.data;
   const [gwNamespace, gwName, section] = e.PAAS_K8S_GATEWAY?.split("/") ?? [];
+  const ingressNamespaces = list(e.PAAS_K8S_INGRESS_NAMESPACE) ?? [];
+  const serviceAccount = e.PAAS_K8S_SERVICE_ACCOUNT?.split("/");
   const [maxCpu, maxMemory] = e.PAAS_K8S_MAX_CONTAINER?.split(",").map((s) => s.trim()) ?? [];
   const settings: KubernetesSettings = {
     routing: e.PAAS_K8S_ROUTING,
@@ -96,15 +117,18 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
         ? { namespace: gwNamespace, name: gwName, ...(section ? { sectionName: section } : {}) }
         : undefined,
     ingressClassName: e.PAAS_K8S_INGRESS_CLASS,
-    ingressNamespace:
-      e.PAAS_K8S_INGRESS_NAMESPACE ?? (e.PAAS_K8S_ROUTING === "httproute" ? (gwNamespace ?? "") : ""),
+    ingressNamespace: ingressNamespaces[0] ?? (e.PAAS_K8S_ROUTING === "httproute" ? (gwNamespace ?? "") : ""),
+    extraIngressNamespaces: ingressNamespaces.length > 1 ? ingressNamespaces.slice(1) : undefined,
+    ingressCIDRs: list(e.PAAS_K8S_INGRESS_CIDRS),
+    dnsCIDRs: list(e.PAAS_K8S_DNS_CIDRS),
     fieldManager: e.PAAS_K8S_FIELD_MANAGER,
-    egressCIDRs: e.PAAS_K8S_EGRESS_CIDRS?.split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
+    egressCIDRs: list(e.PAAS_K8S_EGRESS_CIDRS),
     maxContainer: maxCpu && maxMemory ? { cpu: maxCpu, memory: maxMemory } : undefined,
     tmpSize: e.PAAS_K8S_TMP_SIZE,
     imagePullSecret: e.PAAS_K8S_IMAGE_PULL_SECRET,
+    appServiceAccount: serviceAccount
+      ? { namespace: serviceAccount[0]!, name: serviceAccount[1]! }
+      : undefined,
   };
   if (!settings.ingressNamespace && settings.routing === "ingress") {
     throw new KubernetesSettingsError(
@@ -122,6 +146,14 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
     leaseNamespace: e.PAAS_K8S_LEASE_NAMESPACE,
     leaseIdentity: e.PAAS_K8S_LEASE_IDENTITY ?? hostname(),
   };
+}
+
+/** A comma-separated list; undefined when unset. */
+function list(value: string | undefined): string[] | undefined {
+  return value
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** The runtime, its secret source and (when a lease namespace is set) the cross-replica lock. */

@@ -28,7 +28,11 @@ export interface LeaseLockOptions extends ClientOptions {
   leaseDurationSeconds?: number;
   /** Time between attempts while another holder has it. Default 1 s. */
   retryIntervalMs?: number;
-  /** Called when a held lease was taken over (renewals failed past its duration). */
+  /**
+   * Called when this holder steps down: the lease was taken over, or renewals
+   * failed (any error) for two thirds of its duration. The caller must stop
+   * acting for the key.
+   */
   onLost?: (key: string) => void;
 }
 
@@ -155,24 +159,38 @@ export class LeaseLock implements Lock {
     let current = acquired;
     let released = false;
     let renewing: Promise<void> = Promise.resolve();
+    const stepDown = () => {
+      if (released) return;
+      released = true;
+      clearInterval(timer);
+      clearTimeout(deadline);
+      this.onLost(key);
+    };
+    // Like client-go's renew deadline: a holder that could not renew for two thirds of the lease
+    // duration (API errors, timeouts, not only 409) steps down before others may take over.
+    const renewDeadlineMs = (this.duration * 1000 * 2) / 3;
+    let deadline = setTimeout(stepDown, renewDeadlineMs);
+    deadline.unref();
     const renew = async () => {
+      if (released) return;
       try {
         const next: LeaseObject = structuredClone(current);
         // Server-set bookkeeping is not ours to send back.
         if (next.metadata) delete next.metadata.managedFields;
         next.spec = { ...next.spec, renewTime: microTime(new Date()) };
         current = await this.client.replace(next, FIELD_MANAGER);
+        if (released) return;
+        clearTimeout(deadline);
+        deadline = setTimeout(stepDown, renewDeadlineMs);
+        deadline.unref();
       } catch (e) {
-        if (!(e instanceof KubernetesApiError && e.status === 409)) return; // transient: the next tick retries
+        // Other errors: the next tick retries, until the renew deadline steps down.
+        if (!(e instanceof KubernetesApiError && e.status === 409)) return;
         const fresh = await this.client
           .read<LeaseObject>("coordination.k8s.io/v1", "Lease", this.namespace, name)
           .catch(() => undefined);
         if (fresh?.spec?.holderIdentity === me) current = fresh;
-        else if (!released) {
-          released = true;
-          clearInterval(timer);
-          this.onLost(key);
-        }
+        else stepDown();
       }
     };
     const timer = setInterval(
@@ -187,6 +205,7 @@ export class LeaseLock implements Lock {
         if (released) return;
         released = true;
         clearInterval(timer);
+        clearTimeout(deadline);
         await renewing;
         for (let i = 0; i < 3; i++) {
           try {

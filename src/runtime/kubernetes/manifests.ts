@@ -13,6 +13,7 @@ import {
   shortHash,
   type Target,
 } from "../../names.ts";
+import { startArgv } from "../start-command.ts";
 import type { DeploySpec } from "../types.ts";
 
 /** Operator settings of the Kubernetes runtime (from PAAS_K8S_* variables). */
@@ -23,8 +24,23 @@ export interface KubernetesSettings {
   gateway?: { name: string; namespace: string; sectionName?: string } | undefined;
   /** IngressClass of every Ingress; the cluster default class when unset. */
   ingressClassName?: string | undefined;
-  /** Namespace of the ingress controller or Gateway pods: the only source allowed in by the NetworkPolicy. */
+  /** Namespace of the ingress controller or Gateway pods: allowed in by the NetworkPolicy. */
   ingressNamespace: string;
+  /**
+   * More namespaces whose pods may reach app pods, e.g. envoy-gateway-system,
+   * where Envoy Gateway runs its proxies apart from the Gateway. Default: none.
+   */
+  extraIngressNamespaces?: string[] | undefined;
+  /**
+   * Source CIDRs allowed in besides those namespaces: load balancers that send
+   * straight to pod IPs (AWS NLB in IP mode, GKE container-native). Default: none.
+   */
+  ingressCIDRs?: string[] | undefined;
+  /**
+   * Addresses of a node-local DNS cache (NodeLocal DNSCache listens on a
+   * link-local IP on every node, outside any namespace). Default 169.254.20.10/32.
+   */
+  dnsCIDRs?: string[] | undefined;
   /** Server-side apply field manager. Default "paas". */
   fieldManager?: string | undefined;
   /** Extra egress destinations (CIDRs) beyond DNS, e.g. a database subnet. Default: none. */
@@ -39,7 +55,18 @@ export interface KubernetesSettings {
    * referenced by its pods. Default: none (public images or node credentials).
    */
   imagePullSecret?: string | undefined;
+  /**
+   * The App's own ServiceAccount. Set (in a cluster): every environment gets a
+   * RoleBinding of the ClusterRole paas-tenant-reader to it, so the App reads
+   * pods, events and logs only in the namespaces it manages, never cluster-wide.
+   */
+  appServiceAccount?: { namespace: string; name: string } | undefined;
 }
+
+/** ClusterRole (k8s/rbac.yaml) with the reads diagnosis needs, bound in each environment's namespace. */
+export const TENANT_READER_ROLE = "paas-tenant-reader";
+/** Name of that RoleBinding in each environment's namespace. */
+export const TENANT_READER_BINDING = "paas-diagnosis";
 
 export interface ObjectMeta {
   name: string;
@@ -100,6 +127,21 @@ const SERVICE_PORT = 80;
 const PRESTOP_SLEEP_SECONDS = 5;
 const TERMINATION_GRACE_SECONDS = 30;
 const RUN_AS = 10001;
+/** NodeLocal DNSCache's default listen address. */
+const NODE_LOCAL_DNS = "169.254.20.10/32";
+
+/** Time an image pull may take on top of a rollout's stall limit before Kubernetes gives up. */
+export const PULL_ALLOWANCE_SECONDS = 300;
+
+/**
+ * How long a rollout may go without progress (no replica count changing, no
+ * pod being created) before it is judged stuck: a new pod's startup time plus
+ * a margin for scheduling and probes.
+ */
+export function stallSeconds(spec: Pick<DeploySpec, "healthcheck">): number {
+  const startupSeconds = Math.max(1, Math.round(durationMs(spec.healthcheck.startupTimeout) / 1000));
+  return Math.max(startupSeconds, 30) + 30;
+}
 
 export class KubernetesPlanError extends PaasError {
   constructor(message: string) {
@@ -266,6 +308,15 @@ export function planKubernetes(
     automountServiceAccountToken: false,
   });
   objects.push(...networkPolicies(spec, settings, meta, selector));
+  if (settings.appServiceAccount) {
+    objects.push({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: meta(TENANT_READER_BINDING),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: TENANT_READER_ROLE },
+      subjects: [{ kind: "ServiceAccount", ...settings.appServiceAccount }],
+    });
+  }
 
   objects.push({
     apiVersion: "v1",
@@ -384,7 +435,7 @@ function deployment(
     name: WORKLOAD,
     image: spec.image,
     imagePullPolicy: "IfNotPresent",
-    ...(spec.command ? { command: ["/bin/sh", "-c", spec.command] } : {}),
+    ...(spec.command ? { command: startArgv(spec.command) } : {}),
     ports: [{ name: HTTP_PORT_NAME, containerPort: spec.port, protocol: "TCP" }],
     envFrom,
     resources: {
@@ -452,7 +503,9 @@ function deployment(
       ...(o.autoscaled ? {} : { replicas: o.replicas }),
       selector: { matchLabels: selector },
       revisionHistoryLimit: 3,
-      progressDeadlineSeconds: Math.max(startupSeconds, 30) + 30,
+      // Kubernetes' own deadline is the backstop: it counts an image pull as no progress, so it
+      // allows a slow pull on top of the stall the runtime itself judges (stallSeconds).
+      progressDeadlineSeconds: stallSeconds(spec) + PULL_ALLOWANCE_SECONDS,
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: o.surge } },
       template: {
         metadata: { labels: templateLabels, annotations: templateAnnotations },
@@ -484,9 +537,18 @@ function networkPolicies(
           from: [
             {
               namespaceSelector: {
-                matchLabels: { "kubernetes.io/metadata.name": settings.ingressNamespace },
+                matchExpressions: [
+                  {
+                    key: "kubernetes.io/metadata.name",
+                    operator: "In",
+                    values: [
+                      ...new Set([settings.ingressNamespace, ...(settings.extraIngressNamespaces ?? [])]),
+                    ],
+                  },
+                ],
               },
             },
+            ...(settings.ingressCIDRs ?? []).map((cidr) => ({ ipBlock: { cidr } })),
           ],
           ports: [{ protocol: "TCP", port: spec.port }],
         },
@@ -497,16 +559,16 @@ function networkPolicies(
       policyTypes: ["Egress"],
       egress: [
         {
+          // Cluster DNS in any namespace (CoreDNS in kube-system, OpenShift's in openshift-dns on
+          // 5353) and a node-local cache, which runs on the host network at a link-local address.
           to: [
-            {
-              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-              podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-            },
+            { namespaceSelector: {}, podSelector: {} },
+            ...(settings.dnsCIDRs ?? [NODE_LOCAL_DNS]).map((cidr) => ({ ipBlock: { cidr } })),
           ],
-          ports: [
-            { protocol: "UDP", port: 53 },
-            { protocol: "TCP", port: 53 },
-          ],
+          ports: [53, 5353].flatMap((port) => [
+            { protocol: "UDP", port },
+            { protocol: "TCP", port },
+          ]),
         },
       ],
     }),
@@ -603,15 +665,31 @@ export function validateSettings(s: KubernetesSettings): void {
   ) {
     bad("PAAS_K8S_INGRESS_CLASS must be a lowercase IngressClass name");
   }
-  for (const c of s.egressCIDRs ?? []) {
-    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c))
-      bad(`PAAS_K8S_EGRESS_CIDRS: "${c.slice(0, 60)}" is not a CIDR such as 10.0.0.0/8`);
+  for (const ns of s.extraIngressNamespaces ?? []) {
+    if (!DNS_LABEL.test(ns)) bad(`PAAS_K8S_INGRESS_NAMESPACE: "${ns.slice(0, 60)}" is not a namespace name`);
+  }
+  const cidrs: [string, string[] | undefined][] = [
+    ["PAAS_K8S_EGRESS_CIDRS", s.egressCIDRs],
+    ["PAAS_K8S_INGRESS_CIDRS", s.ingressCIDRs],
+    ["PAAS_K8S_DNS_CIDRS", s.dnsCIDRs],
+  ];
+  for (const [variable, list] of cidrs) {
+    for (const c of list ?? []) {
+      if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c))
+        bad(`${variable}: "${c.slice(0, 60)}" is not a CIDR such as 10.0.0.0/8`);
+    }
   }
   if (s.maxContainer && (!QUANTITY.test(s.maxContainer.cpu) || !QUANTITY.test(s.maxContainer.memory))) {
     bad("PAAS_K8S_MAX_CONTAINER must be <cpu>,<memory> such as 4,8Gi");
   }
   if (s.imagePullSecret !== undefined && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(s.imagePullSecret)) {
     bad("PAAS_K8S_IMAGE_PULL_SECRET must be the name of a Secret");
+  }
+  if (
+    s.appServiceAccount &&
+    (!DNS_LABEL.test(s.appServiceAccount.namespace) || !DNS_LABEL.test(s.appServiceAccount.name))
+  ) {
+    bad("PAAS_K8S_SERVICE_ACCOUNT must be namespace/name of the App's ServiceAccount");
   }
   if (s.tmpSize !== undefined && !QUANTITY.test(s.tmpSize))
     bad("PAAS_K8S_TMP_SIZE must be a quantity such as 256Mi");

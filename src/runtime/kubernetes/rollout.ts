@@ -75,6 +75,8 @@ export interface EventLike {
   reason?: string;
   message?: string;
   count?: number;
+  /** Repeats of an event recorded through events.k8s.io. */
+  series?: { count?: number };
   involvedObject?: { kind?: string; name?: string };
   lastTimestamp?: unknown;
   eventTime?: unknown;
@@ -83,8 +85,6 @@ export interface EventLike {
 
 /** Waiting reasons that will not fix themselves: a rollout can fail at once. */
 const FATAL_WAITING = new Set([
-  "ErrImagePull",
-  "ImagePullBackOff",
   "InvalidImageName",
   "ErrImageNeverPull",
   "CreateContainerConfigError",
@@ -92,20 +92,71 @@ const FATAL_WAITING = new Set([
   "RunContainerError",
 ]);
 
+/** A failed pull, which the kubelet retries with backoff: a registry hiccup may pass. */
+const PULL_FAILING = new Set(["ErrImagePull", "ImagePullBackOff"]);
+
+/** True when a pod of the list shows a failed image pull (then its events decide: podFailure). */
+export function pullFailing(pods: readonly PodLike[]): boolean {
+  return pods.some((p) =>
+    (p.status?.containerStatuses ?? []).some((c) => PULL_FAILING.has(c.state?.waiting?.reason ?? "")),
+  );
+}
+
+/** Pull attempts that failed for a pod, from the kubelet's "Failed to pull image" events. */
+export function failedPulls(events: readonly EventLike[], pod: string): number {
+  return events
+    .filter(
+      (e) =>
+        e.involvedObject?.name === pod &&
+        e.reason === "Failed" &&
+        /^Failed to pull image/.test(e.message ?? ""),
+    )
+    .reduce((n, e) => n + (e.series?.count ?? e.count ?? 1), 0);
+}
+
 /**
  * A failure visible on the pods of the new revision before the progress
- * deadline: image pull errors at once; crash loops after `restarts` restarts
- * (a slow dependency may make the first crashes transient).
+ * deadline: a failed image pull once the kubelet's retry failed too (one
+ * transient ImagePullBackOff is tolerated); crash loops after `restarts`
+ * restarts (a slow dependency may make the first crashes transient).
+ * `events` are the namespace's, needed only when pullFailing(pods).
  */
-export function podFailure(pods: readonly PodLike[], restarts: number): string | undefined {
+export function podFailure(
+  pods: readonly PodLike[],
+  restarts: number,
+  events: readonly EventLike[] = [],
+): string | undefined {
   for (const p of pods) {
     for (const c of p.status?.containerStatuses ?? []) {
       const reason = c.state?.waiting?.reason;
       if (reason && FATAL_WAITING.has(reason)) return reason;
+      if (reason && PULL_FAILING.has(reason) && failedPulls(events, p.metadata?.name ?? "") >= 2)
+        return reason;
       if (reason === "CrashLoopBackOff" && (c.restartCount ?? 0) >= restarts) return reason;
     }
   }
   return undefined;
+}
+
+/**
+ * What counts as progress of a rollout: any change in its replica counts.
+ * The runtime's own deadline counts time without progress, as Kubernetes'
+ * progressDeadlineSeconds does, never the whole rollout's time.
+ */
+export function progressMark(d: DeploymentLike): string {
+  const s = d.status ?? {};
+  return [s.observedGeneration, s.replicas, s.updatedReplicas, s.readyReplicas, s.availableReplicas]
+    .map((n) => n ?? 0)
+    .join("/");
+}
+
+/** Pods still being created (image pull, volume set-up): that time is not counted as a stall. */
+export function podsStarting(pods: readonly PodLike[]): boolean {
+  return pods.some((p) =>
+    (p.status?.containerStatuses ?? []).some((c) =>
+      ["ContainerCreating", "PodInitializing"].includes(c.state?.waiting?.reason ?? ""),
+    ),
+  );
 }
 
 export interface PodFinding {

@@ -25,6 +25,7 @@ import {
   MANAGED_BY,
   planKubernetes,
   PULL_SECRET_NAME,
+  stallSeconds,
   SECRET_NAME,
   TEMPLATE_LABEL,
   WORKLOAD,
@@ -36,6 +37,9 @@ import {
   findFailingContainer,
   formatEvents,
   podFailure,
+  podsStarting,
+  progressMark,
+  pullFailing,
   rolloutStatus,
   type DeploymentLike,
   type EventLike,
@@ -55,6 +59,8 @@ export interface KubernetesRuntimeOptions extends ClientOptions {
   crashRestarts?: number;
   /** How long destroy waits for the namespace to disappear. Default 5 min. */
   destroyTimeoutMs?: number;
+  /** A rollout without progress for this long fails. Default from the health check (stallSeconds). */
+  stallMs?: number;
   now?: () => Date;
 }
 
@@ -72,6 +78,7 @@ const PRUNABLE: Record<string, string> = {
   "gateway.networking.k8s.io/HTTPRoute": "gateway.networking.k8s.io/v1",
   "autoscaling/HorizontalPodAutoscaler": "autoscaling/v2",
   "policy/PodDisruptionBudget": "policy/v1",
+  "rbac.authorization.k8s.io/RoleBinding": "rbac.authorization.k8s.io/v1",
 };
 
 const LOG_LINES = 50;
@@ -88,6 +95,7 @@ export class KubernetesRuntime implements Runtime {
   private readonly pollMs: number;
   private readonly crashRestarts: number;
   private readonly destroyTimeoutMs: number;
+  private readonly stallMs: number | undefined;
   private readonly now: () => Date;
 
   constructor(options: KubernetesRuntimeOptions) {
@@ -98,6 +106,7 @@ export class KubernetesRuntime implements Runtime {
     this.pollMs = options.pollIntervalMs ?? 1000;
     this.crashRestarts = options.crashRestarts ?? 3;
     this.destroyTimeoutMs = options.destroyTimeoutMs ?? 5 * 60_000;
+    this.stallMs = options.stallMs;
     this.now = options.now ?? (() => new Date());
   }
 
@@ -176,9 +185,12 @@ export class KubernetesRuntime implements Runtime {
       objects[deploymentIndex]!.spec as { template: { metadata: { labels: Record<string, string> } } }
     ).template;
     const templateHash = template.metadata.labels[TEMPLATE_LABEL]!;
-    const deadlineSeconds = (objects[deploymentIndex]!.spec as { progressDeadlineSeconds: number })
-      .progressDeadlineSeconds;
-    const giveUpAt = Date.now() + deadlineSeconds * 1000 + 30_000;
+    // Judged on time without progress, not the rollout's total time: a 10-replica rollout
+    // moves in waves, each of them within the limit. Pods being created (image pulls) are
+    // progress too; Kubernetes' progressDeadlineSeconds bounds those.
+    const stallMs = this.stallMs ?? stallSeconds(spec) * 1000;
+    let mark = "";
+    let lastProgress = Date.now();
     // A fresh apply is observed within moments; then poll at the configured pace.
     let wait = Math.min(this.pollMs, 20);
     for (;;) {
@@ -199,6 +211,12 @@ export class KubernetesRuntime implements Runtime {
       if (status.state === "failed")
         return this.failed(ns, templateHash, status.reason, started, secretValues);
       progress("rollout", status.message);
+      const now = Date.now();
+      const m = progressMark(current ?? {});
+      if (m !== mark) {
+        mark = m;
+        lastProgress = now;
+      }
       // Failures visible on this revision's pods (image pull, crash loop) end the wait before the deadline.
       const pods = await this.client.list<KubernetesObject & PodLike>(
         "v1",
@@ -206,13 +224,18 @@ export class KubernetesRuntime implements Runtime {
         ns,
         `${TEMPLATE_LABEL}=${templateHash}`,
       );
-      if (podFailure(pods, this.crashRestarts))
+      if (podsStarting(pods)) lastProgress = now;
+      // A failed pull is fatal once the kubelet's retry failed too: its events count the attempts.
+      const events = pullFailing(pods)
+        ? await this.client.list<KubernetesObject & EventLike>("v1", "Event", ns, undefined)
+        : [];
+      if (podFailure(pods, this.crashRestarts, events))
         return this.failed(ns, templateHash, undefined, started, secretValues);
-      if (Date.now() > giveUpAt) {
+      if (now - lastProgress > stallMs) {
         return this.failed(
           ns,
           templateHash,
-          `rollout did not finish within ${deadlineSeconds + 30}s`,
+          `rollout made no progress for ${stallMs / 1000}s (${status.message})`,
           started,
           secretValues,
         );
@@ -515,6 +538,10 @@ function keepServingIdentity(planned: KubeObject, existing: KubernetesObject): K
     const v = oldAnnotations[key];
     if (v !== undefined) annotations[key] = v;
   }
+  // The kinds to prune next time: the old ones too until this rollout ends (written before the
+  // prune, an error in between must not make the next apply forget an object it should delete).
+  const kinds = [oldAnnotations[A.kinds], annotations[A.kinds]].flatMap((l) => l?.split(",") ?? []);
+  annotations[A.kinds] = [...new Set(kinds.filter(Boolean))].sort().join(",");
   // Until the rollout ends, pods of both versions run: diagnose() masks the secrets of both.
   const names = [oldAnnotations[A.secrets], annotations[A.secrets]].flatMap((l) => l?.split(",") ?? []);
   annotations[A.secrets] = [...new Set(names.filter(Boolean))].sort().join(",");

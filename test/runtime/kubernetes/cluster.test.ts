@@ -7,21 +7,35 @@
 // The app image is built with the real engine from the local base image, pushed
 // to a real registry with htpasswd auth on loopback, pinned by digest, and pulled
 // by the node through the runtime's image pull secret (PAAS_TEST_IMAGE, pinned by
-// digest and pullable by the cluster without credentials, replaces all that: the
-// kind workflow sets it). Each test deploys its own environments; everything is
-// destroyed at the end.
+// digest and pullable by the cluster without credentials, replaces the test
+// server's image: the kind workflow sets it). The Go and Rust examples are built
+// on paas-base/noshell (no shell) and pushed to the same registry. Scenarios:
+// rollout through the Gateway, Pod Security, crash, image pull error, HPA prune,
+// shell-less examples, NetworkPolicy/quota/limits as stored, server-side apply
+// conflicts, failing readiness, masked diagnosis, leases. Each test deploys its
+// own environments; everything is destroyed at the end.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { execFile } from "node:child_process";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { promisify } from "node:util";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import Docker from "dockerode";
 import { HttpProber } from "../../../src/app/probe.ts";
 import { KubernetesRuntime } from "../../../src/runtime/kubernetes/runtime.ts";
+import { KubernetesApiError } from "../../../src/runtime/kubernetes/client.ts";
+import { planKubernetes } from "../../../src/runtime/kubernetes/manifests.ts";
 import { LeaseLock } from "../../../src/runtime/kubernetes/lease.ts";
 import type { KubernetesSettings } from "../../../src/runtime/kubernetes/manifests.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
 import {
+  buildShellLessExample,
+  exampleSpec,
+  SHELL_LESS_EXAMPLES,
+} from "../../support/shell-less-examples.ts";
+import {
   dockerConfigJson,
+  pushLocalImage,
   pushTestImage,
   testCluster,
   viaGateway,
@@ -30,6 +44,7 @@ import {
 import { startRegistry, type TestRegistry } from "../../support/registry.ts";
 import { specFor } from "./specs.ts";
 
+const execFileP = promisify(execFile);
 const run = randomBytes(3).toString("hex");
 const repo = `paas-e2e-${run}`;
 const secretsNamespace = `paas-e2e-secrets-${run}`;
@@ -45,10 +60,13 @@ const config = (o: { command?: string; extra?: string } = {}) =>
 
 describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
   let cluster: TestCluster;
-  let registry: TestRegistry | undefined;
+  let registry: TestRegistry;
+  const docker = new Docker();
   let runtime: KubernetesRuntime;
+  let runtimeSettings: KubernetesSettings;
   let image: string;
   const created: Target[] = [];
+  const builtImages: string[] = [];
   const deployed = (yaml: string, env: string, img = image) => {
     const spec = specFor(yaml, env, { image: img, repo, sha: randomBytes(20).toString("hex") });
     created.push(spec.target);
@@ -57,22 +75,19 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
 
   before(async () => {
     cluster = await testCluster();
-    if (process.env.PAAS_TEST_IMAGE) {
-      image = process.env.PAAS_TEST_IMAGE;
-    } else {
-      registry = await startRegistry();
-      image = await pushTestImage(new Docker(), registry, `paas-e2e/app-${run}`);
-    }
-    const settings: KubernetesSettings = {
+    // The examples' images are always pushed here; PAAS_TEST_IMAGE only replaces the test server's.
+    registry = await startRegistry();
+    image = process.env.PAAS_TEST_IMAGE ?? (await pushTestImage(docker, registry, `paas-e2e/app-${run}`));
+    runtimeSettings = {
       routing: "httproute",
       gateway: cluster.gateway,
       ingressNamespace: cluster.ingressNamespace,
-      ...(registry ? { imagePullSecret: PULL_SECRET } : {}),
+      imagePullSecret: PULL_SECRET,
     };
     // Real restarts back off for tens of seconds: one crash is enough evidence here.
     runtime = new KubernetesRuntime({
       kubeConfig: cluster.kubeConfig,
-      settings,
+      settings: runtimeSettings,
       secretsNamespace,
       pollIntervalMs: 1000,
       crashRestarts: 1,
@@ -81,7 +96,6 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
       { apiVersion: "v1", kind: "Namespace", metadata: { name: secretsNamespace } },
       "paas-e2e",
     );
-    if (!registry) return;
     await runtime.client.apply(
       {
         apiVersion: "v1",
@@ -105,6 +119,11 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
       await runtime.close();
     }
     await registry?.stop();
+    for (const id of builtImages)
+      await docker
+        .getImage(id)
+        .remove({ force: true })
+        .catch(() => undefined);
   });
 
   test("a healthy app rolls out, is listed, and answers through the Gateway with its commit", async () => {
@@ -183,7 +202,7 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
   });
 
   test("an image that does not exist fails with an image pull error", async () => {
-    const missing = `${registry?.host ?? "localhost"}/paas-e2e/does-not-exist@sha256:${"0".repeat(64)}`;
+    const missing = `${registry.host}/paas-e2e/does-not-exist@sha256:${"0".repeat(64)}`;
     const result = await runtime.apply(deployed(config(), "preview/pr-3", missing));
     assert.equal(result.ok, false);
     if (result.ok) return;
@@ -203,6 +222,194 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
     await runtime.destroy(auto.target);
     assert.equal(await runtime.client.read("v1", "Namespace", undefined, ns), undefined);
     await runtime.destroy(auto.target);
+  });
+
+  test("the Go and Rust examples on a runtime image without a shell answer through the Gateway with their commit", async () => {
+    // Built one after the other (each build uses every core), deployed together.
+    const specs = [];
+    for (const [i, name] of SHELL_LESS_EXAMPLES.entries()) {
+      const sha = randomBytes(20).toString("hex");
+      const b = await buildShellLessExample(docker, name, `paas-e2e/${name}-${run}:build`, sha);
+      builtImages.push(b.id);
+      const ref = await pushLocalImage(docker, registry, b.id, `paas-e2e/${name}-${run}`, "noshell");
+      const spec = exampleSpec(
+        { image: ref, repo, environment: `preview/pr-${20 + i}`, sha, start: b.start },
+        { baseDomain: "example.com", urlScheme: "https" },
+      );
+      created.push(spec.target);
+      specs.push(spec);
+    }
+    const results = await Promise.all(specs.map((spec) => runtime.apply(spec)));
+    for (const [i, spec] of specs.entries()) {
+      assert.equal(results[i]!.ok, true, JSON.stringify(results[i]));
+      const host = new URL(spec.url).host;
+      const body = await untilServed(cluster.gatewayUrl, host, `${spec.sha}\n`);
+      assert.equal(body, `${spec.sha}\n`);
+    }
+  });
+
+  test("the planned NetworkPolicies, quota and limits are accepted by the API server as planned", async () => {
+    const spec = deployed(
+      config({ extra: "resources: { limits: { cpu: 500m, memory: 256Mi } }" }),
+      "preview/pr-30",
+    );
+    assert.equal((await runtime.apply(spec)).ok, true);
+    const ns = namespaceName(spec.target);
+    const planned = planKubernetes(spec, runtimeSettings);
+    const byName = (kind: string, name: string) =>
+      planned.find((o) => o.kind === kind && o.metadata.name === name)!;
+    type Spec = KubernetesObject & { spec: Record<string, unknown> };
+    // As stored, in the API's own field names (kubectl's JSON, not the client library's models).
+    const live = async (kind: string, name: string) =>
+      JSON.parse(
+        (
+          await execFileP(cluster.kubectl, [
+            "--kubeconfig",
+            cluster.kubeconfigPath,
+            "-n",
+            ns,
+            "get",
+            kind,
+            name,
+            "-o",
+            "json",
+          ])
+        ).stdout,
+      ) as Spec;
+    for (const name of ["default-deny", "allow-ingress-controller", "allow-dns"]) {
+      assert.deepEqual(
+        (await live("networkpolicy", name)).spec,
+        byName("NetworkPolicy", name).spec,
+        `NetworkPolicy ${name}`,
+      );
+    }
+    const limits = await live("limitrange", "paas-limits");
+    const limit = (limits.spec.limits as { default?: Record<string, string> }[])[0]!;
+    assert.deepEqual(limit.default, { cpu: "500m", memory: "256Mi" }, "LimitRange default survives the trip");
+    const quota = await runtime.client.read<Spec & { status?: { hard?: Record<string, string> } }>(
+      "v1",
+      "ResourceQuota",
+      ns,
+      "paas-quota",
+    );
+    const plannedHard = (byName("ResourceQuota", "paas-quota").spec as { hard: Record<string, string> }).hard;
+    assert.deepEqual(Object.keys(quota?.spec.hard as object).sort(), Object.keys(plannedHard).sort());
+    assert.equal((quota?.spec.hard as Record<string, string>)["services.nodeports"], "0");
+    // The quota is enforced: a NodePort Service in the environment is refused.
+    await assert.rejects(
+      runtime.client.apply(
+        {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: "np", namespace: ns },
+          spec: { type: "NodePort", selector: { a: "b" }, ports: [{ port: 80 }] },
+        },
+        "paas-e2e",
+      ),
+      /exceeded quota: paas-quota.*services\.nodeports/,
+    );
+  });
+
+  test("server-side apply: another manager's change conflicts without force, and the next deploy takes the field back", async () => {
+    const spec = deployed(config(), "preview/pr-31");
+    assert.equal((await runtime.apply(spec)).ok, true);
+    const ns = namespaceName(spec.target);
+    const change = {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "web-env", namespace: ns },
+      data: { PAAS_COMMIT_SHA: "edited-by-hand" },
+    };
+    // Without force the API server refuses to take a field the runtime owns.
+    await assert.rejects(
+      runtime.client.call("apply as kubectl-edit", () =>
+        runtime.client.objects.write(change as KubernetesObject, "patch", { fieldManager: "kubectl-edit" }),
+      ),
+      (e: unknown) => {
+        assert.ok(e instanceof KubernetesApiError, String(e));
+        assert.equal(e.status, 409);
+        assert.match(e.message, /conflict with "paas"/);
+        return true;
+      },
+    );
+    await runtime.client.call("apply as kubectl-edit", () =>
+      runtime.client.objects.write(change as KubernetesObject, "patch", {
+        fieldManager: "kubectl-edit",
+        force: "true",
+      }),
+    );
+    type Cm = KubernetesObject & { data: Record<string, string> };
+    assert.equal(
+      (await runtime.client.read<Cm>("v1", "ConfigMap", ns, "web-env"))?.data.PAAS_COMMIT_SHA,
+      "edited-by-hand",
+    );
+    // The next deploy of the same commit forces the plan back and owns the field again.
+    assert.equal((await runtime.apply(spec)).ok, true);
+    const cm = await runtime.client.read<Cm>("v1", "ConfigMap", ns, "web-env");
+    assert.equal(cm?.data.PAAS_COMMIT_SHA, spec.sha);
+    const owners = (cm?.metadata?.managedFields ?? [])
+      .filter((f) => JSON.stringify(f.fieldsV1 ?? {}).includes("PAAS_COMMIT_SHA"))
+      .map((f) => f.manager);
+    assert.deepEqual(owners, ["paas"]);
+  });
+
+  test("a failing readiness check fails the rollout with the probe's message", async () => {
+    const spec = deployed(
+      "run: { port: 8080, healthcheck: { path: /missing, startupTimeout: 10s } }",
+      "preview/pr-32",
+    );
+    const result = await runtime.apply(spec);
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.ok(
+      result.diagnosis.events.some((e) => /probe failed: HTTP probe failed with statuscode: 404/.test(e)),
+      result.diagnosis.events.join("\n"),
+    );
+  });
+
+  test("a crash's diagnosis shows its logs with every secret masked, in every encoding", async () => {
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const secrets: Record<string, string> = {
+      DATABASE_URL: `postgres://app:pw-${run}@db.internal:5432/shop`,
+      APP_TOKEN: `tok_${randomBytes(12).toString("hex")}`,
+      TLS_KEY: privateKey.export({ type: "pkcs8", format: "pem" }).toString().trim(),
+    };
+    const withSecrets = new KubernetesRuntime({
+      kubeConfig: cluster.kubeConfig,
+      settings: runtimeSettings,
+      secretsNamespace,
+      secrets: { get: async (_t, names) => Object.fromEntries(names.map((n) => [n, secrets[n]!])) },
+      pollIntervalMs: 1000,
+      crashRestarts: 1,
+    });
+    try {
+      const leak = await pushTestImage(docker, registry, `paas-e2e/leak-${run}`, "leak");
+      const spec = deployed(
+        `${config()}\nsecrets: [DATABASE_URL, APP_TOKEN, TLS_KEY]\npreviews: { secrets: [DATABASE_URL, APP_TOKEN, TLS_KEY] }`,
+        "preview/pr-33",
+        leak,
+      );
+      const result = await withSecrets.apply(spec);
+      assert.equal(result.ok, false);
+      if (result.ok) return;
+      const shown = JSON.stringify(result);
+      assert.ok(
+        result.diagnosis.logs.some((l) => l.includes("cannot connect to the database")),
+        shown,
+      );
+      assert.ok(shown.includes("***"), "values were masked, not dropped");
+      for (const [name, value] of Object.entries(secrets)) {
+        const forms = [value, Buffer.from(value).toString("base64"), encodeURIComponent(value)];
+        // Each line of a multi-line value (the PEM body), armour lines excepted.
+        forms.push(...value.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----")));
+        for (const f of forms) assert.ok(!shown.includes(f), `${name} leaked as ${f.slice(0, 24)}…`);
+      }
+      // diagnose() later, from the namespace alone, masks the same way.
+      const later = JSON.stringify(await withSecrets.diagnose(spec.target));
+      for (const value of Object.values(secrets)) assert.ok(!later.includes(value));
+    } finally {
+      await withSecrets.close();
+    }
   });
 
   test("two lease holders take turns", async () => {
@@ -228,3 +435,13 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
     }
   });
 });
+
+/** GETs `host` through the Gateway until it answers 200 with `expected` (routes take a moment to program). */
+async function untilServed(gatewayUrl: string, host: string, expected: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const res = await viaGateway(gatewayUrl, host).catch((e: Error) => ({ status: 0, body: e.message }));
+    if (res.status === 200 && res.body === expected) return res.body;
+    assert.ok(i < 60, `the Gateway never served ${host}: ${res.status} ${res.body.slice(0, 200)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}

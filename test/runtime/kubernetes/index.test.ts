@@ -32,6 +32,25 @@ test("ingress routing with class, egress CIDRs and a container ceiling", () => {
   assert.equal(s.leaseIdentity, "paas-7d9f-abcde");
 });
 
+test("several ingress namespaces, ingress CIDRs and DNS cache addresses", () => {
+  const s = kubernetesSettingsFromEnv({
+    PAAS_K8S_GATEWAY: "gateway-system/public",
+    PAAS_K8S_INGRESS_NAMESPACE: "gateway-system, envoy-gateway-system",
+    PAAS_K8S_INGRESS_CIDRS: "10.0.0.0/16",
+    PAAS_K8S_DNS_CIDRS: "169.254.20.10/32,169.254.25.10/32",
+  });
+  assert.equal(s.settings.ingressNamespace, "gateway-system");
+  assert.deepEqual(s.settings.extraIngressNamespaces, ["envoy-gateway-system"]);
+  assert.deepEqual(s.settings.ingressCIDRs, ["10.0.0.0/16"]);
+  assert.deepEqual(s.settings.dnsCIDRs, ["169.254.20.10/32", "169.254.25.10/32"]);
+  assert.equal(s.settings.appServiceAccount, undefined);
+  const inCluster = kubernetesSettingsFromEnv({
+    PAAS_K8S_GATEWAY: "gateway-system/public",
+    PAAS_K8S_SERVICE_ACCOUNT: "paas-system/paas",
+  });
+  assert.deepEqual(inCluster.settings.appServiceAccount, { namespace: "paas-system", name: "paas" });
+});
+
 test("mistakes name the variable to fix", () => {
   const bad = (env: Record<string, string>, re: RegExp) =>
     assert.throws(
@@ -43,6 +62,10 @@ test("mistakes name the variable to fix", () => {
   bad({ PAAS_K8S_ROUTING: "istio" }, /PAAS_K8S_ROUTING must be httproute or ingress/);
   bad({ PAAS_K8S_GATEWAY: "just-a-name" }, /PAAS_K8S_GATEWAY must be namespace\/name/);
   bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_EGRESS_CIDRS: "anywhere" }, /PAAS_K8S_EGRESS_CIDRS/);
+  bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_INGRESS_CIDRS: "lb" }, /PAAS_K8S_INGRESS_CIDRS/);
+  bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_DNS_CIDRS: "x" }, /PAAS_K8S_DNS_CIDRS/);
+  bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_SERVICE_ACCOUNT: "paas" }, /PAAS_K8S_SERVICE_ACCOUNT/);
+  bad({ PAAS_K8S_GATEWAY: "gw/public", PAAS_K8S_INGRESS_NAMESPACE: "a,B_" }, /comma-separated/);
 });
 
 test("cluster credentials: KUBECONFIG, else ~/.kube/config, else in-cluster; never a silent localhost", async () => {

@@ -113,20 +113,52 @@ test("a holder that stopped renewing (crashed replica) loses the lease after its
 
 test("a live holder keeps its lease by renewing it", async () => {
   await withFake(async (fake) => {
-    const a = await lock(fake, "replica-a", { leaseDurationSeconds: 1 }).acquire("env");
+    const lost: string[] = [];
+    const a = await lock(fake, "replica-a", {
+      leaseDurationSeconds: 2,
+      onLost: (k) => lost.push(k),
+    }).acquire("env");
     let bGot = false;
     const controller = new AbortController();
     const b = lock(fake, "replica-b")
       .acquire("env", { signal: controller.signal })
       .then(() => (bGot = true))
       .catch(() => undefined);
-    await sleep(1600);
-    assert.equal(bGot, false, "renewals keep the lease past its 1 s duration");
+    await sleep(2600);
+    assert.equal(bGot, false, "renewals keep the lease past its 2 s duration");
     const renewals = fake.requests.filter((r) => r.method === "PUT" && r.status === 200);
     assert.ok(renewals.length >= 2);
+    assert.deepEqual(lost, [], "a holder that renews never steps down");
     controller.abort();
     await b;
     await a.release();
+  });
+});
+
+test("a holder whose renewals keep failing with non-409 errors steps down before others may take over", async () => {
+  await withFake(async (fake) => {
+    const lost: string[] = [];
+    const held = await lock(fake, "replica-a", {
+      leaseDurationSeconds: 1,
+      retry: { retries: 0 },
+      onLost: (k) => lost.push(k),
+    }).acquire("env");
+    // The API server fails every renewal (500, then timeouts would do the same).
+    fake.injectFaults(
+      Array.from({ length: 1000 }, () => ({ status: 500 as const })),
+      { method: "PUT", path: "/leases/" },
+    );
+    for (let i = 0; lost.length === 0 && i < 100; i++) await sleep(50);
+    assert.deepEqual(lost, ["env"], "stepped down once");
+    const failed = fake.requests.filter((r) => r.method === "PUT" && r.status === 500).length;
+    assert.ok(failed >= 1, "renewals were attempted and failed");
+    await sleep(400);
+    assert.equal(
+      fake.requests.filter((r) => r.method === "PUT" && r.status === 500).length,
+      failed,
+      "no renewals after stepping down",
+    );
+    await held.release();
   });
 });
 

@@ -195,20 +195,62 @@ test("a preview never carries production domains", () => {
   assert.deepEqual((find(preview, "HTTPRoute").spec as Json).hostnames, ["pr-3-shop.example.com"]);
 });
 
-test("network policies: default deny, ingress only from the ingress namespace, DNS egress", () => {
+test("network policies: default deny, ingress only from the ingress namespaces, DNS egress", () => {
   const objects = planKubernetes(specFor(PREVIEW_YAML, "preview/pr-12"), INGRESS_SETTINGS);
   const pols = objects.filter((o) => o.kind === "NetworkPolicy");
   assert.deepEqual((pols[0]!.spec as Json).policyTypes, ["Ingress", "Egress"]);
   assert.deepEqual((pols[0]!.spec as Json).podSelector, {});
   const allow = find(objects, "NetworkPolicy", "allow-ingress-controller").spec as Json;
-  assert.deepEqual(allow.ingress[0].from[0].namespaceSelector.matchLabels, {
-    "kubernetes.io/metadata.name": "ingress-nginx",
-  });
+  assert.deepEqual(allow.ingress[0].from, [
+    {
+      namespaceSelector: {
+        matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: ["ingress-nginx"] }],
+      },
+    },
+  ]);
   assert.equal(allow.ingress[0].ports[0].port, 8000);
   const dns = find(objects, "NetworkPolicy", "allow-dns").spec as Json;
+  // Port 5353: OpenShift's DNS pods; any namespace's DNS pods, and NodeLocal DNSCache's address.
   assert.deepEqual(
     dns.egress[0].ports.map((p: Json) => `${p.protocol}/${p.port}`),
-    ["UDP/53", "TCP/53"],
+    ["UDP/53", "TCP/53", "UDP/5353", "TCP/5353"],
+  );
+  assert.deepEqual(dns.egress[0].to, [
+    { namespaceSelector: {}, podSelector: {} },
+    { ipBlock: { cidr: "169.254.20.10/32" } },
+  ]);
+});
+
+test("network policies: more ingress namespaces (Envoy Gateway's proxies), ipBlock sources, DNS cache addresses", () => {
+  const objects = planKubernetes(specFor(PREVIEW_YAML, "preview/pr-12"), {
+    ...HTTPROUTE_SETTINGS,
+    extraIngressNamespaces: ["envoy-gateway-system"],
+    ingressCIDRs: ["10.0.0.0/16"],
+    dnsCIDRs: ["169.254.25.10/32"],
+  });
+  const allow = find(objects, "NetworkPolicy", "allow-ingress-controller").spec as Json;
+  assert.deepEqual(allow.ingress[0].from, [
+    {
+      namespaceSelector: {
+        matchExpressions: [
+          {
+            key: "kubernetes.io/metadata.name",
+            operator: "In",
+            values: ["gateway-system", "envoy-gateway-system"],
+          },
+        ],
+      },
+    },
+    { ipBlock: { cidr: "10.0.0.0/16" } },
+  ]);
+  const dns = find(objects, "NetworkPolicy", "allow-dns").spec as Json;
+  assert.deepEqual(dns.egress[0].to[1], { ipBlock: { cidr: "169.254.25.10/32" } });
+  for (const o of objects.filter((x) => x.kind === "NetworkPolicy"))
+    assert.deepEqual(validateKubeObject(o), []);
+  assert.throws(
+    () =>
+      planKubernetes(specFor(PREVIEW_YAML, "preview/pr-12"), { ...HTTPROUTE_SETTINGS, ingressCIDRs: ["lb"] }),
+    /PAAS_K8S_INGRESS_CIDRS: "lb" is not a CIDR/,
   );
 });
 
@@ -376,4 +418,41 @@ test("secrets named constructor, toString or hasOwnProperty keep their own names
     () => planKubernetes(spec, HTTPROUTE_SETTINGS, { secretValues: {} }),
     /no value for secret constructor, hasOwnProperty, toString/,
   );
+});
+
+test("a plain start command runs in exec form, shell syntax through /bin/sh -c", () => {
+  const container = (yaml: string) => {
+    const deployment = planKubernetes(specFor(yaml, "preview/pr-3"), HTTPROUTE_SETTINGS).find(
+      (o) => o.kind === "Deployment",
+    ) as { spec: { template: { spec: { containers: { command?: string[] }[] } } } } | undefined;
+    return deployment!.spec.template.spec.containers[0]!;
+  };
+  // Distroless-like runtime images have no /bin/sh: a plain argv must not need one.
+  assert.deepEqual(container("run: { command: ./hello --verbose }").command, ["./hello", "--verbose"]);
+  assert.deepEqual(container("run: { command: python -m http.server $PORT }").command, [
+    "/bin/sh",
+    "-c",
+    "python -m http.server $PORT",
+  ]);
+  assert.equal(container("run: { port: 8080 }").command, undefined);
+});
+
+test("with the App's ServiceAccount set, each environment binds it paas-tenant-reader (no cluster-wide pod reads)", () => {
+  const without = planKubernetes(specFor(PREVIEW_YAML, "preview/pr-3"), HTTPROUTE_SETTINGS);
+  assert.ok(!kinds(without).includes("RoleBinding"));
+  const objects = planKubernetes(specFor(PREVIEW_YAML, "preview/pr-3"), {
+    ...HTTPROUTE_SETTINGS,
+    appServiceAccount: { namespace: "paas-system", name: "paas" },
+  });
+  const binding = find(objects, "RoleBinding", "paas-diagnosis");
+  assert.equal(binding.metadata.namespace, objects[0]!.metadata.name);
+  assert.deepEqual(binding.roleRef, {
+    apiGroup: "rbac.authorization.k8s.io",
+    kind: "ClusterRole",
+    name: "paas-tenant-reader",
+  });
+  assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", namespace: "paas-system", name: "paas" }]);
+  assert.deepEqual(validateKubeObject(binding), []);
+  // Bound before the pods exist, so a failed rollout can be diagnosed.
+  assert.ok(kinds(objects).indexOf("RoleBinding") < kinds(objects).indexOf("Deployment"));
 });

@@ -5,6 +5,9 @@ import {
   findFailingContainer,
   formatEvents,
   podFailure,
+  podsStarting,
+  progressMark,
+  pullFailing,
   rolloutStatus,
 } from "../../../src/runtime/kubernetes/rollout.ts";
 
@@ -84,11 +87,25 @@ const crashing = (restartCount: number) => ({
   },
 });
 
-test("pod failures end a rollout early: pull errors at once, crash loops after some restarts", () => {
+test("pod failures end a rollout early: pull errors once the retry failed too, crash loops after some restarts", () => {
   assert.equal(podFailure([crashing(1)], 3), undefined, "an early crash may be a slow dependency");
   assert.equal(podFailure([crashing(3)], 3), "CrashLoopBackOff");
-  const pull = { status: { containerStatuses: [{ state: { waiting: { reason: "ErrImagePull" } } }] } };
-  assert.equal(podFailure([pull], 3), "ErrImagePull");
+  const pull = {
+    metadata: { name: "web-1" },
+    status: { containerStatuses: [{ state: { waiting: { reason: "ErrImagePull" } } }] },
+  };
+  const failedPull = (count: number) => ({
+    reason: "Failed",
+    message: 'Failed to pull image "x": not found',
+    count,
+    involvedObject: { kind: "Pod", name: "web-1" },
+  });
+  assert.equal(podFailure([pull], 3), undefined, "one failed pull may be a registry hiccup");
+  assert.equal(podFailure([pull], 3, [failedPull(1)]), undefined);
+  assert.equal(podFailure([pull], 3, [failedPull(2)]), "ErrImagePull", "the kubelet's retry failed too");
+  assert.equal(podFailure([pull], 3, [failedPull(1), failedPull(1)]), "ErrImagePull");
+  const invalid = { status: { containerStatuses: [{ state: { waiting: { reason: "InvalidImageName" } } }] } };
+  assert.equal(podFailure([invalid], 3), "InvalidImageName", "a bad name never fixes itself");
   const config = {
     status: { containerStatuses: [{ state: { waiting: { reason: "CreateContainerConfigError" } } }] },
   };
@@ -162,4 +179,20 @@ test("events are listed oldest first, one line each", () => {
     },
   ]);
   assert.deepEqual(lines, ["Normal Pulled pod/web-1: pulled", "Warning BackOff pod/web-1: Back-off (x5)"]);
+});
+
+test("progress is any change of the replica counts; pods being created are starting, not stalled", () => {
+  const d = (updated: number, ready: number) => ({
+    status: { observedGeneration: 2, replicas: 10, updatedReplicas: updated, readyReplicas: ready },
+  });
+  assert.equal(progressMark(d(3, 0)), progressMark(d(3, 0)));
+  assert.notEqual(progressMark(d(3, 0)), progressMark(d(3, 1)));
+  assert.notEqual(progressMark(d(3, 3)), progressMark(d(6, 3)));
+  const waiting = (reason: string) => ({
+    status: { containerStatuses: [{ state: { waiting: { reason } } }] },
+  });
+  assert.equal(podsStarting([waiting("ContainerCreating")]), true, "an image pull is not a stall");
+  assert.equal(podsStarting([waiting("CrashLoopBackOff")]), false);
+  assert.equal(pullFailing([waiting("ImagePullBackOff")]), true);
+  assert.equal(pullFailing([waiting("ContainerCreating")]), false);
 });

@@ -200,6 +200,53 @@ test("an image that cannot be pulled fails with ImagePullBackOff and the registr
   });
 });
 
+test("one transient ImagePullBackOff is tolerated: the kubelet's retry pulls and the rollout succeeds", async () => {
+  await withFake(
+    async (fake, make) => {
+      const spec = specFor(SIMPLE, "staging", { image: image("7") });
+      fake.setScenario(spec.image, "image-pull-once");
+      const result = await make().apply(spec);
+      assert.equal(result.ok, true, JSON.stringify(result));
+      assert.ok(
+        fake.requests.some((r) => r.resource === "events" && r.verb === "list"),
+        "the pull failure was judged on the kubelet's events",
+      );
+    },
+    { slowMs: 150 },
+  );
+});
+
+test("the runtime's deadline counts time without progress: a rollout in waves, longer in total, succeeds", async () => {
+  await withFake(
+    async (fake, make) => {
+      const spec = specFor("run: { port: 8080 }\nscale: { replicas: 6 }", "preview/pr-4", {
+        image: image("6"),
+      });
+      fake.setScenario(spec.image, "waves");
+      // Six waves of 150 ms: 900 ms in total, never 600 ms without progress.
+      const result = await make({ stallMs: 600 }).apply(spec);
+      assert.equal(result.ok, true, JSON.stringify(result));
+      assert.equal(result.ok && result.replicas, 6);
+    },
+    { slowMs: 150 },
+  );
+});
+
+test("a rollout without progress fails at the runtime's stall limit, before Kubernetes' deadline", async () => {
+  await withFake(
+    async (fake, make) => {
+      const spec = specFor(SIMPLE, "staging", { image: image("5") });
+      fake.setScenario(spec.image, "unhealthy");
+      const result = await make({ stallMs: 300 }).apply(spec);
+      assert.equal(result.ok, false);
+      if (result.ok) return;
+      assert.match(result.reason, /rollout made no progress for 0\.3s/);
+      assert.equal(result.diagnosis.state, "Unhealthy");
+    },
+    { deadlineMs: 60_000 },
+  );
+});
+
 test("an app killed for memory says OOMKilled and how to fix it", async () => {
   await withFake(async (fake, make) => {
     const spec = specFor(SIMPLE, "staging", { image: image("d") });
@@ -269,6 +316,30 @@ test("a slow rollout is waited for, reporting progress", async () => {
     },
     { slowMs: 150 },
   );
+});
+
+test("a prune that fails part-way is finished by the next apply: the HPA is not stranded", async () => {
+  await withFake(async (fake, make) => {
+    const auto = specFor(AUTOSCALED_YAML, "production");
+    const ns = namespaceName(auto.target);
+    assert.equal((await make().apply(auto)).ok, true);
+    // Deleting the HPA fails (every attempt): the apply that switches to fixed replicas errs.
+    fake.injectFaults(
+      Array.from({ length: 3 }, () => ({ status: 503 as const })),
+      { method: "DELETE", path: "/horizontalpodautoscalers/" },
+    );
+    const fixed = specFor(SIMPLE, "production");
+    await assert.rejects(make({ retry: { retries: 2, minDelayMs: 1, maxDelayMs: 5 } }).apply(fixed), /503/);
+    assert.ok(
+      fake.get("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"),
+      "still there after the error",
+    );
+    // The namespace must still list the HPA's kind, so the next apply prunes it.
+    assert.equal((await make().apply(fixed)).ok, true);
+    assert.equal(fake.get("autoscaling/v2", "HorizontalPodAutoscaler", ns, "web"), undefined);
+    const kinds = (fake.get("v1", "Namespace", undefined, ns) as Json).metadata.annotations["paas.dev/kinds"];
+    assert.ok(!kinds.split(",").includes("autoscaling/HorizontalPodAutoscaler"), kinds);
+  });
 });
 
 test("prune removes what the new plan no longer has: HPA when switching to fixed replicas, the old route kind", async () => {
@@ -409,6 +480,45 @@ test("a hung request times out and is retried", async () => {
     assert.equal(result.ok, true);
     assert.equal(fake.pendingFaults, 0);
     assert.equal(fake.requests.filter((r) => r.status === 0).length, 2);
+  });
+});
+
+test("a hung discovery request times out and is retried, not turned into a TypeError", async () => {
+  // The library's discovery call rewrites the message of whatever fetch
+  // rejects with; a DOMException's message is read-only, which used to
+  // throw a TypeError that was neither typed nor retried.
+  await withFake(async (fake, make) => {
+    fake.injectFaults([{ hang: true }], { method: "GET", path: "/apis/networking.k8s.io/v1" });
+    const runtime = make({ requestTimeoutMs: 200 });
+    const result = await runtime.apply(specFor(SIMPLE, "staging"));
+    assert.equal(result.ok, true);
+    assert.equal(fake.pendingFaults, 0);
+    assert.equal(fake.requests.filter((r) => r.status === 0).length, 1);
+  });
+});
+
+test("a request that hangs on every attempt fails with a typed timeout error naming the call", async () => {
+  await withFake(async (fake, make) => {
+    fake.injectFaults(
+      Array.from({ length: 3 }, () => ({ hang: true as const })),
+      { method: "GET", path: "/apis/networking.k8s.io/v1" },
+    );
+    const runtime = make({ requestTimeoutMs: 100, retry: { retries: 2, minDelayMs: 1, maxDelayMs: 5 } });
+    const policy = {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "deny", namespace: "team-a" },
+      spec: { podSelector: {} },
+    };
+    await assert.rejects(runtime.client.apply(policy, "paas"), (e: unknown) => {
+      assert.ok(e instanceof KubernetesApiError, `typed error, got ${String(e)}`);
+      assert.match(
+        e.message,
+        /apply NetworkPolicy team-a\/deny failed: .*no answer from the API server within 100 ms/,
+      );
+      return true;
+    });
+    assert.equal(fake.requests.filter((r) => r.status === 0).length, 3);
   });
 });
 
