@@ -1,5 +1,5 @@
 // Benchmark: streaming a 20,000-file build context with a .dockerignore
-// through the tar-stream pipeline (src/build/context.ts) vs GNU tar on the
+// through the tar-stream pipeline (src/image/context.ts) vs GNU tar on the
 // same tree with the same exclusions, both into a byte counter. Prints the
 // ratio of median wall times. Run: node bench/build-context.ts [rounds]
 import { spawn } from "node:child_process";
@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { streamContext } from "../src/build/context.ts";
+import { streamContext } from "../src/image/context.ts";
 
 const rounds = Number(process.argv[2] ?? 5);
 const FILES = 20_000;

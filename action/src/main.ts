@@ -1,4 +1,4 @@
-// The Action's run: inputs → builder (src/build) → push → hand-off. Each step
+// The Action's run: inputs → builder (src/image) → push → hand-off. Each step
 // reports to the job log, the outputs and the job summary; the logic lives in
 // the modules it calls.
 import * as core from "@actions/core";
@@ -11,7 +11,7 @@ import {
   tail,
   type ImageBuildResult,
   type PreparedBuild,
-} from "../../src/build/index.ts";
+} from "../../src/image/index.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { handOff, type HandoffAnswer } from "./handoff.ts";
 import { defaultImage, environmentFor, environmentTag, parseSettings } from "./inputs.ts";

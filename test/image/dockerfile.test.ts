@@ -6,7 +6,7 @@ import {
   DockerfileError,
   generateDockerfile,
   resolveBaseImages,
-} from "../../src/build/dockerfile.ts";
+} from "../../src/image/dockerfile.ts";
 import type { BuildPlan } from "../../src/detect/types.ts";
 
 const plan = (over: Partial<BuildPlan>): BuildPlan => ({

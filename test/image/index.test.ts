@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
-import { buildApp, BuildFailure, ContextError, prepareBuild } from "../../src/build/index.ts";
+import { buildApp, BuildFailure, ContextError, prepareBuild } from "../../src/image/index.ts";
 import { PaasError } from "../../src/errors.ts";
 
 const docker = new Docker();

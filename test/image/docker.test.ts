@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
-import { streamContext } from "../../src/build/context.ts";
+import { streamContext } from "../../src/image/context.ts";
 import {
   buildImage,
   BuildError,
@@ -14,7 +14,7 @@ import {
   pushImage,
   PushError,
   registryOf,
-} from "../../src/build/docker.ts";
+} from "../../src/image/docker.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 
 const docker = new Docker();
