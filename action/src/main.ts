@@ -89,6 +89,10 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
       sourceUrl: `${s.serverUrl}/${s.repository}`,
       timeoutMs: s.buildTimeoutMs,
       onLine: (line) => core.info(line),
+      // The environment's previous image carries BuildKit's inline cache: a fresh
+      // runner with no local layers reuses its unchanged steps.
+      cacheFrom: environment ? [`${repository}:${environmentTag(environment)}`] : [],
+      registryAuth: s.auth,
     });
   } catch (err) {
     core.endGroup();
@@ -98,7 +102,7 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
   core.endGroup();
   timings.buildMs = built.durationMs;
   core.info(
-    `Built ${built.imageId.slice(0, 19)} (${mb(built.size)}, ${built.cacheHits}/${built.steps} steps from cache) in ${seconds(built.durationMs)}`,
+    `Built ${built.imageId.slice(0, 19)} with ${builderName(built)} (${mb(built.size)}, ${built.cacheHits}/${built.steps} steps from cache) in ${seconds(built.durationMs)}`,
   );
 
   if (s.appUrl && !s.oidc) {
@@ -243,7 +247,14 @@ function addBuild(
   const rows: [string, string][] = [
     ["image", ref ? `<code>${escapeMd(ref)}</code>` : `<code>${built.imageId.slice(0, 19)}</code> (local)`],
     ["size", mb(built.size)],
-    ["layer cache", `${built.cacheHits} of ${built.steps} steps`],
+    ["builder", builderName(built)],
+    [
+      "layer cache",
+      `${built.cacheHits} of ${built.steps} steps` +
+        (built.cacheFrom.length > 0
+          ? ` (seeded from <code>${built.cacheFrom.map(escapeMd).join(", ")}</code>)`
+          : ""),
+    ],
     [
       "context",
       `${built.context.files} files, ${mb(built.context.bytes)} (${built.context.ignored} ignored)`,
@@ -261,6 +272,12 @@ function addBuild(
     ],
     ...rows,
   ]);
+}
+
+function builderName(built: ImageBuildResult): string {
+  return built.builder === "buildkit"
+    ? "BuildKit (cache mounts, inline cache)"
+    : "legacy builder (the engine has no BuildKit)";
 }
 
 function mb(bytes: number): string {

@@ -1,18 +1,18 @@
-// Streams a Docker build context as a tar (tar-stream), never writing a
-// tarball to disk. `.dockerignore` is honoured the way the Docker CLI does it
+// Streams a Docker build context as a tar, never writing a tarball to disk:
+// entries are encoded straight into ~1 MiB chunks with synchronous file
+// calls, one chunk per read of the consumer (GNU tar's pace, not a promise
+// per file). `.dockerignore` is honoured the way the Docker CLI does it
 // (@balena/dockerignore implements Docker's matcher), and the generated
 // Dockerfile is added as one more entry.
-import type { Stats } from "node:fs";
-import { lstat, open, readdir, readFile, readlink, realpath } from "node:fs/promises";
+import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
+import { readFile, realpath } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import dockerignoreModule from "@balena/dockerignore";
-import { pack as tarPack, type Header, type Pack } from "tar-stream";
 import { PaasError } from "../errors.ts";
 
 // CommonJS (module.exports = factory) whose types declare an ES default export.
 const ignore = dockerignoreModule as unknown as typeof dockerignoreModule.default;
-type Headers = Partial<Header> & Pick<Header, "name">;
 
 /** Name of the generated Dockerfile inside the context; hidden from COPY by the added ignore line. */
 export const GENERATED_DOCKERFILE = ".paas.Dockerfile";
@@ -50,37 +50,56 @@ export interface BuildContext {
   destroy(): void;
 }
 
-// Small files are read whole, ahead of the writer (fast path for trees of
-// many little files); big ones are streamed in chunks so memory stays bounded.
-const PREFETCH_LIMIT = 256 * 1024;
-const READ_AHEAD = 32;
-
-interface Item {
-  relPath: string;
-  abs: string;
-  st: Stats;
-  excluded: boolean;
-  content: Buffer | undefined;
-  link: string | undefined;
-}
+// Output is produced in chunks of about this size: one Buffer per chunk, many
+// entries in each, so the per-entry cost is a few system calls and no promise.
+const CHUNK = 1024 * 1024;
+// Files up to this size are read whole with one read; bigger ones in CHUNK pieces across reads.
+const WHOLE_FILE = 256 * 1024;
 
 export function streamContext(options: ContextOptions): BuildContext {
-  const pack = tarPack();
-  const stream = Readable.from(pack as unknown as AsyncIterable<Buffer>, { objectMode: false });
   let failure: Error | undefined;
-  const done = writeContext(pack, options).then(
-    (stats) => {
-      pack.finalize();
-      return stats;
-    },
+  let walker: Walker | undefined;
+  let settle!: { resolve: (s: ContextStats) => void; reject: (e: Error) => void };
+  const done = new Promise<ContextStats>((resolve, reject) => (settle = { resolve, reject }));
+  const fail = (err: Error) => {
+    failure ??= err;
+    walker?.close();
+    // Surfaces the reason on the consumer's side (the Docker request) too.
+    stream.destroy(err);
+    settle.reject(err);
+  };
+  const ready = openWalker(options).then(
+    (w) => (walker = w),
     (err: unknown) => {
-      failure = err as Error;
-      // Surfaces the reason on the consumer's side (the Docker request) too.
-      stream.destroy(err as Error);
-      pack.destroy(err as Error);
-      throw err;
+      fail(err as Error);
+      return undefined;
     },
   );
+  const stream = new Readable({
+    highWaterMark: CHUNK,
+    read() {
+      if (walker) return pump();
+      void ready.then((w) => (w ? pump() : undefined));
+    },
+    destroy(err, cb) {
+      walker?.close();
+      cb(err);
+    },
+  });
+  // Fills one chunk synchronously per read() call: the consumer's pace is the backpressure.
+  const pump = () => {
+    if (failure || stream.destroyed) return;
+    try {
+      const chunk = walker!.next(CHUNK);
+      if (chunk) stream.push(chunk);
+      else {
+        stream.push(null);
+        settle.resolve(walker!.stats);
+      }
+    } catch (err) {
+      fail(err as Error);
+    }
+  };
   // The refusal is reported through `done` and `error()` (callers abort their
   // request on it); `pipe()` adds no error listener, so keep one here.
   stream.on("error", () => undefined);
@@ -90,13 +109,13 @@ export function streamContext(options: ContextOptions): BuildContext {
     done,
     error: () => failure,
     destroy: () => {
+      walker?.close();
       stream.destroy();
-      pack.destroy();
     },
   };
 }
 
-async function writeContext(pack: Pack, options: ContextOptions): Promise<ContextStats> {
+async function openWalker(options: ContextOptions): Promise<Walker> {
   const root = await realpath(options.root);
   const contextRel = path.posix.normalize(options.context.replaceAll("\\", "/"));
   if (path.posix.isAbsolute(contextRel) || contextRel === ".." || contextRel.startsWith("../")) {
@@ -117,136 +136,327 @@ async function writeContext(pack: Pack, options: ContextOptions): Promise<Contex
       `build context "${options.context}" leads outside the repository through a symlink`,
     );
   }
-  const extras = new Map((options.extraFiles ?? []).map((f) => [f.name, f.content]));
   const dockerignoreText = await readFile(path.join(dir, ".dockerignore"), "utf8").catch(() => undefined);
-  const matcher = ignore({ ignorecase: false }).add(dockerignoreText ?? "");
-  const hasExceptions = (dockerignoreText ?? "").split(/\r?\n/).some((l) => l.trim().startsWith("!"));
-  const stats: ContextStats = { files: 0, bytes: 0, ignored: 0 };
+  return new Walker(dir, contextRel, dockerignoreText, options.extraFiles ?? []);
+}
 
-  const entry = (header: Headers, body?: Buffer | string) =>
-    new Promise<void>((resolve, reject) => {
-      pack.entry(header, body ?? "", (err) => (err ? reject(err) : resolve()));
-    });
+/**
+ * Walks the context depth first in name order (as the Docker CLI sends it)
+ * with synchronous calls, writing tar entries straight into output chunks.
+ */
+class Walker {
+  readonly stats: ContextStats = { files: 0, bytes: 0, ignored: 0 };
+  private readonly dir: string;
+  private readonly contextRel: string;
+  private readonly matcher: ReturnType<typeof ignore>;
+  private readonly hasExceptions: boolean;
+  private readonly extras: Map<string, string>;
+  /** Directories still to list, as a stack of name lists (rel path, remaining names). */
+  private readonly stack: { rel: string; names: string[]; i: number }[];
+  /** A big file being copied across chunks. */
+  private open: { fd: number; left: number } | undefined;
+  private extrasDone = false;
+  private finished = false;
+  private buf = Buffer.allocUnsafe(CHUNK + 64 * 1024);
+  private len = 0;
 
-  // Reads run ahead of the (ordered) tar writes: the file system's latency,
-  // not tar encoding, bounds a context of many small files.
-  const inspect = async (rel: string, name: string): Promise<Item | undefined> => {
-    const relPath = rel ? `${rel}/${name}` : name;
-    if (!rel && extras.has(name)) return undefined;
-    const abs = path.join(dir, relPath);
-    const st = await lstat(abs);
-    const excluded = matcher.ignores(relPath);
-    const item: Item = { relPath, abs, st, excluded, content: undefined, link: undefined };
-    if (excluded) return item;
-    if (st.isFile() && st.size <= PREFETCH_LIMIT) item.content = await readFile(abs);
-    else if (st.isSymbolicLink()) item.link = await readlink(abs);
-    return item;
-  };
+  constructor(
+    dir: string,
+    contextRel: string,
+    dockerignore: string | undefined,
+    extraFiles: ContextOptions["extraFiles"],
+  ) {
+    this.dir = dir;
+    this.contextRel = contextRel;
+    this.matcher = ignore({ ignorecase: false }).add(dockerignore ?? "");
+    this.hasExceptions = (dockerignore ?? "").split(/\r?\n/).some((l) => l.trim().startsWith("!"));
+    this.extras = new Map((extraFiles ?? []).map((f) => [f.name, f.content]));
+    this.stack = [{ rel: "", names: this.list(""), i: 0 }];
+  }
 
-  const walk = async (rel: string): Promise<void> => {
-    const names = (await readdir(path.join(dir, rel))).sort();
-    for await (const item of orderedMap(names, READ_AHEAD, (name) => inspect(rel, name))) {
-      if (!item) continue;
-      const { relPath, abs, st, excluded } = item;
+  close(): void {
+    if (this.open) {
+      closeSync(this.open.fd);
+      this.open = undefined;
+    }
+  }
+
+  /** The next chunk of tar bytes (about `size`), or undefined at the end. */
+  next(size: number): Buffer | undefined {
+    if (this.finished) return undefined;
+    this.len = 0;
+    while (this.len < size) {
+      if (this.open) {
+        this.copyOpen(size);
+        continue;
+      }
+      if (!this.step()) {
+        this.ensure(1024);
+        this.buf.fill(0, this.len, this.len + 1024); // two zero blocks end the archive
+        this.len += 1024;
+        this.finished = true;
+        break;
+      }
+    }
+    return Buffer.from(this.buf.subarray(0, this.len));
+  }
+
+  private list(rel: string): string[] {
+    return readdirSync(rel ? path.join(this.dir, rel) : this.dir).sort();
+  }
+
+  /** Writes the next entry; false when nothing is left. */
+  private step(): boolean {
+    for (;;) {
+      const top = this.stack[this.stack.length - 1];
+      if (!top) return this.extra();
+      if (top.i >= top.names.length) {
+        this.stack.pop();
+        continue;
+      }
+      const name = top.names[top.i++]!;
+      if (!top.rel && this.extras.has(name)) continue;
+      const relPath = top.rel ? `${top.rel}/${name}` : name;
+      const abs = path.join(this.dir, relPath);
+      const st = lstatSync(abs);
+      const excluded = this.matcher.ignores(relPath);
       if (st.isDirectory()) {
         // Like Docker: an excluded folder is skipped unless a "!" pattern may re-include something in it.
-        if (excluded && !hasExceptions) {
-          stats.ignored++;
+        if (excluded && !this.hasExceptions) {
+          this.stats.ignored++;
           continue;
         }
-        if (!excluded) {
-          await entry({
-            name: relPath,
-            type: "directory",
-            mode: st.mode & 0o7777,
-            mtime: st.mtime,
-            uid: 0,
-            gid: 0,
-          });
-        }
-        await walk(relPath);
-        continue;
+        this.stack.push({ rel: relPath, names: this.list(relPath), i: 0 });
+        if (excluded) continue;
+        this.header({ name: relPath, type: "5", mode: st.mode, mtime: st.mtimeMs, size: 0 });
+        return true;
       }
       if (excluded) {
-        stats.ignored++;
+        this.stats.ignored++;
         continue;
       }
-      const common = { name: relPath, mode: st.mode & 0o7777, mtime: st.mtime, uid: 0, gid: 0 };
       if (st.isSymbolicLink()) {
-        const target = item.link!;
+        const target = readlinkSync(abs);
         const resolved = path.resolve(path.dirname(abs), target);
-        if (path.isAbsolute(target) || !inside(dir, resolved)) {
+        if (path.isAbsolute(target) || !inside(this.dir, resolved)) {
           throw new ContextError(
-            `${show(contextRel, relPath)} is a symlink to "${target}", outside the build context; ` +
+            `${show(this.contextRel, relPath)} is a symlink to "${target}", outside the build context; ` +
               `replace it with the file itself or add it to .dockerignore`,
           );
         }
-        await entry({ ...common, type: "symlink", linkname: target });
-        stats.files++;
-      } else if (st.isFile()) {
-        stats.files++;
-        stats.bytes += st.size;
-        if (item.content && item.content.length === st.size) {
-          await entry({ ...common, type: "file", size: st.size }, item.content);
-        } else {
-          // Large (or changed since lstat): streamed with the size the header promises.
-          await streamFile(pack, common, abs);
-        }
+        this.header({
+          name: relPath,
+          type: "2",
+          mode: st.mode,
+          mtime: st.mtimeMs,
+          size: 0,
+          linkname: target,
+        });
+        this.stats.files++;
+        return true;
+      }
+      if (st.isFile()) {
+        this.file(relPath, abs, st.mode, st.mtimeMs);
+        return true;
       }
       // Sockets, FIFOs and devices cannot be copied into an image: skipped, as Docker does.
     }
-  };
-  await walk("");
-
-  for (const [name, content] of extras) {
-    const data = Buffer.from(content, "utf8");
-    await entry(
-      { name, type: "file", mode: 0o644, size: data.length, mtime: new Date(0), uid: 0, gid: 0 },
-      data,
-    );
-    stats.files++;
-    stats.bytes += data.length;
   }
-  return stats;
-}
 
-async function streamFile(pack: Pack, header: Headers, abs: string): Promise<void> {
-  const fh = await open(abs, "r");
-  try {
-    // The size comes from the open file, so the tar header matches the bytes sent.
-    const { size } = await fh.stat();
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (size === 0) {
-        pack.entry({ ...header, type: "file", size }, Buffer.alloc(0), done);
-        return;
+  private file(relPath: string, abs: string, mode: number, mtime: number): void {
+    const fd = openSync(abs, "r");
+    let keep = false;
+    try {
+      // The size comes from the open file, so the header matches the bytes sent.
+      const size = fstatSync(fd).size;
+      this.stats.files++;
+      this.stats.bytes += size;
+      this.header({ name: relPath, type: "0", mode, mtime, size });
+      if (size <= WHOLE_FILE) {
+        this.ensure(size + 512);
+        const n = readFully(fd, this.buf, this.len, size);
+        if (n !== size)
+          throw new ContextError(`${show(this.contextRel, relPath)} changed while it was read; run again`);
+        this.len += size;
+        this.pad(size);
+      } else {
+        this.open = { fd, left: size };
+        keep = true;
       }
-      const sink = pack.entry({ ...header, type: "file", size }, done);
-      const source = fh.createReadStream({ autoClose: false, start: 0, end: size - 1 });
-      source.on("error", reject);
-      source.pipe(sink as unknown as NodeJS.WritableStream);
-    });
-  } finally {
-    await fh.close();
+    } finally {
+      if (!keep) closeSync(fd);
+    }
+  }
+
+  private copyOpen(size: number): void {
+    const o = this.open!;
+    const want = Math.min(o.left, Math.max(size - this.len, 64 * 1024));
+    this.ensure(want + 512);
+    const n = readFully(o.fd, this.buf, this.len, want);
+    if (n !== want) {
+      this.close();
+      throw new ContextError("a file of the build context shrank while it was read; run again");
+    }
+    this.len += n;
+    o.left -= n;
+    if (o.left === 0) {
+      const total = fstatSync(o.fd).size;
+      this.close();
+      this.pad(total);
+    }
+  }
+
+  private extra(): boolean {
+    if (this.extrasDone) return false;
+    for (const [name, content] of this.extras) {
+      const data = Buffer.from(content, "utf8");
+      this.header({ name, type: "0", mode: 0o644, mtime: 0, size: data.length });
+      this.ensure(data.length + 512);
+      data.copy(this.buf, this.len);
+      this.len += data.length;
+      this.pad(data.length);
+      this.stats.files++;
+      this.stats.bytes += data.length;
+    }
+    this.extrasDone = true;
+    return this.extras.size > 0;
+  }
+
+  private pad(size: number): void {
+    const rest = (512 - (size % 512)) % 512;
+    this.buf.fill(0, this.len, this.len + rest);
+    this.len += rest;
+  }
+
+  private ensure(extra: number): void {
+    if (this.len + extra <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + extra));
+    this.buf.copy(bigger, 0, 0, this.len);
+    this.buf = bigger;
+  }
+
+  private header(h: TarHeader): void {
+    this.ensure(2048);
+    this.len = writeHeader(this.buf, this.len, h);
   }
 }
 
-/** Maps items with at most `window` calls in flight, yielding results in input order. */
-async function* orderedMap<T, R>(items: T[], window: number, fn: (item: T) => Promise<R>): AsyncGenerator<R> {
-  const pending: Promise<R>[] = [];
-  let next = 0;
-  const start = () => {
-    const p = fn(items[next++]!);
-    // Rejections are observed when awaited in order; never unhandled if the walk stops early.
-    p.catch(() => undefined);
-    pending.push(p);
-  };
-  while (next < items.length && pending.length < window) start();
-  while (pending.length > 0) {
-    const result = await pending.shift()!;
-    if (next < items.length) start();
-    yield result;
+function readFully(fd: number, buf: Buffer, offset: number, length: number): number {
+  let got = 0;
+  while (got < length) {
+    const n = readSync(fd, buf, offset + got, length - got, null);
+    if (n === 0) break;
+    got += n;
   }
+  return got;
+}
+
+interface TarHeader {
+  name: string;
+  /** "0" file, "2" symlink, "5" directory. */
+  type: "0" | "2" | "5";
+  mode: number;
+  /** Milliseconds. */
+  mtime: number;
+  size: number;
+  linkname?: string | undefined;
+}
+
+/**
+ * Writes a ustar header (and a PAX header before it when a path does not fit
+ * ustar's fields) at `at`; returns the new end. Owner 0:0, as Docker's CLI sends.
+ */
+function writeHeader(buf: Buffer, at: number, h: TarHeader): number {
+  const name = h.type === "5" ? `${h.name}/` : h.name;
+  const split = splitUstar(name);
+  const link = h.linkname ?? "";
+  if (!split || Buffer.byteLength(link) > 100) {
+    const records = [
+      ...(split ? [] : [paxRecord("path", name)]),
+      ...(Buffer.byteLength(link) > 100 ? [paxRecord("linkpath", link)] : []),
+    ].join("");
+    const body = Buffer.from(records, "utf8");
+    at = block(buf, at, {
+      name: "PaxHeader",
+      prefix: "",
+      type: "x",
+      mode: 0o644,
+      mtime: h.mtime,
+      size: body.length,
+      linkname: "",
+    });
+    body.copy(buf, at);
+    at += body.length;
+    const rest = (512 - (body.length % 512)) % 512;
+    buf.fill(0, at, at + rest);
+    at += rest;
+  }
+  const fallback = split ?? { prefix: "", name: name.slice(-100) };
+  return block(buf, at, {
+    ...fallback,
+    type: h.type,
+    mode: h.mode & 0o7777,
+    mtime: h.mtime,
+    size: h.size,
+    linkname: Buffer.byteLength(link) > 100 ? "" : link,
+  });
+}
+
+function block(
+  buf: Buffer,
+  at: number,
+  h: {
+    name: string;
+    prefix: string;
+    type: string;
+    mode: number;
+    mtime: number;
+    size: number;
+    linkname: string;
+  },
+): number {
+  if (h.size > 0o77777777777) throw new ContextError("a file of the build context is larger than 8 GiB");
+  buf.fill(0, at, at + 512);
+  buf.write(h.name, at, 100, "utf8");
+  octal(buf, at + 100, 8, h.mode);
+  octal(buf, at + 108, 8, 0);
+  octal(buf, at + 116, 8, 0);
+  octal(buf, at + 124, 12, h.size);
+  octal(buf, at + 136, 12, Math.max(0, Math.floor(h.mtime / 1000)));
+  buf.fill(0x20, at + 148, at + 156); // checksum computed with spaces here
+  buf.write(h.type, at + 156, 1, "latin1");
+  buf.write(h.linkname, at + 157, 100, "utf8");
+  buf.write("ustar\u000000", at + 257, 8, "latin1");
+  buf.write(h.prefix, at + 345, 155, "utf8");
+  let sum = 0;
+  for (let i = at; i < at + 512; i++) sum += buf[i]!;
+  buf.write(`${sum.toString(8).padStart(6, "0")}\u0000 `, at + 148, 8, "latin1");
+  return at + 512;
+}
+
+function octal(buf: Buffer, at: number, width: number, n: number): void {
+  buf.write(`${n.toString(8).padStart(width - 1, "0")}\u0000`, at, width, "latin1");
+}
+
+/** ustar's name (100 bytes) and prefix (155 bytes) split at a "/", or undefined when the path does not fit. */
+function splitUstar(p: string): { name: string; prefix: string } | undefined {
+  if (Buffer.byteLength(p) <= 100) return { name: p, prefix: "" };
+  for (let i = p.indexOf("/"); i >= 0; i = p.indexOf("/", i + 1)) {
+    const prefix = p.slice(0, i);
+    const name = p.slice(i + 1);
+    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(name) <= 100 && name.length > 0)
+      return { name, prefix };
+  }
+  return undefined;
+}
+
+function paxRecord(key: string, value: string): string {
+  // "%d %s=%s\n", where the length counts itself.
+  const body = ` ${key}=${value}\n`;
+  let len = Buffer.byteLength(body) + 1;
+  while (String(len).length + Buffer.byteLength(body) !== len)
+    len = String(len).length + Buffer.byteLength(body);
+  return `${len}${body}`;
 }
 
 function inside(root: string, p: string): boolean {

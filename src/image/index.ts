@@ -14,11 +14,20 @@ import {
   withGeneratedDockerfileIgnored,
   type ContextStats,
 } from "./context.ts";
-import { buildImage, BuildError } from "./docker.ts";
+import { buildImage, BuildError, detectBuilder, pullCacheImages, type Builder } from "./docker.ts";
 import { generateDockerfile, resolveBaseImages, SHA_ARG, SOURCE_ARG, type BaseImages } from "./dockerfile.ts";
 import { recognizeFailure, type Annotation } from "./failure.ts";
 
-export { BuildError, PushError, pushImage, registryOf, type PushOptions, type PushResult } from "./docker.ts";
+export {
+  BuildError,
+  detectBuilder,
+  PushError,
+  pushImage,
+  registryOf,
+  type Builder,
+  type PushOptions,
+  type PushResult,
+} from "./docker.ts";
 export {
   ContextError,
   streamContext,
@@ -143,6 +152,16 @@ export interface ImageBuildOptions {
   noCache?: boolean | undefined;
   signal?: AbortSignal | undefined;
   onLine?: ((line: string) => void) | undefined;
+  /** Builder to use; default: BuildKit where the engine has it (detectBuilder), else the classic one. */
+  builder?: Builder | undefined;
+  /**
+   * Images to seed the layer cache from, pulled first when they exist (the
+   * environment's previous image): with BuildKit's inline cache a runner with
+   * no local layers rebuilds warm.
+   */
+  cacheFrom?: string[] | undefined;
+  /** Credentials for pulling the cacheFrom images. */
+  registryAuth?: { username: string; password: string } | undefined;
 }
 
 export interface ImageBuildResult {
@@ -154,6 +173,10 @@ export interface ImageBuildResult {
   durationMs: number;
   context: ContextStats;
   log: string[];
+  /** The builder that ran: "buildkit", or "legacy" where the engine has no BuildKit. */
+  builder: Builder;
+  /** cacheFrom images that were pulled and offered to the build. */
+  cacheFrom: string[];
 }
 
 /** A failed build, with the place to annotate. */
@@ -172,6 +195,18 @@ export async function buildPrepared(
   options: ImageBuildOptions,
 ): Promise<ImageBuildResult> {
   const started = Date.now();
+  const builder = options.builder ?? (await detectBuilder(docker));
+  // The classic builder refuses `RUN --mount`: a generated Dockerfile is made again without cache mounts.
+  const dockerfileText =
+    builder === "legacy" && prepared.dockerfile.path === undefined && prepared.baseImages
+      ? generateDockerfile(prepared.plan, prepared.baseImages, { cacheMounts: false })
+      : prepared.dockerfile.text;
+  let cacheFrom: string[] = [];
+  if (options.cacheFrom && options.cacheFrom.length > 0 && !options.noCache) {
+    const pulled = await pullCacheImages(docker, options.cacheFrom, options.registryAuth);
+    for (const note of pulled.notes) options.onLine?.(note);
+    cacheFrom = pulled.pulled;
+  }
   const dockerignore = await readFile(
     path.join(prepared.root, prepared.contextPath, ".dockerignore"),
     "utf8",
@@ -180,7 +215,7 @@ export async function buildPrepared(
     root: prepared.root,
     context: prepared.contextPath,
     extraFiles: [
-      { name: GENERATED_DOCKERFILE, content: prepared.dockerfile.text },
+      { name: GENERATED_DOCKERFILE, content: dockerfileText },
       { name: ".dockerignore", content: withGeneratedDockerfileIgnored(dockerignore) },
     ],
   });
@@ -207,10 +242,13 @@ export async function buildPrepared(
       noCache: options.noCache,
       signal: abort.signal,
       onLine: options.onLine,
+      builder,
+      cacheFrom,
+      dockerfileText,
     });
     const context = await ctx.done;
     const info = await docker.getImage(result.imageId).inspect();
-    return { ...result, size: info.Size, durationMs: Date.now() - started, context };
+    return { ...result, size: info.Size, durationMs: Date.now() - started, context, cacheFrom };
   } catch (err) {
     // A refused context path explains the failure better than the aborted request.
     const refused = ctx.error();
@@ -220,7 +258,7 @@ export async function buildPrepared(
     const annotation = recognizeFailure({
       log: err.log,
       stepIndex: err.step?.index,
-      dockerfile: prepared.dockerfile.text,
+      dockerfile: dockerfileText,
       dockerfilePath: prepared.dockerfile.path,
       contextPath: prepared.contextPath,
       error: err.message,
