@@ -4,15 +4,21 @@
 // per file). `.dockerignore` is honoured the way the Docker CLI does it
 // (@balena/dockerignore implements Docker's matcher), and the generated
 // Dockerfile is added as one more entry.
-import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
+import {
+  closeSync,
+  type Dirent,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from "node:fs";
 import { readFile, realpath } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
-import dockerignoreModule from "@balena/dockerignore";
 import { PaasError } from "../errors.ts";
-
-// CommonJS (module.exports = factory) whose types declare an ES default export.
-const ignore = dockerignoreModule as unknown as typeof dockerignoreModule.default;
+import { DockerIgnore } from "./dockerignore.ts";
 
 /** Name of the generated Dockerfile inside the context; hidden from COPY by the added ignore line. */
 export const GENERATED_DOCKERFILE = ".paas.Dockerfile";
@@ -148,11 +154,10 @@ class Walker {
   readonly stats: ContextStats = { files: 0, bytes: 0, ignored: 0 };
   private readonly dir: string;
   private readonly contextRel: string;
-  private readonly matcher: ReturnType<typeof ignore>;
-  private readonly hasExceptions: boolean;
+  private readonly matcher: DockerIgnore;
   private readonly extras: Map<string, string>;
-  /** Directories still to list, as a stack of name lists (rel path, remaining names). */
-  private readonly stack: { rel: string; names: string[]; i: number }[];
+  /** Folders being listed, innermost last: entries in name order, the next one, and the per-folder ignore part. */
+  private readonly stack: { rel: string; entries: Dirent[]; i: number; parents: boolean[] }[];
   /** A big file being copied across chunks. */
   private open: { fd: number; left: number } | undefined;
   private extrasDone = false;
@@ -168,10 +173,9 @@ class Walker {
   ) {
     this.dir = dir;
     this.contextRel = contextRel;
-    this.matcher = ignore({ ignorecase: false }).add(dockerignore ?? "");
-    this.hasExceptions = (dockerignore ?? "").split(/\r?\n/).some((l) => l.trim().startsWith("!"));
+    this.matcher = new DockerIgnore(dockerignore);
     this.extras = new Map((extraFiles ?? []).map((f) => [f.name, f.content]));
-    this.stack = [{ rel: "", names: this.list(""), i: 0 }];
+    this.stack = [this.folder("")];
   }
 
   close(): void {
@@ -201,8 +205,11 @@ class Walker {
     return Buffer.from(this.buf.subarray(0, this.len));
   }
 
-  private list(rel: string): string[] {
-    return readdirSync(rel ? path.join(this.dir, rel) : this.dir).sort();
+  private folder(rel: string): { rel: string; entries: Dirent[]; i: number; parents: boolean[] } {
+    // The entry types come with the listing: files need no lstat (their open descriptor has the rest).
+    const entries = readdirSync(rel ? `${this.dir}/${rel}` : this.dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { rel, entries, i: 0, parents: this.matcher.folder(rel) };
   }
 
   /** Writes the next entry; false when nothing is left. */
@@ -210,24 +217,25 @@ class Walker {
     for (;;) {
       const top = this.stack[this.stack.length - 1];
       if (!top) return this.extra();
-      if (top.i >= top.names.length) {
+      if (top.i >= top.entries.length) {
         this.stack.pop();
         continue;
       }
-      const name = top.names[top.i++]!;
+      const entry = top.entries[top.i++]!;
+      const name = entry.name;
       if (!top.rel && this.extras.has(name)) continue;
       const relPath = top.rel ? `${top.rel}/${name}` : name;
-      const abs = path.join(this.dir, relPath);
-      const st = lstatSync(abs);
-      const excluded = this.matcher.ignores(relPath);
-      if (st.isDirectory()) {
+      const abs = `${this.dir}/${relPath}`;
+      const excluded = this.matcher.ignores(relPath, top.parents);
+      if (entry.isDirectory()) {
         // Like Docker: an excluded folder is skipped unless a "!" pattern may re-include something in it.
-        if (excluded && !this.hasExceptions) {
+        if (excluded && !this.matcher.hasExceptions) {
           this.stats.ignored++;
           continue;
         }
-        this.stack.push({ rel: relPath, names: this.list(relPath), i: 0 });
+        this.stack.push(this.folder(relPath));
         if (excluded) continue;
+        const st = lstatSync(abs);
         this.header({ name: relPath, type: "5", mode: st.mode, mtime: st.mtimeMs, size: 0 });
         return true;
       }
@@ -235,7 +243,8 @@ class Walker {
         this.stats.ignored++;
         continue;
       }
-      if (st.isSymbolicLink()) {
+      if (entry.isSymbolicLink()) {
+        const st = lstatSync(abs);
         const target = readlinkSync(abs);
         const resolved = path.resolve(path.dirname(abs), target);
         if (path.isAbsolute(target) || !inside(this.dir, resolved)) {
@@ -255,20 +264,20 @@ class Walker {
         this.stats.files++;
         return true;
       }
-      if (st.isFile()) {
-        this.file(relPath, abs, st.mode, st.mtimeMs);
+      if (entry.isFile()) {
+        this.file(relPath, abs);
         return true;
       }
       // Sockets, FIFOs and devices cannot be copied into an image: skipped, as Docker does.
     }
   }
 
-  private file(relPath: string, abs: string, mode: number, mtime: number): void {
+  private file(relPath: string, abs: string): void {
     const fd = openSync(abs, "r");
     let keep = false;
     try {
-      // The size comes from the open file, so the header matches the bytes sent.
-      const size = fstatSync(fd).size;
+      // Size, mode and time come from the open file, so the header matches the bytes sent.
+      const { size, mode, mtimeMs: mtime } = fstatSync(fd);
       this.stats.files++;
       this.stats.bytes += size;
       this.header({ name: relPath, type: "0", mode, mtime, size });
