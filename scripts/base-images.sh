@@ -15,8 +15,13 @@
 set -euo pipefail
 MIRROR="${PAAS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CACHE="${PAAS_BASE_CACHE:-/var/cache/paas-base}"
-# Bumped when what goes into the Go or Rust builder changes, so machines rebuild it.
-REVISION=2
+# Bumped when what goes into a builder image changes, so machines rebuild it.
+REVISION=3
+# Certificate authorities this machine adds to Debian's (a TLS-inspecting egress
+# proxy's): the builders trust them too, or they cannot reach PyPI, the Go module
+# proxy or crates.io from here.
+EXTRA_CAS=/usr/local/share/ca-certificates
+ca_id() { cat "$EXTRA_CAS"/*.crt 2>/dev/null | sha256sum | cut -c1-12; }
 
 declare -A PKGS=(
   [runtime]="ca-certificates"
@@ -55,15 +60,16 @@ rust_version() { "$(rust_root)/bin/rustc" --version | cut -d' ' -f2; }
 # What an image of this name must carry: checked against its label.
 wanted() {
   case "$1" in
-    go) echo "$REVISION go$(go_version | sed 's/^go//')" ;;
-    rust) echo "$REVISION rust$(rust_version)" ;;
+    python) echo "$REVISION ca-$(ca_id)" ;;
+    go) echo "$REVISION go$(go_version | sed 's/^go//') ca-$(ca_id)" ;;
+    rust) echo "$REVISION rust$(rust_version) ca-$(ca_id)" ;;
   esac
 }
 
 have() {
   local label
-  # The runtime and Python images carry Debian's packages only: being there is enough.
-  case "$1" in go | rust) ;; *)
+  # The runtime images carry Debian's packages only: being there is enough.
+  case "$1" in python | go | rust) ;; *)
     docker image inspect "paas-base/$1:bookworm" >/dev/null 2>&1
     return
     ;;
@@ -111,6 +117,8 @@ add_toolchain() {
       ;;
     *) echo "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" ;;
   esac
+  # pip and uv bring their own CA lists unless told to use the system's (which has the machine's CAs).
+  [ "$name" = runtime ] || echo "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt CARGO_HTTP_CAINFO=/etc/ssl/certs/ca-certificates.crt"
 }
 
 for name in runtime python go rust; do
@@ -121,6 +129,10 @@ for name in runtime python go rust; do
   cp /etc/resolv.conf "$dir/etc/resolv.conf"
   mount --bind "$CACHE/debs" "$dir/var/cache/apt/archives" 2>/dev/null || true
   chroot "$dir" /bin/sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${PKGS[$name]} >/dev/null && apt-get clean"
+  if [ "$name" != runtime ] && compgen -G "$EXTRA_CAS/*.crt" >/dev/null; then
+    cp "$EXTRA_CAS"/*.crt "$dir/usr/local/share/ca-certificates/"
+    chroot "$dir" update-ca-certificates >/dev/null
+  fi
   umount "$dir/var/cache/apt/archives" 2>/dev/null || true
   rm -rf "$dir/var/lib/apt/lists/"*
   # Through a file, so a failing toolchain copy stops the script (set -e).

@@ -80,6 +80,9 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
   const short = s.sha.slice(0, 7);
   const tags = [`sha-${short}`, ...(environment ? [environmentTag(environment)] : [])];
   const timings: Timings = {};
+  const cacheTags = environment
+    ? [environmentTag(environment), `${environmentTag(environment)}-build-cache`]
+    : [];
   let built: ImageBuildResult;
   core.startGroup(`docker build ${repository}:${tags[0]}`);
   try {
@@ -89,10 +92,11 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
       sourceUrl: `${s.serverUrl}/${s.repository}`,
       timeoutMs: s.buildTimeoutMs,
       onLine: (line) => core.info(line),
-      // The environment's previous image carries BuildKit's inline cache: a fresh
-      // runner with no local layers reuses its unchanged steps.
-      cacheFrom: environment ? [`${repository}:${environmentTag(environment)}`] : [],
+      // The environment's previous image and builder stage carry BuildKit's inline
+      // cache: a fresh runner with no local layers reuses their unchanged steps.
+      cacheFrom: cacheTags.map((t) => `${repository}:${t}`),
       registryAuth: s.auth,
+      builderCacheTag: cacheTags[1] && s.push ? `${repository}:${cacheTags[1]}` : undefined,
     });
   } catch (err) {
     core.endGroup();
@@ -138,6 +142,15 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
     }
     timings.pushMs = Date.now() - pushStarted;
     pushedRef = pushed.ref;
+    if (built.builderCache) {
+      // Only a cache: a refusal here costs the next runner its warm start, not this deploy.
+      try {
+        await pushImage(docker, { repository, tags: [cacheTags[1]!], auth: s.auth });
+        core.info(`Pushed the build cache ${built.builderCache}`);
+      } catch (err) {
+        core.warning(`the build cache ${built.builderCache} was not pushed: ${(err as Error).message}`);
+      }
+    }
     core.setOutput("digest", pushed.digest);
     core.setOutput("image-ref", pushed.ref);
     core.info(`Pushed ${pushed.ref}`);

@@ -9,6 +9,8 @@ export const RUNTIME_USER = "65532:65532";
 /** Build args the generated Dockerfile (and the builder, for any Dockerfile) sets. */
 export const SHA_ARG = "PAAS_COMMIT_SHA";
 export const SOURCE_ARG = "PAAS_SOURCE_URL";
+/** Name of the generated Dockerfiles' first stage, where dependencies are installed and the app compiled. */
+export const BUILDER_STAGE = "builder";
 
 export interface BaseImages {
   builder: string;
@@ -147,7 +149,7 @@ function python(plan: BuildPlan, base: BaseImages, mounts: boolean): string[] {
     );
   }
   return [
-    `FROM ${base.builder} AS builder`,
+    `FROM ${base.builder} AS ${BUILDER_STAGE}`,
     // With cache mounts pip keeps its downloads in the mount (never in a layer); without, it keeps none.
     `ENV PIP_DISABLE_PIP_VERSION_CHECK=1 ${mounts ? "PIP_CACHE_DIR=/root/.cache/pip" : "PIP_NO_CACHE_DIR=1"} PYTHONUNBUFFERED=1`,
     "RUN python3 -m venv /venv",
@@ -175,7 +177,7 @@ function go(plan: BuildPlan, base: BaseImages, mounts: boolean): string[] {
   checkName(binary, "Go binary");
   const hasMod = plan.manifests.some((m) => /(^|\/)go\.mod$/.test(m));
   return [
-    `FROM ${base.builder} AS builder`,
+    `FROM ${base.builder} AS ${BUILDER_STAGE}`,
     // Static binary (runs on distroless/static or scratch); local toolchain only: the build must not download another Go.
     "ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build",
     "WORKDIR /src",
@@ -216,7 +218,7 @@ function rust(plan: BuildPlan, base: BaseImages, mounts: boolean): string[] {
         ]
       : [];
   return [
-    `FROM ${base.builder} AS builder`,
+    `FROM ${base.builder} AS ${BUILDER_STAGE}`,
     // Stripped release binary (profile settings by environment work from cargo 1.59).
     "ENV CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_TERM_COLOR=never CARGO_HOME=/usr/local/cargo",
     "WORKDIR /src",

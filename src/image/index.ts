@@ -15,7 +15,14 @@ import {
   type ContextStats,
 } from "./context.ts";
 import { buildImage, BuildError, detectBuilder, pullCacheImages, type Builder } from "./docker.ts";
-import { generateDockerfile, resolveBaseImages, SHA_ARG, SOURCE_ARG, type BaseImages } from "./dockerfile.ts";
+import {
+  BUILDER_STAGE,
+  generateDockerfile,
+  resolveBaseImages,
+  SHA_ARG,
+  SOURCE_ARG,
+  type BaseImages,
+} from "./dockerfile.ts";
 import { recognizeFailure, type Annotation } from "./failure.ts";
 
 export {
@@ -162,6 +169,13 @@ export interface ImageBuildOptions {
   cacheFrom?: string[] | undefined;
   /** Credentials for pulling the cacheFrom images. */
   registryAuth?: { username: string; password: string } | undefined;
+  /**
+   * With BuildKit and a generated Dockerfile, also tag its builder stage
+   * (dependencies installed or compiled) here, with inline cache. The image's
+   * own inline cache covers only the final stage; pushed beside it and given
+   * back as cacheFrom, this one lets a fresh runner skip the dependency steps.
+   */
+  builderCacheTag?: string | undefined;
 }
 
 export interface ImageBuildResult {
@@ -177,6 +191,8 @@ export interface ImageBuildResult {
   builder: Builder;
   /** cacheFrom images that were pulled and offered to the build. */
   cacheFrom: string[];
+  /** builderCacheTag, when the builder stage was tagged there. */
+  builderCache: string | undefined;
 }
 
 /** A failed build, with the place to annotate. */
@@ -211,14 +227,16 @@ export async function buildPrepared(
     path.join(prepared.root, prepared.contextPath, ".dockerignore"),
     "utf8",
   ).catch(() => undefined);
-  const ctx = streamContext({
-    root: prepared.root,
-    context: prepared.contextPath,
-    extraFiles: [
-      { name: GENERATED_DOCKERFILE, content: dockerfileText },
-      { name: ".dockerignore", content: withGeneratedDockerfileIgnored(dockerignore) },
-    ],
-  });
+  const context = () =>
+    streamContext({
+      root: prepared.root,
+      context: prepared.contextPath,
+      extraFiles: [
+        { name: GENERATED_DOCKERFILE, content: dockerfileText },
+        { name: ".dockerignore", content: withGeneratedDockerfileIgnored(dockerignore) },
+      ],
+    });
+  const ctx = context();
   // A refused context path must stop the request, which would otherwise wait for more bytes.
   const abort = new AbortController();
   ctx.done.catch(() => abort.abort());
@@ -246,9 +264,35 @@ export async function buildPrepared(
       cacheFrom,
       dockerfileText,
     });
-    const context = await ctx.done;
+    const contextStats = await ctx.done;
+    let builderCache: string | undefined;
+    if (options.builderCacheTag && builder === "buildkit" && prepared.dockerfile.path === undefined) {
+      // Every step is in the local cache now: this only names the builder stage's result.
+      const again = context();
+      await buildImage(docker, {
+        context: again.stream,
+        dockerfile: GENERATED_DOCKERFILE,
+        tags: [options.builderCacheTag],
+        buildArgs: { ...prepared.app.config.build.args },
+        target: BUILDER_STAGE,
+        timeoutMs: options.timeoutMs,
+        signal: abort.signal,
+        builder,
+        cacheFrom,
+        dockerfileText,
+      });
+      await again.done;
+      builderCache = options.builderCacheTag;
+    }
     const info = await docker.getImage(result.imageId).inspect();
-    return { ...result, size: info.Size, durationMs: Date.now() - started, context, cacheFrom };
+    return {
+      ...result,
+      size: info.Size,
+      durationMs: Date.now() - started,
+      context: contextStats,
+      cacheFrom,
+      builderCache,
+    };
   } catch (err) {
     // A refused context path explains the failure better than the aborted request.
     const refused = ctx.error();

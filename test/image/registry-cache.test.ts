@@ -73,7 +73,7 @@ describe("registry cache", { timeout: 600_000 }, () => {
     await writeFile(path.join(dir, "main.py"), 'if __name__ == "__main__":\n    print("hello")\n');
   });
   after(async () => {
-    for (const t of [local, `${repository}:production`, base])
+    for (const t of [local, `${repository}:production`, `${repository}:production-build-cache`, base])
       await docker
         .getImage(t)
         .remove({ force: true })
@@ -90,12 +90,16 @@ describe("registry cache", { timeout: 600_000 }, () => {
       tags: [local, `${repository}:production`],
       sha: SHA,
       builder: "buildkit",
+      builderCacheTag: `${repository}:production-build-cache`,
     });
+    assert.equal(first.result.builderCache, `${repository}:production-build-cache`);
     assert.equal(first.result.builder, "buildkit");
     assert.equal(first.result.cacheHits, 0, first.result.log.join("\n"));
     const steps = first.result.steps;
     assert.ok(steps >= 5, `steps: ${steps}`);
     await pushImage(docker, { repository, tags: ["production"], auth });
+    await pushImage(docker, { repository, tags: ["production-build-cache"], auth });
+    await docker.getImage(`${repository}:production-build-cache`).remove({ force: true });
 
     // The runner's state is gone: images and build cache.
     await docker.getImage(local).remove({ force: true });
@@ -123,6 +127,28 @@ describe("registry cache", { timeout: 600_000 }, () => {
     // Every step is answered from the registry's copy.
     assert.equal(warm.result.cacheHits, warm.result.steps, warm.result.log.join("\n"));
     assert.equal(warm.result.steps, steps);
+
+    // A one-line change on another fresh runner: the final image's cache no longer
+    // matches past the source, but the builder stage's brings the dependency step.
+    await writeFile(path.join(dir, "main.py"), 'if __name__ == "__main__":\n    print("changed")\n');
+    await docker.getImage(local).remove({ force: true });
+    await docker.getImage(`${repository}:production`).remove({ force: true });
+    assert.deepEqual(await forgetBuildCache(since), []);
+    const changed = await buildApp(docker, {
+      root: dir,
+      tags: [local],
+      sha: SHA,
+      builder: "buildkit",
+      cacheFrom: [`${repository}:production`, `${repository}:production-build-cache`],
+      registryAuth: auth,
+    });
+    const log = changed.result.log;
+    const install = log.find((l) =>
+      /^#\d+ \[builder \d+\/\d+\] RUN .*pip install -r requirements\.txt$/.test(l),
+    );
+    assert.ok(install, log.join("\n"));
+    assert.ok(log.includes(`${install.split(" ")[0]} CACHED`), log.join("\n"));
+    assert.ok(changed.result.cacheHits >= 3 && changed.result.cacheHits < changed.result.steps);
   });
 
   it("builds cold, and says so, when the cache image does not exist yet", async () => {
