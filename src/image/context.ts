@@ -18,10 +18,10 @@ import { readFile, realpath } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { PaasError } from "../errors.ts";
+import { GENERATED_DOCKERFILE } from "./dockerfile.ts";
 import { DockerIgnore } from "./dockerignore.ts";
 
-/** Name of the generated Dockerfile inside the context; hidden from COPY by the added ignore line. */
-export const GENERATED_DOCKERFILE = ".paas.Dockerfile";
+export { GENERATED_DOCKERFILE } from "./dockerfile.ts";
 
 export class ContextError extends PaasError {
   constructor(message: string) {

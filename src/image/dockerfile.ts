@@ -9,6 +9,12 @@ export const RUNTIME_USER = "65532:65532";
 /** Build args the generated Dockerfile (and the builder, for any Dockerfile) sets. */
 export const SHA_ARG = "PAAS_COMMIT_SHA";
 export const SOURCE_ARG = "PAAS_SOURCE_URL";
+/**
+ * Name of the Dockerfile inside the build context. The classic builder hides it
+ * from COPY through the added .dockerignore line; BuildKit, given the context
+ * as a tar, applies no .dockerignore, so a generated Dockerfile deletes it itself.
+ */
+export const GENERATED_DOCKERFILE = ".paas.Dockerfile";
 /** Name of the generated Dockerfiles' first stage, where dependencies are installed and the app compiled. */
 export const BUILDER_STAGE = "builder";
 
@@ -160,7 +166,7 @@ function python(plan: BuildPlan, base: BaseImages, mounts: boolean): string[] {
     "COPY . .",
     ...afterSource,
     // Syntax errors fail the build (with file:line) instead of the first request.
-    "RUN python3 -m compileall -q -x '/(\\.git|\\.venv|venv|node_modules)/' .",
+    `RUN rm -f ${GENERATED_DOCKERFILE} && python3 -m compileall -q -x '/(\\.git|\\.venv|venv|node_modules)/' .`,
     "",
     `FROM ${base.runtime}`,
     "ENV PATH=/venv/bin:$PATH VIRTUAL_ENV=/venv PYTHONUNBUFFERED=1",
