@@ -110,6 +110,12 @@ const GO_BUILD_CACHE = "--mount=type=cache,target=/root/.cache/go-build";
 const CARGO_CACHE =
   "--mount=type=cache,target=/usr/local/cargo/registry --mount=type=cache,target=/usr/local/cargo/git";
 
+const TARGET_CACHE = "/cache/target";
+/** Cargo's target directory for the final build, one per binary (apps do not share it). */
+function targetCache(bin: string): string {
+  return `--mount=type=cache,target=${TARGET_CACHE},id=paas-cargo-target-${bin}`;
+}
+
 /** `RUN` with the given cache mounts when they are on. */
 function run(mounts: boolean, caches: string[], command: string): string {
   return mounts ? `RUN ${caches.join(" ")} ${command}` : `RUN ${command}`;
@@ -226,14 +232,23 @@ function rust(plan: BuildPlan, base: BaseImages, mounts: boolean): string[] {
   return [
     `FROM ${base.builder} AS ${BUILDER_STAGE}`,
     // Stripped release binary (profile settings by environment work from cargo 1.59).
-    "ENV CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_TERM_COLOR=never CARGO_HOME=/usr/local/cargo",
+    // With cache mounts the app's own crates build incrementally (cargo never
+    // builds registry crates incrementally), so a one-line change recompiles little.
+    `ENV CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_TERM_COLOR=never CARGO_HOME=/usr/local/cargo${mounts ? " CARGO_PROFILE_RELEASE_INCREMENTAL=true" : ""}`,
     "WORKDIR /src",
     ...copyManifests(plan.manifests),
     ...deps,
     "COPY . .",
     // Sources older than the stub build's outputs would look fresh to cargo.
-    `${run(mounts, [CARGO_CACHE], "find . -path ./target -prune -o -name '*.rs' -exec touch {} +")} \\`,
-    `    && cargo build --release${select} && mkdir -p /out && cp target/release/${bin} /out/${bin}`,
+    `${run(mounts, mounts ? [CARGO_CACHE, targetCache(bin)] : [], "find . -path ./target -prune -o -name '*.rs' -exec touch {} +")} \\`,
+    ...(mounts
+      ? [
+          // The target cache starts from the dependency layer's target/ (a fresh runner's
+          // compiled dependencies), then keeps the incremental state between builds.
+          `    && { [ -d ${TARGET_CACHE}/release ] || cp -a target/. ${TARGET_CACHE}/; } \\`,
+          `    && CARGO_TARGET_DIR=${TARGET_CACHE} cargo build --release${select} && mkdir -p /out && cp ${TARGET_CACHE}/release/${bin} /out/${bin}`,
+        ]
+      : [`    && cargo build --release${select} && mkdir -p /out && cp target/release/${bin} /out/${bin}`]),
     "",
     `FROM ${base.runtime}`,
     "WORKDIR /app",
