@@ -2,6 +2,7 @@
 // without installing anything). Output is deterministic for the same sources
 // and lockfile, so a test can rebuild into a temp dir and compare bytes.
 //   node action/build.ts [outdir]
+import { copyFile, mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -34,3 +35,11 @@ await build({
   minify: false,
   logLevel: "warning",
 });
+
+// dockerode opens a BuildKit session for `version=2` builds and loads its gRPC
+// service definition from "proto/" beside the code at run time: ship it.
+const protoSource = path.join(root, "node_modules", "dockerode", "lib", "proto");
+await mkdir(path.join(outdir, "proto"), { recursive: true });
+for (const f of (await readdir(protoSource)).filter((n) => n.endsWith(".proto")).sort()) {
+  await copyFile(path.join(protoSource, f), path.join(outdir, "proto", f));
+}

@@ -6,7 +6,7 @@ import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
-import { buildPrepared, prepareBuild } from "../src/build/index.ts";
+import { buildPrepared, prepareBuild } from "../src/image/index.ts";
 
 const docker = new Docker();
 const languages = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["python", "go", "rust"];

@@ -2,23 +2,91 @@
 # Builds the local base images the tests use in place of Docker Hub's official
 # images (no public registry is reachable from these machines). Each image is a
 # debootstrap'd Debian bookworm minbase plus one toolchain. Run as root by
-# scripts/setup.sh (part base-images) when one is missing. Idempotent: images
-# already in the engine are kept, so a machine pays for this once.
+# scripts/setup.sh (part base-images) when one is missing or out of date.
+# Idempotent: images already in the engine with the wanted toolchain are kept,
+# so a machine pays for this once per toolchain.
+#
+# The Go and Rust builders carry the machine's own toolchains (current ones, as
+# installed from their official distributions), not Debian's (Go 1.19 and
+# Rust 1.63 in bookworm are too old for today's module and crate trees).
+#
+# usage: bash scripts/base-images.sh            build what is missing or stale
+#        bash scripts/base-images.sh --missing  print the names to build, one a line
+#
 # paas-base/noshell:bookworm is the runtime image without a shell (see
 # build_noshell), standing in for distroless.
 set -euo pipefail
 MIRROR="${PAAS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CACHE="${PAAS_BASE_CACHE:-/var/cache/paas-base}"
-mkdir -p "$CACHE/debs"
+# Bumped when what goes into a builder image changes, so machines rebuild it.
+REVISION=3
+# Certificate authorities this machine adds to Debian's (a TLS-inspecting egress
+# proxy's): the builders trust them too, or they cannot reach PyPI, the Go module
+# proxy or crates.io from here.
+EXTRA_CAS=/usr/local/share/ca-certificates
+ca_id() { cat "$EXTRA_CAS"/*.crt 2>/dev/null | sha256sum | cut -c1-12; }
 
 declare -A PKGS=(
   [runtime]="ca-certificates"
   [python]="ca-certificates python3 python3-venv python-is-python3"
-  [go]="ca-certificates golang-go"
-  [rust]="ca-certificates rustc cargo libc6-dev"
+  [go]="ca-certificates git"
+  # cargo links with the system C compiler; git for git dependencies.
+  [rust]="ca-certificates gcc libc6-dev git"
 )
 
-have() { docker image inspect "paas-base/$1:bookworm" >/dev/null 2>&1; }
+die() {
+  echo "base-images: error: $*" >&2
+  exit 1
+}
+
+# The Go tree of the machine's toolchain (GOROOT), and its version.
+go_root() {
+  command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] ||
+    die "no Go toolchain on this machine: install Go from https://go.dev/dl (the builder image copies it)"
+  local go=go
+  command -v go >/dev/null 2>&1 || go=/usr/local/go/bin/go
+  "$go" env GOROOT
+}
+go_version() { "$(go_root)/bin/go" env GOVERSION; }
+
+# The Rust toolchain of the machine (rustup's sysroot), and its version.
+rust_root() {
+  local rustc
+  rustc="$(command -v rustc 2>/dev/null || true)"
+  [ -n "$rustc" ] || rustc="${SUDO_USER:+$(getent passwd "$SUDO_USER" | cut -d: -f6)}/.cargo/bin/rustc"
+  [ -x "$rustc" ] || rustc="$HOME/.cargo/bin/rustc"
+  [ -x "$rustc" ] || die "no Rust toolchain on this machine: install it with rustup (https://rustup.rs); the builder image copies it"
+  "$rustc" --print sysroot
+}
+rust_version() { "$(rust_root)/bin/rustc" --version | cut -d' ' -f2; }
+
+# What an image of this name must carry: checked against its label.
+wanted() {
+  case "$1" in
+    python) echo "$REVISION ca-$(ca_id)" ;;
+    go) echo "$REVISION go$(go_version | sed 's/^go//') ca-$(ca_id)" ;;
+    rust) echo "$REVISION rust$(rust_version) ca-$(ca_id)" ;;
+  esac
+}
+
+have() {
+  local label
+  # The runtime images carry Debian's packages only: being there is enough.
+  case "$1" in python | go | rust) ;; *)
+    docker image inspect "paas-base/$1:bookworm" >/dev/null 2>&1
+    return
+    ;;
+  esac
+  label="$(docker image inspect --format '{{index .Config.Labels "paas.base"}}' "paas-base/$1:bookworm" 2>/dev/null)" || return 1
+  [ "$label" = "$(wanted "$1")" ]
+}
+
+if [ "${1:-}" = "--missing" ]; then
+  for name in runtime python go rust noshell; do have "$name" || echo "$name"; done
+  exit 0
+fi
+
+mkdir -p "$CACHE/debs"
 
 build_root() {
   local root="$CACHE/rootfs-minbase"
@@ -30,6 +98,32 @@ build_root() {
   fi
 }
 
+# Copies the machine's toolchain into the image tree; prints extra `docker import --change` lines.
+add_toolchain() {
+  local name="$1" dir="$2" src
+  case "$name" in
+    go)
+      src="$(go_root)"
+      mkdir -p "$dir/usr/local/go"
+      # The whole GOROOT minus tests and docs: `go build` needs src/ and pkg/tool.
+      tar -C "$src" --exclude='./test' --exclude='./doc' --exclude='./api' -c . | tar -C "$dir/usr/local/go" -x
+      echo "ENV GOROOT=/usr/local/go GOPATH=/go GOTOOLCHAIN=local"
+      echo "ENV PATH=/usr/local/go/bin:/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+      ;;
+    rust)
+      src="$(rust_root)"
+      mkdir -p "$dir/usr/local/rust" "$dir/usr/local/cargo"
+      # bin, lib and libexec: the compiler, cargo and the standard library (no docs).
+      tar -C "$src" -c bin lib libexec | tar -C "$dir/usr/local/rust" -x
+      echo "ENV CARGO_HOME=/usr/local/cargo"
+      echo "ENV PATH=/usr/local/rust/bin:/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+      ;;
+    *) echo "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" ;;
+  esac
+  # pip and uv bring their own CA lists unless told to use the system's (which has the machine's CAs).
+  [ "$name" = runtime ] || echo "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt CARGO_HTTP_CAINFO=/etc/ssl/certs/ca-certificates.crt"
+}
+
 for name in runtime python go rust; do
   have "$name" && continue
   build_root
@@ -38,11 +132,20 @@ for name in runtime python go rust; do
   cp /etc/resolv.conf "$dir/etc/resolv.conf"
   mount --bind "$CACHE/debs" "$dir/var/cache/apt/archives" 2>/dev/null || true
   chroot "$dir" /bin/sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${PKGS[$name]} >/dev/null && apt-get clean"
+  if [ "$name" != runtime ] && compgen -G "$EXTRA_CAS/*.crt" >/dev/null; then
+    cp "$EXTRA_CAS"/*.crt "$dir/usr/local/share/ca-certificates/"
+    chroot "$dir" update-ca-certificates >/dev/null
+  fi
   umount "$dir/var/cache/apt/archives" 2>/dev/null || true
   rm -rf "$dir/var/lib/apt/lists/"*
-  tar -C "$dir" -c . | docker import \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  # Through a file, so a failing toolchain copy stops the script (set -e).
+  add_toolchain "$name" "$dir" >"$dir.env"
+  changes=()
+  while IFS= read -r line; do changes+=(--change "$line"); done <"$dir.env"
+  rm -f "$dir.env"
+  tar -C "$dir" -c . | docker import "${changes[@]}" \
     --change 'ENV LANG=C.UTF-8' \
+    --change "LABEL paas.base=\"$(wanted "$name")\"" \
     - "paas-base/$name:bookworm" >/dev/null
   rm -rf "$dir"
   echo "built paas-base/$name:bookworm"

@@ -172,14 +172,10 @@ check_shellcheck() { command -v shellcheck >/dev/null 2>&1 || need_pkg shellchec
 
 MISSING_IMAGES=""
 check_base_images() {
-  local name images
   if [ "$ENGINE_STATE" = ready ]; then
-    images=("${BASE_IMAGES[@]/#/paas-base/}")
-    # One engine call when all are there (the usual case); per image only to name the missing.
-    docker image inspect "${images[@]/%/:bookworm}" >/dev/null 2>&1 && return 0
-    for name in "${BASE_IMAGES[@]}"; do
-      docker image inspect "paas-base/$name:bookworm" >/dev/null 2>&1 || MISSING_IMAGES+="${MISSING_IMAGES:+,}$name"
-    done
+    # Missing images, and Go or Rust builders whose toolchain is not the machine's.
+    MISSING_IMAGES="$(bash "$ROOT/scripts/base-images.sh" --missing | paste -sd, -)"
+    [ -z "$MISSING_IMAGES" ] && return 0
   else
     MISSING_IMAGES="$(join , "${BASE_IMAGES[@]}")"
   fi

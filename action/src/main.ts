@@ -1,4 +1,4 @@
-// The Action's run: inputs → builder (src/build) → push → hand-off. Each step
+// The Action's run: inputs → builder (src/image) → push → hand-off. Each step
 // reports to the job log, the outputs and the job summary; the logic lives in
 // the modules it calls.
 import * as core from "@actions/core";
@@ -11,7 +11,7 @@ import {
   tail,
   type ImageBuildResult,
   type PreparedBuild,
-} from "../../src/build/index.ts";
+} from "../../src/image/index.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { handOff, type HandoffAnswer } from "./handoff.ts";
 import { defaultImage, environmentFor, environmentTag, parseSettings } from "./inputs.ts";
@@ -80,6 +80,9 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
   const short = s.sha.slice(0, 7);
   const tags = [`sha-${short}`, ...(environment ? [environmentTag(environment)] : [])];
   const timings: Timings = {};
+  const cacheTags = environment
+    ? [environmentTag(environment), `${environmentTag(environment)}-build-cache`]
+    : [];
   let built: ImageBuildResult;
   core.startGroup(`docker build ${repository}:${tags[0]}`);
   try {
@@ -89,6 +92,11 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
       sourceUrl: `${s.serverUrl}/${s.repository}`,
       timeoutMs: s.buildTimeoutMs,
       onLine: (line) => core.info(line),
+      // The environment's previous image and builder stage carry BuildKit's inline
+      // cache: a fresh runner with no local layers reuses their unchanged steps.
+      cacheFrom: cacheTags.map((t) => `${repository}:${t}`),
+      registryAuth: s.auth,
+      builderCacheTag: cacheTags[1] && s.push ? `${repository}:${cacheTags[1]}` : undefined,
     });
   } catch (err) {
     core.endGroup();
@@ -98,7 +106,7 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
   core.endGroup();
   timings.buildMs = built.durationMs;
   core.info(
-    `Built ${built.imageId.slice(0, 19)} (${mb(built.size)}, ${built.cacheHits}/${built.steps} steps from cache) in ${seconds(built.durationMs)}`,
+    `Built ${built.imageId.slice(0, 19)} with ${builderName(built)} (${mb(built.size)}, ${built.cacheHits}/${built.steps} steps from cache) in ${seconds(built.durationMs)}`,
   );
 
   if (s.appUrl && !s.oidc) {
@@ -134,6 +142,15 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
     }
     timings.pushMs = Date.now() - pushStarted;
     pushedRef = pushed.ref;
+    if (built.builderCache) {
+      // Only a cache: a refusal here costs the next runner its warm start, not this deploy.
+      try {
+        await pushImage(docker, { repository, tags: [cacheTags[1]!], auth: s.auth });
+        core.info(`Pushed the build cache ${built.builderCache}`);
+      } catch (err) {
+        core.warning(`the build cache ${built.builderCache} was not pushed: ${(err as Error).message}`);
+      }
+    }
     core.setOutput("digest", pushed.digest);
     core.setOutput("image-ref", pushed.ref);
     core.info(`Pushed ${pushed.ref}`);
@@ -243,7 +260,14 @@ function addBuild(
   const rows: [string, string][] = [
     ["image", ref ? `<code>${escapeMd(ref)}</code>` : `<code>${built.imageId.slice(0, 19)}</code> (local)`],
     ["size", mb(built.size)],
-    ["layer cache", `${built.cacheHits} of ${built.steps} steps`],
+    ["builder", builderName(built)],
+    [
+      "layer cache",
+      `${built.cacheHits} of ${built.steps} steps` +
+        (built.cacheFrom.length > 0
+          ? ` (seeded from <code>${built.cacheFrom.map(escapeMd).join(", ")}</code>)`
+          : ""),
+    ],
     [
       "context",
       `${built.context.files} files, ${mb(built.context.bytes)} (${built.context.ignored} ignored)`,
@@ -261,6 +285,12 @@ function addBuild(
     ],
     ...rows,
   ]);
+}
+
+function builderName(built: ImageBuildResult): string {
+  return built.builder === "buildkit"
+    ? "BuildKit (cache mounts, inline cache)"
+    : "legacy builder (the engine has no BuildKit)";
 }
 
 function mb(bytes: number): string {

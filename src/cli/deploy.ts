@@ -1,7 +1,7 @@
 // `paas deploy [dir] [--env <name>]`: build with the local Docker engine (the
 // Action's builder) and deploy to the Docker runtime, no GitHub involved.
 import { createHash } from "node:crypto";
-import { BuildFailure, buildPrepared, prepareBuild, pushImage, registryOf } from "../build/index.ts";
+import { BuildFailure, buildPrepared, prepareBuild, pushImage, registryOf } from "../image/index.ts";
 import { planDeploy } from "../core/plan.ts";
 import { label, type Target } from "../names.ts";
 import { UsageError } from "./main.ts";

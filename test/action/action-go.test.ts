@@ -4,7 +4,8 @@ import { compiledExampleSuite } from "./compiled-example.ts";
 compiledExampleSuite({
   language: "go",
   source: "main.go",
-  dependencyStep: /Step \d+\/\d+ : RUN go mod download\n ---> Using cache/,
+  // BuildKit's log: the step's header, then (maybe after other steps' lines) its CACHED line.
+  dependencyStep: /#(\d+) \[builder \d+\/\d+\] RUN [^\n]*go mod download\n(?:[^\n]*\n)*?#\1 CACHED/,
   oneLineChange: (t) => t.replace('fmt.Fprintln(w, "ok")', 'fmt.Fprintln(w, "ok!")'),
   breakIt: (t) => {
     const lines = t.split("\n");

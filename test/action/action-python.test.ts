@@ -99,7 +99,12 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
 
     // The generated Dockerfile is in the log, and the summary reports the build.
     assert.match(run.stdout, /::group::Generated Dockerfile/);
-    assert.match(run.stdout, /RUN pip install -r requirements\.txt/);
+    assert.match(
+      run.stdout,
+      /RUN --mount=type=cache,target=\/root\/\.cache\/pip pip install -r requirements\.txt/,
+    );
+    // The engine has BuildKit, and the summary says that it ran.
+    assert.match(run.summary, /BuildKit \(cache mounts, inline cache\)/);
     assert.match(run.summary, /python/);
     assert.match(run.summary, /layer cache/);
     assert.match(run.summary, /https:\/\/hello\.paas\.test/);
@@ -134,7 +139,10 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
     const run = await runAction({ workspace, inputs: inputs(), sha, tokenServer: tokens });
     assert.equal(run.code, 0, run.stdout);
     // The log shows the install step answered from the cache…
-    assert.match(run.stdout, /Step \d+\/\d+ : RUN pip install -r requirements\.txt\n ---> Using cache/);
+    assert.match(
+      run.stdout,
+      /#(\d+) \[builder \d+\/\d+\] RUN [^\n]*pip install -r requirements\.txt\n(?:[^\n]*\n)*?#\1 CACHED/,
+    );
     // …and the new image shares every layer up to and including the installed dependencies.
     const info = await docker.getImage(run.outputs["image-ref"]!).inspect();
     const layers = info.RootFS.Layers ?? [];

@@ -4,7 +4,7 @@ import { compiledExampleSuite } from "./compiled-example.ts";
 compiledExampleSuite({
   language: "rust",
   source: "src/main.rs",
-  dependencyStep: /Step \d+\/\d+ : RUN mkdir -p src [^\n]*\n ---> Using cache/,
+  dependencyStep: /#(\d+) \[builder \d+\/\d+\] RUN [^\n]*mkdir -p src [^\n]*\n(?:[^\n]*\n)*?#\1 CACHED/,
   oneLineChange: (t) => t.replace('"ok\\n".to_string()', '"ok!\\n".to_string()'),
   breakIt: (t) => {
     const lines = t.split("\n");

@@ -3,7 +3,7 @@
 // runner does, without ssh2's optional native modules.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -29,6 +29,17 @@ describe("action bundle", { timeout: 120_000 }, () => {
       fresh.equals(committed),
       "action/dist/index.js is stale: run `npm run build:action` and commit action/dist",
     );
+    // dockerode's BuildKit session reads its gRPC definitions from dist/proto at run time.
+    const protos = (await readdir(path.join(out, "proto"))).sort();
+    assert.ok(protos.includes("auth.proto"), protos.join(", "));
+    assert.deepEqual((await readdir(path.join(path.dirname(DIST), "proto"))).sort(), protos);
+    for (const p of protos) {
+      const committedProto = await readFile(path.join(path.dirname(DIST), "proto", p));
+      assert.ok(
+        (await readFile(path.join(out, "proto", p))).equals(committedProto),
+        `dist/proto/${p} is stale`,
+      );
+    }
   });
 
   it("runs on node24 from dist/index.js as action.yml declares", async () => {

@@ -14,11 +14,27 @@ import {
   withGeneratedDockerfileIgnored,
   type ContextStats,
 } from "./context.ts";
-import { buildImage, BuildError } from "./docker.ts";
-import { generateDockerfile, resolveBaseImages, SHA_ARG, SOURCE_ARG, type BaseImages } from "./dockerfile.ts";
+import { buildImage, BuildError, detectBuilder, pullCacheImages, type Builder } from "./docker.ts";
+import {
+  BUILDER_STAGE,
+  generateDockerfile,
+  resolveBaseImages,
+  SHA_ARG,
+  SOURCE_ARG,
+  type BaseImages,
+} from "./dockerfile.ts";
 import { recognizeFailure, type Annotation } from "./failure.ts";
 
-export { BuildError, PushError, pushImage, registryOf, type PushOptions, type PushResult } from "./docker.ts";
+export {
+  BuildError,
+  detectBuilder,
+  PushError,
+  pushImage,
+  registryOf,
+  type Builder,
+  type PushOptions,
+  type PushResult,
+} from "./docker.ts";
 export {
   ContextError,
   streamContext,
@@ -143,6 +159,23 @@ export interface ImageBuildOptions {
   noCache?: boolean | undefined;
   signal?: AbortSignal | undefined;
   onLine?: ((line: string) => void) | undefined;
+  /** Builder to use; default: BuildKit where the engine has it (detectBuilder), else the classic one. */
+  builder?: Builder | undefined;
+  /**
+   * Images to seed the layer cache from, pulled first when they exist (the
+   * environment's previous image): with BuildKit's inline cache a runner with
+   * no local layers rebuilds warm.
+   */
+  cacheFrom?: string[] | undefined;
+  /** Credentials for pulling the cacheFrom images. */
+  registryAuth?: { username: string; password: string } | undefined;
+  /**
+   * With BuildKit and a generated Dockerfile, also tag its builder stage
+   * (dependencies installed or compiled) here, with inline cache. The image's
+   * own inline cache covers only the final stage; pushed beside it and given
+   * back as cacheFrom, this one lets a fresh runner skip the dependency steps.
+   */
+  builderCacheTag?: string | undefined;
 }
 
 export interface ImageBuildResult {
@@ -154,6 +187,12 @@ export interface ImageBuildResult {
   durationMs: number;
   context: ContextStats;
   log: string[];
+  /** The builder that ran: "buildkit", or "legacy" where the engine has no BuildKit. */
+  builder: Builder;
+  /** cacheFrom images that were pulled and offered to the build. */
+  cacheFrom: string[];
+  /** builderCacheTag, when the builder stage was tagged there. */
+  builderCache: string | undefined;
 }
 
 /** A failed build, with the place to annotate. */
@@ -172,18 +211,32 @@ export async function buildPrepared(
   options: ImageBuildOptions,
 ): Promise<ImageBuildResult> {
   const started = Date.now();
+  const builder = options.builder ?? (await detectBuilder(docker));
+  // The classic builder refuses `RUN --mount`: a generated Dockerfile is made again without cache mounts.
+  const dockerfileText =
+    builder === "legacy" && prepared.dockerfile.path === undefined && prepared.baseImages
+      ? generateDockerfile(prepared.plan, prepared.baseImages, { cacheMounts: false })
+      : prepared.dockerfile.text;
+  let cacheFrom: string[] = [];
+  if (options.cacheFrom && options.cacheFrom.length > 0 && !options.noCache) {
+    const pulled = await pullCacheImages(docker, options.cacheFrom, options.registryAuth);
+    for (const note of pulled.notes) options.onLine?.(note);
+    cacheFrom = pulled.pulled;
+  }
   const dockerignore = await readFile(
     path.join(prepared.root, prepared.contextPath, ".dockerignore"),
     "utf8",
   ).catch(() => undefined);
-  const ctx = streamContext({
-    root: prepared.root,
-    context: prepared.contextPath,
-    extraFiles: [
-      { name: GENERATED_DOCKERFILE, content: prepared.dockerfile.text },
-      { name: ".dockerignore", content: withGeneratedDockerfileIgnored(dockerignore) },
-    ],
-  });
+  const context = () =>
+    streamContext({
+      root: prepared.root,
+      context: prepared.contextPath,
+      extraFiles: [
+        { name: GENERATED_DOCKERFILE, content: dockerfileText },
+        { name: ".dockerignore", content: withGeneratedDockerfileIgnored(dockerignore) },
+      ],
+    });
+  const ctx = context();
   // A refused context path must stop the request, which would otherwise wait for more bytes.
   const abort = new AbortController();
   ctx.done.catch(() => abort.abort());
@@ -207,10 +260,39 @@ export async function buildPrepared(
       noCache: options.noCache,
       signal: abort.signal,
       onLine: options.onLine,
+      builder,
+      cacheFrom,
+      dockerfileText,
     });
-    const context = await ctx.done;
+    const contextStats = await ctx.done;
+    let builderCache: string | undefined;
+    if (options.builderCacheTag && builder === "buildkit" && prepared.dockerfile.path === undefined) {
+      // Every step is in the local cache now: this only names the builder stage's result.
+      const again = context();
+      await buildImage(docker, {
+        context: again.stream,
+        dockerfile: GENERATED_DOCKERFILE,
+        tags: [options.builderCacheTag],
+        buildArgs: { ...prepared.app.config.build.args },
+        target: BUILDER_STAGE,
+        timeoutMs: options.timeoutMs,
+        signal: abort.signal,
+        builder,
+        cacheFrom,
+        dockerfileText,
+      });
+      await again.done;
+      builderCache = options.builderCacheTag;
+    }
     const info = await docker.getImage(result.imageId).inspect();
-    return { ...result, size: info.Size, durationMs: Date.now() - started, context };
+    return {
+      ...result,
+      size: info.Size,
+      durationMs: Date.now() - started,
+      context: contextStats,
+      cacheFrom,
+      builderCache,
+    };
   } catch (err) {
     // A refused context path explains the failure better than the aborted request.
     const refused = ctx.error();
@@ -220,7 +302,7 @@ export async function buildPrepared(
     const annotation = recognizeFailure({
       log: err.log,
       stepIndex: err.step?.index,
-      dockerfile: prepared.dockerfile.text,
+      dockerfile: dockerfileText,
       dockerfilePath: prepared.dockerfile.path,
       contextPath: prepared.contextPath,
       error: err.message,

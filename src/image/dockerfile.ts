@@ -9,6 +9,14 @@ export const RUNTIME_USER = "65532:65532";
 /** Build args the generated Dockerfile (and the builder, for any Dockerfile) sets. */
 export const SHA_ARG = "PAAS_COMMIT_SHA";
 export const SOURCE_ARG = "PAAS_SOURCE_URL";
+/**
+ * Name of the Dockerfile inside the build context. The classic builder hides it
+ * from COPY through the added .dockerignore line; BuildKit, given the context
+ * as a tar, applies no .dockerignore, so a generated Dockerfile deletes it itself.
+ */
+export const GENERATED_DOCKERFILE = ".paas.Dockerfile";
+/** Name of the generated Dockerfiles' first stage, where dependencies are installed and the app compiled. */
+export const BUILDER_STAGE = "builder";
 
 export interface BaseImages {
   builder: string;
@@ -59,19 +67,29 @@ export function resolveBaseImages(
   return out;
 }
 
+export interface GenerateOptions {
+  /**
+   * BuildKit cache mounts (`RUN --mount=type=cache`) for the package managers'
+   * download and build caches, kept by the builder between builds. The classic
+   * builder rejects the flag: false there. Default true.
+   */
+  cacheMounts?: boolean | undefined;
+}
+
 /** Generates a multi-stage Dockerfile for a Python, Go or Rust plan. */
-export function generateDockerfile(plan: BuildPlan, base: BaseImages): string {
+export function generateDockerfile(plan: BuildPlan, base: BaseImages, options: GenerateOptions = {}): string {
   for (const m of plan.manifests) checkPath(m, "dependency manifest");
+  const mounts = options.cacheMounts ?? true;
   let body: string[];
   switch (plan.language) {
     case "python":
-      body = python(plan, base);
+      body = python(plan, base, mounts);
       break;
     case "go":
-      body = go(plan, base);
+      body = go(plan, base, mounts);
       break;
     case "rust":
-      body = rust(plan, base);
+      body = rust(plan, base, mounts);
       break;
     case "dockerfile":
       throw new DockerfileError("the repository brings its own Dockerfile: use it instead of generating one");
@@ -82,38 +100,70 @@ export function generateDockerfile(plan: BuildPlan, base: BaseImages): string {
   return [...header, ...body, ...finalLines(plan)].join("\n") + "\n";
 }
 
-function python(plan: BuildPlan, base: BaseImages): string[] {
+// Cache locations are set explicitly (ENV) so the mounts below match them in
+// any builder image, official or not.
+const PIP_CACHE = "--mount=type=cache,target=/root/.cache/pip";
+const UV_CACHE = "--mount=type=cache,target=/root/.cache/uv";
+const POETRY_CACHE = "--mount=type=cache,target=/root/.cache/pypoetry";
+const GO_MOD_CACHE = "--mount=type=cache,target=/go/pkg/mod";
+const GO_BUILD_CACHE = "--mount=type=cache,target=/root/.cache/go-build";
+const CARGO_CACHE =
+  "--mount=type=cache,target=/usr/local/cargo/registry --mount=type=cache,target=/usr/local/cargo/git";
+
+const TARGET_CACHE = "/cache/target";
+/** Cargo's target directory for the final build, one per binary (apps do not share it). */
+function targetCache(bin: string): string {
+  return `--mount=type=cache,target=${TARGET_CACHE},id=paas-cargo-target-${bin}`;
+}
+
+/** `RUN` with the given cache mounts when they are on. */
+function run(mounts: boolean, caches: string[], command: string): string {
+  return mounts ? `RUN ${caches.join(" ")} ${command}` : `RUN ${command}`;
+}
+
+function python(plan: BuildPlan, base: BaseImages, mounts: boolean): string[] {
   const installer = plan.python?.installer ?? "pip";
   const manifests = plan.manifests;
   const deps: string[] = [];
   const afterSource: string[] = [];
   if (installer === "pip") {
     const reqs = manifests.filter((m) => /(^|\/)requirements[^/]*\.txt$/.test(m));
-    if (reqs.length > 0) deps.push(`RUN ${reqs.map((r) => `pip install -r ${r}`).join(" && ")}`);
+    if (reqs.length > 0)
+      deps.push(run(mounts, [PIP_CACHE], reqs.map((r) => `pip install -r ${r}`).join(" && ")));
     // A pyproject without requirements: the project itself names the dependencies.
-    else if (manifests.some((m) => /(^|\/)pyproject\.toml$/.test(m))) afterSource.push("RUN pip install .");
+    else if (manifests.some((m) => /(^|\/)pyproject\.toml$/.test(m)))
+      afterSource.push(run(mounts, [PIP_CACHE], "pip install ."));
   } else if (installer === "uv") {
     deps.push(
-      "RUN python3 -m venv /opt/uv && /opt/uv/bin/pip install uv",
-      "ENV UV_PROJECT_ENVIRONMENT=/venv UV_COMPILE_BYTECODE=0 UV_LINK_MODE=copy",
-      "RUN /opt/uv/bin/uv sync --frozen --no-dev --no-install-project",
+      run(mounts, [PIP_CACHE], "python3 -m venv /opt/uv && /opt/uv/bin/pip install uv"),
+      "ENV UV_PROJECT_ENVIRONMENT=/venv UV_COMPILE_BYTECODE=0 UV_LINK_MODE=copy UV_CACHE_DIR=/root/.cache/uv",
+      run(mounts, [UV_CACHE], "/opt/uv/bin/uv sync --frozen --no-dev --no-install-project"),
     );
-    afterSource.push("RUN /opt/uv/bin/uv sync --frozen --no-dev");
+    afterSource.push(run(mounts, [UV_CACHE], "/opt/uv/bin/uv sync --frozen --no-dev"));
   } else if (installer === "poetry") {
     deps.push(
-      "RUN python3 -m venv /opt/poetry && /opt/poetry/bin/pip install poetry",
+      run(mounts, [PIP_CACHE], "python3 -m venv /opt/poetry && /opt/poetry/bin/pip install poetry"),
       // VIRTUAL_ENV makes poetry install into /venv instead of creating its own.
-      "RUN VIRTUAL_ENV=/venv /opt/poetry/bin/poetry install --only main --no-root --no-interaction",
+      run(
+        mounts,
+        [POETRY_CACHE],
+        "VIRTUAL_ENV=/venv POETRY_CACHE_DIR=/root/.cache/pypoetry /opt/poetry/bin/poetry install --only main --no-root --no-interaction",
+      ),
     );
   } else {
     deps.push(
-      "RUN python3 -m venv /opt/pipenv && /opt/pipenv/bin/pip install pipenv",
-      "RUN /opt/pipenv/bin/pipenv requirements > /tmp/requirements.txt && pip install -r /tmp/requirements.txt",
+      run(mounts, [PIP_CACHE], "python3 -m venv /opt/pipenv && /opt/pipenv/bin/pip install pipenv"),
+      run(
+        mounts,
+        [PIP_CACHE],
+        "/opt/pipenv/bin/pipenv requirements > /tmp/requirements.txt && pip install -r /tmp/requirements.txt",
+      ),
     );
   }
   return [
-    `FROM ${base.builder} AS builder`,
-    "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1",
+    `FROM ${base.builder} AS ${BUILDER_STAGE}`,
+    // With cache mounts pip keeps its downloads in the mount (never in a layer); without, it keeps none.
+    `ENV PIP_DISABLE_PIP_VERSION_CHECK=1 ${mounts ? "PIP_CACHE_DIR=/root/.cache/pip" : "PIP_NO_CACHE_DIR=1"} PYTHONUNBUFFERED=1`,
     "RUN python3 -m venv /venv",
     "ENV PATH=/venv/bin:$PATH VIRTUAL_ENV=/venv",
     "WORKDIR /app",
@@ -122,7 +172,7 @@ function python(plan: BuildPlan, base: BaseImages): string[] {
     "COPY . .",
     ...afterSource,
     // Syntax errors fail the build (with file:line) instead of the first request.
-    "RUN python3 -m compileall -q -x '/(\\.git|\\.venv|venv|node_modules)/' .",
+    `RUN rm -f ${GENERATED_DOCKERFILE} && python3 -m compileall -q -x '/(\\.git|\\.venv|venv|node_modules)/' .`,
     "",
     `FROM ${base.runtime}`,
     "ENV PATH=/venv/bin:$PATH VIRTUAL_ENV=/venv PYTHONUNBUFFERED=1",
@@ -132,21 +182,26 @@ function python(plan: BuildPlan, base: BaseImages): string[] {
   ];
 }
 
-function go(plan: BuildPlan, base: BaseImages): string[] {
+function go(plan: BuildPlan, base: BaseImages, mounts: boolean): string[] {
   const pkg = plan.go?.package ?? ".";
   const binary = plan.go?.binary ?? "app";
   checkPath(pkg, "Go package");
   checkName(binary, "Go binary");
   const hasMod = plan.manifests.some((m) => /(^|\/)go\.mod$/.test(m));
   return [
-    `FROM ${base.builder} AS builder`,
+    `FROM ${base.builder} AS ${BUILDER_STAGE}`,
     // Static binary (runs on distroless/static or scratch); local toolchain only: the build must not download another Go.
-    "ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false",
+    "ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build",
     "WORKDIR /src",
     ...copyManifests(plan.manifests),
-    ...(hasMod ? ["RUN go mod download"] : []),
+    ...(hasMod ? [run(mounts, [GO_MOD_CACHE], "go mod download")] : []),
     "COPY . .",
-    `RUN go build -trimpath -ldflags="-s -w" -o /out/${binary} ${pkg}`,
+    // The build cache makes a one-line change recompile one package, not the whole module graph.
+    run(
+      mounts,
+      [GO_MOD_CACHE, GO_BUILD_CACHE],
+      `go build -trimpath -ldflags="-s -w" -o /out/${binary} ${pkg}`,
+    ),
     "",
     `FROM ${base.runtime}`,
     "WORKDIR /app",
@@ -155,7 +210,7 @@ function go(plan: BuildPlan, base: BaseImages): string[] {
   ];
 }
 
-function rust(plan: BuildPlan, base: BaseImages): string[] {
+function rust(plan: BuildPlan, base: BaseImages, mounts: boolean): string[] {
   const bin = plan.rust?.bin ?? "app";
   checkName(bin, "Rust binary");
   const pkg = plan.rust?.package;
@@ -168,21 +223,32 @@ function rust(plan: BuildPlan, base: BaseImages): string[] {
       ? [
           // Compile the dependencies once against stub sources so that source-only
           // changes reuse this layer; a failing stub build only costs the cache.
-          `RUN ${stubs.map((s) => `mkdir -p ${s} && echo 'fn main() {}' > ${s}/main.rs && touch ${s}/lib.rs`).join(" && ")} \\`,
+          // target/ stays in this layer (not a cache mount), so a runner that imports the
+          // registry cache gets the compiled dependencies with it.
+          `${run(mounts, [CARGO_CACHE], stubs.map((s) => `mkdir -p ${s} && echo 'fn main() {}' > ${s}/main.rs && touch ${s}/lib.rs`).join(" && "))} \\`,
           `    && (cargo build --release${select} || true) && rm -rf ${stubs.join(" ")}`,
         ]
       : [];
   return [
-    `FROM ${base.builder} AS builder`,
+    `FROM ${base.builder} AS ${BUILDER_STAGE}`,
     // Stripped release binary (profile settings by environment work from cargo 1.59).
-    "ENV CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_TERM_COLOR=never",
+    // With cache mounts the app's own crates build incrementally (cargo never
+    // builds registry crates incrementally), so a one-line change recompiles little.
+    `ENV CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_TERM_COLOR=never CARGO_HOME=/usr/local/cargo${mounts ? " CARGO_PROFILE_RELEASE_INCREMENTAL=true" : ""}`,
     "WORKDIR /src",
     ...copyManifests(plan.manifests),
     ...deps,
     "COPY . .",
     // Sources older than the stub build's outputs would look fresh to cargo.
-    `RUN find . -path ./target -prune -o -name '*.rs' -exec touch {} + \\`,
-    `    && cargo build --release${select} && mkdir -p /out && cp target/release/${bin} /out/${bin}`,
+    `${run(mounts, mounts ? [CARGO_CACHE, targetCache(bin)] : [], "find . -path ./target -prune -o -name '*.rs' -exec touch {} +")} \\`,
+    ...(mounts
+      ? [
+          // The target cache starts from the dependency layer's target/ (a fresh runner's
+          // compiled dependencies), then keeps the incremental state between builds.
+          `    && { [ -d ${TARGET_CACHE}/release ] || cp -a target/. ${TARGET_CACHE}/; } \\`,
+          `    && CARGO_TARGET_DIR=${TARGET_CACHE} cargo build --release${select} && mkdir -p /out && cp ${TARGET_CACHE}/release/${bin} /out/${bin}`,
+        ]
+      : [`    && cargo build --release${select} && mkdir -p /out && cp target/release/${bin} /out/${bin}`]),
     "",
     `FROM ${base.runtime}`,
     "WORKDIR /app",

@@ -6,15 +6,16 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
-import { streamContext } from "../../src/build/context.ts";
+import { streamContext } from "../../src/image/context.ts";
 import {
   buildImage,
   BuildError,
+  detectBuilder,
   pushFailure,
   pushImage,
   PushError,
   registryOf,
-} from "../../src/build/docker.ts";
+} from "../../src/image/docker.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 
 const docker = new Docker();
@@ -167,5 +168,114 @@ describe("push errors", () => {
     assert.equal(registryOf("localhost/a"), "localhost");
     assert.equal(registryOf("library/python"), "docker.io");
     assert.equal(registryOf("python"), "docker.io");
+  });
+});
+
+describe("buildImage with BuildKit", { timeout: 300_000 }, () => {
+  let dir: string;
+  const id = randomBytes(4).toString("hex");
+  const tags: string[] = [];
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "paas-buildkit-"));
+  });
+  after(async () => {
+    for (const t of tags)
+      await docker
+        .getImage(t)
+        .remove({ force: true })
+        .catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const build = (dockerfile: string, extra: Partial<Parameters<typeof buildImage>[1]> = {}) => {
+    const tag = `paas-test-buildkit:${id}-${tags.length}`;
+    tags.push(tag);
+    const ctx = streamContext({
+      root: dir,
+      context: ".",
+      extraFiles: [{ name: "Dockerfile", content: dockerfile }],
+    });
+    return buildImage(docker, {
+      context: ctx.stream,
+      dockerfile: "Dockerfile",
+      tags: [tag],
+      builder: "buildkit",
+      dockerfileText: dockerfile,
+      ...extra,
+    }).then((r) => ({ ...r, tag }));
+  };
+
+  it("is what this engine offers, and the classic builder when DOCKER_BUILDKIT=0", async () => {
+    assert.equal(await detectBuilder(docker, {}), "buildkit");
+    assert.equal(await detectBuilder(docker, { DOCKER_BUILDKIT: "0" }), "legacy");
+  });
+
+  it("counts the steps answered from the cache (CACHED), none with noCache", async () => {
+    const df = `FROM paas-base/runtime:bookworm\nRUN echo kit-${id} > /marker\nRUN cat /marker > /copy\nLABEL x=1\n`;
+    const first = await build(df);
+    assert.equal(first.builder, "buildkit");
+    assert.match(first.imageId, /^sha256:[a-f0-9]{64}$/);
+    // The two RUNs; FROM and LABEL do not change the file system.
+    assert.equal(first.steps, 2);
+    assert.equal(first.cacheHits, 0);
+    assert.ok(first.log.some((l) => /^#\d+ \[[^\]]*2\/3\] RUN echo kit-/.test(l)));
+    const second = await build(df);
+    assert.equal(second.cacheHits, 2);
+    assert.equal(second.imageId, first.imageId);
+    const clean = await build(df, { noCache: true });
+    assert.equal(clean.cacheHits, 0);
+  });
+
+  it("keeps a cache mount's files between builds, out of the image", async () => {
+    const cache = `--mount=type=cache,target=/cache,id=paas-test-${id}`;
+    await build(`FROM paas-base/runtime:bookworm\nRUN ${cache} echo from-first-build > /cache/seen\n`);
+    const second = await build(
+      `FROM paas-base/runtime:bookworm\nRUN ${cache} cat /cache/seen > /seen && ls /cache > /listing\nCMD ["cat", "/seen"]\n`,
+    );
+    const container = await docker.createContainer({ Image: second.tag });
+    try {
+      await container.start();
+      await container.wait();
+      assert.match((await container.logs({ stdout: true })).toString(), /from-first-build/);
+    } finally {
+      await container.remove({ force: true });
+    }
+  });
+
+  it("fails with the failing instruction numbered as in the Dockerfile, and its output last", async () => {
+    await assert.rejects(
+      build(
+        `FROM paas-base/runtime:bookworm\n# a comment\nRUN echo about to fail ${id}\nRUN echo failing-output \\\n  && exit 3\n`,
+      ),
+      (e: unknown) => {
+        assert.ok(e instanceof BuildError);
+        assert.equal(e.code, "build_failed");
+        assert.deepEqual(e.step, { index: 3, instruction: "RUN echo failing-output && exit 3" });
+        assert.match(e.message, /at step 3 \(RUN echo failing-output && exit 3\): .*exit code: 3/);
+        const at = e.log.findIndex((l) =>
+          /^#\d+ \[.*\] RUN echo failing-output\s+&& exit 3 \(failed\)$/.test(l),
+        );
+        assert.ok(at > 0, e.log.join("\n"));
+        assert.deepEqual(e.log.slice(at + 1), ["failing-output"]);
+        return true;
+      },
+    );
+  });
+});
+
+describe("detectBuilder", () => {
+  const engine = (version: Record<string, unknown>) =>
+    ({ version: async () => version }) as unknown as Docker;
+  it("falls back to the classic builder where BuildKit is missing", async () => {
+    assert.equal(await detectBuilder(engine({ Os: "linux", ApiVersion: "1.38" }), {}), "legacy");
+    assert.equal(await detectBuilder(engine({ Os: "windows", ApiVersion: "1.41" }), {}), "legacy");
+    assert.equal(
+      await detectBuilder(
+        engine({ Os: "linux", ApiVersion: "1.41", Components: [{ Name: "Podman Engine" }] }),
+        {},
+      ),
+      "legacy",
+    );
+    assert.equal(await detectBuilder(engine({ Os: "linux", ApiVersion: "1.39" }), {}), "buildkit");
   });
 });

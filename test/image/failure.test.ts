@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { instructionLine, recognizeFailure, tail, type FailureContext } from "../../src/build/failure.ts";
+import { instructionLine, recognizeFailure, tail, type FailureContext } from "../../src/image/failure.ts";
 
 const dockerfile = [
   "# syntax comment",

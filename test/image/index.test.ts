@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
-import { buildApp, BuildFailure, ContextError, prepareBuild } from "../../src/build/index.ts";
+import { buildApp, BuildFailure, ContextError, prepareBuild } from "../../src/image/index.ts";
 import { PaasError } from "../../src/errors.ts";
 
 const docker = new Docker();
@@ -139,6 +139,30 @@ describe("buildApp", { timeout: 300_000 }, () => {
       assert.match(e.annotation.title, /Dockerfile step failed: RUN echo step/);
       return true;
     });
+  });
+
+  it("falls back to the classic builder: the generated Dockerfile then has no cache mounts", async () => {
+    const dir = await repo({
+      ".paas.yml":
+        "build:\n  base:\n    builder: paas-base/python:bookworm\n    runtime: paas-base/python:bookworm\n",
+      "requirements.txt": "",
+      "main.py": pyMain,
+    });
+    dirs.push(dir);
+    const prepared = await prepareBuild({ root: dir });
+    assert.match(prepared.dockerfile.text, /RUN --mount=type=cache/);
+    const lines: string[] = [];
+    const { result } = await buildApp(docker, {
+      root: dir,
+      tags: [tag()],
+      sha: SHA,
+      builder: "legacy",
+      onLine: (l) => lines.push(l),
+    });
+    assert.equal(result.builder, "legacy");
+    assert.ok(lines.some((l) => /^Step \d+\/\d+ : RUN pip install -r requirements\.txt$/.test(l)));
+    assert.ok(!lines.some((l) => l.includes("--mount")));
+    assert.ok(result.steps > 10);
   });
 
   it("stops with the context's refusal when a symlink leaves the repository", async () => {

@@ -14,7 +14,7 @@ export interface Annotation {
 export interface FailureContext {
   /** Build log lines, oldest first. */
   log: string[];
-  /** Failing step index as the engine numbered it (1-based, ARGs before FROM included). */
+  /** Failing step index as the classic builder numbers it (1-based, ARGs before FROM included). */
   stepIndex: number | undefined;
   /** Dockerfile text that was built. */
   dockerfile: string;
@@ -58,9 +58,15 @@ export function recognizeFailure(ctx: FailureContext): Annotation {
   };
 }
 
-/** Output of the failing step only: from the last "Step N/M :" line on. */
+/**
+ * Output of the failing step only: from the last "Step N/M :" line on (classic
+ * builder), or the failing step's own output that the BuildKit reader repeats
+ * last under "#N [stage k/n] … (failed)".
+ */
 function failingRegion(log: string[]): string[] {
-  for (let i = log.length - 1; i >= 0; i--) if (/^Step \d+\/\d+ : /.test(log[i]!)) return log.slice(i + 1);
+  for (let i = log.length - 1; i >= 0; i--) {
+    if (/^Step \d+\/\d+ : /.test(log[i]!) || /^#\d+ \[.*\(failed\)$/.test(log[i]!)) return log.slice(i + 1);
+  }
   return log;
 }
 

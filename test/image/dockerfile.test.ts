@@ -6,7 +6,7 @@ import {
   DockerfileError,
   generateDockerfile,
   resolveBaseImages,
-} from "../../src/build/dockerfile.ts";
+} from "../../src/image/dockerfile.ts";
 import type { BuildPlan } from "../../src/detect/types.ts";
 
 const plan = (over: Partial<BuildPlan>): BuildPlan => ({
@@ -97,9 +97,38 @@ describe("generateDockerfile", () => {
   it("Python: a virtualenv built with python3, copied into the runtime", () => {
     const text = generateDockerfile(pythonPlan, { builder: "b:1", runtime: "r:1" });
     assert.match(text, /^RUN python3 -m venv \/venv$/m);
-    assert.match(text, /^RUN pip install -r requirements\.txt$/m);
+    assert.match(
+      text,
+      /^RUN --mount=type=cache,target=\/root\/\.cache\/pip pip install -r requirements\.txt$/m,
+    );
+    assert.match(text, /^ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CACHE_DIR=\/root\/\.cache\/pip /m);
     assert.ok(stage(text, 1).includes("COPY --from=builder /venv /venv"));
     assert.ok(stage(text, 1)[0] === "FROM r:1");
+  });
+
+  it("without cache mounts (the classic builder): plain RUN lines, and pip keeps no cache", () => {
+    for (const p of [pythonPlan, goPlan, rustPlan]) {
+      const text = generateDockerfile(p, { builder: "b:1", runtime: "r:1" }, { cacheMounts: false });
+      assert.doesNotMatch(text, /--mount/);
+    }
+    const py = generateDockerfile(pythonPlan, { builder: "b:1", runtime: "r:1" }, { cacheMounts: false });
+    assert.match(py, /^RUN pip install -r requirements\.txt$/m);
+    assert.match(py, /PIP_NO_CACHE_DIR=1/);
+  });
+
+  it("with cache mounts: the package managers' download and build caches, at the paths their ENV sets", () => {
+    const go = generateDockerfile(goPlan, defaultBaseImages(goPlan));
+    assert.match(go, /GOMODCACHE=\/go\/pkg\/mod GOCACHE=\/root\/\.cache\/go-build/);
+    assert.match(go, /^RUN --mount=type=cache,target=\/go\/pkg\/mod go mod download$/m);
+    assert.match(
+      go,
+      /^RUN --mount=type=cache,target=\/go\/pkg\/mod --mount=type=cache,target=\/root\/\.cache\/go-build go build /m,
+    );
+    const rust = generateDockerfile(rustPlan, defaultBaseImages(rustPlan));
+    assert.match(rust, /CARGO_HOME=\/usr\/local\/cargo/);
+    // The registry is a cache mount in both cargo steps; target/ stays in the dependency layer.
+    assert.equal(rust.match(/--mount=type=cache,target=\/usr\/local\/cargo\/registry/g)?.length, 2);
+    assert.doesNotMatch(rust, /target=\/src\/target/);
   });
 
   it("Python: uv, poetry and pipenv install from their lock files before the source", () => {
@@ -121,7 +150,7 @@ describe("generateDockerfile", () => {
   it("Go: static, stripped, toolchain pinned to the local one", () => {
     const text = generateDockerfile(goPlan, defaultBaseImages(goPlan));
     assert.match(text, /^ENV CGO_ENABLED=0 GOTOOLCHAIN=local/m);
-    assert.match(text, /^RUN go build -trimpath -ldflags="-s -w" -o \/out\/server \.\/cmd\/server$/m);
+    assert.match(text, /^RUN [^\n]*go build -trimpath -ldflags="-s -w" -o \/out\/server \.\/cmd\/server$/m);
     assert.match(text, /^FROM golang:1\.22 AS builder$/m);
     assert.match(text, /^FROM gcr\.io\/distroless\/static-debian12:nonroot$/m);
     assert.ok(stage(text, 1).includes("COPY --from=builder /out/server /app/server"));

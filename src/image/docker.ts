@@ -5,6 +5,7 @@
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { PaasError } from "../errors.ts";
+import { decodeTrace, STEP_VERTEX, type TraceVertex } from "./buildkit-trace.ts";
 
 /** Raised when the image cannot be built; carries the log for annotations and the summary. */
 export class BuildError extends PaasError {
@@ -48,15 +49,75 @@ export interface EngineBuildOptions {
   signal?: AbortSignal | undefined;
   /** Each complete output line, as it arrives. */
   onLine?: ((line: string) => void) | undefined;
+  /** Which builder runs it (resolve "auto" with detectBuilder first). Default: legacy. */
+  builder?: Builder | undefined;
+  /** Images whose layers (and, with BuildKit, inline cache) may answer steps; pulled beforehand. */
+  cacheFrom?: string[] | undefined;
+  /** The Dockerfile's text: with BuildKit, maps a failing step back to its instruction number. */
+  dockerfileText?: string | undefined;
 }
+
+/** "buildkit": the engine's BuildKit (`version=2`), "legacy": the classic builder. */
+export type Builder = "buildkit" | "legacy";
 
 export interface EngineBuildResult {
   imageId: string;
   log: string[];
-  /** Steps answered from the layer cache ("Using cache"). */
+  /** Steps answered from the layer cache ("Using cache"; BuildKit's "CACHED"). */
   cacheHits: number;
-  /** Steps run, cached or not. */
+  /** Steps run, cached or not (with BuildKit: the steps that change the file system, RUN, COPY, ADD). */
   steps: number;
+  builder: Builder;
+}
+
+/**
+ * Whether the engine can build with BuildKit: a Linux Docker engine with API
+ * 1.39 or later (Docker 18.09+) has it built in. Podman's Docker-compatible
+ * API accepts the request but builds with Buildah, and `DOCKER_BUILDKIT=0`
+ * is Docker's own way to ask for the classic builder: both get "legacy".
+ */
+export async function detectBuilder(
+  docker: Docker,
+  env: Record<string, string | undefined> = process.env,
+): Promise<Builder> {
+  if (env.DOCKER_BUILDKIT === "0" || env.DOCKER_BUILDKIT === "false") return "legacy";
+  const v = (await docker.version()) as Docker.DockerVersion & { Components?: { Name?: string }[] };
+  const [major, minor] = (v.ApiVersion ?? "0.0").split(".").map(Number) as [number, number];
+  const api = major * 1000 + minor;
+  const podman = (v.Components ?? []).some((c) => /podman/i.test(c.Name ?? ""));
+  return v.Os === "linux" && api >= 1039 && !podman ? "buildkit" : "legacy";
+}
+
+/**
+ * Pulls the cache images that exist (a missing one is a cold build, not an
+ * error) and returns the references that are now local, with what happened
+ * to each for the log.
+ */
+export async function pullCacheImages(
+  docker: Docker,
+  refs: string[],
+  auth: { username: string; password: string } | undefined,
+): Promise<{ pulled: string[]; notes: string[] }> {
+  const pulled: string[] = [];
+  const notes: string[] = [];
+  for (const ref of refs) {
+    try {
+      const registry = registryOf(ref.replace(/[:@][^/]*$/, ""));
+      const stream = (await docker.pull(ref, {
+        ...(auth ? { authconfig: { ...auth, serveraddress: registry } } : {}),
+      })) as NodeJS.ReadableStream;
+      let failure: string | undefined;
+      await readEvents(stream, undefined, (ev) => {
+        if (ev.error !== undefined || ev.errorDetail) failure = ev.errorDetail?.message ?? ev.error;
+      });
+      if (failure !== undefined) throw new Error(failure);
+      pulled.push(ref);
+      notes.push(`cache: pulled ${ref}`);
+    } catch (err) {
+      notes.push(`cache: ${ref} not available (${firstLine((err as Error).message)}); its steps build cold`);
+    }
+  }
+  return { pulled, notes };
 }
 
 interface ProgressEvent {
@@ -66,7 +127,8 @@ interface ProgressEvent {
   progress?: string;
   error?: string;
   errorDetail?: { message?: string; code?: number };
-  aux?: { ID?: string; Tag?: string; Digest?: string; Size?: number };
+  /** An object from the classic builder and pushes; base64 protobuf for "moby.buildkit.trace". */
+  aux?: { ID?: string; Tag?: string; Digest?: string; Size?: number } | string;
 }
 
 const STEP_RE = /^Step (\d+)\/\d+ : (.*)$/;
@@ -81,25 +143,23 @@ export async function buildImage(docker: Docker, options: EngineBuildOptions): P
   }, timeoutMs);
   const onAbort = () => controller.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
+  const builder = options.builder ?? "legacy";
 
   const log: string[] = [];
   let step: { index: number; instruction: string } | undefined;
-  let cacheHits = 0;
-  let steps = 0;
   let imageId: string | undefined;
   let failure: string | undefined;
-  const lines = new LineSplitter((line) => {
+  const emit = (line: string) => {
     log.push(line);
-    const m = STEP_RE.exec(line);
-    if (m) {
-      steps++;
-      step = { index: Number(m[1]), instruction: m[2]! };
-    } else if (/^ ---> Using cache$/.test(line)) cacheHits++;
-    else {
-      const built = /^Successfully built ([0-9a-f]{12,64})$/.exec(line);
-      if (built && !imageId) imageId = built[1];
-    }
     options.onLine?.(line);
+  };
+  const legacy = new LegacyProgress(emit);
+  const kit = new BuildKitProgress(emit, options.dockerfileText);
+  const lines = new LineSplitter((line) => {
+    if (builder === "legacy") {
+      legacy.line(line);
+      if (legacy.imageId && !imageId) imageId = legacy.imageId;
+    } else emit(line);
   });
 
   try {
@@ -108,9 +168,17 @@ export async function buildImage(docker: Docker, options: EngineBuildOptions): P
       {
         dockerfile: options.dockerfile,
         t: options.tags,
-        buildargs: options.buildArgs ?? {},
+        buildargs: {
+          // BuildKit writes its cache metadata into the image, so a pushed image can seed another runner's build.
+          ...(builder === "buildkit" ? { BUILDKIT_INLINE_CACHE: "1" } : {}),
+          ...(options.buildArgs ?? {}),
+        },
         labels: options.labels ?? {},
         ...(options.target ? { target: options.target } : {}),
+        ...(builder === "buildkit" ? { version: "2" } : {}),
+        ...(options.cacheFrom && options.cacheFrom.length > 0
+          ? { cachefrom: JSON.stringify(options.cacheFrom) }
+          : {}),
         rm: true,
         forcerm: true,
         nocache: options.noCache ?? false,
@@ -118,8 +186,12 @@ export async function buildImage(docker: Docker, options: EngineBuildOptions): P
       } as unknown as Docker.ImageBuildOptions,
     );
     await readEvents(stream, controller.signal, (ev) => {
+      if (ev.id === "moby.buildkit.trace" && typeof ev.aux === "string") {
+        kit.update(ev.aux);
+        return;
+      }
       if (ev.stream !== undefined) lines.push(ev.stream);
-      if (ev.aux?.ID) imageId = ev.aux.ID;
+      if (typeof ev.aux === "object" && ev.aux?.ID) imageId = ev.aux.ID;
       if (ev.error !== undefined || ev.errorDetail) {
         failure = ev.errorDetail?.message ?? ev.error ?? "unknown error";
         lines.push(`${failure}\n`);
@@ -127,7 +199,9 @@ export async function buildImage(docker: Docker, options: EngineBuildOptions): P
     });
   } catch (err) {
     lines.flush();
+    step = builder === "legacy" ? legacy.step : kit.failedStep();
     if (timedOut) {
+      step ??= kit.runningStep();
       throw new BuildError(
         `the build did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped` +
           `${step ? ` during step ${step.index} (${step.instruction})` : ""}; raise the build timeout or make the step faster`,
@@ -145,7 +219,9 @@ export async function buildImage(docker: Docker, options: EngineBuildOptions): P
     options.signal?.removeEventListener("abort", onAbort);
   }
   lines.flush();
+  step = builder === "legacy" ? legacy.step : kit.failedStep();
   if (failure !== undefined) {
+    if (builder === "buildkit") kit.appendFailure();
     throw new BuildError(
       `the image build failed${step ? ` at step ${step.index} (${truncate(step.instruction, 120)})` : ""}: ${firstLine(failure)}`,
       log,
@@ -153,7 +229,170 @@ export async function buildImage(docker: Docker, options: EngineBuildOptions): P
     );
   }
   if (!imageId) throw new BuildError("the build ended without producing an image", log, step);
-  return { imageId: imageId.startsWith("sha256:") ? imageId : `sha256:${imageId}`, log, cacheHits, steps };
+  const counts = builder === "legacy" ? legacy : kit.counts();
+  return {
+    imageId: imageId.startsWith("sha256:") ? imageId : `sha256:${imageId}`,
+    log,
+    cacheHits: counts.cacheHits,
+    steps: counts.steps,
+    builder,
+  };
+}
+
+/** The classic builder's text output: "Step N/M : …", " ---> Using cache", "Successfully built …". */
+class LegacyProgress {
+  step: { index: number; instruction: string } | undefined;
+  steps = 0;
+  cacheHits = 0;
+  imageId: string | undefined;
+  private readonly emit: (line: string) => void;
+  constructor(emit: (line: string) => void) {
+    this.emit = emit;
+  }
+  line(line: string): void {
+    this.emit(line);
+    const m = STEP_RE.exec(line);
+    if (m) {
+      this.steps++;
+      this.step = { index: Number(m[1]), instruction: m[2]! };
+    } else if (/^ ---> Using cache$/.test(line)) this.cacheHits++;
+    else {
+      const built = /^Successfully built ([0-9a-f]{12,64})$/.exec(line);
+      if (built && !this.imageId) this.imageId = built[1];
+    }
+  }
+}
+
+/**
+ * BuildKit's vertex updates, turned into a plain log like `--progress=plain`
+ * ("#3 [builder 2/7] RUN …", its output, "#3 CACHED", "#3 ERROR: …"), with the
+ * counts of Dockerfile steps and of those answered from the cache.
+ */
+class BuildKitProgress {
+  private readonly vertexes = new Map<
+    string,
+    TraceVertex & { n: number; output: string[]; partial: string }
+  >();
+  private readonly emit: (line: string) => void;
+  private readonly instructions: string[];
+  private failed: string | undefined;
+  constructor(emit: (line: string) => void, dockerfileText: string | undefined) {
+    this.emit = emit;
+    this.instructions = dockerfileText ? dockerfileInstructions(dockerfileText) : [];
+  }
+
+  update(aux: string): void {
+    let decoded;
+    try {
+      decoded = decodeTrace(aux);
+    } catch (err) {
+      this.emit(`(unreadable BuildKit progress: ${(err as Error).message})`);
+      return;
+    }
+    for (const v of decoded.vertexes) {
+      let known = this.vertexes.get(v.digest);
+      if (!known) {
+        known = { ...v, cached: false, completed: false, n: this.vertexes.size + 1, output: [], partial: "" };
+        this.vertexes.set(v.digest, known);
+        if (v.name) this.emit(`#${known.n} ${v.name}`);
+      }
+      if (v.cached && !known.cached) {
+        known.cached = true;
+        this.emit(`#${known.n} CACHED`);
+      }
+      if (v.error && !known.error) {
+        known.error = v.error;
+        this.failed ??= v.digest;
+        this.emit(`#${known.n} ERROR: ${v.error}`);
+      } else if (v.completed && !known.completed && !v.cached) {
+        known.completed = true;
+        this.emit(`#${known.n} DONE`);
+      }
+    }
+    for (const l of decoded.logs) {
+      const v = this.vertexes.get(l.vertex);
+      const text = (v?.partial ?? "") + l.text;
+      const parts = text.replace(/\r(?!\n)/g, "\n").split(/\r?\n/);
+      const rest = parts.pop() ?? "";
+      if (v) v.partial = rest;
+      for (const p of parts) {
+        v?.output.push(p);
+        this.emit(p);
+      }
+    }
+  }
+
+  counts(): { steps: number; cacheHits: number } {
+    let steps = 0;
+    let cacheHits = 0;
+    for (const v of this.vertexes.values()) {
+      // FROM only resolves the base image (BuildKit reports it CACHED once it is local): not a build step.
+      const m = STEP_VERTEX.exec(v.name);
+      if (!m || /^FROM\s/i.test(m[4]!)) continue;
+      steps++;
+      if (v.cached) cacheHits++;
+    }
+    return { steps, cacheHits };
+  }
+
+  failedStep(): { index: number; instruction: string } | undefined {
+    return this.failed ? this.stepOf(this.vertexes.get(this.failed)!) : undefined;
+  }
+
+  /** The last step that started and has not finished (what a timeout interrupted). */
+  runningStep(): { index: number; instruction: string } | undefined {
+    const running = [...this.vertexes.values()].filter(
+      (v) => !v.completed && !v.cached && STEP_VERTEX.test(v.name),
+    );
+    return running.length > 0 ? this.stepOf(running[running.length - 1]!) : undefined;
+  }
+
+  /** Repeats the failing step's own output last, so the failure is read from it alone. */
+  appendFailure(): void {
+    const v = this.failed ? this.vertexes.get(this.failed) : undefined;
+    if (!v) return;
+    if (v.partial) v.output.push(v.partial);
+    this.emit(`#${v.n} ${v.name} (failed)`);
+    for (const line of v.output) this.emit(line);
+  }
+
+  private stepOf(v: TraceVertex): { index: number; instruction: string } | undefined {
+    const m = STEP_VERTEX.exec(v.name);
+    if (!m) return undefined;
+    const instruction = normalizeInstruction(m[4]!);
+    const want = instruction;
+    const i = this.instructions.findIndex((t) => t === want);
+    // Without the Dockerfile the number is BuildKit's within its stage.
+    return { index: i >= 0 ? i + 1 : Number(m[2]), instruction };
+  }
+}
+
+/** The Dockerfile's instructions, numbered as the classic builder numbers its steps (continuations joined). */
+function dockerfileInstructions(text: string): string[] {
+  const out: string[] = [];
+  let current: string | undefined;
+  for (const raw of text.split(/\r?\n/)) {
+    const t = raw.trim();
+    if (current === undefined) {
+      if (t === "" || t.startsWith("#")) continue;
+      current = "";
+    } else if (t.startsWith("#")) continue;
+    const continued = /\\$/.test(t);
+    current += `${continued ? t.slice(0, -1) : t} `;
+    if (!continued) {
+      out.push(normalizeInstruction(current));
+      current = undefined;
+    }
+  }
+  if (current !== undefined) out.push(normalizeInstruction(current));
+  return out;
+}
+
+function normalizeInstruction(s: string): string {
+  // BuildKit upper-cases the keyword and collapses whitespace in vertex names.
+  const t = s.trim().replace(/\s+/g, " ");
+  const sp = t.indexOf(" ");
+  return sp < 0 ? t.toUpperCase() : `${t.slice(0, sp).toUpperCase()}${t.slice(sp)}`;
 }
 
 export interface PushOptions {
@@ -196,7 +435,7 @@ export async function pushImage(docker: Docker, options: PushOptions): Promise<P
     await readEvents(stream, options.signal, (ev) => {
       if (ev.error !== undefined || ev.errorDetail)
         failure = ev.errorDetail?.message ?? ev.error ?? "unknown error";
-      if (ev.aux?.Digest) pushed = ev.aux.Digest;
+      if (typeof ev.aux === "object" && ev.aux.Digest) pushed = ev.aux.Digest;
       if (ev.status && options.onLine && !ev.progress)
         options.onLine(`${ev.id ? `${ev.id}: ` : ""}${ev.status}`);
     });

@@ -11,8 +11,8 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import Docker from "dockerode";
 import { extract } from "tar-stream";
-import { ContextError, streamContext } from "../../src/build/context.ts";
-import { buildImage } from "../../src/build/docker.ts";
+import { ContextError, streamContext } from "../../src/image/context.ts";
+import { buildImage } from "../../src/image/docker.ts";
 
 const run = promisify(execFile);
 const docker = new Docker();
