@@ -4,7 +4,7 @@
 // deploy spec runs the detected start command, as `paas deploy` does.
 import path from "node:path";
 import type Docker from "dockerode";
-import { buildApp } from "../../src/build/index.ts";
+import { buildApp } from "../../src/image/index.ts";
 import { parseConfig, resolveApps } from "../../src/config/load.ts";
 import { planDeploy, type PlatformSettings } from "../../src/core/plan.ts";
 import { parseEnvironment } from "../../src/names.ts";
