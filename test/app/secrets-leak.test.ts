@@ -149,6 +149,8 @@ describe("secrets never reach an output; previews get neither production secrets
       },
     );
     proxy.target = h.github.host;
+    // Secret scopes and domains are the default branch's word: main carries the same config.
+    h.github.setFile(FULL, "main", ".paas.yml", CONFIG);
   });
 
   after(async () => {
