@@ -105,7 +105,13 @@ try {
           .getImage(t)
           .remove({ force: true })
           .catch(() => undefined);
-      await prune((r) => Date.parse(r.CreatedAt) >= since && !r.Description.startsWith("from local"));
+      await prune(
+        (r) =>
+          Date.parse(r.CreatedAt) >= since &&
+          !r.Description.startsWith("from local") &&
+          // Another build may be reading its context right now.
+          !r.Description.startsWith("http url"),
+      );
       const fresh = await run({
         cacheFrom: [`${repository}:production`, `${repository}:production-build-cache`],
       });

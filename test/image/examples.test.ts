@@ -21,8 +21,8 @@ interface Example {
   /** The step that installs or compiles the dependencies. */
   dependencyStep: RegExp;
   source: string;
-  /** A one-line change that makes /healthz answer "ok!". */
-  change: (text: string) => string;
+  /** A one-line change that makes /healthz answer `answer`. */
+  change: (text: string, answer: string) => string;
 }
 
 const EXAMPLES: Example[] = [
@@ -32,7 +32,7 @@ const EXAMPLES: Example[] = [
     runtime: "paas-base/python:bookworm",
     dependencyStep: /uv sync --frozen --no-dev --no-install-project$/,
     source: "main.py",
-    change: (t) => t.replace('return "ok\\n"', 'return "ok!\\n"'),
+    change: (t, answer) => t.replace('return "ok\\n"', `return "${answer}\\n"`),
   },
   {
     dir: "go-chi",
@@ -40,7 +40,7 @@ const EXAMPLES: Example[] = [
     runtime: "paas-base/runtime:bookworm",
     dependencyStep: /go mod download$/,
     source: "main.go",
-    change: (t) => t.replace('fmt.Fprintln(w, "ok")', 'fmt.Fprintln(w, "ok!")'),
+    change: (t, answer) => t.replace('fmt.Fprintln(w, "ok")', `fmt.Fprintln(w, "${answer}")`),
   },
   {
     dir: "rust-axum",
@@ -48,7 +48,7 @@ const EXAMPLES: Example[] = [
     runtime: "paas-base/runtime:bookworm",
     dependencyStep: /cargo build --release --bin hello-axum \|\| true\) && rm -rf src$/,
     source: "src/main.rs",
-    change: (t) => t.replace('"ok\\n"', '"ok!\\n"'),
+    change: (t, answer) => t.replace('"ok\\n"', `"${answer}\\n"`),
   },
 ];
 
@@ -105,6 +105,9 @@ for (const ex of EXAMPLES) {
         path.join(dir, ".paas.yml"),
         `build:\n  base:\n    builder: ${ex.builder}\n    runtime: ${ex.runtime}\n`,
       );
+      // A file unique to this run: the source steps run (a build answered wholly from
+      // an earlier run's cache would not show what a one-line change reuses).
+      await writeFile(path.join(dir, "run-id.txt"), `${id}\n`);
       const sha = randomBytes(20).toString("hex");
       const first = await buildApp(docker, { root: dir, tags: [tag], sha });
       assert.equal(first.result.builder, "buildkit");
@@ -121,7 +124,7 @@ for (const ex of EXAMPLES) {
 
       const file = path.join(dir, ex.source);
       const before = await readFile(file, "utf8");
-      const after = ex.change(before);
+      const after = ex.change(before, `ok-${id}`);
       assert.notEqual(after, before, "the one-line change applies");
       await writeFile(file, after);
       const second = await buildApp(docker, { root: dir, tags: [tag], sha });
@@ -135,7 +138,7 @@ for (const ex of EXAMPLES) {
       assert.ok(second.result.cacheHits >= 3, `${second.result.cacheHits}/${second.result.steps}`);
       assert.ok(second.result.cacheHits < second.result.steps);
       const [health2] = await answers(tag, ["/healthz"]);
-      assert.equal(health2!.body, "ok!");
+      assert.equal(health2!.body, `ok-${id}`);
     });
   });
 }

@@ -34,8 +34,15 @@ interface CacheRecord {
 async function forgetBuildCache(since: number): Promise<string[]> {
   const records = async () =>
     (((await docker.df()) as { BuildCache?: CacheRecord[] }).BuildCache ?? []).filter(
-      // "from local": the base image itself, which a fresh runner pulls too.
-      (r) => Date.parse(r.CreatedAt) >= since && !r.Description.startsWith("from local"),
+      // Kept: "from local", the base image itself, which a fresh runner pulls too;
+      // cache mounts (they hold files, not steps, and other builds share them);
+      // and build contexts being read ("http url"): another build still needs its own.
+      // Step records other builds created meanwhile are pruned too: they rebuild them.
+      (r) =>
+        Date.parse(r.CreatedAt) >= since &&
+        !r.Description.startsWith("from local") &&
+        !r.Description.startsWith("http url") &&
+        r.Type !== "exec.cachemount",
     );
   for (let pass = 0; pass < 5; pass++) {
     const mine = await records();
