@@ -19,13 +19,12 @@ import type { GitHubPort, RepoRef } from "./github.ts";
 import {
   bearerToken,
   checkClaims,
-  handoffBodySchema,
   HandoffRejected,
   pullRequestOf,
   resolveEnvironment,
   type ActionsClaims,
-  type HandoffBody,
 } from "./handoff.ts";
+import { handoffRequestSchema, type HandoffBody } from "../contract/handoff.ts";
 import type { ForkGate } from "./forks.ts";
 import type { Lock } from "./lock.ts";
 import { previewCeilingError } from "./preview-limit.ts";
@@ -337,7 +336,7 @@ export class Deployer {
   async handoff(authorization: string | undefined, rawBody: unknown): Promise<Accepted> {
     const t0 = this.#d.clock.now().getTime();
     const claims = await this.#d.verifier.verify(bearerToken(authorization));
-    const parsed = handoffBodySchema.safeParse(rawBody);
+    const parsed = handoffRequestSchema.safeParse(rawBody);
     if (!parsed.success) {
       const first = parsed.error.issues[0];
       throw new HandoffRejected(
@@ -1123,4 +1122,3 @@ function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export type { HandoffBody };

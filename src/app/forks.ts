@@ -8,7 +8,8 @@
 import type { ProbotOctokit } from "probot";
 import { CONFIG_FILE, parseConfig, resolveApps, type ResolvedApp } from "../config/load.ts";
 import { ConfigError } from "../errors.ts";
-import type { ActionsClaims, HandoffBody } from "./handoff.ts";
+import type { HandoffBody } from "../contract/handoff.ts";
+import type { ActionsClaims } from "./handoff.ts";
 import { HandoffRejected } from "./handoff.ts";
 import { createCheckRun, type CheckRunUpdate, type GitHubPort, type RepoRef } from "./github.ts";
 import { CHECK_NAME, escapeMarkdown } from "./report.ts";

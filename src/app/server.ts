@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import Bottleneck from "bottleneck";
 import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
+import { acceptedAnswer, HANDOFF_PATH, type HandoffRefusal } from "../contract/handoff.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { paasApp } from "../index.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -20,8 +21,6 @@ import { probotEnv, type Settings } from "./settings.ts";
 import { throttleHandlers } from "./throttle.ts";
 import { OctokitReconcileGitHub } from "./reconcile-github.ts";
 import { Reconciler } from "./reconcile.ts";
-
-export const HANDOFF_PATH = "/paas/v1/deployments";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
 export interface ServerDeps {
@@ -224,31 +223,18 @@ async function handleHandoff(
     }
     const accepted = await deployer.handoff(req.headers.authorization, body);
     metrics.handoffs.inc({ status: "202", check: accepted.duplicate ? "duplicate" : "accepted" });
-    json(res, 202, {
-      deploymentId: accepted.deploymentId,
-      environment: accepted.environment,
-      url: accepted.url,
-      sha: accepted.sha,
-      duplicate: accepted.duplicate,
-      message: accepted.duplicate
-        ? `already accepted: deployment ${accepted.deploymentId}`
-        : `deploying ${accepted.sha.slice(0, 7)} to ${accepted.environment}; it will answer at ${accepted.url}`,
-    });
+    json(res, 202, acceptedAnswer(accepted));
   } catch (e) {
     if (e instanceof HandoffRejected) {
       metrics.handoffs.inc({ status: String(e.status), check: e.check });
       log.warn({ check: e.check, status: e.status }, `hand-off rejected: ${e.message}`);
       // A body that was not read to the end must not be left on the socket.
       if (e.status === 413) res.setHeader("connection", "close");
-      return json(res, e.status, { error: "handoff_rejected", check: e.check, message: e.message });
+      return json(res, e.status, refusal("handoff_rejected", e.check, e.message));
     }
     log.error({ err: e instanceof Error ? e.message : String(e) }, "hand-off failed");
     metrics.handoffs.inc({ status: "500", check: "internal" });
-    json(res, 500, {
-      error: "internal",
-      check: "internal",
-      message: "the App could not process the hand-off; retry",
-    });
+    json(res, 500, refusal("internal", "internal", "the App could not process the hand-off; retry"));
   }
 }
 
@@ -285,6 +271,11 @@ async function serveMetrics(res: ServerResponse, metrics: PrometheusMetrics, log
     log.error({ err: e instanceof Error ? e.message : String(e) }, "cannot collect metrics");
     json(res, 500, { error: "internal", check: "metrics", message: "metrics could not be collected" });
   }
+}
+
+/** The contract's refusal body (src/contract/handoff.ts). */
+function refusal(error: string, check: string, message: string): HandoffRefusal {
+  return { error, check, message };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
