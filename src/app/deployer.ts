@@ -1121,4 +1121,3 @@ function errText(e: unknown): string {
   if (e instanceof PaasError) return e.message;
   return e instanceof Error ? e.message : String(e);
 }
-

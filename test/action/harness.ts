@@ -132,8 +132,7 @@ export async function startStandInApp(tokens: TokenServer): Promise<StandInApp> 
       const body = await readBody(req);
       const send = (status: number, json: unknown) =>
         res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(json));
-      if (req.method !== "POST" || req.url !== HANDOFF_PATH)
-        return send(404, { message: "not found" });
+      if (req.method !== "POST" || req.url !== HANDOFF_PATH) return send(404, { message: "not found" });
       const fail = state.failFirst.shift();
       if (fail) return send(fail, { message: "temporarily unavailable" });
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
