@@ -199,7 +199,8 @@ export function environmentFor(
 ): string | undefined {
   if (settings.environment) return settings.environment;
   const pr = /^refs\/pull\/(\d+)\/(?:merge|head)$/.exec(settings.ref);
-  if (pr && settings.eventName.startsWith("pull_request")) return `preview/pr-${pr[1]}`;
+  if (pr && settings.eventName.startsWith("pull_request"))
+    return githubEnvironment({ kind: "preview", pr: Number(pr[1]) });
   const branch = /^refs\/heads\/(.+)$/.exec(settings.ref)?.[1];
   if (!branch) return undefined;
   return Object.entries(environments).find(([, e]) => e.branch === branch)?.[0];

@@ -13,7 +13,17 @@ import { namedEnvironment, planDeploy, PlanError, type PlatformSettings } from "
 import { dnsOwner } from "../dns/owner.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { ConfigError, PaasError } from "../errors.ts";
-import { envSlug, githubEnvironment, parseEnvironment, sameEnv, type EnvRef, type Target } from "../names.ts";
+import {
+  appEnvironmentName,
+  appOfCheck,
+  CHECK_NAME,
+  appCheckName,
+  environmentLockKey,
+  parseAppEnvironment,
+  sameEnv,
+  type EnvRef,
+  type Target,
+} from "../names.ts";
 import type { DeploySpec, Runtime } from "../runtime/types.ts";
 import type { GitHubPort, RepoRef } from "./github.ts";
 import {
@@ -31,7 +41,6 @@ import { previewCeilingError } from "./preview-limit.ts";
 import type { AppMetrics, DeployPhase, DeployResult } from "./metrics.ts";
 import type { Prober } from "./probe.ts";
 import {
-  CHECK_NAME,
   COMMENT_MARKER,
   configFailureOutput,
   description,
@@ -213,7 +222,7 @@ export class Deployer {
       await this.#queueCheck(repo, headSha, app.key, { pr, app: displayApp(repo, app) });
       // A new pull request has no earlier deployment to replace (0: known none).
       const env: EnvRef = { kind: "preview", pr };
-      const liveKey = `${lockKey(repo.repositoryId, env)}|${githubEnvName(app.key, env)}`;
+      const liveKey = `${environmentLockKey(repo.repositoryId, env)}|${appEnvironmentName(app.key, env)}`;
       if (o.opened && !this.#live.has(liveKey)) remember(this.#live, liveKey, 0);
     }
     await this.#updateComment(repo, pr, true, (rows) => {
@@ -235,7 +244,7 @@ export class Deployer {
   async pullRequestClosed(repo: RepoInfo, pr: number): Promise<void> {
     this.noteRepository(repo);
     const env: EnvRef = { kind: "preview", pr };
-    const envKey = lockKey(repo.repositoryId, env);
+    const envKey = environmentLockKey(repo.repositoryId, env);
     const seq = ++this.#seq;
     this.#latest.set(envKey, { seq, sha: "", closed: true });
     // Wait for a running deploy of this preview so it cannot bring it back after the teardown.
@@ -244,13 +253,13 @@ export class Deployer {
       const existing = (await this.#d.runtime.list()).filter(
         (e) => e.repositoryId === repo.repositoryId && sameEnv(e.target.environment, env),
       );
-      const envNames = new Set<string>([githubEnvironment(env)]);
+      const envNames = new Set<string>([appEnvironmentName("", env)]);
       for (const e of existing) {
         // DNS first: the runtime's labels are how a pass after a crash finds the hostnames again.
         const owner = dnsOwner(e.target, repo.repositoryId);
         for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
         await this.#d.runtime.destroy(e.target);
-        envNames.add(githubEnvName(e.target.app, env));
+        envNames.add(appEnvironmentName(e.target.app, env));
       }
       // The comment before the environments: a leftover environment makes the reconciler redo it all.
       await this.#updateComment(repo, pr, false, (rows) =>
@@ -391,7 +400,7 @@ export class Deployer {
 
     this.#received(repo, reportSha, body.app);
     const loaded = await config;
-    const checkName = checkNameFor(body.app);
+    const checkName = appCheckName(body.app);
     if (loaded instanceof ConfigError) {
       await this.#failConfig(repo, reportSha, checkName, loaded);
       throw new HandoffRejected(
@@ -441,7 +450,7 @@ export class Deployer {
       throw new HandoffRejected(422, "plan", e.message);
     }
 
-    const environment = githubEnvName(app.key, env);
+    const environment = appEnvironmentName(app.key, env);
     const idem = [repo.repositoryId, body.sha, environment, spec.digest, app.key].join("|");
     const seen = this.#accepted.get(idem);
     if (seen) return { ...(await seen), duplicate: true };
@@ -571,12 +580,9 @@ export class Deployer {
     if (loaded instanceof ConfigError) return `.paas.yml is invalid at ${sha.slice(0, 7)}`;
     const app = resolveApps(loaded).find((a) => a.key === appKey);
     if (!app) return `app "${appKey}" is no longer defined in .paas.yml`;
-    let env: EnvRef;
-    try {
-      env = parseEnvironment(appKey ? d.environment.slice(0, -(appKey.length + 1)) : d.environment);
-    } catch {
-      return `"${d.environment}" is not an environment this App deploys`;
-    }
+    const named = parseAppEnvironment(d.environment);
+    if (!named || named.app !== appKey) return `"${d.environment}" is not an environment this App deploys`;
+    const env = named.environment;
     let spec: DeploySpec;
     try {
       spec = planDeploy(
@@ -618,7 +624,7 @@ export class Deployer {
       spec,
       app,
       environment,
-      envKey: lockKey(repo.repositoryId, env),
+      envKey: environmentLockKey(repo.repositoryId, env),
       deploymentId,
       reportSha,
       pr: env.kind === "preview" ? env.pr : undefined,
@@ -925,7 +931,7 @@ export class Deployer {
   ): Promise<void> {
     const key = checkKey(repo, sha, appKey);
     if (this.#checkRuns.has(key)) return;
-    const id = await this.#d.github.createCheckRun(repo, sha, checkNameFor(appKey), {
+    const id = await this.#d.github.createCheckRun(repo, sha, appCheckName(appKey), {
       status: "queued",
       output: waitingOutput(),
     });
@@ -987,9 +993,9 @@ export class Deployer {
     update: Parameters<GitHubPort["updateCheckRun"]>[2],
   ): Promise<void> {
     const key = checkKey(repo, sha, appKey);
-    let id = this.#checkRuns.get(key) ?? (await this.#d.github.findCheckRun(repo, sha, checkNameFor(appKey)));
+    let id = this.#checkRuns.get(key) ?? (await this.#d.github.findCheckRun(repo, sha, appCheckName(appKey)));
     if (id === undefined) {
-      id = await this.#d.github.createCheckRun(repo, sha, checkNameFor(appKey), update);
+      id = await this.#d.github.createCheckRun(repo, sha, appCheckName(appKey), update);
     } else {
       await this.#d.github.updateCheckRun(repo, id, update);
     }
@@ -1083,27 +1089,8 @@ function runUrl(web: string, repo: RepoInfo, runId: string | undefined): string 
   return runId && /^\d+$/.test(runId) ? `${web}/${repo.owner}/${repo.repo}/actions/runs/${runId}` : undefined;
 }
 
-function checkNameFor(appKey: string): string {
-  return appKey ? `${CHECK_NAME} (${appKey})` : CHECK_NAME;
-}
-
-function appOfCheck(name: string): string | undefined {
-  if (name === CHECK_NAME) return "";
-  const m = /^paas \(([a-z0-9-]+)\)$/.exec(name);
-  return m ? m[1] : undefined;
-}
-
 function checkKey(repo: RepoInfo, sha: string, appKey: string): string {
   return `${repo.repositoryId}@${sha}@${appKey}`;
-}
-
-function lockKey(repositoryId: number, env: EnvRef): string {
-  return `${repositoryId}/${envSlug(env)}`;
-}
-
-/** GitHub environment of one app: `preview/pr-12`, `production`; monorepo apps add `/<app>`. */
-export function githubEnvName(appKey: string, env: EnvRef): string {
-  return appKey ? `${githubEnvironment(env)}/${appKey}` : githubEnvironment(env);
 }
 
 function displayApp(repo: RepoInfo, app: ResolvedApp): string {

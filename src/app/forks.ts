@@ -12,7 +12,8 @@ import type { HandoffBody } from "../contract/handoff.ts";
 import type { ActionsClaims } from "./handoff.ts";
 import { HandoffRejected } from "./handoff.ts";
 import { createCheckRun, type CheckRunUpdate, type GitHubPort, type RepoRef } from "./github.ts";
-import { CHECK_NAME, escapeMarkdown } from "./report.ts";
+import { appCheckName, previewPr } from "../names.ts";
+import { escapeMarkdown } from "./report.ts";
 
 /** The approval command: the whole comment, optionally pinning the reviewed commit. */
 const COMMAND = /^\/paas\s+deploy(?:\s+([0-9a-f]{7,40}))?$/i;
@@ -99,10 +100,6 @@ export function hasWrite(p: Permission): boolean {
   return p === "admin" || p === "maintain" || p === "write";
 }
 
-function checkNameFor(appKey: string): string {
-  return appKey ? `${CHECK_NAME} (${appKey})` : CHECK_NAME;
-}
-
 const MAX_ANSWERED = 1000;
 
 export class ForkApprovals implements ForkGate {
@@ -118,7 +115,7 @@ export class ForkApprovals implements ForkGate {
     const apps = await this.#trustedApps(repo);
     if (apps === undefined) return;
     for (const app of apps) {
-      const name = checkNameFor(app.key);
+      const name = appCheckName(app.key);
       if (await this.#d.forkGitHub.findOwnCheckRun(repo, headSha, name)) continue;
       await this.#d.forkGitHub.createCheckRun(
         repo,
@@ -214,7 +211,7 @@ export class ForkApprovals implements ForkGate {
     const external = approvalExternalId(sha, c.login);
     const ids: number[] = [];
     for (const app of approvable) {
-      const name = checkNameFor(app.key);
+      const name = appCheckName(app.key);
       const found = await this.#d.forkGitHub.findOwnCheckRun(repo, sha, name);
       if (found) {
         await this.#d.forkGitHub.updateCheckRun(repo, found.id, waiting, external);
@@ -266,8 +263,8 @@ export class ForkApprovals implements ForkGate {
     body: HandoffBody,
   ): Promise<number | undefined> {
     if (claims.event_name !== "workflow_dispatch") return undefined;
-    const m = /^(?:preview\/)?pr-(\d{1,9})$/.exec(body.environment ?? "");
-    if (!m) {
+    const pr = previewPr(body.environment ?? "");
+    if (pr === undefined) {
       // A dispatched run of the fork workflow has an approved fork's code checked out, and that
       // code can read the run's OIDC token: such a token deploys that fork preview, nothing else.
       const ref = claims.job_workflow_ref;
@@ -280,7 +277,6 @@ export class ForkApprovals implements ForkGate {
       }
       return undefined;
     }
-    const pr = Number(m[1]);
     const branch = await this.#d.forkGitHub.defaultBranch(repo);
     if (claims.ref !== `refs/heads/${branch}`) {
       throw new HandoffRejected(
@@ -304,7 +300,7 @@ export class ForkApprovals implements ForkGate {
         "sha",
         `${body.sha.slice(0, 12)} is not the head of pull request #${pr} (now ${pull.headSha.slice(0, 7)}): a new push needs a new /paas deploy`,
       );
-    const run = await this.#d.forkGitHub.findOwnCheckRun(repo, body.sha, checkNameFor(body.app));
+    const run = await this.#d.forkGitHub.findOwnCheckRun(repo, body.sha, appCheckName(body.app));
     if (!approvedBy(run?.externalId, body.sha)) {
       throw new HandoffRejected(
         403,

@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { EnvironmentConfig } from "../config/schema.ts";
 import type { HandoffBody } from "../contract/handoff.ts";
 import { PaasError } from "../errors.ts";
-import type { EnvRef } from "../names.ts";
+import { githubEnvironment, previewPr, type EnvRef } from "../names.ts";
 
 /** A refused hand-off: HTTP status, and which check failed (returned as JSON). */
 export class HandoffRejected extends PaasError {
@@ -207,18 +207,15 @@ export function resolveEnvironment(
 ): EnvRef {
   const pr = pullRequestOf(claims);
   if (pr !== undefined) {
-    if (
-      body.environment !== undefined &&
-      body.environment !== `preview/pr-${pr}` &&
-      body.environment !== `pr-${pr}`
-    ) {
+    const preview: EnvRef = { kind: "preview", pr };
+    if (body.environment !== undefined && previewPr(body.environment) !== pr) {
       throw new HandoffRejected(
         403,
         "branch",
-        `a pull_request run of PR #${pr} deploys only preview/pr-${pr}, not ${body.environment.slice(0, 64)}`,
+        `a pull_request run of PR #${pr} deploys only ${githubEnvironment(preview)}, not ${body.environment.slice(0, 64)}`,
       );
     }
-    return { kind: "preview", pr };
+    return preview;
   }
   if (claims.event_name === "pull_request") {
     throw new HandoffRejected(

@@ -2,6 +2,7 @@
 // pull requests, deployments, environments, webhook deliveries) and the
 // redelivery call, over Probot's Octokit. Every list is paginated and bounded.
 import type { ProbotOctokit } from "probot";
+import { appOfCheck } from "../names.ts";
 import type { DeploymentState, RepoRef } from "./github.ts";
 
 export interface InstalledRepo extends RepoRef {
@@ -197,7 +198,7 @@ export class OctokitReconcileGitHub implements ReconcileGitHub {
       per_page: PER_PAGE,
     });
     return data.check_runs
-      .filter((c) => c.name === "paas" || c.name.startsWith("paas ("))
+      .filter((c) => appOfCheck(c.name) !== undefined)
       .map((c) => ({ id: c.id, name: c.name, startedAt: c.started_at ?? null }));
   }
 

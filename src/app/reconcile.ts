@@ -7,7 +7,7 @@
 import pLimit from "p-limit";
 import { dnsOwner } from "../dns/owner.ts";
 import type { DnsProvider } from "../dns/types.ts";
-import { envSlug } from "../names.ts";
+import { envSlug, parseAppEnvironment } from "../names.ts";
 import type { Runtime, RuntimeEnvironment } from "../runtime/types.ts";
 import type { Clock, Deployer, Logger } from "./deployer.ts";
 import type { DeploymentState } from "./github.ts";
@@ -353,8 +353,8 @@ export class Reconciler {
 
 /** PR number of `preview/pr-12` or `preview/pr-12/<app>`. */
 function previewNumber(environment: string): number | undefined {
-  const m = /^preview\/pr-(\d{1,9})(?:\/[a-z0-9-]+)?$/.exec(environment);
-  return m ? Number(m[1]) : undefined;
+  const env = parseAppEnvironment(environment)?.environment;
+  return env?.kind === "preview" ? env.pr : undefined;
 }
 
 function remember<K>(s: Set<K> | Map<K, number>, k: K, v = 0): void {

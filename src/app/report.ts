@@ -6,7 +6,6 @@ import type { ConfigError } from "../errors.ts";
 import type { Diagnosis } from "../runtime/types.ts";
 import type { Annotation, CheckRunOutput } from "./github.ts";
 
-export const CHECK_NAME = "paas";
 export const COMMENT_MARKER = "<!-- paas:preview-comment -->";
 const STATE_RE = /<!-- paas:state ([A-Za-z0-9+/=]*) -->/;
 /** GitHub's limits: check run summary/text 65,535; comment 65,536; status description 140. */
