@@ -7,7 +7,7 @@ import { createDockerRuntime, dockerSettingsFromEnv } from "../runtime/docker/in
 import { createKubernetesRuntime } from "../runtime/kubernetes/index.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { Lock } from "./lock.ts";
-import type { Settings } from "./settings.ts";
+import type { Settings } from "../settings/app.ts";
 
 export interface Platform {
   runtime: Runtime;

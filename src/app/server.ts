@@ -17,7 +17,7 @@ import { InProcessLock, type Lock } from "./lock.ts";
 import { instrumentRuntime, PrometheusMetrics, rateLimitPlugin, type AppMetrics } from "./metrics.ts";
 import { HttpProber, type Prober } from "./probe.ts";
 import { appSecrets, redactRequestsPlugin } from "./redact-github.ts";
-import { probotEnv, type Settings } from "./settings.ts";
+import { probotEnv, type Settings } from "../settings/app.ts";
 import { throttleHandlers } from "./throttle.ts";
 import { OctokitReconcileGitHub } from "./reconcile-github.ts";
 import { Reconciler } from "./reconcile.ts";

@@ -2,7 +2,7 @@
 // and returns an exit code; errors print like a compiler's (file:line:col).
 import { PaasError } from "../errors.ts";
 import type { Command, CliIO } from "./io.ts";
-import { defaultIO } from "./io.ts";
+import { defaultIO, UsageError } from "./io.ts";
 
 const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import("./validate.ts")).validate,
@@ -64,5 +64,3 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     return 70;
   }
 }
-
-export class UsageError extends Error {}

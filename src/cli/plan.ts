@@ -3,18 +3,18 @@
 // Kubernetes the output is multi-document YAML, ready for `kubectl apply -f -`.
 import { stringify } from "yaml";
 import { resolveApps } from "../config/load.ts";
-import { planDeploy, type PlatformSettings } from "../core/plan.ts";
+import { planDeploy } from "../core/plan.ts";
+import { embeddedDefaults, platformSettingsFromEnv } from "../settings/platform.ts";
 import { detect, diskSource } from "../detect/index.ts";
 import { PaasError } from "../errors.ts";
 import { containerName, namespaceName, type Target } from "../names.ts";
 import { kubernetesSettingsFromEnv, planKubernetes, renderManifests } from "../runtime/kubernetes/index.ts";
 import type { DeploySpec } from "../runtime/types.ts";
-import { UsageError } from "./main.ts";
-import { appDir, args, envArg, loadConfigAt, type Command } from "./io.ts";
+import { appDir, args, envArg, loadConfigAt, UsageError, type Command } from "./io.ts";
 import { localRepo } from "./repo.ts";
 
 export const planCommand: Command = async (argv, io) => {
-  const { values, positionals } = await args(argv, {
+  const { values, positionals } = args(argv, {
     env: { type: "string" },
     image: { type: "string" },
     runtime: { type: "string" },
@@ -30,7 +30,7 @@ export const planCommand: Command = async (argv, io) => {
   if (runtime !== "docker" && runtime !== "kubernetes") {
     throw new UsageError(`--runtime must be kubernetes or docker, not "${runtime.slice(0, 40)}"`);
   }
-  const environment = await envArg(values.env);
+  const environment = envArg(values.env);
   const dir = await appDir(positionals[0], io.cwd);
   const loaded = await loadConfigAt(dir, io.cwd);
   const repo = await localRepo(dir, values.repo);
@@ -43,11 +43,10 @@ export const planCommand: Command = async (argv, io) => {
   }
   const image = values.image ?? `ghcr.io/${repo.owner}/${repo.repo}@sha256:${"0".repeat(64)}`;
   if (!values.image) io.err(`note: no --image given; planning with ${image}`);
-  const settings: PlatformSettings = {
-    baseDomain: values["base-domain"] ?? io.env.PAAS_BASE_DOMAIN ?? "localhost",
-    urlScheme: io.env.PAAS_URL_SCHEME === "https" ? "https" : "http",
-    urlPort: io.env.PAAS_URL_PORT ? Number(io.env.PAAS_URL_PORT) : undefined,
-  };
+  // The App's own settings reader: the same URLs (scheme, port) and the same resource ceilings.
+  const env: Record<string, string | undefined> = { ...io.env, PAAS_RUNTIME: runtime };
+  if (values["base-domain"] !== undefined) env.PAAS_BASE_DOMAIN = values["base-domain"];
+  const settings = platformSettingsFromEnv(embeddedDefaults(env));
 
   let apps = resolveApps(loaded);
   if (values.app !== undefined) apps = apps.filter((a) => a.key === values.app);
@@ -74,12 +73,12 @@ export const planCommand: Command = async (argv, io) => {
   }
 
   if (runtime === "kubernetes") {
-    const env = {
+    const k8sEnv = {
       ...io.env,
       ...(values.gateway ? { PAAS_K8S_GATEWAY: values.gateway } : {}),
       ...(values["ingress-namespace"] ? { PAAS_K8S_INGRESS_NAMESPACE: values["ingress-namespace"] } : {}),
     };
-    const k8s = kubernetesSettingsFromEnv(env);
+    const k8s = kubernetesSettingsFromEnv(k8sEnv);
     io.out(renderManifests(specs.flatMap((s) => planKubernetes(s, k8s.settings))));
     return 0;
   }

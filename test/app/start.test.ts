@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { SettingsError } from "../../src/app/settings.ts";
+import { SettingsError } from "../../src/settings/errors.ts";
 import { startApp } from "../../src/app/start.ts";
 import { startCaddy, type TestCaddy } from "../support/caddy.ts";
 

@@ -112,3 +112,41 @@ test("errors: missing --env is a usage error; unknown environments name the fix"
   assert.equal(hostile.code, 2);
   assert.match(hostile.stderr, /is not an environment/);
 });
+
+test("the App's settings: https URLs for real domains, and the App's resource ceilings", async () => {
+  const https = await paas(
+    { PAAS_BASE_DOMAIN: "example.com" },
+    "plan",
+    "examples/python",
+    "--env",
+    "production",
+    ...common,
+  );
+  assert.equal(https.code, 0, https.stderr);
+  const [view] = parseAllDocuments(https.stdout).map((d) => d.toJS() as Record<string, unknown>);
+  assert.equal(view!.url, "https://hello-python.example.com/");
+  const refused = await paas(
+    { PAAS_MAX_REPLICAS: "1", PAAS_MAX_MEMORY: "1Mi" },
+    "plan",
+    "examples/python",
+    "--env",
+    "production",
+    ...common,
+  );
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    /resources\.limits\.memory \S+ is above this platform's ceiling of 1Mi per replica/,
+  );
+  assert.equal(refused.stdout, "");
+  const invalid = await paas(
+    { PAAS_URL_SCHEME: "ftp" },
+    "plan",
+    "examples/python",
+    "--env",
+    "production",
+    ...common,
+  );
+  assert.equal(invalid.code, 1);
+  assert.match(invalid.stderr, /PAAS_URL_SCHEME must be http or https/);
+});

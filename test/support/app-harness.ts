@@ -8,7 +8,7 @@ import { startServer, type RunningServer } from "../../src/app/server.ts";
 import { HANDOFF_PATH, handoffAnswerSchema, handoffRefusalSchema } from "../../src/contract/handoff.ts";
 import type { DnsProvider } from "../../src/dns/types.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
-import { loadSettings, type Settings } from "../../src/app/settings.ts";
+import { loadSettings, type Settings } from "../../src/settings/app.ts";
 import { FakeGitHub } from "../fakes/github/server.ts";
 import { OidcIssuer, type ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
 import { RecordingDns, ServingRuntime } from "./app-runtime-double.ts";
