@@ -25,7 +25,7 @@ import {
   type Target,
 } from "../names.ts";
 import type { DeploySpec, Runtime } from "../runtime/types.ts";
-import type { GitHubPort, RepoRef } from "./github.ts";
+import { TERMINAL_STATES, type GitHubPort, type RepoInfo } from "../github/port.ts";
 import {
   bearerToken,
   checkClaims,
@@ -41,6 +41,7 @@ import { previewCeilingError } from "./preview-limit.ts";
 import type { AppMetrics, DeployPhase, DeployResult } from "./metrics.ts";
 import type { Prober } from "./probe.ts";
 import {
+  buildNotReceivedOutput,
   COMMENT_MARKER,
   configFailureOutput,
   description,
@@ -70,8 +71,32 @@ export interface TokenVerifier {
   verify(token: string): Promise<ActionsClaims>;
 }
 
+/** The GitHub calls the deployer makes. */
+export type DeployerGitHub = Pick<
+  GitHubPort,
+  | "findInstallation"
+  | "repositoryId"
+  | "getFile"
+  | "getPull"
+  | "branchHead"
+  | "createCheckRun"
+  | "updateCheckRun"
+  | "findCheckRun"
+  | "createDeployment"
+  | "createDeploymentStatus"
+  | "deployments"
+  | "latestDeploymentState"
+  | "deleteEnvironment"
+  | "listComments"
+  | "createComment"
+  | "updateComment"
+>;
+
+/** Newest deployments of one environment read to find the same hand-off or the one replaced. */
+const PER_ENVIRONMENT = 100;
+
 export interface DeployerDeps {
-  github: GitHubPort;
+  github: DeployerGitHub;
   runtime: Runtime;
   dns: DnsProvider;
   prober: Prober;
@@ -93,11 +118,6 @@ export interface DeployerDeps {
 }
 
 /** A repository the App is installed on, with the ids the hand-off is checked against. */
-export interface RepoInfo extends RepoRef {
-  repositoryId: number;
-  ownerId: number;
-}
-
 export interface Accepted {
   deploymentId: number;
   environment: string;
@@ -123,8 +143,6 @@ interface Job {
   /** Picked up again after a restart: skip it if another process finished it meanwhile. */
   resumed?: boolean;
 }
-
-const TERMINAL = new Set(["success", "failure", "error", "inactive"]);
 
 const CACHE_TTL_MS = 5 * 60_000;
 const MAX_CACHE = 1000;
@@ -273,7 +291,7 @@ export class Deployer {
       for (const k of this.#live.keys())
         if (k.startsWith(`${envKey}|`)) envNames.add(k.slice(envKey.length + 1));
       for (const name of envNames) {
-        const deployments = await this.#d.github.listDeployments(repo, name);
+        const deployments = await this.#d.github.deployments(repo, PER_ENVIRONMENT, name);
         for (const dep of deployments) {
           if (this.#inactive.has(dep.id)) continue;
           await this.#d.github.createDeploymentStatus(repo, dep.id, {
@@ -474,13 +492,13 @@ export class Deployer {
   ): Promise<Accepted> {
     // Exactly once across restarts: GitHub's deployments carry the hand-off (sha, digest, app).
     // A failed one may be retried on purpose; any other is this hand-off again.
-    const same = (await this.#d.github.listDeployments(repo, environment)).find(
+    const same = (await this.#d.github.deployments(repo, PER_ENVIRONMENT, environment)).find(
       (d) =>
         d.payload.sha === spec.sha && d.payload.digest === spec.digest && (d.payload.app ?? "") === app.key,
     );
     const sameState = same ? await this.#d.github.latestDeploymentState(repo, same.id) : undefined;
     if (same && sameState !== "failure" && sameState !== "error") {
-      if (!TERMINAL.has(sameState ?? "") && !this.#runningIds.has(same.id))
+      if (!TERMINAL_STATES.has(sameState ?? "") && !this.#runningIds.has(same.id))
         await this.resume(repo, { ...same, environment, sha: reportSha });
       return { deploymentId: same.id, environment, url: spec.url, sha: body.sha, duplicate: true };
     }
@@ -639,7 +657,10 @@ export class Deployer {
   async #stale(job: Job): Promise<string | null | undefined> {
     const { github } = this.#d;
     // Another process finished it meanwhile: nothing to report.
-    if (job.resumed && TERMINAL.has((await github.latestDeploymentState(job.repo, job.deploymentId)) ?? ""))
+    if (
+      job.resumed &&
+      TERMINAL_STATES.has((await github.latestDeploymentState(job.repo, job.deploymentId)) ?? "")
+    )
       return null;
     if (job.pr !== undefined) {
       const pull = await github.getPull(job.repo, job.pr);
@@ -796,7 +817,7 @@ export class Deployer {
         known === 0
           ? undefined
           : (known ??
-            (await github.listDeployments(repo, job.environment)).find(
+            (await github.deployments(repo, PER_ENVIRONMENT, job.environment)).find(
               // Ids grow: only an older deployment can be the one this replaces.
               (d) => d.id < job.deploymentId && !this.#inactive.has(d.id),
             )?.id);
@@ -952,15 +973,7 @@ export class Deployer {
     appKey: string,
     row: { pr: number; app: string } | undefined,
   ): Promise<void> {
-    const minutes = Math.round(this.#d.buildTimeoutMs / 60_000);
-    const after = minutes >= 1 ? `${minutes} min` : `${Math.round(this.#d.buildTimeoutMs / 1000)} s`;
-    await this.#completeCheck(repo, sha, appKey, "failure", {
-      title: "Build not received",
-      summary:
-        `No image was handed to the App within ${after} of this push. ` +
-        "Check that the repository has a workflow running the paas Action on this event, " +
-        "that it has `permissions: id-token: write`, and look at its run for a build failure.",
-    });
+    await this.#completeCheck(repo, sha, appKey, "failure", buildNotReceivedOutput(this.#d.buildTimeoutMs));
     if (row) {
       await this.#updateComment(repo, row.pr, false, (rows) =>
         rows.map((r) =>

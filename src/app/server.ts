@@ -2,7 +2,6 @@
 // POST /paas/v1/deployments, /healthz, /readyz and Prometheus /metrics.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import Bottleneck from "bottleneck";
 import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
 import { acceptedAnswer, HANDOFF_PATH, type HandoffRefusal } from "../contract/handoff.ts";
 import type { DnsProvider } from "../dns/types.ts";
@@ -10,16 +9,15 @@ import { paasApp } from "../index.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { Deployer, type Clock, type Logger } from "./deployer.ts";
 import { readBodyLimited } from "./body-limit.ts";
-import { ForkApprovals, OctokitForkGitHub } from "./forks.ts";
-import { OctokitGitHub } from "./github.ts";
+import { OctokitGitHub } from "../github/octokit.ts";
+import { githubThrottle } from "../github/throttle.ts";
+import { ForkApprovals } from "./forks.ts";
 import { HandoffRejected, OidcVerifier } from "./handoff.ts";
 import { InProcessLock, type Lock } from "./lock.ts";
 import { instrumentRuntime, PrometheusMetrics, rateLimitPlugin, type AppMetrics } from "./metrics.ts";
 import { HttpProber, type Prober } from "./probe.ts";
 import { appSecrets, redactRequestsPlugin } from "./redact-github.ts";
 import { probotEnv, type Settings } from "../settings/app.ts";
-import { throttleHandlers } from "./throttle.ts";
-import { OctokitReconcileGitHub } from "./reconcile-github.ts";
 import { Reconciler } from "./reconcile.ts";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
@@ -48,16 +46,7 @@ export interface RunningServer {
 
 export async function startServer(settings: Settings, deps: ServerDeps): Promise<RunningServer> {
   // Probot reads its own variables (GHE_HOST/GHE_PROTOCOL included) and builds the API base URL.
-  // Octokit's throttling spaces content-creating requests by 1 s (GitHub's advice
-  // against secondary rate limits); the interval is a setting (GHES may lift limits).
-  const interval = settings.githubWriteIntervalMs;
-  const write = new Bottleneck.Group({ id: "paas-write", maxConcurrent: 1, minTime: interval });
-  // Requests that notify people (comments) get Octokit's usual 3× spacing.
-  const notifications = new Bottleneck.Group({
-    id: "paas-notifications",
-    maxConcurrent: 1,
-    minTime: 3 * interval,
-  });
+  const throttle = githubThrottle(settings.githubWriteIntervalMs);
   const metrics = new PrometheusMetrics();
   // Runtime errors are counted for every caller (deployer, reconciler).
   const runtime = instrumentRuntime(deps.runtime, metrics.runtimeErrors);
@@ -68,7 +57,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   ).defaults((o: Record<string, unknown>) => ({
     ...o,
     // Probot's own handlers do not retry secondary limits: ours do (throttle.ts).
-    throttle: { ...(o.throttle as object), ...throttleHandlers(), write, notifications },
+    throttle: { ...(o.throttle as object), ...throttle },
   }));
   const probot = createProbot({ env: probotEnv(settings), overrides: { Octokit } });
   // Probot creates its pino logger while loading the app: forward to it lazily.
@@ -80,13 +69,14 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const githubWebUrl = settings.gheHost
     ? `${settings.gheProtocol}://${settings.gheHost}`
     : "https://github.com";
-  const github = new OctokitGitHub(
-    () => probot.auth(),
-    (id) => probot.auth(id),
-  );
+  // The one GitHub adapter, shared by the deployer, fork approvals and the reconciler.
+  const github = new OctokitGitHub({
+    app: () => probot.auth(),
+    installation: (id) => probot.auth(id),
+    appId: settings.appId,
+  });
   const forks = new ForkApprovals({
     github,
-    forkGitHub: new OctokitForkGitHub((id) => probot.auth(id), settings.appId),
     workflow: settings.forkWorkflow,
     log,
   });
@@ -109,10 +99,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     metrics,
   });
   const reconciler = new Reconciler({
-    github: new OctokitReconcileGitHub(
-      () => probot.auth(),
-      (id) => probot.auth(id),
-    ),
+    github,
     deployer,
     runtime,
     dns: deps.dns,

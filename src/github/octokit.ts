@@ -1,116 +1,44 @@
-// The GitHub port: only the calls the deployer makes, and its implementation
-// over Probot's Octokit (which owns authentication, token caching, retries and
-// throttling, and the API base URL built from GHE_HOST/GHE_PROTOCOL).
+// The one GitHub adapter: GitHubPort (port.ts) over Probot's Octokit, which
+// owns authentication, token caching, retries and throttling (throttle.ts),
+// and the API base URL built from GHE_HOST/GHE_PROTOCOL. Every list is
+// paginated and bounded.
 import type { ProbotOctokit } from "probot";
+import { appOfCheck } from "../names.ts";
+import {
+  httpStatus,
+  type CheckRunUpdate,
+  type Delivery,
+  type DeploymentInput,
+  type DeploymentRecord,
+  type DeploymentState,
+  type DeploymentStatusInput,
+  type GitHubPort,
+  type Permission,
+  type PullInfo,
+  type RepoInfo,
+  type RepoRef,
+} from "./port.ts";
 
-export interface RepoRef {
-  owner: string;
-  repo: string;
-  installationId: number;
+const PER_PAGE = 100;
+
+export interface OctokitClients {
+  /** Authenticated as the App (JWT). */
+  app: () => Promise<ProbotOctokit>;
+  /** Authenticated as one installation. */
+  installation: (id: number) => Promise<ProbotOctokit>;
+  /** The App's id: only its own check runs carry approvals. */
+  appId: number;
 }
 
-export interface PullInfo {
-  number: number;
-  state: "open" | "closed";
-  headSha: string;
-  mergeSha: string | null;
-  headRef: string;
-  baseRef: string;
-  /** Head repository id: differs from the base for forks. */
-  headRepoId: number | undefined;
-  baseRepoId: number;
-}
-
-export interface CheckRunOutput {
-  title: string;
-  summary: string;
-  text?: string | undefined;
-  annotations?: Annotation[] | undefined;
-}
-
-export interface Annotation {
-  path: string;
-  start_line: number;
-  end_line: number;
-  start_column?: number | undefined;
-  end_column?: number | undefined;
-  annotation_level: "notice" | "warning" | "failure";
-  message: string;
-  title?: string | undefined;
-}
-
-export interface CheckRunUpdate {
-  status?: "queued" | "in_progress" | "completed";
-  conclusion?: "success" | "failure" | "cancelled" | "neutral" | "action_required" | "timed_out" | "skipped";
-  startedAt?: string;
-  completedAt?: string;
-  detailsUrl?: string | undefined;
-  output?: CheckRunOutput;
-}
-
-export type DeploymentState = "queued" | "in_progress" | "success" | "failure" | "error" | "inactive";
-
-export interface DeploymentStatusInput {
-  state: DeploymentState;
-  description: string;
-  environmentUrl?: string | undefined;
-  logUrl?: string | undefined;
-}
-
-export interface DeploymentInput {
-  sha: string;
-  environment: string;
-  description: string;
-  transient: boolean;
-  production: boolean;
-  payload: Record<string, string>;
-}
-
-export interface GitHubPort {
-  /** The installation holding a repository and its ids, or undefined when the App is not installed there. */
-  findInstallation(
-    owner: string,
-    repo: string,
-  ): Promise<{ installationId: number; ownerId: number } | undefined>;
-  /** Repository id (from the API, with the installation token). */
-  repositoryId(r: RepoRef): Promise<number>;
-  /** File text at a ref; undefined when the file does not exist. */
-  getFile(r: RepoRef, path: string, ref: string): Promise<string | undefined>;
-  getPull(r: RepoRef, number: number): Promise<PullInfo | undefined>;
-  createCheckRun(r: RepoRef, headSha: string, name: string, update: CheckRunUpdate): Promise<number>;
-  updateCheckRun(r: RepoRef, id: number, update: CheckRunUpdate): Promise<void>;
-  /** Id of the newest check run with this name on a commit. */
-  findCheckRun(r: RepoRef, sha: string, name: string): Promise<number | undefined>;
-  createDeployment(r: RepoRef, input: DeploymentInput): Promise<number>;
-  createDeploymentStatus(r: RepoRef, id: number, input: DeploymentStatusInput): Promise<void>;
-  /** Newest first (first 100): with the payload the App wrote (image, digest, sha, app). */
-  listDeployments(
-    r: RepoRef,
-    environment: string,
-  ): Promise<{ id: number; sha: string; payload: Record<string, unknown> }[]>;
-  /** State of a deployment's newest status; undefined when it has none. */
-  latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined>;
-  /** Head commit of a branch; undefined when the branch does not exist. */
-  branchHead(r: RepoRef, branch: string): Promise<string | undefined>;
-  /** Deletes an environment; a missing one is success. */
-  deleteEnvironment(r: RepoRef, name: string): Promise<void>;
-  /** Comments of an issue or PR, oldest first (first pages only: the App comments early). */
-  listComments(r: RepoRef, issue: number): Promise<{ id: number; body: string; byBot: boolean }[]>;
-  createComment(r: RepoRef, issue: number, body: string): Promise<number>;
-  updateComment(r: RepoRef, id: number, body: string): Promise<void>;
-}
-
-/** GitHubPort over Probot's Octokit: `appClient` authenticates as the App, `installationClient` as an installation. */
 export class OctokitGitHub implements GitHubPort {
   readonly #app: () => Promise<ProbotOctokit>;
   readonly #installation: (id: number) => Promise<ProbotOctokit>;
+  readonly #appId: number;
 
-  constructor(
-    appClient: () => Promise<ProbotOctokit>,
-    installationClient: (id: number) => Promise<ProbotOctokit>,
-  ) {
-    this.#app = appClient;
-    this.#installation = installationClient;
+  constructor(clients: OctokitClients) {
+    this.#app = clients.app;
+    this.#installation = clients.installation;
+    this.#appId = clients.appId;
   }
 
   async findInstallation(owner: string, repo: string) {
@@ -119,7 +47,7 @@ export class OctokitGitHub implements GitHubPort {
       const { data } = await app.rest.apps.getRepoInstallation({ owner, repo });
       return { installationId: data.id, ownerId: (data.account as { id: number } | null)?.id ?? -1 };
     } catch (e) {
-      if (status(e) === 404) return undefined;
+      if (httpStatus(e) === 404) return undefined;
       throw e;
     }
   }
@@ -137,7 +65,7 @@ export class OctokitGitHub implements GitHubPort {
       if (Array.isArray(data) || data.type !== "file" || !("content" in data)) return undefined;
       return Buffer.from(data.content, "base64").toString("utf8");
     } catch (e) {
-      if (status(e) === 404) return undefined;
+      if (httpStatus(e) === 404) return undefined;
       throw e;
     }
   }
@@ -157,13 +85,21 @@ export class OctokitGitHub implements GitHubPort {
         baseRepoId: data.base.repo.id,
       };
     } catch (e) {
-      if (status(e) === 404) return undefined;
+      if (httpStatus(e) === 404) return undefined;
       throw e;
     }
   }
 
   async createCheckRun(r: RepoRef, headSha: string, name: string, u: CheckRunUpdate): Promise<number> {
-    return createCheckRun(await this.#installation(r.installationId), r, headSha, name, u);
+    const o = await this.#installation(r.installationId);
+    const { data } = await o.rest.checks.create({
+      owner: r.owner,
+      repo: r.repo,
+      head_sha: headSha,
+      name,
+      ...checkBody(u),
+    });
+    return data.id;
   }
 
   async updateCheckRun(r: RepoRef, id: number, u: CheckRunUpdate): Promise<void> {
@@ -220,24 +156,6 @@ export class OctokitGitHub implements GitHubPort {
     });
   }
 
-  async listDeployments(
-    r: RepoRef,
-    environment: string,
-  ): Promise<{ id: number; sha: string; payload: Record<string, unknown> }[]> {
-    const o = await this.#installation(r.installationId);
-    const { data } = await o.rest.repos.listDeployments({
-      owner: r.owner,
-      repo: r.repo,
-      environment,
-      per_page: 100,
-    });
-    return data.map((d) => ({
-      id: d.id,
-      sha: d.sha,
-      payload: typeof d.payload === "object" && d.payload !== null ? d.payload : {},
-    }));
-  }
-
   async latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined> {
     const o = await this.#installation(r.installationId);
     const { data } = await o.rest.repos.listDeploymentStatuses({
@@ -255,7 +173,7 @@ export class OctokitGitHub implements GitHubPort {
       const { data } = await o.rest.repos.getBranch({ owner: r.owner, repo: r.repo, branch });
       return data.commit.sha;
     } catch (e) {
-      if (status(e) === 404) return undefined;
+      if (httpStatus(e) === 404) return undefined;
       throw e;
     }
   }
@@ -265,7 +183,7 @@ export class OctokitGitHub implements GitHubPort {
     try {
       await o.rest.repos.deleteAnEnvironment({ owner: r.owner, repo: r.repo, environment_name: name });
     } catch (e) {
-      if (status(e) !== 404) throw e;
+      if (httpStatus(e) !== 404) throw e;
     }
   }
 
@@ -299,28 +217,185 @@ export class OctokitGitHub implements GitHubPort {
     const o = await this.#installation(r.installationId);
     await o.rest.issues.updateComment({ owner: r.owner, repo: r.repo, comment_id: id, body });
   }
+  // ----- the App's installations and deliveries (the reconciler) -----
+
+  async repositories(): Promise<RepoInfo[]> {
+    const app = await this.#app();
+    const installations = await app.paginate(app.rest.apps.listInstallations, { per_page: PER_PAGE });
+    const out: RepoInfo[] = [];
+    for (const inst of installations) {
+      const o = await this.#installation(inst.id);
+      const repos = await o.paginate(o.rest.apps.listReposAccessibleToInstallation, { per_page: PER_PAGE });
+      for (const r of repos)
+        out.push({
+          owner: r.owner.login,
+          repo: r.name,
+          installationId: inst.id,
+          repositoryId: r.id,
+          ownerId: r.owner.id,
+        });
+    }
+    return out;
+  }
+
+  async deliveries(since: Date, maxPages: number): Promise<Delivery[]> {
+    const app = await this.#app();
+    const out: Delivery[] = [];
+    let pages = 0;
+    // Newest first: stop at the first page reaching past `since`.
+    for await (const { data } of app.paginate.iterator(app.rest.apps.listWebhookDeliveries, {
+      per_page: PER_PAGE,
+    })) {
+      let older = false;
+      for (const d of data) {
+        if (new Date(d.delivered_at) < since) {
+          older = true;
+          continue;
+        }
+        out.push({
+          id: d.id,
+          guid: d.guid,
+          event: d.event,
+          action: d.action ?? null,
+          deliveredAt: d.delivered_at,
+          ok: d.status_code >= 200 && d.status_code < 300,
+          redelivery: d.redelivery,
+        });
+      }
+      if (older || ++pages >= maxPages) break;
+    }
+    return out;
+  }
+
+  async redeliver(id: number): Promise<void> {
+    const app = await this.#app();
+    await app.rest.apps.redeliverWebhookDelivery({ delivery_id: id });
+  }
+
+  async openPulls(r: RepoRef): Promise<{ number: number; headSha: string }[]> {
+    const o = await this.#installation(r.installationId);
+    const pulls = await o.paginate(o.rest.pulls.list, {
+      owner: r.owner,
+      repo: r.repo,
+      state: "open",
+      per_page: PER_PAGE,
+    });
+    return pulls.map((p) => ({ number: p.number, headSha: p.head.sha }));
+  }
+
+  async deployments(r: RepoRef, max: number, environment?: string): Promise<DeploymentRecord[]> {
+    const o = await this.#installation(r.installationId);
+    const data: Awaited<ReturnType<typeof o.rest.repos.listDeployments>>["data"] = [];
+    for (let page = 1; data.length < max; page++) {
+      const { data: batch } = await o.rest.repos.listDeployments({
+        owner: r.owner,
+        repo: r.repo,
+        per_page: Math.min(PER_PAGE, max),
+        page,
+        ...(environment !== undefined ? { environment } : {}),
+      });
+      data.push(...batch);
+      if (batch.length < Math.min(PER_PAGE, max)) break;
+    }
+    return data.slice(0, max).map((d) => ({
+      id: d.id,
+      sha: d.sha,
+      environment: d.environment,
+      payload: typeof d.payload === "object" && d.payload !== null ? d.payload : {},
+      createdAt: d.created_at,
+    }));
+  }
+
+  async environments(r: RepoRef): Promise<string[]> {
+    const o = await this.#installation(r.installationId);
+    const names: string[] = [];
+    for (let page = 1; page <= 10; page++) {
+      const { data } = await o.rest.repos.getAllEnvironments({
+        owner: r.owner,
+        repo: r.repo,
+        per_page: PER_PAGE,
+        page,
+      });
+      for (const e of data.environments ?? []) names.push(e.name);
+      if ((data.environments?.length ?? 0) < PER_PAGE) break;
+    }
+    return names;
+  }
+
+  async queuedChecks(r: RepoRef, sha: string) {
+    const o = await this.#installation(r.installationId);
+    const { data } = await o.rest.checks.listForRef({
+      owner: r.owner,
+      repo: r.repo,
+      ref: sha,
+      status: "queued",
+      filter: "latest",
+      per_page: PER_PAGE,
+    });
+    return data.check_runs
+      .filter((c) => appOfCheck(c.name) !== undefined)
+      .map((c) => ({ id: c.id, name: c.name, startedAt: c.started_at ?? null }));
+  }
+
+  // ----- fork approvals -----
+
+  async defaultBranch(r: RepoRef): Promise<string> {
+    const o = await this.#installation(r.installationId);
+    const { data } = await o.rest.repos.get({ owner: r.owner, repo: r.repo });
+    return data.default_branch;
+  }
+
+  async permission(r: RepoRef, login: string): Promise<Permission> {
+    const o = await this.#installation(r.installationId);
+    try {
+      const { data } = await o.rest.repos.getCollaboratorPermissionLevel({
+        owner: r.owner,
+        repo: r.repo,
+        username: login,
+      });
+      const role = (data as { role_name?: string }).role_name;
+      if (role === "maintain") return "maintain";
+      return (["admin", "write", "read", "none"] as const).find((p) => p === data.permission) ?? "none";
+    } catch (e) {
+      if (httpStatus(e) === 404) return "none";
+      throw e;
+    }
+  }
+
+  async dispatchWorkflow(
+    r: RepoRef,
+    workflow: string,
+    ref: string,
+    inputs: Record<string, string>,
+  ): Promise<void> {
+    const o = await this.#installation(r.installationId);
+    await o.rest.actions.createWorkflowDispatch({
+      owner: r.owner,
+      repo: r.repo,
+      workflow_id: workflow,
+      ref,
+      inputs,
+    });
+  }
+
+  async findOwnCheckRun(r: RepoRef, sha: string, name: string) {
+    const o = await this.#installation(r.installationId);
+    const { data } = await o.rest.checks.listForRef({
+      owner: r.owner,
+      repo: r.repo,
+      ref: sha,
+      check_name: name,
+      app_id: this.#appId,
+      filter: "latest",
+      per_page: 10,
+    });
+    // Another App could name a check "paas": only this App's own runs count.
+    const run = data.check_runs.find((c) => c.app?.id === this.#appId && c.head_sha === sha);
+    return run ? { id: run.id, externalId: run.external_id ?? null } : undefined;
+  }
 }
 
-/** Creates a check run; `externalId` carries durable state (fork approvals). Shared by the GitHub ports. */
-export async function createCheckRun(
-  o: ProbotOctokit,
-  r: RepoRef,
-  headSha: string,
-  name: string,
-  u: CheckRunUpdate,
-  externalId?: string,
-): Promise<number> {
-  const { data } = await o.rest.checks.create({
-    owner: r.owner,
-    repo: r.repo,
-    head_sha: headSha,
-    name,
-    ...checkBody(u),
-    ...(externalId ? { external_id: externalId } : {}),
-  });
-  return data.id;
-}
-
+/** The check run fields of an update; the only place the port's names become the API's. */
 function checkBody(u: CheckRunUpdate) {
   return {
     ...(u.status ? { status: u.status } : {}),
@@ -329,11 +404,6 @@ function checkBody(u: CheckRunUpdate) {
     ...(u.completedAt ? { completed_at: u.completedAt } : {}),
     ...(u.detailsUrl ? { details_url: u.detailsUrl } : {}),
     ...(u.output ? { output: u.output } : {}),
+    ...(u.externalId ? { external_id: u.externalId } : {}),
   };
-}
-
-function status(e: unknown): number | undefined {
-  return typeof e === "object" && e !== null && "status" in e
-    ? Number((e as { status: unknown }).status)
-    : undefined;
 }
