@@ -10,7 +10,7 @@ import {
   type ResolvedApp,
 } from "../config/load.ts";
 import { namedEnvironment, planDeploy, PlanError, type PlatformSettings } from "../core/plan.ts";
-import { dnsOwner } from "../dns/owner.ts";
+import { hostnameOwner } from "../core/ownership.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { ConfigError, PaasError } from "../errors.ts";
 import {
@@ -24,7 +24,8 @@ import {
   type EnvRef,
   type Target,
 } from "../names.ts";
-import type { DeploySpec, Runtime } from "../runtime/types.ts";
+import type { DeploySpec } from "../core/spec.ts";
+import type { Runtime } from "../runtime/types.ts";
 import { TERMINAL_STATES, type GitHubPort, type RepoInfo } from "../github/port.ts";
 import {
   bearerToken,
@@ -274,7 +275,7 @@ export class Deployer {
       const envNames = new Set<string>([appEnvironmentName("", env)]);
       for (const e of existing) {
         // DNS first: the runtime's labels are how a pass after a crash finds the hostnames again.
-        const owner = dnsOwner(e.target, repo.repositoryId);
+        const owner = hostnameOwner(e.target, repo.repositoryId);
         for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
         await this.#d.runtime.destroy(e.target);
         envNames.add(appEnvironmentName(e.target.app, env));
@@ -788,7 +789,7 @@ export class Deployer {
         );
         return;
       }
-      const owner = dnsOwner(spec.target, repo.repositoryId);
+      const owner = hostnameOwner(spec.target, repo.repositoryId);
       for (const h of spec.hostnames) await this.#d.dns.upsert(h, owner);
       phase("dns", "dns");
       const url = result.url || spec.url;

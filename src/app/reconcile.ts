@@ -5,10 +5,11 @@
 // closed pull requests are torn down, environments nobody owns are reported
 // and removed after a grace period, failed webhook deliveries are redelivered.
 import pLimit from "p-limit";
-import { dnsOwner } from "../dns/owner.ts";
+import { hostnameOwner } from "../core/ownership.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { envSlug, parseAppEnvironment } from "../names.ts";
-import type { Runtime, RuntimeEnvironment } from "../runtime/types.ts";
+import type { RuntimeEnvironment } from "../core/spec.ts";
+import type { Runtime } from "../runtime/types.ts";
 import type { Clock, Deployer, Logger } from "./deployer.ts";
 import { TERMINAL_STATES, type DeploymentRecord, type GitHubPort, type RepoInfo } from "../github/port.ts";
 import type { Lock } from "./lock.ts";
@@ -310,7 +311,7 @@ export class Reconciler {
         environment: envSlug(e.target.environment),
       };
       if (!due(key, where, "orphaned environment: its repository no longer has the App installed")) continue;
-      const owner = dnsOwner(e.target, e.repositoryId);
+      const owner = hostnameOwner(e.target, e.repositoryId);
       // DNS first: the runtime's labels are how a later pass finds the hostnames again.
       for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
       await this.#d.runtime.destroy(e.target);
@@ -318,7 +319,7 @@ export class Reconciler {
       report.orphansRemoved++;
       this.#d.log.info(where, "orphaned environment removed");
     }
-    const served = new Set(all.map((e) => dnsOwner(e.target, e.repositoryId).key));
+    const served = new Set(all.map((e) => hostnameOwner(e.target, e.repositoryId).key));
     for (const r of await this.#d.dns.list()) {
       if (served.has(r.ownerKey)) continue;
       const key = `dns:${r.hostname}`;

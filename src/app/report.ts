@@ -3,7 +3,7 @@
 // string is escaped so it cannot inject Markdown or HTML.
 import { z } from "zod";
 import type { ConfigError } from "../errors.ts";
-import type { Diagnosis } from "../runtime/types.ts";
+import type { Diagnosis } from "../core/spec.ts";
 import type { Annotation, CheckRunOutput } from "../github/port.ts";
 
 export const COMMENT_MARKER = "<!-- paas:preview-comment -->";

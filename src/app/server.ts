@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
 import { acceptedAnswer, HANDOFF_PATH, type HandoffRefusal } from "../contract/handoff.ts";
 import type { DnsProvider } from "../dns/types.ts";
-import { paasApp } from "../index.ts";
+import { paasApp } from "./webhooks.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { Deployer, type Clock, type Logger } from "./deployer.ts";
 import { readBodyLimited } from "./body-limit.ts";

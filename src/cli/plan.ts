@@ -9,7 +9,7 @@ import { detect, diskSource } from "../detect/index.ts";
 import { PaasError } from "../errors.ts";
 import { containerName, namespaceName, type Target } from "../names.ts";
 import { kubernetesSettingsFromEnv, planKubernetes, renderManifests } from "../runtime/kubernetes/index.ts";
-import type { DeploySpec } from "../runtime/types.ts";
+import type { DeploySpec } from "../core/spec.ts";
 import { appDir, args, envArg, loadConfigAt, UsageError, type Command } from "./io.ts";
 import { localRepo } from "./repo.ts";
 

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { parseConfig, resolveApps } from "../../src/config/load.ts";
-import { dnsOwner } from "../../src/dns/owner.ts";
+import { hostnameOwner } from "../../src/core/ownership.ts";
 import type { AppConfig } from "../../src/config/schema.ts";
 import { planDeploy } from "../../src/core/plan.ts";
 import { containerName, namespaceName, type EnvRef, type Target } from "../../src/names.ts";
@@ -201,6 +201,6 @@ test("a crafted in-repository hostname clash is arbitrated by ownership, not sil
   const [a] = plan(prod, 1).hostnames;
   const [b] = plan(staging, 1).hostnames;
   assert.equal(a, b);
-  assert.notEqual(dnsOwner(prod, 1).key, dnsOwner(staging, 1).key);
+  assert.notEqual(hostnameOwner(prod, 1).key, hostnameOwner(staging, 1).key);
   assert.notEqual(namespaceName(prod), namespaceName(staging));
 });

@@ -16,8 +16,12 @@ import type Docker from "dockerode";
 import { z } from "zod";
 import { durationMs } from "../../config/schema.ts";
 import { cpuMillis, memoryBytes } from "../../core/plan.ts";
-import { HostnameTakenError } from "../../dns/errors.ts";
-import { dnsOwner } from "../../dns/owner.ts";
+import {
+  conflictingClaim,
+  hostnameOwner,
+  HostnameTakenError,
+  type HostnameClaim,
+} from "../../core/ownership.ts";
 import { PaasError } from "../../errors.ts";
 import {
   containerName,
@@ -26,7 +30,7 @@ import {
   parseEnvironment,
   type Target,
 } from "../../names.ts";
-import { redactDiagnosis, redactError, Redactor } from "../redact.ts";
+import { redactDiagnosis, redactError, Redactor } from "../../redact.ts";
 import type {
   ApplyOptions,
   DeploySpec,
@@ -413,12 +417,17 @@ export class DockerRuntime implements Runtime {
 
   /** Another environment's route already serving one of these hostnames would shadow or be shadowed: refuse. */
   async #assertHostnamesFree(spec: DeploySpec, ns: string): Promise<void> {
-    const wanted = new Set(spec.hostnames.map((h) => h.toLowerCase()));
+    const claims: HostnameClaim[] = [];
     for (const g of generations(await this.#managed({}))) {
-      if (g.labels[L.namespace] === ns) continue;
-      const clash = splitList(g.labels[L.hostnames]).find((h) => wanted.has(h.toLowerCase()));
       const target = targetOf(g.labels);
-      if (clash && target) throw new HostnameTakenError(clash, dnsOwner(target, g.labels[L.repositoryId]));
+      if (g.labels[L.namespace] === ns || !target) continue;
+      const owner = hostnameOwner(target, g.labels[L.repositoryId]);
+      for (const hostname of splitList(g.labels[L.hostnames])) claims.push({ hostname, owner });
+    }
+    const self = hostnameOwner(spec.target, spec.repositoryId);
+    for (const hostname of spec.hostnames) {
+      const clash = conflictingClaim(hostname, self, claims, "environment");
+      if (clash) throw new HostnameTakenError(clash.hostname, clash.owner);
     }
   }
 

@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
 import { parseConfig, resolveApps } from "../../../src/config/load.ts";
 import { planDeploy } from "../../../src/core/plan.ts";
-import { HostnameTakenError } from "../../../src/dns/errors.ts";
+import { HostnameTakenError } from "../../../src/core/ownership.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
 import { CaddyClient } from "../../../src/runtime/docker/caddy.ts";
 import { DockerRuntime, routeId } from "../../../src/runtime/docker/runtime.ts";
