@@ -13,19 +13,57 @@ import type { DeploySpec } from "../core/spec.ts";
 import { appDir, args, envArg, loadConfigAt, UsageError, type Command } from "./io.ts";
 import { localRepo } from "./repo.ts";
 
+const OPTIONS = {
+  env: { type: "string" },
+  image: { type: "string" },
+  runtime: { type: "string" },
+  app: { type: "string" },
+  sha: { type: "string" },
+  repo: { type: "string" },
+  "repository-id": { type: "string" },
+  "base-domain": { type: "string" },
+  gateway: { type: "string" },
+  "ingress-namespace": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The Gateway `k8s/settings.yaml` ships with: what a cluster installed from k8s/ routes through. */
+export const DEFAULT_GATEWAY = "gateway-system/public";
+
+/** One line per flag; typed by OPTIONS so a flag without a line does not compile. */
+const FLAGS: Record<keyof typeof OPTIONS, string> = {
+  env: "environment: production, a name under .paas.yml environments, or preview/pr-<N> (required)",
+  image: "image pinned by digest, name@sha256:<64 hex> (default: ghcr.io/<owner>/<repo>@sha256:0…0)",
+  runtime: "docker or kubernetes (default: PAAS_RUNTIME, else docker)",
+  app: "only this app of a monorepo (a key under .paas.yml apps)",
+  sha: "commit to plan, 40 hex (default: the checkout's HEAD)",
+  repo: "owner/name (default: the checkout's origin remote)",
+  "repository-id": "GitHub repository id, for labels and ownership (default: GITHUB_REPOSITORY_ID, else 0)",
+  "base-domain": "domain of generated hostnames (default: PAAS_BASE_DOMAIN, else localhost)",
+  gateway: `kubernetes: parent Gateway, namespace/name[/section] (default: PAAS_K8S_GATEWAY, else ${DEFAULT_GATEWAY} as in k8s/settings.yaml)`,
+  "ingress-namespace":
+    "kubernetes: namespace of the gateway or ingress pods allowed to reach apps (default: PAAS_K8S_INGRESS_NAMESPACE, else the Gateway's)",
+  help: "print this help",
+};
+
+export const PLAN_USAGE = `Usage: paas plan [dir] --env <name> [options]
+
+Prints what a deploy would apply, and changes nothing: for kubernetes the
+manifests (multi-document YAML for kubectl apply -f -), for docker the
+containers, networks and routes. URLs, limits and refusals follow the App's
+settings (PAAS_BASE_DOMAIN, PAAS_URL_SCHEME, PAAS_URL_PORT, PAAS_MAX_*).
+
+Options:
+${Object.entries(FLAGS)
+  .map(([flag, text]) => `  --${flag.padEnd(18)} ${text}`)
+  .join("\n")}`;
+
 export const planCommand: Command = async (argv, io) => {
-  const { values, positionals } = args(argv, {
-    env: { type: "string" },
-    image: { type: "string" },
-    runtime: { type: "string" },
-    app: { type: "string" },
-    sha: { type: "string" },
-    repo: { type: "string" },
-    "repository-id": { type: "string" },
-    "base-domain": { type: "string" },
-    gateway: { type: "string" },
-    "ingress-namespace": { type: "string" },
-  });
+  const { values, positionals } = args(argv, OPTIONS);
+  if (values.help) {
+    io.out(PLAN_USAGE);
+    return 0;
+  }
   const runtime = values.runtime ?? io.env.PAAS_RUNTIME ?? "docker";
   if (runtime !== "docker" && runtime !== "kubernetes") {
     throw new UsageError(`--runtime must be kubernetes or docker, not "${runtime.slice(0, 40)}"`);
@@ -73,11 +111,15 @@ export const planCommand: Command = async (argv, io) => {
   }
 
   if (runtime === "kubernetes") {
-    const k8sEnv = {
+    const k8sEnv: Record<string, string | undefined> = {
       ...io.env,
       ...(values.gateway ? { PAAS_K8S_GATEWAY: values.gateway } : {}),
       ...(values["ingress-namespace"] ? { PAAS_K8S_INGRESS_NAMESPACE: values["ingress-namespace"] } : {}),
     };
+    if (!k8sEnv.PAAS_K8S_GATEWAY && (k8sEnv.PAAS_K8S_ROUTING ?? "httproute") === "httproute") {
+      k8sEnv.PAAS_K8S_GATEWAY = DEFAULT_GATEWAY;
+      io.err(`note: no --gateway given; planning with ${DEFAULT_GATEWAY} (k8s/settings.yaml)`);
+    }
     const k8s = kubernetesSettingsFromEnv(k8sEnv);
     io.out(renderManifests(specs.flatMap((s) => planKubernetes(s, k8s.settings))));
     return 0;

@@ -76,7 +76,7 @@ test("kubernetes: multi-document YAML of the environment's objects", async () =>
   assert.ok(docs.filter((d) => d.kind !== "Namespace").every((d) => d.metadata.namespace === ns));
 });
 
-test("kubernetes: missing cluster settings name the variable to set", async () => {
+test("kubernetes without --gateway: the Gateway k8s/settings.yaml installs, said on stderr", async () => {
   const r = await paas(
     {},
     "plan",
@@ -87,8 +87,57 @@ test("kubernetes: missing cluster settings name the variable to set", async () =
     "kubernetes",
     ...common,
   );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /no --gateway given; planning with gateway-system\/public/);
+  const route = parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as { kind: string; spec?: { parentRefs?: { namespace: string; name: string }[] } })
+    .find((d) => d.kind === "HTTPRoute")!;
+  assert.deepEqual(
+    route.spec!.parentRefs!.map((p) => `${p.namespace}/${p.name}`),
+    ["gateway-system/public"],
+  );
+});
+
+test("kubernetes: missing cluster settings name the variable to set", async () => {
+  const r = await paas(
+    { PAAS_K8S_ROUTING: "ingress" },
+    "plan",
+    "examples/python",
+    "--env",
+    "production",
+    "--runtime",
+    "kubernetes",
+    ...common,
+  );
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /PAAS_K8S_GATEWAY must name the parent Gateway/);
+  assert.match(r.stderr, /PAAS_K8S_INGRESS_NAMESPACE is required with ingress routing/);
+});
+
+test("plan --help documents every flag", async () => {
+  const r = await paas({}, "plan", "--help");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: paas plan \[dir\] --env <name>/);
+  const { PLAN_USAGE } = await import("../../src/cli/plan.ts");
+  assert.equal(r.stdout.trim(), PLAN_USAGE);
+  // Every flag the parser accepts has its line (an undocumented flag fails here).
+  const accepted = [
+    "env",
+    "image",
+    "runtime",
+    "app",
+    "sha",
+    "repo",
+    "repository-id",
+    "base-domain",
+    "gateway",
+    "ingress-namespace",
+    "help",
+  ];
+  for (const flag of accepted) assert.match(r.stdout, new RegExp(`^  --${flag} +\\S`, "m"), flag);
+  for (const flag of accepted.filter((f) => f !== "help")) {
+    const unknown = await paas({}, "plan", "examples/python", `--${flag}-typo`);
+    assert.equal(unknown.code, 2, `--${flag}-typo is refused`);
+  }
 });
 
 test("docker: the container, its env and its route", async () => {
