@@ -1,3 +1,5 @@
+/* eslint-disable max-lines-per-function -- `commented` is one decision table (who, which PR, which
+   commit, which apps) whose refusals each answer the user; it moves to src/deploy (#10 item 9). */
 // Pull requests from forks: no preview until a user with write permission
 // comments `/paas deploy`. The approval is bound to the PR's head sha and
 // recorded durably on the App's own `paas` check run of that commit

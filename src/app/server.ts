@@ -1,3 +1,5 @@
+/* eslint-disable max-lines-per-function, max-params -- the composition root: startServer wires every
+   part in one place on purpose; it moves to src/server with the deployer split (#10 item 9). */
 // One HTTP server: Probot's webhook middleware, the hand-off route
 // POST /paas/v1/deployments, /healthz, /readyz and Prometheus /metrics.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";

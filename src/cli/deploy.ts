@@ -1,3 +1,5 @@
+/* eslint-disable max-lines-per-function -- build, push, plan and apply in the order a user reads them
+   on the terminal; not yet split. */
 // `paas deploy [dir] [--env <name>]`: build with the local Docker engine (the
 // Action's builder) and deploy to the Docker runtime, no GitHub involved.
 import { createHash } from "node:crypto";
