@@ -14,7 +14,7 @@ import { hostnameOwner } from "../../src/core/ownership.ts";
 import type { AppConfig } from "../../src/config/schema.ts";
 import { planDeploy } from "../../src/core/plan.ts";
 import { containerName, namespaceName, type EnvRef, type Target } from "../../src/names.ts";
-import { routeId } from "../../src/runtime/docker/runtime.ts";
+import { routeId } from "../../src/runtime/docker/plan.ts";
 import { planKubernetes, type KubeObject } from "../../src/runtime/kubernetes/manifests.ts";
 import { validateKubeObject } from "../fakes/kubernetes-api.ts";
 
