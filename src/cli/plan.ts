@@ -7,10 +7,12 @@ import { planDeploy } from "../core/plan.ts";
 import { embeddedDefaults, platformSettingsFromEnv } from "../settings/platform.ts";
 import { detect, diskSource } from "../detect/index.ts";
 import { PaasError } from "../errors.ts";
-import { containerName, namespaceName, type Target } from "../names.ts";
+import type { Target } from "../names.ts";
+import { planDocker } from "../runtime/docker/plan.ts";
 import { kubernetesSettingsFromEnv, planKubernetes, renderManifests } from "../runtime/kubernetes/index.ts";
+import type { KubernetesSettings } from "../runtime/kubernetes/manifests.ts";
 import type { DeploySpec } from "../core/spec.ts";
-import { appDir, args, envArg, loadConfigAt, UsageError, type Command } from "./io.ts";
+import { appDir, args, envArg, loadConfigAt, UsageError, type CliIO, type Command } from "./io.ts";
 import { localRepo } from "./repo.ts";
 
 const OPTIONS = {
@@ -58,6 +60,8 @@ ${Object.entries(FLAGS)
   .map(([flag, text]) => `  --${flag.padEnd(18)} ${text}`)
   .join("\n")}`;
 
+type PlanValues = ReturnType<typeof args<typeof OPTIONS>>["values"];
+
 export const planCommand: Command = async (argv, io) => {
   const { values, positionals } = args(argv, OPTIONS);
   if (values.help) {
@@ -68,8 +72,36 @@ export const planCommand: Command = async (argv, io) => {
   if (runtime !== "docker" && runtime !== "kubernetes") {
     throw new UsageError(`--runtime must be kubernetes or docker, not "${runtime.slice(0, 40)}"`);
   }
+  const specs = await planSpecs({ values, dir: positionals[0], runtime }, io);
+  if (runtime === "kubernetes") {
+    const k8s = kubernetesPlanSettings(values, io);
+    io.out(renderManifests(specs.flatMap((s) => planKubernetes(s, k8s))));
+    return 0;
+  }
+  io.out(specs.map((s) => stringify(dockerDryRun(s, io.env.PAAS_DOCKER_INSTANCE))).join("---\n"));
+  return 0;
+};
+
+/** Chosen by the runtime at apply time: shown as such in the dry run. */
+export const DRY_RUN_DEPLOY_ID = "<deploy-id>";
+export const DRY_RUN_DEPLOYED_AT = "<deploy time>";
+
+/** What the Docker runtime creates for a spec: its own planner's output (runtime/docker/plan.ts). */
+export function dockerDryRun(spec: DeploySpec, instance: string | undefined) {
+  return {
+    runtime: "docker",
+    ...planDocker({ spec, instance, deployId: DRY_RUN_DEPLOY_ID, deployedAt: DRY_RUN_DEPLOYED_AT }),
+  };
+}
+
+/** The specs `paas plan` prints: the App's planner, with the App's settings, for each app. */
+export async function planSpecs(
+  o: { values: PlanValues; dir: string | undefined; runtime: "docker" | "kubernetes" },
+  io: CliIO,
+): Promise<DeploySpec[]> {
+  const { values, runtime } = o;
   const environment = envArg(values.env);
-  const dir = await appDir(positionals[0], io.cwd);
+  const dir = await appDir(o.dir, io.cwd);
   const loaded = await loadConfigAt(dir, io.cwd);
   const repo = await localRepo(dir, values.repo);
   const sha = values.sha ?? repo.sha;
@@ -109,38 +141,19 @@ export const planCommand: Command = async (argv, io) => {
       ),
     );
   }
+  return specs;
+}
 
-  if (runtime === "kubernetes") {
-    const k8sEnv: Record<string, string | undefined> = {
-      ...io.env,
-      ...(values.gateway ? { PAAS_K8S_GATEWAY: values.gateway } : {}),
-      ...(values["ingress-namespace"] ? { PAAS_K8S_INGRESS_NAMESPACE: values["ingress-namespace"] } : {}),
-    };
-    if (!k8sEnv.PAAS_K8S_GATEWAY && (k8sEnv.PAAS_K8S_ROUTING ?? "httproute") === "httproute") {
-      k8sEnv.PAAS_K8S_GATEWAY = DEFAULT_GATEWAY;
-      io.err(`note: no --gateway given; planning with ${DEFAULT_GATEWAY} (k8s/settings.yaml)`);
-    }
-    const k8s = kubernetesSettingsFromEnv(k8sEnv);
-    io.out(renderManifests(specs.flatMap((s) => planKubernetes(s, k8s.settings))));
-    return 0;
-  }
-  io.out(specs.map((s) => stringify(dockerView(s))).join("---\n"));
-  return 0;
-};
-
-/** What the Docker runtime creates for a spec: container, network, route. */
-function dockerView(s: DeploySpec) {
-  return {
-    runtime: "docker",
-    network: namespaceName(s.target),
-    container: containerName(s.target, s.sha),
-    image: s.image,
-    command: s.command ?? "(the image's CMD)",
-    env: s.env,
-    secrets: s.secrets,
-    limits: s.resources.limits,
-    healthcheck: s.healthcheck,
-    routes: s.hostnames.map((h) => ({ host: h, to: `${containerName(s.target, s.sha)}:${s.port}` })),
-    url: s.url,
+/** The cluster settings `paas plan --runtime kubernetes` plans with: the flags, PAAS_K8S_*, then defaults. */
+export function kubernetesPlanSettings(values: PlanValues, io: CliIO): KubernetesSettings {
+  const k8sEnv: Record<string, string | undefined> = {
+    ...io.env,
+    ...(values.gateway ? { PAAS_K8S_GATEWAY: values.gateway } : {}),
+    ...(values["ingress-namespace"] ? { PAAS_K8S_INGRESS_NAMESPACE: values["ingress-namespace"] } : {}),
   };
+  if (!k8sEnv.PAAS_K8S_GATEWAY && (k8sEnv.PAAS_K8S_ROUTING ?? "httproute") === "httproute") {
+    k8sEnv.PAAS_K8S_GATEWAY = DEFAULT_GATEWAY;
+    io.err(`note: no --gateway given; planning with ${DEFAULT_GATEWAY} (k8s/settings.yaml)`);
+  }
+  return kubernetesSettingsFromEnv(k8sEnv).settings;
 }

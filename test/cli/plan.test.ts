@@ -145,9 +145,11 @@ test("docker: the container, its env and its route", async () => {
   assert.equal(r.code, 0, r.stderr);
   const [view] = parseAllDocuments(r.stdout).map((d) => d.toJS() as Record<string, unknown>);
   assert.equal(view!.runtime, "docker");
-  assert.equal(view!.image, IMAGE);
+  const [container] = view!.containers as { image: string; env: Record<string, string>; name: string }[];
+  assert.equal(container!.image, IMAGE);
+  assert.match(container!.name, /-<deploy-id>$/, "the rollout's id is chosen at apply time");
   assert.equal(view!.url, "http://hello-python.localhost/");
-  assert.equal((view!.env as Record<string, string>).PAAS_COMMIT_SHA, SHA);
+  assert.equal(container!.env.PAAS_COMMIT_SHA, SHA);
 });
 
 test("errors: missing --env is a usage error; unknown environments name the fix", async () => {
