@@ -4,17 +4,14 @@
 // real container against planDocker). Kubernetes: the printed manifests are
 // the objects the runtime applies to the (fake) API server.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { parse, parseAllDocuments } from "yaml";
 import { dockerDryRun, kubernetesPlanSettings, planSpecs } from "../../src/cli/plan.ts";
 import type { CliIO } from "../../src/cli/io.ts";
 import { KubernetesRuntime } from "../../src/runtime/kubernetes/runtime.ts";
 import { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
+import { ROOT, runPaas } from "../support/paas-cli.ts";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const IMAGE = `ghcr.io/octo/hello@sha256:${"c".repeat(64)}`;
 const ENV = { PAAS_BASE_DOMAIN: "example.com", PAAS_MAX_REPLICAS: "5" };
@@ -30,19 +27,9 @@ const ARGS = [
   "octo/hello",
 ];
 
-function paas(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, "bin/paas.js"), ...argv],
-      { cwd: root, env: { PATH: process.env.PATH ?? "", ...ENV } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const paas = (...argv: string[]) => runPaas(ENV, ...argv);
 
-const io: CliIO = { out: () => {}, err: () => {}, cwd: root, env: { ...ENV } };
+const io: CliIO = { out: () => {}, err: () => {}, cwd: ROOT, env: { ...ENV } };
 const values = { env: "preview/pr-7", sha: SHA, image: IMAGE, repo: "octo/hello" };
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,30 +1,14 @@
 // `paas plan`, the dry run, as a user runs it: YAML on stdout ready for
 // `kubectl apply -f -`, nothing applied, clear errors.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
+import { runPaas } from "../support/paas-cli.ts";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const IMAGE = `ghcr.io/octo/hello@sha256:${"c".repeat(64)}`;
 
-function paas(
-  env: Record<string, string>,
-  ...argv: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, "bin/paas.js"), ...argv],
-      { cwd: root, env: { PATH: process.env.PATH ?? "", ...env } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const paas = runPaas;
 
 const common = ["--sha", SHA, "--image", IMAGE, "--repo", "octo/hello"];
 

@@ -3,12 +3,12 @@
 // exactly this (test/runtime/docker/runtime.test.ts checks a real container
 // against it); `paas plan --runtime docker` prints it (test/cli/plan-is-apply.test.ts).
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { containerCreateOptions, NON_ROOT, planDocker, routeId } from "../../../src/runtime/docker/plan.ts";
 import { namespaceName } from "../../../src/names.ts";
+import { assertGolden } from "../../support/golden.ts";
 import { AUTOSCALED_YAML, PREVIEW_YAML, PRODUCTION_YAML, specFor } from "../kubernetes/specs.ts";
 
 const GOLDEN = join(import.meta.dirname, "golden");
@@ -30,17 +30,7 @@ const CASES = {
 
 for (const [name, plan] of Object.entries(CASES)) {
   it(`golden: ${name}`, () => {
-    const yaml = stringify(plan());
-    const file = join(GOLDEN, `${name}.yaml`);
-    if (process.env.UPDATE_GOLDEN) {
-      mkdirSync(GOLDEN, { recursive: true });
-      writeFileSync(file, yaml);
-    }
-    assert.equal(
-      yaml,
-      readFileSync(file, "utf8"),
-      `plan changed: review, then UPDATE_GOLDEN=1 node --test ${import.meta.filename}`,
-    );
+    assertGolden(join(GOLDEN, `${name}.yaml`), stringify(plan()), import.meta.filename);
   });
 }
 
