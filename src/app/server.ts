@@ -10,7 +10,7 @@ import type { DnsProvider } from "../dns/types.ts";
 import { paasApp } from "./webhooks.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { Deployer, type Clock, type Logger } from "./deployer.ts";
-import { readBodyLimited } from "./body-limit.ts";
+import { BodyTooLarge, readBodyLimited } from "./body-limit.ts";
 import { OctokitGitHub } from "../github/octokit.ts";
 import { githubThrottle } from "../github/throttle.ts";
 import { ForkApprovals } from "./forks.ts";
@@ -203,7 +203,11 @@ async function handleHandoff(
     const type = req.headers["content-type"] ?? "";
     if (!/^application\/json\b/i.test(type))
       throw new HandoffRejected(415, "content_type", "send the body as application/json");
-    const raw = await readBody(req, maxBytes);
+    const raw = await readBodyLimited(req, maxBytes).catch((e: unknown) => {
+      throw e instanceof BodyTooLarge
+        ? new HandoffRejected(413, "size", `the body is larger than ${maxBytes} bytes`)
+        : e;
+    });
     let body: unknown;
     try {
       body = JSON.parse(raw);
@@ -225,30 +229,6 @@ async function handleHandoff(
     metrics.handoffs.inc({ status: "500", check: "internal" });
     json(res, 500, refusal("internal", "internal", "the App could not process the hand-off; retry"));
   }
-}
-
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"] ?? NaN);
-    if (declared > maxBytes) {
-      req.resume();
-      return reject(new HandoffRejected(413, "size", `the body is larger than ${maxBytes} bytes`));
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > maxBytes) {
-        req.removeAllListeners("data");
-        req.resume();
-        reject(new HandoffRejected(413, "size", `the body is larger than ${maxBytes} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 async function serveMetrics(res: ServerResponse, metrics: PrometheusMetrics, log: Logger): Promise<void> {
