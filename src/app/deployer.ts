@@ -18,7 +18,6 @@ import { ConfigError, PaasError } from "../errors.ts";
 import {
   appEnvironmentName,
   appOfCheck,
-  CHECK_NAME,
   appCheckName,
   environmentLockKey,
   parseAppEnvironment,
@@ -38,6 +37,7 @@ import {
   type ActionsClaims,
 } from "./handoff.ts";
 import { handoffRequestSchema, type HandoffBody } from "../contract/handoff.ts";
+import { Reporter } from "../deploy/reporter.ts";
 import type { ForkGate } from "./forks.ts";
 import type { Lock } from "./lock.ts";
 import { previewCeilingError } from "./preview-limit.ts";
@@ -45,17 +45,12 @@ import type { AppMetrics, DeployPhase, DeployResult } from "./metrics.ts";
 import type { Prober } from "./probe.ts";
 import {
   buildNotReceivedOutput,
-  COMMENT_MARKER,
-  configFailureOutput,
   description,
   errorOutput,
-  parseCommentRows,
-  renderComment,
   rolloutFailureOutput,
   successOutput,
   upsertRow,
   waitingOutput,
-  type CommentRow,
   type RowStatus,
 } from "./report.ts";
 
@@ -154,11 +149,10 @@ export class Deployer {
   readonly #d: DeployerDeps;
   readonly #repos = new Map<string, RepoInfo & { expires: number }>();
   readonly #configs = new Map<string, LoadedConfig | ConfigError>();
-  readonly #checkRuns = new Map<string, number>();
-  readonly #annotated = new Map<string, true>();
   /** Deployments this process already set inactive (teardown skips them). */
   readonly #inactive = new Map<number, true>();
-  readonly #comments = new Map<string, { id: number; rows: CommentRow[] }>();
+  /** Check runs and the sticky comment (src/deploy/reporter.ts). */
+  readonly #report: Reporter;
   /** Hand-offs by idempotency key; pending ones too, so concurrent duplicates share one deployment. */
   readonly #accepted = new Map<string, Promise<Accepted>>();
   readonly #jobs = new Map<number, Job>();
@@ -174,6 +168,7 @@ export class Deployer {
 
   constructor(deps: DeployerDeps) {
     this.#d = deps;
+    this.#report = new Reporter(deps);
   }
 
   /** Stops the build-timeout timers (process shutdown). */
@@ -231,9 +226,9 @@ export class Deployer {
     }
     const loaded = await this.#config(repo, headSha);
     if (loaded instanceof ConfigError) {
-      await this.#failConfig(repo, headSha, CHECK_NAME, loaded);
-      await this.#updateComment(repo, pr, true, (rows) =>
-        upsertRow(rows, this.#row(repo.repo, "failed", headSha, { note: "invalid .paas.yml" })),
+      await this.#report.failConfig({ repo, sha: headSha, appKey: "" }, loaded);
+      await this.#report.updateComment(repo, pr, true, (rows) =>
+        upsertRow(rows, this.#report.row(repo.repo, "failed", headSha, { note: "invalid .paas.yml" })),
       );
       return;
     }
@@ -246,14 +241,14 @@ export class Deployer {
       const liveKey = `${environmentLockKey(repo.repositoryId, env)}|${appEnvironmentName(app.key, env)}`;
       if (o.opened && !this.#live.has(liveKey)) remember(this.#live, liveKey, 0);
     }
-    await this.#updateComment(repo, pr, true, (rows) => {
+    await this.#report.updateComment(repo, pr, true, (rows) => {
       let out = rows;
       for (const app of apps) {
         // No URL until this commit answers on it: the old one serves the previous commit.
         out = upsertRow(
           out,
-          this.#row(displayApp(repo, app), "building", headSha, {
-            checkUrl: this.#checkUrl(repo, headSha, app.key),
+          this.#report.row(displayApp(repo, app), "building", headSha, {
+            checkUrl: this.#report.checkUrl({ repo, sha: headSha, appKey: app.key }),
           }),
         );
       }
@@ -283,7 +278,7 @@ export class Deployer {
         envNames.add(appEnvironmentName(e.target.app, env));
       }
       // The comment before the environments: a leftover environment makes the reconciler redo it all.
-      await this.#updateComment(repo, pr, false, (rows) =>
+      await this.#report.updateComment(repo, pr, false, (rows) =>
         rows.map((r) => ({
           ...r,
           status: "removed" as RowStatus,
@@ -322,7 +317,7 @@ export class Deployer {
     const loaded = await this.#config(repo, sha);
     if (loaded instanceof ConfigError) {
       // Annotate only where it matters without knowing the mapping: the default branch.
-      if (branch === defaultBranch) await this.#failConfig(repo, sha, CHECK_NAME, loaded);
+      if (branch === defaultBranch) await this.#report.failConfig({ repo, sha, appKey: "" }, loaded);
       return;
     }
     for (const app of resolveApps(loaded)) {
@@ -347,7 +342,7 @@ export class Deployer {
       status: "queued",
       output: waitingOutput(),
     });
-    remember(this.#checkRuns, checkKey(repo, headSha, appKey), id);
+    this.#report.noteCheck({ repo, sha: headSha, appKey }, id);
     const job = previous ? this.#jobs.get(previous.deploymentId) : undefined;
     if (!job) return;
     const deploymentId = await this.#createDeployment(job.repo, job.spec, job.environment, job.reportSha);
@@ -421,9 +416,8 @@ export class Deployer {
 
     this.#received(repo, reportSha, body.app);
     const loaded = await config;
-    const checkName = appCheckName(body.app);
     if (loaded instanceof ConfigError) {
-      await this.#failConfig(repo, reportSha, checkName, loaded);
+      await this.#report.failConfig({ repo, sha: reportSha, appKey: body.app }, loaded);
       throw new HandoffRejected(
         422,
         "config",
@@ -449,10 +443,8 @@ export class Deployer {
         ? await previewCeilingError(this.#d.runtime, repo.repositoryId, env.pr, this.#d.maxPreviews)
         : undefined;
     if (overCeiling) {
-      await this.#completeCheck(
-        repo,
-        reportSha,
-        app.key,
+      await this.#report.completeCheck(
+        { repo, sha: reportSha, appKey: app.key },
         "failure",
         errorOutput("Too many previews", overCeiling),
       );
@@ -467,7 +459,11 @@ export class Deployer {
       );
     } catch (e) {
       if (!(e instanceof PlanError)) throw e;
-      await this.#completeCheck(repo, reportSha, app.key, "failure", errorOutput("Cannot deploy", e.message));
+      await this.#report.completeCheck(
+        { repo, sha: reportSha, appKey: app.key },
+        "failure",
+        errorOutput("Cannot deploy", e.message),
+      );
       throw new HandoffRejected(422, "plan", e.message);
     }
 
@@ -735,26 +731,29 @@ export class Deployer {
         await github.createDeploymentStatus(repo, job.deploymentId, { state: "inactive", description: why });
         remember(this.#inactive, job.deploymentId, true);
         outcome = "cancelled";
-        await this.#completeCheck(repo, job.reportSha, job.app.key, "cancelled", {
+        await this.#report.completeCheck({ repo, sha: job.reportSha, appKey: job.app.key }, "cancelled", {
           title: description(why),
           summary: `This deploy was skipped: ${why}.`,
         });
         return;
       }
       if (job.acceptedAt < phaseStart) phase("queued", "queue");
-      const logUrl = job.runUrl ?? this.#checkUrl(repo, job.reportSha, job.app.key);
+      const logUrl = job.runUrl ?? this.#report.checkUrl({ repo, sha: job.reportSha, appKey: job.app.key });
       // Independent reports go out together; Octokit's throttling still paces writes.
       await Promise.all([
-        this.#check(repo, job.reportSha, job.app.key, {
-          status: "in_progress",
-          startedAt: this.#d.clock.now().toISOString(),
-          // "Details" on the check opens the workflow run that built the image.
-          detailsUrl: job.runUrl,
-          output: {
-            title: `Deploying to ${job.environment}`,
-            summary: `Deploying \`${spec.image.replace(/`/g, "")}\` to ${job.environment}.`,
+        this.#report.check(
+          { repo, sha: job.reportSha, appKey: job.app.key },
+          {
+            status: "in_progress",
+            startedAt: this.#d.clock.now().toISOString(),
+            // "Details" on the check opens the workflow run that built the image.
+            detailsUrl: job.runUrl,
+            output: {
+              title: `Deploying to ${job.environment}`,
+              summary: `Deploying \`${spec.image.replace(/`/g, "")}\` to ${job.environment}.`,
+            },
           },
-        }),
+        ),
         github.createDeploymentStatus(repo, job.deploymentId, {
           state: "in_progress",
           description: description(`deploying ${spec.sha.slice(0, 7)}`),
@@ -763,20 +762,22 @@ export class Deployer {
         // A rollout can take minutes: the comment says the build arrived and is deploying.
         job.pr === undefined
           ? undefined
-          : this.#updateComment(repo, job.pr, true, (rows) =>
-              upsertRow(
-                rows,
-                this.#row(displayApp(repo, job.app), "deploying", job.reportSha, {
-                  checkUrl: this.#checkUrl(repo, job.reportSha, job.app.key),
-                  runUrl: job.runUrl,
-                }),
+          : this.#report
+              .updateComment(repo, job.pr, true, (rows) =>
+                upsertRow(
+                  rows,
+                  this.#report.row(displayApp(repo, job.app), "deploying", job.reportSha, {
+                    checkUrl: this.#report.checkUrl({ repo, sha: job.reportSha, appKey: job.app.key }),
+                    runUrl: job.runUrl,
+                  }),
+                ),
+              )
+              .catch((e: unknown) =>
+                this.#d.log.warn(
+                  { err: errText(e), deploymentId: job.deploymentId },
+                  "cannot update the comment",
+                ),
               ),
-            ).catch((e: unknown) =>
-              this.#d.log.warn(
-                { err: errText(e), deploymentId: job.deploymentId },
-                "cannot update the comment",
-              ),
-            ),
       ]);
 
       const result = await this.#d.runtime.apply(spec);
@@ -845,12 +846,12 @@ export class Deployer {
       };
       const comment = async () => {
         if (job.pr === undefined) return;
-        await this.#updateComment(repo, job.pr, true, (rows) =>
+        await this.#report.updateComment(repo, job.pr, true, (rows) =>
           upsertRow(
             rows,
-            this.#row(displayApp(repo, job.app), "ready", job.reportSha, {
+            this.#report.row(displayApp(repo, job.app), "ready", job.reportSha, {
               url,
-              checkUrl: this.#checkUrl(repo, job.reportSha, job.app.key),
+              checkUrl: this.#report.checkUrl({ repo, sha: job.reportSha, appKey: job.app.key }),
               runUrl: job.runUrl,
             }),
           ),
@@ -862,10 +863,8 @@ export class Deployer {
         comment().catch((e: unknown) =>
           this.#d.log.warn({ err: errText(e), deploymentId: job.deploymentId }, "cannot update the comment"),
         ),
-        this.#completeCheck(
-          repo,
-          job.reportSha,
-          job.app.key,
+        this.#report.completeCheck(
+          { repo, sha: job.reportSha, appKey: job.app.key },
           "success",
           successOutput({
             environment: job.environment,
@@ -914,13 +913,17 @@ export class Deployer {
       description: desc,
       logUrl,
     });
-    await this.#completeCheck(job.repo, job.reportSha, job.app.key, "failure", output);
+    await this.#report.completeCheck(
+      { repo: job.repo, sha: job.reportSha, appKey: job.app.key },
+      "failure",
+      output,
+    );
     if (job.pr !== undefined) {
-      await this.#updateComment(job.repo, job.pr, true, (rows) =>
+      await this.#report.updateComment(job.repo, job.pr, true, (rows) =>
         upsertRow(
           rows,
-          this.#row(displayApp(job.repo, job.app), "failed", job.reportSha, {
-            checkUrl: this.#checkUrl(job.repo, job.reportSha, job.app.key),
+          this.#report.row(displayApp(job.repo, job.app), "failed", job.reportSha, {
+            checkUrl: this.#report.checkUrl({ repo: job.repo, sha: job.reportSha, appKey: job.app.key }),
             runUrl: job.runUrl,
             note: "see the check run",
           }),
@@ -954,12 +957,12 @@ export class Deployer {
     row?: { pr: number; app: string },
   ): Promise<void> {
     const key = checkKey(repo, sha, appKey);
-    if (this.#checkRuns.has(key)) return;
+    if (this.#report.knows({ repo, sha, appKey })) return;
     const id = await this.#d.github.createCheckRun(repo, sha, appCheckName(appKey), {
       status: "queued",
       output: waitingOutput(),
     });
-    remember(this.#checkRuns, key, id);
+    this.#report.noteCheck({ repo, sha, appKey }, id);
     const timer = setTimeout(() => {
       this.#waiting.delete(key);
       this.#buildNotReceived(repo, sha, appKey, row).catch((e: unknown) =>
@@ -976,9 +979,13 @@ export class Deployer {
     appKey: string,
     row: { pr: number; app: string } | undefined,
   ): Promise<void> {
-    await this.#completeCheck(repo, sha, appKey, "failure", buildNotReceivedOutput(this.#d.buildTimeoutMs));
+    await this.#report.completeCheck(
+      { repo, sha, appKey },
+      "failure",
+      buildNotReceivedOutput(this.#d.buildTimeoutMs),
+    );
     if (row) {
-      await this.#updateComment(repo, row.pr, false, (rows) =>
+      await this.#report.updateComment(repo, row.pr, false, (rows) =>
         rows.map((r) =>
           r.app === row.app && r.sha === sha && r.status === "building"
             ? {
@@ -999,105 +1006,6 @@ export class Deployer {
     const timer = this.#waiting.get(key);
     if (timer) clearTimeout(timer);
     this.#waiting.delete(key);
-  }
-
-  /** Updates the check run of a commit, creating it when the App never saw the push. */
-  async #check(
-    repo: RepoInfo,
-    sha: string,
-    appKey: string,
-    update: Parameters<GitHubPort["updateCheckRun"]>[2],
-  ): Promise<void> {
-    const key = checkKey(repo, sha, appKey);
-    let id = this.#checkRuns.get(key) ?? (await this.#d.github.findCheckRun(repo, sha, appCheckName(appKey)));
-    if (id === undefined) {
-      id = await this.#d.github.createCheckRun(repo, sha, appCheckName(appKey), update);
-    } else {
-      await this.#d.github.updateCheckRun(repo, id, update);
-    }
-    remember(this.#checkRuns, key, id);
-  }
-
-  async #completeCheck(
-    repo: RepoInfo,
-    sha: string,
-    appKey: string,
-    conclusion: "success" | "failure" | "cancelled",
-    output: { title: string; summary: string; text?: string },
-  ): Promise<void> {
-    await this.#check(repo, sha, appKey, {
-      status: "completed",
-      conclusion,
-      completedAt: this.#d.clock.now().toISOString(),
-      output,
-    });
-  }
-
-  async #failConfig(repo: RepoInfo, sha: string, checkName: string, err: ConfigError): Promise<void> {
-    const appKey = appOfCheck(checkName) ?? "";
-    // Annotate a commit once: the PR webhook and the hand-off both find the same error.
-    if (this.#annotated.has(checkKey(repo, sha, appKey))) return;
-    const { output, batches } = configFailureOutput(err);
-    const completed = {
-      status: "completed" as const,
-      conclusion: "failure" as const,
-      completedAt: this.#d.clock.now().toISOString(),
-    };
-    await this.#check(repo, sha, appKey, {
-      ...completed,
-      output: { ...output, annotations: batches[0] ?? [] },
-    });
-    const id = this.#checkRuns.get(checkKey(repo, sha, appKey))!;
-    // GitHub accepts 50 annotations per request; later requests append.
-    for (const batch of batches.slice(1)) {
-      await this.#d.github.updateCheckRun(repo, id, { output: { ...output, annotations: batch } });
-    }
-    remember(this.#annotated, checkKey(repo, sha, appKey), true);
-  }
-
-  async #updateComment(
-    repo: RepoInfo,
-    pr: number,
-    create: boolean,
-    change: (rows: CommentRow[]) => CommentRow[],
-  ): Promise<void> {
-    const key = `${repo.repositoryId}#${pr}`;
-    const release = await this.#d.lock.acquire(`comment:${key}`);
-    try {
-      let cached = this.#comments.get(key);
-      if (!cached) {
-        const existing = (await this.#d.github.listComments(repo, pr)).find(
-          (c) => c.byBot && c.body.includes(COMMENT_MARKER),
-        );
-        if (existing) cached = { id: existing.id, rows: parseCommentRows(existing.body) };
-      }
-      const rows = change(cached?.rows ?? []);
-      if (cached) {
-        if (JSON.stringify(rows) === JSON.stringify(cached.rows)) return;
-        await this.#d.github.updateComment(repo, cached.id, renderComment(rows));
-        remember(this.#comments, key, { id: cached.id, rows });
-      } else if (create && rows.length > 0) {
-        const id = await this.#d.github.createComment(repo, pr, renderComment(rows));
-        remember(this.#comments, key, { id, rows });
-      }
-    } finally {
-      release();
-    }
-  }
-
-  #row(app: string, status: RowStatus, sha: string, extra: Partial<CommentRow>): CommentRow {
-    return {
-      app,
-      status,
-      sha,
-      updatedAt: this.#d.clock.now().toISOString(),
-      ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
-    };
-  }
-
-  #checkUrl(repo: RepoInfo, sha: string, appKey: string): string | undefined {
-    const id = this.#checkRuns.get(checkKey(repo, sha, appKey));
-    return id === undefined ? undefined : `${this.#d.githubWebUrl}/${repo.owner}/${repo.repo}/runs/${id}`;
   }
 }
 
