@@ -96,7 +96,6 @@ export default tseslint.config(
   {
     // Use cases take ports: the adapters and the server are wired by the composition root.
     files: ["src/app/**", "src/deploy/**"],
-    ignores: ["src/app/server.ts", "src/app/platform.ts", "src/app/start.ts", "src/server/**"],
     rules: {
       "no-restricted-imports": [
         "error",

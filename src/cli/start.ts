@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
 import { PaasError } from "../errors.ts";
-import { startApp } from "../app/start.ts";
+import { startApp } from "../server/start.ts";
 import { SettingsError } from "../settings/errors.ts";
 import { embeddedDefaults } from "../settings/platform.ts";
 import { adminOrigin } from "../runtime/docker/caddy.ts";

@@ -1,5 +1,5 @@
 /* eslint-disable max-lines-per-function, max-params -- the composition root: startServer wires every
-   part in one place on purpose; it moves to src/server with the deployer split (#10 item 9). */
+   part in one place on purpose; routes and wiring are separated with the rest of the deployer split (#10 item 9). */
 // One HTTP server: Probot's webhook middleware, the hand-off route
 // POST /paas/v1/deployments, /healthz, /readyz and Prometheus /metrics.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -9,18 +9,18 @@ import { acceptedAnswer, HANDOFF_PATH, type HandoffRefusal } from "../contract/h
 import type { DnsProvider } from "../dns/types.ts";
 import { paasApp } from "./webhooks.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { Deployer, type Clock, type Logger } from "./deployer.ts";
+import { Deployer, type Clock, type Logger } from "../app/deployer.ts";
 import { BodyTooLarge, readBodyLimited } from "./body-limit.ts";
 import { OctokitGitHub } from "../github/octokit.ts";
 import { githubThrottle } from "../github/throttle.ts";
-import { ForkApprovals } from "./forks.ts";
-import { HandoffRejected, OidcVerifier } from "./handoff.ts";
-import { InProcessLock, type Lock } from "./lock.ts";
-import { instrumentRuntime, PrometheusMetrics, rateLimitPlugin, type AppMetrics } from "./metrics.ts";
-import { HttpProber, type Prober } from "./probe.ts";
+import { ForkApprovals } from "../app/forks.ts";
+import { HandoffRejected, OidcVerifier } from "../app/handoff.ts";
+import { InProcessLock, type Lock } from "../app/lock.ts";
+import { instrumentRuntime, PrometheusMetrics, rateLimitPlugin, type AppMetrics } from "../app/metrics.ts";
+import { HttpProber, type Prober } from "../app/probe.ts";
 import { appSecrets, redactRequestsPlugin } from "./redact-github.ts";
 import { probotEnv, type Settings } from "../settings/app.ts";
-import { Reconciler } from "./reconcile.ts";
+import { Reconciler } from "../app/reconcile.ts";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
 export interface ServerDeps {

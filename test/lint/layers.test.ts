@@ -43,7 +43,7 @@ describe("layer rules", () => {
     assert.equal(await refused("src/app/x.ts", "./server.ts"), true);
     assert.equal(await refused("src/app/x.ts", "../github/port.ts"), false);
     assert.equal(
-      await refused("src/app/server.ts", "../github/octokit.ts"),
+      await refused("src/server/server.ts", "../github/octokit.ts"),
       false,
       "the composition root wires them",
     );

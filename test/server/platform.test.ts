@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
-import { createPlatform } from "../../src/app/platform.ts";
+import { createPlatform } from "../../src/server/platform.ts";
 import { loadSettings } from "../../src/settings/app.ts";
 
 const pem = generateKeyPairSync("rsa", { modulusLength: 2048 })

@@ -4,7 +4,7 @@
 // from @octokit/webhooks-examples, adjusted to the scenario and signed.
 import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
-import { startServer, type RunningServer } from "../../src/app/server.ts";
+import { startServer, type RunningServer } from "../../src/server/server.ts";
 import { HANDOFF_PATH, handoffAnswerSchema, handoffRefusalSchema } from "../../src/contract/handoff.ts";
 import type { DnsProvider } from "../../src/dns/types.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
