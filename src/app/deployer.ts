@@ -38,6 +38,7 @@ import {
 } from "./handoff.ts";
 import { handoffRequestSchema, type HandoffBody } from "../contract/handoff.ts";
 import { Reporter } from "../deploy/reporter.ts";
+import { removeEnvironment } from "../deploy/teardown.ts";
 import type { ForkGate } from "./forks.ts";
 import type { Lock } from "./lock.ts";
 import { previewCeilingError } from "./preview-limit.ts";
@@ -271,10 +272,7 @@ export class Deployer {
       );
       const envNames = new Set<string>([appEnvironmentName("", env)]);
       for (const e of existing) {
-        // DNS first: the runtime's labels are how a pass after a crash finds the hostnames again.
-        const owner = hostnameOwner(e.target, repo.repositoryId);
-        for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
-        await this.#d.runtime.destroy(e.target);
+        await removeEnvironment(e, this.#d);
         envNames.add(appEnvironmentName(e.target.app, env));
       }
       // The comment before the environments: a leftover environment makes the reconciler redo it all.

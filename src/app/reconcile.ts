@@ -14,6 +14,7 @@ import type { Clock, Deployer, Logger } from "./deployer.ts";
 import { TERMINAL_STATES, type DeploymentRecord, type GitHubPort, type RepoInfo } from "../github/port.ts";
 import type { Lock } from "./lock.ts";
 import { buildNotReceivedOutput } from "./report.ts";
+import { removeEnvironment } from "../deploy/teardown.ts";
 
 /** The GitHub calls the reconciler makes. */
 export type ReconcileGitHub = Pick<
@@ -311,10 +312,7 @@ export class Reconciler {
         environment: envSlug(e.target.environment),
       };
       if (!due(key, where, "orphaned environment: its repository no longer has the App installed")) continue;
-      const owner = hostnameOwner(e.target, e.repositoryId);
-      // DNS first: the runtime's labels are how a later pass finds the hostnames again.
-      for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
-      await this.#d.runtime.destroy(e.target);
+      await removeEnvironment(e, this.#d);
       this.#orphans.delete(key);
       report.orphansRemoved++;
       this.#d.log.info(where, "orphaned environment removed");
