@@ -1,4 +1,5 @@
-// Every name the platform generates, from hostile inputs (owner, repo, branch,
+// Every name the platform generates (Kubernetes and Docker names, hostnames,
+// GitHub environment and check names, lock keys), from hostile inputs (owner, repo, branch,
 // app and environment names). Each result is a valid RFC 1123 label (also a
 // valid DNS-1035 label: starts with a letter), stable across runs, and distinct
 // for distinct inputs: whenever an input had to be changed to fit, a short hash
@@ -94,12 +95,61 @@ export function githubEnvironment(env: EnvRef): string {
 
 /** Parses `production`, `staging`, `preview/pr-12` (or `pr-12`). */
 export function parseEnvironment(s: string): EnvRef {
-  const m = /^(?:preview\/)?pr-(\d{1,9})$/.exec(s);
-  if (m) return { kind: "preview", pr: Number(m[1]) };
+  const pr = previewPr(s);
+  if (pr !== undefined) return { kind: "preview", pr };
   if (/^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/.test(s) && s !== "preview") return { kind: "named", name: s };
   throw new Error(
     `"${s.slice(0, 80)}" is not an environment: use production, a name from .paas.yml environments, or preview/pr-<number>`,
   );
+}
+
+/** The preview's PR number when `s` names a preview (`preview/pr-12` or `pr-12`), else undefined. */
+export function previewPr(s: string): number | undefined {
+  const m = /^(?:preview\/)?pr-(\d{1,9})$/.exec(s);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** GitHub environment of one app: `preview/pr-12`, `production`; monorepo apps add `/<app>`. */
+export function appEnvironmentName(appKey: string, env: EnvRef): string {
+  return appKey ? `${githubEnvironment(env)}/${appKey}` : githubEnvironment(env);
+}
+
+/**
+ * Parses a GitHub environment this App created (`production`, `preview/pr-12`,
+ * `staging/api`, `preview/pr-12/api`, exactly as appEnvironmentName writes
+ * them); undefined for any other name.
+ * Unambiguous: environment names and app keys never contain `/`.
+ */
+export function parseAppEnvironment(name: string): { environment: EnvRef; app: string } | undefined {
+  const m = /^((?:preview\/)?[^/]+)(?:\/([a-z0-9-]+))?$/.exec(name);
+  if (!m) return undefined;
+  let parsed: { environment: EnvRef; app: string };
+  try {
+    parsed = { environment: parseEnvironment(m[1]!), app: m[2] ?? "" };
+  } catch {
+    return undefined;
+  }
+  // Only the exact form appEnvironmentName writes: a user's own `pr-5` environment is not a preview.
+  return appEnvironmentName(parsed.app, parsed.environment) === name ? parsed : undefined;
+}
+
+/** The lock (and newest-wins) key of one environment of one repository, shared by its apps. */
+export function environmentLockKey(repositoryId: number, env: EnvRef): string {
+  return `${repositoryId}/${envSlug(env)}`;
+}
+
+/** The App's check run name: `paas`, or `paas (<app>)` for one app of a monorepo. */
+export const CHECK_NAME = "paas";
+
+export function appCheckName(appKey: string): string {
+  return appKey ? `${CHECK_NAME} (${appKey})` : CHECK_NAME;
+}
+
+/** The app key of one of the App's check names (`""` for `paas`); undefined for other checks. */
+export function appOfCheck(name: string): string | undefined {
+  if (name === CHECK_NAME) return "";
+  const m = /^paas \(([a-z0-9-]+)\)$/.exec(name);
+  return m ? m[1] : undefined;
 }
 
 export function sameEnv(a: EnvRef, b: EnvRef): boolean {

@@ -4,15 +4,21 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import {
+  appCheckName,
+  appEnvironmentName,
   appName,
+  appOfCheck,
   containerName,
+  environmentLockKey,
   githubEnvironment,
   hostnameFor,
   isLabel,
   label,
   labelValue,
   namespaceName,
+  parseAppEnvironment,
   parseEnvironment,
+  previewPr,
   type EnvRef,
   type Target,
 } from "../src/names.ts";
@@ -165,4 +171,51 @@ test("GitHub environment names round-trip", () => {
   for (const bad of ["Production", "preview", "../etc", "a/b", "", "x".repeat(40)]) {
     assert.throws(() => parseEnvironment(bad), /is not an environment/);
   }
+});
+
+test("GitHub environment names of apps round-trip, and nothing else parses as one", () => {
+  const envs: EnvRef[] = [
+    { kind: "preview", pr: 12 },
+    { kind: "named", name: "production" },
+    { kind: "named", name: "staging" },
+  ];
+  for (const environment of envs)
+    for (const app of ["", "api", "web-2"]) {
+      const name = appEnvironmentName(app, environment);
+      assert.deepEqual(parseAppEnvironment(name), { environment, app }, name);
+    }
+  assert.equal(appEnvironmentName("api", { kind: "preview", pr: 3 }), "preview/pr-3/api");
+  // A user's own environments are not the App's: `pr-5` is not a preview, `a/b/c` not an app.
+  for (const other of [
+    "pr-5",
+    "pr-5/api",
+    "preview",
+    "preview/api",
+    "a/b/c",
+    "Production",
+    "preview/pr-5/API",
+    "",
+  ])
+    assert.equal(parseAppEnvironment(other), undefined, other);
+  assert.equal(previewPr("preview/pr-7"), 7);
+  assert.equal(previewPr("pr-7"), 7);
+  assert.equal(previewPr("preview/pr-7/api"), undefined);
+  assert.equal(previewPr("production"), undefined);
+});
+
+test("check names carry the app key, and only the App's checks parse", () => {
+  assert.equal(appCheckName(""), "paas");
+  assert.equal(appCheckName("api"), "paas (api)");
+  assert.equal(appOfCheck(appCheckName("")), "");
+  assert.equal(appOfCheck(appCheckName("api")), "api");
+  for (const other of ["paasx", "paas (API)", "paas ()", "ci", "paas (a) b"])
+    assert.equal(appOfCheck(other), undefined);
+});
+
+test("one lock key per environment of a repository, shared by its apps", () => {
+  assert.equal(environmentLockKey(7, { kind: "preview", pr: 3 }), "7/pr-3");
+  assert.notEqual(
+    environmentLockKey(7, { kind: "preview", pr: 3 }),
+    environmentLockKey(8, { kind: "preview", pr: 3 }),
+  );
 });

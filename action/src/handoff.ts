@@ -1,37 +1,25 @@
 // The deploy hand-off: POST <app-url>/paas/v1/deployments with the image
 // digest and the workflow's OIDC token. 5xx answers and network errors are
 // retried with bounded exponential backoff; a 4xx is final (the App said no).
-import { z } from "zod";
+// The request and answer shapes are the contract's (src/contract/handoff.ts).
+import {
+  HANDOFF_PATH,
+  handoffAnswerSchema,
+  type HandoffRequest as ContractRequest,
+} from "../../src/contract/handoff.ts";
 
-export interface HandoffRequest {
-  repository: string;
-  sha: string;
-  ref: string;
-  environment: string;
-  /** Image repository (no tag, no digest). */
-  image: string;
+/**
+ * What this Action sends: the contract's request (src/contract/handoff.ts)
+ * with the fields the Action always knows made required.
+ */
+export type HandoffRequest = Required<Omit<ContractRequest, "runId" | "digest">> & {
   digest: string;
-  /** App key ("" for a single-app repository). */
-  app: string;
   /** Omitted when unknown (the App requires a positive number when present). */
   runId: number | undefined;
-}
+};
 
-// The App's answer; fields beyond these are printed but not relied on.
-const answerSchema = z
-  .object({
-    deploymentId: z.union([z.number(), z.string()]).optional(),
-    id: z.union([z.number(), z.string()]).optional(),
-    previewUrl: z.string().optional(),
-    url: z.string().optional(),
-    environmentUrl: z.string().optional(),
-    environment: z.string().optional(),
-    status: z.string().optional(),
-    message: z.string().optional(),
-  })
-  .loose();
-
-export interface HandoffAnswer {
+/** What the Action learned from the App (the contract's answer, read). */
+export interface HandoffOutcome {
   httpStatus: number;
   deploymentId: string | undefined;
   url: string | undefined;
@@ -63,10 +51,10 @@ export async function handOff(
   request: HandoffRequest,
   token: string,
   options: HandoffOptions = {},
-): Promise<HandoffAnswer> {
+): Promise<HandoffOutcome> {
   const attempts = options.attempts ?? 5;
   const base = options.baseDelayMs ?? 2000;
-  const url = `${appUrl.replace(/\/+$/, "")}/paas/v1/deployments`;
+  const url = `${appUrl.replace(/\/+$/, "")}${HANDOFF_PATH}`;
   let lastReason = "";
   for (let attempt = 1; attempt <= attempts; attempt++) {
     let res: Response;
@@ -109,14 +97,24 @@ export async function handOff(
         res.status,
       );
     }
-    const parsed = answerSchema.safeParse(body ?? {});
-    const a = parsed.success ? parsed.data : {};
-    const id = a.deploymentId ?? a.id;
+    // The App accepted: an answer outside the contract is reported, not fatal
+    // (the deployment goes on; an App of another version may answer differently).
+    const parsed = handoffAnswerSchema.safeParse(body);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      return {
+        httpStatus: res.status,
+        deploymentId: undefined,
+        url: undefined,
+        message: `the App's answer does not follow the hand-off contract (${first?.path.join(".") || "(root)"}: ${first?.message ?? "invalid"}); check that the Action and the App are the same version`,
+        body,
+      };
+    }
     return {
       httpStatus: res.status,
-      deploymentId: id === undefined ? undefined : String(id),
-      url: a.previewUrl ?? a.environmentUrl ?? a.url,
-      message: a.message,
+      deploymentId: String(parsed.data.deploymentId),
+      url: parsed.data.url,
+      message: parsed.data.message,
       body,
     };
   }

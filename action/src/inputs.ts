@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { durationMs, duration } from "../../src/config/schema.ts";
 import { githubEnvironment, parseEnvironment } from "../../src/names.ts";
+import { BaseImagesError, parseBaseImages } from "../../src/settings/base-images.ts";
 
 const blank = (v: unknown) =>
   typeof v === "string" && v.trim() === "" ? undefined : typeof v === "string" ? v.trim() : v;
@@ -28,33 +29,15 @@ const imageRepository = z
     /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$/,
     "an image repository without tag such as ghcr.io/owner/app",
   );
-const imageRef = z
-  .string()
-  .regex(
-    /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
-    "an image reference",
-  );
-
-/** `builder=<image>` / `runtime=<image>`, separated by newlines or commas; a lone image sets both. */
+/** The shared base-image list (src/settings/base-images.ts). */
 const baseImages = z.string().transform((text, ctx) => {
-  const out: { builder?: string; runtime?: string } = {};
-  for (const part of text
-    .split(/[\n,]/)
-    .map((p) => p.trim())
-    .filter(Boolean)) {
-    const m = /^(builder|runtime)\s*[=:]\s*(\S+)$/.exec(part);
-    const [key, image] = m ? [m[1] as "builder" | "runtime", m[2]!] : [undefined, part];
-    if (!imageRef.safeParse(image).success) {
-      ctx.addIssue({ code: "custom", message: `"${image.slice(0, 100)}" is not an image reference` });
-      return z.NEVER;
-    }
-    if (key) out[key] = image;
-    else {
-      out.builder = image;
-      out.runtime = image;
-    }
+  try {
+    return parseBaseImages(text) ?? {};
+  } catch (e) {
+    if (!(e instanceof BaseImagesError)) throw e;
+    ctx.addIssue({ code: "custom", message: e.message });
+    return z.NEVER;
   }
-  return out;
 });
 
 /** This machine: the only place the hand-off may go over plain http (a test, a local App). */
@@ -199,7 +182,8 @@ export function environmentFor(
 ): string | undefined {
   if (settings.environment) return settings.environment;
   const pr = /^refs\/pull\/(\d+)\/(?:merge|head)$/.exec(settings.ref);
-  if (pr && settings.eventName.startsWith("pull_request")) return `preview/pr-${pr[1]}`;
+  if (pr && settings.eventName.startsWith("pull_request"))
+    return githubEnvironment({ kind: "preview", pr: Number(pr[1]) });
   const branch = /^refs\/heads\/(.+)$/.exec(settings.ref)?.[1];
   if (!branch) return undefined;
   return Object.entries(environments).find(([, e]) => e.branch === branch)?.[0];

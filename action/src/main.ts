@@ -13,7 +13,7 @@ import {
   type PreparedBuild,
 } from "../../src/image/index.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { handOff, type HandoffAnswer } from "./handoff.ts";
+import { handOff, type HandoffOutcome } from "./handoff.ts";
 import { defaultImage, environmentFor, environmentTag, parseSettings } from "./inputs.ts";
 
 interface Timings {
@@ -130,7 +130,7 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
 
   if (!s.auth) core.warning(`no username/password inputs: pushing to ${s.registry} without credentials`);
   let pushedRef: string | undefined;
-  let answer: HandoffAnswer | undefined;
+  let answer: HandoffOutcome | undefined;
   try {
     const pushStarted = Date.now();
     core.startGroup(`docker push ${repository}`);
@@ -255,7 +255,7 @@ function addBuild(
   built: ImageBuildResult,
   t: Timings,
   ref: string | undefined,
-  answer: HandoffAnswer | undefined,
+  answer: HandoffOutcome | undefined,
 ): void {
   const rows: [string, string][] = [
     ["image", ref ? `<code>${escapeMd(ref)}</code>` : `<code>${built.imageId.slice(0, 19)}</code> (local)`],

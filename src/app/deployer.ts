@@ -1,3 +1,5 @@
+/* eslint-disable max-lines, max-lines-per-function, max-params -- the whole application in one class
+   today; it is being split into src/deploy use cases (#10 item 9), which removes this line. */
 // The App's core, independent of Probot: accepts verified hand-offs, deploys
 // through a Runtime, and reports through the GitHub port. Webhook handlers and
 // the HTTP route only extract what they need and call in here.
@@ -20,39 +22,39 @@ import {
 import { TrustedConfigs, trustedApp } from "../deploy/trust-config.ts";
 import pRetry from "p-retry";
 import { DnsApiError } from "../dns/errors.ts";
-import { dnsOwner } from "../dns/owner.ts";
+import { hostnameOwner } from "../core/ownership.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { ConfigError, PaasError } from "../errors.ts";
-import { envSlug, githubEnvironment, parseEnvironment, sameEnv, type EnvRef, type Target } from "../names.ts";
-import type { DeploySpec, Runtime } from "../runtime/types.ts";
-import type { GitHubPort, RepoRef } from "./github.ts";
 import {
-  bearerToken,
-  checkClaims,
-  handoffBodySchema,
-  HandoffRejected,
-  pullRequestOf,
-  type ActionsClaims,
-  type HandoffBody,
-} from "./handoff.ts";
+  appEnvironmentName,
+  appOfCheck,
+  appCheckName,
+  environmentLockKey,
+  parseAppEnvironment,
+  sameEnv,
+  type EnvRef,
+  type Target,
+} from "../names.ts";
+import type { DeploySpec } from "../core/spec.ts";
+import type { Runtime } from "../runtime/types.ts";
+import { TERMINAL_STATES, type GitHubPort, type RepoInfo } from "../github/port.ts";
+import { bearerToken, checkClaims, HandoffRejected, pullRequestOf, type ActionsClaims } from "./handoff.ts";
+import { handoffRequestSchema, type HandoffBody } from "../contract/handoff.ts";
+import { Reporter } from "../deploy/reporter.ts";
+import { removeEnvironment } from "../deploy/teardown.ts";
 import type { ForkGate } from "./forks.ts";
 import type { Lock } from "./lock.ts";
 import { previewCeilingError } from "./preview-limit.ts";
 import type { AppMetrics, DeployPhase, DeployResult } from "./metrics.ts";
 import type { Prober } from "./probe.ts";
 import {
-  CHECK_NAME,
-  COMMENT_MARKER,
-  configFailureOutput,
+  buildNotReceivedOutput,
   description,
   errorOutput,
-  parseCommentRows,
-  renderComment,
   rolloutFailureOutput,
   successOutput,
   upsertRow,
   waitingOutput,
-  type CommentRow,
   type RowStatus,
 } from "./report.ts";
 
@@ -71,8 +73,34 @@ export interface TokenVerifier {
   verify(token: string): Promise<ActionsClaims>;
 }
 
+/** The GitHub calls the deployer makes. */
+export type DeployerGitHub = Pick<
+  GitHubPort,
+  | "findInstallation"
+  | "repositoryId"
+  | "getFile"
+  | "getPull"
+  | "branchHead"
+  | "createCheckRun"
+  | "updateCheckRun"
+  | "findCheckRun"
+  | "createDeployment"
+  | "createDeploymentStatus"
+  | "deployments"
+  | "deploymentsOfCommit"
+  | "latestDeploymentState"
+  | "defaultBranch"
+  | "deleteEnvironment"
+  | "listComments"
+  | "createComment"
+  | "updateComment"
+>;
+
+/** Newest deployments of one environment read to find the same hand-off or the one replaced. */
+const PER_ENVIRONMENT = 100;
+
 export interface DeployerDeps {
-  github: GitHubPort;
+  github: DeployerGitHub;
   runtime: Runtime;
   dns: DnsProvider;
   prober: Prober;
@@ -98,11 +126,6 @@ export interface DeployerDeps {
 }
 
 /** A repository the App is installed on, with the ids the hand-off is checked against. */
-export interface RepoInfo extends RepoRef {
-  repositoryId: number;
-  ownerId: number;
-}
-
 export interface Accepted {
   deploymentId: number;
   environment: string;
@@ -131,8 +154,6 @@ interface Job {
   notice?: string;
 }
 
-const TERMINAL = new Set(["success", "failure", "error", "inactive"]);
-
 const CACHE_TTL_MS = 5 * 60_000;
 const MAX_CACHE = 1000;
 
@@ -140,11 +161,10 @@ export class Deployer {
   readonly #d: DeployerDeps;
   readonly #repos = new Map<string, RepoInfo & { expires: number }>();
   readonly #configs = new Map<string, LoadedConfig | ConfigError>();
-  readonly #checkRuns = new Map<string, number>();
-  readonly #annotated = new Map<string, true>();
   /** Deployments this process already set inactive (teardown skips them). */
   readonly #inactive = new Map<number, true>();
-  readonly #comments = new Map<string, { id: number; rows: CommentRow[] }>();
+  /** Check runs and the sticky comment (src/deploy/reporter.ts). */
+  readonly #report: Reporter;
   /** Hand-offs by idempotency key; pending ones too, so concurrent duplicates share one deployment. */
   readonly #accepted = new Map<string, Promise<Accepted>>();
   readonly #jobs = new Map<number, Job>();
@@ -164,6 +184,7 @@ export class Deployer {
   constructor(deps: DeployerDeps) {
     this.#d = deps;
     this.#trusted = deps.trusted ?? new TrustedConfigs(deps.github, () => deps.clock.now().getTime());
+    this.#report = new Reporter(deps);
   }
 
   /** Stops the build-timeout timers (process shutdown). */
@@ -221,9 +242,9 @@ export class Deployer {
     }
     const loaded = await this.#config(repo, headSha);
     if (loaded instanceof ConfigError) {
-      await this.#failConfig(repo, headSha, CHECK_NAME, loaded);
-      await this.#updateComment(repo, pr, true, (rows) =>
-        upsertRow(rows, this.#row(repo.repo, "failed", headSha, { note: "invalid .paas.yml" })),
+      await this.#report.failConfig({ repo, sha: headSha, appKey: "" }, loaded);
+      await this.#report.updateComment(repo, pr, true, (rows) =>
+        upsertRow(rows, this.#report.row(repo.repo, "failed", headSha, { note: "invalid .paas.yml" })),
       );
       return;
     }
@@ -233,17 +254,17 @@ export class Deployer {
       await this.#queueCheck(repo, headSha, app.key, { pr, app: displayApp(repo, app) });
       // A new pull request has no earlier deployment to replace (0: known none).
       const env: EnvRef = { kind: "preview", pr };
-      const liveKey = `${lockKey(repo.repositoryId, env)}|${githubEnvName(app.key, env)}`;
+      const liveKey = `${environmentLockKey(repo.repositoryId, env)}|${appEnvironmentName(app.key, env)}`;
       if (o.opened && !this.#live.has(liveKey)) remember(this.#live, liveKey, 0);
     }
-    await this.#updateComment(repo, pr, true, (rows) => {
+    await this.#report.updateComment(repo, pr, true, (rows) => {
       let out = rows;
       for (const app of apps) {
         // No URL until this commit answers on it: the old one serves the previous commit.
         out = upsertRow(
           out,
-          this.#row(displayApp(repo, app), "building", headSha, {
-            checkUrl: this.#checkUrl(repo, headSha, app.key),
+          this.#report.row(displayApp(repo, app), "building", headSha, {
+            checkUrl: this.#report.checkUrl({ repo, sha: headSha, appKey: app.key }),
           }),
         );
       }
@@ -255,7 +276,7 @@ export class Deployer {
   async pullRequestClosed(repo: RepoInfo, pr: number): Promise<void> {
     this.noteRepository(repo);
     const env: EnvRef = { kind: "preview", pr };
-    const envKey = lockKey(repo.repositoryId, env);
+    const envKey = environmentLockKey(repo.repositoryId, env);
     const seq = ++this.#seq;
     this.#latest.set(envKey, { seq, sha: "", closed: true });
     // Wait for a running deploy of this preview so it cannot bring it back after the teardown.
@@ -264,16 +285,13 @@ export class Deployer {
       const existing = (await this.#d.runtime.list()).filter(
         (e) => e.repositoryId === repo.repositoryId && sameEnv(e.target.environment, env),
       );
-      const envNames = new Set<string>([githubEnvironment(env)]);
+      const envNames = new Set<string>([appEnvironmentName("", env)]);
       for (const e of existing) {
-        // DNS first: the runtime's labels are how a pass after a crash finds the hostnames again.
-        const owner = dnsOwner(e.target, repo.repositoryId);
-        for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
-        await this.#d.runtime.destroy(e.target);
-        envNames.add(githubEnvName(e.target.app, env));
+        await removeEnvironment(e, this.#d);
+        envNames.add(appEnvironmentName(e.target.app, env));
       }
       // The comment before the environments: a leftover environment makes the reconciler redo it all.
-      await this.#updateComment(repo, pr, false, (rows) =>
+      await this.#report.updateComment(repo, pr, false, (rows) =>
         rows.map((r) => ({
           ...r,
           status: "removed" as RowStatus,
@@ -284,7 +302,7 @@ export class Deployer {
       for (const k of this.#live.keys())
         if (k.startsWith(`${envKey}|`)) envNames.add(k.slice(envKey.length + 1));
       for (const name of envNames) {
-        const deployments = await this.#d.github.listDeployments(repo, name);
+        const deployments = await this.#d.github.deployments(repo, PER_ENVIRONMENT, name);
         for (const dep of deployments) {
           if (this.#inactive.has(dep.id)) continue;
           await this.#d.github.createDeploymentStatus(repo, dep.id, {
@@ -314,7 +332,7 @@ export class Deployer {
     const loaded = await this.#config(repo, sha);
     if (loaded instanceof ConfigError) {
       // Annotate only where it matters without knowing the mapping: the default branch.
-      if (branch === defaultBranch) await this.#failConfig(repo, sha, CHECK_NAME, loaded);
+      if (branch === defaultBranch) await this.#report.failConfig({ repo, sha, appKey: "" }, loaded);
       return;
     }
     // Which branches deploy is the default branch's word, not the pushed commit's.
@@ -345,7 +363,7 @@ export class Deployer {
       status: "queued",
       output: waitingOutput(),
     });
-    remember(this.#checkRuns, checkKey(repo, headSha, appKey), id);
+    this.#report.noteCheck({ repo, sha: headSha, appKey }, id);
     const job = previous ? this.#jobs.get(previous.deploymentId) : undefined;
     if (!job) return;
     const deploymentId = await this.#createDeployment(job.repo, job.spec, job.environment, job.reportSha);
@@ -364,7 +382,7 @@ export class Deployer {
   async handoff(authorization: string | undefined, rawBody: unknown): Promise<Accepted> {
     const t0 = this.#d.clock.now().getTime();
     const claims = await this.#d.verifier.verify(bearerToken(authorization));
-    const parsed = handoffBodySchema.safeParse(rawBody);
+    const parsed = handoffRequestSchema.safeParse(rawBody);
     if (!parsed.success) {
       const first = parsed.error.issues[0];
       throw new HandoffRejected(
@@ -422,11 +440,10 @@ export class Deployer {
     }
 
     const loaded = await config;
-    const checkName = checkNameFor(body.app);
     if (loaded instanceof ConfigError) {
       // The check is completed with the config's errors: no "build not received" over them.
       this.#received(repo, reportSha, body.app);
-      await this.#failConfig(repo, reportSha, checkName, loaded);
+      await this.#report.failConfig({ repo, sha: reportSha, appKey: body.app }, loaded);
       throw new HandoffRejected(
         422,
         "config",
@@ -469,10 +486,8 @@ export class Deployer {
         ? await previewCeilingError(this.#d.runtime, repo.repositoryId, env.pr, this.#d.maxPreviews)
         : undefined;
     if (overCeiling) {
-      await this.#completeCheck(
-        repo,
-        reportSha,
-        app.key,
+      await this.#report.completeCheck(
+        { repo, sha: reportSha, appKey: app.key },
         "failure",
         errorOutput("Too many previews", overCeiling),
       );
@@ -493,11 +508,15 @@ export class Deployer {
       );
     } catch (e) {
       if (!(e instanceof PlanError)) throw e;
-      await this.#completeCheck(repo, reportSha, app.key, "failure", errorOutput("Cannot deploy", e.message));
+      await this.#report.completeCheck(
+        { repo, sha: reportSha, appKey: app.key },
+        "failure",
+        errorOutput("Cannot deploy", e.message),
+      );
       throw new HandoffRejected(422, "plan", e.message);
     }
 
-    const environment = githubEnvName(app.key, env);
+    const environment = appEnvironmentName(app.key, env);
     // One use per token: the same hand-off again is a retry, anything else with its jti a replay.
     const use = [environment, app.key, spec.image, body.sha].join("|");
     const used = this.#tokens.get(claims.jti);
@@ -546,7 +565,7 @@ export class Deployer {
     // Both reads at once: the hand-off waits for them.
     const [ofCommit, ofEnvironment] = await Promise.all([
       this.#d.github.deploymentsOfCommit(repo, reportSha),
-      this.#d.github.listDeployments(repo, environment),
+      this.#d.github.deployments(repo, PER_ENVIRONMENT, environment),
     ]);
     const byToken = ofCommit.find((d) => d.payload.jti === claims.jti);
     if (
@@ -562,7 +581,7 @@ export class Deployer {
     const same = ofEnvironment.find((d) => d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key);
     const sameState = same ? await this.#d.github.latestDeploymentState(repo, same.id) : undefined;
     if (same && sameState !== "failure" && sameState !== "error") {
-      if (!TERMINAL.has(sameState ?? "") && !this.#runningIds.has(same.id))
+      if (!TERMINAL_STATES.has(sameState ?? "") && !this.#runningIds.has(same.id))
         await this.resume(repo, { ...same, environment, sha: reportSha });
       return { deploymentId: same.id, environment, url: spec.url, sha: body.sha, duplicate: true };
     }
@@ -678,12 +697,9 @@ export class Deployer {
       ...found,
       config: effectiveConfig(found.config, trustedApp(trusted, appKey)?.config, trusted.defaultBranch),
     };
-    let env: EnvRef;
-    try {
-      env = parseEnvironment(appKey ? d.environment.slice(0, -(appKey.length + 1)) : d.environment);
-    } catch {
-      return `"${d.environment}" is not an environment this App deploys`;
-    }
+    const named = parseAppEnvironment(d.environment);
+    if (!named || named.app !== appKey) return `"${d.environment}" is not an environment this App deploys`;
+    const env = named.environment;
     let spec: DeploySpec;
     try {
       spec = planDeploy(
@@ -725,7 +741,7 @@ export class Deployer {
       spec,
       app,
       environment,
-      envKey: lockKey(repo.repositoryId, env),
+      envKey: environmentLockKey(repo.repositoryId, env),
       deploymentId,
       reportSha,
       pr: env.kind === "preview" ? env.pr : undefined,
@@ -741,7 +757,10 @@ export class Deployer {
   async #stale(job: Job): Promise<string | null | undefined> {
     const { github } = this.#d;
     // Another process finished it meanwhile: nothing to report.
-    if (job.resumed && TERMINAL.has((await github.latestDeploymentState(job.repo, job.deploymentId)) ?? ""))
+    if (
+      job.resumed &&
+      TERMINAL_STATES.has((await github.latestDeploymentState(job.repo, job.deploymentId)) ?? "")
+    )
       return null;
     if (job.pr !== undefined) {
       const pull = await github.getPull(job.repo, job.pr);
@@ -813,26 +832,29 @@ export class Deployer {
         await github.createDeploymentStatus(repo, job.deploymentId, { state: "inactive", description: why });
         remember(this.#inactive, job.deploymentId, true);
         outcome = "cancelled";
-        await this.#completeCheck(repo, job.reportSha, job.app.key, "cancelled", {
+        await this.#report.completeCheck({ repo, sha: job.reportSha, appKey: job.app.key }, "cancelled", {
           title: description(why),
           summary: `This deploy was skipped: ${why}.`,
         });
         return;
       }
       if (job.acceptedAt < phaseStart) phase("queued", "queue");
-      const logUrl = job.runUrl ?? this.#checkUrl(repo, job.reportSha, job.app.key);
+      const logUrl = job.runUrl ?? this.#report.checkUrl({ repo, sha: job.reportSha, appKey: job.app.key });
       // Independent reports go out together; Octokit's throttling still paces writes.
       await Promise.all([
-        this.#check(repo, job.reportSha, job.app.key, {
-          status: "in_progress",
-          startedAt: this.#d.clock.now().toISOString(),
-          // "Details" on the check opens the workflow run that built the image.
-          detailsUrl: job.runUrl,
-          output: {
-            title: `Deploying to ${job.environment}`,
-            summary: `Deploying \`${spec.image.replace(/`/g, "")}\` to ${job.environment}.`,
+        this.#report.check(
+          { repo, sha: job.reportSha, appKey: job.app.key },
+          {
+            status: "in_progress",
+            startedAt: this.#d.clock.now().toISOString(),
+            // "Details" on the check opens the workflow run that built the image.
+            detailsUrl: job.runUrl,
+            output: {
+              title: `Deploying to ${job.environment}`,
+              summary: `Deploying \`${spec.image.replace(/`/g, "")}\` to ${job.environment}.`,
+            },
           },
-        }),
+        ),
         github.createDeploymentStatus(repo, job.deploymentId, {
           state: "in_progress",
           description: description(`deploying ${spec.sha.slice(0, 7)}`),
@@ -841,26 +863,28 @@ export class Deployer {
         // A rollout can take minutes: the comment says the build arrived and is deploying.
         job.pr === undefined
           ? undefined
-          : this.#updateComment(repo, job.pr, true, (rows) =>
-              upsertRow(
-                rows,
-                this.#row(displayApp(repo, job.app), "deploying", job.reportSha, {
-                  checkUrl: this.#checkUrl(repo, job.reportSha, job.app.key),
-                  runUrl: job.runUrl,
-                }),
+          : this.#report
+              .updateComment(repo, job.pr, true, (rows) =>
+                upsertRow(
+                  rows,
+                  this.#report.row(displayApp(repo, job.app), "deploying", job.reportSha, {
+                    checkUrl: this.#report.checkUrl({ repo, sha: job.reportSha, appKey: job.app.key }),
+                    runUrl: job.runUrl,
+                  }),
+                ),
+              )
+              .catch((e: unknown) =>
+                this.#d.log.warn(
+                  { err: errText(e), deploymentId: job.deploymentId },
+                  "cannot update the comment",
+                ),
               ),
-            ).catch((e: unknown) =>
-              this.#d.log.warn(
-                { err: errText(e), deploymentId: job.deploymentId },
-                "cannot update the comment",
-              ),
-            ),
       ]);
 
       // Hostname ownership first: a hostname another owner holds is refused before any route for it
       // goes live. The records are written after the rollout, as before: a record without a serving
       // environment would look orphaned to the reconciler.
-      const owner = dnsOwner(spec.target, repo.repositoryId);
+      const owner = hostnameOwner(spec.target, repo.repositoryId);
       for (const h of spec.hostnames)
         await pRetry(() => this.#d.dns.claim(h, owner), {
           retries: 5,
@@ -912,7 +936,7 @@ export class Deployer {
         known === 0
           ? undefined
           : (known ??
-            (await github.listDeployments(repo, job.environment)).find(
+            (await github.deployments(repo, PER_ENVIRONMENT, job.environment)).find(
               // Ids grow: only an older deployment can be the one this replaces.
               (d) => d.id < job.deploymentId && !this.#inactive.has(d.id),
             )?.id);
@@ -937,12 +961,12 @@ export class Deployer {
       };
       const comment = async () => {
         if (job.pr === undefined) return;
-        await this.#updateComment(repo, job.pr, true, (rows) =>
+        await this.#report.updateComment(repo, job.pr, true, (rows) =>
           upsertRow(
             rows,
-            this.#row(displayApp(repo, job.app), "ready", job.reportSha, {
+            this.#report.row(displayApp(repo, job.app), "ready", job.reportSha, {
               url,
-              checkUrl: this.#checkUrl(repo, job.reportSha, job.app.key),
+              checkUrl: this.#report.checkUrl({ repo, sha: job.reportSha, appKey: job.app.key }),
               runUrl: job.runUrl,
             }),
           ),
@@ -954,10 +978,8 @@ export class Deployer {
         comment().catch((e: unknown) =>
           this.#d.log.warn({ err: errText(e), deploymentId: job.deploymentId }, "cannot update the comment"),
         ),
-        this.#completeCheck(
-          repo,
-          job.reportSha,
-          job.app.key,
+        this.#report.completeCheck(
+          { repo, sha: job.reportSha, appKey: job.app.key },
           "success",
           withNotice(
             successOutput({
@@ -1009,19 +1031,17 @@ export class Deployer {
       description: desc,
       logUrl,
     });
-    await this.#completeCheck(
-      job.repo,
-      job.reportSha,
-      job.app.key,
+    await this.#report.completeCheck(
+      { repo: job.repo, sha: job.reportSha, appKey: job.app.key },
       "failure",
       withNotice(output, job.notice),
     );
     if (job.pr !== undefined) {
-      await this.#updateComment(job.repo, job.pr, true, (rows) =>
+      await this.#report.updateComment(job.repo, job.pr, true, (rows) =>
         upsertRow(
           rows,
-          this.#row(displayApp(job.repo, job.app), "failed", job.reportSha, {
-            checkUrl: this.#checkUrl(job.repo, job.reportSha, job.app.key),
+          this.#report.row(displayApp(job.repo, job.app), "failed", job.reportSha, {
+            checkUrl: this.#report.checkUrl({ repo: job.repo, sha: job.reportSha, appKey: job.app.key }),
             runUrl: job.runUrl,
             note: "see the check run",
           }),
@@ -1055,12 +1075,12 @@ export class Deployer {
     row?: { pr: number; app: string },
   ): Promise<void> {
     const key = checkKey(repo, sha, appKey);
-    if (this.#checkRuns.has(key)) return;
-    const id = await this.#d.github.createCheckRun(repo, sha, checkNameFor(appKey), {
+    if (this.#report.knows({ repo, sha, appKey })) return;
+    const id = await this.#d.github.createCheckRun(repo, sha, appCheckName(appKey), {
       status: "queued",
       output: waitingOutput(),
     });
-    remember(this.#checkRuns, key, id);
+    this.#report.noteCheck({ repo, sha, appKey }, id);
     const timer = setTimeout(() => {
       this.#waiting.delete(key);
       this.#buildNotReceived(repo, sha, appKey, row).catch((e: unknown) =>
@@ -1077,17 +1097,13 @@ export class Deployer {
     appKey: string,
     row: { pr: number; app: string } | undefined,
   ): Promise<void> {
-    const minutes = Math.round(this.#d.buildTimeoutMs / 60_000);
-    const after = minutes >= 1 ? `${minutes} min` : `${Math.round(this.#d.buildTimeoutMs / 1000)} s`;
-    await this.#completeCheck(repo, sha, appKey, "failure", {
-      title: "Build not received",
-      summary:
-        `No image was handed to the App within ${after} of this push. ` +
-        "Check that the repository has a workflow running the paas Action on this event, " +
-        "that it has `permissions: id-token: write`, and look at its run for a build failure.",
-    });
+    await this.#report.completeCheck(
+      { repo, sha, appKey },
+      "failure",
+      buildNotReceivedOutput(this.#d.buildTimeoutMs),
+    );
     if (row) {
-      await this.#updateComment(repo, row.pr, false, (rows) =>
+      await this.#report.updateComment(repo, row.pr, false, (rows) =>
         rows.map((r) =>
           r.app === row.app && r.sha === sha && r.status === "building"
             ? {
@@ -1109,132 +1125,14 @@ export class Deployer {
     if (timer) clearTimeout(timer);
     this.#waiting.delete(key);
   }
-
-  /** Updates the check run of a commit, creating it when the App never saw the push. */
-  async #check(
-    repo: RepoInfo,
-    sha: string,
-    appKey: string,
-    update: Parameters<GitHubPort["updateCheckRun"]>[2],
-  ): Promise<void> {
-    const key = checkKey(repo, sha, appKey);
-    let id = this.#checkRuns.get(key) ?? (await this.#d.github.findCheckRun(repo, sha, checkNameFor(appKey)));
-    if (id === undefined) {
-      id = await this.#d.github.createCheckRun(repo, sha, checkNameFor(appKey), update);
-    } else {
-      await this.#d.github.updateCheckRun(repo, id, update);
-    }
-    remember(this.#checkRuns, key, id);
-  }
-
-  async #completeCheck(
-    repo: RepoInfo,
-    sha: string,
-    appKey: string,
-    conclusion: "success" | "failure" | "cancelled",
-    output: { title: string; summary: string; text?: string },
-  ): Promise<void> {
-    await this.#check(repo, sha, appKey, {
-      status: "completed",
-      conclusion,
-      completedAt: this.#d.clock.now().toISOString(),
-      output,
-    });
-  }
-
-  async #failConfig(repo: RepoInfo, sha: string, checkName: string, err: ConfigError): Promise<void> {
-    const appKey = appOfCheck(checkName) ?? "";
-    // Annotate a commit once: the PR webhook and the hand-off both find the same error.
-    if (this.#annotated.has(checkKey(repo, sha, appKey))) return;
-    const { output, batches } = configFailureOutput(err);
-    const completed = {
-      status: "completed" as const,
-      conclusion: "failure" as const,
-      completedAt: this.#d.clock.now().toISOString(),
-    };
-    await this.#check(repo, sha, appKey, {
-      ...completed,
-      output: { ...output, annotations: batches[0] ?? [] },
-    });
-    const id = this.#checkRuns.get(checkKey(repo, sha, appKey))!;
-    // GitHub accepts 50 annotations per request; later requests append.
-    for (const batch of batches.slice(1)) {
-      await this.#d.github.updateCheckRun(repo, id, { output: { ...output, annotations: batch } });
-    }
-    remember(this.#annotated, checkKey(repo, sha, appKey), true);
-  }
-
-  async #updateComment(
-    repo: RepoInfo,
-    pr: number,
-    create: boolean,
-    change: (rows: CommentRow[]) => CommentRow[],
-  ): Promise<void> {
-    const key = `${repo.repositoryId}#${pr}`;
-    const release = await this.#d.lock.acquire(`comment:${key}`);
-    try {
-      let cached = this.#comments.get(key);
-      if (!cached) {
-        const existing = (await this.#d.github.listComments(repo, pr)).find(
-          (c) => c.byBot && c.body.includes(COMMENT_MARKER),
-        );
-        if (existing) cached = { id: existing.id, rows: parseCommentRows(existing.body) };
-      }
-      const rows = change(cached?.rows ?? []);
-      if (cached) {
-        if (JSON.stringify(rows) === JSON.stringify(cached.rows)) return;
-        await this.#d.github.updateComment(repo, cached.id, renderComment(rows));
-        remember(this.#comments, key, { id: cached.id, rows });
-      } else if (create && rows.length > 0) {
-        const id = await this.#d.github.createComment(repo, pr, renderComment(rows));
-        remember(this.#comments, key, { id, rows });
-      }
-    } finally {
-      release();
-    }
-  }
-
-  #row(app: string, status: RowStatus, sha: string, extra: Partial<CommentRow>): CommentRow {
-    return {
-      app,
-      status,
-      sha,
-      updatedAt: this.#d.clock.now().toISOString(),
-      ...Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined)),
-    };
-  }
-
-  #checkUrl(repo: RepoInfo, sha: string, appKey: string): string | undefined {
-    const id = this.#checkRuns.get(checkKey(repo, sha, appKey));
-    return id === undefined ? undefined : `${this.#d.githubWebUrl}/${repo.owner}/${repo.repo}/runs/${id}`;
-  }
 }
 
 function runUrl(web: string, repo: RepoInfo, runId: string | undefined): string | undefined {
   return runId && /^\d+$/.test(runId) ? `${web}/${repo.owner}/${repo.repo}/actions/runs/${runId}` : undefined;
 }
 
-function checkNameFor(appKey: string): string {
-  return appKey ? `${CHECK_NAME} (${appKey})` : CHECK_NAME;
-}
-
-function appOfCheck(name: string): string | undefined {
-  if (name === CHECK_NAME) return "";
-  const m = /^paas \(([a-z0-9-]+)\)$/.exec(name);
-  return m ? m[1] : undefined;
-}
-
 function checkKey(repo: RepoInfo, sha: string, appKey: string): string {
   return `${repo.repositoryId}@${sha}@${appKey}`;
-}
-
-function lockKey(repositoryId: number, env: EnvRef): string {
-  return `${repositoryId}/${envSlug(env)}`;
-}
-
-/** GitHub environment of one app: `preview/pr-12`, `production`; monorepo apps add `/<app>`. */
-export function githubEnvName(appKey: string, env: EnvRef): string {
-  return appKey ? `${githubEnvironment(env)}/${appKey}` : githubEnvironment(env);
 }
 
 function displayApp(repo: RepoInfo, app: ResolvedApp): string {
@@ -1264,5 +1162,3 @@ function errText(e: unknown): string {
   if (e instanceof PaasError) return e.message;
   return e instanceof Error ? e.message : String(e);
 }
-
-export type { HandoffBody };

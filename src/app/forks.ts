@@ -1,3 +1,5 @@
+/* eslint-disable max-lines-per-function -- `commented` is one decision table (who, which PR, which
+   commit, which apps) whose refusals each answer the user; it moves to src/deploy (#10 item 9). */
 // Pull requests from forks: no preview until a user with write permission
 // comments `/paas deploy`. The approval is bound to the PR's head sha and
 // recorded durably on the App's own `paas` check run of that commit
@@ -5,13 +7,20 @@
 // it. The App then dispatches the repository's paas workflow on the default
 // branch with inputs { pr, sha }, and accepts that run's hand-off for exactly
 // the approved head sha.
-import type { ProbotOctokit } from "probot";
 import { CONFIG_FILE, parseConfig, resolveApps, type ResolvedApp } from "../config/load.ts";
 import { ConfigError } from "../errors.ts";
-import type { ActionsClaims, HandoffBody } from "./handoff.ts";
+import type { HandoffBody } from "../contract/handoff.ts";
+import type { ActionsClaims } from "./handoff.ts";
 import { HandoffRejected } from "./handoff.ts";
-import { createCheckRun, type CheckRunUpdate, type GitHubPort, type RepoRef } from "./github.ts";
-import { CHECK_NAME, escapeMarkdown } from "./report.ts";
+import {
+  httpStatus,
+  type CheckRunUpdate,
+  type GitHubPort,
+  type Permission,
+  type RepoRef,
+} from "../github/port.ts";
+import { appCheckName, previewPr } from "../names.ts";
+import { escapeMarkdown } from "./report.ts";
 
 /**
  * The approval command: the whole comment, naming the reviewed commit. Only a full 40-hex sha
@@ -21,30 +30,19 @@ import { CHECK_NAME, escapeMarkdown } from "./report.ts";
 const COMMAND = /^\/paas\s+deploy(?:\s+([0-9a-f]{7,40}))?$/i;
 const APPROVAL_PREFIX = "paas-approved:";
 
-export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
-
-/** GitHub calls only fork approvals make (beyond GitHubPort). */
-export interface ForkGitHubPort {
-  defaultBranch(r: RepoRef): Promise<string>;
-  /** The user's permission on the repository (GET /repos/{o}/{r}/collaborators/{u}/permission). */
-  permission(r: RepoRef, login: string): Promise<Permission>;
-  /** POST /repos/{o}/{r}/actions/workflows/{workflow}/dispatches. */
-  dispatchWorkflow(r: RepoRef, workflow: string, ref: string, inputs: Record<string, string>): Promise<void>;
-  /** The newest check run of this name on a commit created by this App, with its external_id. */
-  findOwnCheckRun(
-    r: RepoRef,
-    sha: string,
-    name: string,
-  ): Promise<{ id: number; externalId: string | null } | undefined>;
-  createCheckRun(
-    r: RepoRef,
-    sha: string,
-    name: string,
-    u: CheckRunUpdate,
-    externalId?: string,
-  ): Promise<number>;
-  updateCheckRun(r: RepoRef, id: number, u: CheckRunUpdate, externalId?: string): Promise<void>;
-}
+/** The GitHub calls fork approvals make. */
+export type ForkGitHub = Pick<
+  GitHubPort,
+  | "getPull"
+  | "getFile"
+  | "createComment"
+  | "defaultBranch"
+  | "permission"
+  | "dispatchWorkflow"
+  | "findOwnCheckRun"
+  | "createCheckRun"
+  | "updateCheckRun"
+>;
 
 /** What the deployer asks of fork approvals. */
 export interface ForkGate {
@@ -65,8 +63,7 @@ export interface ForkLogger {
 }
 
 export interface ForkApprovalsDeps {
-  github: GitHubPort;
-  forkGitHub: ForkGitHubPort;
+  github: ForkGitHub;
   /** File name of the workflow to dispatch (PAAS_FORK_WORKFLOW), e.g. paas.yml. */
   workflow: string;
   log: ForkLogger;
@@ -102,10 +99,6 @@ export function hasWrite(p: Permission): boolean {
   return p === "admin" || p === "maintain" || p === "write";
 }
 
-function checkNameFor(appKey: string): string {
-  return appKey ? `${CHECK_NAME} (${appKey})` : CHECK_NAME;
-}
-
 const MAX_ANSWERED = 1000;
 
 export class ForkApprovals implements ForkGate {
@@ -121,9 +114,9 @@ export class ForkApprovals implements ForkGate {
     const apps = await this.#trustedApps(repo);
     if (apps === undefined) return;
     for (const app of apps) {
-      const name = checkNameFor(app.key);
-      if (await this.#d.forkGitHub.findOwnCheckRun(repo, headSha, name)) continue;
-      await this.#d.forkGitHub.createCheckRun(
+      const name = appCheckName(app.key);
+      if (await this.#d.github.findOwnCheckRun(repo, headSha, name)) continue;
+      await this.#d.github.createCheckRun(
         repo,
         headSha,
         name,
@@ -173,7 +166,7 @@ export class ForkApprovals implements ForkGate {
       );
       return;
     }
-    const permission = await this.#d.forkGitHub.permission(repo, c.login);
+    const permission = await this.#d.github.permission(repo, c.login);
     if (!hasWrite(permission)) {
       this.#d.log.warn({ repository: `${repo.owner}/${repo.repo}`, pr, permission }, "fork approval refused");
       await this.#answer(
@@ -220,29 +213,30 @@ export class ForkApprovals implements ForkGate {
     const sha = pull.headSha;
     const short = sha.slice(0, 7);
     const waiting: CheckRunUpdate = {
+      // The approval, recorded durably on the App's own check run.
+      externalId: approvalExternalId(sha, c.login),
       status: "queued",
       output: {
         title: "Approved: waiting for build",
         summary: `${who} approved commit \`${short}\` of this fork's pull request; the App dispatched the \`${escapeMarkdown(this.#d.workflow)}\` workflow to build it. A new push needs a new approval.`,
       },
     };
-    const external = approvalExternalId(sha, c.login);
     const ids: number[] = [];
     for (const app of approvable) {
-      const name = checkNameFor(app.key);
-      const found = await this.#d.forkGitHub.findOwnCheckRun(repo, sha, name);
+      const name = appCheckName(app.key);
+      const found = await this.#d.github.findOwnCheckRun(repo, sha, name);
       if (found) {
-        await this.#d.forkGitHub.updateCheckRun(repo, found.id, waiting, external);
+        await this.#d.github.updateCheckRun(repo, found.id, waiting);
         ids.push(found.id);
       } else {
-        ids.push(await this.#d.forkGitHub.createCheckRun(repo, sha, name, waiting, external));
+        ids.push(await this.#d.github.createCheckRun(repo, sha, name, waiting));
       }
     }
-    const branch = await this.#d.forkGitHub.defaultBranch(repo);
+    const branch = await this.#d.github.defaultBranch(repo);
     try {
-      await this.#d.forkGitHub.dispatchWorkflow(repo, this.#d.workflow, branch, { pr: String(pr), sha });
+      await this.#d.github.dispatchWorkflow(repo, this.#d.workflow, branch, { pr: String(pr), sha });
     } catch (e) {
-      const status = statusOf(e);
+      const status = httpStatus(e);
       const why =
         status === 404
           ? `the workflow \`${escapeMarkdown(this.#d.workflow)}\` does not exist on \`${escapeMarkdown(branch)}\``
@@ -251,16 +245,12 @@ export class ForkApprovals implements ForkGate {
             : `GitHub refused the workflow dispatch (HTTP ${status ?? "error"})`;
       const fix = `${why}. Add a \`workflow_dispatch\` trigger with inputs \`pr\` and \`sha\` (see docs/forks.md), or set PAAS_FORK_WORKFLOW to the paas workflow's file name.`;
       for (const id of ids)
-        await this.#d.forkGitHub.updateCheckRun(
-          repo,
-          id,
-          {
-            status: "completed",
-            conclusion: "failure",
-            output: { title: "Cannot start the build", summary: fix },
-          },
-          external,
-        );
+        await this.#d.github.updateCheckRun(repo, id, {
+          externalId: waiting.externalId,
+          status: "completed",
+          conclusion: "failure",
+          output: { title: "Cannot start the build", summary: fix },
+        });
       await this.#d.github.createComment(repo, pr, `${who}: approved \`${short}\`, but ${fix}`);
       return;
     }
@@ -281,8 +271,8 @@ export class ForkApprovals implements ForkGate {
     body: HandoffBody,
   ): Promise<number | undefined> {
     if (claims.event_name !== "workflow_dispatch") return undefined;
-    const m = /^(?:preview\/)?pr-(\d{1,9})$/.exec(body.environment ?? "");
-    if (!m) {
+    const pr = previewPr(body.environment ?? "");
+    if (pr === undefined) {
       // A dispatched run of the fork workflow has an approved fork's code checked out, and that
       // code can read the run's OIDC token: such a token deploys that fork preview, nothing else.
       // The run's workflow is workflow_ref: job_workflow_ref names a reusable workflow the fork
@@ -298,8 +288,7 @@ export class ForkApprovals implements ForkGate {
       }
       return undefined;
     }
-    const pr = Number(m[1]);
-    const branch = await this.#d.forkGitHub.defaultBranch(repo);
+    const branch = await this.#d.github.defaultBranch(repo);
     if (claims.ref !== `refs/heads/${branch}`) {
       throw new HandoffRejected(
         403,
@@ -322,7 +311,7 @@ export class ForkApprovals implements ForkGate {
         "sha",
         `${body.sha.slice(0, 12)} is not the head of pull request #${pr} (now ${pull.headSha.slice(0, 7)}): a new push needs a new /paas deploy`,
       );
-    const run = await this.#d.forkGitHub.findOwnCheckRun(repo, body.sha, checkNameFor(body.app));
+    const run = await this.#d.github.findOwnCheckRun(repo, body.sha, appCheckName(body.app));
     if (!approvedBy(run?.externalId, body.sha)) {
       throw new HandoffRejected(
         403,
@@ -335,7 +324,7 @@ export class ForkApprovals implements ForkGate {
 
   /** Apps with previews, from .paas.yml on the default branch (a fork cannot loosen its own policy). */
   async #trustedApps(repo: RepoRef): Promise<ResolvedApp[] | undefined> {
-    const branch = await this.#d.forkGitHub.defaultBranch(repo);
+    const branch = await this.#d.github.defaultBranch(repo);
     const text = await this.#d.github.getFile(repo, CONFIG_FILE, branch);
     if (text === undefined) return undefined;
     try {
@@ -357,99 +346,4 @@ export class ForkApprovals implements ForkGate {
     if (this.#answered.size > MAX_ANSWERED) this.#answered.delete(this.#answered.values().next().value!);
     await this.#d.github.createComment(repo, pr, text);
   }
-}
-
-function statusOf(e: unknown): number | undefined {
-  return typeof e === "object" && e !== null && "status" in e
-    ? Number((e as { status: unknown }).status)
-    : undefined;
-}
-
-/** ForkGitHubPort over Probot's Octokit (installation-authenticated). */
-export class OctokitForkGitHub implements ForkGitHubPort {
-  readonly #installation: (id: number) => Promise<ProbotOctokit>;
-  readonly #appId: number;
-
-  constructor(installationClient: (id: number) => Promise<ProbotOctokit>, appId: number) {
-    this.#installation = installationClient;
-    this.#appId = appId;
-  }
-
-  async defaultBranch(r: RepoRef): Promise<string> {
-    const o = await this.#installation(r.installationId);
-    const { data } = await o.rest.repos.get({ owner: r.owner, repo: r.repo });
-    return data.default_branch;
-  }
-
-  async permission(r: RepoRef, login: string): Promise<Permission> {
-    const o = await this.#installation(r.installationId);
-    try {
-      const { data } = await o.rest.repos.getCollaboratorPermissionLevel({
-        owner: r.owner,
-        repo: r.repo,
-        username: login,
-      });
-      const role = (data as { role_name?: string }).role_name;
-      if (role === "maintain") return "maintain";
-      return (["admin", "write", "read", "none"] as const).find((p) => p === data.permission) ?? "none";
-    } catch (e) {
-      if (statusOf(e) === 404) return "none";
-      throw e;
-    }
-  }
-
-  async dispatchWorkflow(
-    r: RepoRef,
-    workflow: string,
-    ref: string,
-    inputs: Record<string, string>,
-  ): Promise<void> {
-    const o = await this.#installation(r.installationId);
-    await o.rest.actions.createWorkflowDispatch({
-      owner: r.owner,
-      repo: r.repo,
-      workflow_id: workflow,
-      ref,
-      inputs,
-    });
-  }
-
-  async findOwnCheckRun(r: RepoRef, sha: string, name: string) {
-    const o = await this.#installation(r.installationId);
-    const { data } = await o.rest.checks.listForRef({
-      owner: r.owner,
-      repo: r.repo,
-      ref: sha,
-      check_name: name,
-      app_id: this.#appId,
-      filter: "latest",
-      per_page: 10,
-    });
-    // Another App could name a check "paas": only this App's own runs count.
-    const run = data.check_runs.find((c) => c.app?.id === this.#appId && c.head_sha === sha);
-    return run ? { id: run.id, externalId: run.external_id ?? null } : undefined;
-  }
-
-  async createCheckRun(r: RepoRef, sha: string, name: string, u: CheckRunUpdate, externalId?: string) {
-    return createCheckRun(await this.#installation(r.installationId), r, sha, name, u, externalId);
-  }
-
-  async updateCheckRun(r: RepoRef, id: number, u: CheckRunUpdate, externalId?: string): Promise<void> {
-    const o = await this.#installation(r.installationId);
-    await o.rest.checks.update({
-      owner: r.owner,
-      repo: r.repo,
-      check_run_id: id,
-      ...checkBody(u),
-      ...(externalId ? { external_id: externalId } : {}),
-    });
-  }
-}
-
-function checkBody(u: CheckRunUpdate) {
-  return {
-    ...(u.status ? { status: u.status } : {}),
-    ...(u.conclusion ? { conclusion: u.conclusion } : {}),
-    ...(u.output ? { output: { title: u.output.title, summary: u.output.summary } } : {}),
-  };
 }

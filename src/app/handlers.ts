@@ -1,5 +1,6 @@
 // Webhook handlers: extract the few facts each event carries and call the core.
-import type { Deployer, RepoInfo } from "./deployer.ts";
+import type { RepoInfo } from "../github/port.ts";
+import type { Deployer } from "./deployer.ts";
 
 interface RepoPayload {
   repository?: {

@@ -1,12 +1,14 @@
 // The deploy hand-off: the Action POSTs the image digest with a GitHub Actions
 // OIDC token. This module verifies the token (signature against the issuer's
 // JWKS found through its discovery document, iss, aud, exp/nbf) and holds the
-// pure request checks; the deployer adds the checks that need GitHub.
+// pure request checks; the deployer adds the checks that need GitHub. The
+// request's schema is the contract's (src/contract/handoff.ts).
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
 import type { EnvironmentConfig } from "../config/schema.ts";
+import type { HandoffBody } from "../contract/handoff.ts";
 import { PaasError } from "../errors.ts";
-import type { EnvRef } from "../names.ts";
+import { githubEnvironment, previewPr, type EnvRef } from "../names.ts";
 
 /** A refused hand-off: HTTP status, and which check failed (returned as JSON). */
 export class HandoffRejected extends PaasError {
@@ -18,49 +20,6 @@ export class HandoffRejected extends PaasError {
     this.check = check;
   }
 }
-
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-const IMAGE_NAME = /^[a-z0-9][a-z0-9._:/-]{0,400}$/;
-
-/**
- * The Action's request (action/src/handoff.ts): the image name and its digest
- * (or one reference pinned by digest), the commit, the environment it expects.
- * Unknown fields are ignored so the Action can add some without breaking older Apps.
- */
-export const handoffBodySchema = z
-  .object({
-    repository: z.string().regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/, "owner/name"),
-    sha: z.string().regex(/^[a-f0-9]{40}$/, "a full 40-character commit sha"),
-    ref: z.string().max(300).optional(),
-    image: z.string().max(512),
-    digest: z.string().regex(DIGEST, "sha256:<64 hex digits>").optional(),
-    environment: z.string().max(64).optional(),
-    app: z
-      .string()
-      .regex(/^(?:[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?)?$/, "an app key from .paas.yml apps")
-      .default(""),
-    runId: z.number().int().positive().optional(),
-  })
-  .transform((b, ctx) => {
-    const at = b.image.indexOf("@");
-    const name = at === -1 ? b.image : b.image.slice(0, at);
-    const pinned = at === -1 ? undefined : b.image.slice(at + 1);
-    if (!IMAGE_NAME.test(name)) {
-      ctx.addIssue({ code: "custom", path: ["image"], message: "an image name such as ghcr.io/owner/repo" });
-      return z.NEVER;
-    }
-    const digest = pinned ?? b.digest;
-    if (!digest || !DIGEST.test(digest) || (pinned && b.digest && pinned !== b.digest)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["digest"],
-        message: "the image digest (sha256:…), once, matching the image reference",
-      });
-      return z.NEVER;
-    }
-    return { ...b, image: `${name}@${digest}`, digest };
-  });
-export type HandoffBody = z.output<typeof handoffBodySchema>;
 
 /** Claims of a GitHub Actions OIDC token that the checks use. */
 export const actionsClaimsSchema = z.object({
@@ -286,18 +245,15 @@ export function resolveEnvironment(
 ): EnvRef {
   const pr = pullRequestOf(claims);
   if (pr !== undefined) {
-    if (
-      body.environment !== undefined &&
-      body.environment !== `preview/pr-${pr}` &&
-      body.environment !== `pr-${pr}`
-    ) {
+    const preview: EnvRef = { kind: "preview", pr };
+    if (body.environment !== undefined && previewPr(body.environment) !== pr) {
       throw new HandoffRejected(
         403,
         "branch",
-        `a pull_request run of PR #${pr} deploys only preview/pr-${pr}, not ${body.environment.slice(0, 64)}`,
+        `a pull_request run of PR #${pr} deploys only ${githubEnvironment(preview)}, not ${body.environment.slice(0, 64)}`,
       );
     }
-    return { kind: "preview", pr };
+    return preview;
   }
   if (claims.event_name === "pull_request") {
     throw new HandoffRejected(

@@ -5,14 +5,31 @@
 // closed pull requests are torn down, environments nobody owns are reported
 // and removed after a grace period, failed webhook deliveries are redelivered.
 import pLimit from "p-limit";
-import { dnsOwner } from "../dns/owner.ts";
+import { hostnameOwner } from "../core/ownership.ts";
 import type { DnsProvider } from "../dns/types.ts";
-import { envSlug } from "../names.ts";
-import type { Runtime, RuntimeEnvironment } from "../runtime/types.ts";
+import { envSlug, parseAppEnvironment } from "../names.ts";
+import type { RuntimeEnvironment } from "../core/spec.ts";
+import type { Runtime } from "../runtime/types.ts";
 import type { Clock, Deployer, Logger } from "./deployer.ts";
-import type { DeploymentState } from "./github.ts";
+import { TERMINAL_STATES, type DeploymentRecord, type GitHubPort, type RepoInfo } from "../github/port.ts";
 import type { Lock } from "./lock.ts";
-import type { DeploymentRecord, InstalledRepo, ReconcileGitHub } from "./reconcile-github.ts";
+import { buildNotReceivedOutput } from "./report.ts";
+import { removeEnvironment } from "../deploy/teardown.ts";
+
+/** The GitHub calls the reconciler makes. */
+export type ReconcileGitHub = Pick<
+  GitHubPort,
+  | "repositories"
+  | "openPulls"
+  | "deployments"
+  | "latestDeploymentState"
+  | "createDeploymentStatus"
+  | "environments"
+  | "deliveries"
+  | "redeliver"
+  | "queuedChecks"
+  | "updateCheckRun"
+>;
 
 export interface ReconcilerDeps {
   github: ReconcileGitHub;
@@ -55,7 +72,6 @@ const PER_ENVIRONMENT = 20;
 /** Attempts of one delivery (the original included) before the reconciler gives up on it. */
 const MAX_ATTEMPTS = 3;
 const MAX_DELIVERY_PAGES = 10;
-const TERMINAL = new Set<DeploymentState>(["success", "failure", "error", "inactive"]);
 const LOCK_KEY = "reconcile";
 const MAX_MEMORY = 5000;
 
@@ -158,7 +174,7 @@ export class Reconciler {
     }
   }
 
-  async #repository(repo: InstalledRepo, envs: RuntimeEnvironment[], report: ReconcileReport): Promise<void> {
+  async #repository(repo: RepoInfo, envs: RuntimeEnvironment[], report: ReconcileReport): Promise<void> {
     const { github, deployer } = this.#d;
     // Read what exists before the open pull requests: a pull request opened after this
     // read cannot then be mistaken for a closed one.
@@ -196,7 +212,7 @@ export class Reconciler {
     for (const d of deployments) {
       if (this.#terminal.has(d.id) || deployer.isRunning(d.id)) continue;
       const state = await github.latestDeploymentState(repo, d.id);
-      if (state && TERMINAL.has(state)) {
+      if (state && TERMINAL_STATES.has(state)) {
         remember(this.#terminal, d.id);
         continue;
       }
@@ -207,12 +223,10 @@ export class Reconciler {
       }
       const latest = newest.get(d.environment)!;
       if (latest.id !== d.id) {
-        await github.createDeploymentStatus(
-          repo,
-          d.id,
-          "inactive",
-          `superseded by ${String(latest.payload.sha ?? latest.sha).slice(0, 7)}`,
-        );
+        await github.createDeploymentStatus(repo, d.id, {
+          state: "inactive",
+          description: `superseded by ${String(latest.payload.sha ?? latest.sha).slice(0, 7)}`,
+        });
         remember(this.#terminal, d.id);
         report.superseded++;
         continue;
@@ -221,7 +235,10 @@ export class Reconciler {
       if (why === undefined) {
         report.resumed++;
       } else {
-        await github.createDeploymentStatus(repo, d.id, "failure", `not resumed after a restart: ${why}`);
+        await github.createDeploymentStatus(repo, d.id, {
+          state: "failure",
+          description: `not resumed after a restart: ${why}`,
+        });
         remember(this.#terminal, d.id);
         report.failed++;
       }
@@ -245,7 +262,7 @@ export class Reconciler {
    * the process): one read per pushed head, once it is older than the build timeout.
    */
   async #buildsNotReceived(
-    repo: InstalledRepo,
+    repo: RepoInfo,
     pulls: { number: number; headSha: string }[],
     report: ReconcileReport,
   ): Promise<void> {
@@ -259,14 +276,11 @@ export class Reconciler {
       this.#heads.set(key, -1); // checked: never read again
       for (const c of await this.#d.github.queuedChecks(repo, p.headSha)) {
         if (c.startedAt && now - Date.parse(c.startedAt) < timeout) continue;
-        const after =
-          timeout >= 60_000 ? `${Math.round(timeout / 60_000)} min` : `${Math.round(timeout / 1000)} s`;
-        await this.#d.github.failCheck(repo, c.id, {
-          title: "Build not received",
-          summary:
-            `No image was handed to the App within ${after} of this push. ` +
-            "Check that the repository has a workflow running the paas Action on this event, " +
-            "that it has `permissions: id-token: write`, and look at its run for a build failure.",
+        await this.#d.github.updateCheckRun(repo, c.id, {
+          status: "completed",
+          conclusion: "failure",
+          completedAt: this.#d.clock.now().toISOString(),
+          output: buildNotReceivedOutput(timeout),
         });
         report.buildsNotReceived++;
       }
@@ -298,15 +312,12 @@ export class Reconciler {
         environment: envSlug(e.target.environment),
       };
       if (!due(key, where, "orphaned environment: its repository no longer has the App installed")) continue;
-      const owner = dnsOwner(e.target, e.repositoryId);
-      // DNS first: the runtime's labels are how a later pass finds the hostnames again.
-      for (const h of e.hostnames) await this.#d.dns.remove(h, owner);
-      await this.#d.runtime.destroy(e.target);
+      await removeEnvironment(e, this.#d);
       this.#orphans.delete(key);
       report.orphansRemoved++;
       this.#d.log.info(where, "orphaned environment removed");
     }
-    const served = new Set(all.map((e) => dnsOwner(e.target, e.repositoryId).key));
+    const served = new Set(all.map((e) => hostnameOwner(e.target, e.repositoryId).key));
     for (const r of await this.#d.dns.list()) {
       if (served.has(r.ownerKey)) continue;
       const key = `dns:${r.hostname}`;
@@ -353,8 +364,8 @@ export class Reconciler {
 
 /** PR number of `preview/pr-12` or `preview/pr-12/<app>`. */
 function previewNumber(environment: string): number | undefined {
-  const m = /^preview\/pr-(\d{1,9})(?:\/[a-z0-9-]+)?$/.exec(environment);
-  return m ? Number(m[1]) : undefined;
+  const env = parseAppEnvironment(environment)?.environment;
+  return env?.kind === "preview" ? env.pr : undefined;
 }
 
 function remember<K>(s: Set<K> | Map<K, number>, k: K, v = 0): void {

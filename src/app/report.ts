@@ -3,10 +3,9 @@
 // string is escaped so it cannot inject Markdown or HTML.
 import { z } from "zod";
 import type { ConfigError } from "../errors.ts";
-import type { Diagnosis } from "../runtime/types.ts";
-import type { Annotation, CheckRunOutput } from "./github.ts";
+import type { Diagnosis } from "../core/spec.ts";
+import type { Annotation, CheckRunOutput } from "../github/port.ts";
 
-export const CHECK_NAME = "paas";
 export const COMMENT_MARKER = "<!-- paas:preview-comment -->";
 const STATE_RE = /<!-- paas:state ([A-Za-z0-9+/=]*) -->/;
 /** GitHub's limits: check run summary/text 65,535; comment 65,536; status description 140. */
@@ -168,6 +167,19 @@ export function errorOutput(title: string, message: string): CheckRunOutput {
   return {
     title: title.slice(0, 255),
     summary: truncate(`Nothing was deployed.\n\n${escapeMarkdown(message)}`, MAX_OUTPUT),
+  };
+}
+
+/** A check whose build never arrived (the deployer's timer and the reconciler after a restart). */
+export function buildNotReceivedOutput(timeoutMs: number): CheckRunOutput {
+  const after =
+    timeoutMs >= 60_000 ? `${Math.round(timeoutMs / 60_000)} min` : `${Math.round(timeoutMs / 1000)} s`;
+  return {
+    title: "Build not received",
+    summary:
+      `No image was handed to the App within ${after} of this push. ` +
+      "Check that the repository has a workflow running the paas Action on this event, " +
+      "that it has `permissions: id-token: write`, and look at its run for a build failure.",
   };
 }
 

@@ -1,43 +1,35 @@
+/* eslint-disable max-lines-per-function -- build, push, plan and apply in the order a user reads them
+   on the terminal; not yet split. */
 // `paas deploy [dir] [--env <name>]`: build with the local Docker engine (the
 // Action's builder) and deploy to the Docker runtime, no GitHub involved.
 import { createHash } from "node:crypto";
 import { BuildFailure, buildPrepared, prepareBuild, pushImage, registryOf } from "../image/index.ts";
 import { planDeploy } from "../core/plan.ts";
 import { label, type Target } from "../names.ts";
-import { UsageError } from "./main.ts";
-import { appDir, args, envArg, type Command } from "./io.ts";
+import { BaseImagesError, parseBaseImages, type BaseImageChoice } from "../settings/base-images.ts";
+import { appDir, args, envArg, UsageError, type Command } from "./io.ts";
 import { localPlatform } from "./local.ts";
 import { localRepo } from "./repo.ts";
 
-/** "builder=<img>,runtime=<img>" or one image for both (the Action's base-images format, comma or newline separated). */
-export function parseBaseImages(
-  spec: string | undefined,
-): { builder?: string; runtime?: string } | undefined {
-  if (!spec?.trim()) return undefined;
-  const parts = spec
-    .split(/[,\n]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (parts.length === 1 && !parts[0]!.includes("=")) return { builder: parts[0]!, runtime: parts[0]! };
-  const out: { builder?: string; runtime?: string } = {};
-  for (const p of parts) {
-    const m = /^(builder|runtime)=(\S+)$/.exec(p);
-    if (!m)
-      throw new UsageError(`--base-images: "${p.slice(0, 80)}" is not builder=<image> or runtime=<image>`);
-    out[m[1] as "builder" | "runtime"] = m[2]!;
+/** --base-images, else PAAS_BASE_IMAGES: the Action's base-images format (src/settings/base-images.ts). */
+function baseImagesArg(text: string | undefined): BaseImageChoice | undefined {
+  try {
+    return parseBaseImages(text);
+  } catch (e) {
+    if (e instanceof BaseImagesError) throw new UsageError(`--base-images: ${e.message}`);
+    throw e;
   }
-  return out;
 }
 
 export const deployCommand: Command = async (argv, io) => {
-  const { values, positionals } = await args(argv, {
+  const { values, positionals } = args(argv, {
     env: { type: "string", default: "production" },
     app: { type: "string" },
     "base-images": { type: "string" },
     push: { type: "string" },
     "no-cache": { type: "boolean", default: false },
   });
-  const environment = await envArg(values.env);
+  const environment = envArg(values.env);
   const dir = await appDir(positionals[0], io.cwd);
   const step = (s: string) => io.err(`==> ${s}`);
   const started = Date.now();
@@ -46,7 +38,7 @@ export const deployCommand: Command = async (argv, io) => {
   const prepared = await prepareBuild({
     root: dir,
     app: values.app,
-    baseImages: parseBaseImages(values["base-images"] ?? io.env.PAAS_BASE_IMAGES),
+    baseImages: baseImagesArg(values["base-images"] ?? io.env.PAAS_BASE_IMAGES),
   });
   io.err(`    ${prepared.plan.reasons.join("\n    ")}`);
 

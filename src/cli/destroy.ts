@@ -7,8 +7,8 @@ import { localPlatform } from "./local.ts";
 import { localRepo } from "./repo.ts";
 
 export const destroyCommand: Command = async (argv, io) => {
-  const { values, positionals } = await args(argv, { env: { type: "string" }, app: { type: "string" } });
-  const environment = await envArg(values.env);
+  const { values, positionals } = args(argv, { env: { type: "string" }, app: { type: "string" } });
+  const environment = envArg(values.env);
   const dir = await appDir(positionals[0], io.cwd);
   const loaded = await loadConfigAt(dir, io.cwd);
   const keys = resolveApps(loaded)

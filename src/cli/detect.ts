@@ -4,7 +4,7 @@ import { detect, diskSource, formatPlan } from "../detect/index.ts";
 import { appDir, args, loadConfigAt, type Command } from "./io.ts";
 
 export const detectCommand: Command = async (argv, io) => {
-  const { values, positionals } = await args(argv, {
+  const { values, positionals } = args(argv, {
     json: { type: "boolean", default: false },
     app: { type: "string" },
   });

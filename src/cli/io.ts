@@ -17,6 +17,9 @@ export interface CliIO {
 
 export type Command = (argv: string[], io: CliIO) => Promise<number>;
 
+/** The command line itself is wrong (unknown flag, missing --env): main prints the usage, exit 2. */
+export class UsageError extends Error {}
+
 export function defaultIO(): CliIO {
   const ac = new AbortController();
   process.once("SIGINT", () => ac.abort());
@@ -30,8 +33,7 @@ export function defaultIO(): CliIO {
 }
 
 /** parseArgs with the CLI's conventions: unknown flags are usage errors. */
-export async function args<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T) {
-  const { UsageError } = await import("./main.ts");
+export function args<T extends NonNullable<ParseArgsConfig["options"]>>(argv: string[], options: T) {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
@@ -65,8 +67,7 @@ export async function appDir(positional: string | undefined, cwd: string): Promi
 }
 
 /** The --env flag: production, a configured environment, or preview/pr-<N>; anything else is a usage error. */
-export async function envArg(value: string | undefined): Promise<EnvRef> {
-  const { UsageError } = await import("./main.ts");
+export function envArg(value: string | undefined): EnvRef {
   if (!value)
     throw new UsageError("--env is required (production, a configured environment, or preview/pr-<N>)");
   try {

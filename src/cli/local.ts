@@ -1,7 +1,9 @@
 // What `paas deploy`, `destroy` and `status` share: the local Docker runtime
-// (the embedded default) with its own Caddy, and the platform settings that
-// make URLs match the port Caddy serves on.
+// (the embedded default) with its own Caddy, and the platform settings the
+// App would use on this machine (src/settings/platform.ts), so URLs match the
+// port Caddy serves on and the same resource ceilings apply.
 import type { PlatformSettings } from "../core/plan.ts";
+import { embeddedDefaults, platformSettingsFromEnv } from "../settings/platform.ts";
 import { ensureCaddy } from "../runtime/docker/caddy-daemon.ts";
 import { engineProblem, PrereqError } from "../runtime/docker/prereqs.ts";
 import {
@@ -23,6 +25,8 @@ export async function localPlatform(
   { routing = true }: { routing?: boolean } = {},
 ): Promise<LocalPlatform> {
   const docker = dockerSettingsFromEnv(env);
+  // Settings first: a wrong value is reported before Caddy is started.
+  const settings = platformSettingsFromEnv(embeddedDefaults({ ...env, PAAS_RUNTIME: "docker" }));
   if (routing) await ensureCaddy({ adminUrl: docker.caddyAdmin, stateDir: env.PAAS_STATE_DIR });
   const parts = createDockerRuntime(docker);
   if (routing) await parts.check();
@@ -33,14 +37,5 @@ export async function localPlatform(
       ]);
     });
   }
-  const httpPort = Number(docker.httpListen.slice(docker.httpListen.lastIndexOf(":") + 1));
-  const https = Boolean(docker.httpsListen) && env.PAAS_URL_SCHEME !== "http";
-  return {
-    ...parts,
-    settings: {
-      baseDomain: env.PAAS_BASE_DOMAIN || "localhost",
-      urlScheme: https ? "https" : "http",
-      urlPort: env.PAAS_URL_PORT ? Number(env.PAAS_URL_PORT) : https ? undefined : httpPort,
-    },
-  };
+  return { ...parts, settings };
 }

@@ -2,7 +2,7 @@
 // and returns an exit code; errors print like a compiler's (file:line:col).
 import { PaasError } from "../errors.ts";
 import type { Command, CliIO } from "./io.ts";
-import { defaultIO } from "./io.ts";
+import { defaultIO, UsageError } from "./io.ts";
 
 const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import("./validate.ts")).validate,
@@ -20,7 +20,7 @@ Usage:
   paas validate [dir]                       check .paas.yml; errors as file:line:col
   paas detect [dir] [--json]                show the build plan detection chose, and why
   paas plan [dir] --env <name> [--image <ref@sha256:…>] [--runtime kubernetes|docker]
-                                            print what a deploy would apply (dry run)
+                                            print what a deploy would apply (dry run; paas plan --help)
   paas start                                start the GitHub App (embedded Docker runtime by default)
   paas deploy [dir] [--env <name>]          build locally and deploy to the Docker runtime
   paas destroy [dir] --env <name>           remove an environment
@@ -64,5 +64,3 @@ export async function main(argv: string[], io: CliIO = defaultIO()): Promise<num
     return 70;
   }
 }
-
-export class UsageError extends Error {}

@@ -6,8 +6,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseEnv } from "node:util";
 import { PaasError } from "../errors.ts";
-import { startApp } from "../app/start.ts";
-import { SettingsError } from "../app/settings.ts";
+import { startApp } from "../server/start.ts";
+import { SettingsError } from "../settings/errors.ts";
+import { embeddedDefaults } from "../settings/platform.ts";
 import { adminOrigin } from "../runtime/docker/caddy.ts";
 import { ensureCaddy } from "../runtime/docker/caddy-daemon.ts";
 import { createDockerRuntime, dockerSettingsFromEnv, PrereqError } from "../runtime/docker/index.ts";
@@ -20,22 +21,6 @@ type Env = Record<string, string | undefined>;
 async function withDotEnv(io: CliIO): Promise<Env> {
   const text = await readFile(join(io.cwd, ".env"), "utf8").catch(() => "");
   return { ...parseEnv(text), ...io.env };
-}
-
-/** Local defaults of the embedded default: URLs on Caddy's port, probes through Caddy. */
-export function embeddedDefaults(env: Env): Env {
-  if ((env.PAAS_RUNTIME || "docker") !== "docker") return env;
-  const httpPort = env.PAAS_HTTP_PORT || "80";
-  const local =
-    !env.PAAS_BASE_DOMAIN ||
-    env.PAAS_BASE_DOMAIN === "localhost" ||
-    env.PAAS_BASE_DOMAIN.endsWith(".localhost");
-  return {
-    ...env,
-    PAAS_URL_PORT: env.PAAS_URL_PORT || (local && httpPort !== "80" ? httpPort : undefined),
-    PAAS_PROBE_ADDRESS: env.PAAS_PROBE_ADDRESS || `http://127.0.0.1:${httpPort}`,
-    PAAS_PUBLIC_URL: env.PAAS_PUBLIC_URL || `http://localhost:${env.PORT || "3000"}`,
-  };
 }
 
 /** Starts (or finds) Caddy and claims its HTTP port now, so a taken port is reported before serving. */
@@ -76,7 +61,7 @@ function waitForSignal(io: CliIO): Promise<void> {
 }
 
 export const startCommand: Command = async (argv, io) => {
-  await args(argv, {});
+  args(argv, {});
   const env = embeddedDefaults(await withDotEnv(io));
   const docker = (env.PAAS_RUNTIME || "docker") === "docker";
   const restore = docker ? await prepareDocker(env, io) : undefined;

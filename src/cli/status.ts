@@ -6,7 +6,7 @@ import { localPlatform } from "./local.ts";
 import { localRepo } from "./repo.ts";
 
 export const statusCommand: Command = async (argv, io) => {
-  const { values, positionals } = await args(argv, { json: { type: "boolean", default: false } });
+  const { values, positionals } = args(argv, { json: { type: "boolean", default: false } });
   const dir = await appDir(positionals[0], io.cwd);
   const repo = await localRepo(dir);
   const platform = await localPlatform(io.env, { routing: false });

@@ -6,7 +6,7 @@ import { ConfigError } from "../errors.ts";
 import { appDir, args, loadConfigAt, type Command } from "./io.ts";
 
 export const validate: Command = async (argv, io) => {
-  const { positionals } = await args(argv, {});
+  const { positionals } = args(argv, {});
   const dir = await appDir(positionals[0], io.cwd);
   let loaded;
   try {

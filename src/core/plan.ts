@@ -3,7 +3,7 @@
 import type { AppConfig, Resources, Scale } from "../config/schema.ts";
 import { PaasError } from "../errors.ts";
 import { appName as makeAppName, envSlug, githubEnvironment, hostnameFor, type Target } from "../names.ts";
-import type { DeploySpec } from "../runtime/types.ts";
+import type { DeploySpec } from "./spec.ts";
 
 export interface PlatformSettings {
   /** Base domain for generated hostnames, e.g. "example.com" or "localhost". */

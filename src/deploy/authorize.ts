@@ -12,7 +12,8 @@
 import type { ResolvedApp } from "../config/load.ts";
 import type { AppConfig, EnvironmentConfig } from "../config/schema.ts";
 import type { EnvRef } from "../names.ts";
-import { resolveEnvironment, HandoffRejected, type ActionsClaims, type HandoffBody } from "../app/handoff.ts";
+import { resolveEnvironment, HandoffRejected, type ActionsClaims } from "../app/handoff.ts";
+import type { HandoffBody } from "../contract/handoff.ts";
 
 /** The environment production is, by name: protected unless its entry says `protected: false`. */
 const PRODUCTION = "production";

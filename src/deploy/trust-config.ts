@@ -12,7 +12,7 @@ import {
   type ResolvedApp,
 } from "../config/load.ts";
 import { ConfigError } from "../errors.ts";
-import type { GitHubPort, RepoRef } from "../app/github.ts";
+import type { GitHubPort, RepoRef } from "../github/port.ts";
 
 export interface TrustedConfig {
   defaultBranch: string;

@@ -1,3 +1,5 @@
+/* eslint-disable max-lines-per-function -- detect() is the ordered list of language probes with
+   their reasons; not yet split. */
 // Language detection, shared by the Action and the CLI: the files of an app
 // (+ its .paas.yml) → a typed BuildPlan with one reason per choice. When it
 // cannot decide it throws a DetectError naming the .paas.yml key that settles

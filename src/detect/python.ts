@@ -1,3 +1,5 @@
+/* eslint-disable max-lines, max-lines-per-function, max-params -- the Python detector: one ordered
+   decision per framework and entry point, each with its reason; not yet split per framework. */
 // Python detection: installer, version, start command. Source files are only
 // read and pattern-matched, never imported or executed.
 import type { AppConfig } from "../config/schema.ts";

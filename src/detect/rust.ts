@@ -1,3 +1,5 @@
+/* eslint-disable max-lines-per-function, max-params -- detectRust reads the manifest, workspace and
+   toolchain in one pass so each reason names its file; not yet split. */
 // Rust detection: the package (root or workspace member), its binary, the toolchain.
 import type { AppConfig } from "../config/schema.ts";
 import { DetectError } from "../errors.ts";

@@ -6,8 +6,9 @@ import { isIPv4, isIPv6 } from "node:net";
 import Cloudflare, { APIError } from "cloudflare";
 import type { RecordListParams } from "cloudflare/resources/dns/records";
 import { z } from "zod";
-import { redactError } from "../runtime/redact.ts";
-import { DnsApiError, DnsRecordConflictError, DnsSettingsError, HostnameTakenError } from "./errors.ts";
+import { redactError } from "../redact.ts";
+import { conflictingClaim, HostnameTakenError, normalizeHostname } from "../core/ownership.ts";
+import { DnsApiError, DnsRecordConflictError, DnsSettingsError } from "./errors.ts";
 import { ownerComment, parseOwnerComment } from "./owner.ts";
 import { CLOUDFLARE_RATE_LIMIT, RateLimiter, limitedFetch } from "./rate-limit.ts";
 import type { DnsOwner, DnsProvider } from "./types.ts";
@@ -87,7 +88,7 @@ export class CloudflareDns implements DnsProvider {
   }
 
   async upsert(hostname: string, owner: DnsOwner): Promise<void> {
-    const name = normalize(hostname);
+    const name = normalizeHostname(hostname);
     const records = await this.#byName(name);
     const { ours, taken, foreign } = classify(records, owner);
     if (taken) throw new HostnameTakenError(name, taken);
@@ -108,7 +109,7 @@ export class CloudflareDns implements DnsProvider {
       return;
     }
     if (
-      normalize(keep.content ?? "") === this.#target &&
+      normalizeHostname(keep.content ?? "") === this.#target &&
       keep.proxied === this.#proxied &&
       keep.comment === comment
     ) {
@@ -120,7 +121,7 @@ export class CloudflareDns implements DnsProvider {
   }
 
   async claim(hostname: string, owner: DnsOwner): Promise<void> {
-    const name = normalize(hostname);
+    const name = normalizeHostname(hostname);
     const { taken, foreign } = classify(await this.#byName(name), owner);
     if (taken) throw new HostnameTakenError(name, taken);
     const clashing = foreign.filter((r) => this.#type === "CNAME" || ["A", "AAAA", "CNAME"].includes(r.type));
@@ -129,7 +130,7 @@ export class CloudflareDns implements DnsProvider {
   }
 
   async remove(hostname: string, owner: DnsOwner): Promise<void> {
-    const name = normalize(hostname);
+    const name = normalizeHostname(hostname);
     const records = await this.#byName(name);
     for (const r of records) {
       if (parseOwnerComment(r.comment)?.key === owner.key) await this.#delete(r.id);
@@ -209,10 +210,6 @@ function toDnsError(what: string, err: unknown): DnsApiError {
   );
 }
 
-function normalize(hostname: string): string {
-  return hostname.trim().toLowerCase().replace(/\.$/, "");
-}
-
 /** Splits the records of one name into ours, another repository's, and records paas did not create. */
 export function classify(
   records: CfRecord[],
@@ -225,8 +222,8 @@ export function classify(
     const o = parseOwnerComment(r.comment);
     if (!o) foreign.push(r);
     // The same repository may move a hostname between its environments (a custom domain from staging to production).
-    else if (o.repositoryId === owner.repositoryId) ours.push(r);
-    else taken ??= o;
+    else if (conflictingClaim(r.name, owner, [{ hostname: r.name, owner: o }], "repository")) taken ??= o;
+    else ours.push(r);
   }
   return { ours, taken, foreign };
 }

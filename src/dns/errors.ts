@@ -2,24 +2,6 @@
 // whose text tells the user what to change.
 import { PaasError } from "../errors.ts";
 
-/** Another repository already serves this hostname. */
-export class HostnameTakenError extends PaasError {
-  readonly hostname: string;
-  readonly ownerKey: string;
-  /** The owner's environment, e.g. "octo/shop production". */
-  readonly ownerDisplay: string;
-  constructor(hostname: string, owner: { key: string; display: string }) {
-    super(
-      "hostname_taken",
-      `hostname ${hostname} is already used by ${owner.display}; ` +
-        `choose another app \`name\` or domain in .paas.yml, or remove that environment first`,
-    );
-    this.hostname = hostname;
-    this.ownerKey = owner.key;
-    this.ownerDisplay = owner.display;
-  }
-}
-
 /** The hostname has a DNS record that paas did not create: paas never touches those. */
 export class DnsRecordConflictError extends PaasError {
   readonly hostname: string;

@@ -2,10 +2,11 @@
 // variables for the App and the CLI).
 import { z } from "zod";
 import { DnsSettingsError } from "./errors.ts";
-import type { RuntimeEnvironment } from "../runtime/types.ts";
+import type { RuntimeEnvironment } from "../core/spec.ts";
 import { CloudflareDns, cloudflareOptionsSchema } from "./cloudflare.ts";
 import { NoDns } from "./none.ts";
-import { dnsOwner, type ClaimSource } from "./owner.ts";
+import { hostnameOwner } from "../core/ownership.ts";
+import type { ClaimSource } from "./owner.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import type { DnsProvider } from "./types.ts";
 import { WildcardDns } from "./wildcard.ts";
@@ -13,8 +14,7 @@ import { WildcardDns } from "./wildcard.ts";
 export { CloudflareDns } from "./cloudflare.ts";
 export { NoDns } from "./none.ts";
 export { WildcardDns } from "./wildcard.ts";
-export { DnsApiError, DnsRecordConflictError, DnsSettingsError, HostnameTakenError } from "./errors.ts";
-export { dnsOwner } from "./owner.ts";
+export { DnsApiError, DnsRecordConflictError, DnsSettingsError } from "./errors.ts";
 
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"])
@@ -114,6 +114,6 @@ export function createDnsProvider(settings: DnsSettings, deps: DnsDeps = {}): Dn
 export function claimsFromRuntime(runtime: { list(): Promise<RuntimeEnvironment[]> }): ClaimSource {
   return async () =>
     (await runtime.list()).flatMap((e) =>
-      e.hostnames.map((hostname) => ({ hostname, owner: dnsOwner(e.target, e.repositoryId) })),
+      e.hostnames.map((hostname) => ({ hostname, owner: hostnameOwner(e.target, e.repositoryId) })),
     );
 }

@@ -1,14 +1,10 @@
 // DNS providers: per-environment records (cloudflare), one record set up once
 // (wildcard), or nothing (none). Same interface for each.
 
-/** Who owns a hostname: a repository's app environment. Stored with the record. */
-export interface DnsOwner {
-  repositoryId: number;
-  /** Human-readable form for errors, e.g. "octo/shop production". */
-  display: string;
-  /** Stable key, e.g. "12345/web/pr-12". */
-  key: string;
-}
+import type { HostnameOwner } from "../core/ownership.ts";
+
+/** Who owns a hostname (src/core/ownership.ts), stored with the record. */
+export type DnsOwner = HostnameOwner;
 
 export interface DnsProvider {
   readonly kind: "cloudflare" | "wildcard" | "none";

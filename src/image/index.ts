@@ -204,6 +204,59 @@ export class BuildFailure extends BuildError {
   }
 }
 
+/** The cache images offered to the build: those of options.cacheFrom that could be pulled (none with noCache). */
+async function cacheSources(docker: Docker, options: ImageBuildOptions): Promise<string[]> {
+  if (!options.cacheFrom || options.cacheFrom.length === 0 || options.noCache) return [];
+  const pulled = await pullCacheImages(docker, options.cacheFrom, options.registryAuth);
+  for (const note of pulled.notes) options.onLine?.(note);
+  return pulled.pulled;
+}
+
+/** The fixed part of the build that tags the builder stage as the registry cache image. */
+function builderStageBuild(prepared: PreparedBuild, options: ImageBuildOptions, tag: string) {
+  return {
+    dockerfile: GENERATED_DOCKERFILE,
+    tags: [tag],
+    buildArgs: { ...prepared.app.config.build.args },
+    target: BUILDER_STAGE,
+    timeoutMs: options.timeoutMs,
+  };
+}
+
+/** Streams the build context (a new stream per call) with the generated Dockerfile added and ignored by COPY. */
+async function contextOf(
+  prepared: PreparedBuild,
+  dockerfileText: string,
+): Promise<() => ReturnType<typeof streamContext>> {
+  const dockerignore = await readFile(
+    path.join(prepared.root, prepared.contextPath, ".dockerignore"),
+    "utf8",
+  ).catch(() => undefined);
+  return () =>
+    streamContext({
+      root: prepared.root,
+      context: prepared.contextPath,
+      extraFiles: [
+        { name: GENERATED_DOCKERFILE, content: dockerfileText },
+        { name: ".dockerignore", content: withGeneratedDockerfileIgnored(dockerignore) },
+      ],
+    });
+}
+
+/** A build error as a BuildFailure annotated at its Dockerfile or source line; other errors as they are. */
+function buildFailure(err: unknown, prepared: PreparedBuild, dockerfileText: string): unknown {
+  if (!(err instanceof BuildError)) return err;
+  const annotation = recognizeFailure({
+    log: err.log,
+    stepIndex: err.step?.index,
+    dockerfile: dockerfileText,
+    dockerfilePath: prepared.dockerfile.path,
+    contextPath: prepared.contextPath,
+    error: err.message,
+  });
+  return new BuildFailure(err, annotation);
+}
+
 /** Builds the prepared app into a local image (no push). Throws BuildFailure with an annotation on failure. */
 export async function buildPrepared(
   docker: Docker,
@@ -217,33 +270,18 @@ export async function buildPrepared(
     builder === "legacy" && prepared.dockerfile.path === undefined && prepared.baseImages
       ? generateDockerfile(prepared.plan, prepared.baseImages, { cacheMounts: false })
       : prepared.dockerfile.text;
-  let cacheFrom: string[] = [];
-  if (options.cacheFrom && options.cacheFrom.length > 0 && !options.noCache) {
-    const pulled = await pullCacheImages(docker, options.cacheFrom, options.registryAuth);
-    for (const note of pulled.notes) options.onLine?.(note);
-    cacheFrom = pulled.pulled;
-  }
-  const dockerignore = await readFile(
-    path.join(prepared.root, prepared.contextPath, ".dockerignore"),
-    "utf8",
-  ).catch(() => undefined);
-  const context = () =>
-    streamContext({
-      root: prepared.root,
-      context: prepared.contextPath,
-      extraFiles: [
-        { name: GENERATED_DOCKERFILE, content: dockerfileText },
-        { name: ".dockerignore", content: withGeneratedDockerfileIgnored(dockerignore) },
-      ],
-    });
+  const cacheFrom = await cacheSources(docker, options);
+  const context = await contextOf(prepared, dockerfileText);
   const ctx = context();
   // A refused context path must stop the request, which would otherwise wait for more bytes.
   const abort = new AbortController();
   ctx.done.catch(() => abort.abort());
   const onAbort = () => abort.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
-  const labels: Record<string, string> = { "org.opencontainers.image.revision": options.sha };
-  if (options.sourceUrl) labels["org.opencontainers.image.source"] = options.sourceUrl;
+  const labels: Record<string, string> = {
+    "org.opencontainers.image.revision": options.sha,
+    ...(options.sourceUrl ? { "org.opencontainers.image.source": options.sourceUrl } : {}),
+  };
   try {
     const result = await buildImage(docker, {
       context: ctx.stream,
@@ -270,12 +308,8 @@ export async function buildPrepared(
       // Every step is in the local cache now: this only names the builder stage's result.
       const again = context();
       await buildImage(docker, {
+        ...builderStageBuild(prepared, options, options.builderCacheTag),
         context: again.stream,
-        dockerfile: GENERATED_DOCKERFILE,
-        tags: [options.builderCacheTag],
-        buildArgs: { ...prepared.app.config.build.args },
-        target: BUILDER_STAGE,
-        timeoutMs: options.timeoutMs,
         signal: abort.signal,
         builder,
         cacheFrom,
@@ -297,17 +331,7 @@ export async function buildPrepared(
     // A refused context path explains the failure better than the aborted request.
     const refused = ctx.error();
     ctx.destroy();
-    if (refused) throw refused;
-    if (!(err instanceof BuildError)) throw err;
-    const annotation = recognizeFailure({
-      log: err.log,
-      stepIndex: err.step?.index,
-      dockerfile: dockerfileText,
-      dockerfilePath: prepared.dockerfile.path,
-      contextPath: prepared.contextPath,
-      error: err.message,
-    });
-    throw new BuildFailure(err, annotation);
+    throw refused ?? buildFailure(err, prepared, dockerfileText);
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
   }

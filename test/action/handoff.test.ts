@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { handOff, HandoffError, type HandoffRequest } from "../../action/src/handoff.ts";
-import { handoffBodySchema } from "../../src/app/handoff.ts";
+import { acceptedAnswer, handoffRequestSchema } from "../../src/contract/handoff.ts";
 import { freePort } from "../support/registry.ts";
 
 const request: HandoffRequest = {
@@ -40,17 +40,34 @@ describe("handOff", () => {
 
   it("posts the deployment with the token and returns the App's answer", async () => {
     seen.length = 0;
-    answers = [{ status: 202, body: { deploymentId: 31, previewUrl: "https://pr-1-r.example.com" } }];
+    const body = acceptedAnswer({
+      deploymentId: 31,
+      environment: "preview/pr-1",
+      url: "https://pr-1-r.example.com",
+      sha: request.sha,
+      duplicate: false,
+    });
+    answers = [{ status: 202, body }];
     const a = await handOff(`${url}/`, request, "tok", { baseDelayMs: 1 });
     assert.deepEqual(seen, [{ auth: "Bearer tok", body: request, path: "/paas/v1/deployments" }]);
     assert.equal(a.deploymentId, "31");
     assert.equal(a.url, "https://pr-1-r.example.com");
+    assert.equal(a.message, body.message);
+  });
+
+  it("reports an accepted answer outside the contract instead of guessing its fields", async () => {
+    answers = [{ status: 202, body: { id: 31, previewUrl: "https://pr-1-r.example.com" } }];
+    const a = await handOff(url, request, "tok", { baseDelayMs: 1 });
+    assert.equal(a.httpStatus, 202);
+    assert.equal(a.deploymentId, undefined);
+    assert.equal(a.url, undefined);
+    assert.match(a.message ?? "", /does not follow the hand-off contract \(deploymentId: /);
   });
 
   it("sends what the App's request schema accepts", () => {
-    const parsed = handoffBodySchema.parse(request);
+    const parsed = handoffRequestSchema.parse(request);
     assert.equal(parsed.image, `ghcr.io/o/r@${request.digest}`);
-    assert.equal(handoffBodySchema.safeParse({ ...request, runId: undefined }).success, true);
+    assert.equal(handoffRequestSchema.safeParse({ ...request, runId: undefined }).success, true);
   });
 
   it("retries 5xx answers with backoff, then succeeds", async () => {
@@ -58,7 +75,16 @@ describe("handOff", () => {
     answers = [
       { status: 502, body: "bad gateway" },
       { status: 503, body: { message: "restarting" } },
-      { status: 201, body: { id: "d-1" } },
+      {
+        status: 202,
+        body: acceptedAnswer({
+          deploymentId: 9,
+          environment: "production",
+          url: "https://r.example.com",
+          sha: request.sha,
+          duplicate: true,
+        }),
+      },
     ];
     const retries: string[] = [];
     const a = await handOff(url, request, "tok", {
@@ -67,7 +93,8 @@ describe("handOff", () => {
     });
     assert.equal(seen.length, 3);
     assert.deepEqual(retries, ["1: HTTP 502: bad gateway", "2: HTTP 503: restarting"]);
-    assert.equal(a.deploymentId, "d-1");
+    assert.equal(a.deploymentId, "9");
+    assert.equal(a.message, "already accepted: deployment 9");
   });
 
   it("gives up after the bounded number of attempts", async () => {

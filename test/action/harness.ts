@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
-import { handoffBodySchema } from "../../src/app/handoff.ts";
+import { acceptedAnswer, HANDOFF_PATH, handoffRequestSchema } from "../../src/contract/handoff.ts";
 import type { TokenServer } from "../support/oidc-token-server.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -132,8 +132,7 @@ export async function startStandInApp(tokens: TokenServer): Promise<StandInApp> 
       const body = await readBody(req);
       const send = (status: number, json: unknown) =>
         res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(json));
-      if (req.method !== "POST" || req.url !== "/paas/v1/deployments")
-        return send(404, { message: "not found" });
+      if (req.method !== "POST" || req.url !== HANDOFF_PATH) return send(404, { message: "not found" });
       const fail = state.failFirst.shift();
       if (fail) return send(fail, { message: "temporarily unavailable" });
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
@@ -146,16 +145,19 @@ export async function startStandInApp(tokens: TokenServer): Promise<StandInApp> 
       }
       const parsed = JSON.parse(body) as Record<string, unknown>;
       // The App's own request schema: the contract between the two sides.
-      const valid = handoffBodySchema.safeParse(parsed);
+      const valid = handoffRequestSchema.safeParse(parsed);
       if (!valid.success) return send(400, { message: valid.error.issues.map((i) => i.message).join("; ") });
       received.push({ body: parsed, claims });
       const env = String(parsed.environment);
       const host = env.startsWith("preview/") ? `${env.slice(8)}-hello.paas.test` : "hello.paas.test";
-      return send(202, {
+      const answer = acceptedAnswer({
         deploymentId: 1000 + received.length,
-        previewUrl: `https://${host}`,
-        status: "queued",
+        environment: env,
+        url: `https://${host}`,
+        sha: valid.data.sha,
+        duplicate: false,
       });
+      return send(202, answer);
     })();
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
-  handoffBodySchema,
   HandoffRejected,
   OidcVerifier,
   resolveEnvironment,
   type ActionsClaims,
 } from "../../src/app/handoff.ts";
+import { handoffRequestSchema } from "../../src/contract/handoff.ts";
 import { OidcIssuer, type ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
 
 const AUD = "https://paas.example.test";
@@ -110,7 +110,7 @@ describe("OidcVerifier", () => {
 
 describe("hand-off body and environment", () => {
   const body = (over: Record<string, unknown>) =>
-    handoffBodySchema.parse({
+    handoffRequestSchema.parse({
       repository: "o/r",
       sha: "a".repeat(40),
       image: "ghcr.io/o/r",

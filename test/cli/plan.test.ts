@@ -1,30 +1,14 @@
 // `paas plan`, the dry run, as a user runs it: YAML on stdout ready for
 // `kubectl apply -f -`, nothing applied, clear errors.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
+import { runPaas } from "../support/paas-cli.ts";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const IMAGE = `ghcr.io/octo/hello@sha256:${"c".repeat(64)}`;
 
-function paas(
-  env: Record<string, string>,
-  ...argv: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [join(root, "bin/paas.js"), ...argv],
-      { cwd: root, env: { PATH: process.env.PATH ?? "", ...env } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const paas = runPaas;
 
 const common = ["--sha", SHA, "--image", IMAGE, "--repo", "octo/hello"];
 
@@ -76,7 +60,7 @@ test("kubernetes: multi-document YAML of the environment's objects", async () =>
   assert.ok(docs.filter((d) => d.kind !== "Namespace").every((d) => d.metadata.namespace === ns));
 });
 
-test("kubernetes: missing cluster settings name the variable to set", async () => {
+test("kubernetes without --gateway: the Gateway k8s/settings.yaml installs, said on stderr", async () => {
   const r = await paas(
     {},
     "plan",
@@ -87,8 +71,57 @@ test("kubernetes: missing cluster settings name the variable to set", async () =
     "kubernetes",
     ...common,
   );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /no --gateway given; planning with gateway-system\/public/);
+  const route = parseAllDocuments(r.stdout)
+    .map((d) => d.toJS() as { kind: string; spec?: { parentRefs?: { namespace: string; name: string }[] } })
+    .find((d) => d.kind === "HTTPRoute")!;
+  assert.deepEqual(
+    route.spec!.parentRefs!.map((p) => `${p.namespace}/${p.name}`),
+    ["gateway-system/public"],
+  );
+});
+
+test("kubernetes: missing cluster settings name the variable to set", async () => {
+  const r = await paas(
+    { PAAS_K8S_ROUTING: "ingress" },
+    "plan",
+    "examples/python",
+    "--env",
+    "production",
+    "--runtime",
+    "kubernetes",
+    ...common,
+  );
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /PAAS_K8S_GATEWAY must name the parent Gateway/);
+  assert.match(r.stderr, /PAAS_K8S_INGRESS_NAMESPACE is required with ingress routing/);
+});
+
+test("plan --help documents every flag", async () => {
+  const r = await paas({}, "plan", "--help");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: paas plan \[dir\] --env <name>/);
+  const { PLAN_USAGE } = await import("../../src/cli/plan.ts");
+  assert.equal(r.stdout.trim(), PLAN_USAGE);
+  // Every flag the parser accepts has its line (an undocumented flag fails here).
+  const accepted = [
+    "env",
+    "image",
+    "runtime",
+    "app",
+    "sha",
+    "repo",
+    "repository-id",
+    "base-domain",
+    "gateway",
+    "ingress-namespace",
+    "help",
+  ];
+  for (const flag of accepted) assert.match(r.stdout, new RegExp(`^  --${flag} +\\S`, "m"), flag);
+  for (const flag of accepted.filter((f) => f !== "help")) {
+    const unknown = await paas({}, "plan", "examples/python", `--${flag}-typo`);
+    assert.equal(unknown.code, 2, `--${flag}-typo is refused`);
+  }
 });
 
 test("docker: the container, its env and its route", async () => {
@@ -96,9 +129,11 @@ test("docker: the container, its env and its route", async () => {
   assert.equal(r.code, 0, r.stderr);
   const [view] = parseAllDocuments(r.stdout).map((d) => d.toJS() as Record<string, unknown>);
   assert.equal(view!.runtime, "docker");
-  assert.equal(view!.image, IMAGE);
+  const [container] = view!.containers as { image: string; env: Record<string, string>; name: string }[];
+  assert.equal(container!.image, IMAGE);
+  assert.match(container!.name, /-<deploy-id>$/, "the rollout's id is chosen at apply time");
   assert.equal(view!.url, "http://hello-python.localhost/");
-  assert.equal((view!.env as Record<string, string>).PAAS_COMMIT_SHA, SHA);
+  assert.equal(container!.env.PAAS_COMMIT_SHA, SHA);
 });
 
 test("errors: missing --env is a usage error; unknown environments name the fix", async () => {
@@ -111,4 +146,42 @@ test("errors: missing --env is a usage error; unknown environments name the fix"
   const hostile = await paas({}, "plan", "examples/python", "--env", "../../etc", ...common);
   assert.equal(hostile.code, 2);
   assert.match(hostile.stderr, /is not an environment/);
+});
+
+test("the App's settings: https URLs for real domains, and the App's resource ceilings", async () => {
+  const https = await paas(
+    { PAAS_BASE_DOMAIN: "example.com" },
+    "plan",
+    "examples/python",
+    "--env",
+    "production",
+    ...common,
+  );
+  assert.equal(https.code, 0, https.stderr);
+  const [view] = parseAllDocuments(https.stdout).map((d) => d.toJS() as Record<string, unknown>);
+  assert.equal(view!.url, "https://hello-python.example.com/");
+  const refused = await paas(
+    { PAAS_MAX_REPLICAS: "1", PAAS_MAX_MEMORY: "1Mi" },
+    "plan",
+    "examples/python",
+    "--env",
+    "production",
+    ...common,
+  );
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    /resources\.limits\.memory \S+ is above this platform's ceiling of 1Mi per replica/,
+  );
+  assert.equal(refused.stdout, "");
+  const invalid = await paas(
+    { PAAS_URL_SCHEME: "ftp" },
+    "plan",
+    "examples/python",
+    "--env",
+    "production",
+    ...common,
+  );
+  assert.equal(invalid.code, 1);
+  assert.match(invalid.stderr, /PAAS_URL_SCHEME must be http or https/);
 });

@@ -32,15 +32,7 @@ const BASE_IMAGES = "builder=paas-base/python:bookworm,runtime=paas-base/python:
  * skipped: each still runs and must fail exactly so; once it passes, this test fails and
  * says to remove its entry.
  */
-const KNOWN_FAILING = new Map<string, { why: string; error: RegExp }>([
-  [
-    "npx paas plan examples/python --env preview/pr-1 --runtime kubernetes",
-    {
-      why: "plan --runtime kubernetes needs an undocumented --gateway (issues #12 and #18; the layers refactor fixes it)",
-      error: /PAAS_K8S_GATEWAY must name the parent Gateway/,
-    },
-  ],
-]);
+const KNOWN_FAILING = new Map<string, { why: string; error: RegExp }>([]);
 
 /** The README's ```sh blocks: one list of commands per block (comment-only and empty lines left out). */
 function readmeBlocks(markdown: string): string[][] {

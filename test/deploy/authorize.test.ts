@@ -2,7 +2,8 @@
 // always come from the default branch's config.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { ActionsClaims, HandoffBody } from "../../src/app/handoff.ts";
+import type { ActionsClaims } from "../../src/app/handoff.ts";
+import type { HandoffBody } from "../../src/contract/handoff.ts";
 import { parseConfig, resolveApps, type ResolvedApp } from "../../src/config/load.ts";
 import {
   authorize,

@@ -1,20 +1,20 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { CloudflareDns, type CloudflareOptions } from "../../src/dns/cloudflare.ts";
-import { DnsApiError, DnsRecordConflictError, HostnameTakenError } from "../../src/dns/errors.ts";
-import { dnsOwner } from "../../src/dns/owner.ts";
+import { hostnameOwner, HostnameTakenError } from "../../src/core/ownership.ts";
+import { DnsApiError, DnsRecordConflictError } from "../../src/dns/errors.ts";
 import { RateLimiter, type Clock } from "../../src/dns/rate-limit.ts";
 import { FakeCloudflare } from "../fakes/cloudflare-api.ts";
 
-const shopProd = dnsOwner(
+const shopProd = hostnameOwner(
   { owner: "octo", repo: "shop", app: "", environment: { kind: "named", name: "production" } },
   101,
 );
-const shopPr = dnsOwner(
+const shopPr = hostnameOwner(
   { owner: "octo", repo: "shop", app: "", environment: { kind: "preview", pr: 7 } },
   101,
 );
-const other = dnsOwner(
+const other = hostnameOwner(
   { owner: "evil", repo: "copy", app: "web", environment: { kind: "preview", pr: 1 } },
   202,
 );

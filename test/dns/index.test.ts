@@ -6,7 +6,8 @@ import {
   dnsSettingsFromEnv,
   DnsSettingsError,
 } from "../../src/dns/index.ts";
-import { ownerComment, parseOwnerComment, dnsOwner } from "../../src/dns/owner.ts";
+import { hostnameOwner } from "../../src/core/ownership.ts";
+import { ownerComment, parseOwnerComment } from "../../src/dns/owner.ts";
 
 describe("DNS settings", () => {
   it("defaults to none", () => {
@@ -54,7 +55,7 @@ describe("DNS settings", () => {
 
 describe("ownership comments", () => {
   it("round-trip and fit Cloudflare's 100-character limit", () => {
-    const o = dnsOwner(
+    const o = hostnameOwner(
       {
         owner: "o".repeat(39),
         repo: "r".repeat(100),

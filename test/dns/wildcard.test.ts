@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { HostnameTakenError } from "../../src/dns/errors.ts";
+import { hostnameOwner, HostnameTakenError, type HostnameClaim } from "../../src/core/ownership.ts";
 import { NoDns } from "../../src/dns/none.ts";
-import { dnsOwner, type HostnameClaim } from "../../src/dns/owner.ts";
 import { WildcardDns } from "../../src/dns/wildcard.ts";
 
-const mine = dnsOwner({ owner: "octo", repo: "shop", app: "", environment: { kind: "preview", pr: 3 } }, 1);
-const theirs = dnsOwner(
+const mine = hostnameOwner(
+  { owner: "octo", repo: "shop", app: "", environment: { kind: "preview", pr: 3 } },
+  1,
+);
+const theirs = hostnameOwner(
   { owner: "acme", repo: "shop", app: "", environment: { kind: "named", name: "production" } },
   2,
 );

@@ -13,13 +13,13 @@ import { test } from "node:test";
 import Docker from "dockerode";
 import fc from "fast-check";
 import { parseConfig, resolveApps } from "../../src/config/load.ts";
-import { HostnameTakenError } from "../../src/dns/errors.ts";
-import { dnsOwner } from "../../src/dns/owner.ts";
 import type { AppConfig } from "../../src/config/schema.ts";
+import { hostnameOwner, HostnameTakenError } from "../../src/core/ownership.ts";
 import { planDeploy } from "../../src/core/plan.ts";
 import { containerName, namespaceName, type EnvRef, type Target } from "../../src/names.ts";
 import { CaddyClient } from "../../src/runtime/docker/caddy.ts";
-import { DockerRuntime, routeId } from "../../src/runtime/docker/runtime.ts";
+import { routeId } from "../../src/runtime/docker/plan.ts";
+import { DockerRuntime } from "../../src/runtime/docker/runtime.ts";
 import { planKubernetes, type KubeObject } from "../../src/runtime/kubernetes/manifests.ts";
 import { validateKubeObject } from "../fakes/kubernetes-api.ts";
 import { startCaddy } from "../support/caddy.ts";
@@ -208,7 +208,7 @@ test("a crafted in-repository hostname clash is arbitrated by ownership: deploye
   const [a] = plan(prod, 1).hostnames;
   const [b] = plan(staging, 1).hostnames;
   assert.equal(a, b);
-  assert.notEqual(dnsOwner(prod, 1).key, dnsOwner(staging, 1).key);
+  assert.notEqual(hostnameOwner(prod, 1).key, hostnameOwner(staging, 1).key);
   assert.notEqual(namespaceName(prod), namespaceName(staging));
 
   // Both deployed for real: the Docker engine runs the first, Caddy routes it, the second is refused.

@@ -4,10 +4,11 @@
 // from @octokit/webhooks-examples, adjusted to the scenario and signed.
 import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
-import { startServer, type RunningServer } from "../../src/app/server.ts";
+import { startServer, type RunningServer } from "../../src/server/server.ts";
+import { HANDOFF_PATH, handoffAnswerSchema, handoffRefusalSchema } from "../../src/contract/handoff.ts";
 import type { DnsProvider } from "../../src/dns/types.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
-import { loadSettings, type Settings } from "../../src/app/settings.ts";
+import { loadSettings, type Settings } from "../../src/settings/app.ts";
 import { FakeGitHub } from "../fakes/github/server.ts";
 import { OidcIssuer, type ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
 import { RecordingDns, ServingRuntime } from "./app-runtime-double.ts";
@@ -211,7 +212,7 @@ export async function startHarness(
     async handoff(body, token, opts = {}) {
       const headers: Record<string, string> = { "content-type": opts.contentType ?? "application/json" };
       if (token) headers.authorization = `Bearer ${token}`;
-      const res = await fetch(`${h.app.url}/paas/v1/deployments`, {
+      const res = await fetch(`${h.app.url}${HANDOFF_PATH}`, {
         method: "POST",
         headers,
         body: opts.raw ?? JSON.stringify(body),
@@ -223,6 +224,11 @@ export async function startHarness(
       } catch {
         json = { text };
       }
+      // Every answer of the real App follows the hand-off contract the Action reads.
+      const contract = res.status === 202 ? handoffAnswerSchema : handoffRefusalSchema;
+      const checked = contract.safeParse(json);
+      if (!checked.success)
+        throw new Error(`HTTP ${res.status} answer outside the hand-off contract: ${text.slice(0, 300)}`);
       return { status: res.status, json };
     },
     async restartApp() {

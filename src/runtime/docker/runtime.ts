@@ -15,19 +15,15 @@ import { request as httpRequest } from "node:http";
 import type Docker from "dockerode";
 import { z } from "zod";
 import { durationMs } from "../../config/schema.ts";
-import { cpuMillis, memoryBytes } from "../../core/plan.ts";
-import { HostnameTakenError } from "../../dns/errors.ts";
-import { dnsOwner } from "../../dns/owner.ts";
-import { PaasError } from "../../errors.ts";
 import {
-  containerName,
-  githubEnvironment,
-  namespaceName,
-  parseEnvironment,
-  type Target,
-} from "../../names.ts";
-import { redactDiagnosis, redactError, Redactor } from "../redact.ts";
-import { startArgv } from "../start-command.ts";
+  conflictingClaim,
+  hostnameOwner,
+  HostnameTakenError,
+  type HostnameClaim,
+} from "../../core/ownership.ts";
+import { PaasError } from "../../errors.ts";
+import { namespaceName, parseEnvironment, type Target } from "../../names.ts";
+import { redactDiagnosis, redactError, Redactor } from "../../redact.ts";
 import type {
   ApplyOptions,
   DeploySpec,
@@ -38,6 +34,7 @@ import type {
   SecretSource,
 } from "../types.ts";
 import type { CaddyClient } from "./caddy.ts";
+import { containerCreateOptions, DEFAULT_INSTANCE, L, planDocker, routeId, scoped } from "./plan.ts";
 
 /** Registry credentials for pulls, by registry host ("ghcr.io", "localhost:5000", "docker.io"). */
 export type RegistryAuthProvider = (
@@ -71,28 +68,6 @@ export class DockerRuntimeError extends PaasError {
     super("docker_runtime", message, options);
   }
 }
-
-const L = {
-  managedBy: "paas.managed-by",
-  namespace: "paas.namespace",
-  repositoryId: "paas.repository-id",
-  owner: "paas.owner",
-  repo: "paas.repo",
-  app: "paas.app",
-  appName: "paas.app-name",
-  environment: "paas.environment",
-  pr: "paas.pr",
-  sha: "paas.sha",
-  digest: "paas.digest",
-  image: "paas.image",
-  hostnames: "paas.hostnames",
-  url: "paas.url",
-  port: "paas.port",
-  secrets: "paas.secrets",
-  deployedAt: "paas.deployed-at",
-  deployId: "paas.deploy-id",
-} as const;
-const DEFAULT_INSTANCE = "paas";
 
 // Labels are read back from the engine: parse them, never trust them.
 const labelsSchema = z.looseObject({
@@ -130,8 +105,6 @@ interface Generation {
   labels: Labels;
   containers: Managed[];
 }
-
-const NON_ROOT = "65532:65532";
 
 export class DockerRuntime implements Runtime {
   readonly kind = "docker" as const;
@@ -304,32 +277,28 @@ export class DockerRuntime implements Runtime {
     }
     signal?.throwIfAborted();
 
-    await this.#ensureNetwork(ns, spec);
+    const deployId = randomBytes(4).toString("hex");
+    // The pure plan (plan.ts): what `paas plan --runtime docker` prints is what is created here.
+    const plan = planDocker({
+      spec,
+      instance: this.#instance,
+      deployId,
+      deployedAt: new Date().toISOString(),
+    });
+    await this.#ensureNetwork(plan.network);
     await this.#caddy.ensureServers();
     const old = generations(await this.#managed({ namespace: ns }));
 
-    const deployId = randomBytes(4).toString("hex");
-    const replicas = Math.max(
-      1,
-      spec.scale.autoscale ? spec.scale.autoscale.min : (spec.scale.replicas ?? 1),
-    );
-    const labels = this.#labels(spec, ns, deployId);
+    const replicas = plan.containers.length;
     progress("start", `${replicas} container(s)`);
     const created: Docker.Container[] = [];
     const cleanup = async () => {
       for (const c of created) await c.remove({ force: true }).catch(() => undefined);
     };
     try {
-      for (let i = 0; i < replicas; i++) {
+      for (const planned of plan.containers) {
         const c = await this.#docker.createContainer(
-          this.#containerSpec(
-            spec,
-            ns,
-            image,
-            labels,
-            secretValues,
-            containerName(spec.target, spec.sha, replicas > 1 ? `${deployId}-${i}` : deployId),
-          ),
+          containerCreateOptions(planned, { imageId: image.id, imageUser: image.user, secretValues }),
         );
         created.push(c);
         await c.start();
@@ -349,12 +318,7 @@ export class DockerRuntime implements Runtime {
       }
 
       progress("route", spec.hostnames.join(", "));
-      await this.#caddy.setRoute({
-        id: this.#scoped(routeId(ns)),
-        hostnames: spec.hostnames,
-        upstreams,
-        deployId,
-      });
+      await this.#caddy.setRoute({ id: plan.route.id, hostnames: plan.route.hostnames, upstreams, deployId });
       const routed = await this.#waitRouted(spec, deployId, signal);
       if (!routed.ok) {
         // Put the previous version back in front before removing the new one.
@@ -395,7 +359,7 @@ export class DockerRuntime implements Runtime {
 
   /** Network names and route ids of a non-default instance carry its name, so instances never collide. */
   #scoped(name: string): string {
-    return this.#instance === DEFAULT_INSTANCE ? name : `${this.#instance}.${name}`;
+    return scoped(this.#instance, name);
   }
 
   async #destroy(target: Target): Promise<void> {
@@ -414,12 +378,17 @@ export class DockerRuntime implements Runtime {
 
   /** Another environment's route already serving one of these hostnames would shadow or be shadowed: refuse. */
   async #assertHostnamesFree(spec: DeploySpec, ns: string): Promise<void> {
-    const wanted = new Set(spec.hostnames.map((h) => h.toLowerCase()));
+    const claims: HostnameClaim[] = [];
     for (const g of generations(await this.#managed({}))) {
-      if (g.labels[L.namespace] === ns) continue;
-      const clash = splitList(g.labels[L.hostnames]).find((h) => wanted.has(h.toLowerCase()));
       const target = targetOf(g.labels);
-      if (clash && target) throw new HostnameTakenError(clash, dnsOwner(target, g.labels[L.repositoryId]));
+      if (g.labels[L.namespace] === ns || !target) continue;
+      const owner = hostnameOwner(target, g.labels[L.repositoryId]);
+      for (const hostname of splitList(g.labels[L.hostnames])) claims.push({ hostname, owner });
+    }
+    const self = hostnameOwner(spec.target, spec.repositoryId);
+    for (const hostname of spec.hostnames) {
+      const clash = conflictingClaim(hostname, self, claims, "environment");
+      if (clash) throw new HostnameTakenError(clash.hostname, clash.owner);
     }
   }
 
@@ -492,96 +461,24 @@ export class DockerRuntime implements Runtime {
       : undefined;
   }
 
-  async #ensureNetwork(ns: string, spec: DeploySpec): Promise<void> {
+  async #ensureNetwork(network: { name: string; labels: Record<string, string> }): Promise<void> {
     try {
-      await this.#docker.getNetwork(this.#scoped(ns)).inspect();
+      await this.#docker.getNetwork(network.name).inspect();
       return;
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
     }
     try {
       await this.#docker.createNetwork({
-        Name: this.#scoped(ns),
+        Name: network.name,
         Driver: "bridge",
         CheckDuplicate: true,
-        Labels: {
-          [L.managedBy]: this.#instance,
-          [L.namespace]: ns,
-          [L.repositoryId]: String(spec.repositoryId),
-        },
+        Labels: network.labels,
       });
     } catch (err) {
       // Created concurrently by another process: fine.
       if (statusOf(err) !== 409) throw err;
     }
-  }
-
-  #labels(spec: DeploySpec, ns: string, deployId: string): Record<string, string> {
-    const t = spec.target;
-    return {
-      [L.managedBy]: this.#instance,
-      [L.namespace]: ns,
-      [L.repositoryId]: String(spec.repositoryId),
-      [L.owner]: t.owner,
-      [L.repo]: t.repo,
-      [L.app]: t.app,
-      [L.appName]: spec.appName,
-      [L.environment]: githubEnvironment(t.environment),
-      [L.pr]: t.environment.kind === "preview" ? String(t.environment.pr) : "",
-      [L.sha]: spec.sha,
-      [L.digest]: spec.digest,
-      [L.image]: spec.image,
-      [L.hostnames]: spec.hostnames.join(","),
-      [L.url]: spec.url,
-      [L.port]: String(spec.port),
-      [L.secrets]: spec.secrets.join(","),
-      [L.deployedAt]: new Date().toISOString(),
-      [L.deployId]: deployId,
-    };
-  }
-
-  #containerSpec(
-    spec: DeploySpec,
-    ns: string,
-    image: { id: string; user: string },
-    labels: Record<string, string>,
-    secrets: Record<string, string>,
-    name: string,
-  ): Docker.ContainerCreateOptions {
-    const port = `${spec.port}/tcp`;
-    const env = { ...spec.env, ...secrets };
-    // Root in the image is replaced by an unprivileged uid, as Kubernetes' restricted profile demands.
-    const user = /^(?:|root|0)(?::.*)?$/.test(image.user) ? NON_ROOT : image.user;
-    return {
-      name,
-      Image: image.id,
-      Labels: labels,
-      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-      User: user,
-      ExposedPorts: { [port]: {} },
-      // Exec form for a plain argv: images without a shell can still run it.
-      ...(spec.command ? entrypoint(startArgv(spec.command)) : {}),
-      HostConfig: {
-        NetworkMode: this.#scoped(ns),
-        PortBindings: { [port]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
-        NanoCpus: cpuMillis(spec.resources.limits.cpu) * 1_000_000,
-        Memory: memoryBytes(spec.resources.limits.memory),
-        MemoryReservation: memoryBytes(spec.resources.requests.memory),
-        PidsLimit: 4096,
-        // No restarts until healthy: a crash at start keeps its exit code and logs for the diagnosis.
-        RestartPolicy: { Name: "no" },
-        CapDrop: ["ALL"],
-        SecurityOpt: ["no-new-privileges:true"],
-        ReadonlyRootfs: true,
-        Tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m" },
-        // A tiny init as PID 1 forwards SIGTERM, so `docker stop` drains instead of waiting for SIGKILL.
-        Init: true,
-        LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
-      },
-      NetworkingConfig: {
-        EndpointsConfig: { [this.#scoped(ns)]: { Aliases: [spec.appName].filter(Boolean) } },
-      },
-    };
   }
 
   #restartPolicy(): { Name: string; MaximumRetryCount?: number } {
@@ -818,16 +715,7 @@ export class DockerRuntime implements Runtime {
   }
 }
 
-export function routeId(ns: string): string {
-  return `paas-${ns}`;
-}
-
 /** Groups containers by deploy id, newest first. */
-/** Docker's form of an argv: its program as the entrypoint (replacing the image's, and its CMD), the rest as Cmd. */
-function entrypoint(argv: string[]): { Entrypoint: string[]; Cmd: string[] } {
-  return { Entrypoint: argv.slice(0, 1), Cmd: argv.slice(1) };
-}
-
 function generations(containers: Managed[]): Generation[] {
   const map = new Map<string, Generation>();
   for (const c of containers) {

@@ -13,7 +13,7 @@ import type {
   RuntimeEnvironment,
   SecretSource,
 } from "../types.ts";
-import { redactError, Redactor } from "../redact.ts";
+import { redactError, Redactor } from "../../redact.ts";
 import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
 import {
   A,

@@ -10,10 +10,11 @@ import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
 import { parseConfig, resolveApps } from "../../../src/config/load.ts";
 import { planDeploy } from "../../../src/core/plan.ts";
-import { HostnameTakenError } from "../../../src/dns/errors.ts";
+import { HostnameTakenError } from "../../../src/core/ownership.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
 import { CaddyClient } from "../../../src/runtime/docker/caddy.ts";
-import { DockerRuntime, routeId } from "../../../src/runtime/docker/runtime.ts";
+import { planDocker, routeId } from "../../../src/runtime/docker/plan.ts";
+import { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
 import { FileSecretSource } from "../../../src/runtime/docker/secrets.ts";
 import type { DeploySpec } from "../../../src/runtime/types.ts";
 import { startCaddy, type TestCaddy } from "../../support/caddy.ts";
@@ -182,6 +183,36 @@ describe("Docker runtime with a real engine and Caddy", { timeout: 300_000 }, ()
     assert.equal(inspect.HostConfig.NetworkMode, namespaceName(target));
     assert.equal(inspect.Config.Labels["paas.sha"], sha("a"));
     assert.equal(inspect.Config.Labels["paas.pr"], String(pr));
+  });
+
+  it("creates exactly what planDocker plans (the dry run is the plan)", async () => {
+    const [c] = await docker.listContainers({
+      all: true,
+      filters: { label: [`paas.namespace=${namespaceName(target)}`] },
+    });
+    const info = await docker.getContainer(c!.Id).inspect();
+    const labels = info.Config.Labels;
+    // The rollout's own choices (its id and time) are inputs of the plan: everything else follows from the spec.
+    const plan = planDocker({
+      spec: spec1,
+      deployId: labels["paas.deploy-id"]!,
+      deployedAt: labels["paas.deployed-at"]!,
+    });
+    const planned = plan.containers[0]!;
+    assert.equal(plan.containers.length, 1);
+    assert.equal(info.Name, `/${planned.name}`);
+    // The image's own labels are merged in by the engine: every planned one is there, as planned.
+    for (const [k, v] of Object.entries(planned.labels)) assert.equal(labels[k], v, k);
+    assert.equal(info.HostConfig.NetworkMode, planned.network);
+    assert.equal(info.HostConfig.NanoCpus, planned.limits.nanoCpus);
+    assert.equal(info.HostConfig.Memory, planned.limits.memoryBytes);
+    assert.equal(info.HostConfig.MemoryReservation, planned.limits.memoryReservationBytes);
+    assert.equal(info.HostConfig.PidsLimit, planned.limits.pids);
+    for (const [k, v] of Object.entries(planned.env)) assert.ok(info.Config.Env.includes(`${k}=${v}`), k);
+    assert.deepEqual(
+      (await client.routes()).find((r) => r.id === plan.route.id)?.hostnames,
+      plan.route.hostnames,
+    );
   });
 
   it("lists the environment from container labels", async () => {

@@ -2,7 +2,6 @@
 // "restricted" rules, and the properties users and operators rely on.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import {
@@ -13,6 +12,7 @@ import {
 import { renderManifests } from "../../../src/runtime/kubernetes/render.ts";
 import { namespaceName } from "../../../src/names.ts";
 import { validateKubeObject } from "../../fakes/kubernetes-api.ts";
+import { assertGolden } from "../../support/golden.ts";
 import { restrictedViolations } from "./pod-security.ts";
 import {
   AUTOSCALED_YAML,
@@ -41,17 +41,7 @@ const CASES = {
 
 for (const [name, plan] of Object.entries(CASES)) {
   test(`golden: ${name}`, () => {
-    const yaml = renderManifests(plan());
-    const file = join(GOLDEN, `${name}.yaml`);
-    if (process.env.UPDATE_GOLDEN) {
-      mkdirSync(GOLDEN, { recursive: true });
-      writeFileSync(file, yaml);
-    }
-    assert.equal(
-      yaml,
-      readFileSync(file, "utf8"),
-      `plan changed: review, then UPDATE_GOLDEN=1 node --test ${import.meta.filename}`,
-    );
+    assertGolden(join(GOLDEN, `${name}.yaml`), renderManifests(plan()), import.meta.filename);
   });
 }
 

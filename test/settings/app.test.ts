@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { describeSettings, loadSettings, probotEnv, SettingsError } from "../../src/app/settings.ts";
+import { describeSettings, loadSettings, probotEnv } from "../../src/settings/app.ts";
+import { SettingsError } from "../../src/settings/errors.ts";
 
 const pem = generateKeyPairSync("rsa", { modulusLength: 2048 })
   .privateKey.export({ type: "pkcs8", format: "pem" })

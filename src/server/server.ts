@@ -1,27 +1,26 @@
+/* eslint-disable max-lines-per-function, max-params -- the composition root: startServer wires every
+   part in one place on purpose; routes and wiring are separated with the rest of the deployer split (#10 item 9). */
 // One HTTP server: Probot's webhook middleware, the hand-off route
 // POST /paas/v1/deployments, /healthz, /readyz and Prometheus /metrics.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import Bottleneck from "bottleneck";
 import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
+import { acceptedAnswer, HANDOFF_PATH, type HandoffRefusal } from "../contract/handoff.ts";
 import type { DnsProvider } from "../dns/types.ts";
-import { paasApp } from "../index.ts";
+import { paasApp } from "./webhooks.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { Deployer, type Clock, type Logger } from "./deployer.ts";
-import { hasBody, normalisePath, readBodyLimited } from "./body-limit.ts";
-import { ForkApprovals, OctokitForkGitHub } from "./forks.ts";
-import { OctokitGitHub } from "./github.ts";
-import { HandoffRejected, OidcVerifier } from "./handoff.ts";
-import { InProcessLock, type Lock } from "./lock.ts";
-import { instrumentRuntime, PrometheusMetrics, rateLimitPlugin, type AppMetrics } from "./metrics.ts";
-import { HttpProber, type Prober } from "./probe.ts";
+import { Deployer, type Clock, type Logger } from "../app/deployer.ts";
+import { BodyTooLarge, hasBody, normalisePath, readBodyLimited } from "./body-limit.ts";
+import { OctokitGitHub } from "../github/octokit.ts";
+import { githubThrottle } from "../github/throttle.ts";
+import { ForkApprovals } from "../app/forks.ts";
+import { HandoffRejected, OidcVerifier } from "../app/handoff.ts";
+import { InProcessLock, type Lock } from "../app/lock.ts";
+import { instrumentRuntime, PrometheusMetrics, rateLimitPlugin, type AppMetrics } from "../app/metrics.ts";
+import { HttpProber, type Prober } from "../app/probe.ts";
 import { appSecrets, redactRequestsPlugin } from "./redact-github.ts";
-import { probotEnv, type Settings } from "./settings.ts";
-import { throttleHandlers } from "./throttle.ts";
-import { OctokitReconcileGitHub } from "./reconcile-github.ts";
-import { Reconciler } from "./reconcile.ts";
-
-export const HANDOFF_PATH = "/paas/v1/deployments";
+import { probotEnv, type Settings } from "../settings/app.ts";
+import { Reconciler } from "../app/reconcile.ts";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
 export interface ServerDeps {
@@ -49,16 +48,7 @@ export interface RunningServer {
 
 export async function startServer(settings: Settings, deps: ServerDeps): Promise<RunningServer> {
   // Probot reads its own variables (GHE_HOST/GHE_PROTOCOL included) and builds the API base URL.
-  // Octokit's throttling spaces content-creating requests by 1 s (GitHub's advice
-  // against secondary rate limits); the interval is a setting (GHES may lift limits).
-  const interval = settings.githubWriteIntervalMs;
-  const write = new Bottleneck.Group({ id: "paas-write", maxConcurrent: 1, minTime: interval });
-  // Requests that notify people (comments) get Octokit's usual 3× spacing.
-  const notifications = new Bottleneck.Group({
-    id: "paas-notifications",
-    maxConcurrent: 1,
-    minTime: 3 * interval,
-  });
+  const throttle = githubThrottle(settings.githubWriteIntervalMs);
   const metrics = new PrometheusMetrics();
   // Runtime errors are counted for every caller (deployer, reconciler).
   const runtime = instrumentRuntime(deps.runtime, metrics.runtimeErrors);
@@ -69,7 +59,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   ).defaults((o: Record<string, unknown>) => ({
     ...o,
     // Probot's own handlers do not retry secondary limits: ours do (throttle.ts).
-    throttle: { ...(o.throttle as object), ...throttleHandlers(), write, notifications },
+    throttle: { ...(o.throttle as object), ...throttle },
   }));
   const probot = createProbot({ env: probotEnv(settings), overrides: { Octokit } });
   // Probot creates its pino logger while loading the app: forward to it lazily.
@@ -81,13 +71,14 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const githubWebUrl = settings.gheHost
     ? `${settings.gheProtocol}://${settings.gheHost}`
     : "https://github.com";
-  const github = new OctokitGitHub(
-    () => probot.auth(),
-    (id) => probot.auth(id),
-  );
+  // The one GitHub adapter, shared by the deployer, fork approvals and the reconciler.
+  const github = new OctokitGitHub({
+    app: () => probot.auth(),
+    installation: (id) => probot.auth(id),
+    appId: settings.appId,
+  });
   const forks = new ForkApprovals({
     github,
-    forkGitHub: new OctokitForkGitHub((id) => probot.auth(id), settings.appId),
     workflow: settings.forkWorkflow,
     log,
   });
@@ -111,10 +102,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     metrics,
   });
   const reconciler = new Reconciler({
-    github: new OctokitReconcileGitHub(
-      () => probot.auth(),
-      (id) => probot.auth(id),
-    ),
+    github,
     deployer,
     runtime,
     dns: deps.dns,
@@ -155,7 +143,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       return;
     }
     if (path === settings.webhookPath) {
-      if (req.method !== "POST") return refuseUnread(req, res, 405, "method", "use POST");
+      if (req.method !== "POST")
+        return refuseUnread(req, res, 405, refusal("method_not_allowed", "method", "use POST"));
       // Probot matches its path exactly: give it the canonical one.
       req.url = settings.webhookPath;
       // Probot reads no size limit: read the delivery with one, then hand it the raw text to verify.
@@ -181,7 +170,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
       return;
     }
     // Any other path is answered without reading a byte of its body.
-    refuseUnread(req, res, 404, "path", "not found");
+    refuseUnread(req, res, 404, refusal("not_found", "path", "not found"));
   });
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -220,7 +209,11 @@ async function handleHandoff(
     const type = req.headers["content-type"] ?? "";
     if (!/^application\/json\b/i.test(type))
       throw new HandoffRejected(415, "content_type", "send the body as application/json");
-    const raw = await readBody(req, maxBytes);
+    const raw = await readBodyLimited(req, maxBytes).catch((e: unknown) => {
+      throw e instanceof BodyTooLarge
+        ? new HandoffRejected(413, "size", `the body is larger than ${maxBytes} bytes`)
+        : e;
+    });
     let body: unknown;
     try {
       body = JSON.parse(raw);
@@ -229,56 +222,19 @@ async function handleHandoff(
     }
     const accepted = await deployer.handoff(req.headers.authorization, body);
     metrics.handoffs.inc({ status: "202", check: accepted.duplicate ? "duplicate" : "accepted" });
-    json(res, 202, {
-      deploymentId: accepted.deploymentId,
-      environment: accepted.environment,
-      url: accepted.url,
-      sha: accepted.sha,
-      duplicate: accepted.duplicate,
-      message: accepted.duplicate
-        ? `already accepted: deployment ${accepted.deploymentId}`
-        : `deploying ${accepted.sha.slice(0, 7)} to ${accepted.environment}; it will answer at ${accepted.url}`,
-    });
+    json(res, 202, acceptedAnswer(accepted));
   } catch (e) {
     if (e instanceof HandoffRejected) {
       metrics.handoffs.inc({ status: String(e.status), check: e.check });
       log.warn({ check: e.check, status: e.status }, `hand-off rejected: ${e.message}`);
       // A body that was not read to the end must not be left on the socket.
       if (e.status === 413) res.setHeader("connection", "close");
-      return json(res, e.status, { error: "handoff_rejected", check: e.check, message: e.message });
+      return json(res, e.status, refusal("handoff_rejected", e.check, e.message));
     }
     log.error({ err: e instanceof Error ? e.message : String(e) }, "hand-off failed");
     metrics.handoffs.inc({ status: "500", check: "internal" });
-    json(res, 500, {
-      error: "internal",
-      check: "internal",
-      message: "the App could not process the hand-off; retry",
-    });
+    json(res, 500, refusal("internal", "internal", "the App could not process the hand-off; retry"));
   }
-}
-
-function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"] ?? NaN);
-    if (declared > maxBytes) {
-      req.resume();
-      return reject(new HandoffRejected(413, "size", `the body is larger than ${maxBytes} bytes`));
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > maxBytes) {
-        req.removeAllListeners("data");
-        req.resume();
-        reject(new HandoffRejected(413, "size", `the body is larger than ${maxBytes} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
-  });
 }
 
 async function serveMetrics(res: ServerResponse, metrics: PrometheusMetrics, log: Logger): Promise<void> {
@@ -293,15 +249,14 @@ async function serveMetrics(res: ServerResponse, metrics: PrometheusMetrics, log
 }
 
 /** Answers without reading the request body: a body is not kept, and the connection is closed after the answer. */
-function refuseUnread(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  check: string,
-  message: string,
-): void {
+function refuseUnread(req: IncomingMessage, res: ServerResponse, status: number, body: HandoffRefusal): void {
   if (hasBody(req)) res.setHeader("connection", "close");
-  json(res, status, { error: status === 404 ? "not_found" : "method_not_allowed", check, message });
+  json(res, status, body);
+}
+
+/** The contract's refusal body (src/contract/handoff.ts). */
+function refusal(error: string, check: string, message: string): HandoffRefusal {
+  return { error, check, message };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -6,8 +6,8 @@ import type { DnsProvider } from "../dns/types.ts";
 import { createDockerRuntime, dockerSettingsFromEnv } from "../runtime/docker/index.ts";
 import { createKubernetesRuntime } from "../runtime/kubernetes/index.ts";
 import type { Runtime } from "../runtime/types.ts";
-import type { Lock } from "./lock.ts";
-import type { Settings } from "./settings.ts";
+import type { Lock } from "../app/lock.ts";
+import type { Settings } from "../settings/app.ts";
 
 export interface Platform {
   runtime: Runtime;

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { test } from "node:test";
 import { Octokit } from "@octokit/rest";
-import { appSecrets, redactRequestsPlugin } from "../../src/app/redact-github.ts";
-import type { Settings } from "../../src/app/settings.ts";
+import { appSecrets, redactRequestsPlugin } from "../../src/server/redact-github.ts";
+import type { Settings } from "../../src/settings/app.ts";
 
 const KEY = generateKeyPairSync("rsa", {
   modulusLength: 2048,

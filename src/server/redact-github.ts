@@ -3,8 +3,8 @@
 // masked, whatever error or text got into it. The runtimes and the DNS
 // provider already mask the secrets they hold where their errors and logs are
 // made; this catches what a future code path forgets.
-import { Redactor } from "../runtime/redact.ts";
-import type { Settings } from "./settings.ts";
+import { Redactor } from "../redact.ts";
+import type { Settings } from "../settings/app.ts";
 
 /** The secrets the App itself holds: its private key, the webhook secret, the DNS API token. */
 export function appSecrets(settings: Settings): string[] {

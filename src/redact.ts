@@ -26,7 +26,7 @@
 //     short and match unrelated text.
 //   - from MIN_ENCODED_LENGTH on: every form above, anywhere. The lines of a
 //     multi-line value follow the same policy, each on its own.
-import type { Diagnosis } from "./types.ts";
+import type { Diagnosis } from "./core/spec.ts";
 
 export const MIN_LENGTH = 4;
 export const MIN_ENCODED_LENGTH = 8;

@@ -1,9 +1,10 @@
-// The Probot app: wires events to handlers, nothing else.
+// The Probot app: wires webhook events to handlers, nothing else. The server
+// (server.ts) mounts it; it imports nothing above the handlers.
 import type { Probot } from "probot";
-import { onIssueComment } from "./app/approval-handler.ts";
-import type { Deployer } from "./app/deployer.ts";
-import type { ForkApprovals } from "./app/forks.ts";
-import { onCheckRunRerequested, onInstallation, onPullRequest, onPush } from "./app/handlers.ts";
+import { onIssueComment } from "../app/approval-handler.ts";
+import type { Deployer } from "../app/deployer.ts";
+import type { ForkApprovals } from "../app/forks.ts";
+import { onCheckRunRerequested, onInstallation, onPullRequest, onPush } from "../app/handlers.ts";
 
 export function paasApp(deployer: Deployer, forks?: ForkApprovals) {
   return (app: Probot): void => {

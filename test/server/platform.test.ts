@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
-import { createPlatform } from "../../src/app/platform.ts";
-import { loadSettings } from "../../src/app/settings.ts";
+import { createPlatform } from "../../src/server/platform.ts";
+import { loadSettings } from "../../src/settings/app.ts";
 
 const pem = generateKeyPairSync("rsa", { modulusLength: 2048 })
   .privateKey.export({ type: "pkcs8", format: "pem" })

@@ -1,5 +1,5 @@
 // `paas start`: settings from the environment, the platform they name, the server.
-import { describeSettings, loadSettings } from "./settings.ts";
+import { describeSettings, loadSettings } from "../settings/app.ts";
 import { createPlatform } from "./platform.ts";
 import { startServer, type RunningServer } from "./server.ts";
 

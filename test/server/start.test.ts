@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, it } from "node:test";
-import { SettingsError } from "../../src/app/settings.ts";
-import { startApp } from "../../src/app/start.ts";
+import { SettingsError } from "../../src/settings/errors.ts";
+import { startApp } from "../../src/server/start.ts";
 import { startCaddy, type TestCaddy } from "../support/caddy.ts";
 
 const pem = generateKeyPairSync("rsa", { modulusLength: 2048 })

@@ -5,33 +5,14 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { DEFAULT_IMAGE_PREFIXES } from "../deploy/authorize.ts";
-import { PaasError } from "../errors.ts";
 import { durationMs } from "../config/schema.ts";
-import { cpuMillis, memoryBytes, type PlatformSettings } from "../core/plan.ts";
+import type { PlatformSettings } from "../core/plan.ts";
 import { dnsSettingsFromEnv, DnsSettingsError, type DnsSettings } from "../dns/index.ts";
 import { DockerSettingsError, dockerSettingsFromEnv } from "../runtime/docker/index.ts";
 import { KubernetesSettingsError, kubernetesSettingsFromEnv } from "../runtime/kubernetes/index.ts";
 
-export class SettingsError extends PaasError {
-  readonly problems: string[];
-  constructor(problems: string[]) {
-    super("settings_invalid", `invalid settings:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.problems = problems;
-  }
-}
-
-const optionalString = z
-  .string()
-  .transform((s) => s.trim())
-  .optional()
-  .transform((s) => (s === "" ? undefined : s));
-
-const positiveInt = (what: string) =>
-  z
-    .string()
-    .regex(/^\d+$/, `must be a whole number (${what})`)
-    .transform(Number)
-    .refine((n) => n > 0, `must be above 0 (${what})`);
+import { SettingsError } from "./errors.ts";
+import { optionalString, positiveInt, readPlatformSettings } from "./platform.ts";
 
 const hostPort = /^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 
@@ -67,16 +48,6 @@ const envSchema = z.object({
   PAAS_RUNTIME: optionalString.pipe(
     z.enum(["docker", "kubernetes"], { error: "must be docker or kubernetes" }).default("docker"),
   ),
-  PAAS_BASE_DOMAIN: optionalString.pipe(
-    z
-      .string()
-      .regex(
-        /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
-        "must be a lowercase domain such as example.com or localhost",
-      )
-      .max(200, "must be at most 200 characters so hostnames fit in 253")
-      .default("localhost"),
-  ),
   PAAS_PUBLIC_URL: z
     .string({
       error:
@@ -88,12 +59,6 @@ const envSchema = z.object({
       .string()
       .url("must be the issuer URL, e.g. https://token.actions.githubusercontent.com")
       .default("https://token.actions.githubusercontent.com"),
-  ),
-  PAAS_URL_SCHEME: optionalString.pipe(
-    z.enum(["http", "https"], { error: "must be http or https" }).optional(),
-  ),
-  PAAS_URL_PORT: optionalString.pipe(
-    positiveInt("a TCP port").pipe(z.number().max(65535, "must be a TCP port (1-65535)")).optional(),
   ),
   PAAS_PROBE_ADDRESS: optionalString.pipe(
     z
@@ -130,19 +95,6 @@ const envSchema = z.object({
       .default("1h"),
   ),
   PAAS_MAX_BODY_BYTES: optionalString.pipe(positiveInt("bytes").default(65536)),
-  PAAS_MAX_CPU: optionalString.pipe(
-    z
-      .string()
-      .regex(/^(?:\d{1,6}m|\d{1,3}(?:\.\d{1,3})?)$/, 'must be a CPU amount such as "2" or "500m"')
-      .optional(),
-  ),
-  PAAS_MAX_MEMORY: optionalString.pipe(
-    z
-      .string()
-      .regex(/^\d{1,7}(?:Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'must be a memory amount such as "2Gi"')
-      .optional(),
-  ),
-  PAAS_MAX_REPLICAS: optionalString.pipe(positiveInt("replicas").optional()),
   PAAS_MAX_PREVIEWS: optionalString.pipe(positiveInt("previews per repository").optional()),
   PAAS_MAX_WEBHOOK_BYTES: optionalString.pipe(positiveInt("bytes").default(26_214_400)),
   PAAS_IMAGE_PREFIXES: optionalString.pipe(
@@ -216,6 +168,9 @@ export interface Settings {
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
   const parsed = envSchema.safeParse(env);
   const problems: string[] = [];
+  // The platform part is the one `paas plan` and `paas deploy` read too (platform.ts).
+  const platform = readPlatformSettings(env);
+  if ("problems" in platform) problems.push(...platform.problems);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0] ?? "");
@@ -237,7 +192,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     if (!(err instanceof KubernetesSettingsError || err instanceof DockerSettingsError)) throw err;
     problems.push(...err.message.split("; "));
   }
-  if (!parsed.success) throw new SettingsError(problems);
+  if (!parsed.success || "problems" in platform) throw new SettingsError(problems);
   const e = parsed.data;
   let privateKey: string | undefined;
   if (e.PRIVATE_KEY) {
@@ -263,9 +218,6 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const publicUrl = new URL(e.PAAS_PUBLIC_URL);
   if (publicUrl.protocol !== "https:" && publicUrl.protocol !== "http:")
     problems.push("PAAS_PUBLIC_URL must be an http(s) URL");
-  const local = e.PAAS_BASE_DOMAIN === "localhost" || e.PAAS_BASE_DOMAIN.endsWith(".localhost");
-  const maxCpuMillis = e.PAAS_MAX_CPU !== undefined ? cpuMillis(e.PAAS_MAX_CPU) : undefined;
-  const maxMemoryBytes = e.PAAS_MAX_MEMORY !== undefined ? memoryBytes(e.PAAS_MAX_MEMORY) : undefined;
   if (problems.length > 0) throw new SettingsError(problems);
   return {
     appId: Number(e.APP_ID),
@@ -292,13 +244,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     buildTimeoutMs: durationMs(e.PAAS_BUILD_TIMEOUT),
     reconcileIntervalMs: durationMs(e.PAAS_RECONCILE_INTERVAL),
     orphanGraceMs: durationMs(e.PAAS_ORPHAN_GRACE),
-    platform: {
-      baseDomain: e.PAAS_BASE_DOMAIN,
-      // Local development serves plain HTTP (Caddy on a local port); real domains use HTTPS.
-      urlScheme: e.PAAS_URL_SCHEME ?? (local ? "http" : "https"),
-      urlPort: e.PAAS_URL_PORT,
-      limits: { maxCpuMillis, maxMemoryBytes, maxReplicas: e.PAAS_MAX_REPLICAS },
-    },
+    platform: platform.settings,
   };
 }
 

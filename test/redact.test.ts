@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { test } from "node:test";
 import fc from "fast-check";
-import { MASK, redactDiagnosis, redactError, redactLines, redactText } from "../../src/runtime/redact.ts";
-import { KubernetesRuntime } from "../../src/runtime/kubernetes/runtime.ts";
-import { crashLogLines, FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
-import { HTTPROUTE_SETTINGS, PREVIEW_YAML, specFor } from "./kubernetes/specs.ts";
+import { MASK, redactDiagnosis, redactError, redactLines, redactText } from "../src/redact.ts";
+import { KubernetesRuntime } from "../src/runtime/kubernetes/runtime.ts";
+import { crashLogLines, FakeKubernetesApi } from "./fakes/kubernetes-api.ts";
+import { HTTPROUTE_SETTINGS, PREVIEW_YAML, specFor } from "./runtime/kubernetes/specs.ts";
 
 test("redactLines masks every occurrence, longest value first, and ignores tiny values", () => {
   assert.deepEqual(

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createHmac, randomUUID } from "node:crypto";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { normalisePath } from "../../src/app/body-limit.ts";
+import { normalisePath } from "../../src/server/body-limit.ts";
 import { sha, startHarness, type Harness } from "../support/app-harness.ts";
 
 const MiB = 1024 * 1024;

@@ -1,0 +1,201 @@
+// The Docker runtime's pure planner: DeploySpec → the network, containers,
+// route, limits and health check the runtime creates, with no I/O. The
+// runtime's apply (runtime.ts) creates exactly this, and `paas plan --runtime
+// docker` prints it, so the dry run is the plan (golden-tested like the
+// Kubernetes manifests). What only the engine knows (the image id and user
+// after the pull, secret values) is added by containerCreateOptions.
+import type Docker from "dockerode";
+import type { Healthcheck } from "../../config/schema.ts";
+import { cpuMillis, memoryBytes } from "../../core/plan.ts";
+import type { DeploySpec } from "../../core/spec.ts";
+import { containerName, githubEnvironment, namespaceName } from "../../names.ts";
+import { startArgv } from "../start-command.ts";
+
+/** Container and network labels: how the runtime reads its state back. */
+export const L = {
+  managedBy: "paas.managed-by",
+  namespace: "paas.namespace",
+  repositoryId: "paas.repository-id",
+  owner: "paas.owner",
+  repo: "paas.repo",
+  app: "paas.app",
+  appName: "paas.app-name",
+  environment: "paas.environment",
+  pr: "paas.pr",
+  sha: "paas.sha",
+  digest: "paas.digest",
+  image: "paas.image",
+  hostnames: "paas.hostnames",
+  url: "paas.url",
+  port: "paas.port",
+  secrets: "paas.secrets",
+  deployedAt: "paas.deployed-at",
+  deployId: "paas.deploy-id",
+} as const;
+
+export const DEFAULT_INSTANCE = "paas";
+/** The uid:gid an image's root user is replaced by, as Kubernetes' restricted profile demands. */
+export const NON_ROOT = "65532:65532";
+
+export interface DockerPlanInput {
+  spec: DeploySpec;
+  /** PAAS_DOCKER_INSTANCE (default "paas"): scopes network names and route ids. */
+  instance?: string | undefined;
+  /** This rollout's id: in container names and labels, and answered by the route. */
+  deployId: string;
+  /** ISO time of the rollout (a label `paas status` shows). */
+  deployedAt: string;
+}
+
+export interface DockerContainerPlan {
+  name: string;
+  /** The image reference pinned by digest; the engine creates from its resolved id. */
+  image: string;
+  labels: Record<string, string>;
+  /** The spec's environment; secret values are added at creation, by name. */
+  env: Record<string, string>;
+  secrets: string[];
+  entrypoint: string[] | undefined;
+  cmd: string[] | undefined;
+  port: number;
+  network: string;
+  /** Names other containers of the environment reach this one by. */
+  aliases: string[];
+  limits: { nanoCpus: number; memoryBytes: number; memoryReservationBytes: number; pids: number };
+  healthcheck: Healthcheck;
+}
+
+export interface DockerPlan {
+  network: { name: string; labels: Record<string, string> };
+  containers: DockerContainerPlan[];
+  /** Caddy's route: the hostnames to the containers' published ports, once healthy. */
+  route: { id: string; hostnames: string[]; port: number };
+  url: string;
+}
+
+/** Route ids are per environment: `paas-<namespace>`. */
+export function routeId(ns: string): string {
+  return `paas-${ns}`;
+}
+
+/** Network names and route ids of a non-default instance carry its name, so instances never collide. */
+export function scoped(instance: string, name: string): string {
+  return instance === DEFAULT_INSTANCE ? name : `${instance}.${name}`;
+}
+
+/** How many containers a spec runs on one host: autoscaling starts at its minimum. */
+export function replicasOf(spec: DeploySpec): number {
+  return Math.max(1, spec.scale.autoscale ? spec.scale.autoscale.min : (spec.scale.replicas ?? 1));
+}
+
+export function planDocker(input: DockerPlanInput): DockerPlan {
+  const { spec, deployId } = input;
+  const instance = input.instance ?? DEFAULT_INSTANCE;
+  const ns = namespaceName(spec.target);
+  const network = scoped(instance, ns);
+  const replicas = replicasOf(spec);
+  const labels = containerLabels(input, instance, ns);
+  const argv = spec.command ? startArgv(spec.command) : undefined;
+  const containers = Array.from({ length: replicas }, (_, i) => ({
+    name: containerName(spec.target, spec.sha, replicas > 1 ? `${deployId}-${i}` : deployId),
+    image: spec.image,
+    labels,
+    env: { ...spec.env },
+    secrets: [...spec.secrets],
+    // Exec form for a plain argv (images without a shell can run it); a command with shell syntax
+    // runs through /bin/sh -c so $PORT and operators work as users write them (start-command.ts).
+    entrypoint: argv?.slice(0, 1),
+    cmd: argv?.slice(1),
+    port: spec.port,
+    network,
+    aliases: [spec.appName].filter(Boolean),
+    limits: {
+      nanoCpus: cpuMillis(spec.resources.limits.cpu) * 1_000_000,
+      memoryBytes: memoryBytes(spec.resources.limits.memory),
+      memoryReservationBytes: memoryBytes(spec.resources.requests.memory),
+      pids: 4096,
+    },
+    healthcheck: spec.healthcheck,
+  }));
+  return {
+    network: {
+      name: network,
+      labels: { [L.managedBy]: instance, [L.namespace]: ns, [L.repositoryId]: String(spec.repositoryId) },
+    },
+    containers,
+    route: { id: scoped(instance, routeId(ns)), hostnames: [...spec.hostnames], port: spec.port },
+    url: spec.url,
+  };
+}
+
+function containerLabels(input: DockerPlanInput, instance: string, ns: string): Record<string, string> {
+  const { spec } = input;
+  const t = spec.target;
+  return {
+    [L.managedBy]: instance,
+    [L.namespace]: ns,
+    [L.repositoryId]: String(spec.repositoryId),
+    [L.owner]: t.owner,
+    [L.repo]: t.repo,
+    [L.app]: t.app,
+    [L.appName]: spec.appName,
+    [L.environment]: githubEnvironment(t.environment),
+    [L.pr]: t.environment.kind === "preview" ? String(t.environment.pr) : "",
+    [L.sha]: spec.sha,
+    [L.digest]: spec.digest,
+    [L.image]: spec.image,
+    [L.hostnames]: spec.hostnames.join(","),
+    [L.url]: spec.url,
+    [L.port]: String(spec.port),
+    [L.secrets]: spec.secrets.join(","),
+    [L.deployedAt]: input.deployedAt,
+    [L.deployId]: input.deployId,
+  };
+}
+
+/** What the engine knows only after the pull, and the secret values: the rest is the plan's. */
+export interface EngineFacts {
+  imageId: string;
+  /** The image's configured user ("" when unset). */
+  imageUser: string;
+  secretValues: Record<string, string>;
+}
+
+/** The engine's create options for a planned container. */
+export function containerCreateOptions(
+  c: DockerContainerPlan,
+  facts: EngineFacts,
+): Docker.ContainerCreateOptions {
+  const port = `${c.port}/tcp`;
+  const env = { ...c.env, ...facts.secretValues };
+  // Root in the image is replaced by an unprivileged uid.
+  const user = /^(?:|root|0)(?::.*)?$/.test(facts.imageUser) ? NON_ROOT : facts.imageUser;
+  return {
+    name: c.name,
+    Image: facts.imageId,
+    Labels: c.labels,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    User: user,
+    ExposedPorts: { [port]: {} },
+    ...(c.entrypoint ? { Entrypoint: c.entrypoint, Cmd: c.cmd } : {}),
+    HostConfig: {
+      NetworkMode: c.network,
+      // Loopback only, on an ephemeral port: Caddy on the host dials it; the network never sees it.
+      PortBindings: { [port]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
+      NanoCpus: c.limits.nanoCpus,
+      Memory: c.limits.memoryBytes,
+      MemoryReservation: c.limits.memoryReservationBytes,
+      PidsLimit: c.limits.pids,
+      // No restarts until healthy: a crash at start keeps its exit code and logs for the diagnosis.
+      RestartPolicy: { Name: "no" },
+      CapDrop: ["ALL"],
+      SecurityOpt: ["no-new-privileges:true"],
+      ReadonlyRootfs: true,
+      Tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m" },
+      // A tiny init as PID 1 forwards SIGTERM, so `docker stop` drains instead of waiting for SIGKILL.
+      Init: true,
+      LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+    },
+    NetworkingConfig: { EndpointsConfig: { [c.network]: { Aliases: c.aliases } } },
+  };
+}
