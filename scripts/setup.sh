@@ -174,8 +174,10 @@ MISSING_IMAGES=""
 check_base_images() {
   if [ "$ENGINE_STATE" = ready ]; then
     # Missing images, and Go or Rust builders whose toolchain is not the machine's.
-    MISSING_IMAGES="$(bash "$ROOT/scripts/base-images.sh" --missing | paste -sd, -)"
-    [ -z "$MISSING_IMAGES" ] && return 0
+    local missing=()
+    mapfile -t missing < <(bash "$ROOT/scripts/base-images.sh" --missing)
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    MISSING_IMAGES="$(join , "${missing[@]}")"
   else
     MISSING_IMAGES="$(join , "${BASE_IMAGES[@]}")"
   fi
