@@ -82,7 +82,8 @@ have() {
 }
 
 if [ "${1:-}" = "--missing" ]; then
-  for name in runtime python go rust noshell; do have "$name" || echo "$name"; done
+  # A query: an image whose wanted label cannot be computed here (no toolchain) is reported, quietly.
+  for name in runtime python go rust noshell; do have "$name" 2>/dev/null || echo "$name"; done
   exit 0
 fi
 
