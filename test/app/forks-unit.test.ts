@@ -76,7 +76,8 @@ describe("ForkApprovals (in-memory port)", () => {
     const forks = new ForkApprovals({ github, workflow: "paas.yml", log: silent });
     await forks.pullRequestUpdated(repo, 4, head);
     assert.equal(github.checks.get(1)!.updates[0]!.status, "queued");
-    await forks.commented(repo, comment("maintainer"));
+    // Only the full sha approves: the maintainer names exactly the commit they reviewed.
+    await forks.commented(repo, comment("maintainer", `/paas deploy ${head}`));
     const run = await github.findOwnCheckRun(repo, head, "paas");
     assert.equal(approvedBy(run?.externalId, head), "maintainer");
     assert.deepEqual(github.dispatches, [{ pr: "4", sha: head }]);
@@ -96,7 +97,7 @@ describe("ForkApprovals (in-memory port)", () => {
   it("refuses an approval pinned to a commit that is no longer the head", async () => {
     const github = new MemoryGitHub();
     const forks = new ForkApprovals({ github, workflow: "paas.yml", log: silent });
-    await forks.commented(repo, comment("maintainer", "/paas deploy deadbeef"));
+    await forks.commented(repo, comment("maintainer", `/paas deploy ${"d".repeat(40)}`));
     assert.match(github.comments[0]!, /is not the head of this pull request/);
     assert.deepEqual(github.dispatches, []);
   });
