@@ -88,6 +88,11 @@ export function replicasOf(spec: DeploySpec): number {
   return Math.max(1, spec.scale.autoscale ? spec.scale.autoscale.min : (spec.scale.replicas ?? 1));
 }
 
+/** How many leading words of a start argv are the program: `/bin/sh -c` for a shell command, else one. */
+function programWords(argv: string[] | undefined): number {
+  return argv?.[0] === "/bin/sh" && argv[1] === "-c" ? 2 : 1;
+}
+
 export function planDocker(input: DockerPlanInput): DockerPlan {
   const { spec, deployId } = input;
   const instance = input.instance ?? DEFAULT_INSTANCE;
@@ -104,8 +109,8 @@ export function planDocker(input: DockerPlanInput): DockerPlan {
     secrets: [...spec.secrets],
     // Exec form for a plain argv (images without a shell can run it); a command with shell syntax
     // runs through /bin/sh -c so $PORT and operators work as users write them (start-command.ts).
-    entrypoint: argv?.slice(0, 1),
-    cmd: argv?.slice(1),
+    entrypoint: argv?.slice(0, programWords(argv)),
+    cmd: argv?.slice(programWords(argv)),
     port: spec.port,
     network,
     aliases: [spec.appName].filter(Boolean),
