@@ -14,7 +14,7 @@ export const BUILD_FAILED_NOTE = "build failed";
  */
 export function failedJobUrl(
   githubWebUrl: string,
-  repo: RepoInfo,
+  repo: Pick<RepoInfo, "owner" | "repo">,
   runId: string | undefined,
   jobUrl: string | undefined,
 ): string | undefined {
