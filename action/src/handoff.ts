@@ -52,9 +52,43 @@ export async function handOff(
   token: string,
   options: HandoffOptions = {},
 ): Promise<HandoffOutcome> {
+  const res = await postToApp({ appUrl, path: HANDOFF_PATH }, request, token, options);
+  // The App accepted: an answer outside the contract is reported, not fatal
+  // (the deployment goes on; an App of another version may answer differently).
+  const parsed = handoffAnswerSchema.safeParse(res.body);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    return {
+      httpStatus: res.status,
+      deploymentId: undefined,
+      url: undefined,
+      message: `the App's answer does not follow the hand-off contract (${first?.path.join(".") || "(root)"}: ${first?.message ?? "invalid"}); check that the Action and the App are the same version`,
+      body: res.body,
+    };
+  }
+  return {
+    httpStatus: res.status,
+    deploymentId: String(parsed.data.deploymentId),
+    url: parsed.data.url,
+    message: parsed.data.message,
+    body: res.body,
+  };
+}
+
+/**
+ * POSTs one of the Action's requests (the hand-off, the build-failure report) to the
+ * App with its OIDC token: 5xx, 429 and network errors are retried with exponential
+ * backoff; a 4xx throws HandoffError (the App said no). Answers the 2xx status and body.
+ */
+export async function postToApp(
+  { appUrl, path }: { appUrl: string; path: string },
+  request: unknown,
+  token: string,
+  options: HandoffOptions = {},
+): Promise<{ status: number; body: unknown }> {
   const attempts = options.attempts ?? 5;
   const base = options.baseDelayMs ?? 2000;
-  const url = `${appUrl.replace(/\/+$/, "")}${HANDOFF_PATH}`;
+  const url = `${appUrl.replace(/\/+$/, "")}${path}`;
   let lastReason = "";
   for (let attempt = 1; attempt <= attempts; attempt++) {
     let res: Response;
@@ -97,26 +131,7 @@ export async function handOff(
         res.status,
       );
     }
-    // The App accepted: an answer outside the contract is reported, not fatal
-    // (the deployment goes on; an App of another version may answer differently).
-    const parsed = handoffAnswerSchema.safeParse(body);
-    if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      return {
-        httpStatus: res.status,
-        deploymentId: undefined,
-        url: undefined,
-        message: `the App's answer does not follow the hand-off contract (${first?.path.join(".") || "(root)"}: ${first?.message ?? "invalid"}); check that the Action and the App are the same version`,
-        body,
-      };
-    }
-    return {
-      httpStatus: res.status,
-      deploymentId: String(parsed.data.deploymentId),
-      url: parsed.data.url,
-      message: parsed.data.message,
-      body,
-    };
+    return { status: res.status, body };
   }
   throw new HandoffError(
     `the App at ${appUrl} could not be reached after ${attempts} attempts (last: ${lastReason})`,

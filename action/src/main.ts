@@ -14,7 +14,14 @@ import {
 } from "../../src/image/index.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { handOff, type HandoffOutcome } from "./handoff.ts";
-import { defaultImage, environmentFor, environmentTag, parseSettings } from "./inputs.ts";
+import { buildFailureRequest, sendBuildFailure, type FailedStep } from "./build-failure.ts";
+import {
+  defaultImage,
+  environmentFor,
+  environmentTag,
+  parseSettings,
+  type ActionSettings,
+} from "./inputs.ts";
 
 interface Timings {
   buildMs?: number;
@@ -100,7 +107,10 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
     });
   } catch (err) {
     core.endGroup();
-    if (err instanceof BuildFailure) await reportBuildFailure(err, summary, prepared);
+    if (err instanceof BuildFailure) {
+      await reportBuildFailure(err, summary, prepared);
+      await tellApp(s, environment, { app: appKey, step: "build", annotation: err.annotation, log: err.log });
+    }
     throw err;
   }
   core.endGroup();
@@ -135,11 +145,36 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
     const pushStarted = Date.now();
     core.startGroup(`docker push ${repository}`);
     let pushed: Awaited<ReturnType<typeof pushImage>>;
+    // The push's last lines, for the App if it fails.
+    const pushLog: string[] = [];
     try {
-      pushed = await pushImage(docker, { repository, tags, auth: s.auth, onLine: (line) => core.info(line) });
-    } finally {
+      pushed = await pushImage(docker, {
+        repository,
+        tags,
+        auth: s.auth,
+        onLine: (line) => {
+          core.info(line);
+          if (pushLog.push(line) > 200) pushLog.shift();
+        },
+      });
+    } catch (err) {
       core.endGroup();
+      const message = (err as Error).message;
+      await tellApp(s, environment, {
+        app: appKey,
+        step: "push",
+        annotation: {
+          file: undefined,
+          line: undefined,
+          column: undefined,
+          title: "docker push failed",
+          message,
+        },
+        log: pushLog,
+      });
+      throw err;
     }
+    core.endGroup();
     timings.pushMs = Date.now() - pushStarted;
     pushedRef = pushed.ref;
     if (built.builderCache) {
@@ -221,6 +256,42 @@ async function reportBuildFailure(
     .addCodeBlock(tail(err.log, 50).join("\n"), "text");
   addDockerfile(summary, prepared);
   await summary.write();
+}
+
+/**
+ * Tells the App that the build or push failed, so the `paas` check fails now rather than
+ * after the App's build timeout. Only where a hand-off would have gone (app-url, an OIDC
+ * token, an environment); a report that cannot be sent is a warning, never the job's error.
+ */
+async function tellApp(
+  s: ActionSettings,
+  environment: string | undefined,
+  f: Pick<FailedStep, "app" | "step" | "annotation" | "log">,
+): Promise<void> {
+  if (!s.appUrl || !s.oidc || !environment) return;
+  try {
+    const token = await core.getIDToken(s.appUrl);
+    const request = buildFailureRequest({
+      ...f,
+      repository: s.repository,
+      sha: s.sha,
+      ref: s.ref,
+      environment,
+      runId: s.runId,
+      jobUrl: s.runId === undefined ? undefined : `${s.serverUrl}/${s.repository}/actions/runs/${s.runId}`,
+      secrets: [token, ...(s.auth ? [s.auth.password] : [])],
+    });
+    const message = await sendBuildFailure(s.appUrl, request, token, {
+      attempts: 3,
+      onRetry: (n, reason, delay) =>
+        core.warning(`build-failure report attempt ${n} failed (${reason}); retrying in ${seconds(delay)}`),
+    });
+    core.info(`Reported the failed ${f.step} to the App: ${message}`);
+  } catch (err) {
+    core.warning(
+      `the failed ${f.step} was not reported to the App (${(err as Error).message}); its paas check fails when the App's build timeout passes`,
+    );
+  }
 }
 
 function addPlan(summary: typeof core.summary, p: PreparedBuild): void {

@@ -14,6 +14,7 @@ import {
 import { namedEnvironment, planDeploy, PlanError, type PlatformSettings } from "../core/plan.ts";
 import {
   authorize,
+  type Authorization,
   checkImage,
   DEFAULT_IMAGE_PREFIXES,
   effectiveConfig,
@@ -39,8 +40,10 @@ import type { DeploySpec } from "../core/spec.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { TERMINAL_STATES, type GitHubPort, type RepoInfo } from "../github/port.ts";
 import { bearerToken, checkClaims, HandoffRejected, pullRequestOf, type ActionsClaims } from "./handoff.ts";
-import { handoffRequestSchema, type HandoffBody } from "../contract/handoff.ts";
+import { handoffRequestSchema, type HandoffBody, type HandoffTarget } from "../contract/handoff.ts";
 import { Reporter } from "../deploy/reporter.ts";
+import { buildFailureOutput, failedJobUrl, markBuildFailed } from "../deploy/build-failure.ts";
+import { buildFailureRequestSchema, type BuildFailureAnswer } from "../contract/build-failure.ts";
 import { removeEnvironment } from "../deploy/teardown.ts";
 import type { ForkGate } from "./forks.ts";
 import type { Lock } from "./lock.ts";
@@ -179,6 +182,8 @@ export class Deployer {
   /** Hand-off tokens used in this process (jti → what they deployed); GitHub's deployments hold them across restarts. */
   readonly #tokens = new Map<string, string>();
   readonly #trusted: TrustedConfigs;
+  /** Build failures already reported, by commit, environment and app. */
+  readonly #buildFailures = new Map<string, true>();
   #seq = 0;
 
   constructor(deps: DeployerDeps) {
@@ -392,52 +397,14 @@ export class Deployer {
       );
     }
     const body = parsed.data;
-    checkClaims(claims, body);
-    const repo = await this.#installedRepository(body.repository, claims);
-    const badImage = checkImage(body.image, body.repository, this.#d.imagePrefixes ?? DEFAULT_IMAGE_PREFIXES);
-    if (badImage) throw new HandoffRejected(badImage.status, badImage.check, badImage.message);
-
-    // Read both .paas.yml files while the commit is checked: all are reads of this repository.
-    const config = this.#config(repo, body.sha);
-    config.catch(() => undefined);
-    const trusted = this.#trusted.get(repo);
-    trusted.catch(() => undefined);
-    // A dispatched build of an approved fork PR (forks.ts): bound to that PR's approved head sha.
-    const forkPr = await this.#d.forks?.approvedDispatch(repo, claims, body);
-    const pr = forkPr ?? pullRequestOf(claims);
-    let reportSha = body.sha;
-    if (pr !== undefined) {
-      const pull = await this.#d.github.getPull(repo, pr);
-      if (!pull)
-        throw new HandoffRejected(403, "sha", `pull request #${pr} does not exist in ${body.repository}`);
-      if (pull.state !== "open")
-        throw new HandoffRejected(
-          403,
-          "pull_request",
-          `pull request #${pr} is closed: previews deploy only open pull requests`,
-        );
-      // A fork's PR deploys only through an approval, even if its pull_request run got a token.
-      if (forkPr === undefined && pull.headRepoId !== pull.baseRepoId)
-        throw new HandoffRejected(
-          403,
-          "approval",
-          `pull request #${pr} comes from a fork: a user with write permission must approve it with /paas deploy`,
-        );
-      if (body.sha !== pull.headSha && body.sha !== pull.mergeSha) {
-        throw new HandoffRejected(
-          403,
-          "sha",
-          `${body.sha.slice(0, 12)} is neither the head nor the merge commit of pull request #${pr}; push again to deploy the current head`,
-        );
-      }
-      reportSha = pull.headSha;
-    } else if (body.sha !== claims.sha) {
-      throw new HandoffRejected(
-        403,
-        "sha",
-        `the body's sha ${body.sha.slice(0, 12)} is not the commit the workflow ran on (${claims.sha.slice(0, 12)})`,
+    const { repo, config, trusted, forkPr, reportSha } = await this.#admit(claims, body, () => {
+      const badImage = checkImage(
+        body.image,
+        body.repository,
+        this.#d.imagePrefixes ?? DEFAULT_IMAGE_PREFIXES,
       );
-    }
+      if (badImage) throw new HandoffRejected(badImage.status, badImage.check, badImage.message);
+    });
 
     const loaded = await config;
     if (loaded instanceof ConfigError) {
@@ -450,33 +417,7 @@ export class Deployer {
         `.paas.yml at ${body.sha.slice(0, 7)} is invalid; see the check run annotations. Nothing was deployed.`,
       );
     }
-    const app = resolveApps(loaded).find((a) => a.key === body.app);
-    if (!app) {
-      throw new HandoffRejected(
-        422,
-        "app",
-        body.app
-          ? `app "${body.app}" is not defined under apps in .paas.yml`
-          : "this repository's .paas.yml defines apps: name one in the hand-off's app field",
-      );
-    }
-    const authority = await trusted;
-    if (authority.loaded instanceof ConfigError) {
-      throw new HandoffRejected(
-        422,
-        "default_branch_config",
-        `.paas.yml on the default branch ${authority.defaultBranch.slice(0, 100)} is invalid: fix it there (environments, their branches, domains and secrets are read from it). Nothing was deployed.`,
-      );
-    }
-    const auth = authorize({
-      claims,
-      body,
-      defaultBranch: authority.defaultBranch,
-      trusted: trustedApp(authority, app.key),
-      deployed: app,
-      forkPr,
-    });
-    if (!auth.ok) throw new HandoffRejected(auth.status, auth.check, auth.message);
+    const { app, auth } = await this.#authorized(claims, body, loaded, trusted, forkPr);
     const env = auth.env;
     const effective: ResolvedApp = { ...app, config: auth.config };
     // Authorized: its check no longer waits for a build (a refused hand-off leaves the timer running).
@@ -547,6 +488,208 @@ export class Deployer {
       if (used === undefined) this.#tokens.delete(claims.jti);
     });
     return accepting;
+  }
+
+  /**
+   * A failed build reported by the Action: verified like a hand-off (token, repository,
+   * commit, the same gate for the environment), then the check fails with the error and
+   * the comment row says "build failed", at once instead of after PAAS_BUILD_TIMEOUT.
+   * Throws HandoffRejected. Changes nothing when already reported, or when the commit is
+   * superseded or was handed off.
+   */
+  async buildFailed(authorization: string | undefined, rawBody: unknown): Promise<BuildFailureAnswer> {
+    const claims = await this.#d.verifier.verify(bearerToken(authorization));
+    const parsed = buildFailureRequestSchema.safeParse(rawBody);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      throw new HandoffRejected(
+        400,
+        "body",
+        `invalid request body: ${first?.path.join(".") || "(root)"} must be ${first?.message ?? "valid"}`,
+      );
+    }
+    const body = parsed.data;
+    const { repo, config, trusted, forkPr, pr, reportSha } = await this.#admit(claims, body);
+    const loaded = await config;
+    if (loaded instanceof ConfigError) {
+      throw new HandoffRejected(
+        422,
+        "config",
+        `.paas.yml at ${body.sha.slice(0, 7)} is invalid: the check already reports its errors`,
+      );
+    }
+    const { app, auth } = await this.#authorized(claims, body, loaded, trusted, forkPr);
+    const environment = appEnvironmentName(app.key, auth.env);
+    const unchanged = (message: string): BuildFailureAnswer => ({
+      environment,
+      sha: body.sha,
+      recorded: false,
+      message,
+    });
+    // One use per token, shared with the hand-offs: a hand-off's token cannot report, nor the reverse.
+    const use = ["build-failure", environment, app.key, body.sha].join("|");
+    const used = this.#tokens.get(claims.jti);
+    if (used !== undefined && used !== use) throw replayed();
+    remember(this.#tokens, claims.jti, use);
+    const key = [repo.repositoryId, body.sha, environment, app.key].join("|");
+    if (this.#buildFailures.has(key)) return unchanged("this failed build was already reported");
+    if (this.#accepted.has(key)) return unchanged(`${body.sha.slice(0, 7)} was handed off: nothing changed`);
+    if (auth.env.kind === "named") {
+      const branch = namedEnvironment(auth.config, auth.env.name)?.branch;
+      const head = branch ? await this.#d.github.branchHead(repo, branch) : undefined;
+      if (head && head !== body.sha)
+        return unchanged(`${body.sha.slice(0, 7)} is superseded by ${head.slice(0, 7)}: nothing changed`);
+    }
+    // Across restarts: a deployment of this commit means a build of it succeeded.
+    const deployed = (await this.#d.github.deployments(repo, PER_ENVIRONMENT, environment)).some(
+      (d) => d.payload.sha === body.sha && (d.payload.app ?? "") === app.key,
+    );
+    if (deployed) return unchanged(`${body.sha.slice(0, 7)} is already deployed: nothing changed`);
+    remember(this.#buildFailures, key, true);
+
+    const jobUrl = failedJobUrl(
+      this.#d.githubWebUrl,
+      repo,
+      claims.run_id ?? (body.runId !== undefined ? String(body.runId) : undefined),
+      body.jobUrl,
+    );
+    // The build reported: its check no longer waits for one.
+    this.#received(repo, reportSha, app.key);
+    const now = this.#d.clock.now().toISOString();
+    try {
+      await this.#report.check(
+        { repo, sha: reportSha, appKey: app.key },
+        {
+          status: "completed",
+          conclusion: "failure",
+          completedAt: now,
+          detailsUrl: jobUrl,
+          output: buildFailureOutput(body, jobUrl),
+        },
+      );
+      if (pr !== undefined) {
+        await this.#report.updateComment(repo, pr, false, (rows) =>
+          markBuildFailed(rows, { app: displayApp(repo, app), sha: reportSha }, jobUrl, now),
+        );
+      }
+    } catch (e) {
+      // Not recorded: the Action's retry (or a later report) writes it again.
+      this.#buildFailures.delete(key);
+      throw e;
+    }
+    this.#d.log.info(
+      { repository: body.repository, environment, sha: body.sha, step: body.step },
+      "build failure reported",
+    );
+    return {
+      environment,
+      sha: body.sha,
+      recorded: true,
+      message: `the paas check of ${body.sha.slice(0, 7)} now shows the failed ${body.step}`,
+    };
+  }
+
+  /**
+   * The checks a hand-off and a build-failure report share, up to the commit's
+   * config: the token against the body, the installation, a fork approval, and the
+   * commit (a PR's head or merge commit, else the workflow's own). `early` runs
+   * the caller's own body checks once the repository is known to be installed.
+   */
+  async #admit(
+    claims: ActionsClaims,
+    body: HandoffTarget,
+    early?: () => void,
+  ): Promise<{
+    repo: RepoInfo;
+    config: Promise<LoadedConfig | ConfigError>;
+    trusted: ReturnType<TrustedConfigs["get"]>;
+    forkPr: number | undefined;
+    pr: number | undefined;
+    reportSha: string;
+  }> {
+    checkClaims(claims, body);
+    const repo = await this.#installedRepository(body.repository, claims);
+    early?.();
+    // Read both .paas.yml files while the commit is checked: all are reads of this repository.
+    const config = this.#config(repo, body.sha);
+    config.catch(() => undefined);
+    const trusted = this.#trusted.get(repo);
+    trusted.catch(() => undefined);
+    // A dispatched build of an approved fork PR (forks.ts): bound to that PR's approved head sha.
+    const forkPr = await this.#d.forks?.approvedDispatch(repo, claims, body);
+    const pr = forkPr ?? pullRequestOf(claims);
+    let reportSha = body.sha;
+    if (pr !== undefined) {
+      const pull = await this.#d.github.getPull(repo, pr);
+      if (!pull)
+        throw new HandoffRejected(403, "sha", `pull request #${pr} does not exist in ${body.repository}`);
+      if (pull.state !== "open")
+        throw new HandoffRejected(
+          403,
+          "pull_request",
+          `pull request #${pr} is closed: previews deploy only open pull requests`,
+        );
+      // A fork's PR deploys only through an approval, even if its pull_request run got a token.
+      if (forkPr === undefined && pull.headRepoId !== pull.baseRepoId)
+        throw new HandoffRejected(
+          403,
+          "approval",
+          `pull request #${pr} comes from a fork: a user with write permission must approve it with /paas deploy`,
+        );
+      if (body.sha !== pull.headSha && body.sha !== pull.mergeSha) {
+        throw new HandoffRejected(
+          403,
+          "sha",
+          `${body.sha.slice(0, 12)} is neither the head nor the merge commit of pull request #${pr}; push again to deploy the current head`,
+        );
+      }
+      reportSha = pull.headSha;
+    } else if (body.sha !== claims.sha) {
+      throw new HandoffRejected(
+        403,
+        "sha",
+        `the body's sha ${body.sha.slice(0, 12)} is not the commit the workflow ran on (${claims.sha.slice(0, 12)})`,
+      );
+    }
+    return { repo, config, trusted, forkPr, pr, reportSha };
+  }
+
+  /** The app the request names, and the gate's answer (src/deploy/authorize.ts) for it. */
+  async #authorized(
+    claims: ActionsClaims,
+    body: HandoffTarget,
+    loaded: LoadedConfig,
+    trusted: ReturnType<TrustedConfigs["get"]>,
+    forkPr: number | undefined,
+  ): Promise<{ app: ResolvedApp; auth: Authorization }> {
+    const app = resolveApps(loaded).find((a) => a.key === body.app);
+    if (!app) {
+      throw new HandoffRejected(
+        422,
+        "app",
+        body.app
+          ? `app "${body.app}" is not defined under apps in .paas.yml`
+          : "this repository's .paas.yml defines apps: name one in the hand-off's app field",
+      );
+    }
+    const authority = await trusted;
+    if (authority.loaded instanceof ConfigError) {
+      throw new HandoffRejected(
+        422,
+        "default_branch_config",
+        `.paas.yml on the default branch ${authority.defaultBranch.slice(0, 100)} is invalid: fix it there (environments, their branches, domains and secrets are read from it). Nothing was deployed.`,
+      );
+    }
+    const auth = authorize({
+      claims,
+      body,
+      defaultBranch: authority.defaultBranch,
+      trusted: trustedApp(authority, app.key),
+      deployed: app,
+      forkPr,
+    });
+    if (!auth.ok) throw new HandoffRejected(auth.status, auth.check, auth.message);
+    return { app, auth };
   }
 
   async #accept(

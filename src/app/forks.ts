@@ -9,7 +9,7 @@
 // the approved head sha.
 import { CONFIG_FILE, parseConfig, resolveApps, type ResolvedApp } from "../config/load.ts";
 import { ConfigError } from "../errors.ts";
-import type { HandoffBody } from "../contract/handoff.ts";
+import type { HandoffTarget } from "../contract/handoff.ts";
 import type { ActionsClaims } from "./handoff.ts";
 import { HandoffRejected } from "./handoff.ts";
 import {
@@ -54,7 +54,7 @@ export interface ForkGate {
    * otherwise. Undefined for every other hand-off (not a dispatched preview);
    * a workflow_dispatch run of the fork workflow deploys nothing else.
    */
-  approvedDispatch(repo: RepoRef, claims: ActionsClaims, body: HandoffBody): Promise<number | undefined>;
+  approvedDispatch(repo: RepoRef, claims: ActionsClaims, body: HandoffTarget): Promise<number | undefined>;
 }
 
 export interface ForkLogger {
@@ -268,7 +268,7 @@ export class ForkApprovals implements ForkGate {
   async approvedDispatch(
     repo: RepoRef,
     claims: ActionsClaims,
-    body: HandoffBody,
+    body: HandoffTarget,
   ): Promise<number | undefined> {
     if (claims.event_name !== "workflow_dispatch") return undefined;
     const pr = previewPr(body.environment ?? "");

@@ -6,7 +6,7 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from "jose";
 import { z } from "zod";
 import type { EnvironmentConfig } from "../config/schema.ts";
-import type { HandoffBody } from "../contract/handoff.ts";
+import type { HandoffTarget } from "../contract/handoff.ts";
 import { PaasError } from "../errors.ts";
 import { githubEnvironment, previewPr, type EnvRef } from "../names.ts";
 
@@ -203,7 +203,7 @@ export function bearerToken(header: string | undefined): string {
 }
 
 /** Checks that need only the token and the body. */
-export function checkClaims(claims: ActionsClaims, body: HandoffBody): void {
+export function checkClaims(claims: ActionsClaims, body: HandoffTarget): void {
   if (claims.event_name === "pull_request_target") {
     throw new HandoffRejected(
       403,
@@ -240,7 +240,7 @@ export function pullRequestOf(claims: ActionsClaims): number | undefined {
  */
 export function resolveEnvironment(
   claims: ActionsClaims,
-  body: HandoffBody,
+  body: HandoffTarget,
   environments: Record<string, EnvironmentConfig>,
 ): EnvRef {
   const pr = pullRequestOf(claims);

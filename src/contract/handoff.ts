@@ -12,22 +12,32 @@ const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const IMAGE_NAME = /^[a-z0-9][a-z0-9._:/-]{0,400}$/;
 
 /**
+ * What a request targets: the repository, commit, ref, environment and app.
+ * The hand-off and the build-failure report (build-failure.ts) share it, and
+ * the App's gate (src/deploy/authorize.ts) reads only these fields.
+ */
+export const handoffTargetSchema = z.object({
+  repository: z.string().regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/, "owner/name"),
+  sha: z.string().regex(/^[a-f0-9]{40}$/, "a full 40-character commit sha"),
+  ref: z.string().max(300).optional(),
+  environment: z.string().max(64).optional(),
+  app: z
+    .string()
+    .regex(/^(?:[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?)?$/, "an app key from .paas.yml apps")
+    .default(""),
+});
+/** The target as the App reads it (`app` defaulted). */
+export type HandoffTarget = z.output<typeof handoffTargetSchema>;
+
+/**
  * The Action's request: the image name and its digest (or one reference
  * pinned by digest), the commit, the environment it expects. Unknown fields
  * are ignored so a newer Action can add some without breaking older Apps.
  */
-export const handoffRequestSchema = z
-  .object({
-    repository: z.string().regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/, "owner/name"),
-    sha: z.string().regex(/^[a-f0-9]{40}$/, "a full 40-character commit sha"),
-    ref: z.string().max(300).optional(),
+export const handoffRequestSchema = handoffTargetSchema
+  .extend({
     image: z.string().max(512),
     digest: z.string().regex(DIGEST, "sha256:<64 hex digits>").optional(),
-    environment: z.string().max(64).optional(),
-    app: z
-      .string()
-      .regex(/^(?:[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?)?$/, "an app key from .paas.yml apps")
-      .default(""),
     runId: z.number().int().positive().optional(),
   })
   .transform((b, ctx) => {

@@ -13,14 +13,14 @@ import type { ResolvedApp } from "../config/load.ts";
 import type { AppConfig, EnvironmentConfig } from "../config/schema.ts";
 import type { EnvRef } from "../names.ts";
 import { resolveEnvironment, HandoffRejected, type ActionsClaims } from "../app/handoff.ts";
-import type { HandoffBody } from "../contract/handoff.ts";
+import type { HandoffTarget } from "../contract/handoff.ts";
 
 /** The environment production is, by name: protected unless its entry says `protected: false`. */
 const PRODUCTION = "production";
 
 export interface AuthorizeFacts {
   claims: ActionsClaims;
-  body: HandoffBody;
+  body: HandoffTarget;
   /** Name of the repository's default branch. */
   defaultBranch: string;
   /**

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
 import { acceptedAnswer, HANDOFF_PATH, type HandoffRefusal } from "../contract/handoff.ts";
+import { BUILD_FAILURE_PATH } from "../contract/build-failure.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { paasApp } from "./webhooks.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -130,7 +131,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     if (path === "/readyz" && req.method === "GET")
       return json(res, closing ? 503 : 200, { status: closing ? "stopping" : "ready" });
     if (path === "/metrics" && req.method === "GET") return void serveMetrics(res, metrics, log);
-    if (path === HANDOFF_PATH) {
+    if (path === HANDOFF_PATH || path === BUILD_FAILURE_PATH) {
       if (req.method !== "POST")
         return json(res, 405, { error: "method_not_allowed", check: "method", message: "use POST" });
       if (closing)
@@ -139,7 +140,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
           check: "server",
           message: "the App is stopping; retry",
         });
-      void handleHandoff(req, res, deployer, settings.maxBodyBytes, log, metrics);
+      const route = path === HANDOFF_PATH ? handoffRoute(deployer, metrics) : buildFailureRoute(deployer);
+      void handleActionRequest(req, res, route, settings.maxBodyBytes, log);
       return;
     }
     if (path === settings.webhookPath) {
@@ -197,13 +199,22 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   };
 }
 
-async function handleHandoff(
+/** A request of the Action (a hand-off or a build-failure report): the App's answer, or a refusal. */
+interface ActionRoute {
+  /** For logs and the refusal message: "hand-off", "build-failure report". */
+  what: string;
+  answer(authorization: string | undefined, body: unknown): Promise<{ status: number; body: unknown }>;
+  /** The counter of this route's answers (paas_handoffs_total counts the hand-offs only). */
+  count?: (labels: { status: string; check: string }) => void;
+}
+
+/** Both of the Action's routes: same content type, size limit, JSON parsing and refusal body. */
+async function handleActionRequest(
   req: IncomingMessage,
   res: ServerResponse,
-  deployer: Deployer,
+  route: ActionRoute,
   maxBytes: number,
   log: Logger,
-  metrics: AppMetrics,
 ): Promise<void> {
   try {
     const type = req.headers["content-type"] ?? "";
@@ -220,21 +231,41 @@ async function handleHandoff(
     } catch {
       throw new HandoffRejected(400, "json", "the body is not valid JSON");
     }
-    const accepted = await deployer.handoff(req.headers.authorization, body);
-    metrics.handoffs.inc({ status: "202", check: accepted.duplicate ? "duplicate" : "accepted" });
-    json(res, 202, acceptedAnswer(accepted));
+    const answer = await route.answer(req.headers.authorization, body);
+    json(res, answer.status, answer.body);
   } catch (e) {
     if (e instanceof HandoffRejected) {
-      metrics.handoffs.inc({ status: String(e.status), check: e.check });
-      log.warn({ check: e.check, status: e.status }, `hand-off rejected: ${e.message}`);
+      route.count?.({ status: String(e.status), check: e.check });
+      log.warn({ check: e.check, status: e.status }, `${route.what} rejected: ${e.message}`);
       // A body that was not read to the end must not be left on the socket.
       if (e.status === 413) res.setHeader("connection", "close");
       return json(res, e.status, refusal("handoff_rejected", e.check, e.message));
     }
-    log.error({ err: e instanceof Error ? e.message : String(e) }, "hand-off failed");
-    metrics.handoffs.inc({ status: "500", check: "internal" });
-    json(res, 500, refusal("internal", "internal", "the App could not process the hand-off; retry"));
+    log.error({ err: e instanceof Error ? e.message : String(e) }, `${route.what} failed`);
+    route.count?.({ status: "500", check: "internal" });
+    json(res, 500, refusal("internal", "internal", `the App could not process the ${route.what}; retry`));
   }
+}
+
+function handoffRoute(deployer: Deployer, metrics: AppMetrics): ActionRoute {
+  return {
+    what: "hand-off",
+    count: (labels) => metrics.handoffs.inc(labels),
+    async answer(authorization, body) {
+      const accepted = await deployer.handoff(authorization, body);
+      metrics.handoffs.inc({ status: "202", check: accepted.duplicate ? "duplicate" : "accepted" });
+      return { status: 202, body: acceptedAnswer(accepted) };
+    },
+  };
+}
+
+function buildFailureRoute(deployer: Deployer): ActionRoute {
+  return {
+    what: "build-failure report",
+    async answer(authorization, body) {
+      return { status: 200, body: await deployer.buildFailed(authorization, body) };
+    },
+  };
 }
 
 async function serveMetrics(res: ServerResponse, metrics: PrometheusMetrics, log: Logger): Promise<void> {

@@ -82,8 +82,9 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
     assert.equal(await registry.digestOf("octo-org/hello-app", `sha-${sha.slice(0, 7)}`), run.outputs.digest);
     assert.equal(await registry.digestOf("octo-org/hello-app", "production"), run.outputs.digest);
 
-    // The App got the hand-off with a token for its own URL.
+    // The App got the hand-off with a token for its own URL, and no failure report.
     assert.equal(app.received.length, 1);
+    assert.equal(app.failures.length, 0);
     assert.deepEqual(app.received[0]!.body, {
       repository: "octo-org/hello-app",
       sha,
@@ -161,7 +162,10 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
     const at = lines.findIndex((l) => l.includes("def reply"));
     lines[at] = "    def reply(self, status, text:";
     await writeFile(main, lines.join("\n"));
-    const run = await runAction({ workspace, inputs: inputs(), sha: randomSha(), tokenServer: tokens });
+    const failuresBefore = app.failures.length;
+    const handoffsBefore = app.received.length;
+    const sha = randomSha();
+    const run = await runAction({ workspace, inputs: inputs(), sha, tokenServer: tokens });
     assert.equal(run.code, 1);
     const errors = annotations(run.stdout).filter((a) => a.level === "error" && a.props.file);
     assert.equal(errors.length, 1, run.stdout);
@@ -170,6 +174,22 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
     assert.match(errors[0]!.props.title ?? "", /SyntaxError/);
     assert.match(run.summary, /Build failed/);
     assert.match(run.summary, /SyntaxError/);
+
+    // The App heard of it at once, with the same error, the log's end and the run's link.
+    assert.equal(app.failures.length, failuresBefore + 1, run.stdout);
+    const report = app.failures.at(-1)!;
+    assert.equal(report.claims.repository, "octo-org/hello-app");
+    assert.equal(report.body.sha, sha);
+    assert.equal(report.body.environment, "production");
+    assert.equal(report.body.step, "build");
+    const error = report.body.error as Record<string, unknown>;
+    assert.equal(error.file, "main.py");
+    assert.equal(error.line, at + 1);
+    assert.match(String(error.title), /SyntaxError/);
+    assert.match(String(report.body.logTail), /SyntaxError/);
+    assert.equal(report.body.jobUrl, "https://github.com/octo-org/hello-app/actions/runs/4242");
+    assert.equal(app.received.length, handoffsBefore, "nothing is handed off");
+    assert.match(run.stdout, /Reported the failed build to the App/);
   });
 
   it("names the registry that refused bad credentials", async () => {
@@ -189,6 +209,10 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
     );
     assert.ok(errors.some((e) => e.message.includes("username and password")));
     assert.equal(app.received.length, before, "nothing is handed off");
+    // The failed push reached the App, without the password or the token in it.
+    const report = app.failures.at(-1);
+    assert.equal(report?.body.step, "push", run.stdout);
+    assert.ok(!JSON.stringify(report!.body).includes("wrong-password"));
   });
 
   it("without an OIDC token (fork pull request) builds only and succeeds", async () => {

@@ -12,6 +12,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
 import { acceptedAnswer, HANDOFF_PATH, handoffRequestSchema } from "../../src/contract/handoff.ts";
+import {
+  BUILD_FAILURE_PATH,
+  buildFailureAnswerSchema,
+  buildFailureRequestSchema,
+} from "../../src/contract/build-failure.ts";
 import type { TokenServer } from "../support/oidc-token-server.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -108,6 +113,8 @@ export interface StandInApp {
   url: string;
   /** Accepted hand-offs with the verified token claims. */
   received: { body: Record<string, unknown>; claims: Record<string, unknown> }[];
+  /** Build-failure reports (POST /paas/v1/build-failures) with the verified token claims. */
+  failures: { body: Record<string, unknown>; claims: Record<string, unknown> }[];
   /** Status codes to answer before accepting (e.g. [503] for one failure). */
   failFirst: number[];
   close(): Promise<void>;
@@ -116,10 +123,12 @@ export interface StandInApp {
 /** The App's `POST /paas/v1/deployments`, verifying the OIDC token like the real App does (issuer, audience, signature). */
 export async function startStandInApp(tokens: TokenServer): Promise<StandInApp> {
   const received: StandInApp["received"] = [];
+  const failures: StandInApp["failures"] = [];
   let url = "";
   const state: StandInApp = {
     url: "",
     received,
+    failures,
     failFirst: [],
     close: () =>
       new Promise<void>((resolve) => {
@@ -132,7 +141,8 @@ export async function startStandInApp(tokens: TokenServer): Promise<StandInApp> 
       const body = await readBody(req);
       const send = (status: number, json: unknown) =>
         res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(json));
-      if (req.method !== "POST" || req.url !== HANDOFF_PATH) return send(404, { message: "not found" });
+      if (req.method !== "POST" || (req.url !== HANDOFF_PATH && req.url !== BUILD_FAILURE_PATH))
+        return send(404, { message: "not found" });
       const fail = state.failFirst.shift();
       if (fail) return send(fail, { message: "temporarily unavailable" });
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
@@ -144,6 +154,21 @@ export async function startStandInApp(tokens: TokenServer): Promise<StandInApp> 
         return send(401, { message: `bad token: ${(e as Error).message}` });
       }
       const parsed = JSON.parse(body) as Record<string, unknown>;
+      if (req.url === BUILD_FAILURE_PATH) {
+        const report = buildFailureRequestSchema.safeParse(parsed);
+        if (!report.success)
+          return send(400, { message: report.error.issues.map((i) => i.message).join("; ") });
+        failures.push({ body: parsed, claims });
+        return send(
+          200,
+          buildFailureAnswerSchema.parse({
+            environment: report.data.environment ?? "",
+            sha: report.data.sha,
+            recorded: true,
+            message: "the paas check now shows the failed build",
+          }),
+        );
+      }
       // The App's own request schema: the contract between the two sides.
       const valid = handoffRequestSchema.safeParse(parsed);
       if (!valid.success) return send(400, { message: valid.error.issues.map((i) => i.message).join("; ") });

@@ -6,6 +6,7 @@ import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { startServer, type RunningServer } from "../../src/server/server.ts";
 import { HANDOFF_PATH, handoffAnswerSchema, handoffRefusalSchema } from "../../src/contract/handoff.ts";
+import { BUILD_FAILURE_PATH, buildFailureAnswerSchema } from "../../src/contract/build-failure.ts";
 import type { DnsProvider } from "../../src/dns/types.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
 import { loadSettings, type Settings } from "../../src/settings/app.ts";
@@ -62,6 +63,11 @@ export interface Harness {
     body: unknown,
     token: string | undefined,
     opts?: { raw?: string; contentType?: string },
+  ): Promise<{ status: number; json: Record<string, unknown> }>;
+  /** POSTs a build-failure report (src/contract/build-failure.ts); answers are checked against its contract. */
+  buildFailure(
+    body: unknown,
+    token: string | undefined,
   ): Promise<{ status: number; json: Record<string, unknown> }>;
   tokenFor(claims: ActionsTokenClaims, o?: Partial<Parameters<OidcIssuer["token"]>[1]>): Promise<string>;
   /** Stops the App and starts a new process-equivalent (empty caches) on the same GitHub. */
@@ -231,6 +237,23 @@ export async function startHarness(
         throw new Error(`HTTP ${res.status} answer outside the hand-off contract: ${text.slice(0, 300)}`);
       return { status: res.status, json };
     },
+    async buildFailure(body, token) {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const res = await fetch(`${h.app.url}${BUILD_FAILURE_PATH}`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      const json = JSON.parse(text) as Record<string, unknown>;
+      const contract = res.status === 200 ? buildFailureAnswerSchema : handoffRefusalSchema;
+      if (!contract.safeParse(json).success)
+        throw new Error(
+          `HTTP ${res.status} answer outside the build-failure contract: ${text.slice(0, 300)}`,
+        );
+      return { status: res.status, json };
+    },
     async restartApp() {
       await h.app.close();
       h.app = await startServer(settings, deps);
@@ -256,6 +279,31 @@ export function handoffBody(commit: string, over: Record<string, unknown> = {}):
     digest: DIGEST,
     app: "",
     runId: 555,
+    ...over,
+  };
+}
+
+/** A build-failure report as the Action sends it (action/src/build-failure.ts). */
+export function buildFailureBody(
+  commit: string,
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    repository: FULL,
+    sha: commit,
+    ref: "refs/heads/main",
+    environment: "production",
+    app: "",
+    runId: 555,
+    step: "build",
+    error: {
+      title: "SyntaxError: invalid syntax",
+      message: "app.py line 3: print('hello'",
+      file: "app.py",
+      line: 3,
+      column: 7,
+    },
+    logTail: 'Step 5/7 : RUN python -m compileall .\n  File "app.py", line 3\nSyntaxError: invalid syntax',
     ...over,
   };
 }
