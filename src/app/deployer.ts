@@ -3,6 +3,7 @@
 // The App's core, independent of Probot: accepts verified hand-offs, deploys
 // through a Runtime, and reports through the GitHub port. Webhook handlers and
 // the HTTP route only extract what they need and call in here.
+import type { z } from "zod";
 import { durationMs } from "../config/schema.ts";
 import {
   CONFIG_FILE,
@@ -387,16 +388,7 @@ export class Deployer {
   async handoff(authorization: string | undefined, rawBody: unknown): Promise<Accepted> {
     const t0 = this.#d.clock.now().getTime();
     const claims = await this.#d.verifier.verify(bearerToken(authorization));
-    const parsed = handoffRequestSchema.safeParse(rawBody);
-    if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      throw new HandoffRejected(
-        400,
-        "body",
-        `invalid request body: ${first?.path.join(".") || "(root)"} must be ${first?.message ?? "valid"}`,
-      );
-    }
-    const body = parsed.data;
+    const body = parseBody(handoffRequestSchema, rawBody);
     const { repo, config, trusted, forkPr, reportSha } = await this.#admit(claims, body, () => {
       const badImage = checkImage(
         body.image,
@@ -499,16 +491,7 @@ export class Deployer {
    */
   async buildFailed(authorization: string | undefined, rawBody: unknown): Promise<BuildFailureAnswer> {
     const claims = await this.#d.verifier.verify(bearerToken(authorization));
-    const parsed = buildFailureRequestSchema.safeParse(rawBody);
-    if (!parsed.success) {
-      const first = parsed.error.issues[0];
-      throw new HandoffRejected(
-        400,
-        "body",
-        `invalid request body: ${first?.path.join(".") || "(root)"} must be ${first?.message ?? "valid"}`,
-      );
-    }
-    const body = parsed.data;
+    const body = parseBody(buildFailureRequestSchema, rawBody);
     const { repo, config, trusted, forkPr, pr, reportSha } = await this.#admit(claims, body);
     const loaded = await config;
     if (loaded instanceof ConfigError) {
@@ -1304,4 +1287,16 @@ function withNotice<T extends { summary: string }>(out: T, notice: string | unde
 function errText(e: unknown): string {
   if (e instanceof PaasError) return e.message;
   return e instanceof Error ? e.message : String(e);
+}
+
+/** A request body as its contract schema reads it; else a 400 refusal naming the first wrong field. */
+function parseBody<T>(schema: z.ZodType<T>, rawBody: unknown): T {
+  const parsed = schema.safeParse(rawBody);
+  if (parsed.success) return parsed.data;
+  const first = parsed.error.issues[0];
+  throw new HandoffRejected(
+    400,
+    "body",
+    `invalid request body: ${first?.path.join(".") || "(root)"} must be ${first?.message ?? "valid"}`,
+  );
 }

@@ -173,27 +173,40 @@ describe("build failures reported by the Action", () => {
   });
 
   it("changes nothing for a superseded commit or one already handed off", async () => {
-    const old = sha(0xb05);
-    const newer = sha(0xb06);
-    h.github.setFile(FULL, old, ".paas.yml", VALID_CONFIG);
-    assert.equal(await h.webhook("push", h.pushPayload("refs/heads/main", old)), 200);
-    h.github.setBranch(FULL, "main", newer);
-    const before = h.github.log.length;
-    const late = await h.buildFailure(buildFailureBody(old), await h.tokenFor(h.claims({ sha: old })));
-    assert.equal(late.status, 200, JSON.stringify(late.json));
-    assert.equal(late.json.recorded, false);
-    assert.match(String(late.json.message), /superseded/);
-    assert.equal(h.github.counts(before).writes, 0);
-    assert.equal(h.github.checkRunsOf(FULL, old)[0]!.status, "queued");
+    // Its own App with the default build timeout: the shared one's short timer (and the
+    // "build not received" writes of earlier tests' commits) would land inside its counts.
+    const own = await startHarness();
+    try {
+      const old = sha(0xb05);
+      const newer = sha(0xb06);
+      own.github.setFile(FULL, old, ".paas.yml", VALID_CONFIG);
+      assert.equal(await own.webhook("push", own.pushPayload("refs/heads/main", old)), 200);
+      own.github.setBranch(FULL, "main", newer);
+      const before = own.github.log.length;
+      const late = await own.buildFailure(
+        buildFailureBody(old),
+        await own.tokenFor(own.claims({ sha: old })),
+      );
+      assert.equal(late.status, 200, JSON.stringify(late.json));
+      assert.equal(late.json.recorded, false);
+      assert.match(String(late.json.message), /superseded/);
+      assert.equal(own.github.counts(before).writes, 0);
+      assert.equal(own.github.checkRunsOf(FULL, old)[0]!.status, "queued");
 
-    h.github.setFile(FULL, newer, ".paas.yml", VALID_CONFIG);
-    const handed = await h.handoff(handoffBody(newer), await h.tokenFor(h.claims({ sha: newer })));
-    assert.equal(handed.status, 202, JSON.stringify(handed.json));
-    await h.app.deployer.idle();
-    const after = h.github.log.length;
-    const res = await h.buildFailure(buildFailureBody(newer), await h.tokenFor(h.claims({ sha: newer })));
-    assert.equal(res.json.recorded, false, JSON.stringify(res.json));
-    assert.equal(h.github.counts(after).writes, 0);
-    assert.equal(h.github.checkRunsOf(FULL, newer)[0]!.conclusion, "success");
+      own.github.setFile(FULL, newer, ".paas.yml", VALID_CONFIG);
+      const handed = await own.handoff(handoffBody(newer), await own.tokenFor(own.claims({ sha: newer })));
+      assert.equal(handed.status, 202, JSON.stringify(handed.json));
+      await own.app.deployer.idle();
+      const after = own.github.log.length;
+      const res = await own.buildFailure(
+        buildFailureBody(newer),
+        await own.tokenFor(own.claims({ sha: newer })),
+      );
+      assert.equal(res.json.recorded, false, JSON.stringify(res.json));
+      assert.equal(own.github.counts(after).writes, 0);
+      assert.equal(own.github.checkRunsOf(FULL, newer)[0]!.conclusion, "success");
+    } finally {
+      await own.close();
+    }
   });
 });
