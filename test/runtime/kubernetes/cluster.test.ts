@@ -358,7 +358,15 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
       "run: { port: 8080, healthcheck: { path: /missing, startupTimeout: 10s } }",
       "preview/pr-32",
     );
-    const result = await runtime.apply(spec);
+    // A stall limit of 20 s instead of the 60 s this health check gives: the probe fails every 10 s.
+    const impatient = new KubernetesRuntime({
+      kubeConfig: cluster.kubeConfig,
+      settings: runtimeSettings,
+      secretsNamespace,
+      pollIntervalMs: 1000,
+      stallMs: 20_000,
+    });
+    const result = await impatient.apply(spec).finally(() => impatient.close());
     assert.equal(result.ok, false);
     if (result.ok) return;
     assert.ok(
