@@ -94,7 +94,9 @@ const run = z
       .min(1)
       .max(4096)
       .optional()
-      .describe("Start command, run by /bin/sh -c. $PORT holds the port to bind. Default: detected."),
+      .describe(
+        "Start command: plain words run directly (images without a shell can run them), anything else by /bin/sh -c, where $PORT holds the port to bind. Default: detected.",
+      ),
     port: z
       .number()
       .int()

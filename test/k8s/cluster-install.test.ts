@@ -167,7 +167,9 @@ describe(
       }
       for (const n of namespaces)
         await kubectl(["delete", "namespace", n, "--wait=false", "--ignore-not-found"]);
-      // The install itself stays: a second run applies over it (server-side apply is idempotent).
+      // The install itself stays (a second run applies over it: server-side apply is idempotent),
+      // but the App stops: it must not reconcile the environments other tests create.
+      if (cluster) await kubectl(["-n", "paas-system", "scale", "deployment/paas", "--replicas=0"]);
       await registry?.stop();
       await docker
         .getImage(appTag)

@@ -358,7 +358,15 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
       "run: { port: 8080, healthcheck: { path: /missing, startupTimeout: 10s } }",
       "preview/pr-32",
     );
-    const result = await runtime.apply(spec);
+    // A stall limit of 20 s instead of the 60 s this health check gives: the probe fails every 10 s.
+    const impatient = new KubernetesRuntime({
+      kubeConfig: cluster.kubeConfig,
+      settings: runtimeSettings,
+      secretsNamespace,
+      pollIntervalMs: 1000,
+      stallMs: 20_000,
+    });
+    const result = await impatient.apply(spec).finally(() => impatient.close());
     assert.equal(result.ok, false);
     if (result.ok) return;
     assert.ok(
@@ -410,6 +418,31 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
     } finally {
       await withSecrets.close();
     }
+  });
+
+  test("a rolling update in waves succeeds under a stall limit shorter than the whole: it counts time without progress", async () => {
+    // Six replicas; the update replaces them two at a time (maxSurge 25% → 2, maxUnavailable 0),
+    // each wave a pod start and a passing probe, three waves in all, under a 5 s stall limit.
+    const yaml = (greeting: string) =>
+      `run: { port: 8080, healthcheck: { path: /healthz, interval: 1s, startupTimeout: 30s } }\nscale: { replicas: 6 }\nresources: { requests: { cpu: 10m, memory: 32Mi }, limits: { cpu: 100m, memory: 64Mi } }\nenv: { GREETING: ${greeting} }`;
+    assert.equal((await runtime.apply(deployed(yaml("one"), "preview/pr-34"))).ok, true);
+    const patient = new KubernetesRuntime({
+      kubeConfig: cluster.kubeConfig,
+      settings: runtimeSettings,
+      secretsNamespace,
+      pollIntervalMs: 250,
+      stallMs: 5_000,
+    });
+    const messages: string[] = [];
+    const result = await patient
+      .apply(deployed(yaml("two"), "preview/pr-34"), {
+        onProgress: (p, d) => p === "rollout" && d && messages.push(d),
+      })
+      .finally(() => patient.close());
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal(result.ok && result.replicas, 6);
+    const steps = new Set(messages.filter((m) => /updated replicas|old replicas/.test(m)));
+    assert.ok(steps.size >= 3, `progress in steps: ${[...steps].join(" | ")}`);
   });
 
   test("two lease holders take turns", async () => {
