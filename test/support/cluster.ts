@@ -4,7 +4,7 @@
 // PAAS_TEST_KUBECONFIG set, another cluster (kind in CI on GitHub) is used instead,
 // with PAAS_K8S_GATEWAY, PAAS_K8S_INGRESS_NAMESPACE and PAAS_CLUSTER_GATEWAY.
 //
-// No silent skip: a missing cluster fails the test with the command that starts it.
+// Always run: a missing cluster fails the test with the command that starts it.
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import path from "node:path";

@@ -1,4 +1,4 @@
-// The cluster tests never skip: without a cluster they fail naming the command
+// The cluster tests always run: without a cluster they fail naming the command
 // that starts one (test/support/cluster.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,7 +1,7 @@
 // The runtime's scenarios against a real cluster: by default the local one that
 // `bash scripts/cluster.sh up` builds and starts (API server, a real node with
 // containerd and runc, Traefik serving the Gateway API); PAAS_TEST_KUBECONFIG
-// names another (test/support/cluster.ts). No silent skip: without a cluster
+// names another (test/support/cluster.ts). Always run: without a cluster
 // every test fails naming the command that starts it.
 //
 // The app image is built with the real engine from the local base image, pushed
