@@ -74,6 +74,11 @@ export interface GenerateOptions {
    * builder rejects the flag: false there. Default true.
    */
   cacheMounts?: boolean | undefined;
+  /**
+   * Go: the third-party packages the app imports (`goDependencyPackages`),
+   * compiled in a layer before the source is copied. Empty or absent: none.
+   */
+  goDependencies?: readonly string[] | undefined;
 }
 
 /** Generates a multi-stage Dockerfile for a Python, Go or Rust plan. */
@@ -86,7 +91,7 @@ export function generateDockerfile(plan: BuildPlan, base: BaseImages, options: G
       body = python(plan, base, mounts);
       break;
     case "go":
-      body = go(plan, base, mounts);
+      body = go(plan, base, mounts, options.goDependencies ?? []);
       break;
     case "rust":
       body = rust(plan, base, mounts);
@@ -105,8 +110,12 @@ export function generateDockerfile(plan: BuildPlan, base: BaseImages, options: G
 const PIP_CACHE = "--mount=type=cache,target=/root/.cache/pip";
 const UV_CACHE = "--mount=type=cache,target=/root/.cache/uv";
 const POETRY_CACHE = "--mount=type=cache,target=/root/.cache/pypoetry";
-const GO_MOD_CACHE = "--mount=type=cache,target=/go/pkg/mod";
-const GO_BUILD_CACHE = "--mount=type=cache,target=/root/.cache/go-build";
+/** Go's build cache inside the image (the dependency layer); the cache mount lives elsewhere. */
+const GO_LAYER_CACHE = "/go/cache";
+const GO_MOUNT_CACHE = "/root/.cache/go-build";
+const GO_BUILD_CACHE = `--mount=type=cache,target=${GO_MOUNT_CACHE}`;
+/** A module import path (golang.org/x/mod/module's characters): nothing a shell reads specially. */
+export const GO_IMPORT_PATH = /^[A-Za-z0-9][A-Za-z0-9._~+-]*(?:\/[A-Za-z0-9._~+-]+)*$/;
 const CARGO_CACHE =
   "--mount=type=cache,target=/usr/local/cargo/registry --mount=type=cache,target=/usr/local/cargo/git";
 
@@ -182,26 +191,37 @@ function python(plan: BuildPlan, base: BaseImages, mounts: boolean): string[] {
   ];
 }
 
-function go(plan: BuildPlan, base: BaseImages, mounts: boolean): string[] {
+function go(plan: BuildPlan, base: BaseImages, mounts: boolean, deps: readonly string[]): string[] {
   const pkg = plan.go?.package ?? ".";
   const binary = plan.go?.binary ?? "app";
   checkPath(pkg, "Go package");
   checkName(binary, "Go binary");
+  for (const d of deps) {
+    if (!GO_IMPORT_PATH.test(d)) throw new DockerfileError(`"${d}" is not a Go import path`);
+  }
   const hasMod = plan.manifests.some((m) => /(^|\/)go\.mod$/.test(m));
+  const build = `go build -trimpath -ldflags="-s -w" -o /out/${binary} ${pkg}`;
   return [
     `FROM ${base.builder} AS ${BUILDER_STAGE}`,
     // Static binary (runs on distroless/static or scratch); local toolchain only: the build must not download another Go.
-    "ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false GOMODCACHE=/go/pkg/mod GOCACHE=/root/.cache/go-build",
+    `ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false GOMODCACHE=/go/pkg/mod GOCACHE=${GO_LAYER_CACHE}`,
     "WORKDIR /src",
     ...copyManifests(plan.manifests),
-    ...(hasMod ? [run(mounts, [GO_MOD_CACHE], "go mod download")] : []),
+    // Modules and the compiled dependencies go into layers (not cache mounts, which never leave the
+    // machine): they travel in the registry cache, so a fresh runner starts with them.
+    ...(hasMod ? ["RUN go mod download"] : []),
+    // `go list -e` drops what cannot build here (a package for another OS, a local replace not copied yet).
+    ...(hasMod && deps.length > 0
+      ? [
+          `RUN go list -e -f '{{if not .Error}}{{.ImportPath}}{{end}}' ${deps.join(" ")} | xargs -r go build -trimpath`,
+        ]
+      : []),
     "COPY . .",
-    // The build cache makes a one-line change recompile one package, not the whole module graph.
-    run(
-      mounts,
-      [GO_MOD_CACHE, GO_BUILD_CACHE],
-      `go build -trimpath -ldflags="-s -w" -o /out/${binary} ${pkg}`,
-    ),
+    // With BuildKit the build cache mount keeps the app's own packages between builds on this machine;
+    // on a machine where it is still empty it starts from the dependencies compiled above.
+    mounts
+      ? `RUN ${GO_BUILD_CACHE} [ -e ${GO_MOUNT_CACHE}/README ] || cp -a ${GO_LAYER_CACHE}/. ${GO_MOUNT_CACHE}/; GOCACHE=${GO_MOUNT_CACHE} ${build}`
+      : `RUN ${build}`,
     "",
     `FROM ${base.runtime}`,
     "WORKDIR /app",

@@ -1,12 +1,13 @@
 // The builder shared by the Action and the CLI's `paas deploy`: load
 // `.paas.yml`, detect, pick the repository's Dockerfile or generate one,
 // stream the context to the Docker engine, and (separately) push.
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type Docker from "dockerode";
 import { CONFIG_FILE, parseConfig, resolveApps, type ResolvedApp } from "../config/load.ts";
 import { detect, diskSource } from "../detect/index.ts";
 import type { BuildPlan } from "../detect/types.ts";
+import { parseGoMod } from "../detect/versions.ts";
 import { PaasError } from "../errors.ts";
 import {
   GENERATED_DOCKERFILE,
@@ -22,7 +23,9 @@ import {
   SHA_ARG,
   SOURCE_ARG,
   type BaseImages,
+  type GenerateOptions,
 } from "./dockerfile.ts";
+import { goDependencyPackages } from "./go-deps.ts";
 import { recognizeFailure, type Annotation } from "./failure.ts";
 
 export {
@@ -75,6 +78,8 @@ export interface PreparedBuild {
   };
   /** Base images of a generated Dockerfile; undefined for a repository Dockerfile. */
   baseImages: BaseImages | undefined;
+  /** What else the generated Dockerfile was made from (made again without cache mounts for the classic builder). */
+  generate: GenerateOptions;
   /** `.paas.yml` exists (false: defaults and detection only). */
   configPresent: boolean;
 }
@@ -105,19 +110,32 @@ export async function prepareBuild(options: PrepareOptions): Promise<PreparedBui
       contextPath,
       dockerfile: { text: dockerfileText, path: dockerfilePath },
       baseImages: undefined,
+      generate: {},
       configPresent: loaded.present,
     };
   }
   const baseImages = resolveBaseImages(plan, app.config.build.base, options.baseImages);
+  const generate: GenerateOptions = {
+    goDependencies: await goDependencies(plan, path.join(root, contextPath)),
+  };
   return {
     root,
     app,
     plan,
     contextPath,
-    dockerfile: { text: generateDockerfile(plan, baseImages), path: undefined },
+    dockerfile: { text: generateDockerfile(plan, baseImages, generate), path: undefined },
     baseImages,
+    generate,
     configPresent: loaded.present,
   };
+}
+
+/** A Go module's third-party imports, compiled in their own layer; none when its modules are vendored. */
+async function goDependencies(plan: BuildPlan, context: string): Promise<string[]> {
+  if (plan.language !== "go" || !plan.manifests.includes("go.mod")) return [];
+  if (await stat(path.join(context, "vendor", "modules.txt")).catch(() => undefined)) return [];
+  const mod = parseGoMod(await readFile(path.join(context, "go.mod"), "utf8"));
+  return mod.module ? goDependencyPackages(context, mod.module) : [];
 }
 
 function selectApp(apps: ResolvedApp[], wanted: string | undefined): ResolvedApp {
@@ -268,7 +286,7 @@ export async function buildPrepared(
   // The classic builder refuses `RUN --mount`: a generated Dockerfile is made again without cache mounts.
   const dockerfileText =
     builder === "legacy" && prepared.dockerfile.path === undefined && prepared.baseImages
-      ? generateDockerfile(prepared.plan, prepared.baseImages, { cacheMounts: false })
+      ? generateDockerfile(prepared.plan, prepared.baseImages, { ...prepared.generate, cacheMounts: false })
       : prepared.dockerfile.text;
   const cacheFrom = await cacheSources(docker, options);
   const context = await contextOf(prepared, dockerfileText);

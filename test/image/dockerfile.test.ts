@@ -118,11 +118,11 @@ describe("generateDockerfile", () => {
 
   it("with cache mounts: the package managers' download and build caches, at the paths their ENV sets", () => {
     const go = generateDockerfile(goPlan, defaultBaseImages(goPlan));
-    assert.match(go, /GOMODCACHE=\/go\/pkg\/mod GOCACHE=\/root\/\.cache\/go-build/);
-    assert.match(go, /^RUN --mount=type=cache,target=\/go\/pkg\/mod go mod download$/m);
+    assert.match(go, /GOMODCACHE=\/go\/pkg\/mod GOCACHE=\/go\/cache/);
+    // The build cache mount, seeded from the dependency layer when it is empty (a fresh runner).
     assert.match(
       go,
-      /^RUN --mount=type=cache,target=\/go\/pkg\/mod --mount=type=cache,target=\/root\/\.cache\/go-build go build /m,
+      /^RUN --mount=type=cache,target=\/root\/\.cache\/go-build \[ -e \/root\/\.cache\/go-build\/README \] \|\| cp -a \/go\/cache\/\. \/root\/\.cache\/go-build\/; GOCACHE=\/root\/\.cache\/go-build go build /m,
     );
     const rust = generateDockerfile(rustPlan, defaultBaseImages(rustPlan));
     assert.match(rust, /CARGO_HOME=\/usr\/local\/cargo/);
@@ -145,6 +145,33 @@ describe("generateDockerfile", () => {
       const install = builder.findIndex((l) => expected.test(l));
       assert.ok(install > 0 && install < builder.indexOf("COPY . ."), installer);
     }
+  });
+
+  it("Go: modules and the imported packages compiled in layers before the source, which the registry cache carries", () => {
+    const deps = ["github.com/go-chi/chi/v5", "golang.org/x/time/rate"];
+    for (const cacheMounts of [true, false]) {
+      const builder = stage(
+        generateDockerfile(goPlan, defaultBaseImages(goPlan), { cacheMounts, goDependencies: deps }),
+        0,
+      );
+      const download = builder.indexOf("RUN go mod download");
+      const warm = builder.findIndex((l) => l.startsWith("RUN go list -e "));
+      assert.ok(download > builder.indexOf("COPY go.mod go.sum ./"), builder.join("\n"));
+      assert.ok(warm > download && warm < builder.indexOf("COPY . ."), builder.join("\n"));
+      assert.match(
+        builder[warm]!,
+        / github\.com\/go-chi\/chi\/v5 golang\.org\/x\/time\/rate \| xargs -r go build -trimpath$/,
+      );
+      // Neither step writes into a cache mount: what they produce is in the layer.
+      assert.doesNotMatch(builder[download]! + builder[warm]!, /--mount/);
+    }
+    // No imports, no step; an import path a shell would read is refused.
+    assert.doesNotMatch(generateDockerfile(goPlan, defaultBaseImages(goPlan)), /go list/);
+    assert.throws(
+      () =>
+        generateDockerfile(goPlan, defaultBaseImages(goPlan), { goDependencies: ["example.com/x;rm -rf /"] }),
+      /not a Go import path/,
+    );
   });
 
   it("Go: static, stripped, toolchain pinned to the local one", () => {
