@@ -2,7 +2,7 @@
 // commit and app (created when the App never saw the push, annotated once for
 // an invalid .paas.yml) and the sticky pull request comment. It caches ids,
 // so a deploy writes each once, and serialises comment edits per pull request.
-import type { Clock } from "../app/deployer.ts";
+import { remember, type Clock } from "./common.ts";
 import type { Lock } from "../app/lock.ts";
 import {
   COMMENT_MARKER,
@@ -37,8 +37,6 @@ export interface CheckRef {
   sha: string;
   appKey: string;
 }
-
-const MAX_CACHE = 1000;
 
 export class Reporter {
   readonly #d: ReporterDeps;
@@ -158,11 +156,4 @@ export class Reporter {
 
 function checkKey(ref: CheckRef): string {
   return `${ref.repo.repositoryId}@${ref.sha}@${ref.appKey}`;
-}
-
-/** Bounded insertion-ordered cache: the oldest entries go first. */
-function remember<K, V>(m: Map<K, V>, k: K, v: V): void {
-  m.delete(k);
-  m.set(k, v);
-  if (m.size > MAX_CACHE) m.delete(m.keys().next().value as K);
 }

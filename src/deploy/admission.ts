@@ -1,0 +1,247 @@
+// The checks a hand-off and a build-failure report share before either acts:
+// the token against the body, the installation and repository ids, a fork
+// approval, the commit (a PR's head or merge commit, else the workflow's own),
+// the app the request names and the authorization gate (authorize.ts) under
+// the default branch's .paas.yml. Each refusal is a HandoffRejected naming its
+// check; nothing here writes to GitHub.
+import type { z } from "zod";
+import type { ForkGate } from "../app/forks.ts";
+import { checkClaims, HandoffRejected, pullRequestOf, type ActionsClaims } from "../app/handoff.ts";
+import { resolveApps, type LoadedConfig, type ResolvedApp } from "../config/load.ts";
+import type { HandoffTarget } from "../contract/handoff.ts";
+import { ConfigError } from "../errors.ts";
+import type { GitHubPort, RepoInfo } from "../github/port.ts";
+import { authorize, type Authorization } from "./authorize.ts";
+import { remember, type Clock } from "./common.ts";
+import type { CommitConfigs } from "./configs.ts";
+import { trustedApp, type TrustedConfig, type TrustedConfigs } from "./trust-config.ts";
+
+/** The GitHub calls admission makes. */
+export type AdmissionGitHub = Pick<GitHubPort, "findInstallation" | "repositoryId" | "getPull">;
+
+export interface AdmissionDeps {
+  github: AdmissionGitHub;
+  clock: Clock;
+  configs: CommitConfigs;
+  trusted: TrustedConfigs;
+  forks?: ForkGate | undefined;
+}
+
+/** What admission learned: the repository, its PR if any, the commit reported on, and both configs (read in parallel). */
+export interface Admitted {
+  repo: RepoInfo;
+  config: Promise<LoadedConfig | ConfigError>;
+  trusted: Promise<TrustedConfig>;
+  forkPr: number | undefined;
+  pr: number | undefined;
+  reportSha: string;
+}
+
+const CACHE_TTL_MS = 5 * 60_000;
+
+export class Admission {
+  readonly #d: AdmissionDeps;
+  /** Installed repositories learned from signed webhooks or looked up, for a few minutes. */
+  readonly #repos = new Map<string, RepoInfo & { expires: number }>();
+
+  constructor(deps: AdmissionDeps) {
+    this.#d = deps;
+  }
+
+  noteRepository(r: RepoInfo): void {
+    remember(this.#repos, r.owner.toLowerCase() + "/" + r.repo.toLowerCase(), {
+      ...r,
+      expires: this.#d.clock.now().getTime() + CACHE_TTL_MS,
+    });
+  }
+
+  forgetInstallation(installationId: number): void {
+    for (const [k, v] of this.#repos) if (v.installationId === installationId) this.#repos.delete(k);
+  }
+
+  forgetRepository(repositoryId: number): void {
+    for (const [k, v] of this.#repos) if (v.repositoryId === repositoryId) this.#repos.delete(k);
+  }
+
+  /** The checks up to the commit's config; `early` runs the caller's own body checks once the repository is known installed. */
+  async admit(claims: ActionsClaims, body: HandoffTarget, early?: () => void): Promise<Admitted> {
+    checkClaims(claims, body);
+    const repo = await this.#installedRepository(body.repository, claims);
+    early?.();
+    // Read both .paas.yml files while the commit is checked: all are reads of this repository.
+    const config = this.#d.configs.get(repo, body.sha);
+    config.catch(() => undefined);
+    const trusted = this.#d.trusted.get(repo);
+    trusted.catch(() => undefined);
+    // A dispatched build of an approved fork PR (forks.ts): bound to that PR's approved head sha.
+    const forkPr = await this.#d.forks?.approvedDispatch(repo, claims, body);
+    const pr = forkPr ?? pullRequestOf(claims);
+    const reportSha =
+      pr === undefined ? workflowCommit(claims, body) : await this.#pullCommit(repo, pr, body, forkPr);
+    return { repo, config, trusted, forkPr, pr, reportSha };
+  }
+
+  /** The app the request names, and the gate's answer (authorize.ts) for it under the default branch's config. */
+  async authorized(
+    claims: ActionsClaims,
+    body: HandoffTarget,
+    loaded: LoadedConfig,
+    admitted: Pick<Admitted, "trusted" | "forkPr">,
+  ): Promise<{ app: ResolvedApp; auth: Authorization }> {
+    const app = resolveApps(loaded).find((a) => a.key === body.app);
+    if (!app) {
+      throw new HandoffRejected(
+        422,
+        "app",
+        body.app
+          ? `app "${body.app}" is not defined under apps in .paas.yml`
+          : "this repository's .paas.yml defines apps: name one in the hand-off's app field",
+      );
+    }
+    const authority = await admitted.trusted;
+    if (authority.loaded instanceof ConfigError) {
+      throw new HandoffRejected(
+        422,
+        "default_branch_config",
+        `.paas.yml on the default branch ${authority.defaultBranch.slice(0, 100)} is invalid: fix it there (environments, their branches, domains and secrets are read from it). Nothing was deployed.`,
+      );
+    }
+    const auth = authorize({
+      claims,
+      body,
+      defaultBranch: authority.defaultBranch,
+      trusted: trustedApp(authority, app.key),
+      deployed: app,
+      forkPr: admitted.forkPr,
+    });
+    if (!auth.ok) throw new HandoffRejected(auth.status, auth.check, auth.message);
+    return { app, auth };
+  }
+
+  /** A pull request's hand-off: the PR is open, not a fork's (unless approved), and the commit its head or merge commit. */
+  async #pullCommit(
+    repo: RepoInfo,
+    pr: number,
+    body: HandoffTarget,
+    forkPr: number | undefined,
+  ): Promise<string> {
+    const pull = await this.#d.github.getPull(repo, pr);
+    if (!pull)
+      throw new HandoffRejected(403, "sha", `pull request #${pr} does not exist in ${body.repository}`);
+    if (pull.state !== "open")
+      throw new HandoffRejected(
+        403,
+        "pull_request",
+        `pull request #${pr} is closed: previews deploy only open pull requests`,
+      );
+    // A fork's PR deploys only through an approval, even if its pull_request run got a token.
+    if (forkPr === undefined && pull.headRepoId !== pull.baseRepoId)
+      throw new HandoffRejected(
+        403,
+        "approval",
+        `pull request #${pr} comes from a fork: a user with write permission must approve it with /paas deploy`,
+      );
+    if (body.sha !== pull.headSha && body.sha !== pull.mergeSha) {
+      throw new HandoffRejected(
+        403,
+        "sha",
+        `${body.sha.slice(0, 12)} is neither the head nor the merge commit of pull request #${pr}; push again to deploy the current head`,
+      );
+    }
+    return pull.headSha;
+  }
+
+  async #installedRepository(fullName: string, claims: ActionsClaims): Promise<RepoInfo> {
+    const key = fullName.toLowerCase();
+    let info = this.#repos.get(key);
+    if (!info || info.expires < this.#d.clock.now().getTime()) {
+      info = await this.#lookUp(fullName);
+      remember(this.#repos, key, info);
+    }
+    if (String(info.ownerId) !== claims.repository_owner_id) {
+      throw new HandoffRejected(
+        403,
+        "installation",
+        `the token's repository owner is not the owner of ${fullName} known to this App's installation`,
+      );
+    }
+    if (String(info.repositoryId) !== claims.repository_id) {
+      throw new HandoffRejected(403, "repository", `the token's repository_id is not the id of ${fullName}`);
+    }
+    return info;
+  }
+
+  async #lookUp(fullName: string): Promise<RepoInfo & { expires: number }> {
+    const [owner, name] = fullName.split("/") as [string, string];
+    const inst = await this.#d.github.findInstallation(owner, name);
+    if (!inst)
+      throw new HandoffRejected(
+        403,
+        "installation",
+        `the App is not installed on ${fullName}; install it on this repository`,
+      );
+    const partial = { owner, repo: name, installationId: inst.installationId };
+    const repositoryId = await this.#d.github.repositoryId(partial);
+    return {
+      ...partial,
+      ownerId: inst.ownerId,
+      repositoryId,
+      expires: this.#d.clock.now().getTime() + CACHE_TTL_MS,
+    };
+  }
+}
+
+/** Without a pull request the body's commit is the one the workflow ran on. */
+function workflowCommit(claims: ActionsClaims, body: HandoffTarget): string {
+  if (body.sha !== claims.sha) {
+    throw new HandoffRejected(
+      403,
+      "sha",
+      `the body's sha ${body.sha.slice(0, 12)} is not the commit the workflow ran on (${claims.sha.slice(0, 12)})`,
+    );
+  }
+  return body.sha;
+}
+
+/**
+ * One use per OIDC token (jti -> what it did) in this process, shared by the hand-off and the
+ * build-failure report: a token cannot do two different things. GitHub's deployments hold
+ * the uses across restarts.
+ */
+export class TokenUses {
+  readonly #uses = new Map<string, string>();
+
+  /** Records the use; the same use again is a retry (returns false), another one a replay (throws). */
+  claim(jti: string, use: string): boolean {
+    const used = this.#uses.get(jti);
+    if (used !== undefined && used !== use) throw replayed();
+    if (used !== undefined) return false;
+    remember(this.#uses, jti, use);
+    return true;
+  }
+
+  /** Forgets a use that failed, so its retry is not a replay. */
+  release(jti: string): void {
+    this.#uses.delete(jti);
+  }
+}
+
+export function replayed(): HandoffRejected {
+  return new HandoffRejected(
+    409,
+    "replay",
+    "this token was already used for another hand-off: each OIDC token deploys once; request a new token",
+  );
+}
+
+/** A request body as its contract schema reads it; else a 400 refusal naming the first wrong field. */
+export function parseBody<T>(schema: z.ZodType<T>, rawBody: unknown): T {
+  const parsed = schema.safeParse(rawBody);
+  if (parsed.success) return parsed.data;
+  const first = parsed.error.issues[0];
+  throw new HandoffRejected(
+    400,
+    "body",
+    `invalid request body: ${first?.path.join(".") || "(root)"} must be ${first?.message ?? "valid"}`,
+  );
+}
