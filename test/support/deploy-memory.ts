@@ -136,6 +136,11 @@ export class MemoryGitHub {
     this.comments.set(id, body);
     this.writes.push("comment");
   }
+  readonly deletedEnvironments: string[] = [];
+  async deleteEnvironment(_r: RepoRef, name: string): Promise<void> {
+    this.deletedEnvironments.push(name);
+    this.writes.push(`delete environment ${name}`);
+  }
   /** The last check update of the commit's check. */
   lastCheck(sha = SHA): CheckRunUpdate | undefined {
     return [...this.checks.values()].find((c) => c.sha === sha)?.updates.at(-1);
