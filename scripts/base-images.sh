@@ -14,7 +14,10 @@
 #        bash scripts/base-images.sh --missing  print the names to build, one a line
 #
 # paas-base/noshell:bookworm is the runtime image without a shell (see
-# build_noshell), standing in for distroless.
+# build_noshell), standing in for distroless. paas-base/postgres:bookworm and
+# paas-base/redis:bookworm stand in for the official postgres and redis images
+# that add-on services run (see build_service): Debian's packages behind an
+# entry point that behaves like the official one (scripts/service-images/).
 set -euo pipefail
 MIRROR="${PAAS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CACHE="${PAAS_BASE_CACHE:-/var/cache/paas-base}"
@@ -33,6 +36,9 @@ declare -A PKGS=(
   # cargo links with the system C compiler; git for git dependencies.
   [rust]="ca-certificates gcc libc6-dev git"
 )
+# Bumped when what goes into a service image (packages, entry point) changes.
+SERVICE_REVISION=2
+SERVICE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/service-images"
 
 die() {
   echo "base-images: error: $*" >&2
@@ -66,13 +72,14 @@ wanted() {
     python) echo "$REVISION ca-$(ca_id)" ;;
     go) echo "$REVISION go$(go_version | sed 's/^go//') ca-$(ca_id)" ;;
     rust) echo "$REVISION rust$(rust_version) ca-$(ca_id)" ;;
+    postgres | redis) echo "service-$SERVICE_REVISION $(sha256sum "$SERVICE_DIR/$1-entrypoint.sh" | cut -c1-12)" ;;
   esac
 }
 
 have() {
   local label
   # The runtime images carry Debian's packages only: being there is enough.
-  case "$1" in python | go | rust) ;; *)
+  case "$1" in python | go | rust | postgres | redis) ;; *)
     docker image inspect "paas-base/$1:bookworm" >/dev/null 2>&1
     return
     ;;
@@ -83,7 +90,7 @@ have() {
 
 if [ "${1:-}" = "--missing" ]; then
   # A query: an image whose wanted label cannot be computed here (no toolchain) is reported, quietly.
-  for name in runtime python go rust noshell; do have "$name" 2>/dev/null || echo "$name"; done
+  for name in runtime python go rust noshell postgres redis; do have "$name" 2>/dev/null || echo "$name"; done
   exit 0
 fi
 
@@ -177,3 +184,55 @@ build_noshell() {
   echo "built paas-base/noshell:bookworm"
 }
 build_noshell
+
+# An add-on service image: the minbase tree plus Debian's server package, its
+# entry point (scripts/service-images/<name>-entrypoint.sh) and the official
+# image's port, data folder and default command.
+build_service() {
+  local name="$1" pkg dir changes=()
+  have "$name" && return 0
+  build_root
+  case "$name" in
+    postgres)
+      pkg=postgresql
+      changes=(--change 'ENV PGDATA=/var/lib/postgresql/data' --change 'EXPOSE 5432' --change 'CMD ["postgres"]')
+      ;;
+    redis)
+      pkg=redis-server
+      changes=(--change 'WORKDIR /data' --change 'EXPOSE 6379' --change 'CMD ["redis-server"]')
+      ;;
+  esac
+  dir="$CACHE/rootfs-$name"
+  rm -rf "$dir"; cp -a "$CACHE/rootfs-minbase" "$dir"; rm -f "$dir/.complete"
+  cp /etc/resolv.conf "$dir/etc/resolv.conf"
+  # No service starts inside the chroot while the package installs.
+  printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d"; chmod +x "$dir/usr/sbin/policy-rc.d"
+  # The official images' user: uid and gid 999, so a pod run as 999 (restricted Pod Security) owns its data.
+  chroot "$dir" /bin/sh -c "groupadd -r -g 999 $name && useradd -r -g $name -u 999 -d /var/lib/$name $name"
+  mount --bind "$CACHE/debs" "$dir/var/cache/apt/archives" 2>/dev/null || true
+  chroot "$dir" /bin/sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkg >/dev/null 2>&1 && apt-get clean" \
+    || die "could not install $pkg into paas-base/$name"
+  umount "$dir/var/cache/apt/archives" 2>/dev/null || true
+  rm -rf "$dir/var/lib/apt/lists/"* "$dir/usr/sbin/policy-rc.d"
+  if [ "$name" = postgres ]; then
+    # The package's own cluster is not used: the entry point creates one in PGDATA.
+    rm -rf "$dir"/var/lib/postgresql/* "$dir"/etc/postgresql/*
+    local bin
+    bin="$(cd "$dir" && echo usr/lib/postgresql/*/bin)"
+    [ -x "$dir/$bin/postgres" ] || die "postgresql installed no server under /usr/lib/postgresql"
+    changes+=(--change "ENV PATH=/$bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+  else
+    changes+=(--change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    mkdir -p "$dir/data"
+  fi
+  install -m 755 "$SERVICE_DIR/$name-entrypoint.sh" "$dir/usr/local/bin/docker-entrypoint.sh"
+  tar -C "$dir" -c . | docker import "${changes[@]}" \
+    --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change "LABEL paas.base=\"$(wanted "$name")\"" \
+    - "paas-base/$name:bookworm" >/dev/null
+  rm -rf "$dir"
+  echo "built paas-base/$name:bookworm"
+}
+build_service postgres
+build_service redis

@@ -26,7 +26,7 @@ PROFILE_test="node deps engine caddy registry base-images shellcheck cluster"
 declare -A REQUIRES=([deps]="node" [base_images]="engine")
 # Parts whose step takes minutes: their progress lines are shown as they come, not kept aside.
 declare -A LONG=([base_images]=1 [cluster]=1)
-BASE_IMAGES=(runtime python go rust noshell)
+BASE_IMAGES=(runtime python go rust noshell postgres redis)
 DOCKERD_LOG="${TMPDIR:-/tmp}/paas-dockerd.log"
 # Tests of this script point this at a fake root to stand in for /etc/os-release and systemd.
 SYSROOT="${PAAS_SETUP_SYSROOT:-}"

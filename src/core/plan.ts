@@ -3,6 +3,7 @@
 import type { AppConfig, Resources, Scale } from "../config/schema.ts";
 import { PaasError } from "../errors.ts";
 import { appName as makeAppName, envSlug, githubEnvironment, hostnameFor, type Target } from "../names.ts";
+import { planServices, type ServiceImages } from "./services.ts";
 import type { DeploySpec } from "./spec.ts";
 
 export interface PlatformSettings {
@@ -14,6 +15,8 @@ export interface PlatformSettings {
   urlPort?: number | undefined;
   /** Operator ceilings; a config above them is refused. */
   limits?: Limits | undefined;
+  /** Images of add-on services (PAAS_SERVICE_IMAGES); default the official ones. */
+  serviceImages?: ServiceImages | undefined;
 }
 
 export interface Limits {
@@ -71,6 +74,16 @@ export function planDeploy(input: PlanInput, settings: PlatformSettings): Deploy
     PAAS_COMMIT_SHA: input.sha,
     PAAS_URL: url,
   };
+  const secrets = [
+    ...new Set(
+      env.kind === "preview" ? (config.previews.secrets ?? []) : (override.secrets ?? config.secrets),
+    ),
+  ];
+  const services = planServices(config.services, {
+    appName: name,
+    taken: [...Object.keys(userEnv), ...Object.keys(platformEnv), ...secrets],
+    images: settings.serviceImages,
+  });
   return {
     target,
     repositoryId: input.repositoryId,
@@ -84,15 +97,12 @@ export function planDeploy(input: PlanInput, settings: PlatformSettings): Deploy
     command,
     env: { ...userEnv, ...platformEnv },
     // Previews get only the secrets listed under previews: never production's.
-    secrets: [
-      ...new Set(
-        env.kind === "preview" ? (config.previews.secrets ?? []) : (override.secrets ?? config.secrets),
-      ),
-    ],
+    secrets,
     resources,
     scale,
     healthcheck: config.run.healthcheck,
     production: env.kind === "named" && env.name === "production",
+    ...services,
   };
 }
 

@@ -2,6 +2,9 @@
 // pure planner (plan.ts) and the runtimes (src/runtime), owned by neither.
 import type { Healthcheck, Resources, Scale } from "../config/schema.ts";
 import type { Target } from "../names.ts";
+import type { ServiceSpec } from "./services.ts";
+
+export type { ServiceSpec };
 
 /** Everything a runtime needs to run one version of one app environment. Built by the pure planner (src/core/plan.ts). */
 export interface DeploySpec {
@@ -31,6 +34,10 @@ export interface DeploySpec {
   healthcheck: Healthcheck;
   /** Production gets topology spread, a PodDisruptionBudget, … */
   production: boolean;
+  /** Add-on services the environment runs (src/core/services.ts); their URLs are added by the runtime. */
+  services: ServiceSpec[];
+  /** Services whose data the default branch confirmed to delete (`remove: confirm`). */
+  deleteServices: string[];
 }
 
 /** What exists in the runtime, read back from labels (for reconciliation and `paas status`). */

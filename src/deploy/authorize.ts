@@ -106,7 +106,32 @@ export function effectiveConfig(
   delete previews.secrets;
   if (trusted?.previews.secrets !== undefined) previews.secrets = [...trusted.previews.secrets];
   previews.forks = trusted?.previews.forks ?? "approve";
-  return { ...deployed, environments, secrets: [...(trusted?.secrets ?? [])], previews };
+  return {
+    ...deployed,
+    environments,
+    secrets: [...(trusted?.secrets ?? [])],
+    previews,
+    services: trustedRemovals(deployed.services, trusted?.services),
+  };
+}
+
+/**
+ * The deployed commit's services, except that `remove: confirm` (deleting a long-lived
+ * environment's data) is the default branch's: a branch cannot confirm it, and a confirmation
+ * on the default branch holds even for a commit that still lists the service.
+ */
+function trustedRemovals(
+  deployed: AppConfig["services"],
+  trusted: AppConfig["services"] | undefined,
+): AppConfig["services"] {
+  const out: AppConfig["services"] = Object.create(null) as AppConfig["services"];
+  for (const [name, s] of Object.entries(deployed)) {
+    const copy = { ...s };
+    delete copy.remove;
+    out[name] = copy;
+  }
+  for (const [name, s] of Object.entries(trusted ?? {})) if (s.remove === "confirm") out[name] = { ...s };
+  return out;
 }
 
 /** Authority keys (environments, branches, domains, secrets) the deployed commit sets differently. */

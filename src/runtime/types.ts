@@ -7,7 +7,14 @@ import type { Target } from "../names.ts";
 export type { DeploySpec, Diagnosis, RuntimeEnvironment };
 
 export type RolloutResult =
-  | { ok: true; url: string; replicas: number; durationMs: number }
+  | {
+      ok: true;
+      url: string;
+      replicas: number;
+      durationMs: number;
+      /** What the operator should know, e.g. a removed service's data kept (for the check run summary). */
+      notes?: string[];
+    }
   | { ok: false; reason: string; diagnosis: Diagnosis; durationMs: number };
 
 export interface ApplyOptions {

@@ -3,7 +3,9 @@
 // `paas deploy` all read them through platformSettingsFromEnv, so the dry run
 // prints the URLs the App reports and refuses what the App refuses.
 import { z } from "zod";
+import { SERVICE_TYPES } from "../config/services.ts";
 import { cpuMillis, memoryBytes, type PlatformSettings } from "../core/plan.ts";
+import type { ServiceImages } from "../core/services.ts";
 import { SettingsError } from "./errors.ts";
 
 type Env = Record<string, string | undefined>;
@@ -51,7 +53,33 @@ export const platformEnvSchema = z.object({
       .optional(),
   ),
   PAAS_MAX_REPLICAS: optionalString.pipe(positiveInt("replicas").optional()),
+  PAAS_SERVICE_IMAGES: optionalString.pipe(serviceImages().optional()),
 });
+
+/**
+ * PAAS_SERVICE_IMAGES: `postgres=registry.example.com/postgres:{version},redis=…`. A type
+ * not listed runs its official image (`postgres:<version>`); `{version}` is replaced by the
+ * version `.paas.yml` asks for (an image without it is used for every version).
+ */
+function serviceImages() {
+  const ref = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w{}][\w.{}-]{0,127})?$/;
+  const types = SERVICE_TYPES.join(", ");
+  return z.string().transform((s, ctx): ServiceImages => {
+    const out: ServiceImages = {};
+    for (const entry of s.split(",").map((e) => e.trim()).filter(Boolean)) {
+      const [type, image] = entry.split("=", 2).map((x) => x.trim()) as [string, string | undefined];
+      if (!(SERVICE_TYPES as readonly string[]).includes(type) || !image || !ref.test(image)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `must be type=image pairs separated by commas, such as postgres=registry.example.com/postgres:{version} (types: ${types}); "${entry.slice(0, 100)}" is not`,
+        });
+        return z.NEVER;
+      }
+      out[type as keyof ServiceImages] = image;
+    }
+    return out;
+  });
+}
 
 /** `localhost` and `*.localhost` resolve to this machine: served over plain HTTP. */
 export function isLocalDomain(domain: string): boolean {
@@ -78,6 +106,7 @@ export function readPlatformSettings(env: Env): { settings: PlatformSettings } |
         maxMemoryBytes: e.PAAS_MAX_MEMORY !== undefined ? memoryBytes(e.PAAS_MAX_MEMORY) : undefined,
         maxReplicas: e.PAAS_MAX_REPLICAS,
       },
+      serviceImages: e.PAAS_SERVICE_IMAGES,
     },
   };
 }

@@ -35,6 +35,7 @@ import type {
 } from "../types.ts";
 import type { CaddyClient } from "./caddy.ts";
 import { containerCreateOptions, DEFAULT_INSTANCE, L, planDocker, routeId, scoped } from "./plan.ts";
+import { DockerServices } from "./services.ts";
 
 /** Registry credentials for pulls, by registry host ("ghcr.io", "localhost:5000", "docker.io"). */
 export type RegistryAuthProvider = (
@@ -118,6 +119,8 @@ export class DockerRuntime implements Runtime {
   readonly #routeTimeoutMs: number;
   readonly #instance: string;
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Add-on services (services.ts): their containers and volumes, apart from the app's generations. */
+  readonly services: DockerServices;
 
   constructor(options: DockerRuntimeOptions) {
     this.#docker = options.docker;
@@ -134,6 +137,12 @@ export class DockerRuntime implements Runtime {
         "PAAS_DOCKER_INSTANCE must be lowercase letters, digits, . and - (at most 63)",
       );
     }
+    this.services = new DockerServices({
+      docker: this.#docker,
+      instance: this.#instance,
+      stopTimeoutSeconds: this.#stopTimeout,
+      registryAuth: this.#auth,
+    });
   }
 
   apply(spec: DeploySpec, options: ApplyOptions = {}): Promise<RolloutResult> {
@@ -159,7 +168,8 @@ export class DockerRuntime implements Runtime {
     // The first container that is not running says the most; else the first one.
     const c = current.containers.find((x) => x.state !== "running") ?? current.containers[0]!;
     const secrets = await this.#secretValues(target, splitList(current.labels[L.secrets])).catch(() => ({}));
-    return this.#diagnoseContainer(c.id, Object.values(secrets), undefined);
+    const passwords = await this.services.passwords(target).catch(() => []);
+    return this.#diagnoseContainer(c.id, [...Object.values(secrets), ...passwords], undefined);
   }
 
   async list(): Promise<RuntimeEnvironment[]> {
@@ -224,9 +234,11 @@ export class DockerRuntime implements Runtime {
 
   async #apply(spec: DeploySpec, options: ApplyOptions): Promise<RolloutResult> {
     await this.#assertHostnamesFree(spec, namespaceName(spec.target));
-    const secretValues = await this.#secretValues(spec.target, spec.secrets);
+    // Services' volumes and credentials first: their URLs reach the app like secrets.
+    const services = await this.services.prepare(spec);
+    const secretValues = { ...(await this.#secretValues(spec.target, spec.secrets)), ...services.env };
     // What a rollout reports or throws can quote what the app printed or what the engine echoed.
-    const redactor = new Redactor(Object.values(secretValues));
+    const redactor = new Redactor([...Object.values(secretValues), ...services.passwords]);
     try {
       const result = await this.#rollout(spec, options, secretValues);
       if (result.ok) return result;
@@ -286,6 +298,9 @@ export class DockerRuntime implements Runtime {
       deployedAt: new Date().toISOString(),
     });
     await this.#ensureNetwork(plan.network);
+    // Health-gated: the app is not started until its services answer.
+    const up = await this.services.start(spec, { signal, progress });
+    if (!up.ok) return fail(up.reason, up.diagnosis);
     await this.#caddy.ensureServers();
     const old = generations(await this.#managed({ namespace: ns }));
 
@@ -354,7 +369,8 @@ export class DockerRuntime implements Runtime {
       await this.#removeContainers(oldContainers);
       await this.#pruneImages(oldContainers.map((c) => c.imageId));
     }
-    return { ok: true, url: spec.url, replicas, durationMs: Date.now() - started };
+    const notes = await this.services.retire(spec);
+    return { ok: true, url: spec.url, replicas, durationMs: Date.now() - started, notes };
   }
 
   /** Network names and route ids of a non-default instance carry its name, so instances never collide. */
@@ -367,6 +383,7 @@ export class DockerRuntime implements Runtime {
     const containers = await this.#managed({ namespace: ns });
     await this.#caddy.removeRoute(this.#scoped(routeId(ns)));
     await this.#removeContainers(containers);
+    await this.services.destroy(target);
     try {
       await this.#docker.getNetwork(this.#scoped(ns)).remove();
     } catch (err) {
