@@ -62,11 +62,15 @@ export const platformEnvSchema = z.object({
  * version `.paas.yml` asks for (an image without it is used for every version).
  */
 function serviceImages() {
-  const ref = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w{}][\w.{}-]{0,127})?$/;
+  const ref =
+    /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w{}][\w.{}-]{0,127})?$/;
   const types = SERVICE_TYPES.join(", ");
   return z.string().transform((s, ctx): ServiceImages => {
     const out: ServiceImages = {};
-    for (const entry of s.split(",").map((e) => e.trim()).filter(Boolean)) {
+    for (const entry of s
+      .split(",")
+      .map((e) => e.trim())
+      .filter(Boolean)) {
       const [type, image] = entry.split("=", 2).map((x) => x.trim()) as [string, string | undefined];
       if (!(SERVICE_TYPES as readonly string[]).includes(type) || !image || !ref.test(image)) {
         ctx.addIssue({

@@ -92,6 +92,14 @@ const RESOURCES: ResourceType[] = [
     model: apps.Deployment,
   },
   {
+    group: "apps",
+    version: "v1",
+    kind: "StatefulSet",
+    plural: "statefulsets",
+    namespaced: true,
+    model: apps.StatefulSet,
+  },
+  {
     group: "networking.k8s.io",
     version: "v1",
     kind: "NetworkPolicy",

@@ -2,12 +2,7 @@
 // container and the named volume that holds its data (and, in its labels, its
 // credentials). `paas plan --runtime docker` prints this; services.ts creates it.
 import type Docker from "dockerode";
-import {
-  serviceArgs,
-  serviceContainerEnv,
-  serviceDataPath,
-  type ServiceSpec,
-} from "../../core/services.ts";
+import { serviceArgs, serviceContainerEnv, serviceDataPath, type ServiceSpec } from "../../core/services.ts";
 import type { DeploySpec } from "../../core/spec.ts";
 import { namespaceName } from "../../names.ts";
 import { DEFAULT_INSTANCE, L, scoped } from "./plan.ts";

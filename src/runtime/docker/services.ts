@@ -36,7 +36,8 @@ export interface DockerServicesOptions {
   instance: string;
   stopTimeoutSeconds: number;
   /** Pull credentials by registry host (the runtime's). */
-  registryAuth?: ((registry: string) => Promise<{ username: string; password: string } | undefined>) | undefined;
+  registryAuth?:
+    ((registry: string) => Promise<{ username: string; password: string } | undefined>) | undefined;
   /** How long a service may take to accept clients. Default 120 s. */
   readyTimeoutMs?: number | undefined;
 }
@@ -239,7 +240,10 @@ export class DockerServices {
         ? first
         : "docker.io";
     const auth = this.#auth ? await this.#auth(registry) : undefined;
-    const stream = await this.#docker.pull(ref, auth ? { authconfig: { serveraddress: registry, ...auth } } : {});
+    const stream = await this.#docker.pull(
+      ref,
+      auth ? { authconfig: { serveraddress: registry, ...auth } } : {},
+    );
     await new Promise<void>((resolve, reject) =>
       this.#docker.modem.followProgress(stream, (err: Error | null, events: { error?: string }[]) => {
         const failed = err?.message ?? events.find((e) => e.error)?.error;

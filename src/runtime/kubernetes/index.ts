@@ -55,6 +55,7 @@ export const kubernetesEnvSchema = z.object({
     .regex(/^[^,]+,[^,]+$/, "PAAS_K8S_MAX_CONTAINER must be <cpu>,<memory> such as 4,8Gi")
     .optional(),
   PAAS_K8S_TMP_SIZE: z.string().optional(),
+  PAAS_K8S_STORAGE_CLASS: z.string().optional(),
   /** A docker-registry Secret in PAAS_K8S_SECRETS_NAMESPACE, copied into every environment for private images. */
   PAAS_K8S_IMAGE_PULL_SECRET: z.string().optional(),
   PAAS_K8S_FIELD_MANAGER: z
@@ -125,6 +126,7 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
     egressCIDRs: list(e.PAAS_K8S_EGRESS_CIDRS),
     maxContainer: maxCpu && maxMemory ? { cpu: maxCpu, memory: maxMemory } : undefined,
     tmpSize: e.PAAS_K8S_TMP_SIZE,
+    storageClass: e.PAAS_K8S_STORAGE_CLASS,
     imagePullSecret: e.PAAS_K8S_IMAGE_PULL_SECRET,
     appServiceAccount: serviceAccount
       ? { namespace: serviceAccount[0]!, name: serviceAccount[1]! }

@@ -15,6 +15,7 @@ import {
 } from "../../names.ts";
 import { startArgv } from "../start-command.ts";
 import type { DeploySpec } from "../types.ts";
+import { planServiceObjects, serviceQuota, SERVICES_CLIENT_LABEL, SERVICES_ENV_SECRET } from "./services.ts";
 
 /** Operator settings of the Kubernetes runtime (from PAAS_K8S_* variables). */
 export interface KubernetesSettings {
@@ -49,6 +50,8 @@ export interface KubernetesSettings {
   maxContainer?: { cpu: string; memory: string } | undefined;
   /** Size of the writable emptyDir at /tmp. Default "256Mi". */
   tmpSize?: string | undefined;
+  /** StorageClass of add-on services' volumes. Default: the cluster's default class. */
+  storageClass?: string | undefined;
   /**
    * Name of a kubernetes.io/dockerconfigjson Secret (in the secrets namespace)
    * with credentials for private images: copied into every environment and
@@ -221,6 +224,8 @@ export interface PlanOptions {
   secretValues?: Record<string, string> | undefined;
   /** Base64 `.dockerconfigjson` of settings.imagePullSecret; omitted in a dry run (then only referenced). */
   pullSecret?: string | undefined;
+  /** Add-on services' passwords by name (generated once by the runtime); omitted in a dry run. */
+  servicePasswords?: Record<string, string> | undefined;
 }
 
 /** The objects one deploy applies, in apply order. */
@@ -268,21 +273,24 @@ export function planKubernetes(
   // Terminating pods (preStop drain) still count against the quota: leave room for a
   // whole rolling update, so a quick redeploy is never refused for lack of quota.
   const pods = 2 * most + surge;
+  // Add-on services: one pod and one claim each, on top of the app's.
+  const sq = serviceQuota(spec);
   objects.push({
     apiVersion: "v1",
     kind: "ResourceQuota",
     metadata: meta("paas-quota"),
     spec: {
       hard: {
-        pods: String(pods),
-        "requests.cpu": `${cpuMillis(perPod.requests.cpu) * pods}m`,
-        "limits.cpu": `${cpuMillis(perPod.limits.cpu) * pods}m`,
-        "requests.memory": String(bytes(perPod.requests.memory) * BigInt(pods)),
-        "limits.memory": String(bytes(perPod.limits.memory) * BigInt(pods)),
-        // Tenants get no NodePorts, LoadBalancers or volumes of their own.
+        pods: String(pods + sq.pods),
+        "requests.cpu": `${cpuMillis(perPod.requests.cpu) * pods + sq.cpuRequestMillis}m`,
+        "limits.cpu": `${cpuMillis(perPod.limits.cpu) * pods + sq.cpuLimitMillis}m`,
+        "requests.memory": String(bytes(perPod.requests.memory) * BigInt(pods) + sq.memoryRequestBytes),
+        "limits.memory": String(bytes(perPod.limits.memory) * BigInt(pods) + sq.memoryLimitBytes),
+        // Tenants get no NodePorts, LoadBalancers or volumes of their own (only their services').
         "services.nodeports": "0",
         "services.loadbalancers": "0",
-        persistentvolumeclaims: "0",
+        persistentvolumeclaims: String(sq.claims),
+        ...(sq.claims > 0 ? { "requests.storage": `${sq.storageMi}Mi` } : {}),
       },
     },
   });
@@ -358,6 +366,13 @@ export function planKubernetes(
   });
 
   objects.push(
+    ...planServiceObjects(spec, meta, {
+      componentLabel: COMPONENT_LABEL,
+      passwords: options.servicePasswords,
+      storageClass: settings.storageClass,
+    }),
+  );
+  objects.push(
     deployment(spec, settings, meta, selector, {
       labels,
       autoscaled: !!autoscale,
@@ -430,6 +445,7 @@ function deployment(
   });
   const envFrom: unknown[] = [{ configMapRef: { name: CONFIGMAP_NAME } }];
   if (spec.secrets.length > 0) envFrom.push({ secretRef: { name: SECRET_NAME } });
+  if (spec.services.length > 0) envFrom.push({ secretRef: { name: SERVICES_ENV_SECRET } });
 
   const container: Record<string, unknown> = {
     name: WORKLOAD,
@@ -492,7 +508,13 @@ function deployment(
   if (o.secretHash) templateAnnotations["paas.dev/secret-hash"] = o.secretHash;
   // A hash of the pod template tells this revision's pods from the previous ones (diagnosis).
   const templateHash = hash(JSON.stringify({ podSpec, templateAnnotations }));
-  const templateLabels = { ...o.labels, ...selector, [TEMPLATE_LABEL]: templateHash };
+  const templateLabels = {
+    ...o.labels,
+    ...selector,
+    [TEMPLATE_LABEL]: templateHash,
+    // The NetworkPolicies of add-on services let exactly the pods with this label reach them.
+    ...(spec.services.length > 0 ? { [SERVICES_CLIENT_LABEL]: "true" } : {}),
+  };
 
   return {
     apiVersion: "apps/v1",
@@ -693,6 +715,8 @@ export function validateSettings(s: KubernetesSettings): void {
   }
   if (s.tmpSize !== undefined && !QUANTITY.test(s.tmpSize))
     bad("PAAS_K8S_TMP_SIZE must be a quantity such as 256Mi");
+  if (s.storageClass !== undefined && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(s.storageClass))
+    bad("PAAS_K8S_STORAGE_CLASS must be the name of a StorageClass");
 }
 
 const UNIT: Record<string, bigint> = {

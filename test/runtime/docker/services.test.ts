@@ -1,0 +1,246 @@
+// Add-on services on the Docker runtime with the real engine and Caddy (issue
+// #15): a Python app using Postgres and Redis deploys to production and a
+// preview; the preview gets its own empty database, gone when it closes;
+// production's data and credentials survive redeploys; a service removed
+// from .paas.yml keeps its data until the default branch confirms deletion.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { request } from "node:http";
+import { after, before, describe, it } from "node:test";
+import Docker from "dockerode";
+import { parseConfig, resolveApps } from "../../../src/config/load.ts";
+import { planDeploy } from "../../../src/core/plan.ts";
+import { effectiveConfig } from "../../../src/deploy/authorize.ts";
+import { namespaceName, type Target } from "../../../src/names.ts";
+import { CaddyClient } from "../../../src/runtime/docker/caddy.ts";
+import { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
+import type { DeploySpec, RolloutResult } from "../../../src/runtime/types.ts";
+import { startCaddy, type TestCaddy } from "../../support/caddy.ts";
+import { buildTestImage } from "../../support/docker-images.ts";
+import { buildServicesApp, SERVICE_IMAGES } from "../../support/services-app.ts";
+
+const docker = new Docker();
+const run = randomBytes(3).toString("hex");
+const repo = `svc-${run}`;
+const imageRepo = `paas-test/${repo}`;
+const instance = `svc-test-${run}`;
+const production: Target = {
+  owner: "octo",
+  repo,
+  app: "",
+  environment: { kind: "named", name: "production" },
+};
+const preview: Target = { owner: "octo", repo, app: "", environment: { kind: "preview", pr: 7 } };
+const sha = (c: string) => c.repeat(40);
+
+const config = (services: string) => `
+run:
+  port: 8080
+  healthcheck: { path: /healthz, startupTimeout: 60s }
+resources:
+  limits: { cpu: "0.5", memory: 256Mi }
+services:
+${services}
+`;
+const BOTH = `  db: { type: postgres, version: "15" }\n  cache: { type: redis }`;
+
+function call(
+  port: number,
+  host: string,
+  method: string,
+  path: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, path, method, headers: { host }, agent: false, timeout: 10_000 },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+async function serviceContainers(target: Target) {
+  return docker.listContainers({
+    all: true,
+    filters: {
+      label: [`paas.managed-by=${instance}`, `paas.namespace=${namespaceName(target)}`, "paas.service"],
+    },
+  });
+}
+
+async function volumeExists(name: string): Promise<boolean> {
+  return docker
+    .getVolume(name)
+    .inspect()
+    .then(() => true)
+    .catch(() => false);
+}
+
+describe("add-on services on the Docker runtime", { timeout: 600_000 }, () => {
+  let caddy: TestCaddy;
+  let runtime: DockerRuntime;
+  let v1: string;
+  let v2: string;
+  let crash: string;
+
+  const plan = (target: Target, image: string, commit: string, yaml = config(BOTH), trusted = yaml) => {
+    const [deployed] = resolveApps(parseConfig(yaml));
+    const [fromDefault] = resolveApps(parseConfig(trusted));
+    return planDeploy(
+      {
+        target,
+        repositoryId: 777,
+        config: effectiveConfig(deployed!.config, fromDefault!.config, "main"),
+        image,
+        sha: commit,
+      },
+      {
+        baseDomain: "localhost",
+        urlScheme: "http",
+        urlPort: caddy.httpPort,
+        serviceImages: SERVICE_IMAGES,
+      },
+    );
+  };
+  const host = (spec: DeploySpec) => spec.hostnames[0]!;
+  const notes = async (spec: DeploySpec) => {
+    const r = await runtime.apply(spec);
+    assert.ok(r.ok, `deploy failed: ${JSON.stringify(r)}`);
+    return await call(caddy.httpPort, host(spec), "GET", "/notes");
+  };
+
+  before(async () => {
+    caddy = await startCaddy();
+    runtime = new DockerRuntime({
+      docker,
+      caddy: new CaddyClient({ adminUrl: caddy.adminUrl, httpListen: caddy.httpListen }),
+      drainMs: 200,
+      stopTimeoutSeconds: 2,
+      instance,
+    });
+    v1 = await buildServicesApp(docker, imageRepo, "v1");
+    v2 = await buildServicesApp(docker, imageRepo, "v2");
+    crash = (await buildTestImage(docker, imageRepo, "crash", "crash")).ref;
+  });
+
+  after(async () => {
+    await runtime.destroy(preview).catch(() => undefined);
+    await runtime.destroy(production).catch(() => undefined);
+    // Production keeps its volumes on destroy (that is the point): the test removes its own.
+    const vols = await docker.listVolumes({ filters: { label: [`paas.managed-by=${instance}`] } });
+    for (const v of vols.Volumes ?? [])
+      await docker
+        .getVolume(v.Name)
+        .remove()
+        .catch(() => undefined);
+    for (const tag of ["v1", "v2", "crash"])
+      await docker
+        .getImage(`${imageRepo}:${tag}`)
+        .remove({ force: true })
+        .catch(() => undefined);
+    await caddy.stop();
+  });
+
+  it("production writes rows; a redeploy keeps the data, the credentials and the service containers", async () => {
+    const first = plan(production, v1, sha("a"));
+    assert.deepEqual(JSON.parse((await notes(first)).body), []);
+    const posted = await call(caddy.httpPort, host(first), "POST", "/notes?text=kept");
+    assert.equal(posted.status, 201);
+    assert.equal((await call(caddy.httpPort, host(first), "GET", "/visits")).body, "1");
+    const before = (await serviceContainers(production)).map((c) => c.Id).sort();
+    assert.equal(before.length, 2);
+    const volume = await docker.getVolume(runtime.services.volumeName(production, "db")).inspect();
+
+    const second = plan(production, v2, sha("b"));
+    assert.deepEqual(JSON.parse((await notes(second)).body), ["kept"]);
+    assert.equal((await call(caddy.httpPort, host(second), "GET", "/")).body, sha("b"));
+    assert.equal((await call(caddy.httpPort, host(second), "GET", "/visits")).body, "2");
+    assert.deepEqual((await serviceContainers(production)).map((c) => c.Id).sort(), before);
+    const again = await docker.getVolume(runtime.services.volumeName(production, "db")).inspect();
+    assert.deepEqual(again.Labels, volume.Labels);
+  });
+
+  it("a preview gets its own empty database, removed with the preview", async () => {
+    const spec = plan(preview, v2, sha("c"));
+    assert.deepEqual(JSON.parse((await notes(spec)).body), []);
+    await call(caddy.httpPort, host(spec), "POST", "/notes?text=preview-only");
+    assert.deepEqual(JSON.parse((await call(caddy.httpPort, host(spec), "GET", "/notes")).body), [
+      "preview-only",
+    ]);
+    const prod = plan(production, v2, sha("b"));
+    assert.deepEqual(JSON.parse((await call(caddy.httpPort, host(prod), "GET", "/notes")).body), ["kept"]);
+
+    await runtime.destroy(preview);
+    assert.equal((await serviceContainers(preview)).length, 0);
+    assert.equal(await volumeExists(runtime.services.volumeName(preview, "db")), false);
+    assert.equal(await volumeExists(runtime.services.volumeName(preview, "cache")), false);
+    assert.deepEqual(JSON.parse((await call(caddy.httpPort, host(prod), "GET", "/notes")).body), ["kept"]);
+  });
+
+  it("masks the service credentials in what a failed rollout reports, and keeps the old version serving", async () => {
+    const r: RolloutResult = await runtime.apply(plan(production, crash, sha("d")));
+    assert.equal(r.ok, false);
+    const text = JSON.stringify(r);
+    assert.match(text, /secret is \*\*\*/);
+    const password = (await docker.getVolume(runtime.services.volumeName(production, "db")).inspect()).Labels[
+      "paas.service-password"
+    ]!;
+    assert.ok(!text.includes(password));
+    const prod = plan(production, v2, sha("b"));
+    assert.equal((await call(caddy.httpPort, host(prod), "GET", "/")).body, sha("b"));
+  });
+
+  it("a service dropped from .paas.yml keeps its data until the default branch confirms removal", async () => {
+    const dbOnly = `  db: { type: postgres, version: "15" }`;
+    // An app version that no longer uses the cache (the plain test server).
+    const server = (await buildTestImage(docker, imageRepo, "plain")).ref;
+    try {
+      const dropped = plan(production, server, sha("e"), config(dbOnly));
+      const r = await runtime.apply(dropped);
+      assert.ok(r.ok);
+      assert.equal(r.notes?.length, 1);
+      assert.match(
+        r.notes![0]!,
+        /service cache is no longer in \.paas\.yml: it is stopped and its data kept/,
+      );
+      const names = (await serviceContainers(production)).map((c) => c.Labels["paas.service"]);
+      assert.deepEqual(names, ["db"]);
+      assert.equal(await volumeExists(runtime.services.volumeName(production, "cache")), true);
+
+      // A branch cannot confirm: only the default branch's .paas.yml can.
+      const confirm = `${dbOnly}\n  cache: { type: redis, remove: confirm }`;
+      const fromBranch = await runtime.apply(
+        plan(production, server, sha("f"), config(confirm), config(dbOnly)),
+      );
+      assert.ok(fromBranch.ok);
+      assert.equal(await volumeExists(runtime.services.volumeName(production, "cache")), true);
+
+      const confirmed = await runtime.apply(plan(production, server, sha("f"), config(confirm)));
+      assert.ok(confirmed.ok);
+      assert.match(confirmed.notes!.join("\n"), /service cache and its data were deleted/);
+      assert.equal(await volumeExists(runtime.services.volumeName(production, "cache")), false);
+      assert.equal(await volumeExists(runtime.services.volumeName(production, "db")), true);
+    } finally {
+      await docker
+        .getImage(`${imageRepo}:plain`)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
+  });
+
+  it("refuses a service whose data is of another type, changing nothing", async () => {
+    const swapped = `  db: { type: redis, env: DATABASE_URL }`;
+    const before = (await serviceContainers(production)).map((c) => c.Id).sort();
+    await assert.rejects(
+      runtime.apply(plan(production, v2, sha("9"), config(swapped))),
+      /service db holds postgres data and is now redis: give the new service another name/,
+    );
+    assert.deepEqual((await serviceContainers(production)).map((c) => c.Id).sort(), before);
+  });
+});

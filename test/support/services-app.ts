@@ -1,0 +1,98 @@
+// The add-on services test app: a Python web app that keeps rows in Postgres
+// (pg8000) and counts visits in Redis (redis-py), both installed from PyPI into
+// the image, as a user's requirements would be. It connects to both as it
+// starts and exits when one does not answer: deployed before its services are
+// ready, it would fail its rollout.
+import type Docker from "dockerode";
+import { pack } from "tar-stream";
+import { BASE_IMAGE } from "./docker-images.ts";
+
+/** Local stand-ins for the official images (scripts/base-images.sh). */
+export const SERVICE_IMAGES = {
+  postgres: "paas-base/postgres:bookworm",
+  redis: "paas-base/redis:bookworm",
+};
+
+const APP = `
+import json, os, sys, urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import pg8000.native, redis
+
+def db():
+    u = urllib.parse.urlparse(os.environ["DATABASE_URL"])
+    return pg8000.native.Connection(user=u.username, password=urllib.parse.unquote(u.password),
+                                    host=u.hostname, port=u.port, database=u.path.lstrip("/"), timeout=5)
+
+cache = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=5)
+# At start: a service that does not answer yet stops the app (and fails the rollout).
+c = db()
+c.run("CREATE TABLE IF NOT EXISTS notes (id serial PRIMARY KEY, text text NOT NULL)")
+c.close()
+cache.ping()
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self, status, body):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        if self.path == "/healthz":
+            return self.answer(200, "ok")
+        if self.path == "/":
+            return self.answer(200, os.environ.get("PAAS_COMMIT_SHA", ""))
+        if self.path == "/notes":
+            c = db()
+            rows = [r[0] for r in c.run("SELECT text FROM notes ORDER BY id")]
+            c.close()
+            return self.answer(200, json.dumps(rows))
+        if self.path == "/visits":
+            return self.answer(200, json.dumps(cache.incr("visits")))
+        self.answer(404, "null")
+    def do_POST(self):
+        if self.path.startswith("/notes?text="):
+            text = urllib.parse.unquote(self.path.split("=", 1)[1])
+            c = db()
+            c.run("INSERT INTO notes (text) VALUES (:t)", t=text)
+            c.close()
+            return self.answer(201, json.dumps(text))
+        self.answer(404, "null")
+    def log_message(self, *args):
+        pass
+
+print("listening on", os.environ["PORT"], flush=True)
+ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+`;
+
+/** Builds the app as `<repo>:<tag>` (a label keeps each tag's image distinct); returns `<repo>@<image id>`. */
+export async function buildServicesApp(docker: Docker, repo: string, tag: string): Promise<string> {
+  const tar = pack();
+  tar.entry(
+    { name: "Dockerfile" },
+    [
+      `FROM ${BASE_IMAGE}`,
+      "RUN python -m venv /venv && /venv/bin/pip install -q --no-cache-dir pg8000 redis",
+      "COPY app.py /app/app.py",
+      `LABEL test.image=${repo}:${tag}`,
+      'CMD ["/venv/bin/python", "/app/app.py"]',
+      "",
+    ].join("\n"),
+  );
+  tar.entry({ name: "app.py" }, APP);
+  tar.finalize();
+  const stream = await docker.buildImage(tar as unknown as NodeJS.ReadableStream, {
+    t: `${repo}:${tag}`,
+    rm: true,
+  });
+  const events = await new Promise<{ error?: string }[]>((resolve, reject) =>
+    docker.modem.followProgress(stream, (err: Error | null, res: { error?: string }[]) =>
+      err ? reject(err) : resolve(res),
+    ),
+  );
+  const failed = events.find((e) => e.error);
+  if (failed) throw new Error(`docker build failed: ${failed.error}`);
+  return `${repo}@${(await docker.getImage(`${repo}:${tag}`).inspect()).Id}`;
+}
