@@ -60,6 +60,14 @@ const RESOURCES: ResourceType[] = [
   {
     group: "",
     version: "v1",
+    kind: "PersistentVolumeClaim",
+    plural: "persistentvolumeclaims",
+    namespaced: true,
+    model: core.PersistentVolumeClaim,
+  },
+  {
+    group: "",
+    version: "v1",
     kind: "ServiceAccount",
     plural: "serviceaccounts",
     namespaced: true,
@@ -845,6 +853,17 @@ export class FakeKubernetesApi {
     const stored = this.finishWrite(type, next, existing);
     this.objects.set(key, stored);
     if (type.kind === "Deployment") this.scheduleRollout(key);
+    // A StatefulSet's one pod is ready at once: its current revision is the applied one.
+    if (type.kind === "StatefulSet") {
+      const revision = `r${String((stored.metadata as Json).generation)}`;
+      stored.status = {
+        observedGeneration: (stored.metadata as Json).generation,
+        replicas: 1,
+        readyReplicas: 1,
+        currentRevision: revision,
+        updateRevision: revision,
+      };
+    }
     if (type.kind === "HorizontalPodAutoscaler") this.scaleFromHpa(ns!, stored);
     return sendJson(res, existing ? 200 : 201, stored);
   }

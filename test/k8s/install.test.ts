@@ -262,6 +262,17 @@ async function replay(fake: FakeKubernetesApi): Promise<RecordedRequest[]> {
   await runtime.diagnose(crash.target);
   assert.equal((await runtime.list()).length, 2);
   await runtime.destroy(crash.target);
+
+  // Add-on services: a database and a cache; then the cache's removal confirmed (its set pruned,
+  // its claim and Secret deleted), the database's password read back.
+  const services = (yaml: string) => specFor(`run: { port: 8080 }\nservices:\n${yaml}`, "preview/pr-21");
+  const both = services("  db: { type: postgres }\n  cache: { type: redis }");
+  assert.equal((await runtime.apply(both)).ok, true);
+  const removed = await runtime.apply(
+    services("  db: { type: postgres }\n  cache: { type: redis, remove: confirm }"),
+  );
+  assert.equal(removed.ok, true);
+  await runtime.destroy(both.target);
   return fake.requests;
 }
 

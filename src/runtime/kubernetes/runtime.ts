@@ -15,6 +15,7 @@ import type {
 } from "../types.ts";
 import { redactError, Redactor } from "../../redact.ts";
 import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
+import { deleteConfirmedServices, servicePasswords, waitServicesReady } from "./services-runtime.ts";
 import {
   A,
   COMPONENT_LABEL,
@@ -24,6 +25,7 @@ import {
   L,
   MANAGED_BY,
   planKubernetes,
+  PULL_ALLOWANCE_SECONDS,
   PULL_SECRET_NAME,
   stallSeconds,
   SECRET_NAME,
@@ -73,6 +75,8 @@ const PRUNABLE: Record<string, string> = {
   Secret: "v1",
   Service: "v1",
   "apps/Deployment": "apps/v1",
+  // A service removed from .paas.yml: its set goes, its claim stays (persistentVolumeClaimRetentionPolicy).
+  "apps/StatefulSet": "apps/v1",
   "networking.k8s.io/NetworkPolicy": "networking.k8s.io/v1",
   "networking.k8s.io/Ingress": "networking.k8s.io/v1",
   "gateway.networking.k8s.io/HTTPRoute": "gateway.networking.k8s.io/v1",
@@ -126,11 +130,13 @@ export class KubernetesRuntime implements Runtime {
       }
       secretValues = await this.secrets.get(spec.target, spec.secrets);
     }
+    // Add-on services' credentials: kept in their Secrets, generated the first time (services-runtime.ts).
+    const passwords = await servicePasswords(this.client, namespaceName(spec.target), spec);
     try {
-      return await this.rollout(spec, options, secretValues);
+      return await this.rollout(spec, options, secretValues, passwords);
     } catch (e) {
       // An API server's or webhook's answer can echo the Secret it was sent (base64 in `data`).
-      throw redactError(e, Object.values(secretValues ?? {}));
+      throw redactError(e, [...Object.values(secretValues ?? {}), ...Object.values(passwords)]);
     }
   }
 
@@ -138,13 +144,14 @@ export class KubernetesRuntime implements Runtime {
     spec: DeploySpec,
     options: ApplyOptions,
     secretValues: Record<string, string> | undefined,
+    servicePasswords: Record<string, string>,
   ): Promise<RolloutResult> {
     const started = Date.now();
     const progress = options.onProgress ?? (() => {});
     const signal = options.signal;
     const manager = fieldManager(this.settings);
     const pullSecret = await this.pullSecret();
-    const objects = planKubernetes(spec, this.settings, { secretValues, pullSecret });
+    const objects = planKubernetes(spec, this.settings, { secretValues, pullSecret, servicePasswords });
     const namespace = objects[0]!;
     const ns = namespace.metadata.name;
     namespace.metadata.annotations![A.deployedAt] = this.now().toISOString();
@@ -173,12 +180,28 @@ export class KubernetesRuntime implements Runtime {
     // Quota, limits, policies, config and Service before the pods exist; then the workload and its routing.
     await Promise.all(objects.slice(1, deploymentIndex).map((o) => this.client.apply(o, manager)));
     checkAborted(signal);
+    // Health-gated: the app's new version is not started until its services are ready.
+    if (spec.services.length > 0) progress("services", spec.services.map((s) => s.name).join(", "));
+    const notReady = await waitServicesReady(this.client, ns, spec, {
+      timeoutMs: stallSeconds(spec) * 1000 + PULL_ALLOWANCE_SECONDS * 1000,
+      pollMs: this.pollMs,
+      signal,
+    });
+    if (notReady) {
+      return {
+        ok: false,
+        reason: notReady,
+        diagnosis: { summary: notReady, events: [], state: undefined, exitCode: undefined, logs: [] },
+        durationMs: Date.now() - started,
+      };
+    }
     await Promise.all(objects.slice(deploymentIndex).map((o) => this.client.apply(o, manager)));
 
     if (existing) {
       progress("prune", ns);
       await this.prune(ns, objects, previousKinds ?? Object.keys(PRUNABLE));
     }
+    const notes = await deleteConfirmedServices(this.client, ns, spec);
 
     progress("rollout", ns);
     const template = (
@@ -206,7 +229,7 @@ export class KubernetesRuntime implements Runtime {
       const status = rolloutStatus(current ?? {});
       if (status.state === "done") {
         if (interim !== namespace) await this.client.apply(namespace, manager);
-        return { ok: true, url: spec.url, replicas: status.ready, durationMs: Date.now() - started };
+        return { ok: true, url: spec.url, replicas: status.ready, durationMs: Date.now() - started, notes };
       }
       if (status.state === "failed")
         return this.failed(ns, templateHash, status.reason, started, secretValues);

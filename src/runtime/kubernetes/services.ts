@@ -157,6 +157,10 @@ function statefulSet(
   storageClass: string | undefined,
 ): KubeObject {
   const { container, writable } = serviceContainer(s);
+  // Without the commit: a deploy of the app must not restart its database, and claim templates cannot change.
+  const stable = Object.fromEntries(
+    Object.entries(meta(s.name).labels ?? {}).filter(([k]) => k !== "paas.dev/sha"),
+  );
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -168,7 +172,7 @@ function statefulSet(
       // Deleting the set (the service left .paas.yml) keeps the data; `remove: confirm` deletes the claim.
       persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
       template: {
-        metadata: { labels: { ...meta(s.name).labels, ...selector } },
+        metadata: { labels: { ...stable, ...selector } },
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -185,7 +189,7 @@ function statefulSet(
       },
       volumeClaimTemplates: [
         {
-          metadata: { name: "data", labels: meta(s.name).labels },
+          metadata: { name: "data", labels: stable },
           spec: {
             accessModes: ["ReadWriteOnce"],
             ...(storageClass ? { storageClassName: storageClass } : {}),
