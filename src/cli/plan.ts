@@ -9,6 +9,7 @@ import { detect, diskSource } from "../detect/index.ts";
 import { PaasError } from "../errors.ts";
 import type { Target } from "../names.ts";
 import { planDocker } from "../runtime/docker/plan.ts";
+import { planDockerServices } from "../runtime/docker/services-plan.ts";
 import { kubernetesSettingsFromEnv, planKubernetes, renderManifests } from "../runtime/kubernetes/index.ts";
 import type { KubernetesSettings } from "../runtime/kubernetes/manifests.ts";
 import type { DeploySpec } from "../core/spec.ts";
@@ -91,6 +92,8 @@ export function dockerDryRun(spec: DeploySpec, instance: string | undefined) {
   return {
     runtime: "docker",
     ...planDocker({ spec, instance, deployId: DRY_RUN_DEPLOY_ID, deployedAt: DRY_RUN_DEPLOYED_AT }),
+    // Add-on services: their containers and volumes (passwords are generated at apply time).
+    ...(spec.services.length > 0 ? { services: planDockerServices(spec, instance) } : {}),
   };
 }
 
