@@ -227,7 +227,11 @@ export class Pipeline {
       this.#row(job, "ready", { url: r.url }).catch((e: unknown) =>
         this.#d.log.warn({ err: errText(e), deploymentId: job.deploymentId }, "cannot update the comment"),
       ),
-      this.#d.report.completeCheck(checkRef(job), "success", withNotice(success, job.notice)),
+      this.#d.report.completeCheck(
+        checkRef(job),
+        "success",
+        withNotice(success, `${job.notice ?? ""}${runtimeNotes(r.result.notes)}` || undefined),
+      ),
     ]);
     await this.#d.github.createDeploymentStatus(repo, job.deploymentId, {
       state: "success",
@@ -326,4 +330,9 @@ class Phases {
 
 function checkRef(job: Job) {
   return { repo: job.repo, sha: job.reportSha, appKey: job.app.key };
+}
+
+/** What the runtime says the operator should know (a removed service's data kept or deleted), under the summary. */
+function runtimeNotes(notes: readonly string[] | undefined): string {
+  return (notes ?? []).map((n) => `\n\n**Note:** ${n.replace(/[`*_<>[\]]/g, "")}`).join("");
 }
