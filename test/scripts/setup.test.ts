@@ -380,7 +380,7 @@ test("--print-plan: each part's state and the decision, changing nothing", async
       "engine       ready",
       "caddy        ready",
       "registry     missing: apt: docker-registry apache2-utils",
-      "base-images  missing: apt: debootstrap; build the base images paas-base/{runtime,python,go,rust,noshell}:bookworm with debootstrap (minutes, once)",
+      "base-images  missing: apt: debootstrap; build the base images paas-base/{runtime,python,go,rust,noshell,postgres,redis}:bookworm with debootstrap (minutes, once)",
       "decision: no-root",
       "  sudo apt-get update && sudo apt-get install -y --no-install-recommends docker-registry apache2-utils debootstrap",
       "  sudo bash scripts/base-images.sh",
@@ -421,8 +421,8 @@ test("npm test stops at once, before the type check, naming what to run", async 
   assert.equal(r.code, 1);
   assert.match(
     r.stderr,
-    // The fake engine's images carry no toolchain label: the builders count as out of date.
-    /^paas setup: missing: caddy: caddy \(apt\); registry: docker-registry apache2-utils \(apt\); base-images: debootstrap \(apt\), build the base images paas-base\/\{python,go,rust\}:bookworm with debootstrap \(minutes, once\); shellcheck: shellcheck \(apt\); cluster: the local Kubernetes cluster \(bash scripts\/cluster.sh up; the first build takes a while\)\n/,
+    // The fake engine's images carry no toolchain label: the builders and service images count as out of date.
+    /^paas setup: missing: caddy: caddy \(apt\); registry: docker-registry apache2-utils \(apt\); base-images: debootstrap \(apt\), build the base images paas-base\/\{python,go,rust,postgres,redis\}:bookworm with debootstrap \(minutes, once\); shellcheck: shellcheck \(apt\); cluster: the local Kubernetes cluster \(bash scripts\/cluster.sh up; the first build takes a while\)\n/,
   );
   assert.match(
     r.stderr,
