@@ -108,6 +108,24 @@ describe("Pipeline", () => {
     assert.deepEqual(counted, ["failure"]);
   });
 
+  it("what the runtime notes (a removed service's data kept) is under the success summary", async () => {
+    const { github, platform, pipeline, production } = setUp();
+    platform.rollout = {
+      ok: true,
+      url: "",
+      replicas: 1,
+      durationMs: 1,
+      notes: ["service cache is no longer in .paas.yml: it is stopped and its data kept in volume x.cache"],
+    };
+    await pipeline.run(await production(), undefined);
+    const check = github.lastCheck();
+    assert.equal(check?.conclusion, "success");
+    assert.match(
+      check?.output?.summary ?? "",
+      /\*\*Note:\*\* service cache is no longer in \.paas\.yml: it is stopped and its data kept in volume x\.cache/,
+    );
+  });
+
   it("a URL that does not answer is a failure, never live", async () => {
     const { github, platform, pipeline, production } = setUp();
     platform.probeOk = false;
