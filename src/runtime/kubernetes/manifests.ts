@@ -370,6 +370,7 @@ export function planKubernetes(
       componentLabel: COMPONENT_LABEL,
       passwords: options.servicePasswords,
       storageClass: settings.storageClass,
+      pullSecret: settings.imagePullSecret ? PULL_SECRET_NAME : undefined,
     }),
   );
   objects.push(

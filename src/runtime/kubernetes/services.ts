@@ -47,7 +47,13 @@ type Meta = (name: string, extra?: Partial<ObjectMeta>) => ObjectMeta;
 export function planServiceObjects(
   spec: DeploySpec,
   meta: Meta,
-  options: { componentLabel: string; passwords?: Record<string, string> | undefined; storageClass?: string },
+  options: {
+    componentLabel: string;
+    passwords?: Record<string, string> | undefined;
+    storageClass?: string | undefined;
+    /** The environment's image pull Secret (PAAS_K8S_IMAGE_PULL_SECRET): a mirror of the service images may need it. */
+    pullSecret?: string | undefined;
+  },
 ): KubeObject[] {
   const out: KubeObject[] = [];
   const passwords = options.passwords;
@@ -72,7 +78,7 @@ export function planServiceObjects(
         ports: [{ name: s.type, port: s.port, targetPort: s.port, protocol: "TCP" }],
       },
     });
-    out.push(statefulSet(s, meta, selector, options.storageClass));
+    out.push(statefulSet(s, meta, selector, options));
   }
   out.push(...servicePolicies(spec.services, meta, options.componentLabel));
   return out;
@@ -154,7 +160,7 @@ function statefulSet(
   s: ServiceSpec,
   meta: Meta,
   selector: Record<string, string>,
-  storageClass: string | undefined,
+  o: { storageClass?: string | undefined; pullSecret?: string | undefined },
 ): KubeObject {
   const { container, writable } = serviceContainer(s);
   // Without the commit: a deploy of the app must not restart its database, and claim templates cannot change.
@@ -185,6 +191,7 @@ function statefulSet(
           },
           containers: [container],
           volumes: writable.map((w) => ({ name: w.name, emptyDir: { sizeLimit: "64Mi" } })),
+          ...(o.pullSecret ? { imagePullSecrets: [{ name: o.pullSecret }] } : {}),
         },
       },
       volumeClaimTemplates: [
@@ -192,7 +199,7 @@ function statefulSet(
           metadata: { name: "data", labels: stable },
           spec: {
             accessModes: ["ReadWriteOnce"],
-            ...(storageClass ? { storageClassName: storageClass } : {}),
+            ...(o.storageClass ? { storageClassName: o.storageClass } : {}),
             resources: { requests: { storage: s.storage } },
           },
         },
