@@ -134,7 +134,7 @@ function trustedRemovals(
   return out;
 }
 
-/** Authority keys (environments, branches, domains, secrets) the deployed commit sets differently. */
+/** Authority keys (environments, branches, domains, secrets, service removals) the deployed commit sets differently. */
 export function pendingAuthority(
   deployed: AppConfig,
   trusted: AppConfig | undefined,
@@ -155,6 +155,10 @@ export function pendingAuthority(
     if (!same(a.secrets, b.secrets)) out.push(`environments.${name}.secrets`);
     if (isProtected(name, a) !== isProtected(name, b)) out.push(`environments.${name}.protected`);
   }
+  // Deleting a service's data is the default branch's to confirm.
+  for (const [name, s] of Object.entries(deployed.services))
+    if (s.remove === "confirm" && trusted?.services[name]?.remove !== "confirm")
+      out.push(`services.${name}.remove`);
   if (!same(deployed.secrets, trusted?.secrets ?? [])) out.push("secrets");
   if (!same(deployed.previews.secrets, trusted?.previews.secrets)) out.push("previews.secrets");
   if (deployed.previews.forks !== (trusted?.previews.forks ?? "approve")) out.push("previews.forks");

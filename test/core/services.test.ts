@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { parseConfig, resolveApps } from "../../src/config/load.ts";
 import { planDeploy, type PlatformSettings } from "../../src/core/plan.ts";
 import { serviceDataPath, serviceUrl } from "../../src/core/services.ts";
-import { effectiveConfig } from "../../src/deploy/authorize.ts";
+import { effectiveConfig, pendingAuthority } from "../../src/deploy/authorize.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { parseEnvironment } from "../../src/names.ts";
 import { dockerDryRun } from "../../src/cli/plan.ts";
@@ -111,6 +111,10 @@ test("remove: confirm counts only from the default branch's .paas.yml", () => {
     fromDefault.services.map((s) => s.name),
     ["db"],
   );
+  // The check run of the branch's commit says the confirmation takes effect after merge.
+  const config = (yaml: string) => resolveApps(parseConfig(yaml))[0]!.config;
+  assert.deepEqual(pendingAuthority(config(confirmed), config(listed), "main"), ["services.cache.remove"]);
+  assert.deepEqual(pendingAuthority(config(confirmed), config(confirmed), "main"), []);
   // Confirmed on the default branch, still listed by an older commit: deleted all the same.
   assert.deepEqual(spec(listed, "production", SETTINGS, confirmed).deleteServices, ["cache"]);
 });

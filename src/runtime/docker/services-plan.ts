@@ -82,7 +82,8 @@ export function serviceCreateOptions(
       NanoCpus: SERVICE_LIMITS.nanoCpus,
       Memory: SERVICE_LIMITS.memoryBytes,
       PidsLimit: SERVICE_LIMITS.pids,
-      RestartPolicy: { Name: "unless-stopped" },
+      // No restarts until ready: a crash at start keeps its exit code and logs for the diagnosis.
+      RestartPolicy: { Name: "no" },
       CapDrop: ["ALL"],
       CapAdd: SERVICE_CAPS,
       SecurityOpt: ["no-new-privileges:true"],

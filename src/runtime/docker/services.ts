@@ -102,12 +102,17 @@ export class DockerServices {
       options.progress("service", `${p.service.name} (${p.service.type} ${p.service.version})`);
       const password = (await this.#volumeLabels(p.volume.name))?.[SL.password];
       if (!password) throw new ServiceError(`the volume of service ${p.service.name} disappeared`);
-      const c = await this.#ensureContainer(p, password);
+      const { container: c, previous } = await this.#ensureContainer(p, password);
       const ready = await this.#waitReady(c, p.service, password, options.signal);
       if (!ready.ok) {
         const diagnosis = redactDiagnosis(await this.#diagnose(c, p.service, ready.reason), [password]);
+        // A replacement that does not come up gives way to the container it replaced.
+        if (previous) await this.#restore(c, previous, p.container.name);
         return { ok: false, reason: diagnosis.summary, diagnosis };
       }
+      // Ready: from now on the engine restarts it (after a crash or a host reboot).
+      await c.update({ RestartPolicy: { Name: "unless-stopped" } });
+      if (previous) await this.#removeContainer(previous);
     }
     return { ok: true };
   }
@@ -161,22 +166,44 @@ export class DockerServices {
     return serviceResourceName(this.#instance, namespaceName(target), service);
   }
 
-  async #ensureContainer(p: DockerServicePlan, password: string): Promise<Docker.Container> {
-    const c = this.#docker.getContainer(p.container.name);
+  /**
+   * The service's container: the running one when nothing about it changed; else a new one on
+   * the same volume, the old one stopped and set aside (`previous`) until the new one is ready.
+   */
+  async #ensureContainer(
+    p: DockerServicePlan,
+    password: string,
+  ): Promise<{ container: Docker.Container; previous?: string }> {
+    const name = p.container.name;
+    // Set aside by a deploy that was interrupted: the current container is the one to keep.
+    await this.#removeContainer(`${name}.previous`);
+    const c = this.#docker.getContainer(name);
     const info = await c.inspect().catch((err: unknown) => {
       if (statusOf(err) === 404) return undefined;
       throw err;
     });
     if (info && info.Config.Labels?.[SL.config] === p.container.labels[SL.config]) {
       if (!info.State.Running) await c.start();
-      return c;
+      return { container: c };
     }
-    // Created from another image or version: replaced, on the same volume.
-    if (info) await this.#removeContainer(info.Id);
+    // Pulled first: an image that cannot be had changes nothing.
     const imageId = await this.#image(p.service.image);
+    if (info) {
+      await c.stop({ t: this.#stopTimeout }).catch((err: unknown) => {
+        if (![304, 404].includes(statusOf(err) ?? 0)) throw err;
+      });
+      await c.rename({ name: `${name}.previous` });
+    }
     const created = await this.#docker.createContainer(serviceCreateOptions(p, { imageId, password }));
     await created.start();
-    return created;
+    return info ? { container: created, previous: info.Id } : { container: created };
+  }
+
+  async #restore(failed: Docker.Container, previous: string, name: string): Promise<void> {
+    await this.#removeContainer(failed.id);
+    const old = this.#docker.getContainer(previous);
+    await old.rename({ name });
+    await old.start();
   }
 
   async #waitReady(
