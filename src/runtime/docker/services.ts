@@ -10,6 +10,7 @@
 // volume kept (reported) until the default branch's .paas.yml says
 // `remove: confirm` for it.
 import { randomBytes } from "node:crypto";
+import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
 import { serviceReadyCommand, serviceUrl, type ServiceSpec } from "../../core/services.ts";
 import type { DeploySpec, Diagnosis } from "../../core/spec.ts";
@@ -217,13 +218,17 @@ export class DockerServices {
       signal?.throwIfAborted();
       const info = await c.inspect();
       if (!info.State.Running || info.State.Restarting) return { ok: false, reason: "exited" };
-      const exec = await c.exec({ Cmd: serviceReadyCommand(s), Env: [`REDISCLI_AUTH=${password}`] });
-      await exec.start({ Detach: true });
-      let result = await exec.inspect();
-      while (result.Running) {
-        await sleep(50);
-        result = await exec.inspect();
-      }
+      const exec = await c.exec({
+        Cmd: serviceReadyCommand(s),
+        Env: [`REDISCLI_AUTH=${password}`],
+        AttachStdout: true,
+        AttachStderr: true,
+      });
+      // The engine answers until the command exits; read to the end, which also frees the connection.
+      const output = (await exec.start({})) as NodeJS.ReadableStream;
+      output.resume();
+      await finished(output);
+      const result = await exec.inspect();
       if (result.ExitCode === 0) return { ok: true };
       if (Date.now() > deadline) {
         return {

@@ -196,6 +196,41 @@ describe("add-on services on the Docker runtime", { timeout: 600_000 }, () => {
     assert.equal((await call(caddy.httpPort, host(prod), "GET", "/")).body, sha("b"));
   });
 
+  it("a service image that does not come up fails the deploy and gives way to the one it replaced; a good one keeps the data", async () => {
+    const withCache = (image: string) => {
+      const s = plan(production, v2, sha("b"));
+      return { ...s, services: s.services.map((x) => (x.name === "cache" ? { ...x, image } : x)) };
+    };
+    const cacheId = async () =>
+      (await serviceContainers(production)).find((c) => c.Labels["paas.service"] === "cache")?.Id;
+    const before = await cacheId();
+    // An image without redis-server: its container exits at once.
+    await docker.getImage(SERVICE_IMAGES.postgres).tag({ repo: `${imageRepo}-broken`, tag: "redis" });
+    await docker.getImage(SERVICE_IMAGES.redis).tag({ repo: `${imageRepo}-redis`, tag: "next" });
+    try {
+      const failed = await runtime.apply(withCache(`${imageRepo}-broken:redis`));
+      assert.equal(failed.ok, false);
+      assert.match(
+        failed.ok ? "" : failed.reason,
+        /service cache \(redis\) exited with code \d+ before the app was started/,
+      );
+      assert.equal(await cacheId(), before);
+      const prod = plan(production, v2, sha("b"));
+      assert.equal((await call(caddy.httpPort, host(prod), "GET", "/visits")).body, "3");
+
+      const moved = await runtime.apply(withCache(`${imageRepo}-redis:next`));
+      assert.ok(moved.ok, JSON.stringify(moved));
+      assert.notEqual(await cacheId(), before);
+      assert.equal((await call(caddy.httpPort, host(prod), "GET", "/visits")).body, "4");
+    } finally {
+      for (const ref of [`${imageRepo}-broken:redis`, `${imageRepo}-redis:next`])
+        await docker
+          .getImage(ref)
+          .remove()
+          .catch(() => undefined);
+    }
+  });
+
   it("a service dropped from .paas.yml keeps its data until the default branch confirms removal", async () => {
     const dbOnly = `  db: { type: postgres, version: "15" }`;
     // An app version that no longer uses the cache (the plain test server).
