@@ -22,6 +22,8 @@ import { HttpProber, type Prober } from "../app/probe.ts";
 import { appSecrets, redactRequestsPlugin } from "./redact-github.ts";
 import { probotEnv, type Settings } from "../settings/app.ts";
 import { Reconciler } from "../app/reconcile.ts";
+import { TrustedConfigs } from "../deploy/trust-config.ts";
+import { revivePreview } from "../deploy/revive.ts";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
 export interface ServerDeps {
@@ -78,14 +80,22 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     installation: (id) => probot.auth(id),
     appId: settings.appId,
   });
+  // Created before the deployer it calls back into: `/paas deploy` on a removed preview redeploys through it.
+  let resume: Deployer["resume"] = () => Promise.resolve("the App is starting");
   const forks = new ForkApprovals({
     github,
     workflow: settings.forkWorkflow,
     log,
+    revive: (repo, pr, login) =>
+      revivePreview(repo, pr, login, { github, runtime, resume: (r, d) => resume(r, d) }),
   });
   // One lock for deploys and the reconciler (a Kubernetes Lease across replicas when configured).
   const lock = deps.lock ?? new InProcessLock();
+  const clock = deps.clock ?? { now: () => new Date() };
+  // The default branch's .paas.yml, shared by the deployer (authority) and the reconciler (previews.ttl).
+  const trusted = new TrustedConfigs(github, () => clock.now().getTime());
   const deployer = new Deployer({
+    trusted,
     github,
     forks,
     maxPreviews: settings.maxPreviews,
@@ -95,20 +105,22 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     prober: deps.prober ?? new HttpProber(settings.probeAddress),
     lock,
     verifier: new OidcVerifier({ issuer: settings.oidcIssuer, audience: settings.publicUrl }),
-    clock: deps.clock ?? { now: () => new Date() },
+    clock,
     log,
     platform: settings.platform,
     githubWebUrl,
     buildTimeoutMs: settings.buildTimeoutMs,
     metrics,
   });
+  resume = (r, d) => deployer.resume(r, d);
   const reconciler = new Reconciler({
     github,
     deployer,
     runtime,
     dns: deps.dns,
     lock,
-    clock: deps.clock ?? { now: () => new Date() },
+    clock,
+    trusted,
     log,
     orphanGraceMs: settings.orphanGraceMs,
     buildTimeoutMs: settings.buildTimeoutMs,

@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { startServer, type RunningServer } from "../../src/server/server.ts";
 import { HANDOFF_PATH, handoffAnswerSchema, handoffRefusalSchema } from "../../src/contract/handoff.ts";
 import { BUILD_FAILURE_PATH, buildFailureAnswerSchema } from "../../src/contract/build-failure.ts";
+import type { Clock } from "../../src/app/deployer.ts";
 import type { DnsProvider } from "../../src/dns/types.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
 import { loadSettings, type Settings } from "../../src/settings/app.ts";
@@ -81,7 +82,7 @@ export interface Harness {
  */
 export async function startHarness(
   env: Record<string, string> = {},
-  platform: { runtime?: Runtime; dns?: DnsProvider } = {},
+  platform: { runtime?: Runtime; dns?: DnsProvider; clock?: Clock } = {},
 ): Promise<Harness> {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const github = new FakeGitHub({
@@ -122,7 +123,13 @@ export async function startHarness(
     PAAS_GITHUB_WRITE_INTERVAL_MS: "0",
     ...env,
   });
-  const deps = { runtime: platform.runtime ?? runtime, dns: platform.dns ?? dns };
+  const deps = {
+    runtime: platform.runtime ?? runtime,
+    dns: platform.dns ?? dns,
+    ...(platform.clock ? { clock: platform.clock } : {}),
+  };
+  // One time for the App and GitHub: deployment dates are what the App measures ages by.
+  if (platform.clock) github.now = () => platform.clock!.now();
   const app = await startServer(settings, deps);
 
   const baseRepo = () => ({

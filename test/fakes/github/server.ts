@@ -79,6 +79,8 @@ export interface FakeDeployment {
   payload: unknown;
   description: string | null;
   statuses: { state: string; description: string; environment_url?: string; log_url?: string }[];
+  /** When it was created (GitHub's created_at), by the fake's clock. */
+  createdAt: string;
 }
 export interface FakeCheckRun {
   id: number;
@@ -199,6 +201,8 @@ export class FakeGitHub {
   faults: ((method: string, path: string) => FakeFault | undefined) | undefined;
   /** Handlers of more operations by operationId (test/support adds them); `installationId` is the caller's. */
   readonly handlers = new Map<string, ExtraHandler>();
+  /** The fake's clock (created_at of deployments); tests that move the App's clock move this one too. */
+  now: () => Date = () => new Date();
   #tokens = new Map<string, { installationId: number; expires: number }>();
   #nextId = 1000;
   #server: Server | undefined;
@@ -680,6 +684,7 @@ export class FakeGitHub {
           payload: body.payload,
           description: (body.description as string | null | undefined) ?? null,
           statuses: [],
+          createdAt: this.now().toISOString(),
         };
         // GitHub checks required contexts unless told not to: the App must pass [].
         if (!Array.isArray(body.required_contexts) || body.required_contexts.length > 0) {
@@ -883,7 +888,7 @@ export class FakeGitHub {
       description: d.description,
       transient_environment: d.transient,
       production_environment: d.production,
-      created_at: new Date().toISOString(),
+      created_at: d.createdAt,
     };
   }
 
