@@ -24,6 +24,7 @@ import { probotEnv, type Settings } from "../settings/app.ts";
 import { Reconciler } from "../app/reconcile.ts";
 import { TrustedConfigs } from "../deploy/trust-config.ts";
 import { revivePreview } from "../deploy/revive.ts";
+import { Onboarding } from "../deploy/onboarding.ts";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
 export interface ServerDeps {
@@ -45,6 +46,8 @@ export interface RunningServer {
   reconciler: Reconciler;
   /** The App's metrics (GET /metrics); the reconciler counts its runs here. */
   metrics: PrometheusMetrics;
+  /** Opens the onboarding pull request on repositories the App is installed on. */
+  onboarding: Onboarding;
   /** Stops accepting requests and waits for running deploys. */
   close(): Promise<void>;
 }
@@ -129,7 +132,14 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   });
   // X-GitHub-Delivery ids already handled: the same delivery twice has one effect.
   const handled = new Set<string>();
-  const webhooks = await createNodeMiddleware(paasApp(deployer, forks), {
+  const onboarding = new Onboarding({
+    github,
+    log,
+    appUrl: settings.publicUrl,
+    action: settings.action,
+    workflow: settings.forkWorkflow,
+  });
+  const webhooks = await createNodeMiddleware(paasApp(deployer, forks, onboarding), {
     probot,
     webhooksPath: settings.webhookPath,
   });
@@ -201,10 +211,12 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     deployer,
     metrics,
     reconciler,
+    onboarding,
     async close() {
       closing = true;
       deployer.stop();
       await reconciler.stop();
+      await onboarding.idle();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await deployer.idle();
     },
