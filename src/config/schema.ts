@@ -302,7 +302,11 @@ const previews = z
       .describe(
         "Pull requests from forks: never deploy, or deploy after a maintainer comments /paas deploy.",
       ),
-    ttl: duration.default("7d").describe("Remove a preview after this long without a push."),
+    ttl: duration
+      .default("7d")
+      .describe(
+        "Remove a preview after this long without a push (counted from its newest deployment); a push or /paas deploy brings it back. The default branch's value applies.",
+      ),
     ...overrides,
   })
   .describe("Pull request previews.");
