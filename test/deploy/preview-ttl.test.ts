@@ -28,8 +28,10 @@ run:
     startupTimeout: 30s
     interval: 1s
 previews:
-  ttl: 2d
+  ttl: 30d
 `;
+// The default branch's word: the pull request's own 30d cannot extend its preview's life.
+const MAIN_CONFIG = CONFIG.replace("ttl: 30d", "ttl: 2d");
 
 function browse(url: string): Promise<{ status: number; body: string }> {
   const u = new URL(url);
@@ -89,7 +91,7 @@ describe("previews.ttl on the Docker runtime", () => {
     );
     // The default branch's .paas.yml decides the TTL.
     h.github.setBranch(FULL, "main", "f".repeat(40));
-    h.github.setFile(FULL, "f".repeat(40), ".paas.yml", CONFIG);
+    h.github.setFile(FULL, "f".repeat(40), ".paas.yml", MAIN_CONFIG);
   });
 
   after(async () => {
