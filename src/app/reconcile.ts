@@ -17,6 +17,7 @@ import { buildNotReceivedOutput } from "./report.ts";
 import { removeEnvironment } from "../deploy/teardown.ts";
 import { expirePreviews } from "../deploy/preview-ttl.ts";
 import type { TrustedConfigs } from "../deploy/trust-config.ts";
+import type { Sleeper } from "../deploy/sleep.ts";
 
 /** The GitHub calls the reconciler makes. */
 export type ReconcileGitHub = Pick<
@@ -50,6 +51,8 @@ export interface ReconcilerDeps {
   buildTimeoutMs: number;
   /** The default branch's .paas.yml (previews.ttl); without it previews never expire. */
   trusted?: Pick<TrustedConfigs, "get"> | undefined;
+  /** Scales idle environments to zero (src/deploy/sleep.ts); only on a runtime that can. */
+  sleeper?: Pick<Sleeper, "pass"> | undefined;
 }
 
 /** What one pass did (logged, and read by tests and the reliability suite). */
@@ -61,6 +64,8 @@ export interface ReconcileReport {
   previewsRemoved: number;
   /** Pull requests whose previews were removed after previews.ttl without a push. */
   previewsExpired: number;
+  /** Environments scaled to zero after their sleep duration without a request. */
+  slept: number;
   orphansSeen: number;
   orphansRemoved: number;
   redelivered: number;
@@ -135,6 +140,7 @@ export class Reconciler {
       superseded: 0,
       previewsRemoved: 0,
       previewsExpired: 0,
+      slept: 0,
       orphansSeen: 0,
       orphansRemoved: 0,
       redelivered: 0,
@@ -153,6 +159,9 @@ export class Reconciler {
         const mine = envs.filter((e) => e.repositoryId === repo.repositoryId);
         await this.#step(report, `${repo.owner}/${repo.repo}`, () => this.#repository(repo, mine, report));
       }
+      const sleeper = this.#d.sleeper;
+      if (sleeper)
+        await this.#step(report, "sleep", async () => void (report.slept += await sleeper.pass(repos, envs)));
       const installed = new Set(repos.map((r) => r.repositoryId));
       await this.#step(report, "orphans", () =>
         this.#orphansOf(
@@ -170,6 +179,7 @@ export class Reconciler {
       report.superseded +
       report.previewsRemoved +
       report.previewsExpired +
+      report.slept +
       report.orphansRemoved;
     if (changed + report.redelivered + report.orphansSeen > 0 || report.errors.length > 0)
       this.#d.log.info({ ...report, ms: this.#d.clock.now().getTime() - started }, "reconciled");

@@ -25,6 +25,9 @@ import { Reconciler } from "../app/reconcile.ts";
 import { TrustedConfigs } from "../deploy/trust-config.ts";
 import { revivePreview } from "../deploy/revive.ts";
 import { Onboarding } from "../deploy/onboarding.ts";
+import { Sleeper, WAKING_PAGE } from "../deploy/sleep.ts";
+import { canSleep } from "../runtime/types.ts";
+import { WAKE_HEADER } from "../runtime/docker/caddy.ts";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
 export interface ServerDeps {
@@ -48,6 +51,8 @@ export interface RunningServer {
   metrics: PrometheusMetrics;
   /** Opens the onboarding pull request on repositories the App is installed on. */
   onboarding: Onboarding;
+  /** Scales idle environments to zero and wakes them (undefined when the runtime cannot). */
+  sleeper: Sleeper | undefined;
   /** Stops accepting requests and waits for running deploys. */
   close(): Promise<void>;
 }
@@ -116,7 +121,13 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     metrics,
   });
   resume = (r, d) => deployer.resume(r, d);
+  // Set once listening: Caddy reaches the wake handler on the App's own port unless told otherwise.
+  let wakeUpstream = settings.wakeAddress ?? "";
+  const sleeper = canSleep(deps.runtime)
+    ? new Sleeper({ runtime: deps.runtime, trusted, clock, log, wakeUpstream: () => wakeUpstream })
+    : undefined;
   const reconciler = new Reconciler({
+    sleeper,
     github,
     deployer,
     runtime,
@@ -148,6 +159,9 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const server = createServer((req, res) => {
     // Routed on the normalised path: a variant (`/api/github/webhooks/`, `/x/../api/github/webhooks`)
     // reaches the same handler, with its body limit and delivery dedupe, or none at all.
+    // A sleeping environment's route sends its requests here with the wake header (src/deploy/sleep.ts).
+    if (sleeper && req.headers[WAKE_HEADER.toLowerCase()] !== undefined)
+      return wakeRoute(req, res, sleeper, log);
     const path = normalisePath(req.url);
     if (path === "/healthz" && req.method === "GET") return json(res, 200, { status: "ok" });
     if (path === "/readyz" && req.method === "GET")
@@ -204,6 +218,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   log.info({ port: addr.port }, "paas App listening");
+  wakeUpstream ||= `${addr.family === "IPv6" ? "[::1]" : "127.0.0.1"}:${addr.port}`;
   if (settings.reconcileIntervalMs > 0) reconciler.start(settings.reconcileIntervalMs);
   return {
     url: `http://${host}:${addr.port}`,
@@ -212,6 +227,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     metrics,
     reconciler,
     onboarding,
+    sleeper,
     async close() {
       closing = true;
       deployer.stop();
@@ -322,4 +338,25 @@ function json(res: ServerResponse, status: number, body: unknown): void {
     "content-length": Buffer.byteLength(text),
   });
   res.end(text);
+}
+
+/**
+ * A request for a sleeping environment (its route carries the wake header): the waiting page,
+ * which reloads, while the environment wakes; the request body is not read.
+ */
+function wakeRoute(req: IncomingMessage, res: ServerResponse, sleeper: Sleeper, log: Logger): void {
+  const host = String(req.headers.host ?? "")
+    .replace(/:\d+$/, "")
+    .toLowerCase();
+  void sleeper.wake(host).then(
+    (ok) => log.info({ host, ok }, "woke a sleeping environment"),
+    (e: unknown) => log.warn({ host, err: e instanceof Error ? e.message : String(e) }, "wake failed"),
+  );
+  res.setHeader("connection", "close");
+  res.writeHead(503, {
+    "content-type": "text/html; charset=utf-8",
+    "retry-after": "2",
+    "cache-control": "no-store",
+  });
+  res.end(req.method === "HEAD" ? undefined : WAKING_PAGE);
 }

@@ -121,6 +121,15 @@ const envSchema = z.object({
       .regex(/^[A-Za-z0-9._-]{1,100}\.ya?ml$/, "must be a workflow file name such as paas.yml")
       .default("paas.yml"),
   ),
+  PAAS_WAKE_ADDRESS: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/,
+        "must be host:port, such as 127.0.0.1:3000",
+      )
+      .optional(),
+  ),
   PAAS_ACTION: optionalString.pipe(
     z
       .string()
@@ -162,6 +171,8 @@ export interface Settings {
   forkWorkflow: string;
   /** The Action the onboarding pull request's workflow uses (PAAS_ACTION). */
   action: string;
+  /** host:port at which Caddy reaches the App's wake handler (PAAS_WAKE_ADDRESS); default 127.0.0.1:<the App's port>. */
+  wakeAddress: string | undefined;
   /** Registry prefixes hand-off images must start with; `{owner}` and `{repo}` are the repository's (PAAS_IMAGE_PREFIXES). */
   imagePrefixes: string[];
   /** A queued check with no hand-off after this long fails with "build not received". */
@@ -251,6 +262,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     maxPreviews: e.PAAS_MAX_PREVIEWS,
     forkWorkflow: e.PAAS_FORK_WORKFLOW,
     action: e.PAAS_ACTION,
+    wakeAddress: e.PAAS_WAKE_ADDRESS,
     imagePrefixes: e.PAAS_IMAGE_PREFIXES ?? [...DEFAULT_IMAGE_PREFIXES],
     githubWriteIntervalMs: e.PAAS_GITHUB_WRITE_INTERVAL_MS,
     buildTimeoutMs: durationMs(e.PAAS_BUILD_TIMEOUT),

@@ -34,6 +34,7 @@ import type {
   SecretSource,
 } from "../types.ts";
 import type { CaddyClient } from "./caddy.ts";
+import { AccessLog } from "./access-log.ts";
 import { containerCreateOptions, DEFAULT_INSTANCE, L, planDocker, routeId, scoped } from "./plan.ts";
 
 /** Registry credentials for pulls, by registry host ("ghcr.io", "localhost:5000", "docker.io"). */
@@ -61,6 +62,14 @@ export interface DockerRuntimeOptions {
    * Docker engine (say a staging and a production paas) each see, reconcile and remove only their own.
    */
   instance?: string | undefined;
+  /** File Caddy writes its access log to (PAAS_CADDY_ACCESS_LOG): request activity for sleeping previews. */
+  accessLog?: string | undefined;
+}
+
+/** How a sleeping environment is woken: its health path and how long it may take. */
+export interface WakeOptions {
+  path: string;
+  timeoutMs: number;
 }
 
 export class DockerRuntimeError extends PaasError {
@@ -118,8 +127,10 @@ export class DockerRuntime implements Runtime {
   readonly #routeTimeoutMs: number;
   readonly #instance: string;
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #accessLog: AccessLog | undefined;
 
   constructor(options: DockerRuntimeOptions) {
+    this.#accessLog = options.accessLog ? new AccessLog(options.accessLog) : undefined;
     this.#docker = options.docker;
     this.#caddy = options.caddy;
     this.#secrets = options.secrets;
@@ -186,6 +197,92 @@ export class DockerRuntime implements Runtime {
       });
     }
     return out;
+  }
+
+  /** Hostnames requested since the previous call (Caddy's access log); undefined without one. */
+  async activity(): Promise<Set<string> | undefined> {
+    if (!this.#accessLog) return undefined;
+    // Servers first: the log settings go into them (a fresh or restarted Caddy has none).
+    await this.#caddy.ensureServers();
+    await this.#caddy.enableAccessLog(this.#accessLog.file);
+    return this.#accessLog.hosts();
+  }
+
+  /**
+   * Scales the environment to zero: its route first points at `wakeUpstream` (the App's wake
+   * handler, told by a request header), then its containers stop (kept, to start again).
+   * False when the environment has no containers.
+   */
+  sleep(target: Target, wakeUpstream: string): Promise<boolean> {
+    const ns = namespaceName(target);
+    return this.#locked(ns, async () => {
+      const g = generations(await this.#managed({ namespace: ns }))[0];
+      if (!g) return false;
+      await this.#caddy.setRoute({
+        id: this.#scoped(routeId(ns)),
+        hostnames: splitList(g.labels[L.hostnames]),
+        upstreams: [wakeUpstream],
+        deployId: g.deployId,
+        wake: true,
+      });
+      for (const c of g.containers) {
+        await this.#docker
+          .getContainer(c.id)
+          .stop({ t: this.#stopTimeout })
+          .catch((err: unknown) => {
+            if (statusOf(err) !== 304) throw err; // 304: already stopped
+          });
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Starts a sleeping environment's containers, waits until each answers its health path, then
+   * routes its hostnames to them again. False when it has no containers or they do not become healthy.
+   */
+  wake(target: Target, o: WakeOptions): Promise<boolean> {
+    const ns = namespaceName(target);
+    return this.#locked(ns, async () => {
+      const g = generations(await this.#managed({ namespace: ns }))[0];
+      if (!g) return false;
+      for (const c of g.containers) {
+        await this.#docker
+          .getContainer(c.id)
+          .start()
+          .catch((err: unknown) => {
+            if (statusOf(err) !== 304) throw err; // 304: already running
+          });
+      }
+      const deadline = Date.now() + o.timeoutMs;
+      for (let attempt = 0; ; attempt++) {
+        const now = (await this.#managed({ namespace: ns })).filter(
+          (c) => c.labels[L.deployId] === g.deployId,
+        );
+        const ups = now.map((c) => c.upstream);
+        if (ups.every(Boolean)) {
+          const answers = await Promise.all(
+            ups.map((u) =>
+              httpGet(u!, o.path, 2000).then(
+                (s) => s >= 200 && s < 400,
+                () => false,
+              ),
+            ),
+          );
+          if (answers.every(Boolean)) {
+            await this.#caddy.setRoute({
+              id: this.#scoped(routeId(ns)),
+              hostnames: splitList(g.labels[L.hostnames]),
+              upstreams: ups as string[],
+              deployId: g.deployId,
+            });
+            return true;
+          }
+        }
+        if (Date.now() > deadline) return false;
+        await sleep(Math.min(25 * 2 ** attempt, 500));
+      }
+    });
   }
 
   /**
