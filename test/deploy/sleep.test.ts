@@ -154,6 +154,10 @@ describe("sleeping previews on the Docker runtime", () => {
     assert.deepEqual(await states(), ["exited"], "scaled to zero");
     assert.equal((await h.app.reconciler.run()).slept, 0, "asleep: nothing more to do");
 
+    // Caddy restarted empty (a host reboot): `paas start` restores routes, the sleeping one to the wake handler.
+    await caddy.restart();
+    assert.equal(await parts.runtime.restoreRoutes({ wakeUpstream: new URL(h.app.url).host }), 1);
+
     // The next request: the waiting page (it reloads) while the preview wakes, then the commit.
     const first = await browse(url);
     assert.equal(first.status, 503);

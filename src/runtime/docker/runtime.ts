@@ -288,9 +288,11 @@ export class DockerRuntime implements Runtime {
   /**
    * Rebuilds Caddy's routes from container labels (after a Caddy restart, or
    * published ports changed after an engine restart) and removes routes of
-   * environments that no longer exist. Returns how many routes it set.
+   * environments that no longer exist. With `wakeUpstream`, an environment whose
+   * containers are all stopped (asleep, src/deploy/sleep.ts) gets its wake route back.
+   * Returns how many routes it set.
    */
-  async restoreRoutes(): Promise<number> {
+  async restoreRoutes(o: { wakeUpstream?: string | undefined } = {}): Promise<number> {
     await this.#caddy.ensureServers();
     const managed = await this.#managed({});
     const live = new Map<string, Generation>();
@@ -300,6 +302,23 @@ export class DockerRuntime implements Runtime {
       if (!live.has(ns) && g.containers.every((c) => c.state === "running" && c.upstream)) live.set(ns, g);
     }
     let set = 0;
+    if (o.wakeUpstream) {
+      // The newest generation of each environment (sorted newest first): all stopped means asleep.
+      const newest = new Map<string, Generation>();
+      for (const g of generations(managed))
+        if (!newest.has(g.labels[L.namespace])) newest.set(g.labels[L.namespace], g);
+      for (const [ns, g] of newest) {
+        if (live.has(ns) || !g.containers.every((c) => c.state === "exited")) continue;
+        await this.#caddy.setRoute({
+          id: this.#scoped(routeId(ns)),
+          hostnames: splitList(g.labels[L.hostnames]),
+          upstreams: [o.wakeUpstream],
+          deployId: g.deployId,
+          wake: true,
+        });
+        set++;
+      }
+    }
     for (const [ns, g] of live) {
       await this.#caddy.setRoute({
         id: this.#scoped(routeId(ns)),
