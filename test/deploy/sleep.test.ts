@@ -169,6 +169,16 @@ describe("sleeping previews on the Docker runtime", () => {
     }
     assert.deepEqual({ status: served!.status, body: served!.body }, { status: 200, body: commit });
     assert.deepEqual(await states(), ["running"]);
+    // The header sent straight to the App: the fixed page, nothing read, nothing else served or woken.
+    const direct = await fetch(`${h.app.url}${h.settings.webhookPath}`, {
+      method: "POST",
+      headers: { "x-paas-wake": "1", "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(direct.status, 503);
+    assert.match(await direct.text(), /http-equiv="refresh"/);
+    await h.app.sleeper!.idle();
+    assert.deepEqual(await states(), ["running"]);
     // Awake again: it sleeps again only after another 10 minutes without a request.
     offset = 25 * MINUTE;
     assert.equal((await h.app.reconciler.run()).slept, 0);
