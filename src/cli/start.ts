@@ -24,7 +24,7 @@ async function withDotEnv(io: CliIO): Promise<Env> {
 }
 
 /** Starts (or finds) Caddy and claims its HTTP port now, so a taken port is reported before serving. */
-async function prepareDocker(env: Env, io: CliIO): Promise<() => Promise<number>> {
+async function prepareDocker(env: Env, io: CliIO): Promise<(wakeUpstream: string) => Promise<number>> {
   const settings = dockerSettingsFromEnv(env);
   const state = await ensureCaddy({ adminUrl: settings.caddyAdmin, stateDir: env.PAAS_STATE_DIR });
   if (state === "started") io.err(`started Caddy (admin ${settings.caddyAdmin})`);
@@ -49,7 +49,7 @@ async function prepareDocker(env: Env, io: CliIO): Promise<() => Promise<number>
     }
     throw e;
   }
-  return () => parts.runtime.restoreRoutes();
+  return (wakeUpstream) => parts.runtime.restoreRoutes({ wakeUpstream });
 }
 
 function waitForSignal(io: CliIO): Promise<void> {
@@ -95,7 +95,8 @@ export const startCommand: Command = async (argv, io) => {
     throw e;
   }
   if (restore) {
-    const n = await restore();
+    // Sleeping environments' routes lead to the App's wake handler (PAAS_WAKE_ADDRESS, else its own port).
+    const n = await restore(env.PAAS_WAKE_ADDRESS || `127.0.0.1:${new URL(server.url).port}`);
     if (n > 0) io.err(`restored ${n} route${n === 1 ? "" : "s"} from running containers`);
   }
   io.out(`paas is serving on ${server.url} (webhooks and POST /paas/v1/deployments)`);

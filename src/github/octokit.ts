@@ -19,6 +19,8 @@ import {
   type RepoRef,
 } from "./port.ts";
 
+import * as contents from "./octokit-contents.ts";
+
 const PER_PAGE = 100;
 
 export interface OctokitClients {
@@ -39,6 +41,26 @@ export class OctokitGitHub implements GitHubPort {
     this.#app = clients.app;
     this.#installation = clients.installation;
     this.#appId = clients.appId;
+  }
+
+  async listFiles(r: RepoRef, sha: string) {
+    return contents.listFiles(await this.#installation(r.installationId), r, sha);
+  }
+
+  async createBranch(r: RepoRef, branch: string, sha: string) {
+    return contents.createBranch(await this.#installation(r.installationId), r, branch, sha);
+  }
+
+  async addFile(r: RepoRef, f: { branch: string; path: string; content: string; message: string }) {
+    return contents.addFile(await this.#installation(r.installationId), r, f);
+  }
+
+  async createPull(r: RepoRef, p: { title: string; head: string; base: string; body: string }) {
+    return contents.createPull(await this.#installation(r.installationId), r, p);
+  }
+
+  async pullsFromBranch(r: RepoRef, branch: string) {
+    return contents.pullsFromBranch(await this.#installation(r.installationId), r, branch);
   }
 
   async findInstallation(owner: string, repo: string) {

@@ -22,6 +22,12 @@ import { HttpProber, type Prober } from "../app/probe.ts";
 import { appSecrets, redactRequestsPlugin } from "./redact-github.ts";
 import { probotEnv, type Settings } from "../settings/app.ts";
 import { Reconciler } from "../app/reconcile.ts";
+import { TrustedConfigs } from "../deploy/trust-config.ts";
+import { revivePreview } from "../deploy/revive.ts";
+import { Onboarding } from "../deploy/onboarding.ts";
+import { Sleeper, WAKING_PAGE } from "../deploy/sleep.ts";
+import { canSleep } from "../runtime/types.ts";
+import { WAKE_HEADER } from "../runtime/docker/caddy.ts";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
 export interface ServerDeps {
@@ -43,6 +49,10 @@ export interface RunningServer {
   reconciler: Reconciler;
   /** The App's metrics (GET /metrics); the reconciler counts its runs here. */
   metrics: PrometheusMetrics;
+  /** Opens the onboarding pull request on repositories the App is installed on. */
+  onboarding: Onboarding;
+  /** Scales idle environments to zero and wakes them (undefined when the runtime cannot). */
+  sleeper: Sleeper | undefined;
   /** Stops accepting requests and waits for running deploys. */
   close(): Promise<void>;
 }
@@ -78,14 +88,22 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     installation: (id) => probot.auth(id),
     appId: settings.appId,
   });
+  // Created before the deployer it calls back into: `/paas deploy` on a removed preview redeploys through it.
+  let resume: Deployer["resume"] = () => Promise.resolve("the App is starting");
   const forks = new ForkApprovals({
     github,
     workflow: settings.forkWorkflow,
     log,
+    revive: (repo, pr, login) =>
+      revivePreview(repo, pr, login, { github, runtime, resume: (r, d) => resume(r, d) }),
   });
   // One lock for deploys and the reconciler (a Kubernetes Lease across replicas when configured).
   const lock = deps.lock ?? new InProcessLock();
+  const clock = deps.clock ?? { now: () => new Date() };
+  // The default branch's .paas.yml, shared by the deployer (authority) and the reconciler (previews.ttl).
+  const trusted = new TrustedConfigs(github, () => clock.now().getTime());
   const deployer = new Deployer({
+    trusted,
     github,
     forks,
     maxPreviews: settings.maxPreviews,
@@ -95,20 +113,28 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     prober: deps.prober ?? new HttpProber(settings.probeAddress),
     lock,
     verifier: new OidcVerifier({ issuer: settings.oidcIssuer, audience: settings.publicUrl }),
-    clock: deps.clock ?? { now: () => new Date() },
+    clock,
     log,
     platform: settings.platform,
     githubWebUrl,
     buildTimeoutMs: settings.buildTimeoutMs,
     metrics,
   });
+  resume = (r, d) => deployer.resume(r, d);
+  // Set once listening: Caddy reaches the wake handler on the App's own port unless told otherwise.
+  let wakeUpstream = settings.wakeAddress ?? "";
+  const sleeper = canSleep(deps.runtime)
+    ? new Sleeper({ runtime: deps.runtime, trusted, clock, log, wakeUpstream: () => wakeUpstream })
+    : undefined;
   const reconciler = new Reconciler({
+    sleeper,
     github,
     deployer,
     runtime,
     dns: deps.dns,
     lock,
-    clock: deps.clock ?? { now: () => new Date() },
+    clock,
+    trusted,
     log,
     orphanGraceMs: settings.orphanGraceMs,
     buildTimeoutMs: settings.buildTimeoutMs,
@@ -117,7 +143,14 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   });
   // X-GitHub-Delivery ids already handled: the same delivery twice has one effect.
   const handled = new Set<string>();
-  const webhooks = await createNodeMiddleware(paasApp(deployer, forks), {
+  const onboarding = new Onboarding({
+    github,
+    log,
+    appUrl: settings.publicUrl,
+    action: settings.action,
+    workflow: settings.forkWorkflow,
+  });
+  const webhooks = await createNodeMiddleware(paasApp(deployer, forks, onboarding), {
     probot,
     webhooksPath: settings.webhookPath,
   });
@@ -126,6 +159,9 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const server = createServer((req, res) => {
     // Routed on the normalised path: a variant (`/api/github/webhooks/`, `/x/../api/github/webhooks`)
     // reaches the same handler, with its body limit and delivery dedupe, or none at all.
+    // A sleeping environment's route sends its requests here with the wake header (src/deploy/sleep.ts).
+    if (sleeper && req.headers[WAKE_HEADER.toLowerCase()] !== undefined)
+      return wakeRoute(req, res, sleeper, log);
     const path = normalisePath(req.url);
     if (path === "/healthz" && req.method === "GET") return json(res, 200, { status: "ok" });
     if (path === "/readyz" && req.method === "GET")
@@ -182,6 +218,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   log.info({ port: addr.port }, "paas App listening");
+  wakeUpstream ||= `${addr.family === "IPv6" ? "[::1]" : "127.0.0.1"}:${addr.port}`;
   if (settings.reconcileIntervalMs > 0) reconciler.start(settings.reconcileIntervalMs);
   return {
     url: `http://${host}:${addr.port}`,
@@ -189,10 +226,13 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     deployer,
     metrics,
     reconciler,
+    onboarding,
+    sleeper,
     async close() {
       closing = true;
       deployer.stop();
       await reconciler.stop();
+      await onboarding.idle();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await deployer.idle();
     },
@@ -298,4 +338,25 @@ function json(res: ServerResponse, status: number, body: unknown): void {
     "content-length": Buffer.byteLength(text),
   });
   res.end(text);
+}
+
+/**
+ * A request for a sleeping environment (its route carries the wake header): the waiting page,
+ * which reloads, while the environment wakes; the request body is not read.
+ */
+function wakeRoute(req: IncomingMessage, res: ServerResponse, sleeper: Sleeper, log: Logger): void {
+  const host = String(req.headers.host ?? "")
+    .replace(/:\d+$/, "")
+    .toLowerCase();
+  void sleeper.wake(host).then(
+    (ok) => log.info({ host, ok }, "woke a sleeping environment"),
+    (e: unknown) => log.warn({ host, err: e instanceof Error ? e.message : String(e) }, "wake failed"),
+  );
+  res.setHeader("connection", "close");
+  res.writeHead(503, {
+    "content-type": "text/html; charset=utf-8",
+    "retry-after": "2",
+    "cache-control": "no-store",
+  });
+  res.end(req.method === "HEAD" ? undefined : WAKING_PAGE);
 }

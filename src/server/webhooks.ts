@@ -4,9 +4,10 @@ import type { Probot } from "probot";
 import { onIssueComment } from "../app/approval-handler.ts";
 import type { Deployer } from "../app/deployer.ts";
 import type { ForkApprovals } from "../app/forks.ts";
+import type { Onboarding } from "../deploy/onboarding.ts";
 import { onCheckRunRerequested, onInstallation, onPullRequest, onPush } from "../app/handlers.ts";
 
-export function paasApp(deployer: Deployer, forks?: ForkApprovals) {
+export function paasApp(deployer: Deployer, forks?: ForkApprovals, onboarding?: Onboarding) {
   return (app: Probot): void => {
     app.on(
       ["pull_request.opened", "pull_request.reopened", "pull_request.synchronize", "pull_request.closed"],
@@ -14,7 +15,9 @@ export function paasApp(deployer: Deployer, forks?: ForkApprovals) {
     );
     app.on("push", (ctx) => onPush(deployer, ctx.payload));
     app.on("check_run.rerequested", (ctx) => onCheckRunRerequested(deployer, ctx.payload));
-    app.on(["installation", "installation_repositories"], (ctx) => onInstallation(deployer, ctx.payload));
+    app.on(["installation", "installation_repositories"], (ctx) =>
+      onInstallation(deployer, ctx.payload, onboarding),
+    );
     if (forks) app.on("issue_comment.created", (ctx) => onIssueComment(forks, ctx.payload));
   };
 }

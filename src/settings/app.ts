@@ -121,6 +121,24 @@ const envSchema = z.object({
       .regex(/^[A-Za-z0-9._-]{1,100}\.ya?ml$/, "must be a workflow file name such as paas.yml")
       .default("paas.yml"),
   ),
+  PAAS_WAKE_ADDRESS: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/,
+        "must be host:port, such as 127.0.0.1:3000",
+      )
+      .optional(),
+  ),
+  PAAS_ACTION: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*@[A-Za-z0-9_./-]+$/,
+        "must name an Action as a workflow's uses: does, such as paas-dev/paas/action@v1",
+      )
+      .default("paas-dev/paas/action@v1"),
+  ),
 });
 
 export interface Settings {
@@ -149,8 +167,12 @@ export interface Settings {
   maxWebhookBytes: number;
   /** Live previews per repository (PAAS_MAX_PREVIEWS); undefined: no ceiling. */
   maxPreviews: number | undefined;
-  /** Workflow file dispatched to build an approved fork pull request (PAAS_FORK_WORKFLOW). */
+  /** Workflow file dispatched to build an approved fork pull request (PAAS_FORK_WORKFLOW); the onboarding pull request adds it. */
   forkWorkflow: string;
+  /** The Action the onboarding pull request's workflow uses (PAAS_ACTION). */
+  action: string;
+  /** host:port at which Caddy reaches the App's wake handler (PAAS_WAKE_ADDRESS); default 127.0.0.1:<the App's port>. */
+  wakeAddress: string | undefined;
   /** Registry prefixes hand-off images must start with; `{owner}` and `{repo}` are the repository's (PAAS_IMAGE_PREFIXES). */
   imagePrefixes: string[];
   /** A queued check with no hand-off after this long fails with "build not received". */
@@ -239,6 +261,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     maxWebhookBytes: e.PAAS_MAX_WEBHOOK_BYTES,
     maxPreviews: e.PAAS_MAX_PREVIEWS,
     forkWorkflow: e.PAAS_FORK_WORKFLOW,
+    action: e.PAAS_ACTION,
+    wakeAddress: e.PAAS_WAKE_ADDRESS,
     imagePrefixes: e.PAAS_IMAGE_PREFIXES ?? [...DEFAULT_IMAGE_PREFIXES],
     githubWriteIntervalMs: e.PAAS_GITHUB_WRITE_INTERVAL_MS,
     buildTimeoutMs: durationMs(e.PAAS_BUILD_TIMEOUT),
@@ -268,6 +292,7 @@ export function describeSettings(s: Settings): Record<string, unknown> {
     maxPreviews: s.maxPreviews,
     imagePrefixes: s.imagePrefixes,
     forkWorkflow: s.forkWorkflow,
+    action: s.action,
     githubWriteIntervalMs: s.githubWriteIntervalMs,
     buildTimeoutMs: s.buildTimeoutMs,
     limits: s.platform.limits,
