@@ -243,6 +243,8 @@ export class DockerRuntime implements Runtime {
             if (statusOf(err) !== 304) throw err; // 304: already stopped
           });
       }
+      // Its services sleep too (after the app, which may still be using them).
+      await this.services.stopAll(target);
       return true;
     });
   }
@@ -256,6 +258,8 @@ export class DockerRuntime implements Runtime {
     return this.#locked(ns, async () => {
       const g = generations(await this.#managed({ namespace: ns }))[0];
       if (!g) return false;
+      // Services first, ready before the app starts (as at a deploy).
+      if (!(await this.services.startAll(target))) return false;
       for (const c of g.containers) {
         await this.#docker
           .getContainer(c.id)

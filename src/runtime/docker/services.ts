@@ -12,6 +12,7 @@
 import { randomBytes } from "node:crypto";
 import { finished } from "node:stream/promises";
 import type Docker from "dockerode";
+import { SERVICE_DEFAULTS, type ServiceType } from "../../config/services.ts";
 import { serviceReadyCommand, serviceUrl, type ServiceSpec } from "../../core/services.ts";
 import type { DeploySpec, Diagnosis } from "../../core/spec.ts";
 import { PaasError } from "../../errors.ts";
@@ -153,6 +154,39 @@ export class DockerServices {
     for (const c of await this.#containers(ns)) await this.#removeContainer(c.Id);
     if (target.environment.kind !== "preview") return;
     for (const v of await this.#volumes(ns)) await this.#removeVolume(v.Name);
+  }
+
+  /** Stops the environment's service containers (kept, with their data): a sleeping environment's. */
+  async stopAll(target: Target): Promise<void> {
+    for (const c of await this.#containers(namespaceName(target))) {
+      await this.#docker
+        .getContainer(c.Id)
+        .stop({ t: this.#stopTimeout })
+        .catch((err: unknown) => {
+          if (![304, 404].includes(statusOf(err) ?? 0)) throw err;
+        });
+    }
+  }
+
+  /** Starts them again and waits until each accepts clients, before the app wakes; false when one does not. */
+  async startAll(target: Target): Promise<boolean> {
+    const ns = namespaceName(target);
+    const passwords = new Map(
+      (await this.#volumes(ns)).map((v) => [v.Labels[SL.service], v.Labels[SL.password]]),
+    );
+    for (const info of await this.#containers(ns)) {
+      const type = info.Labels[SL.type] as ServiceType | undefined;
+      const name = info.Labels[SL.service] ?? "";
+      const password = passwords.get(name);
+      if (!type || !Object.hasOwn(SERVICE_DEFAULTS, type) || !password) continue;
+      const c = this.#docker.getContainer(info.Id);
+      await c.start().catch((err: unknown) => {
+        if (statusOf(err) !== 304) throw err;
+      });
+      const s = { name, type, port: SERVICE_DEFAULTS[type].port } as ServiceSpec;
+      if (!(await this.#waitReady(c, s, password, undefined)).ok) return false;
+    }
+    return true;
   }
 
   /** The passwords of an environment's services, to mask them in a diagnosis. */

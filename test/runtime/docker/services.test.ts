@@ -176,6 +176,17 @@ describe("add-on services on the Docker runtime", { timeout: 600_000 }, () => {
     const prod = plan(production, v2, sha("b"));
     assert.deepEqual(JSON.parse((await call(caddy.httpPort, host(prod), "GET", "/notes")).body), ["kept"]);
 
+    // Asleep (scaled to zero), its services stop too; woken, they are ready before the app, data intact.
+    assert.equal(await runtime.sleep(preview, "127.0.0.1:9"), true);
+    assert.deepEqual(
+      (await serviceContainers(preview)).map((c) => c.State),
+      ["exited", "exited"],
+    );
+    assert.equal(await runtime.wake(preview, { path: "/healthz", timeoutMs: 60_000 }), true);
+    assert.deepEqual(JSON.parse((await call(caddy.httpPort, host(spec), "GET", "/notes")).body), [
+      "preview-only",
+    ]);
+
     await runtime.destroy(preview);
     assert.equal((await serviceContainers(preview)).length, 0);
     assert.equal(await volumeExists(runtime.services.volumeName(preview, "db")), false);
