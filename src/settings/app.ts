@@ -12,6 +12,7 @@ import { DockerSettingsError, dockerSettingsFromEnv } from "../runtime/docker/in
 import { KubernetesSettingsError, kubernetesSettingsFromEnv } from "../runtime/kubernetes/index.ts";
 
 import { SettingsError } from "./errors.ts";
+import { loadSealingKey, type SealingKey } from "./sealing-key.ts";
 import { optionalString, positiveInt, readPlatformSettings } from "./platform.ts";
 
 const hostPort = /^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
@@ -184,6 +185,8 @@ export interface Settings {
   /** Environments and DNS records without an owner are removed after this long. */
   orphanGraceMs: number;
   platform: PlatformSettings;
+  /** The key hand-off secrets are sealed to (PAAS_SEALING_KEY, PAAS_SEALING_KEY_PATH, or generated). */
+  sealing: SealingKey;
 }
 
 /** Reads and validates settings. Throws SettingsError listing every problem at once. */
@@ -237,6 +240,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   } else {
     problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH is required: the GitHub App's private key (PEM)");
   }
+  const sealing = loadSealingKey(env, problems);
   const publicUrl = new URL(e.PAAS_PUBLIC_URL);
   if (publicUrl.protocol !== "https:" && publicUrl.protocol !== "http:")
     problems.push("PAAS_PUBLIC_URL must be an http(s) URL");
@@ -269,6 +273,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     reconcileIntervalMs: durationMs(e.PAAS_RECONCILE_INTERVAL),
     orphanGraceMs: durationMs(e.PAAS_ORPHAN_GRACE),
     platform: platform.settings,
+    sealing: sealing!,
   };
 }
 
@@ -278,6 +283,7 @@ export function describeSettings(s: Settings): Record<string, unknown> {
     appId: s.appId,
     privateKey: "(set)",
     webhookSecret: "(set)",
+    sealingKey: `${s.sealing.kid} (${s.sealing.source})`,
     gheHost: s.gheHost ?? "github.com",
     runtime: s.runtime,
     publicUrl: s.publicUrl,

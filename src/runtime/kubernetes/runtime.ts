@@ -14,6 +14,7 @@ import type {
   SecretSource,
 } from "../types.ts";
 import { redactError, Redactor } from "../../redact.ts";
+import { resolveSecretValues } from "../secret-values.ts";
 import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
 import {
   A,
@@ -116,16 +117,11 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async apply(spec: DeploySpec, options: ApplyOptions = {}): Promise<RolloutResult> {
-    let secretValues: Record<string, string> | undefined;
-    if (spec.secrets.length > 0) {
-      if (!this.secrets) {
-        throw new PaasError(
-          "secrets_unavailable",
-          "this app lists secrets but the Kubernetes runtime has no secret source configured (PAAS_K8S_SECRETS_NAMESPACE)",
-        );
-      }
-      secretValues = await this.secrets.get(spec.target, spec.secrets);
-    }
+    // Delivered with the hand-off first, the operator's Secrets for the rest (secret-values.ts).
+    const secretValues =
+      spec.secrets.length > 0
+        ? await resolveSecretValues(spec.target, spec.secrets, options.secrets, this.secrets)
+        : undefined;
     try {
       return await this.rollout(spec, options, secretValues);
     } catch (e) {
@@ -430,6 +426,12 @@ export class KubernetesRuntime implements Runtime {
     if (listed === undefined) return nsObj ? undefined : [];
     const names = listed.split(",").filter(Boolean);
     if (names.length === 0) return [];
+    // What the pods were given (delivered with the hand-off or the operator's): the environment's Secret.
+    const own = await this.client
+      .read<KubernetesObject & { data?: Record<string, string> }>("v1", "Secret", ns, SECRET_NAME)
+      .catch(() => undefined);
+    if (own?.data && names.every((n) => Object.hasOwn(own.data!, n)))
+      return names.map((n) => Buffer.from(own.data![n]!, "base64").toString("utf8"));
     if (!this.secrets) return undefined;
     try {
       return Object.values(await this.secrets.get(target, names));
