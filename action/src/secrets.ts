@@ -77,11 +77,16 @@ export async function fetchSealingKey(appUrl: string, timeoutMs = 30_000): Promi
   const url = `${appUrl.replace(/\/+$/, "")}${SEALING_KEY_PATH}`;
   let res: Response;
   try {
-    res = await fetch(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, {
+      headers: { accept: "application/json" },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (e) {
     throw new SecretsInputError(`cannot read the App's sealing key at ${url}: ${(e as Error).message}`);
   }
-  const parsed = sealingKeyAnswerSchema.safeParse(res.ok ? await res.json().catch(() => undefined) : undefined);
+  const parsed = sealingKeyAnswerSchema.safeParse(
+    res.ok ? await res.json().catch(() => undefined) : undefined,
+  );
   if (!parsed.success)
     throw new SecretsInputError(
       `the App at ${appUrl} did not publish a sealing key (GET ${SEALING_KEY_PATH}: HTTP ${res.status}): update the App to a version that accepts secrets`,
@@ -117,9 +122,7 @@ export async function sealedSecretsFor(f: {
   if (f.available.size === 0 || f.names.length === 0) return undefined;
   const { values, missing } = pickSecrets(f.available, f.names);
   if (missing.length > 0)
-    core.info(
-      `Not in this job's secrets (the App's operator values apply, if any): ${missing.join(", ")}`,
-    );
+    core.info(`Not in this job's secrets (the App's operator values apply, if any): ${missing.join(", ")}`);
   const sent = Object.keys(values);
   if (sent.length === 0) return undefined;
   const key = await fetchSealingKey(f.appUrl);

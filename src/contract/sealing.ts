@@ -118,8 +118,17 @@ export function sealSecrets(
   const iv = randomBytes(12);
   const cipher = createCipheriv("aes-256-gcm", derive(shared, epk, recipient), iv);
   cipher.setAAD(aad(binding));
-  const ct = Buffer.concat([cipher.update(JSON.stringify(values), "utf8"), cipher.final(), cipher.getAuthTag()]);
-  return { kid: key.kid, epk: epk.toString("base64url"), iv: iv.toString("base64url"), ct: ct.toString("base64url") };
+  const ct = Buffer.concat([
+    cipher.update(JSON.stringify(values), "utf8"),
+    cipher.final(),
+    cipher.getAuthTag(),
+  ]);
+  return {
+    kid: key.kid,
+    epk: epk.toString("base64url"),
+    iv: iv.toString("base64url"),
+    ct: ct.toString("base64url"),
+  };
 }
 
 /** Why a sealed blob did not open; the message never holds a value. */
@@ -152,10 +161,16 @@ export function openSealed(
   try {
     const shared = diffieHellman({ privateKey: key.privateKey, publicKey: x25519Public(epk) });
     const ct = Buffer.from(sealed.ct, "base64url");
-    const decipher = createDecipheriv("aes-256-gcm", derive(shared, epk, recipient), Buffer.from(sealed.iv, "base64url"));
+    const decipher = createDecipheriv(
+      "aes-256-gcm",
+      derive(shared, epk, recipient),
+      Buffer.from(sealed.iv, "base64url"),
+    );
     decipher.setAAD(aad(binding));
     decipher.setAuthTag(ct.subarray(ct.length - 16));
-    text = Buffer.concat([decipher.update(ct.subarray(0, ct.length - 16)), decipher.final()]).toString("utf8");
+    text = Buffer.concat([decipher.update(ct.subarray(0, ct.length - 16)), decipher.final()]).toString(
+      "utf8",
+    );
   } catch {
     throw new UnsealError(
       "binding",

@@ -24,7 +24,9 @@ export interface SealingKey {
 
 function fromPem(pem: string, what: string, problems: string[]): KeyObject | undefined {
   try {
-    const key = createPrivateKey(pem.includes("-----BEGIN") ? pem.replace(/\\n/g, "\n") : Buffer.from(pem, "base64"));
+    const key = createPrivateKey(
+      pem.includes("-----BEGIN") ? pem.replace(/\\n/g, "\n") : Buffer.from(pem, "base64"),
+    );
     if (key.asymmetricKeyType === "x25519") return key;
   } catch {
     // reported below, without the value
