@@ -28,8 +28,13 @@ export async function resolveSecretValues(
   target: Target,
   names: readonly string[],
   delivered: Readonly<Record<string, string>> | undefined,
-  source: SecretSource | undefined,
+  operator: {
+    source: SecretSource | undefined;
+    /** The setting that gives the runtime the operator's values (named in the error when unset). */
+    setting: string;
+  },
 ): Promise<Record<string, string>> {
+  const source = operator.source;
   const out = new Map<string, string>();
   const rest: string[] = [];
   for (const name of new Set(names)) {
@@ -42,7 +47,7 @@ export async function resolveSecretValues(
     throw new SecretsMissingError(
       `secrets ${rest.join(", ")} are named in .paas.yml for this environment but have no value: add ${rest.length > 1 ? "them" : "it"} to the GitHub environment "${env}" ` +
         "(Settings → Environments) and pass `secrets: ${{ toJSON(secrets) }}` to the paas Action in a job with " +
-        `\`environment: ${env}\`, or ask the App's operator to provide ${rest.length > 1 ? "them" : "it"}`,
+        `\`environment: ${env}\`, or have the App's operator provide ${rest.length > 1 ? "them" : "it"} (${operator.setting})`,
     );
   }
   if (rest.length > 0 && source) {

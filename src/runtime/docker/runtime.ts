@@ -342,7 +342,10 @@ export class DockerRuntime implements Runtime {
 
   async #apply(spec: DeploySpec, options: ApplyOptions): Promise<RolloutResult> {
     await this.#assertHostnamesFree(spec, namespaceName(spec.target));
-    const secretValues = await resolveSecretValues(spec.target, spec.secrets, options.secrets, this.#secrets);
+    const secretValues = await resolveSecretValues(spec.target, spec.secrets, options.secrets, {
+      source: this.#secrets,
+      setting: "PAAS_SECRETS_DIR",
+    });
     // What a rollout reports or throws can quote what the app printed or what the engine echoed.
     const redactor = new Redactor(Object.values(secretValues));
     try {

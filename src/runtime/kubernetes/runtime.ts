@@ -120,7 +120,10 @@ export class KubernetesRuntime implements Runtime {
     // Delivered with the hand-off first, the operator's Secrets for the rest (secret-values.ts).
     const secretValues =
       spec.secrets.length > 0
-        ? await resolveSecretValues(spec.target, spec.secrets, options.secrets, this.secrets)
+        ? await resolveSecretValues(spec.target, spec.secrets, options.secrets, {
+            source: this.secrets,
+            setting: "PAAS_K8S_SECRETS_NAMESPACE",
+          })
         : undefined;
     try {
       return await this.rollout(spec, options, secretValues);
