@@ -95,9 +95,9 @@ export async function fetchSealingKey(appUrl: string, timeoutMs = 30_000): Promi
 }
 
 /** The claims of the job's OIDC token the seal is bound to (read, not verified: the App verifies). */
-export function tokenBinding(token: string): { repositoryId: string; jti: string } {
+export function tokenBinding(token: string): { repositoryId: string; jti: string; job: string | undefined } {
   const payload = token.split(".")[1] ?? "";
-  let claims: { repository_id?: unknown; jti?: unknown };
+  let claims: { repository_id?: unknown; jti?: unknown; environment?: unknown };
   try {
     claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as typeof claims;
   } catch {
@@ -105,7 +105,12 @@ export function tokenBinding(token: string): { repositoryId: string; jti: string
   }
   if (claims.repository_id === undefined || typeof claims.jti !== "string")
     throw new SecretsInputError("the workflow's OIDC token has no repository_id or jti claim");
-  return { repositoryId: String(claims.repository_id as string | number), jti: claims.jti };
+  return {
+    repositoryId: String(claims.repository_id as string | number),
+    jti: claims.jti,
+    // The GitHub environment the job ran in: the App accepts secrets only from the target's own.
+    job: typeof claims.environment === "string" ? claims.environment : undefined,
+  };
 }
 
 /**
@@ -125,7 +130,17 @@ export async function sealedSecretsFor(f: {
     core.info(`Not in this job's secrets (the App's operator values apply, if any): ${missing.join(", ")}`);
   const sent = Object.keys(values);
   if (sent.length === 0) return undefined;
+  const { job, ...binding } = tokenBinding(f.token);
+  if (job === undefined) {
+    // Repository-level secrets of a job outside any environment are not an environment's: not sent.
+    core.notice(
+      `secrets ${sent.join(", ")} are not sent: this job runs in no GitHub environment; add \`environment: <name>\` to the job (preview for pull requests)`,
+    );
+    return undefined;
+  }
   const key = await fetchSealingKey(f.appUrl);
-  core.info(`Sending ${sent.length} secret(s) sealed to the App's key ${key.kid}: ${sent.join(", ")}`);
-  return sealSecrets(values, key, { ...tokenBinding(f.token), ...f.target });
+  core.info(
+    `Sending ${sent.length} secret(s) of the GitHub environment "${job}", sealed to the App's key ${key.kid}: ${sent.join(", ")}`,
+  );
+  return sealSecrets(values, key, { ...binding, ...f.target });
 }

@@ -45,7 +45,7 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
 
   before(async () => {
     registry = await startRegistry();
-    tokens = await startTokenServer({ repository: "octo-org/hello-app", repository_id: "77" });
+    tokens = await startTokenServer(claims);
     app = await startStandInApp(tokens);
     image = `${registry.host}/octo-org/hello-app`;
   });
@@ -57,6 +57,8 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
     for (const w of workspaces) await rm(w, { recursive: true, force: true });
   });
 
+  // Read at each token request: a test may set the job's GitHub environment.
+  const claims: Record<string, unknown> = { repository: "octo-org/hello-app", repository_id: "77" };
   let firstRef = "";
   let firstLayers: string[] = [];
 
@@ -262,6 +264,7 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
     const db = `postgres://u:${randomSha().slice(0, 24)}@db/preview`;
     const unlisted = `unlisted-${randomSha().slice(0, 24)}`;
     const sha = randomSha();
+    claims.environment = "preview";
     const run = await runAction({
       workspace,
       // What `${{ toJSON(secrets) }}` gives a job in the GitHub environment "preview".
@@ -273,6 +276,7 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
       eventName: "pull_request",
       tokenServer: tokens,
     });
+    delete claims.environment;
     assert.equal(run.code, 0, run.stdout);
     for (const v of [db, unlisted, "ghs_x1y2z3w4"]) {
       assert.ok(run.stdout.includes(`::add-mask::${v}`), `${v} is masked`);

@@ -229,7 +229,7 @@ describe("secrets never reach an output; previews get neither production secrets
     if (github) {
       // The Action fetches the App's key over the hand-off's own URL and binds the seal to the token.
       const key = await fetchSealingKey(h.app.url);
-      const binding = tokenBinding(github.sealedWith ?? token);
+      const { job: _job, ...binding } = tokenBinding(github.sealedWith ?? token);
       body.secrets = sealSecrets(github.secrets, key, {
         ...binding,
         environment: String(body.environment),

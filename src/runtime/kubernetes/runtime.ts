@@ -429,12 +429,8 @@ export class KubernetesRuntime implements Runtime {
     if (listed === undefined) return nsObj ? undefined : [];
     const names = listed.split(",").filter(Boolean);
     if (names.length === 0) return [];
-    // What the pods were given (delivered with the hand-off or the operator's): the environment's Secret.
-    const own = await this.client
-      .read<KubernetesObject & { data?: Record<string, string> }>("v1", "Secret", ns, SECRET_NAME)
-      .catch(() => undefined);
-    if (own?.data && names.every((n) => Object.hasOwn(own.data!, n)))
-      return names.map((n) => Buffer.from(own.data![n]!, "base64").toString("utf8"));
+    // The runtime may not read Secrets in app namespaces (k8s/rbac.yaml): values delivered with a
+    // hand-off and absent from the operator's Secret are not known here, so the logs are withheld.
     if (!this.secrets) return undefined;
     try {
       return Object.values(await this.secrets.get(target, names));
