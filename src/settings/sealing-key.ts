@@ -5,11 +5,13 @@
 //
 //   PAAS_SEALING_KEY        the PEM (PKCS#8) private key itself (Kubernetes: from a Secret)
 //   PAAS_SEALING_KEY_PATH   a file holding it, mode 0600; created (0600) with a new key when missing
-//   neither                 a key generated at each start (a warning says so): a hand-off sealed
+//   neither                 `paas start` on the Docker runtime keeps it in its state folder
+//                           (PAAS_STATE_DIR/sealing-key.pem, withSealingKeyFile); otherwise a key generated at each start (a warning says so): a hand-off sealed
 //                           just before a restart is refused with check `secrets` and is retried
 //                           by re-running the job
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { sealingKeyAnswer, type SealingKeyAnswer } from "../contract/sealing.ts";
 
 export interface SealingKey {
@@ -59,6 +61,19 @@ function fromFile(path: string, problems: string[]): KeyObject | undefined {
     return undefined;
   }
   return fromPem(readFileSync(path, "utf8"), "PAAS_SEALING_KEY_PATH", problems);
+}
+
+/**
+ * The settings with PAAS_SEALING_KEY_PATH defaulted to `<stateDir>/sealing-key.pem` (the folder
+ * created 0700) when the operator set neither variable: a single host keeps its key across restarts.
+ */
+export function withSealingKeyFile(
+  env: Record<string, string | undefined>,
+  stateDir: string,
+): Record<string, string | undefined> {
+  if (env.PAAS_SEALING_KEY?.trim() || env.PAAS_SEALING_KEY_PATH?.trim()) return env;
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  return { ...env, PAAS_SEALING_KEY_PATH: join(stateDir, "sealing-key.pem") };
 }
 
 /** Reads (or creates) the sealing key; problems are pushed, naming the variable and the fix. */

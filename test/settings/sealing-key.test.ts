@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { loadSealingKey } from "../../src/settings/sealing-key.ts";
+import { loadSealingKey, withSealingKeyFile } from "../../src/settings/sealing-key.ts";
 import { loadSettings } from "../../src/settings/app.ts";
 import { SettingsError } from "../../src/settings/errors.ts";
 
@@ -25,6 +25,22 @@ describe("sealing key", () => {
     const again = loadSealingKey({ PAAS_SEALING_KEY_PATH: path }, problems);
     assert.equal(again?.kid, first?.kid, "the kid survives a restart");
     assert.deepEqual(again?.answer, first?.answer);
+  });
+
+  it("`paas start` on one host keeps the key in its state folder unless the operator set one", () => {
+    const state = join(dir, "state", "paas");
+    const env = withSealingKeyFile({}, state);
+    assert.equal(env.PAAS_SEALING_KEY_PATH, join(state, "sealing-key.pem"));
+    assert.equal(statSync(state).mode & 0o777, 0o700);
+    const a = loadSealingKey(env, []);
+    assert.equal(
+      loadSealingKey(withSealingKeyFile({}, state), [])?.kid,
+      a?.kid,
+      "the same key after a restart",
+    );
+    const own = { PAAS_SEALING_KEY_PATH: "/etc/paas/sealing.pem" };
+    assert.deepEqual(withSealingKeyFile(own, state), own);
+    assert.deepEqual(withSealingKeyFile({ PAAS_SEALING_KEY: "pem" }, state), { PAAS_SEALING_KEY: "pem" });
   });
 
   it("a key file others can read is refused with the fix", () => {
