@@ -47,7 +47,8 @@ export async function resolveSecretValues(
     throw new SecretsMissingError(
       `secrets ${rest.join(", ")} are named in .paas.yml for this environment but have no value: add ${rest.length > 1 ? "them" : "it"} to the GitHub environment "${env}" ` +
         "(Settings → Environments) and pass `secrets: ${{ toJSON(secrets) }}` to the paas Action in a job with " +
-        `\`environment: ${env}\`, or have the App's operator provide ${rest.length > 1 ? "them" : "it"} (${operator.setting})`,
+        `\`environment: ${env}\`, or have the App's operator provide ${rest.length > 1 ? "them" : "it"} (${operator.setting}). ` +
+        "A deploy the App resumed after a restart, or a redeploy, carries no GitHub Environment secrets: re-run the workflow job",
     );
   }
   if (rest.length > 0 && source) {
