@@ -20,6 +20,7 @@ import { Reporter } from "../deploy/reporter.ts";
 import { Resumer, type KnownImage } from "../deploy/resume.ts";
 import type { PreviewRemoval } from "../deploy/preview-ttl.ts";
 import { TrustedConfigs } from "../deploy/trust-config.ts";
+import type { SealingKeyPair } from "../deploy/handoff-secrets.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import type { GitHubPort, RepoInfo } from "../github/port.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -78,6 +79,8 @@ export interface DeployerDeps {
   imagePrefixes?: readonly string[] | undefined;
   /** The default branch's .paas.yml (authority); built over `github` when not given. */
   trusted?: TrustedConfigs | undefined;
+  /** The App's sealing key: hand-offs may carry GitHub Environment secrets sealed to it. */
+  sealing?: SealingKeyPair | undefined;
 }
 
 export class Deployer {

@@ -10,7 +10,8 @@ import { startApp } from "../server/start.ts";
 import { SettingsError } from "../settings/errors.ts";
 import { embeddedDefaults } from "../settings/platform.ts";
 import { adminOrigin } from "../runtime/docker/caddy.ts";
-import { ensureCaddy } from "../runtime/docker/caddy-daemon.ts";
+import { defaultStateDir, ensureCaddy } from "../runtime/docker/caddy-daemon.ts";
+import { withSealingKeyFile } from "../settings/sealing-key.ts";
 import { createDockerRuntime, dockerSettingsFromEnv, PrereqError } from "../runtime/docker/index.ts";
 import { args, type CliIO, type Command } from "./io.ts";
 import { serveNextStep, setupNextStep } from "./next-step.ts";
@@ -62,8 +63,10 @@ function waitForSignal(io: CliIO): Promise<void> {
 
 export const startCommand: Command = async (argv, io) => {
   args(argv, {});
-  const env = embeddedDefaults(await withDotEnv(io));
+  let env = embeddedDefaults(await withDotEnv(io));
   const docker = (env.PAAS_RUNTIME || "docker") === "docker";
+  // One host: the sealing key is kept with Caddy's state, so a restart keeps its kid.
+  if (docker) env = withSealingKeyFile(env, env.PAAS_STATE_DIR || defaultStateDir(env));
   const restore = docker ? await prepareDocker(env, io) : undefined;
 
   // In production (the App's image sets NODE_ENV) missing credentials are a settings error, not a setup page.

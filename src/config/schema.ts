@@ -73,7 +73,9 @@ const envMap = z
   .describe("Plain environment variables (never secrets: these are visible in the repository).");
 const secretNames = z
   .array(envVarName)
-  .describe("Names of secrets to expose as environment variables. Values live in the runtime, never here.");
+  .describe(
+    "Names of secrets to expose as environment variables. Values come from the deploying job's GitHub Environment (the Action's `secrets` input, docs/secrets.md), else from the operator; never from here.",
+  );
 
 const healthcheck = z
   .strictObject({

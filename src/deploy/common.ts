@@ -43,6 +43,8 @@ export interface Job {
   resumed?: boolean;
   /** Added to the success summary: authority changes of this commit that take effect after merge. */
   notice?: string;
+  /** Secret values delivered with the hand-off (never logged): they win over the runtime's source. */
+  secrets?: Record<string, string>;
 }
 
 /** What a job is made of; the rest (environment key, PR, timings) derives from it. */
@@ -59,6 +61,7 @@ export interface JobFields {
   since?: number;
   resumed?: boolean;
   notice?: string;
+  secrets?: Record<string, string> | undefined;
 }
 
 export function newJob(f: JobFields, now: number): Job {
@@ -78,6 +81,7 @@ export function newJob(f: JobFields, now: number): Job {
     acceptMs: f.since === undefined ? 0 : now - f.since,
     ...(f.resumed ? { resumed: true } : {}),
     ...(f.notice ? { notice: f.notice } : {}),
+    ...(f.secrets ? { secrets: f.secrets } : {}),
   };
 }
 

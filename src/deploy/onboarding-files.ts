@@ -115,8 +115,9 @@ jobs:
     runs-on: ubuntu-latest
     # Production is protected: the App deploys it only from a job in the GitHub environment
     # "production", so that environment's rules (required reviewers, deployment branches) gate it.
-    # Pull requests and approved fork builds run in no environment (an empty name).
-    environment: \${{ ${onDefault} && 'production' || '' }}
+    # Pull requests run in "preview", whose secrets their previews receive; approved fork builds
+    # run in no environment (an empty name), so fork code never gets a secret.
+    environment: \${{ ${onDefault} && 'production' || github.event_name == 'pull_request' && 'preview' || '' }}
     steps:
       - uses: actions/checkout@v4
         with:
@@ -127,6 +128,8 @@ jobs:
           app-url: ${JSON.stringify(input.appUrl)}
           environment: \${{ inputs.pr && format('preview/pr-{0}', inputs.pr) || '' }}
           sha: \${{ inputs.sha }}
+          # The job's environment secrets; only those .paas.yml names are sealed and sent.
+          secrets: \${{ toJSON(secrets) }}
 `;
 }
 

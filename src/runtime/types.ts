@@ -21,6 +21,12 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** Called as long steps start: "pull", "start", "health", "route", "rollout"… */
   onProgress?: (phase: string, detail?: string) => void;
+  /**
+   * Secret values delivered with the hand-off (the deploying job's GitHub Environment secrets,
+   * opened by the App): they win over the runtime's SecretSource, which supplies only the names
+   * not delivered (src/runtime/secret-values.ts). Never logged; masked in every diagnosis.
+   */
+  secrets?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface Runtime {

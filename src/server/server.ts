@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
 import { acceptedAnswer, HANDOFF_PATH, type HandoffRefusal } from "../contract/handoff.ts";
+import { SEALING_KEY_PATH } from "../contract/sealing.ts";
 import { BUILD_FAILURE_PATH } from "../contract/build-failure.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { paasApp } from "./webhooks.ts";
@@ -119,6 +120,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     githubWebUrl,
     buildTimeoutMs: settings.buildTimeoutMs,
     metrics,
+    sealing: settings.sealing,
   });
   resume = (r, d) => deployer.resume(r, d);
   // Set once listening: Caddy reaches the wake handler on the App's own port unless told otherwise.
@@ -167,6 +169,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     if (path === "/readyz" && req.method === "GET")
       return json(res, closing ? 503 : 200, { status: closing ? "stopping" : "ready" });
     if (path === "/metrics" && req.method === "GET") return void serveMetrics(res, metrics, log);
+    // The public half of the key the Action seals GitHub Environment secrets to (public by design).
+    if (path === SEALING_KEY_PATH && req.method === "GET") return json(res, 200, settings.sealing.answer);
     if (path === HANDOFF_PATH || path === BUILD_FAILURE_PATH) {
       if (req.method !== "POST")
         return json(res, 405, { error: "method_not_allowed", check: "method", message: "use POST" });

@@ -12,6 +12,7 @@ import { DockerSettingsError, dockerSettingsFromEnv } from "../runtime/docker/in
 import { KubernetesSettingsError, kubernetesSettingsFromEnv } from "../runtime/kubernetes/index.ts";
 
 import { SettingsError } from "./errors.ts";
+import { loadSealingKey, type SealingKey } from "./sealing-key.ts";
 import { optionalString, positiveInt, readPlatformSettings } from "./platform.ts";
 
 const hostPort = /^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
@@ -184,6 +185,8 @@ export interface Settings {
   /** Environments and DNS records without an owner are removed after this long. */
   orphanGraceMs: number;
   platform: PlatformSettings;
+  /** The key hand-off secrets are sealed to (PAAS_SEALING_KEY, PAAS_SEALING_KEY_PATH, or generated). */
+  sealing: SealingKey;
 }
 
 /** Reads and validates settings. Throws SettingsError listing every problem at once. */
@@ -216,27 +219,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   }
   if (!parsed.success || "problems" in platform) throw new SettingsError(problems);
   const e = parsed.data;
-  let privateKey: string | undefined;
-  if (e.PRIVATE_KEY) {
-    // Accept the PEM itself, with literal "\n" (one-line env files), or base64 of it.
-    privateKey = e.PRIVATE_KEY.includes("-----BEGIN")
-      ? e.PRIVATE_KEY.replace(/\\n/g, "\n")
-      : Buffer.from(e.PRIVATE_KEY, "base64").toString("utf8");
-    if (!privateKey.includes("-----BEGIN"))
-      problems.push("PRIVATE_KEY must be the App's PEM private key (or its base64)");
-  } else if (e.PRIVATE_KEY_PATH) {
-    try {
-      privateKey = readFileSync(e.PRIVATE_KEY_PATH, "utf8");
-    } catch (err) {
-      problems.push(
-        `PRIVATE_KEY_PATH cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}): point it at the App's .pem file`,
-      );
-    }
-    if (privateKey !== undefined && !privateKey.includes("-----BEGIN"))
-      problems.push("PRIVATE_KEY_PATH must point at a PEM private key file");
-  } else {
-    problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH is required: the GitHub App's private key (PEM)");
-  }
+  const privateKey = readPrivateKey(e, problems);
+  const sealing = loadSealingKey(env, problems);
   const publicUrl = new URL(e.PAAS_PUBLIC_URL);
   if (publicUrl.protocol !== "https:" && publicUrl.protocol !== "http:")
     problems.push("PAAS_PUBLIC_URL must be an http(s) URL");
@@ -269,7 +253,37 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     reconcileIntervalMs: durationMs(e.PAAS_RECONCILE_INTERVAL),
     orphanGraceMs: durationMs(e.PAAS_ORPHAN_GRACE),
     platform: platform.settings,
+    sealing: sealing!,
   };
+}
+
+/** The GitHub App's private key from PRIVATE_KEY (PEM, one-line or base64) or PRIVATE_KEY_PATH; problems are pushed. */
+function readPrivateKey(
+  e: { PRIVATE_KEY?: string | undefined; PRIVATE_KEY_PATH?: string | undefined },
+  problems: string[],
+): string | undefined {
+  let privateKey: string | undefined;
+  if (e.PRIVATE_KEY) {
+    // Accept the PEM itself, with literal "\n" (one-line env files), or base64 of it.
+    privateKey = e.PRIVATE_KEY.includes("-----BEGIN")
+      ? e.PRIVATE_KEY.replace(/\\n/g, "\n")
+      : Buffer.from(e.PRIVATE_KEY, "base64").toString("utf8");
+    if (!privateKey.includes("-----BEGIN"))
+      problems.push("PRIVATE_KEY must be the App's PEM private key (or its base64)");
+  } else if (e.PRIVATE_KEY_PATH) {
+    try {
+      privateKey = readFileSync(e.PRIVATE_KEY_PATH, "utf8");
+    } catch (err) {
+      problems.push(
+        `PRIVATE_KEY_PATH cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}): point it at the App's .pem file`,
+      );
+    }
+    if (privateKey !== undefined && !privateKey.includes("-----BEGIN"))
+      problems.push("PRIVATE_KEY_PATH must point at a PEM private key file");
+  } else {
+    problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH is required: the GitHub App's private key (PEM)");
+  }
+  return privateKey;
 }
 
 /** Settings safe to log: secrets replaced by whether they are set. */
@@ -278,6 +292,7 @@ export function describeSettings(s: Settings): Record<string, unknown> {
     appId: s.appId,
     privateKey: "(set)",
     webhookSecret: "(set)",
+    sealingKey: `${s.sealing.kid} (${s.sealing.source})`,
     gheHost: s.gheHost ?? "github.com",
     runtime: s.runtime,
     publicUrl: s.publicUrl,

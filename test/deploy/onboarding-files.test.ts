@@ -53,7 +53,7 @@ describe("onboarding files", () => {
         // The branch never reaches a GitHub expression: the event names the default branch itself.
         assert.equal(
           wf.jobs.deploy.environment,
-          "${{ github.event_name == 'push' && github.ref_name == github.event.repository.default_branch && 'production' || '' }}",
+          "${{ github.event_name == 'push' && github.ref_name == github.event.repository.default_branch && 'production' || github.event_name == 'pull_request' && 'preview' || '' }}",
         );
       }),
       { numRuns: 300 },

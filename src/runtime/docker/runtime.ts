@@ -24,6 +24,7 @@ import {
 import { PaasError } from "../../errors.ts";
 import { namespaceName, parseEnvironment, type Target } from "../../names.ts";
 import { redactDiagnosis, redactError, Redactor } from "../../redact.ts";
+import { resolveSecretValues } from "../secret-values.ts";
 import type {
   ApplyOptions,
   DeploySpec,
@@ -178,9 +179,10 @@ export class DockerRuntime implements Runtime {
     }
     // The first container that is not running says the most; else the first one.
     const c = current.containers.find((x) => x.state !== "running") ?? current.containers[0]!;
-    const secrets = await this.#secretValues(target, splitList(current.labels[L.secrets])).catch(() => ({}));
+    // The values the container was given (delivered or the operator's): read back from its own environment.
+    const secrets = await this.#containerSecretValues(c.id, splitList(current.labels[L.secrets]));
     const passwords = await this.services.passwords(target).catch(() => []);
-    return this.#diagnoseContainer(c.id, [...Object.values(secrets), ...passwords], undefined);
+    return this.#diagnoseContainer(c.id, [...secrets, ...passwords], undefined);
   }
 
   async list(): Promise<RuntimeEnvironment[]> {
@@ -356,7 +358,13 @@ export class DockerRuntime implements Runtime {
     await this.#assertHostnamesFree(spec, namespaceName(spec.target));
     // Services' volumes and credentials first: their URLs reach the app like secrets.
     const services = await this.services.prepare(spec);
-    const secretValues = { ...(await this.#secretValues(spec.target, spec.secrets)), ...services.env };
+    const secretValues = {
+      ...(await resolveSecretValues(spec.target, spec.secrets, options.secrets, {
+        source: this.#secrets,
+        setting: "PAAS_SECRETS_DIR",
+      })),
+      ...services.env,
+    };
     // What a rollout reports or throws can quote what the app printed or what the engine echoed.
     const redactor = new Redactor([...Object.values(secretValues), ...services.passwords]);
     try {
@@ -529,14 +537,15 @@ export class DockerRuntime implements Runtime {
     }
   }
 
-  async #secretValues(target: Target, names: readonly string[]): Promise<Record<string, string>> {
-    if (names.length === 0) return {};
-    if (!this.#secrets) {
-      throw new DockerRuntimeError(
-        `secrets ${names.join(", ")} are configured but this host has no secrets folder: set PAAS_SECRETS_DIR`,
-      );
-    }
-    return this.#secrets.get(target, names);
+  /** Values of the named variables in a container's environment (what diagnose must mask). */
+  async #containerSecretValues(id: string, names: readonly string[]): Promise<string[]> {
+    if (names.length === 0) return [];
+    const wanted = new Set(names);
+    const env = (await this.#docker.getContainer(id).inspect()).Config.Env ?? [];
+    return env.flatMap((kv) => {
+      const at = kv.indexOf("=");
+      return at > 0 && wanted.has(kv.slice(0, at)) ? [kv.slice(at + 1)] : [];
+    });
   }
 
   /**
