@@ -17,7 +17,7 @@ import { LiveDeployments } from "../deploy/live.ts";
 import { Pipeline } from "../deploy/pipeline.ts";
 import { DeployQueue } from "../deploy/queue.ts";
 import { Reporter } from "../deploy/reporter.ts";
-import { Resumer, type KnownImage } from "../deploy/resume.ts";
+import { Resumer, type DayTwoOptions, type KnownImage } from "../deploy/resume.ts";
 import { TrustedConfigs } from "../deploy/trust-config.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import type { GitHubPort, RepoInfo } from "../github/port.ts";
@@ -192,7 +192,7 @@ export class Deployer {
    */
   deployImage(
     repo: RepoInfo,
-    image: KnownImage & { reason: string },
+    image: KnownImage & { reason: string } & DayTwoOptions,
   ): Promise<{ deploymentId: number; environment: string; url: string }> {
     return this.#resumer.deployImage(repo, image);
   }

@@ -1,5 +1,6 @@
 // Webhook handlers: extract the few facts each event carries and call the core.
 import type { RepoInfo } from "../github/port.ts";
+import type { CheckButtons } from "../deploy/ops-buttons.ts";
 import type { Deployer } from "./deployer.ts";
 
 interface RepoPayload {
@@ -62,6 +63,26 @@ export async function onCheckRunRerequested(
   const repo = repoInfo(p);
   if (!repo) return;
   await d.checkRerequested(repo, p.check_run.head_sha, p.check_run.name);
+}
+
+/** A button on the paas check (src/deploy/ops-buttons.ts): the sender is who clicked. */
+export async function onCheckRunRequestedAction(
+  buttons: CheckButtons,
+  p: RepoPayload & {
+    check_run: { head_sha: string; name: string };
+    requested_action?: { identifier?: string } | null;
+    sender: { login: string } | null;
+  },
+): Promise<void> {
+  const repo = repoInfo(p);
+  const identifier = p.requested_action?.identifier;
+  if (!repo || !identifier || !p.sender) return;
+  await buttons.clicked(repo, {
+    headSha: p.check_run.head_sha,
+    checkName: p.check_run.name,
+    identifier,
+    login: p.sender.login,
+  });
 }
 
 interface InstallationPayload {

@@ -78,6 +78,8 @@ interface Acceptance {
   since: number;
   /** Authority changes of this commit that take effect after merge. */
   notice: string;
+  /** Day two: a recorded image dispatched again (admission.ts): one deploy per token, pinned. */
+  recorded: boolean;
 }
 
 export class Handoffs {
@@ -118,7 +120,9 @@ export class Handoffs {
     const spec = await this.#plan({ repo, reportSha, app: effective, body, env: auth.env });
     const environment = appEnvironmentName(app.key, auth.env);
     const notice = pendingNotice(auth.pending);
-    return this.#once({ repo, spec, app: effective, environment, reportSha, claims, body, since, notice });
+    const recorded = admitted.recorded;
+    const a = { repo, spec, app: effective, environment, reportSha, claims, body, since, notice, recorded };
+    return this.#once(a);
   }
 
   /** The last hand-off accepted in this process for a commit and app (a re-run deploys it again). */
@@ -176,7 +180,9 @@ export class Handoffs {
       [environment, a.app.key, a.spec.image, body.sha].join("|"),
     );
     // Without the digest: a second image for the same commit and environment is not a new deploy.
-    const idem = idempotencyKey(repo, body.sha, environment, a.app.key);
+    // A recorded image dispatched again (day two) is a new deploy of the same commit, once per token.
+    const idem =
+      idempotencyKey(repo, body.sha, environment, a.app.key) + (a.recorded ? `|${claims.jti}` : "");
     const seen = this.#accepted.get(idem);
     if (seen) return { ...(await seen), duplicate: true };
     const accepting = this.#accept(a);
@@ -209,7 +215,10 @@ export class Handoffs {
     // Exactly once across restarts: GitHub's deployments carry the hand-off (sha, app); not the
     // digest, so another image for the same commit is not a second deploy.
     // A failed one may be retried on purpose; any other is this hand-off again.
-    const same = ofEnvironment.find((d) => d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key);
+    // A recorded image dispatched again (day two) is only "the same" as this token's own deployment.
+    const same = a.recorded
+      ? byToken
+      : ofEnvironment.find((d) => d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key);
     const sameState = same ? await github.latestDeploymentState(repo, same.id) : undefined;
     if (same && sameState !== "failure" && sameState !== "error") {
       if (!TERMINAL_STATES.has(sameState ?? "") && !this.#d.queue.isRunning(same.id))
@@ -230,6 +239,7 @@ export class Handoffs {
       runUrl: runUrl(this.#d.githubWebUrl, repo, runId),
       since: a.since,
       notice: a.notice,
+      pinned: a.recorded,
     };
     this.#d.queue.enqueue(newJob(job, this.#d.clock.now().getTime()));
     this.#d.log.info(

@@ -17,7 +17,10 @@ import type { CommitConfigs } from "./configs.ts";
 import { trustedApp, type TrustedConfig, type TrustedConfigs } from "./trust-config.ts";
 
 /** The GitHub calls admission makes. */
-export type AdmissionGitHub = Pick<GitHubPort, "findInstallation" | "repositoryId" | "getPull">;
+export type AdmissionGitHub = Pick<
+  GitHubPort,
+  "findInstallation" | "repositoryId" | "getPull" | "deploymentsOfCommit"
+>;
 
 export interface AdmissionDeps {
   github: AdmissionGitHub;
@@ -35,6 +38,8 @@ export interface Admitted {
   forkPr: number | undefined;
   pr: number | undefined;
   reportSha: string;
+  /** Day two: a dispatched run handing off an image the App recorded for another commit (recordedImage). */
+  recorded: boolean;
 }
 
 const CACHE_TTL_MS = 5 * 60_000;
@@ -76,9 +81,28 @@ export class Admission {
     // A dispatched build of an approved fork PR (forks.ts): bound to that PR's approved head sha.
     const forkPr = await this.#d.forks?.approvedDispatch(repo, claims, body);
     const pr = forkPr ?? pullRequestOf(claims);
+    const recorded =
+      pr === undefined && body.sha !== claims.sha && (await this.#recordedImage(repo, claims, body));
     const reportSha =
-      pr === undefined ? workflowCommit(claims, body) : await this.#pullCommit(repo, pr, body, forkPr);
-    return { repo, config, trusted, forkPr, pr, reportSha };
+      pr === undefined
+        ? recorded
+          ? body.sha
+          : workflowCommit(claims, body)
+        : await this.#pullCommit(repo, pr, body, forkPr);
+    return { repo, config, trusted, forkPr, pr, reportSha, recorded };
+  }
+
+  /**
+   * Day two (docs/day-two.md): a workflow_dispatch run may hand off another commit than its own
+   * only to deploy an image this App already deployed for that commit (GitHub's deployments
+   * record it): the release workflow of a rollback or promotion into a protected environment,
+   * whose job GitHub gated. The environment rules are authorize.ts's, as for any hand-off.
+   */
+  async #recordedImage(repo: RepoInfo, claims: ActionsClaims, body: HandoffTarget): Promise<boolean> {
+    const image = (body as { image?: unknown }).image;
+    if (claims.event_name !== "workflow_dispatch" || typeof image !== "string") return false;
+    const ofCommit = await this.#d.github.deploymentsOfCommit(repo, body.sha);
+    return ofCommit.some((d) => d.payload.image === image && d.payload.sha === body.sha);
   }
 
   /** The app the request names, and the gate's answer (authorize.ts) for it under the default branch's config. */

@@ -2,6 +2,7 @@
 // queue runs, and the small helpers (bounded caches, error text, the app's
 // display name) that would otherwise be written once per module.
 import type { ResolvedApp } from "../config/load.ts";
+import { specConfigDigest } from "../core/operations.ts";
 import type { DeploySpec } from "../core/spec.ts";
 import { PaasError } from "../errors.ts";
 import { description } from "../app/report.ts";
@@ -43,6 +44,8 @@ export interface Job {
   resumed?: boolean;
   /** Added to the success summary: authority changes of this commit that take effect after merge. */
   notice?: string;
+  /** Day two: a chosen recorded image (rollback, promote), so a newer head does not cancel it. */
+  pinned?: boolean;
 }
 
 /** What a job is made of; the rest (environment key, PR, timings) derives from it. */
@@ -59,6 +62,7 @@ export interface JobFields {
   since?: number;
   resumed?: boolean;
   notice?: string;
+  pinned?: boolean;
 }
 
 export function newJob(f: JobFields, now: number): Job {
@@ -78,6 +82,7 @@ export function newJob(f: JobFields, now: number): Job {
     acceptMs: f.since === undefined ? 0 : now - f.since,
     ...(f.resumed ? { resumed: true } : {}),
     ...(f.notice ? { notice: f.notice } : {}),
+    ...(f.pinned ? { pinned: true } : {}),
   };
 }
 
@@ -127,6 +132,8 @@ export function createDeployment(
       digest: spec.digest,
       sha: spec.sha,
       app: spec.target.app,
+      // Day two (src/core/operations.ts): the history tells a config change from a new image.
+      configDigest: specConfigDigest(spec),
       ...(d.jti ? { jti: d.jti } : {}),
     },
   });

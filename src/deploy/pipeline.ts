@@ -27,6 +27,7 @@ import {
 } from "./common.ts";
 import type { LiveDeployments } from "./live.ts";
 import type { Reporter } from "./reporter.ts";
+import { checkActions } from "./ops-buttons.ts";
 
 /** The GitHub calls a deploy makes. */
 export type PipelineGitHub = Pick<
@@ -105,9 +106,10 @@ export class Pipeline {
     if (job.pr !== undefined) {
       const pull = await github.getPull(job.repo, job.pr);
       if (!pull || pull.state !== "open") return "pull request closed";
-      if (pull.headSha !== job.reportSha) return `superseded by ${pull.headSha.slice(0, 7)}`;
+      if (!job.pinned && pull.headSha !== job.reportSha) return `superseded by ${pull.headSha.slice(0, 7)}`;
       return undefined;
     }
+    if (job.pinned) return undefined;
     const env = job.spec.target.environment;
     const branch = env.kind === "named" ? namedEnvironment(job.app.config, env.name)?.branch : undefined;
     const head = branch ? await github.branchHead(job.repo, branch) : undefined;
@@ -227,7 +229,13 @@ export class Pipeline {
       this.#row(job, "ready", { url: r.url }).catch((e: unknown) =>
         this.#d.log.warn({ err: errText(e), deploymentId: job.deploymentId }, "cannot update the comment"),
       ),
-      this.#d.report.completeCheck(checkRef(job), "success", withNotice(success, job.notice)),
+      this.#d.report.completeCheck(
+        checkRef(job),
+        "success",
+        withNotice(success, job.notice),
+        // Day two: Redeploy, Rollback and Destroy/Promote buttons (src/deploy/ops-buttons.ts).
+        checkActions(spec.target.environment, Object.keys(job.app.config.environments)),
+      ),
     ]);
     await this.#d.github.createDeploymentStatus(repo, job.deploymentId, {
       state: "success",

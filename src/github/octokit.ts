@@ -169,6 +169,17 @@ export class OctokitGitHub implements GitHubPort {
     }));
   }
 
+  async deploymentStates(r: RepoRef, id: number): Promise<DeploymentState[]> {
+    const o = await this.#installation(r.installationId);
+    const { data } = await o.rest.repos.listDeploymentStatuses({
+      owner: r.owner,
+      repo: r.repo,
+      deployment_id: id,
+      per_page: PER_PAGE,
+    });
+    return data.map((s) => s.state as DeploymentState);
+  }
+
   async latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined> {
     const o = await this.#installation(r.installationId);
     const { data } = await o.rest.repos.listDeploymentStatuses({
@@ -229,6 +240,20 @@ export class OctokitGitHub implements GitHubPort {
   async updateComment(r: RepoRef, id: number, body: string): Promise<void> {
     const o = await this.#installation(r.installationId);
     await o.rest.issues.updateComment({ owner: r.owner, repo: r.repo, comment_id: id, body });
+  }
+
+  async reactToComment(
+    r: RepoRef,
+    commentId: number,
+    content: "eyes" | "+1" | "-1" | "rocket" | "confused",
+  ): Promise<void> {
+    const o = await this.#installation(r.installationId);
+    await o.rest.reactions.createForIssueComment({
+      owner: r.owner,
+      repo: r.repo,
+      comment_id: commentId,
+      content,
+    });
   }
   // ----- the App's installations and deliveries (the reconciler) -----
 
@@ -418,5 +443,6 @@ function checkBody(u: CheckRunUpdate) {
     ...(u.detailsUrl ? { details_url: u.detailsUrl } : {}),
     ...(u.output ? { output: u.output } : {}),
     ...(u.externalId ? { external_id: u.externalId } : {}),
+    ...(u.actions ? { actions: u.actions } : {}),
   };
 }

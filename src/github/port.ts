@@ -53,6 +53,17 @@ export interface CheckRunUpdate {
   output?: CheckRunOutput;
   /** Durable state on the App's own check run (fork approvals record the approver here). */
   externalId?: string | undefined;
+  /** Buttons on the check run (GitHub allows at most 3); a click is a check_run.requested_action webhook. */
+  actions?: CheckRunAction[] | undefined;
+}
+
+export interface CheckRunAction {
+  /** At most 20 characters. */
+  label: string;
+  /** At most 40 characters. */
+  description: string;
+  /** At most 20 characters: what the webhook's requested_action.identifier says. */
+  identifier: string;
 }
 
 export type DeploymentState = "queued" | "in_progress" | "success" | "failure" | "error" | "inactive";
@@ -142,6 +153,12 @@ export interface GitHubPort {
   listComments(r: RepoRef, issue: number): Promise<{ id: number; body: string; byBot: boolean }[]>;
   createComment(r: RepoRef, issue: number, body: string): Promise<number>;
   updateComment(r: RepoRef, id: number, body: string): Promise<void>;
+  /** Reacts to an issue or PR comment (an existing reaction of the App is success). */
+  reactToComment(
+    r: RepoRef,
+    commentId: number,
+    content: "eyes" | "+1" | "-1" | "rocket" | "confused",
+  ): Promise<void>;
 
   // ----- check runs -----
   createCheckRun(r: RepoRef, headSha: string, name: string, update: CheckRunUpdate): Promise<number>;
@@ -167,6 +184,8 @@ export interface GitHubPort {
     r: RepoRef,
     sha: string,
   ): Promise<{ id: number; environment: string; payload: Record<string, unknown> }[]>;
+  /** States of a deployment's statuses, newest first (first 100). */
+  deploymentStates(r: RepoRef, id: number): Promise<DeploymentState[]>;
   /** State of a deployment's newest status; undefined when it has none. */
   latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined>;
   /** Names of the repository's GitHub environments. */

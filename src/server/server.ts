@@ -22,6 +22,10 @@ import { HttpProber, type Prober } from "../app/probe.ts";
 import { appSecrets, redactRequestsPlugin } from "./redact-github.ts";
 import { probotEnv, type Settings } from "../settings/app.ts";
 import { Reconciler } from "../app/reconcile.ts";
+import { Operations } from "../deploy/ops.ts";
+import { ChatOps } from "../deploy/ops-chatops.ts";
+import { CheckButtons } from "../deploy/ops-buttons.ts";
+import { TrustedConfigs } from "../deploy/trust-config.ts";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
 export interface ServerDeps {
@@ -117,7 +121,20 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   });
   // X-GitHub-Delivery ids already handled: the same delivery twice has one effect.
   const handled = new Set<string>();
-  const webhooks = await createNodeMiddleware(paasApp(deployer, forks), {
+  // Day two: ChatOps and the check run's buttons over one operations use case (src/deploy/ops.ts).
+  const operations = new Operations({
+    github,
+    deployer,
+    runtime,
+    githubWebUrl,
+    trusted: new TrustedConfigs(github, () => Date.now()),
+    workflow: settings.releaseWorkflow,
+  });
+  const dayTwo = {
+    chatops: new ChatOps(github, operations, log),
+    buttons: new CheckButtons(github, operations),
+  };
+  const webhooks = await createNodeMiddleware(paasApp(deployer, forks, dayTwo), {
     probot,
     webhooksPath: settings.webhookPath,
   });

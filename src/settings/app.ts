@@ -121,7 +121,22 @@ const envSchema = z.object({
       .regex(/^[A-Za-z0-9._-]{1,100}\.ya?ml$/, "must be a workflow file name such as paas.yml")
       .default("paas.yml"),
   ),
+  PAAS_RELEASE_WORKFLOW: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}\.ya?ml$/, "must be a workflow file name such as paas-release.yml")
+      .default("paas-release.yml"),
+  ),
 });
+
+/** The release workflow deploys protected environments: never the one approved forks' code runs in. */
+function workflowProblems(fork: string, release: string): string[] {
+  return release === fork
+    ? [
+        `PAAS_RELEASE_WORKFLOW must not be PAAS_FORK_WORKFLOW (${fork}): approved forks' code runs in that workflow, so it may not deploy named environments`,
+      ]
+    : [];
+}
 
 export interface Settings {
   appId: number;
@@ -151,6 +166,11 @@ export interface Settings {
   maxPreviews: number | undefined;
   /** Workflow file dispatched to build an approved fork pull request (PAAS_FORK_WORKFLOW). */
   forkWorkflow: string;
+  /**
+   * Workflow file dispatched to deploy a recorded image into a protected environment (day two:
+   * rollback, promote; PAAS_RELEASE_WORKFLOW). Never the fork workflow: a fork's code runs there.
+   */
+  releaseWorkflow: string;
   /** Registry prefixes hand-off images must start with; `{owner}` and `{repo}` are the repository's (PAAS_IMAGE_PREFIXES). */
   imagePrefixes: string[];
   /** A queued check with no hand-off after this long fails with "build not received". */
@@ -218,6 +238,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const publicUrl = new URL(e.PAAS_PUBLIC_URL);
   if (publicUrl.protocol !== "https:" && publicUrl.protocol !== "http:")
     problems.push("PAAS_PUBLIC_URL must be an http(s) URL");
+  problems.push(...workflowProblems(e.PAAS_FORK_WORKFLOW, e.PAAS_RELEASE_WORKFLOW));
   if (problems.length > 0) throw new SettingsError(problems);
   return {
     appId: Number(e.APP_ID),
@@ -239,6 +260,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     maxWebhookBytes: e.PAAS_MAX_WEBHOOK_BYTES,
     maxPreviews: e.PAAS_MAX_PREVIEWS,
     forkWorkflow: e.PAAS_FORK_WORKFLOW,
+    releaseWorkflow: e.PAAS_RELEASE_WORKFLOW,
     imagePrefixes: e.PAAS_IMAGE_PREFIXES ?? [...DEFAULT_IMAGE_PREFIXES],
     githubWriteIntervalMs: e.PAAS_GITHUB_WRITE_INTERVAL_MS,
     buildTimeoutMs: durationMs(e.PAAS_BUILD_TIMEOUT),
@@ -268,6 +290,7 @@ export function describeSettings(s: Settings): Record<string, unknown> {
     maxPreviews: s.maxPreviews,
     imagePrefixes: s.imagePrefixes,
     forkWorkflow: s.forkWorkflow,
+    releaseWorkflow: s.releaseWorkflow,
     githubWriteIntervalMs: s.githubWriteIntervalMs,
     buildTimeoutMs: s.buildTimeoutMs,
     limits: s.platform.limits,

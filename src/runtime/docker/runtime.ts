@@ -24,16 +24,20 @@ import {
 import { PaasError } from "../../errors.ts";
 import { namespaceName, parseEnvironment, type Target } from "../../names.ts";
 import { redactDiagnosis, redactError, Redactor } from "../../redact.ts";
-import type {
-  ApplyOptions,
-  DeploySpec,
-  Diagnosis,
-  RolloutResult,
-  Runtime,
-  RuntimeEnvironment,
-  SecretSource,
+import {
+  LOGS_WITHHELD_LINE,
+  type ApplyOptions,
+  type DeploySpec,
+  type Diagnosis,
+  type LogOptions,
+  type LogStream,
+  type RolloutResult,
+  type Runtime,
+  type RuntimeEnvironment,
+  type SecretSource,
 } from "../types.ts";
 import type { CaddyClient } from "./caddy.ts";
+import { containerLogs } from "./logs.ts";
 import { containerCreateOptions, DEFAULT_INSTANCE, L, planDocker, routeId, scoped } from "./plan.ts";
 
 /** Registry credentials for pulls, by registry host ("ghcr.io", "localhost:5000", "docker.io"). */
@@ -160,6 +164,25 @@ export class DockerRuntime implements Runtime {
     const c = current.containers.find((x) => x.state !== "running") ?? current.containers[0]!;
     const secrets = await this.#secretValues(target, splitList(current.labels[L.secrets])).catch(() => ({}));
     return this.#diagnoseContainer(c.id, Object.values(secrets), undefined);
+  }
+
+  async logs(target: Target, options: LogOptions): Promise<LogStream[]> {
+    const current = generations(await this.#managed({ namespace: namespaceName(target) }))[0];
+    if (!current) return [];
+    // Masked with the environment's secret values; withheld when they cannot be read.
+    const secrets = await this.#secretValues(target, splitList(current.labels[L.secrets])).catch(
+      () => undefined,
+    );
+    if (!secrets)
+      return current.containers.map((c) => ({
+        source: c.name,
+        lines: [{ time: undefined, text: LOGS_WITHHELD_LINE }],
+      }));
+    return containerLogs(this.#docker, current.containers, {
+      ...options,
+      secrets: Object.values(secrets),
+      demux,
+    });
   }
 
   async list(): Promise<RuntimeEnvironment[]> {

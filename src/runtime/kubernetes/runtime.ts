@@ -8,6 +8,8 @@ import type {
   ApplyOptions,
   DeploySpec,
   Diagnosis,
+  LogOptions,
+  LogStream,
   RolloutResult,
   Runtime,
   RuntimeEnvironment,
@@ -15,6 +17,7 @@ import type {
 } from "../types.ts";
 import { redactError, Redactor } from "../../redact.ts";
 import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
+import { podLogs } from "./logs.ts";
 import {
   A,
   COMPONENT_LABEL,
@@ -421,6 +424,12 @@ export class KubernetesRuntime implements Runtime {
     const values = await this.currentSecretValues(target, ns);
     if (values === undefined) return { ...d, logs: d.logs.length > 0 ? [LOGS_WITHHELD] : [] };
     return new Redactor(values).diagnosis(d);
+  }
+
+  async logs(target: Target, options: LogOptions): Promise<LogStream[]> {
+    const ns = namespaceName(target);
+    if (!(await this.client.read("v1", "Namespace", undefined, ns))) return [];
+    return podLogs(this.client, ns, { ...options, secrets: await this.currentSecretValues(target, ns) });
   }
 
   /** Values of the secrets named on the namespace; undefined when they cannot be read. */

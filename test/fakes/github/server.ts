@@ -91,6 +91,8 @@ export interface FakeCheckRun {
   detailsUrl?: string;
   externalId?: string;
   startedAt?: string;
+  /** The buttons the App put on the check run (requested_action). */
+  actions?: { label: string; description: string; identifier: string }[];
 }
 export interface FakeComment {
   id: number;
@@ -186,6 +188,8 @@ export class FakeGitHub {
   readonly environments = new Map<string, Set<string>>();
   readonly checkRuns: (FakeCheckRun & { repo: string })[] = [];
   readonly comments: (FakeComment & { repo: string })[] = [];
+  /** Reactions to issue comments, as GitHub keeps one per user and content. */
+  readonly reactions: { repo: string; commentId: number; content: string }[] = [];
   readonly installations = new Map<number, { account: string; accountId: number }>();
   readonly permissions = new Map<string, string>();
   /** Workflow dispatches received (POST …/actions/workflows/{id}/dispatches). */
@@ -441,6 +445,21 @@ export class FakeGitHub {
 
   commentsOf(fullName: string, issue: number): FakeComment[] {
     return this.comments.filter((c) => c.repo === fullName.toLowerCase() && c.issue === issue);
+  }
+
+  /** A user's comment (the webhook's comment): the App may react to it. Returns its id. */
+  addUserComment(fullName: string, issue: number, body: string): number {
+    const id = this.#nextId++;
+    this.comments.push({
+      repo: fullName.toLowerCase(),
+      id,
+      issue,
+      body,
+      userType: "User",
+      viaApp: false,
+      updates: 0,
+    });
+    return id;
   }
 
   environmentsOf(fullName: string): string[] {
@@ -810,6 +829,23 @@ export class FakeGitHub {
         this.comments.push(c);
         return send(201, this.#commentJson(c));
       }
+      case "reactions/create-for-issue-comment": {
+        if (!this.comments.some((c) => c.repo === full && c.id === Number(p.comment_id)))
+          return send(404, { message: "Not Found" });
+        const content = String(body.content);
+        const known = this.reactions.some(
+          (r) => r.repo === full && r.commentId === Number(p.comment_id) && r.content === content,
+        );
+        // GitHub answers 200 with the existing reaction when this user already reacted so.
+        if (!known) this.reactions.push({ repo: full, commentId: Number(p.comment_id), content });
+        return send(known ? 200 : 201, {
+          id: this.#nextId++,
+          node_id: "R",
+          content,
+          user: { login: "paas[bot]", type: "Bot" },
+          created_at: now,
+        });
+      }
       case "issues/update-comment": {
         const c = this.comments.find((x) => x.repo === full && x.id === Number(p.comment_id));
         if (!c) return send(404, { message: "Not Found" });
@@ -858,6 +894,7 @@ export class FakeGitHub {
     if (c.status === "completed" && !c.conclusion) return "conclusion is required when status is completed";
     if (typeof body.details_url === "string") c.detailsUrl = body.details_url;
     if (typeof body.external_id === "string") c.externalId = body.external_id;
+    if (Array.isArray(body.actions)) c.actions = body.actions as FakeCheckRun["actions"];
     const output = body.output as
       | { title?: string; summary?: string; text?: string; annotations?: FakeCheckRun["annotations"] }
       | undefined;
