@@ -89,7 +89,11 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   });
   // One lock for deploys and the reconciler (a Kubernetes Lease across replicas when configured).
   const lock = deps.lock ?? new InProcessLock();
+  // The default branch's .paas.yml, shared by deploys and day-two operations: a push there
+  // invalidates it for both at once.
+  const trusted = new TrustedConfigs(github, () => (deps.clock ?? { now: () => new Date() }).now().getTime());
   const deployer = new Deployer({
+    trusted,
     github,
     forks,
     maxPreviews: settings.maxPreviews,
@@ -127,7 +131,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     deployer,
     runtime,
     githubWebUrl,
-    trusted: new TrustedConfigs(github, () => Date.now()),
+    trusted,
     workflow: settings.releaseWorkflow,
   });
   const dayTwo = {
