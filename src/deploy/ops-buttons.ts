@@ -77,14 +77,12 @@ export class CheckButtons {
       (d) => (typeof d.payload.app === "string" ? d.payload.app : "") === appKey,
     );
     const command = deployed ? buttonCommand(click.identifier, deployed.environment) : undefined;
+    const env = deployed ? parseAppEnvironment(deployed.environment)?.environment : undefined;
     const result = command
       ? await this.#ops.run(repo, {
           login: click.login,
           command,
-          pr:
-            deployed && parseAppEnvironment(deployed.environment)?.environment.kind === "preview"
-              ? (parseAppEnvironment(deployed.environment)!.environment as { pr: number }).pr
-              : undefined,
+          pr: env?.kind === "preview" ? env.pr : undefined,
         })
       : { ok: false, text: "This check run has no deployment of this App to operate on." };
     const op = command?.op ?? "operation";
