@@ -230,6 +230,7 @@ export class Handoffs {
       environment,
       reportSha,
       jti: claims.jti,
+      pinned: a.recorded,
     });
     // The signed claim wins over the body's run id.
     const runId = claims.run_id ?? (body.runId !== undefined ? String(body.runId) : undefined);

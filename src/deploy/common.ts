@@ -118,7 +118,7 @@ export function runUrl(web: string, repo: RepoInfo, runId: string | undefined): 
 export function createDeployment(
   github: Pick<GitHubPort, "createDeployment">,
   repo: RepoInfo,
-  d: { spec: DeploySpec; environment: string; reportSha: string; jti?: string },
+  d: { spec: DeploySpec; environment: string; reportSha: string; jti?: string; pinned?: boolean | undefined },
 ): Promise<number> {
   const { spec } = d;
   return github.createDeployment(repo, {
@@ -135,6 +135,8 @@ export function createDeployment(
       // Day two (src/core/operations.ts): the history tells a config change from a new image.
       configDigest: specConfigDigest(spec),
       ...(d.jti ? { jti: d.jti } : {}),
+      // Day two: a chosen image; a resume after a restart keeps it from being superseded.
+      ...(d.pinned ? { pinned: "true" } : {}),
     },
   });
 }

@@ -78,7 +78,10 @@ export class Resumer {
     if (typeof planned === "string") return planned;
     const { queue, clock } = this.#d;
     const fields = { seq: queue.nextSeq(), repo, ...planned, environment: d.environment };
-    queue.enqueue(newJob({ ...fields, deploymentId: d.id, reportSha: d.sha, resumed: true }, now(clock)));
+    const pinned = d.payload.pinned === "true";
+    queue.enqueue(
+      newJob({ ...fields, deploymentId: d.id, reportSha: d.sha, resumed: true, pinned }, now(clock)),
+    );
     this.#d.log.info({ environment: d.environment, sha, deploymentId: d.id }, "deployment resumed");
     return undefined;
   }
@@ -107,6 +110,7 @@ export class Resumer {
       spec,
       environment: k.environment,
       reportSha,
+      pinned: k.pinned,
     });
     const { queue, clock } = this.#d;
     const fields = { seq: queue.nextSeq(), repo, ...planned, environment: k.environment };
