@@ -12,8 +12,10 @@ import {
  * What this Action sends: the contract's request (src/contract/handoff.ts)
  * with the fields the Action always knows made required.
  */
-export type HandoffRequest = Required<Omit<ContractRequest, "runId" | "digest">> & {
+export type HandoffRequest = Required<Omit<ContractRequest, "runId" | "digest" | "secrets">> & {
   digest: string;
+  /** The named GitHub Environment secrets, sealed to the App's key; absent when there are none. */
+  secrets?: ContractRequest["secrets"];
   /** Omitted when unknown (the App requires a positive number when present). */
   runId: number | undefined;
 };

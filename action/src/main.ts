@@ -15,6 +15,7 @@ import {
 import { ConfigError } from "../../src/errors.ts";
 import { handOff, type HandoffOutcome } from "./handoff.ts";
 import { handOffRecorded } from "./recorded.ts";
+import { namedSecrets, readSecretsInput, sealedSecretsFor } from "./secrets.ts";
 import { buildFailureRequest, sendBuildFailure, type FailedStep } from "./build-failure.ts";
 import {
   defaultImage,
@@ -54,6 +55,8 @@ export async function run(
 }
 
 async function main(env: Record<string, string | undefined>, docker: Docker): Promise<void> {
+  // First: every secret value is masked before anything can print it.
+  const secrets = readSecretsInput(env.INPUT_SECRETS);
   const s = parseSettings(env);
   if (s.auth) core.setSecret(s.auth.password);
   // Day two: a recorded image for a protected environment, nothing to build (recorded.ts).
@@ -202,6 +205,13 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
     } else {
       const started = Date.now();
       const token = await core.getIDToken(s.appUrl);
+      const sealed = await sealedSecretsFor({
+        appUrl: s.appUrl,
+        token,
+        available: secrets,
+        names: namedSecrets(prepared.app.config),
+        target: { environment, app: appKey, sha: s.sha },
+      });
       answer = await handOff(
         s.appUrl,
         {
@@ -213,6 +223,7 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
           digest: pushed.digest,
           app: appKey,
           runId: s.runId,
+          ...(sealed ? { secrets: sealed } : {}),
         },
         token,
         {

@@ -18,7 +18,9 @@ import { Pipeline } from "../deploy/pipeline.ts";
 import { DeployQueue } from "../deploy/queue.ts";
 import { Reporter } from "../deploy/reporter.ts";
 import { Resumer, type DayTwoOptions, type KnownImage } from "../deploy/resume.ts";
+import type { PreviewRemoval } from "../deploy/preview-ttl.ts";
 import { TrustedConfigs } from "../deploy/trust-config.ts";
+import type { SealingKeyPair } from "../deploy/handoff-secrets.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import type { GitHubPort, RepoInfo } from "../github/port.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -77,6 +79,8 @@ export interface DeployerDeps {
   imagePrefixes?: readonly string[] | undefined;
   /** The default branch's .paas.yml (authority); built over `github` when not given. */
   trusted?: TrustedConfigs | undefined;
+  /** The App's sealing key: hand-offs may carry GitHub Environment secrets sealed to it. */
+  sealing?: SealingKeyPair | undefined;
 }
 
 export class Deployer {
@@ -151,10 +155,13 @@ export class Deployer {
     await this.#events.pullRequestUpdated(repo, pr, headSha, o);
   }
 
-  /** PR closed or merged: remove its previews everywhere and say so in the comment. */
-  async pullRequestClosed(repo: RepoInfo, pr: number): Promise<void> {
+  /**
+   * PR closed or merged: remove its previews everywhere and say so in the comment.
+   * With `expiry` (src/deploy/preview-ttl.ts) the pull request stays open.
+   */
+  async pullRequestClosed(repo: RepoInfo, pr: number, expiry?: PreviewRemoval): Promise<void> {
     this.noteRepository(repo);
-    await this.#events.pullRequestClosed(repo, pr);
+    await this.#events.pullRequestClosed(repo, pr, expiry);
   }
 
   /** Push: queue the check on the head commit when the branch deploys an environment. */

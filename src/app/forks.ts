@@ -17,6 +17,7 @@ import {
   type CheckRunUpdate,
   type GitHubPort,
   type Permission,
+  type RepoInfo,
   type RepoRef,
 } from "../github/port.ts";
 import { appCheckName, previewPr } from "../names.ts";
@@ -67,6 +68,12 @@ export interface ForkApprovalsDeps {
   /** File name of the workflow to dispatch (PAAS_FORK_WORKFLOW), e.g. paas.yml. */
   workflow: string;
   log: ForkLogger;
+  /**
+   * `/paas deploy` on a pull request from the repository itself: brings back its removed
+   * preview (src/deploy/revive.ts) and returns the answer. Without it the command is only explained.
+   */
+  revive?:
+    ((repo: RepoInfo, pr: { number: number; headSha: string }, login: string) => Promise<string>) | undefined;
 }
 
 /** The issue_comment facts the approval needs. */
@@ -149,7 +156,7 @@ export class ForkApprovals implements ForkGate {
   }
 
   /** issue_comment.created: handles `/paas deploy` on a fork's pull request. Other comments change nothing. */
-  async commented(repo: RepoRef, c: ApprovalComment): Promise<void> {
+  async commented(repo: RepoInfo, c: ApprovalComment): Promise<void> {
     const command = parseApprovalCommand(c.body);
     if (!command || !c.isPullRequest || c.userType === "Bot") return;
     const pr = c.issueNumber;
@@ -157,6 +164,15 @@ export class ForkApprovals implements ForkGate {
     if (!pull || pull.state !== "open") return;
     const fork = pull.headRepoId !== pull.baseRepoId;
     const who = `@${escapeMarkdown(c.login)}`;
+    if (!fork && this.#d.revive) {
+      const answer = await this.#d.revive(
+        repo,
+        { number: pr, headSha: pull.headSha },
+        escapeMarkdown(c.login),
+      );
+      await this.#d.github.createComment(repo, pr, answer);
+      return;
+    }
     if (!fork) {
       await this.#answer(
         repo,

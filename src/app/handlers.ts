@@ -2,6 +2,7 @@
 import type { RepoInfo } from "../github/port.ts";
 import type { CheckButtons } from "../deploy/ops-buttons.ts";
 import type { Deployer } from "./deployer.ts";
+import type { Onboarding } from "../deploy/onboarding.ts";
 
 interface RepoPayload {
   repository?: {
@@ -93,8 +94,11 @@ interface InstallationPayload {
   repositories_removed?: { id?: number; name?: string }[];
 }
 
-/** Keeps the installation cache in step: new repositories are known at once, removed ones are refused at once. */
-export function onInstallation(d: Deployer, p: InstallationPayload): void {
+/**
+ * Keeps the installation cache in step: new repositories are known at once, removed ones are refused at once.
+ * Repositories the App was just installed on get the onboarding pull request (src/deploy/onboarding.ts).
+ */
+export function onInstallation(d: Deployer, p: InstallationPayload, onboarding?: Onboarding): void {
   const account = p.installation.account;
   if (p.action === "deleted" || p.action === "suspend") {
     d.forgetInstallation(p.installation.id);
@@ -102,14 +106,14 @@ export function onInstallation(d: Deployer, p: InstallationPayload): void {
   }
   const login = account?.login ?? account?.slug;
   if (!account || !login) return;
-  for (const r of [...(p.repositories ?? []), ...(p.repositories_added ?? [])]) {
-    d.noteRepository({
-      owner: login,
-      repo: r.name,
-      installationId: p.installation.id,
-      repositoryId: r.id,
-      ownerId: account.id,
-    });
-  }
+  const added: RepoInfo[] = [...(p.repositories ?? []), ...(p.repositories_added ?? [])].map((r) => ({
+    owner: login,
+    repo: r.name,
+    installationId: p.installation.id,
+    repositoryId: r.id,
+    ownerId: account.id,
+  }));
+  for (const r of added) d.noteRepository(r);
+  if (onboarding && (p.action === "created" || p.action === "added")) onboarding.repositoriesAdded(added);
   for (const r of p.repositories_removed ?? []) if (r.id !== undefined) d.forgetRepository(r.id);
 }

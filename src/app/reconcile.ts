@@ -15,6 +15,9 @@ import { TERMINAL_STATES, type DeploymentRecord, type GitHubPort, type RepoInfo 
 import type { Lock } from "./lock.ts";
 import { buildNotReceivedOutput } from "./report.ts";
 import { removeEnvironment } from "../deploy/teardown.ts";
+import { expirePreviews } from "../deploy/preview-ttl.ts";
+import type { TrustedConfigs } from "../deploy/trust-config.ts";
+import type { Sleeper } from "../deploy/sleep.ts";
 
 /** The GitHub calls the reconciler makes. */
 export type ReconcileGitHub = Pick<
@@ -46,6 +49,10 @@ export interface ReconcilerDeps {
   redeliverWindowMs: number;
   /** A check still queued this long after its push fails with "build not received" (PAAS_BUILD_TIMEOUT). */
   buildTimeoutMs: number;
+  /** The default branch's .paas.yml (previews.ttl); without it previews never expire. */
+  trusted?: Pick<TrustedConfigs, "get"> | undefined;
+  /** Scales idle environments to zero (src/deploy/sleep.ts); only on a runtime that can. */
+  sleeper?: Pick<Sleeper, "pass"> | undefined;
 }
 
 /** What one pass did (logged, and read by tests and the reliability suite). */
@@ -55,6 +62,10 @@ export interface ReconcileReport {
   failed: number;
   superseded: number;
   previewsRemoved: number;
+  /** Pull requests whose previews were removed after previews.ttl without a push. */
+  previewsExpired: number;
+  /** Environments scaled to zero after their sleep duration without a request. */
+  slept: number;
   orphansSeen: number;
   orphansRemoved: number;
   redelivered: number;
@@ -128,6 +139,8 @@ export class Reconciler {
       failed: 0,
       superseded: 0,
       previewsRemoved: 0,
+      previewsExpired: 0,
+      slept: 0,
       orphansSeen: 0,
       orphansRemoved: 0,
       redelivered: 0,
@@ -146,6 +159,9 @@ export class Reconciler {
         const mine = envs.filter((e) => e.repositoryId === repo.repositoryId);
         await this.#step(report, `${repo.owner}/${repo.repo}`, () => this.#repository(repo, mine, report));
       }
+      const sleeper = this.#d.sleeper;
+      if (sleeper)
+        await this.#step(report, "sleep", async () => void (report.slept += await sleeper.pass(repos, envs)));
       const installed = new Set(repos.map((r) => r.repositoryId));
       await this.#step(report, "orphans", () =>
         this.#orphansOf(
@@ -158,7 +174,13 @@ export class Reconciler {
       release();
     }
     const changed =
-      report.resumed + report.failed + report.superseded + report.previewsRemoved + report.orphansRemoved;
+      report.resumed +
+      report.failed +
+      report.superseded +
+      report.previewsRemoved +
+      report.previewsExpired +
+      report.slept +
+      report.orphansRemoved;
     if (changed + report.redelivered + report.orphansSeen > 0 || report.errors.length > 0)
       this.#d.log.info({ ...report, ms: this.#d.clock.now().getTime() - started }, "reconciled");
     return report;
@@ -254,7 +276,28 @@ export class Reconciler {
         }),
       ),
     );
+    await this.#expire(repo, envs, closed, report);
     if (first) this.#known.add(repo.repositoryId);
+  }
+
+  /** Previews of open pull requests with no push for previews.ttl (src/deploy/preview-ttl.ts). */
+  async #expire(
+    repo: RepoInfo,
+    envs: RuntimeEnvironment[],
+    closed: Set<number>,
+    report: ReconcileReport,
+  ): Promise<void> {
+    if (!this.#d.trusted) return;
+    const { github, deployer } = this.#d;
+    const live = envs.filter(
+      (e) => e.target.environment.kind === "preview" && !closed.has(e.target.environment.pr),
+    );
+    report.previewsExpired += await expirePreviews(repo, live, {
+      github,
+      trusted: this.#d.trusted,
+      clock: this.#d.clock,
+      remove: (r, pr, removal) => deployer.pullRequestClosed(r, pr, removal),
+    });
   }
 
   /**

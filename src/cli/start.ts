@@ -10,7 +10,8 @@ import { startApp } from "../server/start.ts";
 import { SettingsError } from "../settings/errors.ts";
 import { embeddedDefaults } from "../settings/platform.ts";
 import { adminOrigin } from "../runtime/docker/caddy.ts";
-import { ensureCaddy } from "../runtime/docker/caddy-daemon.ts";
+import { defaultStateDir, ensureCaddy } from "../runtime/docker/caddy-daemon.ts";
+import { withSealingKeyFile } from "../settings/sealing-key.ts";
 import { createDockerRuntime, dockerSettingsFromEnv, PrereqError } from "../runtime/docker/index.ts";
 import { args, type CliIO, type Command } from "./io.ts";
 import { serveNextStep, setupNextStep } from "./next-step.ts";
@@ -24,7 +25,7 @@ async function withDotEnv(io: CliIO): Promise<Env> {
 }
 
 /** Starts (or finds) Caddy and claims its HTTP port now, so a taken port is reported before serving. */
-async function prepareDocker(env: Env, io: CliIO): Promise<() => Promise<number>> {
+async function prepareDocker(env: Env, io: CliIO): Promise<(wakeUpstream: string) => Promise<number>> {
   const settings = dockerSettingsFromEnv(env);
   const state = await ensureCaddy({ adminUrl: settings.caddyAdmin, stateDir: env.PAAS_STATE_DIR });
   if (state === "started") io.err(`started Caddy (admin ${settings.caddyAdmin})`);
@@ -49,7 +50,7 @@ async function prepareDocker(env: Env, io: CliIO): Promise<() => Promise<number>
     }
     throw e;
   }
-  return () => parts.runtime.restoreRoutes();
+  return (wakeUpstream) => parts.runtime.restoreRoutes({ wakeUpstream });
 }
 
 function waitForSignal(io: CliIO): Promise<void> {
@@ -62,8 +63,10 @@ function waitForSignal(io: CliIO): Promise<void> {
 
 export const startCommand: Command = async (argv, io) => {
   args(argv, {});
-  const env = embeddedDefaults(await withDotEnv(io));
+  let env = embeddedDefaults(await withDotEnv(io));
   const docker = (env.PAAS_RUNTIME || "docker") === "docker";
+  // One host: the sealing key is kept with Caddy's state, so a restart keeps its kid.
+  if (docker) env = withSealingKeyFile(env, env.PAAS_STATE_DIR || defaultStateDir(env));
   const restore = docker ? await prepareDocker(env, io) : undefined;
 
   // In production (the App's image sets NODE_ENV) missing credentials are a settings error, not a setup page.
@@ -95,7 +98,8 @@ export const startCommand: Command = async (argv, io) => {
     throw e;
   }
   if (restore) {
-    const n = await restore();
+    // Sleeping environments' routes lead to the App's wake handler (PAAS_WAKE_ADDRESS, else its own port).
+    const n = await restore(env.PAAS_WAKE_ADDRESS || `127.0.0.1:${new URL(server.url).port}`);
     if (n > 0) io.err(`restored ${n} route${n === 1 ? "" : "s"} from running containers`);
   }
   io.out(`paas is serving on ${server.url} (webhooks and POST /paas/v1/deployments)`);

@@ -72,7 +72,9 @@ const envMap = z
   .describe("Plain environment variables (never secrets: these are visible in the repository).");
 const secretNames = z
   .array(envVarName)
-  .describe("Names of secrets to expose as environment variables. Values live in the runtime, never here.");
+  .describe(
+    "Names of secrets to expose as environment variables. Values come from the deploying job's GitHub Environment (the Action's `secrets` input, docs/secrets.md), else from the operator; never from here.",
+  );
 
 const healthcheck = z
   .strictObject({
@@ -247,6 +249,11 @@ const build = z
   })
   .describe("How the image is built.");
 
+/** How long without a request before an environment is scaled to zero; "off" never. */
+export const sleepAfter = z
+  .union([z.literal("off"), duration])
+  .describe('A duration such as "30m", or "off".');
+
 // Per-environment overrides: what may differ between production, staging and previews.
 const overrides = {
   env: envMap.optional(),
@@ -270,6 +277,11 @@ const environment = z
       .optional()
       .describe(
         "Deploy only from a job that ran in the GitHub environment of the same name (`environment:` in the workflow), so GitHub's protection rules (required reviewers, deployment branches) gate it. Default: true for production, false otherwise.",
+      ),
+    sleep: sleepAfter
+      .optional()
+      .describe(
+        'Scale to zero after this long without a request; the next request wakes it. Default "off": a long-lived environment never sleeps unless this is set. Docker runtime.',
       ),
     ...overrides,
   })
@@ -302,7 +314,16 @@ const previews = z
       .describe(
         "Pull requests from forks: never deploy, or deploy after a maintainer comments /paas deploy.",
       ),
-    ttl: duration.default("7d").describe("Remove a preview after this long without a push."),
+    sleep: sleepAfter
+      .default("30m")
+      .describe(
+        'Scale a preview to zero after this long without a request ("off": never); its next request gets a short waiting page while it wakes. Docker runtime.',
+      ),
+    ttl: duration
+      .default("7d")
+      .describe(
+        "Remove a preview after this long without a push (counted from its newest deployment); a push or /paas deploy brings it back. The default branch's value applies.",
+      ),
     ...overrides,
   })
   .describe("Pull request previews.");

@@ -4,6 +4,7 @@
 // includes it), so a field renamed on one side is a type error on the other,
 // and test/contract/handoff.test.ts checks the App's answers against it.
 import { z } from "zod";
+import { sealedSecretsSchema } from "./sealing.ts";
 
 /** Where the Action POSTs (relative to the App's public URL). */
 export const HANDOFF_PATH = "/paas/v1/deployments";
@@ -39,6 +40,11 @@ export const handoffRequestSchema = handoffTargetSchema
     image: z.string().max(512),
     digest: z.string().regex(DIGEST, "sha256:<64 hex digits>").optional(),
     runId: z.number().int().positive().optional(),
+    /**
+     * The deploying job's GitHub Environment secrets that .paas.yml names, sealed to the App's
+     * key for this hand-off (src/contract/sealing.ts). Absent: the runtime's operator values only.
+     */
+    secrets: sealedSecretsSchema.optional(),
   })
   .transform((b, ctx) => {
     const at = b.image.indexOf("@");

@@ -29,6 +29,7 @@ import {
 import type { DeployQueue } from "./queue.ts";
 import type { Reporter } from "./reporter.ts";
 import type { Resumer } from "./resume.ts";
+import { admitSecrets, type DeliveredSecrets, type SealingKeyPair } from "./handoff-secrets.ts";
 
 export interface TokenVerifier {
   verify(token: string): Promise<ActionsClaims>;
@@ -63,6 +64,8 @@ export interface HandoffDeps {
   githubWebUrl: string;
   maxPreviews?: number | undefined;
   imagePrefixes?: readonly string[] | undefined;
+  /** The App's sealing key: hand-offs may carry GitHub Environment secrets sealed to it. */
+  sealing?: SealingKeyPair | undefined;
 }
 
 /** What one accepted hand-off is: the parts #accept needs to create its deployment and job. */
@@ -80,6 +83,8 @@ interface Acceptance {
   notice: string;
   /** Day two: a recorded image dispatched again (admission.ts): one deploy per token, pinned. */
   recorded: boolean;
+  /** The GitHub Environment secrets delivered with the hand-off (handoff-secrets.ts). */
+  secrets: Record<string, string> | undefined;
 }
 
 export class Handoffs {
@@ -119,10 +124,36 @@ export class Handoffs {
     const effective: ResolvedApp = { ...app, config: auth.config };
     const spec = await this.#plan({ repo, reportSha, app: effective, body, env: auth.env });
     const environment = appEnvironmentName(app.key, auth.env);
-    const notice = pendingNotice(auth.pending);
+    const delivered = await this.#secrets({ repo, reportSha, app, claims, body, spec });
+    const notice = pendingNotice(auth.pending) + ignoredNotice(delivered?.ignored ?? [], environment);
+    const secrets = delivered?.values;
     const recorded = admitted.recorded;
-    const a = { repo, spec, app: effective, environment, reportSha, claims, body, since, notice, recorded };
+    const a = {
+      ...{ repo, spec, app: effective, environment, reportSha, claims, body, since, notice },
+      ...{ secrets, recorded },
+    };
     return this.#once(a);
+  }
+
+  /** The hand-off's sealed secrets, admitted; a refusal fails the check with the reason. */
+  async #secrets(p: {
+    repo: RepoInfo;
+    reportSha: string;
+    app: ResolvedApp;
+    claims: ActionsClaims;
+    body: HandoffBody;
+    spec: DeploySpec;
+  }): Promise<DeliveredSecrets | undefined> {
+    const { claims, body, spec } = p;
+    try {
+      const env = spec.target.environment;
+      return admitSecrets({ claims, body, env, allowed: spec.secrets, key: this.#d.sealing });
+    } catch (e) {
+      if (!(e instanceof HandoffRejected)) throw e;
+      const ref = { repo: p.repo, sha: p.reportSha, appKey: p.app.key };
+      await this.#d.report.completeCheck(ref, "failure", errorOutput("Secrets refused", e.message));
+      throw e;
+    }
   }
 
   /** The last hand-off accepted in this process for a commit and app (a re-run deploys it again). */
@@ -241,14 +272,32 @@ export class Handoffs {
       since: a.since,
       notice: a.notice,
       pinned: a.recorded,
+      secrets: a.secrets,
     };
     this.#d.queue.enqueue(newJob(job, this.#d.clock.now().getTime()));
     this.#d.log.info(
-      { repository: body.repository, environment, sha: body.sha, deploymentId },
+      // Names only: never a value.
+      {
+        repository: body.repository,
+        environment,
+        sha: body.sha,
+        deploymentId,
+        secrets: Object.keys(a.secrets ?? {}),
+      },
       "hand-off accepted",
     );
     return { deploymentId, environment, url: spec.url, sha: body.sha, duplicate: false };
   }
+}
+
+/** The check run's note for secrets the job sent that the default branch does not give this environment. */
+function ignoredNotice(ignored: readonly string[], environment: string): string {
+  if (ignored.length === 0) return "";
+  return (
+    `\n\n**Secrets not passed to the app:** ${ignored.map((n) => `\`${n}\``).join(", ")} ` +
+    `came from the GitHub environment but the default branch's \`.paas.yml\` does not name ` +
+    `${ignored.length > 1 ? "them" : "it"} for ${environment}.`
+  );
 }
 
 /** One hand-off per commit, environment and app. */

@@ -46,6 +46,8 @@ export interface Job {
   notice?: string;
   /** Day two: a chosen recorded image (rollback, promote), so a newer head does not cancel it. */
   pinned?: boolean;
+  /** Secret values delivered with the hand-off (never logged): they win over the runtime's source. */
+  secrets?: Record<string, string>;
 }
 
 /** What a job is made of; the rest (environment key, PR, timings) derives from it. */
@@ -63,6 +65,7 @@ export interface JobFields {
   resumed?: boolean;
   notice?: string;
   pinned?: boolean;
+  secrets?: Record<string, string> | undefined;
 }
 
 export function newJob(f: JobFields, now: number): Job {
@@ -83,6 +86,7 @@ export function newJob(f: JobFields, now: number): Job {
     ...(f.resumed ? { resumed: true } : {}),
     ...(f.notice ? { notice: f.notice } : {}),
     ...(f.pinned ? { pinned: true } : {}),
+    ...(f.secrets ? { secrets: f.secrets } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 // checks and shows "building"; closed removes its previews everywhere; a push
 // to a deploying branch queues its check; "Re-run" on a check deploys the last
 // image handed off for that commit again. Deliveries come in any order.
+import type { PreviewRemoval } from "./preview-ttl.ts";
 import type { ForkGate } from "../app/forks.ts";
 import type { Lock } from "../app/lock.ts";
 import { upsertRow, waitingOutput, type RowStatus } from "../app/report.ts";
@@ -122,14 +123,19 @@ export class Events {
     });
   }
 
-  /** PR closed or merged: remove its previews everywhere and say so in the comment. */
-  async pullRequestClosed(repo: RepoInfo, pr: number): Promise<void> {
+  /**
+   * PR closed or merged: remove its previews everywhere and say so in the comment.
+   * With `expiry` (src/deploy/preview-ttl.ts) the pull request stays open: the
+   * removal is checked again under the lock and the comment says how to bring it back.
+   */
+  async pullRequestClosed(repo: RepoInfo, pr: number, expiry?: PreviewRemoval): Promise<void> {
     const env: EnvRef = { kind: "preview", pr };
     const envKey = environmentLockKey(repo.repositoryId, env);
-    this.#d.queue.close(envKey);
+    if (!expiry) this.#d.queue.close(envKey);
     // Wait for a running deploy of this preview so it cannot bring it back after the teardown.
     const release = await this.#d.lock.acquire(envKey);
     try {
+      if (expiry && !(await expiry.stillDue())) return;
       const existing = (await this.#d.runtime.list()).filter(
         (e) => e.repositoryId === repo.repositoryId && sameEnv(e.target.environment, env),
       );
@@ -143,12 +149,16 @@ export class Events {
         rows.map((r) => ({
           ...r,
           status: "removed" as RowStatus,
-          note: undefined,
+          note: expiry?.note,
           updatedAt: this.#d.clock.now().toISOString(),
         })),
       );
       for (const name of this.#d.live.environmentsOf(envKey)) envNames.add(name);
-      await this.#retire(repo, envKey, { names: envNames, hadEnvironments: existing.length > 0 });
+      await this.#retire(repo, envKey, {
+        names: envNames,
+        hadEnvironments: existing.length > 0,
+        description: expiry?.description ?? "preview removed: pull request closed",
+      });
       this.#d.log.info(
         { repository: `${repo.owner}/${repo.repo}`, pr, removed: existing.length },
         "preview removed",
@@ -162,7 +172,7 @@ export class Events {
   async #retire(
     repo: RepoInfo,
     envKey: string,
-    e: { names: Set<string>; hadEnvironments: boolean },
+    e: { names: Set<string>; hadEnvironments: boolean; description: string },
   ): Promise<void> {
     const { github, live } = this.#d;
     for (const name of e.names) {
@@ -171,7 +181,7 @@ export class Events {
         if (live.isInactive(dep.id)) continue;
         await github.createDeploymentStatus(repo, dep.id, {
           state: "inactive",
-          description: "preview removed: pull request closed",
+          description: e.description,
         });
       }
       if (deployments.length > 0 || e.hadEnvironments) await github.deleteEnvironment(repo, name);

@@ -139,7 +139,7 @@ export class Pipeline {
     // environment would look orphaned to the reconciler.
     const owner = hostnameOwner(spec.target, repo.repositoryId);
     await this.#claim(spec, owner);
-    const result = await this.#d.runtime.apply(spec);
+    const result = await this.#d.runtime.apply(spec, job.secrets ? { secrets: job.secrets } : {});
     phases.mark("rollout", "rollout");
     if (!result.ok) {
       o.result = "failure";

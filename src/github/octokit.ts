@@ -15,9 +15,14 @@ import {
   type GitHubPort,
   type Permission,
   type PullInfo,
+  type Reaction,
   type RepoInfo,
   type RepoRef,
 } from "./port.ts";
+
+import * as contents from "./octokit-contents.ts";
+
+import { checkBody } from "./check-body.ts";
 
 const PER_PAGE = 100;
 
@@ -39,6 +44,26 @@ export class OctokitGitHub implements GitHubPort {
     this.#app = clients.app;
     this.#installation = clients.installation;
     this.#appId = clients.appId;
+  }
+
+  async listFiles(r: RepoRef, sha: string) {
+    return contents.listFiles(await this.#installation(r.installationId), r, sha);
+  }
+
+  async createBranch(r: RepoRef, branch: string, sha: string) {
+    return contents.createBranch(await this.#installation(r.installationId), r, branch, sha);
+  }
+
+  async addFile(r: RepoRef, f: { branch: string; path: string; content: string; message: string }) {
+    return contents.addFile(await this.#installation(r.installationId), r, f);
+  }
+
+  async createPull(r: RepoRef, p: { title: string; head: string; base: string; body: string }) {
+    return contents.createPull(await this.#installation(r.installationId), r, p);
+  }
+
+  async pullsFromBranch(r: RepoRef, branch: string) {
+    return contents.pullsFromBranch(await this.#installation(r.installationId), r, branch);
   }
 
   async findInstallation(owner: string, repo: string) {
@@ -171,12 +196,8 @@ export class OctokitGitHub implements GitHubPort {
 
   async deploymentStates(r: RepoRef, id: number): Promise<DeploymentState[]> {
     const o = await this.#installation(r.installationId);
-    const { data } = await o.rest.repos.listDeploymentStatuses({
-      owner: r.owner,
-      repo: r.repo,
-      deployment_id: id,
-      per_page: PER_PAGE,
-    });
+    const at = { owner: r.owner, repo: r.repo, deployment_id: id, per_page: PER_PAGE };
+    const { data } = await o.rest.repos.listDeploymentStatuses(at);
     return data.map((s) => s.state as DeploymentState);
   }
 
@@ -242,19 +263,12 @@ export class OctokitGitHub implements GitHubPort {
     await o.rest.issues.updateComment({ owner: r.owner, repo: r.repo, comment_id: id, body });
   }
 
-  async reactToComment(
-    r: RepoRef,
-    commentId: number,
-    content: "eyes" | "+1" | "-1" | "rocket" | "confused",
-  ): Promise<void> {
+  async reactToComment(r: RepoRef, commentId: number, content: Reaction): Promise<void> {
     const o = await this.#installation(r.installationId);
-    await o.rest.reactions.createForIssueComment({
-      owner: r.owner,
-      repo: r.repo,
-      comment_id: commentId,
-      content,
-    });
+    const at = { owner: r.owner, repo: r.repo, comment_id: commentId };
+    await o.rest.reactions.createForIssueComment({ ...at, content });
   }
+
   // ----- the App's installations and deliveries (the reconciler) -----
 
   async repositories(): Promise<RepoInfo[]> {
@@ -431,18 +445,4 @@ export class OctokitGitHub implements GitHubPort {
     const run = data.check_runs.find((c) => c.app?.id === this.#appId && c.head_sha === sha);
     return run ? { id: run.id, externalId: run.external_id ?? null } : undefined;
   }
-}
-
-/** The check run fields of an update; the only place the port's names become the API's. */
-function checkBody(u: CheckRunUpdate) {
-  return {
-    ...(u.status ? { status: u.status } : {}),
-    ...(u.conclusion ? { conclusion: u.conclusion } : {}),
-    ...(u.startedAt ? { started_at: u.startedAt } : {}),
-    ...(u.completedAt ? { completed_at: u.completedAt } : {}),
-    ...(u.detailsUrl ? { details_url: u.detailsUrl } : {}),
-    ...(u.output ? { output: u.output } : {}),
-    ...(u.externalId ? { external_id: u.externalId } : {}),
-    ...(u.actions ? { actions: u.actions } : {}),
-  };
 }

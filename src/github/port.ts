@@ -111,6 +111,9 @@ export interface Delivery {
   redelivery: boolean;
 }
 
+/** The reactions the App leaves on a `/paas` command (src/deploy/ops-chatops.ts). */
+export type Reaction = "eyes" | "+1" | "-1" | "rocket" | "confused";
+
 export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
 
 /** The HTTP status of a failed GitHub call (Octokit's RequestError carries it), if any. */
@@ -145,6 +148,21 @@ export interface GitHubPort {
   permission(r: RepoRef, login: string): Promise<Permission>;
   dispatchWorkflow(r: RepoRef, workflow: string, ref: string, inputs: Record<string, string>): Promise<void>;
 
+  // ----- onboarding (src/deploy/onboarding.ts) -----
+  /** Paths of the files in a commit's tree (blobs only); `truncated` when GitHub cut the listing short. */
+  listFiles(r: RepoRef, sha: string): Promise<{ paths: string[]; truncated: boolean }>;
+  /** Creates branch `branch` at `sha`; false when it already exists. */
+  createBranch(r: RepoRef, branch: string, sha: string): Promise<boolean>;
+  /** Adds a new file on a branch (one commit); false when the file already exists there (never overwritten). */
+  addFile(
+    r: RepoRef,
+    f: { branch: string; path: string; content: string; message: string },
+  ): Promise<boolean>;
+  /** Opens a pull request; returns its number. */
+  createPull(r: RepoRef, p: { title: string; head: string; base: string; body: string }): Promise<number>;
+  /** Pull requests (open or closed) whose head is this repository's branch `branch`. */
+  pullsFromBranch(r: RepoRef, branch: string): Promise<{ number: number; state: "open" | "closed" }[]>;
+
   // ----- pull requests and comments -----
   getPull(r: RepoRef, number: number): Promise<PullInfo | undefined>;
   /** Open pull requests: number and head sha. */
@@ -154,11 +172,7 @@ export interface GitHubPort {
   createComment(r: RepoRef, issue: number, body: string): Promise<number>;
   updateComment(r: RepoRef, id: number, body: string): Promise<void>;
   /** Reacts to an issue or PR comment (an existing reaction of the App is success). */
-  reactToComment(
-    r: RepoRef,
-    commentId: number,
-    content: "eyes" | "+1" | "-1" | "rocket" | "confused",
-  ): Promise<void>;
+  reactToComment(r: RepoRef, commentId: number, content: Reaction): Promise<void>;
 
   // ----- check runs -----
   createCheckRun(r: RepoRef, headSha: string, name: string, update: CheckRunUpdate): Promise<number>;

@@ -14,6 +14,12 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** Called as long steps start: "pull", "start", "health", "route", "rollout"… */
   onProgress?: (phase: string, detail?: string) => void;
+  /**
+   * Secret values delivered with the hand-off (the deploying job's GitHub Environment secrets,
+   * opened by the App): they win over the runtime's SecretSource, which supplies only the names
+   * not delivered (src/runtime/secret-values.ts). Never logged; masked in every diagnosis.
+   */
+  secrets?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface Runtime {
@@ -63,4 +69,22 @@ export const LOGS_WITHHELD_LINE =
 /** Secret values by name for a target. Previews never get production values. */
 export interface SecretSource {
   get(target: Target, names: readonly string[]): Promise<Record<string, string>>;
+}
+
+/**
+ * A runtime that can scale an environment to zero and wake it on its next request
+ * (the Docker runtime; src/deploy/sleep.ts decides when).
+ */
+export interface SleepingRuntime {
+  /** Hostnames requested since the previous call; undefined when the runtime cannot tell. */
+  activity(): Promise<Set<string> | undefined>;
+  /** Scales to zero; the route answers through `wakeUpstream` (the App's wake handler) meanwhile. */
+  sleep(target: Target, wakeUpstream: string): Promise<boolean>;
+  /** Starts it again, waits until `path` answers 2xx/3xx (at most `timeoutMs`), routes to it. */
+  wake(target: Target, o: { path: string; timeoutMs: number }): Promise<boolean>;
+}
+
+export function canSleep(r: object): r is SleepingRuntime {
+  const s = r as Partial<SleepingRuntime>;
+  return typeof s.activity === "function" && typeof s.sleep === "function" && typeof s.wake === "function";
 }

@@ -6,9 +6,10 @@
 import { Redactor } from "../redact.ts";
 import type { Settings } from "../settings/app.ts";
 
-/** The secrets the App itself holds: its private key, the webhook secret, the DNS API token. */
+/** The secrets the App itself holds: its private key, the webhook secret, its sealing key, the DNS API token. */
 export function appSecrets(settings: Settings): string[] {
-  const values = [settings.privateKey, settings.webhookSecret];
+  const sealing = settings.sealing.privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+  const values = [settings.privateKey, settings.webhookSecret, sealing];
   if (settings.dns.provider === "cloudflare") values.push(settings.dns.apiToken);
   return values;
 }

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
 import { acceptedAnswer, HANDOFF_PATH, type HandoffRefusal } from "../contract/handoff.ts";
+import { SEALING_KEY_PATH } from "../contract/sealing.ts";
 import { BUILD_FAILURE_PATH } from "../contract/build-failure.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { paasApp } from "./webhooks.ts";
@@ -26,6 +27,11 @@ import { Operations } from "../deploy/ops.ts";
 import { ChatOps } from "../deploy/ops-chatops.ts";
 import { CheckButtons } from "../deploy/ops-buttons.ts";
 import { TrustedConfigs } from "../deploy/trust-config.ts";
+import { revivePreview } from "../deploy/revive.ts";
+import { Onboarding } from "../deploy/onboarding.ts";
+import { Sleeper, WAKING_PAGE } from "../deploy/sleep.ts";
+import { canSleep } from "../runtime/types.ts";
+import { WAKE_HEADER } from "../runtime/docker/caddy.ts";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
 export interface ServerDeps {
@@ -47,6 +53,10 @@ export interface RunningServer {
   reconciler: Reconciler;
   /** The App's metrics (GET /metrics); the reconciler counts its runs here. */
   metrics: PrometheusMetrics;
+  /** Opens the onboarding pull request on repositories the App is installed on. */
+  onboarding: Onboarding;
+  /** Scales idle environments to zero and wakes them (undefined when the runtime cannot). */
+  sleeper: Sleeper | undefined;
   /** Stops accepting requests and waits for running deploys. */
   close(): Promise<void>;
 }
@@ -82,16 +92,21 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     installation: (id) => probot.auth(id),
     appId: settings.appId,
   });
+  // Created before the deployer it calls back into: `/paas deploy` on a removed preview redeploys through it.
+  let resume: Deployer["resume"] = () => Promise.resolve("the App is starting");
   const forks = new ForkApprovals({
     github,
     workflow: settings.forkWorkflow,
     log,
+    revive: (repo, pr, login) =>
+      revivePreview(repo, pr, login, { github, runtime, resume: (r, d) => resume(r, d) }),
   });
   // One lock for deploys and the reconciler (a Kubernetes Lease across replicas when configured).
   const lock = deps.lock ?? new InProcessLock();
-  // The default branch's .paas.yml, shared by deploys and day-two operations: a push there
-  // invalidates it for both at once.
-  const trusted = new TrustedConfigs(github, () => (deps.clock ?? { now: () => new Date() }).now().getTime());
+  const clock = deps.clock ?? { now: () => new Date() };
+  // The default branch's .paas.yml, shared by the deployer (authority), the reconciler (previews.ttl) and
+  // day-two operations: a push there invalidates it for all of them.
+  const trusted = new TrustedConfigs(github, () => clock.now().getTime());
   const deployer = new Deployer({
     trusted,
     github,
@@ -103,20 +118,29 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     prober: deps.prober ?? new HttpProber(settings.probeAddress),
     lock,
     verifier: new OidcVerifier({ issuer: settings.oidcIssuer, audience: settings.publicUrl }),
-    clock: deps.clock ?? { now: () => new Date() },
+    clock,
     log,
     platform: settings.platform,
     githubWebUrl,
     buildTimeoutMs: settings.buildTimeoutMs,
     metrics,
+    sealing: settings.sealing,
   });
+  resume = (r, d) => deployer.resume(r, d);
+  // Set once listening: Caddy reaches the wake handler on the App's own port unless told otherwise.
+  let wakeUpstream = settings.wakeAddress ?? "";
+  const sleeper = canSleep(deps.runtime)
+    ? new Sleeper({ runtime: deps.runtime, trusted, clock, log, wakeUpstream: () => wakeUpstream })
+    : undefined;
   const reconciler = new Reconciler({
+    sleeper,
     github,
     deployer,
     runtime,
     dns: deps.dns,
     lock,
-    clock: deps.clock ?? { now: () => new Date() },
+    clock,
+    trusted,
     log,
     orphanGraceMs: settings.orphanGraceMs,
     buildTimeoutMs: settings.buildTimeoutMs,
@@ -125,6 +149,13 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   });
   // X-GitHub-Delivery ids already handled: the same delivery twice has one effect.
   const handled = new Set<string>();
+  const onboarding = new Onboarding({
+    github,
+    log,
+    appUrl: settings.publicUrl,
+    action: settings.action,
+    workflow: settings.forkWorkflow,
+  });
   // Day two: ChatOps and the check run's buttons over one operations use case (src/deploy/ops.ts).
   const operations = new Operations({
     github,
@@ -138,7 +169,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     chatops: new ChatOps(github, operations, log),
     buttons: new CheckButtons(github, operations),
   };
-  const webhooks = await createNodeMiddleware(paasApp(deployer, forks, dayTwo), {
+  const webhooks = await createNodeMiddleware(paasApp(deployer, forks, onboarding, dayTwo), {
     probot,
     webhooksPath: settings.webhookPath,
   });
@@ -147,11 +178,16 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const server = createServer((req, res) => {
     // Routed on the normalised path: a variant (`/api/github/webhooks/`, `/x/../api/github/webhooks`)
     // reaches the same handler, with its body limit and delivery dedupe, or none at all.
+    // A sleeping environment's route sends its requests here with the wake header (src/deploy/sleep.ts).
+    if (sleeper && req.headers[WAKE_HEADER.toLowerCase()] !== undefined)
+      return wakeRoute(req, res, sleeper, log);
     const path = normalisePath(req.url);
     if (path === "/healthz" && req.method === "GET") return json(res, 200, { status: "ok" });
     if (path === "/readyz" && req.method === "GET")
       return json(res, closing ? 503 : 200, { status: closing ? "stopping" : "ready" });
     if (path === "/metrics" && req.method === "GET") return void serveMetrics(res, metrics, log);
+    // The public half of the key the Action seals GitHub Environment secrets to (public by design).
+    if (path === SEALING_KEY_PATH && req.method === "GET") return json(res, 200, settings.sealing.answer);
     if (path === HANDOFF_PATH || path === BUILD_FAILURE_PATH) {
       if (req.method !== "POST")
         return json(res, 405, { error: "method_not_allowed", check: "method", message: "use POST" });
@@ -203,6 +239,7 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   const addr = server.address() as AddressInfo;
   const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
   log.info({ port: addr.port }, "paas App listening");
+  wakeUpstream ||= `${addr.family === "IPv6" ? "[::1]" : "127.0.0.1"}:${addr.port}`;
   if (settings.reconcileIntervalMs > 0) reconciler.start(settings.reconcileIntervalMs);
   return {
     url: `http://${host}:${addr.port}`,
@@ -210,10 +247,13 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     deployer,
     metrics,
     reconciler,
+    onboarding,
+    sleeper,
     async close() {
       closing = true;
       deployer.stop();
       await reconciler.stop();
+      await onboarding.idle();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await deployer.idle();
     },
@@ -319,4 +359,25 @@ function json(res: ServerResponse, status: number, body: unknown): void {
     "content-length": Buffer.byteLength(text),
   });
   res.end(text);
+}
+
+/**
+ * A request for a sleeping environment (its route carries the wake header): the waiting page,
+ * which reloads, while the environment wakes; the request body is not read.
+ */
+function wakeRoute(req: IncomingMessage, res: ServerResponse, sleeper: Sleeper, log: Logger): void {
+  const host = String(req.headers.host ?? "")
+    .replace(/:\d+$/, "")
+    .toLowerCase();
+  void sleeper.wake(host).then(
+    (ok) => log.info({ host, ok }, "woke a sleeping environment"),
+    (e: unknown) => log.warn({ host, err: e instanceof Error ? e.message : String(e) }, "wake failed"),
+  );
+  res.setHeader("connection", "close");
+  res.writeHead(503, {
+    "content-type": "text/html; charset=utf-8",
+    "retry-after": "2",
+    "cache-control": "no-store",
+  });
+  res.end(req.method === "HEAD" ? undefined : WAKING_PAGE);
 }

@@ -21,5 +21,9 @@ export async function startApp(
     ...(platform.lock ? { lock: platform.lock } : {}),
   });
   log(`paas App listening on ${server.url} (${JSON.stringify(describeSettings(settings))})`);
+  if (settings.sealing.source === "generated")
+    log(
+      "warning: the sealing key for GitHub Environment secrets was generated for this start only: set PAAS_SEALING_KEY_PATH (or PAAS_SEALING_KEY) so a restart or another replica keeps it (docs/secrets.md)",
+    );
   return server;
 }

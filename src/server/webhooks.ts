@@ -4,6 +4,7 @@ import type { Probot } from "probot";
 import { onIssueComment } from "../app/approval-handler.ts";
 import type { Deployer } from "../app/deployer.ts";
 import type { ForkApprovals } from "../app/forks.ts";
+import type { Onboarding } from "../deploy/onboarding.ts";
 import {
   onCheckRunRequestedAction,
   onCheckRunRerequested,
@@ -14,12 +15,13 @@ import {
 import type { CheckButtons } from "../deploy/ops-buttons.ts";
 import type { ChatOps } from "../deploy/ops-chatops.ts";
 
+/** Day two (docs/day-two.md): `/paas` commands and the check run's buttons. */
 export interface DayTwo {
   chatops: ChatOps;
   buttons: CheckButtons;
 }
 
-export function paasApp(deployer: Deployer, forks?: ForkApprovals, dayTwo?: DayTwo) {
+export function paasApp(deployer: Deployer, forks?: ForkApprovals, onboarding?: Onboarding, dayTwo?: DayTwo) {
   return (app: Probot): void => {
     app.on(
       ["pull_request.opened", "pull_request.reopened", "pull_request.synchronize", "pull_request.closed"],
@@ -27,7 +29,9 @@ export function paasApp(deployer: Deployer, forks?: ForkApprovals, dayTwo?: DayT
     );
     app.on("push", (ctx) => onPush(deployer, ctx.payload));
     app.on("check_run.rerequested", (ctx) => onCheckRunRerequested(deployer, ctx.payload));
-    app.on(["installation", "installation_repositories"], (ctx) => onInstallation(deployer, ctx.payload));
+    app.on(["installation", "installation_repositories"], (ctx) =>
+      onInstallation(deployer, ctx.payload, onboarding),
+    );
     app.on("issue_comment.created", (ctx) =>
       onIssueComment({ forks, chatops: dayTwo?.chatops }, ctx.payload),
     );

@@ -12,6 +12,7 @@ import { DockerSettingsError, dockerSettingsFromEnv } from "../runtime/docker/in
 import { KubernetesSettingsError, kubernetesSettingsFromEnv } from "../runtime/kubernetes/index.ts";
 
 import { SettingsError } from "./errors.ts";
+import { loadSealingKey, type SealingKey } from "./sealing-key.ts";
 import { optionalString, positiveInt, readPlatformSettings } from "./platform.ts";
 
 const hostPort = /^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
@@ -127,6 +128,24 @@ const envSchema = z.object({
       .regex(/^[A-Za-z0-9._-]{1,100}\.ya?ml$/, "must be a workflow file name such as paas-release.yml")
       .default("paas-release.yml"),
   ),
+  PAAS_WAKE_ADDRESS: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/,
+        "must be host:port, such as 127.0.0.1:3000",
+      )
+      .optional(),
+  ),
+  PAAS_ACTION: optionalString.pipe(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*@[A-Za-z0-9_./-]+$/,
+        "must name an Action as a workflow's uses: does, such as paas-dev/paas/action@v1",
+      )
+      .default("paas-dev/paas/action@v1"),
+  ),
 });
 
 /** The release workflow deploys protected environments: never the one approved forks' code runs in. */
@@ -164,13 +183,17 @@ export interface Settings {
   maxWebhookBytes: number;
   /** Live previews per repository (PAAS_MAX_PREVIEWS); undefined: no ceiling. */
   maxPreviews: number | undefined;
-  /** Workflow file dispatched to build an approved fork pull request (PAAS_FORK_WORKFLOW). */
+  /** Workflow file dispatched to build an approved fork pull request (PAAS_FORK_WORKFLOW); the onboarding pull request adds it. */
   forkWorkflow: string;
   /**
    * Workflow file dispatched to deploy a recorded image into a protected environment (day two:
    * rollback, promote; PAAS_RELEASE_WORKFLOW). Never the fork workflow: a fork's code runs there.
    */
   releaseWorkflow: string;
+  /** The Action the onboarding pull request's workflow uses (PAAS_ACTION). */
+  action: string;
+  /** host:port at which Caddy reaches the App's wake handler (PAAS_WAKE_ADDRESS); default 127.0.0.1:<the App's port>. */
+  wakeAddress: string | undefined;
   /** Registry prefixes hand-off images must start with; `{owner}` and `{repo}` are the repository's (PAAS_IMAGE_PREFIXES). */
   imagePrefixes: string[];
   /** A queued check with no hand-off after this long fails with "build not received". */
@@ -182,6 +205,8 @@ export interface Settings {
   /** Environments and DNS records without an owner are removed after this long. */
   orphanGraceMs: number;
   platform: PlatformSettings;
+  /** The key hand-off secrets are sealed to (PAAS_SEALING_KEY, PAAS_SEALING_KEY_PATH, or generated). */
+  sealing: SealingKey;
 }
 
 /** Reads and validates settings. Throws SettingsError listing every problem at once. */
@@ -214,27 +239,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   }
   if (!parsed.success || "problems" in platform) throw new SettingsError(problems);
   const e = parsed.data;
-  let privateKey: string | undefined;
-  if (e.PRIVATE_KEY) {
-    // Accept the PEM itself, with literal "\n" (one-line env files), or base64 of it.
-    privateKey = e.PRIVATE_KEY.includes("-----BEGIN")
-      ? e.PRIVATE_KEY.replace(/\\n/g, "\n")
-      : Buffer.from(e.PRIVATE_KEY, "base64").toString("utf8");
-    if (!privateKey.includes("-----BEGIN"))
-      problems.push("PRIVATE_KEY must be the App's PEM private key (or its base64)");
-  } else if (e.PRIVATE_KEY_PATH) {
-    try {
-      privateKey = readFileSync(e.PRIVATE_KEY_PATH, "utf8");
-    } catch (err) {
-      problems.push(
-        `PRIVATE_KEY_PATH cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}): point it at the App's .pem file`,
-      );
-    }
-    if (privateKey !== undefined && !privateKey.includes("-----BEGIN"))
-      problems.push("PRIVATE_KEY_PATH must point at a PEM private key file");
-  } else {
-    problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH is required: the GitHub App's private key (PEM)");
-  }
+  const privateKey = readPrivateKey(e, problems);
+  const sealing = loadSealingKey(env, problems);
   const publicUrl = new URL(e.PAAS_PUBLIC_URL);
   if (publicUrl.protocol !== "https:" && publicUrl.protocol !== "http:")
     problems.push("PAAS_PUBLIC_URL must be an http(s) URL");
@@ -261,13 +267,45 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     maxPreviews: e.PAAS_MAX_PREVIEWS,
     forkWorkflow: e.PAAS_FORK_WORKFLOW,
     releaseWorkflow: e.PAAS_RELEASE_WORKFLOW,
+    action: e.PAAS_ACTION,
+    wakeAddress: e.PAAS_WAKE_ADDRESS,
     imagePrefixes: e.PAAS_IMAGE_PREFIXES ?? [...DEFAULT_IMAGE_PREFIXES],
     githubWriteIntervalMs: e.PAAS_GITHUB_WRITE_INTERVAL_MS,
     buildTimeoutMs: durationMs(e.PAAS_BUILD_TIMEOUT),
     reconcileIntervalMs: durationMs(e.PAAS_RECONCILE_INTERVAL),
     orphanGraceMs: durationMs(e.PAAS_ORPHAN_GRACE),
     platform: platform.settings,
+    sealing: sealing!,
   };
+}
+
+/** The GitHub App's private key from PRIVATE_KEY (PEM, one-line or base64) or PRIVATE_KEY_PATH; problems are pushed. */
+function readPrivateKey(
+  e: { PRIVATE_KEY?: string | undefined; PRIVATE_KEY_PATH?: string | undefined },
+  problems: string[],
+): string | undefined {
+  let privateKey: string | undefined;
+  if (e.PRIVATE_KEY) {
+    // Accept the PEM itself, with literal "\n" (one-line env files), or base64 of it.
+    privateKey = e.PRIVATE_KEY.includes("-----BEGIN")
+      ? e.PRIVATE_KEY.replace(/\\n/g, "\n")
+      : Buffer.from(e.PRIVATE_KEY, "base64").toString("utf8");
+    if (!privateKey.includes("-----BEGIN"))
+      problems.push("PRIVATE_KEY must be the App's PEM private key (or its base64)");
+  } else if (e.PRIVATE_KEY_PATH) {
+    try {
+      privateKey = readFileSync(e.PRIVATE_KEY_PATH, "utf8");
+    } catch (err) {
+      problems.push(
+        `PRIVATE_KEY_PATH cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"}): point it at the App's .pem file`,
+      );
+    }
+    if (privateKey !== undefined && !privateKey.includes("-----BEGIN"))
+      problems.push("PRIVATE_KEY_PATH must point at a PEM private key file");
+  } else {
+    problems.push("PRIVATE_KEY or PRIVATE_KEY_PATH is required: the GitHub App's private key (PEM)");
+  }
+  return privateKey;
 }
 
 /** Settings safe to log: secrets replaced by whether they are set. */
@@ -276,6 +314,7 @@ export function describeSettings(s: Settings): Record<string, unknown> {
     appId: s.appId,
     privateKey: "(set)",
     webhookSecret: "(set)",
+    sealingKey: `${s.sealing.kid} (${s.sealing.source})`,
     gheHost: s.gheHost ?? "github.com",
     runtime: s.runtime,
     publicUrl: s.publicUrl,
@@ -291,6 +330,7 @@ export function describeSettings(s: Settings): Record<string, unknown> {
     imagePrefixes: s.imagePrefixes,
     forkWorkflow: s.forkWorkflow,
     releaseWorkflow: s.releaseWorkflow,
+    action: s.action,
     githubWriteIntervalMs: s.githubWriteIntervalMs,
     buildTimeoutMs: s.buildTimeoutMs,
     limits: s.platform.limits,

@@ -45,7 +45,7 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
 
   before(async () => {
     registry = await startRegistry();
-    tokens = await startTokenServer({ repository: "octo-org/hello-app", repository_id: "77" });
+    tokens = await startTokenServer(claims);
     app = await startStandInApp(tokens);
     image = `${registry.host}/octo-org/hello-app`;
   });
@@ -57,6 +57,8 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
     for (const w of workspaces) await rm(w, { recursive: true, force: true });
   });
 
+  // Read at each token request: a test may set the job's GitHub environment.
+  const claims: Record<string, unknown> = { repository: "octo-org/hello-app", repository_id: "77" };
   let firstRef = "";
   let firstLayers: string[] = [];
 
@@ -251,6 +253,50 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
     assert.equal(app.received.at(-1)!.body.environment, "preview/pr-12");
     assert.equal(run.outputs["preview-url"], "https://pr-12-hello.paas.test");
     assert.equal(await registry.digestOf("octo-org/hello-app", "pr-12"), run.outputs.digest);
+  });
+
+  it("masks every secret it is given, and seals only the ones .paas.yml names to the App's key", async () => {
+    const workspace = await ws();
+    await appendFile(
+      path.join(workspace, ".paas.yml"),
+      "secrets: [API_KEY]\npreviews:\n  secrets: [DATABASE_URL]\n",
+    );
+    const db = `postgres://u:${randomSha().slice(0, 24)}@db/preview`;
+    const unlisted = `unlisted-${randomSha().slice(0, 24)}`;
+    const sha = randomSha();
+    claims.environment = "preview";
+    const run = await runAction({
+      workspace,
+      // What `${{ toJSON(secrets) }}` gives a job in the GitHub environment "preview".
+      inputs: inputs({
+        secrets: JSON.stringify({ DATABASE_URL: db, UNLISTED: unlisted, github_token: "ghs_x1y2z3w4" }),
+      }),
+      sha,
+      ref: "refs/pull/14/merge",
+      eventName: "pull_request",
+      tokenServer: tokens,
+    });
+    delete claims.environment;
+    assert.equal(run.code, 0, run.stdout);
+    for (const v of [db, unlisted, "ghs_x1y2z3w4"]) {
+      assert.ok(run.stdout.includes(`::add-mask::${v}`), `${v} is masked`);
+      assert.equal(run.stdout.split(v).length, 2, "the value appears only in its mask command");
+    }
+    const got = app.received.at(-1)!;
+    assert.equal(got.body.environment, "preview/pr-14");
+    assert.deepEqual(got.opened, { DATABASE_URL: db }, "only the names .paas.yml lists are sent");
+    assert.ok(!JSON.stringify(got.body).includes(db), "the hand-off body holds no value in the clear");
+    assert.match(run.stdout, /Not in this job's secrets .*: API_KEY/);
+    // A `secrets` input that is not JSON is refused without echoing it.
+    const bad = await runAction({
+      workspace,
+      inputs: inputs({ secrets: `{"DATABASE_URL": ${db}` }),
+      sha,
+      tokenServer: tokens,
+    });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stdout, /input "secrets" must be a JSON object/);
+    assert.ok(!bad.stdout.includes(db));
   });
 
   it("builds one app of a monorepo, chosen by the path input", async () => {

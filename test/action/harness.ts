@@ -3,7 +3,7 @@
 // GITHUB_STEP_SUMMARY files, and the OIDC request variables pointing at a
 // local token endpoint. Also a stand-in for the App's deploy endpoint.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -18,6 +18,7 @@ import {
   buildFailureRequestSchema,
 } from "../../src/contract/build-failure.ts";
 import type { TokenServer } from "../support/oidc-token-server.ts";
+import { openSealed, SEALING_KEY_PATH, sealingKeyAnswer } from "../../src/contract/sealing.ts";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const DIST = path.join(ROOT, "action", "dist", "index.js");
@@ -112,7 +113,12 @@ function parseOutputs(text: string): Record<string, string> {
 export interface StandInApp {
   url: string;
   /** Accepted hand-offs with the verified token claims. */
-  received: { body: Record<string, unknown>; claims: Record<string, unknown> }[];
+  received: {
+    body: Record<string, unknown>;
+    claims: Record<string, unknown>;
+    /** The sealed secrets, opened with the App's key for this hand-off (as the App does). */
+    opened?: Record<string, string>;
+  }[];
   /** Build-failure reports (POST /paas/v1/build-failures) with the verified token claims. */
   failures: { body: Record<string, unknown>; claims: Record<string, unknown> }[];
   /** Status codes to answer before accepting (e.g. [503] for one failure). */
@@ -124,6 +130,8 @@ export interface StandInApp {
 export async function startStandInApp(tokens: TokenServer): Promise<StandInApp> {
   const received: StandInApp["received"] = [];
   const failures: StandInApp["failures"] = [];
+  const sealing = generateKeyPairSync("x25519").privateKey;
+  const published = sealingKeyAnswer(sealing);
   let url = "";
   const state: StandInApp = {
     url: "",
@@ -141,6 +149,7 @@ export async function startStandInApp(tokens: TokenServer): Promise<StandInApp> 
       const body = await readBody(req);
       const send = (status: number, json: unknown) =>
         res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(json));
+      if (req.method === "GET" && req.url === SEALING_KEY_PATH) return send(200, published);
       if (req.method !== "POST" || (req.url !== HANDOFF_PATH && req.url !== BUILD_FAILURE_PATH))
         return send(404, { message: "not found" });
       const fail = state.failFirst.shift();
@@ -172,7 +181,24 @@ export async function startStandInApp(tokens: TokenServer): Promise<StandInApp> 
       // The App's own request schema: the contract between the two sides.
       const valid = handoffRequestSchema.safeParse(parsed);
       if (!valid.success) return send(400, { message: valid.error.issues.map((i) => i.message).join("; ") });
-      received.push({ body: parsed, claims });
+      let opened: Record<string, string> | undefined;
+      if (valid.data.secrets) {
+        try {
+          const binding = {
+            repositoryId: String(claims.repository_id),
+            environment: valid.data.environment ?? "",
+            app: valid.data.app,
+            sha: valid.data.sha,
+            jti: String(claims.jti),
+          };
+          opened = Object.fromEntries(
+            openSealed(valid.data.secrets, { kid: published.kid, privateKey: sealing }, binding),
+          );
+        } catch (e) {
+          return send(422, { message: (e as Error).message });
+        }
+      }
+      received.push({ body: parsed, claims, ...(opened ? { opened } : {}) });
       const env = String(parsed.environment);
       const host = env.startsWith("preview/") ? `${env.slice(8)}-hello.paas.test` : "hello.paas.test";
       const answer = acceptedAnswer({

@@ -14,7 +14,9 @@ import {
   type Harness,
 } from "../support/app-harness.ts";
 
-const TIMEOUT_MS = 400;
+// Long enough that the report beats it on a loaded machine (400 ms lost that race once), short
+// enough to wait past it.
+const TIMEOUT_MS = 3000;
 
 describe("build failures reported by the Action", () => {
   let h: Harness;
@@ -83,7 +85,7 @@ describe("build failures reported by the Action", () => {
 
     // Past the build timeout: the timer was cancelled, so nothing replaces the report.
     const before = h.github.log.length;
-    await new Promise((r) => setTimeout(r, TIMEOUT_MS * 3));
+    await new Promise((r) => setTimeout(r, TIMEOUT_MS + 1500));
     assert.equal(h.github.counts(before).writes, 0);
     assert.equal(h.github.checkRunsOf(FULL, head)[0]!.output.title, "Build failed at app.py:3");
     assert.doesNotMatch(comment(), /build not received/);

@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { approvedBy, ForkApprovals, type ForkGitHub } from "../../src/app/forks.ts";
-import type { CheckRunUpdate, Permission, PullInfo, RepoRef } from "../../src/github/port.ts";
+import type { CheckRunUpdate, Permission, PullInfo, RepoInfo } from "../../src/github/port.ts";
 
-const repo: RepoRef = { owner: "o", repo: "r", installationId: 1 };
+const repo: RepoInfo = { owner: "o", repo: "r", installationId: 1, repositoryId: 2, ownerId: 3 };
 const head = "c".repeat(40);
 const CONFIG = "run: { port: 8080 }\npreviews: { forks: approve }\n";
 

@@ -27,6 +27,8 @@ import { captureLogs, type Capture } from "../support/capture-output.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 import { GitHubFaultProxy } from "../support/github-fault-proxy.ts";
 import { FakeCloudflare } from "../fakes/cloudflare-api.ts";
+import { fetchSealingKey, tokenBinding } from "../../action/src/secrets.ts";
+import { sealSecrets } from "../../src/contract/sealing.ts";
 
 const docker = new Docker();
 const run = randomBytes(3).toString("hex");
@@ -45,6 +47,16 @@ const TLS_KEY = generateKeyPairSync("rsa", {
   publicKeyEncoding: { type: "spki", format: "pem" },
 }).privateKey;
 const PREVIEW_DB = "postgres://preview@db.internal/preview";
+// Values kept in the repository's GitHub Environments, sealed by the Action to the App's key.
+const GH_PREVIEW_DB = `postgres://preview:${secret("gh-preview-password")}@db.internal/preview`;
+const GH_PROD_DB = `postgres://app:${secret("gh-prod-password")}@db.internal/prod`;
+const GH_TOKEN_1 = secret("gh-app-token-one");
+const GH_TOKEN_2 = secret("gh-app-token-two");
+const GH_TLS_KEY = generateKeyPairSync("ec", {
+  namedCurve: "P-256",
+  privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  publicKeyEncoding: { type: "spki", format: "pem" },
+}).privateKey;
 
 const CONFIG = `name: ${APP}
 run:
@@ -188,12 +200,22 @@ describe("secrets never reach an output; previews get neither production secrets
     return res.status;
   }
 
-  async function handoff(commit: string, image: string, pr: number | undefined) {
+  /**
+   * A hand-off as the Action makes it; `github` carries the job's GitHub Environment secrets
+   * (sealed with the Action's own code) and the environment the job ran in.
+   */
+  async function handoff(
+    commit: string,
+    image: string,
+    pr: number | undefined,
+    github?: { environment: string; secrets: Record<string, string>; sealedWith?: string },
+  ) {
     const [name, digest] = image.split("@") as [string, string];
     const claims =
       pr === undefined
         ? h.claims({ sha: commit })
         : h.claims({ event_name: "pull_request", ref: `refs/pull/${pr}/merge`, sha: commit });
+    if (github) claims.environment = github.environment;
     const body =
       pr === undefined
         ? handoffBody(commit, { image: name, digest })
@@ -203,10 +225,38 @@ describe("secrets never reach an output; previews get neither production secrets
             image: name,
             digest,
           });
-    const res = await h.handoff(body, await h.tokenFor(claims));
+    const token = await h.tokenFor(claims);
+    if (github) {
+      // The Action fetches the App's key over the hand-off's own URL and binds the seal to the token.
+      const key = await fetchSealingKey(h.app.url);
+      const { job: _job, ...binding } = tokenBinding(github.sealedWith ?? token);
+      body.secrets = sealSecrets(github.secrets, key, {
+        ...binding,
+        environment: String(body.environment),
+        app: "",
+        sha: commit,
+      });
+    }
+    const res = await h.handoff(body, token);
     answers.push(JSON.stringify(res.json));
     await h.app.deployer.idle();
     return res;
+  }
+
+  async function appEnv(url: string): Promise<Record<string, string>> {
+    return (JSON.parse((await browse(url, "/info")).body) as { env: Record<string, string> }).env;
+  }
+
+  function openPull(number: number, commit: string): void {
+    h.github.setFile(FULL, commit, ".paas.yml", CONFIG);
+    h.github.setPull(FULL, {
+      number,
+      state: "open",
+      headSha: commit,
+      mergeSha: null,
+      headRef: `b${number}`,
+      baseRef: "main",
+    });
   }
 
   it("a preview gets the preview secret only, and only its own hostname", async () => {
@@ -318,6 +368,104 @@ describe("secrets never reach an output; previews get neither production secrets
     assert.ok(!shown.includes(CLOUDFLARE_TOKEN) && !shown.includes(basic), shown);
   });
 
+  it("a preview gets the GitHub preview environment's secrets, sealed; names not listed for previews are dropped", async () => {
+    const commit = sha(0x911);
+    openPull(PR + 3, commit);
+    const res = await handoff(commit, server.ref, PR + 3, {
+      environment: "preview",
+      secrets: { DATABASE_URL: GH_PREVIEW_DB, APP_TOKEN: GH_TOKEN_1, UNRELATED: GH_TOKEN_2 },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    const dep = h.github.deploymentsOf(FULL, `preview/pr-${PR + 3}`).at(-1)!;
+    assert.equal(dep.statuses.at(-1)!.state, "success", JSON.stringify(dep.statuses));
+    const env = await appEnv(dep.statuses.at(-1)!.environment_url!);
+    assert.equal(env.DATABASE_URL, GH_PREVIEW_DB, "the GitHub environment's value wins over preview.env");
+    assert.equal(env.APP_TOKEN, undefined, "a name the default branch gives only production is dropped");
+    assert.equal(env.UNRELATED, undefined, "a name .paas.yml does not list never reaches the app");
+    const check = h.github.checkRunsOf(FULL, commit).at(-1)!;
+    assert.match(check.output.summary ?? "", /Secrets not passed to the app:.*APP_TOKEN.*UNRELATED/s);
+  });
+
+  it("secrets from another GitHub environment never reach a preview: refused, nothing deployed", async () => {
+    const commit = sha(0x912);
+    openPull(PR + 4, commit);
+    const res = await handoff(commit, server.ref, PR + 4, {
+      environment: "production",
+      secrets: { DATABASE_URL: GH_PROD_DB },
+    });
+    assert.equal(res.status, 403, JSON.stringify(res.json));
+    assert.equal(res.json.check, "secrets_environment");
+    assert.match(String(res.json.message), /environment: preview/);
+    assert.deepEqual(h.github.deploymentsOf(FULL, `preview/pr-${PR + 4}`), []);
+    const check = h.github.checkRunsOf(FULL, commit).at(-1)!;
+    assert.equal(check.conclusion, "failure");
+    assert.match(check.output.summary ?? "", /from the GitHub environment &quot;preview&quot;/);
+  });
+
+  it("a sealed blob moved to another hand-off (another token) does not open", async () => {
+    const commit = sha(0x913);
+    openPull(PR + 5, commit);
+    const other = await h.tokenFor(
+      h.claims({
+        event_name: "pull_request",
+        ref: `refs/pull/${PR + 5}/merge`,
+        sha: commit,
+        environment: "preview",
+      }),
+    );
+    const res = await handoff(commit, server.ref, PR + 5, {
+      environment: "preview",
+      secrets: { DATABASE_URL: GH_PREVIEW_DB },
+      sealedWith: other,
+    });
+    assert.equal(res.status, 422, JSON.stringify(res.json));
+    assert.equal(res.json.check, "secrets");
+    assert.deepEqual(h.github.deploymentsOf(FULL, `preview/pr-${PR + 5}`), []);
+  });
+
+  it("production: delivered secrets win, the operator's file fills the rest, the next deploy rotates them", async () => {
+    const first = sha(0x914);
+    h.github.setFile(FULL, first, ".paas.yml", CONFIG);
+    let res = await handoff(first, server.ref, undefined, {
+      environment: "production",
+      secrets: { APP_TOKEN: GH_TOKEN_1 },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    let dep = h.github.deploymentsOf(FULL, "production").at(-1)!;
+    assert.equal(dep.statuses.at(-1)!.state, "success", JSON.stringify(dep.statuses));
+    let env = await appEnv(dep.statuses.at(-1)!.environment_url!);
+    assert.equal(env.APP_TOKEN, GH_TOKEN_1, "the GitHub environment's value");
+    assert.equal(env.DATABASE_URL, PROD_DB, "not delivered: the operator's production.env");
+    const second = sha(0x915);
+    h.github.setFile(FULL, second, ".paas.yml", CONFIG);
+    res = await handoff(second, server.ref, undefined, {
+      environment: "production",
+      secrets: { APP_TOKEN: GH_TOKEN_2, DATABASE_URL: GH_PROD_DB },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    dep = h.github.deploymentsOf(FULL, "production").at(-1)!;
+    assert.equal(dep.statuses.at(-1)!.state, "success", JSON.stringify(dep.statuses));
+    env = await appEnv(dep.statuses.at(-1)!.environment_url!);
+    assert.equal(env.APP_TOKEN, GH_TOKEN_2, "rotated by the next deploy");
+    assert.equal(env.DATABASE_URL, GH_PROD_DB);
+  });
+
+  it("an app printing its delivered secrets crashes: the failure shows its logs, masked", async () => {
+    const commit = sha(0x916);
+    h.github.setFile(FULL, commit, ".paas.yml", CONFIG);
+    const res = await handoff(commit, leak.ref, undefined, {
+      environment: "production",
+      secrets: { DATABASE_URL: GH_PROD_DB, APP_TOKEN: GH_TOKEN_1, TLS_KEY: GH_TLS_KEY },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    const check = h.github.checkRunsOf(FULL, commit)[0]!;
+    assert.equal(check.conclusion, "failure");
+    const shown = `${check.output.summary}\n${check.output.text}`;
+    assert.match(shown, /secret is \*\*\*/);
+    assert.match(shown, /APP_TOKEN b64=\*\*\* b64url=\*\*\* /);
+    assert.match(shown, /tls \| \*\*\*\n/, "the delivered key's lines are masked one by one");
+  });
+
   it("refused hand-offs and webhooks answer without secrets", async () => {
     const forged = await h.handoff(handoffBody(sha(0x905)), `${CLOUDFLARE_TOKEN}.${REGISTRY_PASSWORD}.x`);
     answers.push(JSON.stringify(forged.json));
@@ -370,6 +518,12 @@ describe("secrets never reach an output; previews get neither production secrets
       "production database URL": PROD_DB,
       "production app token": PROD_TOKEN,
       "production TLS key": TLS_KEY,
+      "GitHub preview database URL": GH_PREVIEW_DB,
+      "GitHub production database URL": GH_PROD_DB,
+      "GitHub app token (first)": GH_TOKEN_1,
+      "GitHub app token (rotated)": GH_TOKEN_2,
+      "GitHub TLS key": GH_TLS_KEY,
+      "App sealing key": h.settings.sealing.privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
     };
     // Each value and each line of a multi-line one (PEM armour lines are public), and its encodings.
     const raw: Record<string, string> = {};

@@ -75,6 +75,7 @@ test("secrets come from the Secret paas; settings from a ConfigMap the runtime a
     "APP_ID",
     "CLOUDFLARE_API_TOKEN",
     "CLOUDFLARE_ZONE_ID",
+    "PAAS_SEALING_KEY",
     "WEBHOOK_SECRET",
   ]);
   assert.ok(Object.values(fromSecret).every((n) => n === "paas"));

@@ -46,6 +46,7 @@ function strandedDeployment(h: Harness, environment: string, commit: string, pay
     payload,
     description: null,
     statuses: [],
+    createdAt: h.github.now().toISOString(),
   };
   h.github.deployments.push(d);
   const envs = h.github.environments.get(FULL.toLowerCase()) ?? new Set<string>();

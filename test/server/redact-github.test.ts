@@ -14,11 +14,15 @@ const KEY = generateKeyPairSync("rsa", {
 }).privateKey;
 const TOKEN = "cf-token-0123456789abcdef";
 const WEBHOOK = "whsec-0123456789";
+// The App's sealing key (hand-off secrets are sealed to it): an App secret like the others.
+const SEALING = generateKeyPairSync("x25519").privateKey;
+const SEALING_PEM = SEALING.export({ format: "pem", type: "pkcs8" }).toString();
 
 test("requests to GitHub carry no App secret: check run output, comment, deployment status", async () => {
   const settings = {
     privateKey: KEY,
     webhookSecret: WEBHOOK,
+    sealing: { privateKey: SEALING },
     dns: { provider: "cloudflare", apiToken: TOKEN, zoneId: "z", target: "t", proxied: true },
   } as unknown as Settings;
   const sent: { url: string; body: string }[] = [];
@@ -40,7 +44,7 @@ test("requests to GitHub carry no App secret: check run output, comment, deploym
   await octokit.rest.issues.createComment({
     ...common,
     issue_number: 2,
-    body: `webhook ${WEBHOOK}, auth ${Buffer.from(`x:${TOKEN}`).toString("base64")}`,
+    body: `webhook ${WEBHOOK}, auth ${Buffer.from(`x:${TOKEN}`).toString("base64")}, sealing ${SEALING_PEM}`,
   });
   await octokit.rest.repos.createDeploymentStatus({
     ...common,
@@ -51,7 +55,9 @@ test("requests to GitHub carry no App secret: check run output, comment, deploym
   assert.equal(sent.length, 3);
   assert.match(sent[0]!.url, /\/repos\/acme\/shop\/check-runs\/1$/, "the URL is untouched");
   const all = sent.map((s) => s.body).join("\n");
-  const lines = KEY.split("\n").filter((l) => l.length >= 8 && !l.startsWith("-----"));
+  const lines = [KEY, SEALING_PEM].flatMap((k) =>
+    k.split("\n").filter((l) => l.length >= 8 && !l.startsWith("-----")),
+  );
   for (const secret of [TOKEN, WEBHOOK, encodeURIComponent(TOKEN), ...lines])
     assert.ok(!all.includes(secret), `${secret} sent in ${all}`);
   for (const run of all.match(/[A-Za-z0-9+/]{16,}/g) ?? [])

@@ -37,6 +37,12 @@ describe("startApp", () => {
       assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
       assert.match(lines.join("\n"), /paas App listening on http:\/\/127\.0\.0\.1:\d+/);
       assert.ok(!lines.join("\n").includes("hook-s3cret") && !lines.join("\n").includes("BEGIN"));
+      // No sealing key configured: one for this start only, said once with the setting to use.
+      assert.match(lines.join("\n"), /"sealingKey":"[a-f0-9]{16} \(generated\)"/);
+      assert.match(lines.join("\n"), /warning: the sealing key .* set PAAS_SEALING_KEY_PATH/);
+      // Its public half is published for the Action.
+      const key = (await (await fetch(`${server.url}/paas/v1/sealing-key`)).json()) as { kid: string };
+      assert.match(lines.join("\n"), new RegExp(key.kid));
     } finally {
       await server.close();
     }

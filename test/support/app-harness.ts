@@ -3,14 +3,17 @@
 // the App's own server from startServer. Webhooks are real example payloads
 // from @octokit/webhooks-examples, adjusted to the scenario and signed.
 import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { parse as parseYaml } from "yaml";
 import { startServer, type RunningServer } from "../../src/server/server.ts";
 import { HANDOFF_PATH, handoffAnswerSchema, handoffRefusalSchema } from "../../src/contract/handoff.ts";
 import { BUILD_FAILURE_PATH, buildFailureAnswerSchema } from "../../src/contract/build-failure.ts";
+import type { Clock } from "../../src/app/deployer.ts";
 import type { DnsProvider } from "../../src/dns/types.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
 import { loadSettings, type Settings } from "../../src/settings/app.ts";
-import { FakeGitHub } from "../fakes/github/server.ts";
+import { FakeGitHub, webhookErrors } from "../fakes/github/server.ts";
 import { OidcIssuer, type ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
 import { RecordingDns, ServingRuntime } from "./app-runtime-double.ts";
 
@@ -30,6 +33,13 @@ export const INSTALLATION_ID = 777;
 export const AUDIENCE = "https://paas.example.test";
 export const DIGEST = `sha256:${"d".repeat(64)}`;
 export const IMAGE = `ghcr.io/${OWNER}/${REPO}`;
+
+/** The permissions the App's manifest (app.yml) asks for: what the fake's installation tokens may do. */
+export const APP_PERMISSIONS = (
+  parseYaml(readFileSync(new URL("../../app.yml", import.meta.url), "utf8")) as {
+    default_permissions: Record<string, string>;
+  }
+).default_permissions;
 
 export const VALID_CONFIG = `name: hello
 run:
@@ -58,6 +68,14 @@ export interface Harness {
     extra?: { merged?: boolean },
   ): Record<string, unknown>;
   pushPayload(ref: string, after: string): Record<string, unknown>;
+  /**
+   * installation.created (every repository listed) or installation_repositories.added, for the
+   * harness installation; sent through `webhook`, which validates it against GitHub's schema.
+   */
+  installationPayload(
+    event: "installation" | "installation_repositories",
+    repos: { id: number; name: string }[],
+  ): Record<string, unknown>;
   claims(over?: Partial<ActionsTokenClaims>): ActionsTokenClaims;
   handoff(
     body: unknown,
@@ -81,12 +99,14 @@ export interface Harness {
  */
 export async function startHarness(
   env: Record<string, string> = {},
-  platform: { runtime?: Runtime; dns?: DnsProvider } = {},
+  platform: { runtime?: Runtime; dns?: DnsProvider; clock?: Clock } = {},
 ): Promise<Harness> {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const github = new FakeGitHub({
     appId: APP_ID,
     appPublicKey: publicKey.export({ type: "spki", format: "pem" }).toString(),
+    // Installation tokens may do exactly what the App's manifest asks for.
+    permissions: APP_PERMISSIONS,
   });
   await github.start();
   github.addInstallation(INSTALLATION_ID, OWNER, OWNER_ID);
@@ -122,7 +142,13 @@ export async function startHarness(
     PAAS_GITHUB_WRITE_INTERVAL_MS: "0",
     ...env,
   });
-  const deps = { runtime: platform.runtime ?? runtime, dns: platform.dns ?? dns };
+  const deps = {
+    runtime: platform.runtime ?? runtime,
+    dns: platform.dns ?? dns,
+    ...(platform.clock ? { clock: platform.clock } : {}),
+  };
+  // One time for the App and GitHub: deployment dates are what the App measures ages by.
+  if (platform.clock) github.now = () => platform.clock!.now();
   const app = await startServer(settings, deps);
 
   const baseRepo = () => ({
@@ -146,6 +172,11 @@ export async function startHarness(
     app,
     settings,
     async webhook(event, payload) {
+      const errors = webhookErrors(event, payload.action as string | undefined, payload);
+      if (errors?.length)
+        github.violations.push(
+          `${event}.${String(payload.action)} payload: ${errors.slice(0, 5).join("; ")}`,
+        );
       const body = JSON.stringify(payload);
       const signature = "sha256=" + createHmac("sha256", secret).update(body).digest("hex");
       const res = await fetch(`${h.app.url}${settings.webhookPath}`, {
@@ -193,6 +224,35 @@ export async function startHarness(
         },
       };
       p.installation = { id: INSTALLATION_ID, node_id: "x" };
+      return p;
+    },
+    installationPayload(event, repos) {
+      const action = event === "installation" ? "created" : "added";
+      const p = example(event, (e) => e.action === action);
+      const inst = p.installation as Record<string, unknown>;
+      inst.id = INSTALLATION_ID;
+      inst.account = { ...(inst.account as object), login: OWNER, id: OWNER_ID, type: "Organization" };
+      inst.target_id = OWNER_ID;
+      inst.target_type = "Organization";
+      inst.app_id = APP_ID;
+      // Fields GitHub's schema requires that the recorded examples predate.
+      inst.app_slug = "paas";
+      inst.created_at = inst.updated_at = "2026-01-01T00:00:00Z";
+      inst.suspended_by = null;
+      inst.suspended_at = null;
+      if (event === "installation_repositories") p.requester = null;
+      const list = repos.map((r) => ({
+        id: r.id,
+        node_id: `R_${r.id}`,
+        name: r.name,
+        full_name: `${OWNER}/${r.name}`,
+        private: false,
+      }));
+      if (event === "installation") p.repositories = list;
+      else {
+        p.repositories_added = list;
+        p.repositories_removed = [];
+      }
       return p;
     },
     claims(over = {}) {

@@ -2,7 +2,7 @@
 // (ACTIONS_ID_TOKEN_REQUEST_URL / ACTIONS_ID_TOKEN_REQUEST_TOKEN): it checks
 // the runner's bearer token and answers `{ value: <signed JWT> }` for the
 // requested audience, as @actions/core's getIDToken expects.
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
@@ -49,7 +49,8 @@ export async function startTokenServer(claims: Record<string, unknown>): Promise
     }
     const audience = url.searchParams.get("audience") ?? "";
     requests.push(audience);
-    void new SignJWT({ ...claims })
+    // Every token GitHub issues has its own jti (the App uses each once).
+    void new SignJWT({ jti: randomUUID(), ...claims })
       .setProtectedHeader({ alg: "RS256", kid: "test" })
       .setIssuer(issuer)
       .setAudience(audience)

@@ -32,7 +32,14 @@ export interface RouteSpec {
   upstreams: string[];
   /** Sent back in the Paas-Deployment response header: proves which version answered. */
   deployId: string;
+  /** The environment sleeps: `upstreams` is the App's wake handler, told so by a request header. */
+  wake?: boolean;
 }
+
+/** Request header of a sleeping environment's route: the App answers it with its wake handler. */
+export const WAKE_HEADER = "X-Paas-Wake";
+/** Logger of the access log paas reads request activity from. */
+const ACCESS_LOGGER = "paas-access";
 
 export interface CaddyRoute {
   id: string;
@@ -168,6 +175,21 @@ export class CaddyClient {
     }
   }
 
+  /**
+   * Caddy writes one JSON line per request of our servers to `file` (src/runtime/docker/access-log.ts
+   * reads request activity from it); Caddy's default log leaves those lines out.
+   */
+  async enableAccessLog(file: string): Promise<void> {
+    await this.#ensure(["logging", "logs", ACCESS_LOGGER], {
+      writer: { output: "file", filename: file, roll: false },
+      encoder: { format: "json" },
+      include: [`http.log.access.${ACCESS_LOGGER}`],
+    });
+    await this.#ensure(["logging", "logs", "default"], { exclude: [`http.log.access.${ACCESS_LOGGER}`] });
+    for (const server of this.#httpsListen ? [this.#http, this.#https] : [this.#http])
+      await this.#ensure(["apps", "http", "servers", server, "logs"], { default_logger_name: ACCESS_LOGGER });
+  }
+
   /** Points the environment's hostnames at `upstreams`, replacing its previous route atomically. */
   async setRoute(route: RouteSpec): Promise<void> {
     const local = route.hostnames.filter((h) => !this.#httpsListen || isLocalHostname(h));
@@ -249,6 +271,10 @@ export class CaddyClient {
   async #place(server: string, id: string, hostnames: string[], route: RouteSpec): Promise<void> {
     if (hostnames.length === 0) return this.#delete(id);
     const body = caddyRoute(id, hostnames, route.upstreams, route.deployId);
+    if (route.wake) {
+      const proxy = (body.handle as Record<string, unknown>[])[0]!;
+      proxy.headers = { ...(proxy.headers as object), request: { set: { [WAKE_HEADER]: ["1"] } } };
+    }
     // Replace in place when the route exists (PATCH by @id), else insert it first, ahead of the fallback.
     if (await this.#tryAdmin("PATCH", `/id/${id}`, body)) return;
     try {

@@ -1,5 +1,7 @@
 // Builds the Docker runtime from operator settings (environment variables for
 // the App and the CLI). Docker is the embedded default runtime.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Docker from "dockerode";
 import { z } from "zod";
 import { PaasError } from "../../errors.ts";
@@ -45,6 +47,11 @@ export const dockerEnvSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9.-]{0,62}$/, "PAAS_DOCKER_INSTANCE must be lowercase letters, digits, . and -")
     .optional(),
   /** Pull credentials for one registry (e.g. ghcr.io with a token that can read packages). */
+  /** File Caddy writes its access log to; the App reads request activity from it (sleeping previews). */
+  PAAS_CADDY_ACCESS_LOG: z
+    .string()
+    .regex(/^\/\S*[^/]$/, "PAAS_CADDY_ACCESS_LOG must be an absolute file path")
+    .optional(),
   PAAS_REGISTRY_HOST: z.string().optional(),
   PAAS_REGISTRY_USERNAME: z.string().optional(),
   PAAS_REGISTRY_PASSWORD: z.string().optional(),
@@ -59,6 +66,8 @@ export interface DockerSettings {
   /** PAAS_DOCKER_INSTANCE; undefined means the default ("paas"). */
   instance?: string | undefined;
   registry: { host: string; username: string; password: string } | undefined;
+  /** PAAS_CADDY_ACCESS_LOG; default a file in the temporary folder named after the instance. */
+  accessLog?: string | undefined;
 }
 
 export class DockerSettingsError extends PaasError {
@@ -90,6 +99,8 @@ export function dockerSettingsFromEnv(env: Record<string, string | undefined>): 
     httpsListen: e.PAAS_HTTPS ? `${host}:${e.PAAS_HTTPS_PORT}` : undefined,
     secretsDir: e.PAAS_SECRETS_DIR,
     instance: e.PAAS_DOCKER_INSTANCE,
+    accessLog:
+      e.PAAS_CADDY_ACCESS_LOG ?? join(tmpdir(), `paas-caddy-access-${e.PAAS_DOCKER_INSTANCE ?? "paas"}.log`),
     registry: e.PAAS_REGISTRY_HOST
       ? {
           host: e.PAAS_REGISTRY_HOST,
@@ -144,6 +155,7 @@ export function createDockerRuntime(
     secrets: settings.secretsDir ? new FileSecretSource({ dir: settings.secretsDir }) : undefined,
     registryAuth,
     instance: settings.instance,
+    accessLog: settings.accessLog,
   });
   return {
     runtime,

@@ -24,6 +24,7 @@ import {
 import { PaasError } from "../../errors.ts";
 import { namespaceName, parseEnvironment, type Target } from "../../names.ts";
 import { redactDiagnosis, redactError, Redactor } from "../../redact.ts";
+import { resolveSecretValues } from "../secret-values.ts";
 import {
   LOGS_WITHHELD_LINE,
   type ApplyOptions,
@@ -37,6 +38,7 @@ import {
   type SecretSource,
 } from "../types.ts";
 import type { CaddyClient } from "./caddy.ts";
+import { AccessLog } from "./access-log.ts";
 import { containerLogs } from "./logs.ts";
 import { containerCreateOptions, DEFAULT_INSTANCE, L, planDocker, routeId, scoped } from "./plan.ts";
 
@@ -65,6 +67,14 @@ export interface DockerRuntimeOptions {
    * Docker engine (say a staging and a production paas) each see, reconcile and remove only their own.
    */
   instance?: string | undefined;
+  /** File Caddy writes its access log to (PAAS_CADDY_ACCESS_LOG): request activity for sleeping previews. */
+  accessLog?: string | undefined;
+}
+
+/** How a sleeping environment is woken: its health path and how long it may take. */
+export interface WakeOptions {
+  path: string;
+  timeoutMs: number;
 }
 
 export class DockerRuntimeError extends PaasError {
@@ -122,8 +132,10 @@ export class DockerRuntime implements Runtime {
   readonly #routeTimeoutMs: number;
   readonly #instance: string;
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #accessLog: AccessLog | undefined;
 
   constructor(options: DockerRuntimeOptions) {
+    this.#accessLog = options.accessLog ? new AccessLog(options.accessLog) : undefined;
     this.#docker = options.docker;
     this.#caddy = options.caddy;
     this.#secrets = options.secrets;
@@ -162,15 +174,18 @@ export class DockerRuntime implements Runtime {
     }
     // The first container that is not running says the most; else the first one.
     const c = current.containers.find((x) => x.state !== "running") ?? current.containers[0]!;
-    const secrets = await this.#secretValues(target, splitList(current.labels[L.secrets])).catch(() => ({}));
-    return this.#diagnoseContainer(c.id, Object.values(secrets), undefined);
+    // The values the container was given (delivered or the operator's): read back from its own environment.
+    const secrets = await this.#containerSecretValues(c.id, splitList(current.labels[L.secrets]));
+    return this.#diagnoseContainer(c.id, secrets, undefined);
   }
 
   async logs(target: Target, options: LogOptions): Promise<LogStream[]> {
     const current = generations(await this.#managed({ namespace: namespaceName(target) }))[0];
     if (!current) return [];
-    // Masked with the environment's secret values; withheld when they cannot be read.
-    const secrets = await this.#secretValues(target, splitList(current.labels[L.secrets])).catch(
+    // Masked with the values the containers were given (read back from their environment, as
+    // diagnose does); withheld when those cannot be read.
+    const names = splitList(current.labels[L.secrets]);
+    const secrets = await this.#containerSecretValues(current.containers[0]!.id, names).catch(
       () => undefined,
     );
     if (!secrets)
@@ -178,11 +193,7 @@ export class DockerRuntime implements Runtime {
         source: c.name,
         lines: [{ time: undefined, text: LOGS_WITHHELD_LINE }],
       }));
-    return containerLogs(this.#docker, current.containers, {
-      ...options,
-      secrets: Object.values(secrets),
-      demux,
-    });
+    return containerLogs(this.#docker, current.containers, { ...options, secrets, demux });
   }
 
   async list(): Promise<RuntimeEnvironment[]> {
@@ -211,12 +222,100 @@ export class DockerRuntime implements Runtime {
     return out;
   }
 
+  /** Hostnames requested since the previous call (Caddy's access log); undefined without one. */
+  async activity(): Promise<Set<string> | undefined> {
+    if (!this.#accessLog) return undefined;
+    // Servers first: the log settings go into them (a fresh or restarted Caddy has none).
+    await this.#caddy.ensureServers();
+    await this.#caddy.enableAccessLog(this.#accessLog.file);
+    return this.#accessLog.hosts();
+  }
+
+  /**
+   * Scales the environment to zero: its route first points at `wakeUpstream` (the App's wake
+   * handler, told by a request header), then its containers stop (kept, to start again).
+   * False when the environment has no containers.
+   */
+  sleep(target: Target, wakeUpstream: string): Promise<boolean> {
+    const ns = namespaceName(target);
+    return this.#locked(ns, async () => {
+      const g = generations(await this.#managed({ namespace: ns }))[0];
+      if (!g) return false;
+      await this.#caddy.setRoute({
+        id: this.#scoped(routeId(ns)),
+        hostnames: splitList(g.labels[L.hostnames]),
+        upstreams: [wakeUpstream],
+        deployId: g.deployId,
+        wake: true,
+      });
+      for (const c of g.containers) {
+        await this.#docker
+          .getContainer(c.id)
+          .stop({ t: this.#stopTimeout })
+          .catch((err: unknown) => {
+            if (statusOf(err) !== 304) throw err; // 304: already stopped
+          });
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Starts a sleeping environment's containers, waits until each answers its health path, then
+   * routes its hostnames to them again. False when it has no containers or they do not become healthy.
+   */
+  wake(target: Target, o: WakeOptions): Promise<boolean> {
+    const ns = namespaceName(target);
+    return this.#locked(ns, async () => {
+      const g = generations(await this.#managed({ namespace: ns }))[0];
+      if (!g) return false;
+      for (const c of g.containers) {
+        await this.#docker
+          .getContainer(c.id)
+          .start()
+          .catch((err: unknown) => {
+            if (statusOf(err) !== 304) throw err; // 304: already running
+          });
+      }
+      const deadline = Date.now() + o.timeoutMs;
+      for (let attempt = 0; ; attempt++) {
+        const now = (await this.#managed({ namespace: ns })).filter(
+          (c) => c.labels[L.deployId] === g.deployId,
+        );
+        const ups = now.map((c) => c.upstream);
+        if (ups.every(Boolean)) {
+          const answers = await Promise.all(
+            ups.map((u) =>
+              httpGet(u!, o.path, 2000).then(
+                (s) => s >= 200 && s < 400,
+                () => false,
+              ),
+            ),
+          );
+          if (answers.every(Boolean)) {
+            await this.#caddy.setRoute({
+              id: this.#scoped(routeId(ns)),
+              hostnames: splitList(g.labels[L.hostnames]),
+              upstreams: ups as string[],
+              deployId: g.deployId,
+            });
+            return true;
+          }
+        }
+        if (Date.now() > deadline) return false;
+        await sleep(Math.min(25 * 2 ** attempt, 500));
+      }
+    });
+  }
+
   /**
    * Rebuilds Caddy's routes from container labels (after a Caddy restart, or
    * published ports changed after an engine restart) and removes routes of
-   * environments that no longer exist. Returns how many routes it set.
+   * environments that no longer exist. With `wakeUpstream`, an environment whose
+   * containers are all stopped (asleep, src/deploy/sleep.ts) gets its wake route back.
+   * Returns how many routes it set.
    */
-  async restoreRoutes(): Promise<number> {
+  async restoreRoutes(o: { wakeUpstream?: string | undefined } = {}): Promise<number> {
     await this.#caddy.ensureServers();
     const managed = await this.#managed({});
     const live = new Map<string, Generation>();
@@ -226,6 +325,23 @@ export class DockerRuntime implements Runtime {
       if (!live.has(ns) && g.containers.every((c) => c.state === "running" && c.upstream)) live.set(ns, g);
     }
     let set = 0;
+    if (o.wakeUpstream) {
+      // The newest generation of each environment (sorted newest first): all stopped means asleep.
+      const newest = new Map<string, Generation>();
+      for (const g of generations(managed))
+        if (!newest.has(g.labels[L.namespace])) newest.set(g.labels[L.namespace], g);
+      for (const [ns, g] of newest) {
+        if (live.has(ns) || !g.containers.every((c) => c.state === "exited")) continue;
+        await this.#caddy.setRoute({
+          id: this.#scoped(routeId(ns)),
+          hostnames: splitList(g.labels[L.hostnames]),
+          upstreams: [o.wakeUpstream],
+          deployId: g.deployId,
+          wake: true,
+        });
+        set++;
+      }
+    }
     for (const [ns, g] of live) {
       await this.#caddy.setRoute({
         id: this.#scoped(routeId(ns)),
@@ -247,7 +363,10 @@ export class DockerRuntime implements Runtime {
 
   async #apply(spec: DeploySpec, options: ApplyOptions): Promise<RolloutResult> {
     await this.#assertHostnamesFree(spec, namespaceName(spec.target));
-    const secretValues = await this.#secretValues(spec.target, spec.secrets);
+    const secretValues = await resolveSecretValues(spec.target, spec.secrets, options.secrets, {
+      source: this.#secrets,
+      setting: "PAAS_SECRETS_DIR",
+    });
     // What a rollout reports or throws can quote what the app printed or what the engine echoed.
     const redactor = new Redactor(Object.values(secretValues));
     try {
@@ -415,14 +534,15 @@ export class DockerRuntime implements Runtime {
     }
   }
 
-  async #secretValues(target: Target, names: readonly string[]): Promise<Record<string, string>> {
-    if (names.length === 0) return {};
-    if (!this.#secrets) {
-      throw new DockerRuntimeError(
-        `secrets ${names.join(", ")} are configured but this host has no secrets folder: set PAAS_SECRETS_DIR`,
-      );
-    }
-    return this.#secrets.get(target, names);
+  /** Values of the named variables in a container's environment (what diagnose must mask). */
+  async #containerSecretValues(id: string, names: readonly string[]): Promise<string[]> {
+    if (names.length === 0) return [];
+    const wanted = new Set(names);
+    const env = (await this.#docker.getContainer(id).inspect()).Config.Env ?? [];
+    return env.flatMap((kv) => {
+      const at = kv.indexOf("=");
+      return at > 0 && wanted.has(kv.slice(0, at)) ? [kv.slice(at + 1)] : [];
+    });
   }
 
   /**

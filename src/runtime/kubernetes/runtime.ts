@@ -16,6 +16,7 @@ import type {
   SecretSource,
 } from "../types.ts";
 import { redactError, Redactor } from "../../redact.ts";
+import { resolveSecretValues } from "../secret-values.ts";
 import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
 import { podLogs } from "./logs.ts";
 import {
@@ -119,16 +120,14 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async apply(spec: DeploySpec, options: ApplyOptions = {}): Promise<RolloutResult> {
-    let secretValues: Record<string, string> | undefined;
-    if (spec.secrets.length > 0) {
-      if (!this.secrets) {
-        throw new PaasError(
-          "secrets_unavailable",
-          "this app lists secrets but the Kubernetes runtime has no secret source configured (PAAS_K8S_SECRETS_NAMESPACE)",
-        );
-      }
-      secretValues = await this.secrets.get(spec.target, spec.secrets);
-    }
+    // Delivered with the hand-off first, the operator's Secrets for the rest (secret-values.ts).
+    const secretValues =
+      spec.secrets.length > 0
+        ? await resolveSecretValues(spec.target, spec.secrets, options.secrets, {
+            source: this.secrets,
+            setting: "PAAS_K8S_SECRETS_NAMESPACE",
+          })
+        : undefined;
     try {
       return await this.rollout(spec, options, secretValues);
     } catch (e) {
@@ -439,6 +438,8 @@ export class KubernetesRuntime implements Runtime {
     if (listed === undefined) return nsObj ? undefined : [];
     const names = listed.split(",").filter(Boolean);
     if (names.length === 0) return [];
+    // The runtime may not read Secrets in app namespaces (k8s/rbac.yaml): values delivered with a
+    // hand-off and absent from the operator's Secret are not known here, so the logs are withheld.
     if (!this.secrets) return undefined;
     try {
       return Object.values(await this.secrets.get(target, names));

@@ -41,6 +41,17 @@ export const OPERATIONS: readonly (readonly [string, string])[] = [
   ["post", "/app/hook/deliveries/{delivery_id}/attempts"],
   // Day two (src/deploy/ops.ts): the reaction that acknowledges a /paas command.
   ["post", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"],
+  // Onboarding: the default branch's files, a branch with .paas.yml and the workflow, the pull request.
+  ["get", "/repos/{owner}/{repo}/git/trees/{tree_sha}"],
+  ["post", "/repos/{owner}/{repo}/git/refs"],
+  ["put", "/repos/{owner}/{repo}/contents/{path}"],
+  ["post", "/repos/{owner}/{repo}/pulls"],
+];
+
+/** Webhook payloads the test harness sends, validated like the requests (components.schemas names). */
+export const WEBHOOKS: readonly string[] = [
+  "webhook-installation-created",
+  "webhook-installation-repositories-added",
 ];
 
 const DROP = new Set([
@@ -103,10 +114,17 @@ export function extract(spec: { [k: string]: Json }): Json {
         : null,
     });
   }
+  const schemas = (spec["components"] as { [k: string]: { [k: string]: Json } })["schemas"]!;
+  const webhooks: { [k: string]: Json } = {};
+  for (const name of WEBHOOKS) {
+    if (!schemas[name]) throw new Error(`${name} is not in the OpenAPI description`);
+    webhooks[name] = inline(schemas[name], spec);
+  }
   return {
     source: "@octokit/openapi api.github.com.json",
     version: spec["info"] ? (spec["info"] as { [k: string]: Json })["version"]! : null,
     operations,
+    webhooks,
   };
 }
 

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { importSPKI, jwtVerify } from "jose";
+import { onboardingHandlers } from "./onboarding.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => void;
 
@@ -50,7 +51,7 @@ export interface LoggedRequest {
   at: number;
 }
 
-interface Repo {
+export interface Repo {
   id: number;
   owner: string;
   ownerId: number;
@@ -68,6 +69,8 @@ export interface FakePull {
   headRef: string;
   baseRef: string;
   headRepoId?: number;
+  title?: string;
+  body?: string;
 }
 export interface FakeDeployment {
   id: number;
@@ -79,6 +82,8 @@ export interface FakeDeployment {
   payload: unknown;
   description: string | null;
   statuses: { state: string; description: string; environment_url?: string; log_url?: string }[];
+  /** When it was created (GitHub's created_at), by the fake's clock. */
+  createdAt: string;
 }
 export interface FakeCheckRun {
   id: number;
@@ -106,6 +111,50 @@ export interface FakeComment {
 const here = dirname(fileURLToPath(import.meta.url));
 let compiled: CompiledOperation[] | undefined;
 
+let webhookValidators: Map<string, ValidateFunction> | undefined;
+
+/**
+ * Errors of a webhook payload against GitHub's schema of it (`webhook-installation-created`…);
+ * undefined when the subset holds no schema for that event and action.
+ */
+export function webhookErrors(
+  event: string,
+  action: string | undefined,
+  payload: unknown,
+): string[] | undefined {
+  if (!webhookValidators) {
+    const subset = JSON.parse(readFileSync(join(here, "openapi-subset.json"), "utf8")) as {
+      webhooks?: Record<string, object>;
+    };
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    addFormats(ajv);
+    webhookValidators = new Map(
+      Object.entries(subset.webhooks ?? {}).map(([k, v]) => [
+        k,
+        ajv.compile(nullableToJsonSchema(v) as object),
+      ]),
+    );
+  }
+  const name = `webhook-${event.replace(/_/g, "-")}${action ? `-${action.replace(/_/g, "-")}` : ""}`;
+  const validate = webhookValidators.get(name);
+  if (!validate) return undefined;
+  return validate(payload)
+    ? []
+    : (validate.errors ?? []).map((e) => `${e.instancePath || "/"} ${e.message ?? "invalid"}`);
+}
+
+/** OpenAPI 3.0's `nullable: true` as JSON Schema: `null` joins the type (Ajv rejects it without one). */
+function nullableToJsonSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(nullableToJsonSchema);
+  if (node === null || typeof node !== "object") return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) if (k !== "nullable") out[k] = nullableToJsonSchema(v);
+  const n = node as { nullable?: boolean; type?: unknown };
+  // Without a type the schema already accepts null.
+  if (n.nullable === true && typeof n.type === "string") out.type = [n.type, "null"];
+  return out;
+}
+
 function operations(): CompiledOperation[] {
   if (compiled) return compiled;
   const subset = JSON.parse(readFileSync(join(here, "openapi-subset.json"), "utf8")) as {
@@ -113,6 +162,8 @@ function operations(): CompiledOperation[] {
   };
   const ajv = new Ajv({ strict: false, allErrors: true });
   addFormats(ajv);
+  // GitHub's own format name for "owner/repo" (pulls.create head_repo).
+  ajv.addFormat("repo.nwo", /^[^/]+\/[^/]+$/);
   const coercing = new Ajv({ strict: false, allErrors: true, coerceTypes: true });
   addFormats(coercing);
   compiled = subset.operations.map((op) => {
@@ -175,7 +226,20 @@ export interface FakeGitHubOptions {
   appId: number;
   /** The App's public key (SPKI PEM) to verify App JWTs. */
   appPublicKey: string;
+  /**
+   * What installation tokens may do (app.yml's default_permissions); operations that need
+   * more are refused 403 as GitHub does. Default: what the App asked for before onboarding.
+   */
+  permissions?: Record<string, string>;
 }
+
+const DEFAULT_PERMISSIONS: Record<string, string> = {
+  checks: "write",
+  deployments: "write",
+  contents: "read",
+  pull_requests: "write",
+  administration: "write",
+};
 
 export class FakeGitHub {
   readonly log: LoggedRequest[] = [];
@@ -203,6 +267,8 @@ export class FakeGitHub {
   faults: ((method: string, path: string) => FakeFault | undefined) | undefined;
   /** Handlers of more operations by operationId (test/support adds them); `installationId` is the caller's. */
   readonly handlers = new Map<string, ExtraHandler>();
+  /** The fake's clock (created_at of deployments); tests that move the App's clock move this one too. */
+  now: () => Date = () => new Date();
   #tokens = new Map<string, { installationId: number; expires: number }>();
   #nextId = 1000;
   #server: Server | undefined;
@@ -215,10 +281,15 @@ export class FakeGitHub {
   /** Sends a redelivery to the App and resolves with its HTTP status (0: no answer). */
   redeliver: ((d: FakeDelivery) => Promise<number>) | undefined;
 
+  /** Installation token permissions (FakeGitHubOptions.permissions). */
+  readonly tokenPermissions: Record<string, string>;
+
   constructor(options: FakeGitHubOptions) {
     this.#options = options;
+    this.tokenPermissions = options.permissions ?? DEFAULT_PERMISSIONS;
     operations();
     this.#reconcileHandlers();
+    onboardingHandlers(this);
   }
 
   setBranch(fullName: string, branch: string, sha: string): void {
@@ -275,8 +346,13 @@ export class FakeGitHub {
     this.handlers.set("pulls/list", ({ params, query }, send) => {
       const full = `${params.owner}/${params.repo}`.toLowerCase();
       const state = query.get("state") ?? "open";
+      // head=<owner>:<branch>, as GitHub filters it (same-repository heads only here).
+      const head = query.get("head");
       const all = [...this.pulls.entries()]
         .filter(([k, pr]) => k.startsWith(`${full}#`) && (state === "all" || pr.state === state))
+        .filter(
+          ([, pr]) => head === null || `${params.owner}:${pr.headRef}`.toLowerCase() === head.toLowerCase(),
+        )
         .map(([, pr]) => pr);
       send(
         200,
@@ -624,13 +700,7 @@ export class FakeGitHub {
         return send(201, {
           token,
           expires_at: new Date(expires).toISOString(),
-          permissions: {
-            checks: "write",
-            deployments: "write",
-            contents: "read",
-            pull_requests: "write",
-            administration: "write",
-          },
+          permissions: this.tokenPermissions,
           repository_selection: "selected",
         });
       }
@@ -699,6 +769,7 @@ export class FakeGitHub {
           payload: body.payload,
           description: (body.description as string | null | undefined) ?? null,
           statuses: [],
+          createdAt: this.now().toISOString(),
         };
         // GitHub checks required contexts unless told not to: the App must pass [].
         if (!Array.isArray(body.required_contexts) || body.required_contexts.length > 0) {
@@ -920,7 +991,7 @@ export class FakeGitHub {
       description: d.description,
       transient_environment: d.transient,
       production_environment: d.production,
-      created_at: new Date().toISOString(),
+      created_at: d.createdAt,
     };
   }
 

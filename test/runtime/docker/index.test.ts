@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
   createDockerRuntime,
@@ -17,8 +19,14 @@ describe("Docker runtime settings", () => {
       httpsListen: undefined,
       secretsDir: undefined,
       instance: undefined,
+      accessLog: join(tmpdir(), "paas-caddy-access-paas.log"),
       registry: undefined,
     });
+    assert.equal(
+      dockerSettingsFromEnv({ PAAS_CADDY_ACCESS_LOG: "/var/log/caddy/paas.log" }).accessLog,
+      "/var/log/caddy/paas.log",
+    );
+    assert.throws(() => dockerSettingsFromEnv({ PAAS_CADDY_ACCESS_LOG: "paas.log" }), /absolute file path/);
   });
 
   it("reads the PAAS_* variables", () => {

@@ -636,6 +636,59 @@ test("secrets come from the operator's Secret; previews read only preview values
   });
 });
 
+test("secrets delivered with the hand-off win, the operator's fill the rest, and the next deploy rotates them", async () => {
+  await withFake(async (fake, make) => {
+    const b64 = (s: string) => Buffer.from(s).toString("base64");
+    const read = (ns: string) => {
+      const o = fake.get("v1", "Secret", ns, "web-secrets") as Json;
+      return Object.fromEntries(
+        Object.entries(o.data as Record<string, string>).map(([k, v]) => [
+          k,
+          Buffer.from(v, "base64").toString(),
+        ]),
+      );
+    };
+    fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "paas-system" } });
+    fake.seed({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: secretNameFor("acme", "shop"), namespace: "paas-system" },
+      data: {
+        production__DATABASE_URL: b64("postgres://operator"),
+        production__SESSION_KEY: b64("operator-session"),
+      },
+    });
+    const secrets = new KubernetesSecretSource({ kubeConfig: fake.kubeConfig(), namespace: "paas-system" });
+    const runtime = make({ secrets });
+    const prod = specFor(PRODUCTION_YAML, "production");
+    const ns = namespaceName(prod.target);
+    assert.equal(
+      (await runtime.apply(prod, { secrets: { DATABASE_URL: "postgres://from-github" } })).ok,
+      true,
+    );
+    assert.deepEqual(read(ns), { DATABASE_URL: "postgres://from-github", SESSION_KEY: "operator-session" });
+    const hashOf = () =>
+      (fake.get("apps/v1", "Deployment", ns, "web") as Json).spec.template.metadata.annotations[
+        "paas.dev/secret-hash"
+      ];
+    const before = hashOf();
+    // Rotated in GitHub: the next deploy stores the new value and rolls the pods (the template changes).
+    const rotated = { DATABASE_URL: "postgres://rotated", SESSION_KEY: "github-session" };
+    assert.equal((await runtime.apply(prod, { secrets: rotated })).ok, true);
+    assert.deepEqual(read(ns), rotated);
+    assert.notEqual(hashOf(), before);
+    // Without an operator source, a name nobody delivered is an error naming the GitHub environment, no value.
+    await assert.rejects(
+      make().apply(prod, { secrets: { DATABASE_URL: "postgres://x-value" } }),
+      (e: unknown) => {
+        assert.match((e as Error).message, /SESSION_KEY .*GitHub environment "production"/);
+        assert.doesNotMatch((e as Error).message, /x-value/);
+        return true;
+      },
+    );
+  });
+});
+
 test("private images: the operator's registry Secret is copied into each environment, and removed when unset", async () => {
   await withFake(async (fake, make) => {
     fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "paas-secrets" } });

@@ -1,0 +1,79 @@
+// The onboarding calls of the GitHub adapter (octokit.ts delegates here, which
+// keeps that file under the size limit): list a commit's files, create a branch,
+// add files without overwriting, open and find a pull request.
+import type { ProbotOctokit } from "probot";
+import { httpStatus, type RepoRef } from "./port.ts";
+
+export async function listFiles(
+  o: ProbotOctokit,
+  r: RepoRef,
+  sha: string,
+): Promise<{ paths: string[]; truncated: boolean }> {
+  const { data } = await o.rest.git.getTree({ owner: r.owner, repo: r.repo, tree_sha: sha, recursive: "1" });
+  return {
+    paths: data.tree.filter((e) => e.type === "blob" && typeof e.path === "string").map((e) => e.path!),
+    truncated: data.truncated,
+  };
+}
+
+export async function createBranch(
+  o: ProbotOctokit,
+  r: RepoRef,
+  branch: string,
+  sha: string,
+): Promise<boolean> {
+  try {
+    await o.rest.git.createRef({ owner: r.owner, repo: r.repo, ref: `refs/heads/${branch}`, sha });
+    return true;
+  } catch (e) {
+    // "Reference already exists"
+    if (httpStatus(e) === 422) return false;
+    throw e;
+  }
+}
+
+export async function addFile(
+  o: ProbotOctokit,
+  r: RepoRef,
+  f: { branch: string; path: string; content: string; message: string },
+): Promise<boolean> {
+  try {
+    // Without `sha` GitHub refuses to replace an existing file (422): nothing is ever overwritten.
+    await o.rest.repos.createOrUpdateFileContents({
+      owner: r.owner,
+      repo: r.repo,
+      path: f.path,
+      branch: f.branch,
+      message: f.message,
+      content: Buffer.from(f.content, "utf8").toString("base64"),
+    });
+    return true;
+  } catch (e) {
+    if (httpStatus(e) === 422) return false;
+    throw e;
+  }
+}
+
+export async function createPull(
+  o: ProbotOctokit,
+  r: RepoRef,
+  p: { title: string; head: string; base: string; body: string },
+): Promise<number> {
+  const { data } = await o.rest.pulls.create({ owner: r.owner, repo: r.repo, ...p });
+  return data.number;
+}
+
+export async function pullsFromBranch(
+  o: ProbotOctokit,
+  r: RepoRef,
+  branch: string,
+): Promise<{ number: number; state: "open" | "closed" }[]> {
+  const { data } = await o.rest.pulls.list({
+    owner: r.owner,
+    repo: r.repo,
+    head: `${r.owner}:${branch}`,
+    state: "all",
+    per_page: 100,
+  });
+  return data.map((p) => ({ number: p.number, state: p.state as "open" | "closed" }));
+}

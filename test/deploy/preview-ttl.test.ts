@@ -1,0 +1,187 @@
+// previews.ttl end to end on real parts: the Docker engine runs the preview,
+// Caddy routes it, GitHub is the validating fake. The App's clock (and the
+// fake's, which dates deployments) is moved forward; the last push is read from
+// GitHub's deployment dates, so a restarted App keeps counting from it. After
+// the TTL the preview is removed like a closed one, the comment says how to
+// bring it back, and `/paas deploy` brings it back serving the same commit.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { request } from "node:http";
+import { after, before, describe, it } from "node:test";
+import Docker from "dockerode";
+import { claimsFromRuntime, createDnsProvider } from "../../src/dns/index.ts";
+import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
+import { FULL, handoffBody, startHarness, type Harness } from "../support/app-harness.ts";
+import { startCaddy, type TestCaddy } from "../support/caddy.ts";
+import { buildTestImage } from "../support/docker-images.ts";
+import { prCommentPayload } from "../support/fork-payloads.ts";
+
+const docker = new Docker();
+const run = randomBytes(3).toString("hex");
+const pr = 2000 + Math.floor(Math.random() * 1000);
+const DAY = 86_400_000;
+const CONFIG = `name: ttl-${run}
+run:
+  port: 8080
+  healthcheck:
+    path: /healthz
+    startupTimeout: 30s
+    interval: 1s
+previews:
+  ttl: 30d
+`;
+// The default branch's word: the pull request's own 30d cannot extend its preview's life.
+const MAIN_CONFIG = CONFIG.replace("ttl: 30d", "ttl: 2d");
+
+function browse(url: string): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port: Number(u.port), path: u.pathname, headers: { host: u.host }, timeout: 5000 },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("previews.ttl on the Docker runtime", () => {
+  let caddy: TestCaddy;
+  let parts: DockerRuntimeParts;
+  let h: Harness;
+  let image: { ref: string; id: string };
+  let offset = 0;
+  const clock = { now: () => new Date(Date.now() + offset) };
+  const mine = async () => (await parts.runtime.list()).filter((e) => e.appName === `ttl-${run}`);
+
+  before(async () => {
+    caddy = await startCaddy();
+    parts = createDockerRuntime({
+      dockerHost: undefined,
+      caddyAdmin: caddy.adminUrl,
+      httpListen: caddy.httpListen,
+      httpsListen: undefined,
+      instance: `ttl-${run}`,
+      secretsDir: undefined,
+      registry: undefined,
+    });
+    await parts.check();
+    image = await buildTestImage(docker, `paas-test/ttl-${run}`, "v1");
+    // A removed preview's image is pruned from the host; a registry would serve it again. This
+    // local image stays because a second tag holds it (the runtime prunes only unreferenced ones).
+    await docker.getImage(image.id).tag({ repo: `paas-test/ttl-${run}-kept`, tag: "v1" });
+    h = await startHarness(
+      {
+        PAAS_URL_PORT: String(caddy.httpPort),
+        PAAS_IMAGE_PREFIXES: "paas-test/",
+        PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
+        // The test runs each reconcile pass itself.
+        PAAS_RECONCILE_INTERVAL: "0s",
+      },
+      {
+        runtime: parts.runtime,
+        dns: createDnsProvider({ provider: "none" }, { claims: claimsFromRuntime(parts.runtime) }),
+        clock,
+      },
+    );
+    // The default branch's .paas.yml decides the TTL.
+    h.github.setBranch(FULL, "main", "f".repeat(40));
+    h.github.setFile(FULL, "f".repeat(40), ".paas.yml", MAIN_CONFIG);
+  });
+
+  after(async () => {
+    await h?.close();
+    for (const e of await mine()) await parts.runtime.destroy(e.target).catch(() => undefined);
+    await docker
+      .getImage(image.id)
+      .remove({ force: true })
+      .catch(() => undefined);
+    await caddy?.stop();
+  });
+
+  const deploy = async (commit: string, action: "opened" | "synchronize") => {
+    const [name, digest] = image.ref.split("@") as [string, string];
+    h.github.setFile(FULL, commit, ".paas.yml", CONFIG);
+    h.github.setPull(FULL, {
+      number: pr,
+      state: "open",
+      headSha: commit,
+      mergeSha: null,
+      headRef: "f",
+      baseRef: "main",
+    });
+    await h.webhook("pull_request", h.pullRequestPayload(action, pr, commit));
+    const token = await h.tokenFor(
+      h.claims({ event_name: "pull_request", ref: `refs/pull/${pr}/merge`, sha: commit }),
+    );
+    const res = await h.handoff(
+      handoffBody(commit, {
+        ref: `refs/pull/${pr}/merge`,
+        environment: `preview/pr-${pr}`,
+        image: name,
+        digest,
+      }),
+      token,
+    );
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    await h.app.deployer.idle();
+    return String(res.json.url);
+  };
+
+  it("removes a preview after the TTL without a push, counted from GitHub across a restart, and /paas deploy brings it back", async () => {
+    const first = "1".repeat(40);
+    const second = "2".repeat(40);
+    const url = await deploy(first, "opened");
+    assert.deepEqual(await browse(url), { status: 200, body: first });
+
+    offset = 1 * DAY;
+    assert.equal((await h.app.reconciler.run()).previewsExpired, 0);
+    offset = 1.5 * DAY;
+    await deploy(second, "synchronize"); // the last push: the TTL counts from here
+    assert.deepEqual(await browse(url), { status: 200, body: second });
+
+    // A new process: nothing in memory; 1.5 days after the last push the preview stays.
+    offset = 3 * DAY;
+    await h.restartApp();
+    assert.equal((await h.app.reconciler.run()).previewsExpired, 0);
+    assert.equal((await mine()).length, 1);
+
+    offset = 3.6 * DAY;
+    assert.equal((await h.app.reconciler.run()).previewsExpired, 1);
+    assert.equal((await mine()).length, 0, "the container is removed");
+    assert.notEqual((await browse(url)).body, second, "the route is gone");
+    for (const d of h.github.deploymentsOf(FULL, `preview/pr-${pr}`))
+      assert.equal(d.statuses.at(-1)?.state, "inactive", JSON.stringify(d.statuses));
+    assert.equal(
+      h.github.deploymentsOf(FULL, `preview/pr-${pr}`).at(-1)!.statuses.at(-1)!.description,
+      "preview removed: no push for 2d",
+    );
+    assert.ok(!h.github.environmentsOf(FULL).includes(`preview/pr-${pr}`));
+    const [comment] = h.github.commentsOf(FULL, pr);
+    assert.match(comment!.body, /removed — no push for 2d\\?: push a commit or comment \/paas deploy/);
+    // Converged: the next pass changes nothing.
+    assert.equal((await h.app.reconciler.run()).previewsExpired, 0);
+
+    // A reader cannot redeploy; a writer brings back the head's image without a build.
+    await h.webhook("issue_comment", prCommentPayload(pr, "visitor", "/paas deploy"));
+    await h.app.deployer.idle();
+    assert.equal((await mine()).length, 0);
+    assert.match(h.github.commentsOf(FULL, pr).at(-1)!.body, /only users with write permission/);
+    h.github.permissions.set(`${FULL.toLowerCase()}:maintainer`, "write");
+    await h.webhook("issue_comment", prCommentPayload(pr, "maintainer", "/paas deploy"));
+    await h.app.deployer.idle();
+    assert.match(h.github.commentsOf(FULL, pr).at(-1)!.body, /redeploying `2222222`/);
+    assert.deepEqual(await browse(url), { status: 200, body: second });
+    assert.equal(h.github.deploymentsOf(FULL, `preview/pr-${pr}`).at(-1)!.statuses.at(-1)!.state, "success");
+    assert.match(h.github.commentsOf(FULL, pr)[0]!.body, /ready/);
+    // Revived now: not expired again until a TTL has passed from this deployment.
+    offset = 4 * DAY;
+    assert.equal((await h.app.reconciler.run()).previewsExpired, 0);
+    assert.deepEqual(h.github.violations, []);
+  });
+});
