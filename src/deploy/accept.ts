@@ -102,7 +102,7 @@ export class Handoffs {
     const admitted = await this.#d.admission.admit(claims, body, () => {
       const prefixes = this.#d.imagePrefixes ?? DEFAULT_IMAGE_PREFIXES;
       const badImage = checkImage(body.image, body.repository, prefixes);
-      if (badImage) throw new HandoffRejected(badImage.status, badImage.check, badImage.message);
+      if (badImage) throw new HandoffRejected(badImage.check, badImage.message);
     });
     const { repo, reportSha } = admitted;
     const loaded = await admitted.config;
@@ -111,7 +111,6 @@ export class Handoffs {
       this.#d.wait.received(repo, reportSha, body.app);
       await this.#d.report.failConfig({ repo, sha: reportSha, appKey: body.app }, loaded);
       throw new HandoffRejected(
-        422,
         "config",
         `.paas.yml at ${body.sha.slice(0, 7)} is invalid; see the check run annotations. Nothing was deployed.`,
       );
@@ -182,7 +181,7 @@ export class Handoffs {
         : undefined;
     if (overCeiling) {
       await this.#d.report.completeCheck(ref, "failure", errorOutput("Too many previews", overCeiling));
-      throw new HandoffRejected(422, "previews", overCeiling);
+      throw new HandoffRejected("previews", overCeiling);
     }
     const target = { owner: repo.owner, repo: repo.repo, app: app.key, environment: env };
     try {
@@ -191,7 +190,7 @@ export class Handoffs {
     } catch (e) {
       if (!(e instanceof PlanError)) throw e;
       await this.#d.report.completeCheck(ref, "failure", errorOutput("Cannot deploy", e.message));
-      throw new HandoffRejected(422, "plan", e.message);
+      throw new HandoffRejected("plan", e.message);
     }
   }
 
