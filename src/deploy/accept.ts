@@ -17,15 +17,7 @@ import { appEnvironmentName } from "../names.ts";
 import { parseBody, replayed, type Admission, type TokenUses } from "./admission.ts";
 import { checkImage, DEFAULT_IMAGE_PREFIXES, pendingNotice } from "./authorize.ts";
 import type { BuildWait } from "./build-wait.ts";
-import {
-  createDeployment,
-  newJob,
-  PER_ENVIRONMENT,
-  remember,
-  runUrl,
-  type Clock,
-  type Logger,
-} from "./common.ts";
+import { createDeployment, newJob, remember, runUrl, type Clock, type Logger } from "./common.ts";
 import type { DeployQueue } from "./queue.ts";
 import type { Reporter } from "./reporter.ts";
 import type { Resumer } from "./resume.ts";
@@ -46,10 +38,7 @@ export interface Accepted {
 }
 
 export interface HandoffDeps {
-  github: Pick<
-    GitHubPort,
-    "deploymentsOfCommit" | "deployments" | "latestDeploymentState" | "createDeployment"
-  >;
+  github: Pick<GitHubPort, "deploymentsOfCommit" | "latestDeploymentState" | "createDeployment">;
   verifier: TokenVerifier;
   admission: Admission;
   tokens: TokenUses;
@@ -220,12 +209,11 @@ export class Handoffs {
   async #accept(a: Acceptance): Promise<Accepted> {
     const { repo, spec, app, environment, reportSha, claims, body } = a;
     const { github } = this.#d;
-    // One use per token across restarts: the deployments of this commit record their token's jti.
-    // Both reads at once: the hand-off waits for them.
-    const [ofCommit, ofEnvironment] = await Promise.all([
-      github.deploymentsOfCommit(repo, reportSha),
-      github.deployments(repo, PER_ENVIRONMENT, environment),
-    ]);
+    // One read for both rules across restarts: the deployments of this commit record their
+    // token's jti (one use per token), and those of this environment the hand-off (exactly once).
+    // A deployment records the hand-off's commit (payload.sha) on the commit it reports to
+    // (reportSha, the pull request's head for its merge commit), so its commit's list holds it.
+    const ofCommit = await github.deploymentsOfCommit(repo, reportSha);
     const byToken = ofCommit.find((d) => d.payload.jti === claims.jti);
     if (
       byToken &&
@@ -237,7 +225,9 @@ export class Handoffs {
     // Exactly once across restarts: GitHub's deployments carry the hand-off (sha, app); not the
     // digest, so another image for the same commit is not a second deploy.
     // A failed one may be retried on purpose; any other is this hand-off again.
-    const same = ofEnvironment.find((d) => d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key);
+    const same = ofCommit.find(
+      (d) => d.environment === environment && d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key,
+    );
     const sameState = same ? await github.latestDeploymentState(repo, same.id) : undefined;
     if (same && sameState !== "failure" && sameState !== "error") {
       if (!TERMINAL_STATES.has(sameState ?? "") && !this.#d.queue.isRunning(same.id))

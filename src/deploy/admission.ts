@@ -14,6 +14,7 @@ import type { GitHubPort, RepoInfo } from "../github/port.ts";
 import { authorize, type Authorization } from "./authorize.ts";
 import { remember, type Clock } from "./common.ts";
 import type { CommitConfigs } from "./configs.ts";
+import type { RecentPulls } from "./pulls.ts";
 import { trustedApp, type TrustedConfig, type TrustedConfigs } from "./trust-config.ts";
 
 /** The GitHub calls admission makes. */
@@ -25,6 +26,8 @@ export interface AdmissionDeps {
   configs: CommitConfigs;
   trusted: TrustedConfigs;
   forks?: ForkGate | undefined;
+  /** Remembers the pull request read here for the pipeline's newest-wins check (pulls.ts). */
+  pulls?: Pick<RecentPulls, "getPull"> | undefined;
 }
 
 /** What admission learned: the repository, its PR if any, the commit reported on, and both configs (read in parallel). */
@@ -123,7 +126,7 @@ export class Admission {
     body: HandoffTarget,
     forkPr: number | undefined,
   ): Promise<string> {
-    const pull = await this.#d.github.getPull(repo, pr);
+    const pull = await (this.#d.pulls ?? this.#d.github).getPull(repo, pr);
     if (!pull) throw new HandoffRejected("sha", `pull request #${pr} does not exist in ${body.repository}`);
     if (pull.state !== "open")
       throw new HandoffRejected(

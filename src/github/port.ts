@@ -178,10 +178,7 @@ export interface GitHubPort {
   /** Newest deployments (at most `max`), newest first; of one environment when named. */
   deployments(r: RepoRef, max: number, environment?: string): Promise<DeploymentRecord[]>;
   /** Deployments of a commit in every environment, newest first (first 100), with their payloads. */
-  deploymentsOfCommit(
-    r: RepoRef,
-    sha: string,
-  ): Promise<{ id: number; environment: string; payload: Record<string, unknown> }[]>;
+  deploymentsOfCommit(r: RepoRef, sha: string): Promise<DeploymentRecord[]>;
   /** State of a deployment's newest status; undefined when it has none. */
   latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined>;
   /** Names of the repository's GitHub environments. */
