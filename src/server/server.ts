@@ -86,8 +86,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     : "https://github.com";
   // The one GitHub adapter, shared by the deployer, fork approvals and the reconciler.
   const github = new OctokitGitHub({
-    app: () => probot.auth(),
-    installation: (id) => probot.auth(id),
+    app: reused(() => probot.auth()),
+    installation: perInstallation((id) => probot.auth(id)),
     appId: settings.appId,
   });
   // Created before the deployer it calls back into: `/paas deploy` on a removed preview redeploys through it.
@@ -237,6 +237,35 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     },
   };
 }
+
+/**
+ * One Octokit client, built once: building one (plugins, throttle groups, endpoint methods) costs
+ * more than a request to GitHub, and its auth hook renews the token itself when it expires.
+ */
+function reused<T>(make: () => Promise<T>): () => Promise<T> {
+  let client: Promise<T> | undefined;
+  return () => {
+    client ??= make().catch((e: unknown) => {
+      client = undefined; // the next request tries again
+      throw e;
+    });
+    return client;
+  };
+}
+
+/** One Octokit client per installation (at most MAX_CLIENTS, the least recently used dropped). */
+function perInstallation<T>(make: (id: number) => Promise<T>): (id: number) => Promise<T> {
+  const clients = new Map<number, () => Promise<T>>();
+  return (id) => {
+    const client = clients.get(id) ?? reused(() => make(id));
+    clients.delete(id);
+    clients.set(id, client);
+    if (clients.size > MAX_CLIENTS) clients.delete(clients.keys().next().value!);
+    return client();
+  };
+}
+
+const MAX_CLIENTS = 1000;
 
 /** A request of the Action (a hand-off or a build-failure report): the App's answer, or a refusal. */
 interface ActionRoute {
