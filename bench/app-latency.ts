@@ -134,6 +134,11 @@ try {
     );
   console.log(`  the App's own work (the rest)                         ${own50.toFixed(2)} ms`);
   for (const [name, ms] of steps) console.log(`    ${name.padEnd(50)} ${ms.toFixed(2)} ms`);
+  // What the pure steps do not explain is the HTTP clients' own time around each request.
+  const pure = steps.reduce((sum, [, ms]) => sum + ms, 0);
+  console.log(
+    `    the clients around ${(requests / count).toFixed(1)} GitHub requests (Octokit plugins, the rest) ${(own50 - pure).toFixed(2)} ms`,
+  );
   goal({
     figure: "hand-off → success, the App's own work (instant runtime, p50)",
     baseline: `bare Probot webhook round trip p50 ${b50.toFixed(1)} ms`,
