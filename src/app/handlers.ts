@@ -37,6 +37,7 @@ export async function onPullRequest(
 ): Promise<void> {
   const repo = repoInfo(p);
   if (!repo) return;
+  d.noteDefaultBranch(repo.repositoryId, p.repository?.default_branch);
   if (p.action === "closed") return d.pullRequestClosed(repo, p.number);
   if (p.action === "opened" || p.action === "reopened" || p.action === "synchronize") {
     // A deleted fork has no head repository: treat it as a fork too.
@@ -54,6 +55,7 @@ export async function onPush(
 ): Promise<void> {
   const repo = repoInfo(p);
   if (!repo || p.deleted) return;
+  d.noteDefaultBranch(repo.repositoryId, p.repository?.default_branch);
   await d.pushed(repo, p.ref, p.after, p.repository?.default_branch);
 }
 

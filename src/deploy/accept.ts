@@ -17,15 +17,7 @@ import { appEnvironmentName } from "../names.ts";
 import { parseBody, replayed, type Admission, type TokenUses } from "./admission.ts";
 import { checkImage, DEFAULT_IMAGE_PREFIXES, pendingNotice } from "./authorize.ts";
 import type { BuildWait } from "./build-wait.ts";
-import {
-  createDeployment,
-  newJob,
-  PER_ENVIRONMENT,
-  remember,
-  runUrl,
-  type Clock,
-  type Logger,
-} from "./common.ts";
+import { createDeployment, newJob, remember, runUrl, type Clock, type Logger } from "./common.ts";
 import type { DeployQueue } from "./queue.ts";
 import type { Reporter } from "./reporter.ts";
 import type { Resumer } from "./resume.ts";
@@ -46,10 +38,7 @@ export interface Accepted {
 }
 
 export interface HandoffDeps {
-  github: Pick<
-    GitHubPort,
-    "deploymentsOfCommit" | "deployments" | "latestDeploymentState" | "createDeployment"
-  >;
+  github: Pick<GitHubPort, "deploymentsOfCommit" | "latestDeploymentState" | "createDeployment">;
   verifier: TokenVerifier;
   admission: Admission;
   tokens: TokenUses;
@@ -104,7 +93,7 @@ export class Handoffs {
     const admitted = await this.#d.admission.admit(claims, body, () => {
       const prefixes = this.#d.imagePrefixes ?? DEFAULT_IMAGE_PREFIXES;
       const badImage = checkImage(body.image, body.repository, prefixes);
-      if (badImage) throw new HandoffRejected(badImage.status, badImage.check, badImage.message);
+      if (badImage) throw new HandoffRejected(badImage.check, badImage.message);
     });
     const { repo, reportSha } = admitted;
     const loaded = await admitted.config;
@@ -113,7 +102,6 @@ export class Handoffs {
       this.#d.wait.received(repo, reportSha, body.app);
       await this.#d.report.failConfig({ repo, sha: reportSha, appKey: body.app }, loaded);
       throw new HandoffRejected(
-        422,
         "config",
         `.paas.yml at ${body.sha.slice(0, 7)} is invalid; see the check run annotations. Nothing was deployed.`,
       );
@@ -188,7 +176,7 @@ export class Handoffs {
         : undefined;
     if (overCeiling) {
       await this.#d.report.completeCheck(ref, "failure", errorOutput("Too many previews", overCeiling));
-      throw new HandoffRejected(422, "previews", overCeiling);
+      throw new HandoffRejected("previews", overCeiling);
     }
     const target = { owner: repo.owner, repo: repo.repo, app: app.key, environment: env };
     try {
@@ -197,7 +185,7 @@ export class Handoffs {
     } catch (e) {
       if (!(e instanceof PlanError)) throw e;
       await this.#d.report.completeCheck(ref, "failure", errorOutput("Cannot deploy", e.message));
-      throw new HandoffRejected(422, "plan", e.message);
+      throw new HandoffRejected("plan", e.message);
     }
   }
 
@@ -229,12 +217,11 @@ export class Handoffs {
   async #accept(a: Acceptance): Promise<Accepted> {
     const { repo, spec, app, environment, reportSha, claims, body } = a;
     const { github } = this.#d;
-    // One use per token across restarts: the deployments of this commit record their token's jti.
-    // Both reads at once: the hand-off waits for them.
-    const [ofCommit, ofEnvironment] = await Promise.all([
-      github.deploymentsOfCommit(repo, reportSha),
-      github.deployments(repo, PER_ENVIRONMENT, environment),
-    ]);
+    // One read for both rules across restarts: the deployments of this commit record their
+    // token's jti (one use per token), and those of this environment the hand-off (exactly once).
+    // A deployment records the hand-off's commit (payload.sha) on the commit it reports to
+    // (reportSha, the pull request's head for its merge commit), so its commit's list holds it.
+    const ofCommit = await github.deploymentsOfCommit(repo, reportSha);
     const byToken = ofCommit.find((d) => d.payload.jti === claims.jti);
     if (
       byToken &&
@@ -249,7 +236,10 @@ export class Handoffs {
     // A recorded image dispatched again (day two) is only "the same" as this token's own deployment.
     const same = a.recorded
       ? byToken
-      : ofEnvironment.find((d) => d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key);
+      : ofCommit.find(
+          (d) =>
+            d.environment === environment && d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key,
+        );
     const sameState = same ? await github.latestDeploymentState(repo, same.id) : undefined;
     if (same && sameState !== "failure" && sameState !== "error") {
       if (!TERMINAL_STATES.has(sameState ?? "") && !this.#d.queue.isRunning(same.id))

@@ -26,6 +26,7 @@ import {
   type Logger,
 } from "./common.ts";
 import type { LiveDeployments } from "./live.ts";
+import type { RecentPulls } from "./pulls.ts";
 import type { Reporter } from "./reporter.ts";
 import { checkActions } from "./ops-buttons.ts";
 
@@ -44,6 +45,8 @@ export interface PipelineDeps {
   clock: Clock;
   log: Logger;
   live: LiveDeployments;
+  /** Pull requests read seconds ago (admission's read): the newest-wins check reuses them. */
+  pulls?: Pick<RecentPulls, "recent"> | undefined;
   metrics?: Pick<AppMetrics, "deploys" | "deployPhaseSeconds"> | undefined;
 }
 
@@ -104,7 +107,11 @@ export class Pipeline {
     )
       return null;
     if (job.pr !== undefined) {
-      const pull = await github.getPull(job.repo, job.pr);
+      // A job resumed after a restart asks GitHub; one accepted seconds ago reuses that read.
+      const pull =
+        this.#d.pulls && !job.resumed
+          ? await this.#d.pulls.recent(job.repo, job.pr)
+          : await github.getPull(job.repo, job.pr);
       if (!pull || pull.state !== "open") return "pull request closed";
       if (!job.pinned && pull.headSha !== job.reportSha) return `superseded by ${pull.headSha.slice(0, 7)}`;
       return undefined;

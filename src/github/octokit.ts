@@ -181,16 +181,15 @@ export class OctokitGitHub implements GitHubPort {
     });
   }
 
-  async deploymentsOfCommit(
-    r: RepoRef,
-    sha: string,
-  ): Promise<{ id: number; environment: string; payload: Record<string, unknown> }[]> {
+  async deploymentsOfCommit(r: RepoRef, sha: string): Promise<DeploymentRecord[]> {
     const o = await this.#installation(r.installationId);
     const { data } = await o.rest.repos.listDeployments({ owner: r.owner, repo: r.repo, sha, per_page: 100 });
     return data.map((d) => ({
       id: d.id,
+      sha: d.sha,
       environment: d.environment,
       payload: typeof d.payload === "object" && d.payload !== null ? d.payload : {},
+      createdAt: d.created_at,
     }));
   }
 

@@ -194,10 +194,7 @@ export interface GitHubPort {
   /** Newest deployments (at most `max`), newest first; of one environment when named. */
   deployments(r: RepoRef, max: number, environment?: string): Promise<DeploymentRecord[]>;
   /** Deployments of a commit in every environment, newest first (first 100), with their payloads. */
-  deploymentsOfCommit(
-    r: RepoRef,
-    sha: string,
-  ): Promise<{ id: number; environment: string; payload: Record<string, unknown> }[]>;
+  deploymentsOfCommit(r: RepoRef, sha: string): Promise<DeploymentRecord[]>;
   /** States of a deployment's statuses, newest first (first 100). */
   deploymentStates(r: RepoRef, id: number): Promise<DeploymentState[]>;
   /** State of a deployment's newest status; undefined when it has none. */

@@ -49,6 +49,8 @@ export interface LoggedRequest {
   auth: "app" | "installation" | "none";
   /** performance.now() when the request arrived. */
   at: number;
+  /** performance.now() when the answer was sent (benchmarks: time spent in "GitHub"). */
+  doneAt?: number;
 }
 
 export interface Repo {
@@ -562,6 +564,7 @@ export class FakeGitHub {
       at: performance.now(),
     };
     this.log.push(entry);
+    res.once("finish", () => (entry.doneAt = performance.now()));
     const send = (status: number, body?: unknown) => {
       entry.status = status;
       if (body === undefined) return void res.writeHead(status).end();

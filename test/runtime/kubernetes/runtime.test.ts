@@ -8,6 +8,7 @@ import { KubernetesApiError } from "../../../src/runtime/kubernetes/client.ts";
 import { planKubernetes, type KubernetesSettings } from "../../../src/runtime/kubernetes/manifests.ts";
 import { KubernetesSecretSource, secretNameFor } from "../../../src/runtime/kubernetes/secrets.ts";
 import { namespaceName } from "../../../src/names.ts";
+import { HostnameTakenError } from "../../../src/core/ownership.ts";
 import type { DeploySpec } from "../../../src/runtime/types.ts";
 import { crashLogLines, FakeKubernetesApi, type FakeKubernetesOptions } from "../../fakes/kubernetes-api.ts";
 import {
@@ -578,7 +579,12 @@ test("a hostname served by another environment is refused, naming its owner", as
       repo: "copycat",
       repositoryId: 666,
     });
-    await assert.rejects(runtime.apply(other), /shop\.acme\.org is already served by acme\/shop production/);
+    await assert.rejects(
+      runtime.apply(other),
+      (e: unknown) =>
+        e instanceof HostnameTakenError &&
+        /shop\.acme\.org is already used by acme\/shop production/.test(e.message),
+    );
     // Redeploying the owner is fine, and once it lets go the name is free.
     assert.equal((await runtime.apply(specFor(yaml("shop.acme.org"), "production"))).ok, true);
     assert.equal((await runtime.apply(specFor(yaml("www.acme.org"), "production"))).ok, true);
