@@ -7,6 +7,7 @@ import {
   handoffAnswerSchema,
   type HandoffRequest as ContractRequest,
 } from "../../src/contract/handoff.ts";
+import { isRefusalCode, refusalSchema, retryable, type RefusalCode } from "../../src/contract/refusal.ts";
 
 /**
  * What this Action sends: the contract's request (src/contract/handoff.ts)
@@ -31,11 +32,51 @@ export interface HandoffOutcome {
 
 export class HandoffError extends Error {
   readonly httpStatus: number | undefined;
-  constructor(message: string, httpStatus: number | undefined) {
+  /** The App's refusal code (src/contract/refusal.ts), when its answer names one. */
+  readonly check: string | undefined;
+  constructor(message: string, httpStatus: number | undefined, check?: string) {
     super(message);
     this.name = "HandoffError";
     this.httpStatus = httpStatus;
+    this.check = check;
   }
+}
+
+const TOKEN_FIX =
+  "the App refused this workflow's OIDC token: check app-url (the token's audience) and that the job has `permissions: id-token: write`";
+
+/** What the author can do about a refusal, by its code; codes whose message says it all are absent. */
+const FIXES: Partial<Record<RefusalCode, string>> = {
+  token: TOKEN_FIX,
+  signature: TOKEN_FIX,
+  expiry: TOKEN_FIX,
+  max_age: TOKEN_FIX,
+  not_before: TOKEN_FIX,
+  audience: TOKEN_FIX,
+  issuer: TOKEN_FIX,
+  claims: TOKEN_FIX,
+  installation: "install the App on this repository",
+  repository: "the token is this workflow's: run the Action in the repository it deploys",
+  sha: "push again: the App deploys the current head of the branch or pull request",
+  config: "fix .paas.yml at this commit (see the paas check run)",
+  default_branch_config: "fix .paas.yml on the default branch",
+  protected_environment: "run the deploying job in the GitHub environment of the same name",
+};
+
+/** The App's refusal as one line: its message, its code and what to do. */
+function refusalMessage(appUrl: string, status: number, body: unknown): { message: string; check?: string } {
+  const parsed = refusalSchema.safeParse(body);
+  if (!parsed.success) {
+    // Not the App's refusal (a proxy's page, an older App): the status is all there is.
+    const fix = status === 401 || status === 403 ? ` (${TOKEN_FIX})` : "";
+    return { message: `the App at ${appUrl} answered HTTP ${status}: ${describe(body)}${fix}` };
+  }
+  const { check, message } = parsed.data;
+  const fix = isRefusalCode(check) ? FIXES[check] : undefined;
+  return {
+    message: `the App at ${appUrl} answered HTTP ${status} (check ${check.slice(0, 40)}): ${message.slice(0, 300)}${fix ? ` (${fix})` : ""}`,
+    check,
+  };
 }
 
 export interface HandoffOptions {
@@ -118,20 +159,14 @@ export async function postToApp(
     } catch {
       // not JSON: keep the text for the message
     }
-    if (res.status >= 500 || res.status === 429) {
+    if (retryable(res.status)) {
       lastReason = `HTTP ${res.status}${describe(body) ? `: ${describe(body)}` : ""}`;
       await backoff(attempt);
       continue;
     }
     if (!res.ok) {
-      const fix =
-        res.status === 401 || res.status === 403
-          ? " (the App refused this workflow's OIDC token: check app-url and that the App is installed on this repository)"
-          : "";
-      throw new HandoffError(
-        `the App at ${appUrl} answered HTTP ${res.status}: ${describe(body) || res.statusText}${fix}`,
-        res.status,
-      );
+      const refused = refusalMessage(appUrl, res.status, body ?? res.statusText);
+      throw new HandoffError(refused.message, res.status, refused.check);
     }
     return { status: res.status, body };
   }

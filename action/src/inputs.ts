@@ -78,6 +78,15 @@ export const actionEnvSchema = z.object({
   "INPUT_BASE-IMAGES": optional(baseImages),
   // The commit being built and deployed; a dispatched build of an approved fork PR passes its head sha.
   INPUT_SHA: optional(z.string().regex(/^[0-9a-f]{40}$/, "a 40-character commit sha")),
+  // Day two: hand off this recorded image instead of building (the App's release dispatch).
+  "INPUT_DEPLOY-IMAGE": optional(
+    z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9./_:-]{0,400}@sha256:[a-f0-9]{64}$/,
+        "an image pinned by digest (name@sha256:…)",
+      ),
+  ),
   "INPUT_BUILD-TIMEOUT": z.preprocess((v) => blank(v) ?? "30m", duration.transform(durationMs)),
   GITHUB_REPOSITORY: z.string().regex(/^[\w.-]+\/[\w.-]+$/, "owner/repo"),
   GITHUB_SHA: z.string().regex(/^[0-9a-f]{40}$/, "a 40-character commit sha"),
@@ -107,6 +116,8 @@ export interface ActionSettings {
   owner: string;
   repo: string;
   sha: string;
+  /** A recorded image to hand off without building (day two), name@sha256:…. */
+  deployImage: string | undefined;
   ref: string;
   eventName: string;
   /** Workflow run id; undefined outside a runner. */
@@ -153,6 +164,7 @@ export function parseSettings(env: Record<string, string | undefined>): ActionSe
     owner,
     repo,
     sha: v.INPUT_SHA ?? v.GITHUB_SHA,
+    deployImage: v["INPUT_DEPLOY-IMAGE"],
     ref: v.GITHUB_REF,
     eventName: v.GITHUB_EVENT_NAME,
     runId: v.GITHUB_RUN_ID === undefined ? undefined : Number(v.GITHUB_RUN_ID),

@@ -14,6 +14,7 @@ import {
 } from "../../src/image/index.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { handOff, type HandoffOutcome } from "./handoff.ts";
+import { handOffRecorded } from "./recorded.ts";
 import { namedSecrets, readSecretsInput, sealedSecretsFor } from "./secrets.ts";
 import { buildFailureRequest, sendBuildFailure, type FailedStep } from "./build-failure.ts";
 import {
@@ -58,6 +59,8 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
   const secrets = readSecretsInput(env.INPUT_SECRETS);
   const s = parseSettings(env);
   if (s.auth) core.setSecret(s.auth.password);
+  // Day two: a recorded image for a protected environment, nothing to build (recorded.ts).
+  if (s.deployImage) return handOffRecorded(s, s.deployImage);
   const prepared = await prepareBuild({ root: s.workspace, app: s.appPath, baseImages: s.baseImages });
   const { plan } = prepared;
   const appKey = prepared.app.key;

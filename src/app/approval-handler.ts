@@ -1,23 +1,30 @@
-// issue_comment webhook → fork approval: extracts the few facts the command needs.
+// issue_comment webhook → a day-two command (src/deploy/ops-chatops.ts) or a
+// fork approval (`/paas deploy`): extracts the few facts the commands need.
+import type { ChatOps } from "../deploy/ops-chatops.ts";
 import type { ForkApprovals } from "./forks.ts";
 import { repoInfo } from "./handlers.ts";
 
 interface IssueCommentPayload {
   action: string;
   issue: { number: number; pull_request?: unknown };
-  comment: { body?: string | null; user: { login: string; type?: string } | null };
+  comment: { id: number; body?: string | null; user: { login: string; type?: string } | null };
   repository?: Parameters<typeof repoInfo>[0]["repository"];
   installation?: { id: number } | null;
 }
 
-export async function onIssueComment(forks: ForkApprovals, p: IssueCommentPayload): Promise<void> {
+export async function onIssueComment(
+  handlers: { forks?: ForkApprovals | undefined; chatops?: ChatOps | undefined },
+  p: IssueCommentPayload,
+): Promise<void> {
   const repo = repoInfo(p);
   if (!repo || p.action !== "created" || !p.comment.user) return;
-  await forks.commented(repo, {
+  const facts = {
     issueNumber: p.issue.number,
     isPullRequest: p.issue.pull_request != null,
     body: p.comment.body ?? "",
     login: p.comment.user.login,
     userType: p.comment.user.type ?? "User",
-  });
+  };
+  if (await handlers.chatops?.commented(repo, { ...facts, commentId: p.comment.id })) return;
+  await handlers.forks?.commented(repo, facts);
 }

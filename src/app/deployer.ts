@@ -14,10 +14,11 @@ import type { Clock, Logger } from "../deploy/common.ts";
 import { CommitConfigs } from "../deploy/configs.ts";
 import { Events } from "../deploy/events.ts";
 import { LiveDeployments } from "../deploy/live.ts";
+import { RecentPulls } from "../deploy/pulls.ts";
 import { Pipeline } from "../deploy/pipeline.ts";
 import { DeployQueue } from "../deploy/queue.ts";
 import { Reporter } from "../deploy/reporter.ts";
-import { Resumer, type KnownImage } from "../deploy/resume.ts";
+import { Resumer, type DayTwoOptions, type KnownImage } from "../deploy/resume.ts";
 import type { PreviewRemoval } from "../deploy/preview-ttl.ts";
 import { TrustedConfigs } from "../deploy/trust-config.ts";
 import type { SealingKeyPair } from "../deploy/handoff-secrets.ts";
@@ -91,14 +92,18 @@ export class Deployer {
   readonly #handoffs: Handoffs;
   readonly #buildFailures: BuildFailures;
   readonly #events: Events;
+  readonly #trusted: TrustedConfigs;
 
   constructor(deps: DeployerDeps) {
     const trusted = deps.trusted ?? new TrustedConfigs(deps.github, () => deps.clock.now().getTime());
+    this.#trusted = trusted;
     const configs = new CommitConfigs(deps.github);
     const report = new Reporter(deps);
     const live = new LiveDeployments();
     const tokens = new TokenUses();
-    const pipeline = new Pipeline({ ...deps, report, live });
+    // The pull request admission read: the pipeline's newest-wins check reuses it for a few seconds.
+    const pulls = new RecentPulls(deps.github, () => deps.clock.now().getTime());
+    const pipeline = new Pipeline({ ...deps, report, live, pulls });
     this.#queue = new DeployQueue({
       lock: deps.lock,
       log: deps.log,
@@ -108,14 +113,14 @@ export class Deployer {
     const queue = this.#queue;
     this.#wait = new BuildWait({ ...deps, report });
     const wait = this.#wait;
-    this.#admission = new Admission({ ...deps, configs, trusted });
+    this.#admission = new Admission({ ...deps, configs, trusted, pulls });
     const admission = this.#admission;
     this.#resumer = new Resumer({ ...deps, configs, trusted, queue });
     const resumer = this.#resumer;
     this.#handoffs = new Handoffs({ ...deps, admission, tokens, report, wait, queue, resumer });
     const handoffs = this.#handoffs;
     this.#buildFailures = new BuildFailures({ ...deps, admission, tokens, handoffs, report, wait });
-    this.#events = new Events({ ...deps, configs, trusted, report, wait, queue, live, handoffs });
+    this.#events = new Events({ ...deps, configs, trusted, report, wait, queue, live, handoffs, pulls });
   }
 
   /** Stops the build-timeout timers (process shutdown). */
@@ -132,6 +137,11 @@ export class Deployer {
 
   noteRepository(r: RepoInfo): void {
     this.#admission.noteRepository(r);
+  }
+
+  /** The default branch's name, as a signed webhook delivered it (no read to learn it). */
+  noteDefaultBranch(repositoryId: number, name: string | undefined): void {
+    if (name) this.#trusted.noteDefaultBranch(repositoryId, name);
   }
 
   forgetInstallation(installationId: number): void {
@@ -199,7 +209,7 @@ export class Deployer {
    */
   deployImage(
     repo: RepoInfo,
-    image: KnownImage & { reason: string },
+    image: KnownImage & { reason: string } & DayTwoOptions,
   ): Promise<{ deploymentId: number; environment: string; url: string }> {
     return this.#resumer.deployImage(repo, image);
   }

@@ -297,7 +297,6 @@ export class ForkApprovals implements ForkGate {
       const run = claims.workflow_ref;
       if (run === undefined || run.includes(fork) || claims.job_workflow_ref?.includes(fork)) {
         throw new HandoffRejected(
-          403,
           "event",
           `workflow_dispatch runs of ${this.#d.workflow} build approved fork previews only; deploy other environments from a push to their branch`,
         );
@@ -307,30 +306,26 @@ export class ForkApprovals implements ForkGate {
     const branch = await this.#d.github.defaultBranch(repo);
     if (claims.ref !== `refs/heads/${branch}`) {
       throw new HandoffRejected(
-        403,
         "ref",
         `a dispatched fork preview must run on the default branch ${branch}, not ${claims.ref.slice(0, 100)}`,
       );
     }
     const pull = await this.#d.github.getPull(repo, pr);
     if (!pull || pull.state !== "open")
-      throw new HandoffRejected(403, "pull_request", `pull request #${pr} is not open: nothing to preview`);
+      throw new HandoffRejected("pull_request", `pull request #${pr} is not open: nothing to preview`);
     if (pull.headRepoId === pull.baseRepoId)
       throw new HandoffRejected(
-        403,
         "branch",
         `pull request #${pr} is not from a fork: its previews deploy from pull_request runs`,
       );
     if (body.sha !== pull.headSha)
       throw new HandoffRejected(
-        403,
         "sha",
         `${body.sha.slice(0, 12)} is not the head of pull request #${pr} (now ${pull.headSha.slice(0, 7)}): a new push needs a new /paas deploy`,
       );
     const run = await this.#d.github.findOwnCheckRun(repo, body.sha, appCheckName(body.app));
     if (!approvedBy(run?.externalId, body.sha)) {
       throw new HandoffRejected(
-        403,
         "approval",
         `no /paas deploy approval is recorded for ${body.sha.slice(0, 7)} of pull request #${pr}: a user with write permission must comment /paas deploy`,
       );

@@ -1,5 +1,6 @@
 // Webhook handlers: extract the few facts each event carries and call the core.
 import type { RepoInfo } from "../github/port.ts";
+import type { CheckButtons } from "../deploy/ops-buttons.ts";
 import type { Deployer } from "./deployer.ts";
 import type { Onboarding } from "../deploy/onboarding.ts";
 
@@ -36,6 +37,7 @@ export async function onPullRequest(
 ): Promise<void> {
   const repo = repoInfo(p);
   if (!repo) return;
+  d.noteDefaultBranch(repo.repositoryId, p.repository?.default_branch);
   if (p.action === "closed") return d.pullRequestClosed(repo, p.number);
   if (p.action === "opened" || p.action === "reopened" || p.action === "synchronize") {
     // A deleted fork has no head repository: treat it as a fork too.
@@ -53,6 +55,7 @@ export async function onPush(
 ): Promise<void> {
   const repo = repoInfo(p);
   if (!repo || p.deleted) return;
+  d.noteDefaultBranch(repo.repositoryId, p.repository?.default_branch);
   await d.pushed(repo, p.ref, p.after, p.repository?.default_branch);
 }
 
@@ -63,6 +66,26 @@ export async function onCheckRunRerequested(
   const repo = repoInfo(p);
   if (!repo) return;
   await d.checkRerequested(repo, p.check_run.head_sha, p.check_run.name);
+}
+
+/** A button on the paas check (src/deploy/ops-buttons.ts): the sender is who clicked. */
+export async function onCheckRunRequestedAction(
+  buttons: CheckButtons,
+  p: RepoPayload & {
+    check_run: { head_sha: string; name: string };
+    requested_action?: { identifier?: string } | null;
+    sender: { login: string } | null;
+  },
+): Promise<void> {
+  const repo = repoInfo(p);
+  const identifier = p.requested_action?.identifier;
+  if (!repo || !identifier || !p.sender) return;
+  await buttons.clicked(repo, {
+    headSha: p.check_run.head_sha,
+    checkName: p.check_run.name,
+    identifier,
+    login: p.sender.login,
+  });
 }
 
 interface InstallationPayload {

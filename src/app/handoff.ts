@@ -7,16 +7,18 @@ import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetK
 import { z } from "zod";
 import type { EnvironmentConfig } from "../config/schema.ts";
 import type { HandoffTarget } from "../contract/handoff.ts";
+import type { RefusalCode } from "../contract/refusal.ts";
 import { PaasError } from "../errors.ts";
 import { githubEnvironment, previewPr, type EnvRef } from "../names.ts";
 
-/** A refused hand-off: HTTP status, and which check failed (returned as JSON). */
+/**
+ * A refused request of the Action: which check failed. Its HTTP status is the
+ * contract's table's (src/contract/refusal.ts), chosen by the server, not here.
+ */
 export class HandoffRejected extends PaasError {
-  readonly status: number;
-  readonly check: string;
-  constructor(status: number, check: string, message: string) {
+  readonly check: RefusalCode;
+  constructor(check: RefusalCode, message: string) {
     super("handoff_rejected", message);
-    this.status = status;
     this.check = check;
   }
 }
@@ -96,7 +98,6 @@ export class OidcVerifier {
     const claims = actionsClaimsSchema.safeParse(payload);
     if (!claims.success) {
       throw new HandoffRejected(
-        401,
         "claims",
         "the token is not a GitHub Actions OIDC token (repository, sha, ref, event_name or jti missing)",
       );
@@ -104,7 +105,6 @@ export class OidcVerifier {
     const lifetime = claims.data.exp - claims.data.iat;
     if (lifetime > this.#options.maxTokenAgeSec + this.#options.clockToleranceSec) {
       throw new HandoffRejected(
-        401,
         "max_age",
         `the token is valid for ${lifetime} s; this App accepts tokens valid for at most ${this.#options.maxTokenAgeSec} s (request a fresh GitHub Actions OIDC token)`,
       );
@@ -129,16 +129,14 @@ export class OidcVerifier {
       doc = await res.json();
     } catch (e) {
       throw new HandoffRejected(
-        503,
-        "issuer",
+        "issuer_unavailable",
         `cannot read the OIDC discovery document at ${url} (${(e as Error).message}); check PAAS_OIDC_ISSUER`,
       );
     }
     const parsed = z.object({ issuer: z.string(), jwks_uri: z.string().url() }).safeParse(doc);
     if (!parsed.success || parsed.data.issuer.replace(/\/+$/, "") !== this.#options.issuer) {
       throw new HandoffRejected(
-        503,
-        "issuer",
+        "issuer_unavailable",
         `the discovery document at ${url} does not describe issuer ${this.#options.issuer}`,
       );
     }
@@ -155,39 +153,32 @@ function rejectionFor(e: unknown, o: Required<VerifierOptions>): HandoffRejected
   // jose reports an iat older than maxTokenAge as an expired "iat" claim.
   if (e instanceof joseErrors.JWTExpired && e.claim === "iat")
     return new HandoffRejected(
-      401,
       "max_age",
       `the token was issued more than ${o.maxTokenAgeSec} s ago: request a fresh OIDC token right before the hand-off`,
     );
   if (e instanceof joseErrors.JWTExpired)
-    return new HandoffRejected(401, "expiry", "the token has expired: request a fresh OIDC token");
+    return new HandoffRejected("expiry", "the token has expired: request a fresh OIDC token");
   if (e instanceof joseErrors.JWTClaimValidationFailed) {
     if (e.claim === "aud")
       return new HandoffRejected(
-        401,
         "audience",
         `the token's audience must be ${o.audience} (request the token with that audience)`,
       );
-    if (e.claim === "iss")
-      return new HandoffRejected(401, "issuer", `the token was not issued by ${o.issuer}`);
+    if (e.claim === "iss") return new HandoffRejected("issuer", `the token was not issued by ${o.issuer}`);
     if (e.claim === "nbf" || e.claim === "iat")
-      return new HandoffRejected(401, "not_before", "the token is not valid yet");
-    return new HandoffRejected(401, "claims", `the token's ${e.claim} claim is invalid`);
+      return new HandoffRejected("not_before", "the token is not valid yet");
+    return new HandoffRejected("claims", `the token's ${e.claim} claim is invalid`);
   }
   if (e instanceof joseErrors.JWKSNoMatchingKey)
-    return new HandoffRejected(
-      401,
-      "signature",
-      "the token is signed with a key the issuer does not publish",
-    );
+    return new HandoffRejected("signature", "the token is signed with a key the issuer does not publish");
   if (e instanceof joseErrors.JWSSignatureVerificationFailed)
-    return new HandoffRejected(401, "signature", "the token's signature is invalid");
+    return new HandoffRejected("signature", "the token's signature is invalid");
   if (e instanceof joseErrors.JOSEAlgNotAllowed)
-    return new HandoffRejected(401, "signature", "the token's signing algorithm is not accepted");
+    return new HandoffRejected("signature", "the token's signing algorithm is not accepted");
   if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid) {
-    return new HandoffRejected(503, "issuer", "cannot read the issuer's signing keys; try again");
+    return new HandoffRejected("issuer_unavailable", "cannot read the issuer's signing keys; try again");
   }
-  return new HandoffRejected(401, "token", "the bearer token is malformed");
+  return new HandoffRejected("token", "the bearer token is malformed");
 }
 
 /** The bearer token of an Authorization header. */
@@ -195,7 +186,6 @@ export function bearerToken(header: string | undefined): string {
   const m = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(header ?? "");
   if (!m)
     throw new HandoffRejected(
-      401,
       "token",
       "missing bearer token: send Authorization: Bearer <GitHub Actions OIDC token>",
     );
@@ -206,21 +196,18 @@ export function bearerToken(header: string | undefined): string {
 export function checkClaims(claims: ActionsClaims, body: HandoffTarget): void {
   if (claims.event_name === "pull_request_target") {
     throw new HandoffRejected(
-      403,
       "event",
       "pull_request_target runs cannot deploy: they run base-branch code with fork input; use pull_request",
     );
   }
   if (claims.repository.toLowerCase() !== body.repository.toLowerCase()) {
     throw new HandoffRejected(
-      403,
       "repository",
       `the token belongs to ${claims.repository}, not ${body.repository}`,
     );
   }
   if (body.ref !== undefined && body.ref !== claims.ref) {
     throw new HandoffRejected(
-      403,
       "ref",
       `the body's ref ${body.ref.slice(0, 100)} is not the ref the workflow ran on`,
     );
@@ -248,7 +235,6 @@ export function resolveEnvironment(
     const preview: EnvRef = { kind: "preview", pr };
     if (body.environment !== undefined && previewPr(body.environment) !== pr) {
       throw new HandoffRejected(
-        403,
         "branch",
         `a pull_request run of PR #${pr} deploys only ${githubEnvironment(preview)}, not ${body.environment.slice(0, 64)}`,
       );
@@ -256,18 +242,13 @@ export function resolveEnvironment(
     return preview;
   }
   if (claims.event_name === "pull_request") {
-    throw new HandoffRejected(
-      403,
-      "ref",
-      `unexpected ref ${claims.ref.slice(0, 100)} for a pull_request run`,
-    );
+    throw new HandoffRejected("ref", `unexpected ref ${claims.ref.slice(0, 100)} for a pull_request run`);
   }
   const branch = claims.ref.startsWith("refs/heads/") ? claims.ref.slice("refs/heads/".length) : undefined;
   if (body.environment === undefined) {
     const match = Object.entries(environments).find(([, e]) => branch !== undefined && e.branch === branch);
     if (!match) {
       throw new HandoffRejected(
-        403,
         "branch",
         `no environment in .paas.yml deploys from ${claims.ref.slice(0, 100)}; map the branch under environments`,
       );
@@ -276,20 +257,18 @@ export function resolveEnvironment(
   }
   const name = body.environment;
   if (/^(?:preview\/)?pr-\d+$/.test(name)) {
-    throw new HandoffRejected(403, "branch", "previews are deployed only from pull_request runs");
+    throw new HandoffRejected("branch", "previews are deployed only from pull_request runs");
   }
   // Own keys only: "constructor", "toString", "__proto__" are not environments of every config.
   const env = Object.hasOwn(environments, name) ? environments[name] : undefined;
   if (!env) {
     throw new HandoffRejected(
-      422,
       "environment",
       `environment "${name.slice(0, 64)}" is not defined in .paas.yml (defined: ${Object.keys(environments).join(", ") || "none"})`,
     );
   }
   if (env.branch !== undefined && env.branch !== branch) {
     throw new HandoffRejected(
-      403,
       "branch",
       `${name} deploys only from branch ${env.branch}, not ${claims.ref.slice(0, 100)}`,
     );

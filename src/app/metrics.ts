@@ -12,7 +12,7 @@ export type DeployResult = "success" | "failure" | "error" | "cancelled";
 /** plan: token check, .paas.yml, plan and GitHub deployment; queue: waiting for the environment's lock; total: hand-off to result. */
 export type DeployPhase = "plan" | "queue" | "rollout" | "dns" | "probe" | "total";
 export type ReconcileResult = "success" | "failure";
-export type RuntimeOperation = "apply" | "destroy" | "diagnose" | "list";
+export type RuntimeOperation = "apply" | "destroy" | "diagnose" | "list" | "logs";
 
 /** What the App's core reports. prom-client's Counter/Histogram/Gauge satisfy these shapes. */
 export interface AppMetrics {
@@ -112,6 +112,7 @@ export function instrumentRuntime(runtime: Runtime, errors: AppMetrics["runtimeE
     destroy: (target) => counted("destroy", () => runtime.destroy(target)),
     diagnose: (target) => counted("diagnose", () => runtime.diagnose(target)),
     list: () => counted("list", () => runtime.list()),
+    logs: (target, options) => counted("logs", () => runtime.logs(target, options)),
   };
 }
 

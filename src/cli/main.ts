@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<Command>> = {
   deploy: async () => (await import("./deploy.ts")).deployCommand,
   destroy: async () => (await import("./destroy.ts")).destroyCommand,
   status: async () => (await import("./status.ts")).statusCommand,
+  logs: async () => (await import("./logs.ts")).logsCommand,
 };
 
 export const USAGE = `paas: deploy Python, Go and Rust apps from GitHub to your own cluster or Docker host
@@ -25,6 +26,7 @@ Usage:
   paas deploy [dir] [--env <name>]          build locally and deploy to the Docker runtime
   paas destroy [dir] --env <name>           remove an environment
   paas status [dir] [--json]                environments, URL, sha, health
+  paas logs [dir] --env <name> [--follow]   recent log lines, secrets masked (--tail <n>, --app <key>)
 
 Environments: production, a name under .paas.yml environments, or preview/pr-<N>.
 Docs: docs/configuration.md, docs/install.md`;

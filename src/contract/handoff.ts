@@ -85,14 +85,8 @@ export const handoffAnswerSchema = z.strictObject({
 });
 export type HandoffAnswer = z.output<typeof handoffAnswerSchema>;
 
-/** The App's answer to anything it does not accept (4xx and 5xx). */
-export const handoffRefusalSchema = z.strictObject({
-  error: z.string(),
-  /** Which check refused, e.g. `signature`, `sha`, `branch`. */
-  check: z.string(),
-  message: z.string(),
-});
-export type HandoffRefusal = z.output<typeof handoffRefusalSchema>;
+/** The App's answer to anything it does not accept: the refusal contract (refusal.ts). */
+export { refusalSchema as handoffRefusalSchema, type Refusal as HandoffRefusal } from "./refusal.ts";
 
 /** The answer for an accepted hand-off (the message is for people; the Action prints it). */
 export function acceptedAnswer(a: Omit<HandoffAnswer, "message">): HandoffAnswer {

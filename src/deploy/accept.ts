@@ -17,15 +17,7 @@ import { appEnvironmentName } from "../names.ts";
 import { parseBody, replayed, type Admission, type TokenUses } from "./admission.ts";
 import { checkImage, DEFAULT_IMAGE_PREFIXES, pendingNotice } from "./authorize.ts";
 import type { BuildWait } from "./build-wait.ts";
-import {
-  createDeployment,
-  newJob,
-  PER_ENVIRONMENT,
-  remember,
-  runUrl,
-  type Clock,
-  type Logger,
-} from "./common.ts";
+import { createDeployment, newJob, remember, runUrl, type Clock, type Logger } from "./common.ts";
 import type { DeployQueue } from "./queue.ts";
 import type { Reporter } from "./reporter.ts";
 import type { Resumer } from "./resume.ts";
@@ -46,10 +38,7 @@ export interface Accepted {
 }
 
 export interface HandoffDeps {
-  github: Pick<
-    GitHubPort,
-    "deploymentsOfCommit" | "deployments" | "latestDeploymentState" | "createDeployment"
-  >;
+  github: Pick<GitHubPort, "deploymentsOfCommit" | "latestDeploymentState" | "createDeployment">;
   verifier: TokenVerifier;
   admission: Admission;
   tokens: TokenUses;
@@ -81,6 +70,8 @@ interface Acceptance {
   since: number;
   /** Authority changes of this commit that take effect after merge. */
   notice: string;
+  /** Day two: a recorded image dispatched again (admission.ts): one deploy per token, pinned. */
+  recorded: boolean;
   /** The GitHub Environment secrets delivered with the hand-off (handoff-secrets.ts). */
   secrets: Record<string, string> | undefined;
 }
@@ -102,7 +93,7 @@ export class Handoffs {
     const admitted = await this.#d.admission.admit(claims, body, () => {
       const prefixes = this.#d.imagePrefixes ?? DEFAULT_IMAGE_PREFIXES;
       const badImage = checkImage(body.image, body.repository, prefixes);
-      if (badImage) throw new HandoffRejected(badImage.status, badImage.check, badImage.message);
+      if (badImage) throw new HandoffRejected(badImage.check, badImage.message);
     });
     const { repo, reportSha } = admitted;
     const loaded = await admitted.config;
@@ -111,7 +102,6 @@ export class Handoffs {
       this.#d.wait.received(repo, reportSha, body.app);
       await this.#d.report.failConfig({ repo, sha: reportSha, appKey: body.app }, loaded);
       throw new HandoffRejected(
-        422,
         "config",
         `.paas.yml at ${body.sha.slice(0, 7)} is invalid; see the check run annotations. Nothing was deployed.`,
       );
@@ -125,7 +115,11 @@ export class Handoffs {
     const delivered = await this.#secrets({ repo, reportSha, app, claims, body, spec });
     const notice = pendingNotice(auth.pending) + ignoredNotice(delivered?.ignored ?? [], environment);
     const secrets = delivered?.values;
-    const a = { repo, spec, app: effective, environment, reportSha, claims, body, since, notice, secrets };
+    const recorded = admitted.recorded;
+    const a = {
+      ...{ repo, spec, app: effective, environment, reportSha, claims, body, since, notice },
+      ...{ secrets, recorded },
+    };
     return this.#once(a);
   }
 
@@ -182,7 +176,7 @@ export class Handoffs {
         : undefined;
     if (overCeiling) {
       await this.#d.report.completeCheck(ref, "failure", errorOutput("Too many previews", overCeiling));
-      throw new HandoffRejected(422, "previews", overCeiling);
+      throw new HandoffRejected("previews", overCeiling);
     }
     const target = { owner: repo.owner, repo: repo.repo, app: app.key, environment: env };
     try {
@@ -191,7 +185,7 @@ export class Handoffs {
     } catch (e) {
       if (!(e instanceof PlanError)) throw e;
       await this.#d.report.completeCheck(ref, "failure", errorOutput("Cannot deploy", e.message));
-      throw new HandoffRejected(422, "plan", e.message);
+      throw new HandoffRejected("plan", e.message);
     }
   }
 
@@ -205,7 +199,9 @@ export class Handoffs {
       [environment, a.app.key, a.spec.image, body.sha].join("|"),
     );
     // Without the digest: a second image for the same commit and environment is not a new deploy.
-    const idem = idempotencyKey(repo, body.sha, environment, a.app.key);
+    // A recorded image dispatched again (day two) is a new deploy of the same commit, once per token.
+    const idem =
+      idempotencyKey(repo, body.sha, environment, a.app.key) + (a.recorded ? `|${claims.jti}` : "");
     const seen = this.#accepted.get(idem);
     if (seen) return { ...(await seen), duplicate: true };
     const accepting = this.#accept(a);
@@ -221,12 +217,11 @@ export class Handoffs {
   async #accept(a: Acceptance): Promise<Accepted> {
     const { repo, spec, app, environment, reportSha, claims, body } = a;
     const { github } = this.#d;
-    // One use per token across restarts: the deployments of this commit record their token's jti.
-    // Both reads at once: the hand-off waits for them.
-    const [ofCommit, ofEnvironment] = await Promise.all([
-      github.deploymentsOfCommit(repo, reportSha),
-      github.deployments(repo, PER_ENVIRONMENT, environment),
-    ]);
+    // One read for both rules across restarts: the deployments of this commit record their
+    // token's jti (one use per token), and those of this environment the hand-off (exactly once).
+    // A deployment records the hand-off's commit (payload.sha) on the commit it reports to
+    // (reportSha, the pull request's head for its merge commit), so its commit's list holds it.
+    const ofCommit = await github.deploymentsOfCommit(repo, reportSha);
     const byToken = ofCommit.find((d) => d.payload.jti === claims.jti);
     if (
       byToken &&
@@ -238,7 +233,13 @@ export class Handoffs {
     // Exactly once across restarts: GitHub's deployments carry the hand-off (sha, app); not the
     // digest, so another image for the same commit is not a second deploy.
     // A failed one may be retried on purpose; any other is this hand-off again.
-    const same = ofEnvironment.find((d) => d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key);
+    // A recorded image dispatched again (day two) is only "the same" as this token's own deployment.
+    const same = a.recorded
+      ? byToken
+      : ofCommit.find(
+          (d) =>
+            d.environment === environment && d.payload.sha === spec.sha && (d.payload.app ?? "") === app.key,
+        );
     const sameState = same ? await github.latestDeploymentState(repo, same.id) : undefined;
     if (same && sameState !== "failure" && sameState !== "error") {
       if (!TERMINAL_STATES.has(sameState ?? "") && !this.#d.queue.isRunning(same.id))
@@ -250,6 +251,7 @@ export class Handoffs {
       environment,
       reportSha,
       jti: claims.jti,
+      pinned: a.recorded,
     });
     // The signed claim wins over the body's run id.
     const runId = claims.run_id ?? (body.runId !== undefined ? String(body.runId) : undefined);
@@ -259,6 +261,7 @@ export class Handoffs {
       runUrl: runUrl(this.#d.githubWebUrl, repo, runId),
       since: a.since,
       notice: a.notice,
+      pinned: a.recorded,
       secrets: a.secrets,
     };
     this.#d.queue.enqueue(newJob(job, this.#d.clock.now().getTime()));

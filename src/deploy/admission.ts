@@ -14,10 +14,14 @@ import type { GitHubPort, RepoInfo } from "../github/port.ts";
 import { authorize, type Authorization } from "./authorize.ts";
 import { remember, type Clock } from "./common.ts";
 import type { CommitConfigs } from "./configs.ts";
+import type { RecentPulls } from "./pulls.ts";
 import { trustedApp, type TrustedConfig, type TrustedConfigs } from "./trust-config.ts";
 
 /** The GitHub calls admission makes. */
-export type AdmissionGitHub = Pick<GitHubPort, "findInstallation" | "repositoryId" | "getPull">;
+export type AdmissionGitHub = Pick<
+  GitHubPort,
+  "findInstallation" | "repositoryId" | "getPull" | "deploymentsOfCommit"
+>;
 
 export interface AdmissionDeps {
   github: AdmissionGitHub;
@@ -25,6 +29,8 @@ export interface AdmissionDeps {
   configs: CommitConfigs;
   trusted: TrustedConfigs;
   forks?: ForkGate | undefined;
+  /** Remembers the pull request read here for the pipeline's newest-wins check (pulls.ts). */
+  pulls?: Pick<RecentPulls, "getPull"> | undefined;
 }
 
 /** What admission learned: the repository, its PR if any, the commit reported on, and both configs (read in parallel). */
@@ -35,6 +41,8 @@ export interface Admitted {
   forkPr: number | undefined;
   pr: number | undefined;
   reportSha: string;
+  /** Day two: a dispatched run handing off an image the App recorded for another commit (recordedImage). */
+  recorded: boolean;
 }
 
 const CACHE_TTL_MS = 5 * 60_000;
@@ -76,9 +84,28 @@ export class Admission {
     // A dispatched build of an approved fork PR (forks.ts): bound to that PR's approved head sha.
     const forkPr = await this.#d.forks?.approvedDispatch(repo, claims, body);
     const pr = forkPr ?? pullRequestOf(claims);
+    const recorded =
+      pr === undefined && body.sha !== claims.sha && (await this.#recordedImage(repo, claims, body));
     const reportSha =
-      pr === undefined ? workflowCommit(claims, body) : await this.#pullCommit(repo, pr, body, forkPr);
-    return { repo, config, trusted, forkPr, pr, reportSha };
+      pr === undefined
+        ? recorded
+          ? body.sha
+          : workflowCommit(claims, body)
+        : await this.#pullCommit(repo, pr, body, forkPr);
+    return { repo, config, trusted, forkPr, pr, reportSha, recorded };
+  }
+
+  /**
+   * Day two (docs/day-two.md): a workflow_dispatch run may hand off another commit than its own
+   * only to deploy an image this App already deployed for that commit (GitHub's deployments
+   * record it): the release workflow of a rollback or promotion into a protected environment,
+   * whose job GitHub gated. The environment rules are authorize.ts's, as for any hand-off.
+   */
+  async #recordedImage(repo: RepoInfo, claims: ActionsClaims, body: HandoffTarget): Promise<boolean> {
+    const image = (body as { image?: unknown }).image;
+    if (claims.event_name !== "workflow_dispatch" || typeof image !== "string") return false;
+    const ofCommit = await this.#d.github.deploymentsOfCommit(repo, body.sha);
+    return ofCommit.some((d) => d.payload.image === image && d.payload.sha === body.sha);
   }
 
   /** The app the request names, and the gate's answer (authorize.ts) for it under the default branch's config. */
@@ -91,7 +118,6 @@ export class Admission {
     const app = resolveApps(loaded).find((a) => a.key === body.app);
     if (!app) {
       throw new HandoffRejected(
-        422,
         "app",
         body.app
           ? `app "${body.app}" is not defined under apps in .paas.yml`
@@ -101,7 +127,6 @@ export class Admission {
     const authority = await admitted.trusted;
     if (authority.loaded instanceof ConfigError) {
       throw new HandoffRejected(
-        422,
         "default_branch_config",
         `.paas.yml on the default branch ${authority.defaultBranch.slice(0, 100)} is invalid: fix it there (environments, their branches, domains and secrets are read from it). Nothing was deployed.`,
       );
@@ -114,7 +139,7 @@ export class Admission {
       deployed: app,
       forkPr: admitted.forkPr,
     });
-    if (!auth.ok) throw new HandoffRejected(auth.status, auth.check, auth.message);
+    if (!auth.ok) throw new HandoffRejected(auth.check, auth.message);
     return { app, auth };
   }
 
@@ -125,25 +150,21 @@ export class Admission {
     body: HandoffTarget,
     forkPr: number | undefined,
   ): Promise<string> {
-    const pull = await this.#d.github.getPull(repo, pr);
-    if (!pull)
-      throw new HandoffRejected(403, "sha", `pull request #${pr} does not exist in ${body.repository}`);
+    const pull = await (this.#d.pulls ?? this.#d.github).getPull(repo, pr);
+    if (!pull) throw new HandoffRejected("sha", `pull request #${pr} does not exist in ${body.repository}`);
     if (pull.state !== "open")
       throw new HandoffRejected(
-        403,
         "pull_request",
         `pull request #${pr} is closed: previews deploy only open pull requests`,
       );
     // A fork's PR deploys only through an approval, even if its pull_request run got a token.
     if (forkPr === undefined && pull.headRepoId !== pull.baseRepoId)
       throw new HandoffRejected(
-        403,
         "approval",
         `pull request #${pr} comes from a fork: a user with write permission must approve it with /paas deploy`,
       );
     if (body.sha !== pull.headSha && body.sha !== pull.mergeSha) {
       throw new HandoffRejected(
-        403,
         "sha",
         `${body.sha.slice(0, 12)} is neither the head nor the merge commit of pull request #${pr}; push again to deploy the current head`,
       );
@@ -160,13 +181,12 @@ export class Admission {
     }
     if (String(info.ownerId) !== claims.repository_owner_id) {
       throw new HandoffRejected(
-        403,
         "installation",
         `the token's repository owner is not the owner of ${fullName} known to this App's installation`,
       );
     }
     if (String(info.repositoryId) !== claims.repository_id) {
-      throw new HandoffRejected(403, "repository", `the token's repository_id is not the id of ${fullName}`);
+      throw new HandoffRejected("repository", `the token's repository_id is not the id of ${fullName}`);
     }
     return info;
   }
@@ -176,7 +196,6 @@ export class Admission {
     const inst = await this.#d.github.findInstallation(owner, name);
     if (!inst)
       throw new HandoffRejected(
-        403,
         "installation",
         `the App is not installed on ${fullName}; install it on this repository`,
       );
@@ -195,7 +214,6 @@ export class Admission {
 function workflowCommit(claims: ActionsClaims, body: HandoffTarget): string {
   if (body.sha !== claims.sha) {
     throw new HandoffRejected(
-      403,
       "sha",
       `the body's sha ${body.sha.slice(0, 12)} is not the commit the workflow ran on (${claims.sha.slice(0, 12)})`,
     );
@@ -228,7 +246,6 @@ export class TokenUses {
 
 export function replayed(): HandoffRejected {
   return new HandoffRejected(
-    409,
     "replay",
     "this token was already used for another hand-off: each OIDC token deploys once; request a new token",
   );
@@ -240,7 +257,6 @@ export function parseBody<T>(schema: z.ZodType<T>, rawBody: unknown): T {
   if (parsed.success) return parsed.data;
   const first = parsed.error.issues[0];
   throw new HandoffRejected(
-    400,
     "body",
     `invalid request body: ${first?.path.join(".") || "(root)"} must be ${first?.message ?? "valid"}`,
   );

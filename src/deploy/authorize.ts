@@ -14,6 +14,7 @@ import type { AppConfig, EnvironmentConfig } from "../config/schema.ts";
 import type { EnvRef } from "../names.ts";
 import { resolveEnvironment, HandoffRejected, type ActionsClaims } from "../app/handoff.ts";
 import type { HandoffTarget } from "../contract/handoff.ts";
+import type { RefusalCode } from "../contract/refusal.ts";
 
 /** The environment production is, by name: protected unless its entry says `protected: false`. */
 const PRODUCTION = "production";
@@ -45,9 +46,8 @@ export interface Authorization {
 
 export interface Refusal {
   ok: false;
-  status: number;
-  /** Which check refused, as the hand-off's JSON answer names it. */
-  check: string;
+  /** Which check refused, as the hand-off's JSON answer names it (its HTTP status is the server's). */
+  check: RefusalCode;
   message: string;
 }
 
@@ -59,7 +59,7 @@ export function authorize(f: AuthorizeFacts): Authorization | Refusal {
   try {
     env = resolveEnvironment(f.claims, f.body, config.environments);
   } catch (e) {
-    if (e instanceof HandoffRejected) return refusal(e.status, e.check, e.message);
+    if (e instanceof HandoffRejected) return refusal(e.check, e.message);
     throw e;
   }
   if (env.kind === "named") {
@@ -68,7 +68,6 @@ export function authorize(f: AuthorizeFacts): Authorization | Refusal {
       const allowed = new Set([env.name, f.deployed.key ? `${env.name}/${f.deployed.key}` : env.name]);
       if (f.claims.environment === undefined || !allowed.has(f.claims.environment)) {
         return refusal(
-          403,
           "protected_environment",
           `${env.name} is a protected environment: the deploying job must run in the GitHub environment "${env.name}" ` +
             `(add \`environment: ${env.name}\` to the job, so GitHub's protection rules gate it); ` +
@@ -185,8 +184,8 @@ function same(a: readonly string[] | undefined, b: readonly string[] | undefined
   return JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 }
 
-function refusal(status: number, check: string, message: string): Refusal {
-  return { ok: false, status, check, message };
+function refusal(check: RefusalCode, message: string): Refusal {
+  return { ok: false, check, message };
 }
 
 /** The App's default image rule: the repository owner's GHCR namespace. */
@@ -212,7 +211,6 @@ export function checkImage(
   const allowed = imagePrefixes(templates, repository);
   if (allowed.some((p) => name.startsWith(p))) return undefined;
   return refusal(
-    403,
     "image",
     `the image ${name.slice(0, 200)} is not under a registry prefix this App allows for ${repository} ` +
       `(${allowed.join(", ")}); push it there, or ask the App's operator to set PAAS_IMAGE_PREFIXES`,

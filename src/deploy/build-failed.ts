@@ -53,7 +53,6 @@ export class BuildFailures {
     const loaded = await admitted.config;
     if (loaded instanceof ConfigError) {
       throw new HandoffRejected(
-        422,
         "config",
         `.paas.yml at ${body.sha.slice(0, 7)} is invalid: the check already reports its errors`,
       );

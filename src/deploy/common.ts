@@ -2,6 +2,7 @@
 // queue runs, and the small helpers (bounded caches, error text, the app's
 // display name) that would otherwise be written once per module.
 import type { ResolvedApp } from "../config/load.ts";
+import { specConfigDigest } from "../core/operations.ts";
 import type { DeploySpec } from "../core/spec.ts";
 import { PaasError } from "../errors.ts";
 import { description } from "../app/report.ts";
@@ -43,6 +44,8 @@ export interface Job {
   resumed?: boolean;
   /** Added to the success summary: authority changes of this commit that take effect after merge. */
   notice?: string;
+  /** Day two: a chosen recorded image (rollback, promote), so a newer head does not cancel it. */
+  pinned?: boolean;
   /** Secret values delivered with the hand-off (never logged): they win over the runtime's source. */
   secrets?: Record<string, string>;
 }
@@ -61,6 +64,7 @@ export interface JobFields {
   since?: number;
   resumed?: boolean;
   notice?: string;
+  pinned?: boolean;
   secrets?: Record<string, string> | undefined;
 }
 
@@ -81,6 +85,7 @@ export function newJob(f: JobFields, now: number): Job {
     acceptMs: f.since === undefined ? 0 : now - f.since,
     ...(f.resumed ? { resumed: true } : {}),
     ...(f.notice ? { notice: f.notice } : {}),
+    ...(f.pinned ? { pinned: true } : {}),
     ...(f.secrets ? { secrets: f.secrets } : {}),
   };
 }
@@ -117,7 +122,7 @@ export function runUrl(web: string, repo: RepoInfo, runId: string | undefined): 
 export function createDeployment(
   github: Pick<GitHubPort, "createDeployment">,
   repo: RepoInfo,
-  d: { spec: DeploySpec; environment: string; reportSha: string; jti?: string },
+  d: { spec: DeploySpec; environment: string; reportSha: string; jti?: string; pinned?: boolean | undefined },
 ): Promise<number> {
   const { spec } = d;
   return github.createDeployment(repo, {
@@ -131,7 +136,11 @@ export function createDeployment(
       digest: spec.digest,
       sha: spec.sha,
       app: spec.target.app,
+      // Day two (src/core/operations.ts): the history tells a config change from a new image.
+      configDigest: specConfigDigest(spec),
       ...(d.jti ? { jti: d.jti } : {}),
+      // Day two: a chosen image; a resume after a restart keeps it from being superseded.
+      ...(d.pinned ? { pinned: "true" } : {}),
     },
   });
 }

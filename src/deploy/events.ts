@@ -25,6 +25,7 @@ import { createDeployment, displayApp, PER_ENVIRONMENT, type Clock, type Logger 
 import type { CommitConfigs } from "./configs.ts";
 import type { LiveDeployments } from "./live.ts";
 import type { DeployQueue } from "./queue.ts";
+import type { RecentPulls } from "./pulls.ts";
 import type { Reporter } from "./reporter.ts";
 import { removeEnvironment, type TeardownPorts } from "./teardown.ts";
 import { trustedApp, type TrustedConfigs } from "./trust-config.ts";
@@ -52,6 +53,8 @@ export interface EventDeps {
   live: LiveDeployments;
   handoffs: Pick<Handoffs, "lastAccepted">;
   forks?: ForkGate | undefined;
+  /** The pull request read here replaces the one the pipeline would reuse (pulls.ts). */
+  pulls?: Pick<RecentPulls, "getPull" | "forget"> | undefined;
 }
 
 export class Events {
@@ -76,12 +79,17 @@ export class Events {
       return;
     }
     // Deliveries come in any order (and redeliveries late): only the current head may change the check and comment.
-    const pull = await github.getPull(repo, pr);
+    const pull = await (this.#d.pulls ?? github).getPull(repo, pr);
     if (pull && (pull.state !== "open" || pull.headSha !== headSha)) {
       log.info({ repository: `${repo.owner}/${repo.repo}`, pr }, "stale pull request event ignored");
       return;
     }
-    const loaded = await this.#d.configs.get(repo, headSha);
+    // The preview's hand-off will need the default branch's config (its authority): read it now,
+    // beside this commit's, so the hand-off finds it cached (trust-config.ts rechecks its age).
+    const [loaded] = await Promise.all([
+      this.#d.configs.get(repo, headSha),
+      this.#d.trusted.get(repo).catch(() => undefined),
+    ]);
     if (loaded instanceof ConfigError) {
       await report.failConfig({ repo, sha: headSha, appKey: "" }, loaded);
       await report.updateComment(repo, pr, true, (rows) =>
@@ -131,6 +139,7 @@ export class Events {
   async pullRequestClosed(repo: RepoInfo, pr: number, expiry?: PreviewRemoval): Promise<void> {
     const env: EnvRef = { kind: "preview", pr };
     const envKey = environmentLockKey(repo.repositoryId, env);
+    this.#d.pulls?.forget(repo, pr);
     if (!expiry) this.#d.queue.close(envKey);
     // Wait for a running deploy of this preview so it cannot bring it back after the teardown.
     const release = await this.#d.lock.acquire(envKey);

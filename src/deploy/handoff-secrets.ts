@@ -41,13 +41,12 @@ export function admitSecrets(f: {
 }): DeliveredSecrets | undefined {
   const sealed = f.body.secrets;
   if (sealed === undefined) return undefined;
-  if (!f.key) throw new HandoffRejected(422, "secrets", "this App does not accept sealed secrets");
+  if (!f.key) throw new HandoffRejected("secrets", "this App does not accept sealed secrets");
   const expected = expectedEnvironments(f.env, f.body.app);
   // The secrets a job can read are those of the environment it ran in: only that environment's
   // own secrets may reach the target (a preview never gets production's, even from a job that could).
   if (f.claims.environment === undefined || !expected.includes(f.claims.environment)) {
     throw new HandoffRejected(
-      403,
       "secrets_environment",
       `secrets for ${f.env.kind === "preview" ? "a preview" : f.env.name} come only from the GitHub environment "${expected[0]}": ` +
         `run the deploy job with \`environment: ${expected[0]}\`; this token's job ran in ` +
@@ -64,7 +63,7 @@ export function admitSecrets(f: {
       jti: f.claims.jti,
     });
   } catch (e) {
-    if (e instanceof UnsealError) throw new HandoffRejected(422, "secrets", e.message);
+    if (e instanceof UnsealError) throw new HandoffRejected("secrets", e.message);
     throw e;
   }
   const allowed = new Set(f.allowed);

@@ -26,7 +26,9 @@ import {
   type Logger,
 } from "./common.ts";
 import type { LiveDeployments } from "./live.ts";
+import type { RecentPulls } from "./pulls.ts";
 import type { Reporter } from "./reporter.ts";
+import { checkActions } from "./ops-buttons.ts";
 
 /** The GitHub calls a deploy makes. */
 export type PipelineGitHub = Pick<
@@ -43,6 +45,8 @@ export interface PipelineDeps {
   clock: Clock;
   log: Logger;
   live: LiveDeployments;
+  /** Pull requests read seconds ago (admission's read): the newest-wins check reuses them. */
+  pulls?: Pick<RecentPulls, "recent"> | undefined;
   metrics?: Pick<AppMetrics, "deploys" | "deployPhaseSeconds"> | undefined;
 }
 
@@ -103,11 +107,16 @@ export class Pipeline {
     )
       return null;
     if (job.pr !== undefined) {
-      const pull = await github.getPull(job.repo, job.pr);
+      // A job resumed after a restart asks GitHub; one accepted seconds ago reuses that read.
+      const pull =
+        this.#d.pulls && !job.resumed
+          ? await this.#d.pulls.recent(job.repo, job.pr)
+          : await github.getPull(job.repo, job.pr);
       if (!pull || pull.state !== "open") return "pull request closed";
-      if (pull.headSha !== job.reportSha) return `superseded by ${pull.headSha.slice(0, 7)}`;
+      if (!job.pinned && pull.headSha !== job.reportSha) return `superseded by ${pull.headSha.slice(0, 7)}`;
       return undefined;
     }
+    if (job.pinned) return undefined;
     const env = job.spec.target.environment;
     const branch = env.kind === "named" ? namedEnvironment(job.app.config, env.name)?.branch : undefined;
     const head = branch ? await github.branchHead(job.repo, branch) : undefined;
@@ -231,6 +240,8 @@ export class Pipeline {
         checkRef(job),
         "success",
         withNotice(success, `${job.notice ?? ""}${runtimeNotes(r.result.notes)}` || undefined),
+        // Day two: Redeploy, Rollback and Destroy/Promote buttons (src/deploy/ops-buttons.ts).
+        checkActions(spec.target.environment, Object.keys(job.app.config.environments)),
       ),
     ]);
     await this.#d.github.createDeploymentStatus(repo, job.deploymentId, {

@@ -13,7 +13,7 @@ import {
   type RowStatus,
 } from "../app/report.ts";
 import type { ConfigError } from "../errors.ts";
-import type { CheckRunOutput, CheckRunUpdate, GitHubPort, RepoInfo } from "../github/port.ts";
+import type { CheckRunAction, CheckRunOutput, CheckRunUpdate, GitHubPort, RepoInfo } from "../github/port.ts";
 import { appCheckName } from "../names.ts";
 
 /** The GitHub calls the reporter makes. */
@@ -76,8 +76,15 @@ export class Reporter {
     ref: CheckRef,
     conclusion: "success" | "failure" | "cancelled",
     output: CheckRunOutput,
+    actions?: CheckRunAction[],
   ): Promise<void> {
-    await this.check(ref, { status: "completed", conclusion, completedAt: this.#now(), output });
+    await this.check(ref, {
+      status: "completed",
+      conclusion,
+      completedAt: this.#now(),
+      output,
+      ...(actions ? { actions } : {}),
+    });
   }
 
   /** The check fails with the config's errors as annotations, once per commit and app. */

@@ -36,6 +36,16 @@ export interface KnownImage {
   image: string;
 }
 
+/** Day two (src/deploy/ops.ts): where the deploy reports, and that a newer head must not cancel it. */
+export interface DayTwoOptions {
+  /** The commit the check and deployment are on when not the built one (a preview's PR head). */
+  reportSha?: string | undefined;
+  /** A chosen image (rollback, promote): not superseded by a newer branch or PR head. */
+  pinned?: boolean | undefined;
+  /** Added to the check's success summary. */
+  notice?: string | undefined;
+}
+
 /** Why deployImage did nothing: the message says what to fix. */
 export class DeployRefused extends PaasError {
   constructor(message: string) {
@@ -68,7 +78,10 @@ export class Resumer {
     if (typeof planned === "string") return planned;
     const { queue, clock } = this.#d;
     const fields = { seq: queue.nextSeq(), repo, ...planned, environment: d.environment };
-    queue.enqueue(newJob({ ...fields, deploymentId: d.id, reportSha: d.sha, resumed: true }, now(clock)));
+    const pinned = d.payload.pinned === "true";
+    queue.enqueue(
+      newJob({ ...fields, deploymentId: d.id, reportSha: d.sha, resumed: true, pinned }, now(clock)),
+    );
     this.#d.log.info({ environment: d.environment, sha, deploymentId: d.id }, "deployment resumed");
     return undefined;
   }
@@ -81,7 +94,7 @@ export class Resumer {
    */
   async deployImage(
     repo: RepoInfo,
-    k: KnownImage & { reason: string },
+    k: KnownImage & { reason: string } & DayTwoOptions,
   ): Promise<{ deploymentId: number; environment: string; url: string }> {
     if (!/^[a-f0-9]{40}$/.test(k.sha)) throw new DeployRefused("sha must be a full 40-character commit sha");
     const repository = `${repo.owner}/${repo.repo}`;
@@ -92,14 +105,17 @@ export class Resumer {
     const planned = await this.#plan(repo, k, named.app);
     if (typeof planned === "string") throw new DeployRefused(planned);
     const { spec } = planned;
+    const reportSha = k.reportSha ?? k.sha;
     const deploymentId = await createDeployment(this.#d.github, repo, {
       spec,
       environment: k.environment,
-      reportSha: k.sha,
+      reportSha,
+      pinned: k.pinned,
     });
     const { queue, clock } = this.#d;
     const fields = { seq: queue.nextSeq(), repo, ...planned, environment: k.environment };
-    queue.enqueue(newJob({ ...fields, deploymentId, reportSha: k.sha }, now(clock)));
+    const dayTwo = { ...(k.pinned ? { pinned: true } : {}), ...(k.notice ? { notice: k.notice } : {}) };
+    queue.enqueue(newJob({ ...fields, deploymentId, reportSha, ...dayTwo }, now(clock)));
     this.#d.log.info({ environment: k.environment, sha: k.sha, deploymentId, reason: k.reason }, "deploying");
     return { deploymentId, environment: k.environment, url: spec.url };
   }

@@ -32,6 +32,8 @@ export class TrustedConfigs {
   readonly #cache = new Map<number, TrustedConfig & { checkedAt: number }>();
   /** Reads under way, shared by concurrent hand-offs of one repository. */
   readonly #reading = new Map<number, Promise<TrustedConfig>>();
+  /** Default branch names as signed webhooks deliver them: no read to learn the name. */
+  readonly #branches = new Map<number, string>();
   /** Bumped by a push during a read: a read that began before it is not cached. */
   #generation = 0;
 
@@ -57,7 +59,7 @@ export class TrustedConfigs {
     const cached = this.#cache.get(repo.repositoryId);
     const now = this.#now();
     const generation = this.#generation;
-    const defaultBranch = await this.#github.defaultBranch(repo);
+    const defaultBranch = this.#branches.get(repo.repositoryId) ?? (await this.#github.defaultBranch(repo));
     const head = await this.#github.branchHead(repo, defaultBranch);
     if (cached && head !== undefined && cached.head === head && cached.defaultBranch === defaultBranch) {
       cached.checkedAt = now;
@@ -91,9 +93,20 @@ export class TrustedConfigs {
     if (this.#reading.delete(repositoryId)) this.#generation++;
   }
 
+  /** The default branch's name a signed webhook delivered (`repository.default_branch`). */
+  noteDefaultBranch(repositoryId: number, name: string): void {
+    if (this.#branches.get(repositoryId) === name) return;
+    // Another name than the cached entry's: that entry is another branch's config.
+    if (this.#cache.get(repositoryId)?.defaultBranch !== name) this.#cache.delete(repositoryId);
+    this.#branches.delete(repositoryId);
+    this.#branches.set(repositoryId, name);
+    if (this.#branches.size > MAX_ENTRIES) this.#branches.delete(this.#branches.keys().next().value!);
+  }
+
   /** The repository's default branch changed or it left the installation. */
   forget(repositoryId: number): void {
     this.#cache.delete(repositoryId);
+    this.#branches.delete(repositoryId);
   }
 }
 

@@ -15,11 +15,14 @@ import {
   type GitHubPort,
   type Permission,
   type PullInfo,
+  type Reaction,
   type RepoInfo,
   type RepoRef,
 } from "./port.ts";
 
 import * as contents from "./octokit-contents.ts";
+
+import { checkBody } from "./check-body.ts";
 
 const PER_PAGE = 100;
 
@@ -178,17 +181,23 @@ export class OctokitGitHub implements GitHubPort {
     });
   }
 
-  async deploymentsOfCommit(
-    r: RepoRef,
-    sha: string,
-  ): Promise<{ id: number; environment: string; payload: Record<string, unknown> }[]> {
+  async deploymentsOfCommit(r: RepoRef, sha: string): Promise<DeploymentRecord[]> {
     const o = await this.#installation(r.installationId);
     const { data } = await o.rest.repos.listDeployments({ owner: r.owner, repo: r.repo, sha, per_page: 100 });
     return data.map((d) => ({
       id: d.id,
+      sha: d.sha,
       environment: d.environment,
       payload: typeof d.payload === "object" && d.payload !== null ? d.payload : {},
+      createdAt: d.created_at,
     }));
+  }
+
+  async deploymentStates(r: RepoRef, id: number): Promise<DeploymentState[]> {
+    const o = await this.#installation(r.installationId);
+    const at = { owner: r.owner, repo: r.repo, deployment_id: id, per_page: PER_PAGE };
+    const { data } = await o.rest.repos.listDeploymentStatuses(at);
+    return data.map((s) => s.state as DeploymentState);
   }
 
   async latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined> {
@@ -252,6 +261,13 @@ export class OctokitGitHub implements GitHubPort {
     const o = await this.#installation(r.installationId);
     await o.rest.issues.updateComment({ owner: r.owner, repo: r.repo, comment_id: id, body });
   }
+
+  async reactToComment(r: RepoRef, commentId: number, content: Reaction): Promise<void> {
+    const o = await this.#installation(r.installationId);
+    const at = { owner: r.owner, repo: r.repo, comment_id: commentId };
+    await o.rest.reactions.createForIssueComment({ ...at, content });
+  }
+
   // ----- the App's installations and deliveries (the reconciler) -----
 
   async repositories(): Promise<RepoInfo[]> {
@@ -428,17 +444,4 @@ export class OctokitGitHub implements GitHubPort {
     const run = data.check_runs.find((c) => c.app?.id === this.#appId && c.head_sha === sha);
     return run ? { id: run.id, externalId: run.external_id ?? null } : undefined;
   }
-}
-
-/** The check run fields of an update; the only place the port's names become the API's. */
-function checkBody(u: CheckRunUpdate) {
-  return {
-    ...(u.status ? { status: u.status } : {}),
-    ...(u.conclusion ? { conclusion: u.conclusion } : {}),
-    ...(u.startedAt ? { started_at: u.startedAt } : {}),
-    ...(u.completedAt ? { completed_at: u.completedAt } : {}),
-    ...(u.detailsUrl ? { details_url: u.detailsUrl } : {}),
-    ...(u.output ? { output: u.output } : {}),
-    ...(u.externalId ? { external_id: u.externalId } : {}),
-  };
 }

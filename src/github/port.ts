@@ -53,6 +53,17 @@ export interface CheckRunUpdate {
   output?: CheckRunOutput;
   /** Durable state on the App's own check run (fork approvals record the approver here). */
   externalId?: string | undefined;
+  /** Buttons on the check run (GitHub allows at most 3); a click is a check_run.requested_action webhook. */
+  actions?: CheckRunAction[] | undefined;
+}
+
+export interface CheckRunAction {
+  /** At most 20 characters. */
+  label: string;
+  /** At most 40 characters. */
+  description: string;
+  /** At most 20 characters: what the webhook's requested_action.identifier says. */
+  identifier: string;
 }
 
 export type DeploymentState = "queued" | "in_progress" | "success" | "failure" | "error" | "inactive";
@@ -99,6 +110,9 @@ export interface Delivery {
   ok: boolean;
   redelivery: boolean;
 }
+
+/** The reactions the App leaves on a `/paas` command (src/deploy/ops-chatops.ts). */
+export type Reaction = "eyes" | "+1" | "-1" | "rocket" | "confused";
 
 export type Permission = "admin" | "maintain" | "write" | "triage" | "read" | "none";
 
@@ -157,6 +171,8 @@ export interface GitHubPort {
   listComments(r: RepoRef, issue: number): Promise<{ id: number; body: string; byBot: boolean }[]>;
   createComment(r: RepoRef, issue: number, body: string): Promise<number>;
   updateComment(r: RepoRef, id: number, body: string): Promise<void>;
+  /** Reacts to an issue or PR comment (an existing reaction of the App is success). */
+  reactToComment(r: RepoRef, commentId: number, content: Reaction): Promise<void>;
 
   // ----- check runs -----
   createCheckRun(r: RepoRef, headSha: string, name: string, update: CheckRunUpdate): Promise<number>;
@@ -178,10 +194,9 @@ export interface GitHubPort {
   /** Newest deployments (at most `max`), newest first; of one environment when named. */
   deployments(r: RepoRef, max: number, environment?: string): Promise<DeploymentRecord[]>;
   /** Deployments of a commit in every environment, newest first (first 100), with their payloads. */
-  deploymentsOfCommit(
-    r: RepoRef,
-    sha: string,
-  ): Promise<{ id: number; environment: string; payload: Record<string, unknown> }[]>;
+  deploymentsOfCommit(r: RepoRef, sha: string): Promise<DeploymentRecord[]>;
+  /** States of a deployment's statuses, newest first (first 100). */
+  deploymentStates(r: RepoRef, id: number): Promise<DeploymentState[]>;
   /** State of a deployment's newest status; undefined when it has none. */
   latestDeploymentState(r: RepoRef, id: number): Promise<DeploymentState | undefined>;
   /** Names of the repository's GitHub environments. */

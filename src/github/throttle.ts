@@ -1,6 +1,6 @@
 // GitHub request throttling for every Octokit client of the App: spacing of
 // content-creating requests, and handlers for both kinds of rate limit.
-import Bottleneck from "bottleneck";
+import { SpacingGroup, type SpacingClock } from "./spacing.ts";
 
 // The throttling handlers. Probot 14 wires
 // `onSecondaryRateLimit` to only log (getOctokitThrottleOptions), so a 403
@@ -37,14 +37,17 @@ export function throttleHandlers() {
  * The throttle options of the App's Octokit: content-creating requests are
  * spaced by `writeIntervalMs` (GitHub's advice against secondary rate limits,
  * 1 s by default; a setting because GHES may lift limits), requests that
- * notify people (comments) by three times that, as Octokit does by default.
+ * notify people (comments) by three times that, as Octokit does by default,
+ * and at most 10 requests are in flight per installation. The limiters are
+ * spacing.ts's (no timers unless something waits); retrying a rate-limited
+ * request stays plugin-throttling's (its Bottleneck retry limiter, the handlers above).
  */
-export function githubThrottle(writeIntervalMs: number) {
-  const write = new Bottleneck.Group({ id: "paas-write", maxConcurrent: 1, minTime: writeIntervalMs });
-  const notifications = new Bottleneck.Group({
-    id: "paas-notifications",
-    maxConcurrent: 1,
-    minTime: 3 * writeIntervalMs,
-  });
-  return { ...throttleHandlers(), write, notifications };
+export function githubThrottle(writeIntervalMs: number, clock?: SpacingClock) {
+  return {
+    ...throttleHandlers(),
+    global: new SpacingGroup({ maxConcurrent: 10, minTime: 0 }, clock),
+    auth: new SpacingGroup({ maxConcurrent: 1, minTime: 0 }, clock),
+    write: new SpacingGroup({ maxConcurrent: 1, minTime: writeIntervalMs }, clock),
+    notifications: new SpacingGroup({ maxConcurrent: 1, minTime: 3 * writeIntervalMs }, clock),
+  };
 }

@@ -37,7 +37,41 @@ export interface Runtime {
   destroy(target: Target): Promise<void>;
   diagnose(target: Target): Promise<Diagnosis>;
   list(): Promise<RuntimeEnvironment[]>;
+  /**
+   * Recent log lines of the environment's running version, per container or pod, oldest first,
+   * with the values of its secrets masked (src/redact.ts); withheld when those cannot be read.
+   */
+  logs(target: Target, options: LogOptions): Promise<LogStream[]>;
 }
+
+export interface LogOptions {
+  /** Last lines per container or pod. */
+  tail: number;
+  /** Only lines after this time (a follower's last line). */
+  since?: Date | undefined;
+}
+
+export interface LogStream {
+  /** The container or pod the lines come from. */
+  source: string;
+  lines: LogLine[];
+}
+
+export interface LogLine {
+  /** RFC 3339 time the runtime recorded, when known. */
+  time: string | undefined;
+  text: string;
+}
+
+/** Splits a runtime's `<RFC 3339 time> <text>` line (Docker's and the kubelet's timestamps). */
+export function timedLine(raw: string): LogLine {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})) (.*)$/s.exec(raw);
+  return m ? { time: m[1], text: m[2]! } : { time: undefined, text: raw };
+}
+
+/** What a runtime shows instead of lines whose secrets it cannot mask. */
+export const LOGS_WITHHELD_LINE =
+  "(logs withheld: the values of this environment's secrets cannot be read to mask them)";
 
 /** Secret values by name for a target. Previews never get production values. */
 export interface SecretSource {

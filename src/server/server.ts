@@ -5,7 +5,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createNodeMiddleware, createProbot, ProbotOctokit } from "probot";
-import { acceptedAnswer, HANDOFF_PATH, type HandoffRefusal } from "../contract/handoff.ts";
+import { acceptedAnswer, HANDOFF_PATH } from "../contract/handoff.ts";
+import { refusalStatus, type Refusal, type RefusalCode } from "../contract/refusal.ts";
 import { SEALING_KEY_PATH } from "../contract/sealing.ts";
 import { BUILD_FAILURE_PATH } from "../contract/build-failure.ts";
 import type { DnsProvider } from "../dns/types.ts";
@@ -23,6 +24,9 @@ import { HttpProber, type Prober } from "../app/probe.ts";
 import { appSecrets, redactRequestsPlugin } from "./redact-github.ts";
 import { probotEnv, type Settings } from "../settings/app.ts";
 import { Reconciler } from "../app/reconcile.ts";
+import { Operations } from "../deploy/ops.ts";
+import { ChatOps } from "../deploy/ops-chatops.ts";
+import { CheckButtons } from "../deploy/ops-buttons.ts";
 import { TrustedConfigs } from "../deploy/trust-config.ts";
 import { revivePreview } from "../deploy/revive.ts";
 import { Onboarding } from "../deploy/onboarding.ts";
@@ -85,8 +89,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     : "https://github.com";
   // The one GitHub adapter, shared by the deployer, fork approvals and the reconciler.
   const github = new OctokitGitHub({
-    app: () => probot.auth(),
-    installation: (id) => probot.auth(id),
+    app: reused(() => probot.auth()),
+    installation: perInstallation((id) => probot.auth(id)),
     appId: settings.appId,
   });
   // Created before the deployer it calls back into: `/paas deploy` on a removed preview redeploys through it.
@@ -101,7 +105,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   // One lock for deploys and the reconciler (a Kubernetes Lease across replicas when configured).
   const lock = deps.lock ?? new InProcessLock();
   const clock = deps.clock ?? { now: () => new Date() };
-  // The default branch's .paas.yml, shared by the deployer (authority) and the reconciler (previews.ttl).
+  // The default branch's .paas.yml, shared by the deployer (authority), the reconciler (previews.ttl) and
+  // day-two operations: a push there invalidates it for all of them.
   const trusted = new TrustedConfigs(github, () => clock.now().getTime());
   const deployer = new Deployer({
     trusted,
@@ -152,7 +157,20 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     action: settings.action,
     workflow: settings.forkWorkflow,
   });
-  const webhooks = await createNodeMiddleware(paasApp(deployer, forks, onboarding), {
+  // Day two: ChatOps and the check run's buttons over one operations use case (src/deploy/ops.ts).
+  const operations = new Operations({
+    github,
+    deployer,
+    runtime,
+    githubWebUrl,
+    trusted,
+    workflow: settings.releaseWorkflow,
+  });
+  const dayTwo = {
+    chatops: new ChatOps(github, operations, log),
+    buttons: new CheckButtons(github, operations),
+  };
+  const webhooks = await createNodeMiddleware(paasApp(deployer, forks, onboarding, dayTwo), {
     probot,
     webhooksPath: settings.webhookPath,
   });
@@ -172,21 +190,15 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     // The public half of the key the Action seals GitHub Environment secrets to (public by design).
     if (path === SEALING_KEY_PATH && req.method === "GET") return json(res, 200, settings.sealing.answer);
     if (path === HANDOFF_PATH || path === BUILD_FAILURE_PATH) {
-      if (req.method !== "POST")
-        return json(res, 405, { error: "method_not_allowed", check: "method", message: "use POST" });
-      if (closing)
-        return json(res, 503, {
-          error: "unavailable",
-          check: "server",
-          message: "the App is stopping; retry",
-        });
+      if (req.method !== "POST") return refuse(res, refusal("method_not_allowed", "method", "use POST"));
+      if (closing) return refuse(res, refusal("unavailable", "server", "the App is stopping; retry"));
       const route = path === HANDOFF_PATH ? handoffRoute(deployer, metrics) : buildFailureRoute(deployer);
       void handleActionRequest(req, res, route, settings.maxBodyBytes, log);
       return;
     }
     if (path === settings.webhookPath) {
       if (req.method !== "POST")
-        return refuseUnread(req, res, 405, refusal("method_not_allowed", "method", "use POST"));
+        return refuseUnread(req, res, refusal("method_not_allowed", "method", "use POST"));
       // Probot matches its path exactly: give it the canonical one.
       req.url = settings.webhookPath;
       // Probot reads no size limit: read the delivery with one, then hand it the raw text to verify.
@@ -206,13 +218,13 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
         },
         () => {
           res.setHeader("connection", "close");
-          json(res, 413, { error: "too_large", check: "size", message: "the delivery is too large" });
+          refuse(res, refusal("too_large", "size", "the delivery is too large"));
         },
       );
       return;
     }
     // Any other path is answered without reading a byte of its body.
-    refuseUnread(req, res, 404, refusal("not_found", "path", "not found"));
+    refuseUnread(req, res, refusal("not_found", "path", "not found"));
   });
   server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
@@ -243,6 +255,35 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
   };
 }
 
+/**
+ * One Octokit client, built once: building one (plugins, throttle groups, endpoint methods) costs
+ * more than a request to GitHub, and its auth hook renews the token itself when it expires.
+ */
+function reused<T>(make: () => Promise<T>): () => Promise<T> {
+  let client: Promise<T> | undefined;
+  return () => {
+    client ??= make().catch((e: unknown) => {
+      client = undefined; // the next request tries again
+      throw e;
+    });
+    return client;
+  };
+}
+
+/** One Octokit client per installation (at most MAX_CLIENTS, the least recently used dropped). */
+function perInstallation<T>(make: (id: number) => Promise<T>): (id: number) => Promise<T> {
+  const clients = new Map<number, () => Promise<T>>();
+  return (id) => {
+    const client = clients.get(id) ?? reused(() => make(id));
+    clients.delete(id);
+    clients.set(id, client);
+    if (clients.size > MAX_CLIENTS) clients.delete(clients.keys().next().value!);
+    return client();
+  };
+}
+
+const MAX_CLIENTS = 1000;
+
 /** A request of the Action (a hand-off or a build-failure report): the App's answer, or a refusal. */
 interface ActionRoute {
   /** For logs and the refusal message: "hand-off", "build-failure report". */
@@ -263,31 +304,32 @@ async function handleActionRequest(
   try {
     const type = req.headers["content-type"] ?? "";
     if (!/^application\/json\b/i.test(type))
-      throw new HandoffRejected(415, "content_type", "send the body as application/json");
+      throw new HandoffRejected("content_type", "send the body as application/json");
     const raw = await readBodyLimited(req, maxBytes).catch((e: unknown) => {
       throw e instanceof BodyTooLarge
-        ? new HandoffRejected(413, "size", `the body is larger than ${maxBytes} bytes`)
+        ? new HandoffRejected("size", `the body is larger than ${maxBytes} bytes`)
         : e;
     });
     let body: unknown;
     try {
       body = JSON.parse(raw);
     } catch {
-      throw new HandoffRejected(400, "json", "the body is not valid JSON");
+      throw new HandoffRejected("json", "the body is not valid JSON");
     }
     const answer = await route.answer(req.headers.authorization, body);
     json(res, answer.status, answer.body);
   } catch (e) {
     if (e instanceof HandoffRejected) {
-      route.count?.({ status: String(e.status), check: e.check });
-      log.warn({ check: e.check, status: e.status }, `${route.what} rejected: ${e.message}`);
+      const status = refusalStatus(e.check);
+      route.count?.({ status: String(status), check: e.check });
+      log.warn({ check: e.check, status }, `${route.what} rejected: ${e.message}`);
       // A body that was not read to the end must not be left on the socket.
-      if (e.status === 413) res.setHeader("connection", "close");
-      return json(res, e.status, refusal("handoff_rejected", e.check, e.message));
+      if (e.check === "size") res.setHeader("connection", "close");
+      return json(res, status, refusal("handoff_rejected", e.check, e.message));
     }
     log.error({ err: e instanceof Error ? e.message : String(e) }, `${route.what} failed`);
-    route.count?.({ status: "500", check: "internal" });
-    json(res, 500, refusal("internal", "internal", `the App could not process the ${route.what}; retry`));
+    route.count?.({ status: String(refusalStatus("internal")), check: "internal" });
+    refuse(res, refusal("internal", "internal", `the App could not process the ${route.what}; retry`));
   }
 }
 
@@ -319,18 +361,27 @@ async function serveMetrics(res: ServerResponse, metrics: PrometheusMetrics, log
     res.end(text);
   } catch (e) {
     log.error({ err: e instanceof Error ? e.message : String(e) }, "cannot collect metrics");
-    json(res, 500, { error: "internal", check: "metrics", message: "metrics could not be collected" });
+    refuse(res, refusal("internal", "metrics", "metrics could not be collected"));
   }
 }
 
 /** Answers without reading the request body: a body is not kept, and the connection is closed after the answer. */
-function refuseUnread(req: IncomingMessage, res: ServerResponse, status: number, body: HandoffRefusal): void {
+function refuseUnread(
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Refusal & { check: RefusalCode },
+): void {
   if (hasBody(req)) res.setHeader("connection", "close");
-  json(res, status, body);
+  refuse(res, body);
 }
 
-/** The contract's refusal body (src/contract/handoff.ts). */
-function refusal(error: string, check: string, message: string): HandoffRefusal {
+/** A refusal with the status the contract's table gives its code. */
+function refuse(res: ServerResponse, body: Refusal & { check: RefusalCode }): void {
+  json(res, refusalStatus(body.check), body);
+}
+
+/** The contract's refusal body (src/contract/refusal.ts). */
+function refusal(error: string, check: RefusalCode, message: string): Refusal & { check: RefusalCode } {
   return { error, check, message };
 }
 

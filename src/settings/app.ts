@@ -122,6 +122,12 @@ const envSchema = z.object({
       .regex(/^[A-Za-z0-9._-]{1,100}\.ya?ml$/, "must be a workflow file name such as paas.yml")
       .default("paas.yml"),
   ),
+  PAAS_RELEASE_WORKFLOW: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,100}\.ya?ml$/, "must be a workflow file name such as paas-release.yml")
+      .default("paas-release.yml"),
+  ),
   PAAS_WAKE_ADDRESS: optionalString.pipe(
     z
       .string()
@@ -141,6 +147,15 @@ const envSchema = z.object({
       .default("paas-dev/paas/action@v1"),
   ),
 });
+
+/** The release workflow deploys protected environments: never the one approved forks' code runs in. */
+function workflowProblems(fork: string, release: string): string[] {
+  return release === fork
+    ? [
+        `PAAS_RELEASE_WORKFLOW must not be PAAS_FORK_WORKFLOW (${fork}): approved forks' code runs in that workflow, so it may not deploy named environments`,
+      ]
+    : [];
+}
 
 export interface Settings {
   appId: number;
@@ -170,6 +185,11 @@ export interface Settings {
   maxPreviews: number | undefined;
   /** Workflow file dispatched to build an approved fork pull request (PAAS_FORK_WORKFLOW); the onboarding pull request adds it. */
   forkWorkflow: string;
+  /**
+   * Workflow file dispatched to deploy a recorded image into a protected environment (day two:
+   * rollback, promote; PAAS_RELEASE_WORKFLOW). Never the fork workflow: a fork's code runs there.
+   */
+  releaseWorkflow: string;
   /** The Action the onboarding pull request's workflow uses (PAAS_ACTION). */
   action: string;
   /** host:port at which Caddy reaches the App's wake handler (PAAS_WAKE_ADDRESS); default 127.0.0.1:<the App's port>. */
@@ -224,6 +244,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const publicUrl = new URL(e.PAAS_PUBLIC_URL);
   if (publicUrl.protocol !== "https:" && publicUrl.protocol !== "http:")
     problems.push("PAAS_PUBLIC_URL must be an http(s) URL");
+  problems.push(...workflowProblems(e.PAAS_FORK_WORKFLOW, e.PAAS_RELEASE_WORKFLOW));
   if (problems.length > 0) throw new SettingsError(problems);
   return {
     appId: Number(e.APP_ID),
@@ -245,6 +266,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     maxWebhookBytes: e.PAAS_MAX_WEBHOOK_BYTES,
     maxPreviews: e.PAAS_MAX_PREVIEWS,
     forkWorkflow: e.PAAS_FORK_WORKFLOW,
+    releaseWorkflow: e.PAAS_RELEASE_WORKFLOW,
     action: e.PAAS_ACTION,
     wakeAddress: e.PAAS_WAKE_ADDRESS,
     imagePrefixes: e.PAAS_IMAGE_PREFIXES ?? [...DEFAULT_IMAGE_PREFIXES],
@@ -307,6 +329,7 @@ export function describeSettings(s: Settings): Record<string, unknown> {
     maxPreviews: s.maxPreviews,
     imagePrefixes: s.imagePrefixes,
     forkWorkflow: s.forkWorkflow,
+    releaseWorkflow: s.releaseWorkflow,
     action: s.action,
     githubWriteIntervalMs: s.githubWriteIntervalMs,
     buildTimeoutMs: s.buildTimeoutMs,

@@ -136,7 +136,7 @@ describe("build-failure report", () => {
       answers = [{ status: 403, body: { error: "handoff_rejected", check: "repository", message: "no" } }];
       await assert.rejects(
         sendBuildFailure(url, buildFailureRequest(failed()), "tok", { baseDelayMs: 1 }),
-        (e: unknown) => e instanceof HandoffError && e.httpStatus === 403,
+        (e: unknown) => e instanceof HandoffError && e.httpStatus === 403 && e.check === "repository",
       );
     });
   });

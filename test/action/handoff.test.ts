@@ -108,19 +108,43 @@ describe("handOff", () => {
     assert.equal(seen.length, 3);
   });
 
-  it("does not retry a refusal, and says what to check", async () => {
+  it("does not retry a refusal, and says what to fix by the refusal's code", async () => {
     seen.length = 0;
-    answers = [{ status: 403, body: { message: "sha is not the head of PR 3" } }];
+    answers = [
+      {
+        status: 403,
+        body: { error: "handoff_rejected", check: "sha", message: "abc is not the head of PR 3" },
+      },
+      { status: 401, body: { error: "handoff_rejected", check: "audience", message: "wrong audience" } },
+    ];
     await assert.rejects(handOff(url, request, "tok", { baseDelayMs: 1 }), (e: unknown) => {
       assert.ok(e instanceof HandoffError);
       assert.equal(e.httpStatus, 403);
+      assert.equal(e.check, "sha");
+      assert.match(e.message, /answered HTTP 403 \(check sha\): abc is not the head of PR 3 \(push again/);
+      assert.doesNotMatch(e.message, /OIDC token/, "a commit refusal is not blamed on the token");
+      return true;
+    });
+    await assert.rejects(handOff(url, request, "tok", { baseDelayMs: 1 }), (e: unknown) => {
+      assert.ok(e instanceof HandoffError);
+      assert.equal(e.check, "audience");
       assert.match(
         e.message,
-        /answered HTTP 403: sha is not the head of PR 3 \(the App refused this workflow's OIDC token/,
+        /\(check audience\): wrong audience \(the App refused this workflow's OIDC token/,
       );
       return true;
     });
-    assert.equal(seen.length, 1);
+    assert.equal(seen.length, 2);
+  });
+
+  it("reads a refusal that is not the App's by its status", async () => {
+    answers = [{ status: 403, body: "<html>forbidden</html>" }];
+    await assert.rejects(handOff(url, request, "tok", { baseDelayMs: 1 }), (e: unknown) => {
+      assert.ok(e instanceof HandoffError);
+      assert.equal(e.check, undefined);
+      assert.match(e.message, /answered HTTP 403: <html>forbidden<\/html> \(the App refused/);
+      return true;
+    });
   });
 
   it("retries network errors", async () => {

@@ -50,6 +50,7 @@ describe("GitHub Environment secrets on the Kubernetes runtime", () => {
       destroy: (t) => k8s.destroy(t),
       diagnose: (t) => k8s.diagnose(t),
       list: () => k8s.list(),
+      logs: (t, o) => k8s.logs(t, o),
     };
     h = await startHarness({}, { runtime });
     h.github.setFile(FULL, "main", ".paas.yml", CONFIG);

@@ -6,6 +6,7 @@ import {
   resolveEnvironment,
   type ActionsClaims,
 } from "../../src/app/handoff.ts";
+import { refusalStatus } from "../../src/contract/refusal.ts";
 import { handoffRequestSchema } from "../../src/contract/handoff.ts";
 import { OidcIssuer, type ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
 
@@ -52,7 +53,7 @@ describe("OidcVerifier", () => {
         (err: unknown) => err,
       );
       assert.ok(e instanceof HandoffRejected);
-      return `${e.status} ${e.check}`;
+      return `${refusalStatus(e.check)} ${e.check}`;
     };
     assert.equal(await check(await issuer.token(claims, { audience: "https://elsewhere" })), "401 audience");
     assert.equal(await check(await issuer.token(claims, { audience: AUD, expiresInSec: -60 })), "401 expiry");
@@ -86,7 +87,7 @@ describe("OidcVerifier", () => {
     const check = (token: string) =>
       v.verify(token).then(
         () => "accepted",
-        (e: unknown) => (e instanceof HandoffRejected ? `${e.status} ${e.check}` : String(e)),
+        (e: unknown) => (e instanceof HandoffRejected ? `${refusalStatus(e.check)} ${e.check}` : String(e)),
       );
     assert.equal(
       await check(await issuer.token(claims, { audience: AUD, issuedAtSec: -700 })),
@@ -103,8 +104,8 @@ describe("OidcVerifier", () => {
     const v = new OidcVerifier({ issuer: "http://127.0.0.1:9", audience: AUD });
     const e = await v.verify("x.y.z").catch((err: unknown) => err);
     assert.ok(e instanceof HandoffRejected);
-    assert.equal(e.status, 503);
-    assert.equal(e.check, "issuer");
+    assert.equal(refusalStatus(e.check), 503);
+    assert.equal(e.check, "issuer_unavailable");
   });
 });
 

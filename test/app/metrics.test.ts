@@ -65,6 +65,7 @@ describe("GET /metrics", () => {
       destroy: (t) => serving().destroy(t),
       diagnose: (t) => serving().diagnose(t),
       list: () => serving().list(),
+      logs: (t, o) => serving().logs(t, o),
     };
     h = await startHarness({ GHE_HOST: proxy.host }, { runtime });
     proxy.target = h.github.host;

@@ -4,7 +4,14 @@
 // checked to change nothing: no deployment, status, check run, comment, route
 // or DNS record.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
+import {
+  configAt,
+  previewHandoff,
+  pullRequest,
+  pullRequestEvent,
+  suiteHarness,
+} from "../support/app-scenarios.ts";
 import {
   DIGEST,
   FULL,
@@ -14,7 +21,6 @@ import {
   OWNER_ID,
   REPO_ID,
   sha,
-  startHarness,
   type Harness,
 } from "../support/app-harness.ts";
 
@@ -51,23 +57,18 @@ function assertNothingChanged(h: Harness, s: ReturnType<typeof snapshot>, what: 
 }
 
 describe("authority comes from the default branch's .paas.yml", () => {
-  let h: Harness;
+  const h = suiteHarness();
   const mainSha = sha(0xc001);
-  before(async () => {
-    h = await startHarness();
+  before(() => {
     h.github.setBranch(FULL, "main", mainSha);
-    h.github.setFile(FULL, mainSha, ".paas.yml", MAIN_CONFIG);
-  });
-  after(async () => {
-    await h.close();
+    configAt(h, mainSha, MAIN_CONFIG);
   });
 
   it("refuses production from a branch whose own .paas.yml maps production to that branch (403 branch), changing nothing", async () => {
     const evil = sha(0xc0e1);
-    h.github.setFile(
-      FULL,
+    configAt(
+      h,
       evil,
-      ".paas.yml",
       "name: hello\nenvironments:\n  production:\n    branch: evil\n    domains: [evil.example.org]\n    secrets: [PROD_TOKEN]\n",
     );
     // Even a job that ran in the production GitHub environment (no branch policy there).
@@ -86,7 +87,7 @@ describe("authority comes from the default branch's .paas.yml", () => {
 
   it("deploys an environment without branch: only from the default branch", async () => {
     const feature = sha(0xc0f1);
-    h.github.setFile(FULL, feature, ".paas.yml", MAIN_CONFIG);
+    configAt(h, feature, MAIN_CONFIG);
     const s = snapshot(h);
     const refused = await h.handoff(
       handoffBody(feature, { ref: "refs/heads/feature", environment: "staging" }),
@@ -113,20 +114,10 @@ describe("authority comes from the default branch's .paas.yml", () => {
       "secrets: [PREVIEW_TOKEN]",
       "secrets: [PREVIEW_TOKEN, PROD_TOKEN]",
     );
-    h.github.setFile(FULL, head, ".paas.yml", changed);
-    h.github.setPull(FULL, {
-      number: 31,
-      state: "open",
-      headSha: head,
-      mergeSha: merge,
-      headRef: "feature-31",
-      baseRef: "main",
-    });
-    assert.equal(await h.webhook("pull_request", h.pullRequestPayload("opened", 31, head)), 200);
-    const res = await h.handoff(
-      handoffBody(head, { ref: "refs/pull/31/merge", environment: "preview/pr-31" }),
-      await h.tokenFor(h.claims({ event_name: "pull_request", ref: "refs/pull/31/merge", sha: merge })),
-    );
+    configAt(h, head, changed);
+    pullRequest(h, 31, head, { merge: merge, headRef: "feature-31" });
+    assert.equal(await pullRequestEvent(h, "opened", 31, head), 200);
+    const res = await previewHandoff(h, 31, head, { tokenSha: merge });
     assert.equal(res.status, 202, JSON.stringify(res.json));
     await h.app.deployer.idle();
     const spec = h.runtime.applied.at(-1)!;
@@ -154,12 +145,7 @@ describe("authority comes from the default branch's .paas.yml", () => {
     assertNothingChanged(h, s, "an environment the default branch does not define");
 
     const next = sha(0xc002);
-    h.github.setFile(
-      FULL,
-      next,
-      ".paas.yml",
-      `${MAIN_CONFIG.replace("  staging: {}\n", "  staging: {}\n  qa: {}\n")}`,
-    );
+    configAt(h, next, `${MAIN_CONFIG.replace("  staging: {}\n", "  staging: {}\n  qa: {}\n")}`);
     h.github.setBranch(FULL, "main", next);
     assert.equal(await h.webhook("push", h.pushPayload("refs/heads/main", next)), 200);
     const res = await h.handoff(
@@ -187,15 +173,11 @@ describe("authority comes from the default branch's .paas.yml", () => {
 });
 
 describe("hand-off tokens", () => {
-  let h: Harness;
+  const h = suiteHarness();
   const commit = sha(0xd001);
-  before(async () => {
-    h = await startHarness();
+  before(() => {
     h.github.setBranch(FULL, "main", commit);
-    h.github.setFile(FULL, commit, ".paas.yml", "name: hello\n");
-  });
-  after(async () => {
-    await h.close();
+    configAt(h, commit, "name: hello\n");
   });
 
   it("uses a token once: replayed with another image it is refused (409 replay), also after a restart, and changes nothing", async () => {
@@ -271,11 +253,10 @@ describe("hand-off tokens", () => {
 });
 
 describe("hostname ownership", () => {
-  let h: Harness;
+  const h = suiteHarness();
   const OTHER = `${OWNER}/other`;
   const OTHER_ID = 654321;
-  before(async () => {
-    h = await startHarness();
+  before(() => {
     h.github.addRepository({
       id: OTHER_ID,
       owner: OWNER,
@@ -284,19 +265,11 @@ describe("hostname ownership", () => {
       installationId: INSTALLATION_ID,
     });
   });
-  after(async () => {
-    await h.close();
-  });
 
   it("checks a hostname's owner before any route for it goes live: a refused claim never serves", async () => {
     const a = sha(0xe001);
     const domain = "shop.example.org";
-    h.github.setFile(
-      FULL,
-      a,
-      ".paas.yml",
-      `name: hello\nenvironments:\n  production:\n    branch: main\n    domains: [${domain}]\n`,
-    );
+    configAt(h, a, `name: hello\nenvironments:\n  production:\n    branch: main\n    domains: [${domain}]\n`);
     h.github.setBranch(FULL, "main", a);
     const ok = await h.handoff(handoffBody(a), await h.tokenFor(h.claims({ sha: a })));
     assert.equal(ok.status, 202, JSON.stringify(ok.json));

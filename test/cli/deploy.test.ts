@@ -2,8 +2,9 @@
 // points at file:line like a compiler, a crashing app shows its exit code and
 // last log lines, and both exit 1. Real Docker engine and Caddy.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -87,5 +88,65 @@ test("status reads the engine only: it neither needs nor starts Caddy", async ()
     await assert.rejects(fetch(`${admin}/config/`), "no Caddy was started");
   } finally {
     env.PAAS_CADDY_ADMIN = saved!;
+  }
+});
+
+const TALKER = `import http.server, os
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        print("served " + self.path, flush=True)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+if __name__ == "__main__":
+    print("hello from the logs app", flush=True)
+    http.server.ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+`;
+
+test("logs: the running environment's recent lines; --follow prints new ones until Ctrl-C", async () => {
+  const d = await app("talker", TALKER);
+  const deployed = await paas(d, "deploy", "--env", "preview/pr-6");
+  assert.equal(deployed.code, 0, deployed.stderr);
+  try {
+    const r = await paas(d, "logs", "--env", "preview/pr-6");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\| hello from the logs app$/m);
+
+    const follower = spawn(process.execPath, [bin, "logs", "--env", "preview/pr-6", "--follow"], {
+      cwd: d,
+      env,
+    });
+    let out = "";
+    follower.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => follower.on("exit", (code) => resolve(code)));
+    const seen = async (re: RegExp) => {
+      for (let i = 0; !re.test(out); i++) {
+        assert.ok(i < 300, `--follow never printed ${re}: ${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await seen(/hello from the logs app/);
+    // A request after the follower started: its line is printed once, by the follower.
+    const url = new URL(deployed.stdout.trim());
+    await new Promise<void>((resolve, reject) => {
+      const req = request(
+        { host: "127.0.0.1", port: Number(url.port), path: "/followed", headers: { host: url.host } },
+        (res) => res.resume().on("end", () => resolve()),
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    await seen(/\| served \/followed$/m);
+    follower.kill("SIGINT");
+    assert.equal(await exited, 0, "Ctrl-C ends a follow normally");
+    assert.equal(out.match(/hello from the logs app/g)?.length, 1, "no line twice");
+
+    const none = await paas(d, "logs", "--env", "preview/pr-99");
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /nothing of preview\/pr-99 runs on this host/);
+  } finally {
+    await paas(d, "destroy", "--env", "preview/pr-6");
   }
 });

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { HandoffRejected, type ActionsClaims } from "../../src/app/handoff.ts";
+import { refusalStatus } from "../../src/contract/refusal.ts";
 import { handoffRequestSchema, type HandoffBody } from "../../src/contract/handoff.ts";
 import { Admission, parseBody, TokenUses } from "../../src/deploy/admission.ts";
 import { CommitConfigs } from "../../src/deploy/configs.ts";
@@ -45,7 +46,7 @@ async function refusal(p: Promise<unknown>): Promise<{ status: number; check: st
     (err: unknown) => err,
   );
   assert.ok(e instanceof HandoffRejected, String(e));
-  return { status: e.status, check: e.check, message: e.message };
+  return { status: refusalStatus(e.check), check: e.check, message: e.message };
 }
 
 describe("Admission", () => {
@@ -127,7 +128,7 @@ describe("TokenUses and parseBody", () => {
     assert.equal(tokens.claim("jti", "deploy a"), false);
     assert.throws(
       () => tokens.claim("jti", "deploy b"),
-      (e: HandoffRejected) => e.status === 409 && e.check === "replay",
+      (e: HandoffRejected) => refusalStatus(e.check) === 409 && e.check === "replay",
     );
     tokens.release("jti");
     assert.equal(tokens.claim("jti", "deploy b"), true);
@@ -136,7 +137,8 @@ describe("TokenUses and parseBody", () => {
   it("a body outside the contract is a 400 naming the first wrong field", () => {
     assert.throws(
       () => parseBody(handoffRequestSchema, { repository: "octo/shop", sha: "short", image: IMAGE }),
-      (e: HandoffRejected) => e.status === 400 && e.check === "body" && /sha must be/.test(e.message),
+      (e: HandoffRejected) =>
+        refusalStatus(e.check) === 400 && e.check === "body" && /sha must be/.test(e.message),
     );
   });
 });

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, it } from "node:test";
+import { refusalStatus } from "../../src/contract/refusal.ts";
 import type { ActionsClaims } from "../../src/app/handoff.ts";
 import { HandoffRejected } from "../../src/app/handoff.ts";
 import { handoffRequestSchema } from "../../src/contract/handoff.ts";
@@ -59,7 +60,7 @@ function refusal(f: () => unknown): { status: number; check: string; message: st
     f();
   } catch (e) {
     assert.ok(e instanceof HandoffRejected, String(e));
-    return { status: e.status, check: e.check, message: e.message };
+    return { status: refusalStatus(e.check), check: e.check, message: e.message };
   }
   assert.fail("expected a refusal");
 }

@@ -110,3 +110,37 @@ describe("resume", () => {
     assert.match((await resumer.resume(repo, gone)) ?? "", /app "api" is no longer defined/);
   });
 });
+
+describe("day two: a pinned deploy", () => {
+  it("records that it is pinned, so a resume after a restart is not superseded by the branch head", async () => {
+    const first = setUp();
+    const older = "0".repeat(39) + "1";
+    const out = await first.resumer.deployImage(repo, {
+      environment: "production",
+      sha: older,
+      image: IMAGE,
+      reason: "rollback",
+      pinned: true,
+    });
+    first.open();
+    await first.queue.idle();
+    const d = first.github.deploymentList.find((x) => x.id === out.deploymentId)!;
+    assert.equal(d.payload.pinned, "true");
+    assert.equal(first.ran[0]?.pinned, true);
+    // Another process resumes that deployment after a restart: still pinned; an unpinned one is not.
+    const later = setUp();
+    await later.resumer.resume(repo, { ...d, environment: "production" });
+    await later.resumer.resume(repo, {
+      ...d,
+      id: d.id + 1,
+      environment: "production",
+      payload: { ...d.payload, pinned: undefined },
+    });
+    later.open();
+    await later.queue.idle();
+    assert.deepEqual(
+      later.ran.map((j) => j.pinned ?? false),
+      [true, false],
+    );
+  });
+});

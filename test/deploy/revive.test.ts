@@ -21,7 +21,9 @@ function ports(o: {
   const deps: RevivalDeps = {
     github: {
       permission: () => Promise.resolve(o.permission ?? "write"),
-      deploymentsOfCommit: () => Promise.resolve(o.recorded ?? []),
+      // Recorded deployments of the commit (their sha and date do not matter here).
+      deploymentsOfCommit: (_r, sha) =>
+        Promise.resolve((o.recorded ?? []).map((d) => ({ sha, createdAt: "", ...d }))),
       createDeployment: (_r, input) => {
         created.push(input);
         return Promise.resolve(500 + created.length);

@@ -105,3 +105,26 @@ it("concurrent hand-offs share one read; a read overtaken by a default-branch pu
   state.files.set(next, "name: two\n");
   assert.equal(trustedApp(await t.get(REPO), "")!.config.name, "two");
 });
+
+it("takes the default branch's name from the webhook; a new name drops the other branch's config", async () => {
+  const { github, calls, state } = fakeGitHub();
+  const t = new TrustedConfigs(github, () => 0, 60_000);
+  state.files.set(state.head!, "name: main-config\n");
+  t.noteDefaultBranch(REPO.repositoryId, "main");
+  assert.equal((await t.get(REPO)).defaultBranch, "main");
+  assert.equal(calls.defaultBranch, 0, "no read to learn the name");
+  t.noteDefaultBranch(REPO.repositoryId, "main");
+  await t.get(REPO);
+  assert.equal(calls.getFile.length, 1, "the same name keeps the entry");
+  // Renamed (a webhook says so): the cached config was the old branch's.
+  const trunk = "e".repeat(40);
+  state.head = trunk;
+  state.files.set(trunk, "name: trunk-config\n");
+  t.noteDefaultBranch(REPO.repositoryId, "trunk");
+  const renamed = await t.get(REPO);
+  assert.equal(renamed.defaultBranch, "trunk");
+  assert.equal(trustedApp(renamed, "")!.config.name, "trunk-config");
+  t.forget(REPO.repositoryId);
+  await t.get(REPO);
+  assert.equal(calls.defaultBranch, 1, "forgotten: read again");
+});

@@ -439,6 +439,19 @@ export class FakeKubernetesApi {
   }
 
   /** Rollout behaviour of deployments running this image. */
+  /**
+   * What a pod's current container printed, as `<RFC 3339 time> <text>` lines (the kubelet's
+   * form with ?timestamps=true; without it the times are cut off, as there).
+   */
+  setPodLogs(namespace: string, pod: string, lines: string[]): void {
+    const key = this.key(
+      RESOURCES.find((r) => r.kind === "Pod")!,
+      namespace,
+      pod,
+    );
+    this.logs.set(key, { ...(this.logs.get(key) ?? { previous: [] }), current: lines });
+  }
+
   setScenario(image: string, scenario: RolloutScenario): void {
     this.scenarios.set(image, scenario);
   }
@@ -714,6 +727,16 @@ export class FakeKubernetesApi {
       );
     }
     let lines = previous ? logs.previous : logs.current;
+    const stamp = /^(\S+Z) (.*)$/s;
+    const since = q.get("sinceSeconds");
+    if (since) {
+      const from = Date.now() - Number(since) * 1000;
+      lines = lines.filter((l) => {
+        const t = stamp.exec(l)?.[1];
+        return t === undefined || Date.parse(t) >= from;
+      });
+    }
+    if (q.get("timestamps") !== "true") lines = lines.map((l) => stamp.exec(l)?.[2] ?? l);
     const tail = q.get("tailLines");
     if (tail) lines = lines.slice(-Number(tail));
     res.writeHead(200, { "content-type": "text/plain" });

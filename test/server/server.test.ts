@@ -2,33 +2,27 @@
 // hand-offs, the validating fake GitHub, and a runtime double that serves each
 // deployed hostname. Assertions are on what users see on GitHub and at the URL.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
+import {
+  configAt,
+  previewHandoff,
+  pullRequest,
+  pullRequestEvent,
+  suiteHarness,
+} from "../support/app-scenarios.ts";
 import { COMMENT_MARKER } from "../../src/app/report.ts";
-import { FULL, handoffBody, sha, startHarness, VALID_CONFIG, type Harness } from "../support/app-harness.ts";
+import { FULL, handoffBody, sha, startHarness, VALID_CONFIG } from "../support/app-harness.ts";
 
 describe("pull request previews", () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h.close();
-  });
+  const h = suiteHarness();
 
   it("queues the check, deploys on hand-off, comments the URL once it serves the commit, updates in place, and tears down", async () => {
     const head1 = sha(0x101);
     const merge1 = sha(0x102);
-    h.github.setFile(FULL, head1, ".paas.yml", VALID_CONFIG);
-    h.github.setPull(FULL, {
-      number: 7,
-      state: "open",
-      headSha: head1,
-      mergeSha: merge1,
-      headRef: "feature-7",
-      baseRef: "main",
-    });
+    configAt(h, head1);
+    pullRequest(h, 7, head1, { merge: merge1, headRef: "feature-7" });
 
-    assert.equal(await h.webhook("pull_request", h.pullRequestPayload("opened", 7, head1)), 200);
+    assert.equal(await pullRequestEvent(h, "opened", 7, head1), 200);
     const queued = h.github.checkRunsOf(FULL, head1);
     assert.equal(queued.length, 1);
     assert.equal(queued[0]!.name, "paas");
@@ -38,11 +32,7 @@ describe("pull request previews", () => {
     assert.equal(comments0.length, 1);
     assert.match(comments0[0]!.body, /building/);
 
-    const claims = h.claims({ event_name: "pull_request", ref: "refs/pull/7/merge", sha: merge1 });
-    const res = await h.handoff(
-      handoffBody(head1, { ref: "refs/pull/7/merge", environment: "preview/pr-7" }),
-      await h.tokenFor(claims),
-    );
+    const res = await previewHandoff(h, 7, head1, { tokenSha: merge1 });
     assert.equal(res.status, 202, JSON.stringify(res.json));
     const url = String(res.json.url);
     assert.match(url, /^http:\/\/pr-7-hello\.localhost:\d+\/$/);
@@ -74,21 +64,11 @@ describe("pull request previews", () => {
     // Another push: same comment, new deployment, the old one inactive.
     const head2 = sha(0x201);
     const merge2 = sha(0x202);
-    h.github.setFile(FULL, head2, ".paas.yml", VALID_CONFIG);
-    h.github.setFile(FULL, merge2, ".paas.yml", VALID_CONFIG);
-    h.github.setPull(FULL, {
-      number: 7,
-      state: "open",
-      headSha: head2,
-      mergeSha: merge2,
-      headRef: "feature-7",
-      baseRef: "main",
-    });
-    assert.equal(await h.webhook("pull_request", h.pullRequestPayload("synchronize", 7, head2)), 200);
-    const res2 = await h.handoff(
-      handoffBody(merge2, { ref: "refs/pull/7/merge", environment: "preview/pr-7" }),
-      await h.tokenFor(h.claims({ event_name: "pull_request", ref: "refs/pull/7/merge", sha: merge2 })),
-    );
+    configAt(h, head2);
+    configAt(h, merge2);
+    pullRequest(h, 7, head2, { merge: merge2, headRef: "feature-7" });
+    assert.equal(await pullRequestEvent(h, "synchronize", 7, head2), 200);
+    const res2 = await previewHandoff(h, 7, merge2);
     assert.equal(res2.status, 202, JSON.stringify(res2.json));
     await h.app.deployer.idle();
     const deps = h.github.deploymentsOf(FULL, "preview/pr-7");
@@ -104,10 +84,7 @@ describe("pull request previews", () => {
 
     // Closed: torn down, environment deleted, comment says removed.
     assert.deepEqual(h.github.environmentsOf(FULL), ["preview/pr-7"]);
-    assert.equal(
-      await h.webhook("pull_request", h.pullRequestPayload("closed", 7, head2, { merged: true })),
-      200,
-    );
+    assert.equal(await pullRequestEvent(h, "closed", 7, head2, { merged: true }), 200);
     assert.equal((await h.runtime.fetchUrl(url)).status, 502, "the preview no longer answers");
     assert.deepEqual(await h.runtime.list(), []);
     assert.deepEqual(h.github.environmentsOf(FULL), []);
@@ -124,17 +101,11 @@ describe("pull request previews", () => {
 });
 
 describe("production and configuration", () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h.close();
-  });
+  const h = suiteHarness();
 
   it("queues the check on a push to the production branch and deploys production from the hand-off", async () => {
     const commit = sha(0x301);
-    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    configAt(h, commit);
     assert.equal(await h.webhook("push", h.pushPayload("refs/heads/main", commit)), 200);
     assert.equal(h.github.checkRunsOf(FULL, commit)[0]?.status, "queued");
 
@@ -159,7 +130,7 @@ describe("production and configuration", () => {
 
   it("does nothing for a push to a branch no environment deploys", async () => {
     const commit = sha(0x302);
-    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    configAt(h, commit);
     const before = h.github.log.length;
     assert.equal(await h.webhook("push", h.pushPayload("refs/heads/some-feature", commit)), 200);
     assert.deepEqual(h.github.checkRunsOf(FULL, commit), []);
@@ -171,21 +142,11 @@ describe("production and configuration", () => {
     const bad = ["name: hello", "run:", "  port: 99999", "scale:", "  replicas: many", "bogus: 1", ""].join(
       "\n",
     );
-    h.github.setFile(FULL, commit, ".paas.yml", bad);
-    h.github.setPull(FULL, {
-      number: 9,
-      state: "open",
-      headSha: commit,
-      mergeSha: sha(0x304),
-      headRef: "f",
-      baseRef: "main",
-    });
-    assert.equal(await h.webhook("pull_request", h.pullRequestPayload("opened", 9, commit)), 200);
+    configAt(h, commit, bad);
+    pullRequest(h, 9, commit, { merge: sha(0x304), headRef: "f" });
+    assert.equal(await pullRequestEvent(h, "opened", 9, commit), 200);
     const applied = h.runtime.applied.length;
-    const res = await h.handoff(
-      handoffBody(commit, { ref: "refs/pull/9/merge", environment: "preview/pr-9" }),
-      await h.tokenFor(h.claims({ event_name: "pull_request", ref: "refs/pull/9/merge", sha: sha(0x304) })),
-    );
+    const res = await previewHandoff(h, 9, commit, { tokenSha: sha(0x304) });
     assert.equal(res.status, 422);
     assert.equal(res.json.check, "config");
     const [check, ...more] = h.github.checkRunsOf(FULL, commit);
@@ -210,7 +171,7 @@ describe("production and configuration", () => {
     const commit = sha(0x305);
     const lines = ["name: hello"];
     for (let i = 0; i < 120; i++) lines.push(`unknown${i}: 1`);
-    h.github.setFile(FULL, commit, ".paas.yml", lines.join("\n"));
+    configAt(h, commit, lines.join("\n"));
     assert.equal(await h.webhook("push", { ...h.pushPayload("refs/heads/main", commit) }), 200);
     const [check] = h.github.checkRunsOf(FULL, commit);
     assert.equal(check!.conclusion, "failure");
@@ -220,7 +181,7 @@ describe("production and configuration", () => {
 
   it("reports a failed rollout with the runtime's diagnosis and keeps no URL", async () => {
     const commit = sha(0x306);
-    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    configAt(h, commit);
     h.runtime.failNext({
       summary: "container exited with code 3 (CrashLoopBackOff)",
       events: ["Back-off restarting failed container"],
@@ -244,20 +205,14 @@ describe("production and configuration", () => {
 });
 
 describe("the URL is reported only once it serves the new commit", () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h.close();
-  });
+  const h = suiteHarness();
 
   it("fails the deploy when the public route keeps serving the old commit", async () => {
     const config = VALID_CONFIG + "run:\n  healthcheck:\n    startupTimeout: 1s\n    interval: 1s\n";
     const first = sha(0x801);
     const second = sha(0x802);
-    h.github.setFile(FULL, first, ".paas.yml", config.replace("run:\n  port: 8080\n", ""));
-    h.github.setFile(FULL, second, ".paas.yml", config.replace("run:\n  port: 8080\n", ""));
+    configAt(h, first, config.replace("run:\n  port: 8080\n", ""));
+    configAt(h, second, config.replace("run:\n  port: 8080\n", ""));
     assert.equal(
       (await h.handoff(handoffBody(first), await h.tokenFor(h.claims({ sha: first })))).status,
       202,
@@ -290,22 +245,11 @@ describe("the URL is reported only once it serves the new commit", () => {
 });
 
 describe("hand-off checks", () => {
-  let h: Harness;
+  const h = suiteHarness({ PAAS_MAX_BODY_BYTES: "4096" });
   const commit = sha(0x401);
-  before(async () => {
-    h = await startHarness({ PAAS_MAX_BODY_BYTES: "4096" });
-    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
-    h.github.setPull(FULL, {
-      number: 3,
-      state: "open",
-      headSha: commit,
-      mergeSha: sha(0x402),
-      headRef: "feature",
-      baseRef: "main",
-    });
-  });
-  after(async () => {
-    await h.close();
+  before(() => {
+    configAt(h, commit);
+    pullRequest(h, 3, commit, { merge: sha(0x402) });
   });
 
   async function rejected(
@@ -411,10 +355,9 @@ describe("hand-off checks", () => {
   it("rejects production from a feature branch, even when that commit's .paas.yml maps production to it", async () => {
     // The attacker's commit says production deploys from its own branch: only main's .paas.yml counts.
     const evil = sha(0x4e1);
-    h.github.setFile(
-      FULL,
+    configAt(
+      h,
       evil,
-      ".paas.yml",
       "name: hello\nenvironments:\n  production:\n    branch: evil\n    domains: [evil.example.org]\n",
     );
     const evilToken = await h.tokenFor(
@@ -477,7 +420,7 @@ describe("hand-off checks", () => {
     assert.equal(h.github.deploymentsOf(FULL, "production").length, 1);
     // Concurrent duplicates (the Action retrying on a timeout) share one deployment too.
     const other = sha(0x403);
-    h.github.setFile(FULL, other, ".paas.yml", VALID_CONFIG);
+    configAt(h, other);
     const t2 = await h.tokenFor(h.claims({ sha: other }));
     const both = await Promise.all([h.handoff(handoffBody(other), t2), h.handoff(handoffBody(other), t2)]);
     assert.deepEqual(
@@ -508,18 +451,12 @@ describe("hand-off checks", () => {
 });
 
 describe("serialised deploys", () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h.close();
-  });
+  const h = suiteHarness();
 
   it("deploys one environment at a time and a newer commit supersedes queued ones", async () => {
     h.runtime.applyDelayMs = 200;
     const commits = [sha(0x501), sha(0x502), sha(0x503)];
-    for (const c of commits) h.github.setFile(FULL, c, ".paas.yml", VALID_CONFIG);
+    for (const c of commits) configAt(h, c);
     for (const c of commits) {
       const res = await h.handoff(handoffBody(c), await h.tokenFor(h.claims({ sha: c })));
       assert.equal(res.status, 202);
@@ -545,31 +482,12 @@ describe("serialised deploys", () => {
 });
 
 describe("recovery and lifecycle", () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h.close();
-  });
-
-  const previewHandoff = async (pr: number, commit: string) =>
-    h.handoff(
-      handoffBody(commit, { ref: `refs/pull/${pr}/merge`, environment: `preview/pr-${pr}` }),
-      await h.tokenFor(h.claims({ event_name: "pull_request", ref: `refs/pull/${pr}/merge`, sha: commit })),
-    );
+  const h = suiteHarness();
 
   it("after a restart, finds its comment by the marker and replaces the live deployment", async () => {
     const head1 = sha(0x601);
-    h.github.setFile(FULL, head1, ".paas.yml", VALID_CONFIG);
-    h.github.setPull(FULL, {
-      number: 21,
-      state: "open",
-      headSha: head1,
-      mergeSha: null,
-      headRef: "f",
-      baseRef: "main",
-    });
+    configAt(h, head1);
+    pullRequest(h, 21, head1, { headRef: "f" });
     // A user's comment quoting the marker is not the App's.
     h.github.comments.push({
       repo: FULL,
@@ -580,23 +498,16 @@ describe("recovery and lifecycle", () => {
       viaApp: false,
       updates: 0,
     });
-    await h.webhook("pull_request", h.pullRequestPayload("opened", 21, head1));
-    assert.equal((await previewHandoff(21, head1)).status, 202);
+    await pullRequestEvent(h, "opened", 21, head1);
+    assert.equal((await previewHandoff(h, 21, head1)).status, 202);
     await h.app.deployer.idle();
 
     await h.restartApp();
     const head2 = sha(0x602);
-    h.github.setFile(FULL, head2, ".paas.yml", VALID_CONFIG);
-    h.github.setPull(FULL, {
-      number: 21,
-      state: "open",
-      headSha: head2,
-      mergeSha: null,
-      headRef: "f",
-      baseRef: "main",
-    });
-    await h.webhook("pull_request", h.pullRequestPayload("synchronize", 21, head2));
-    assert.equal((await previewHandoff(21, head2)).status, 202);
+    configAt(h, head2);
+    pullRequest(h, 21, head2, { headRef: "f" });
+    await pullRequestEvent(h, "synchronize", 21, head2);
+    assert.equal((await previewHandoff(h, 21, head2)).status, 202);
     await h.app.deployer.idle();
 
     const ours = h.github.commentsOf(FULL, 21).filter((c) => c.userType === "Bot");
@@ -617,7 +528,7 @@ describe("recovery and lifecycle", () => {
 
   it("re-runs a failed deploy from the check's re-run button with the same image", async () => {
     const commit = sha(0x611);
-    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    configAt(h, commit);
     h.runtime.failNext({
       summary: "image pull failed",
       events: [],
@@ -668,27 +579,13 @@ describe("recovery and lifecycle", () => {
 
   it("tears a preview down after a deploy that was running when the pull request closed", async () => {
     const commit = sha(0x621);
-    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
-    h.github.setPull(FULL, {
-      number: 22,
-      state: "open",
-      headSha: commit,
-      mergeSha: null,
-      headRef: "f",
-      baseRef: "main",
-    });
-    await h.webhook("pull_request", h.pullRequestPayload("opened", 22, commit));
+    configAt(h, commit);
+    pullRequest(h, 22, commit, { headRef: "f" });
+    await pullRequestEvent(h, "opened", 22, commit);
     h.runtime.applyDelayMs = 200;
-    assert.equal((await previewHandoff(22, commit)).status, 202);
-    h.github.setPull(FULL, {
-      number: 22,
-      state: "closed",
-      headSha: commit,
-      mergeSha: null,
-      headRef: "f",
-      baseRef: "main",
-    });
-    await h.webhook("pull_request", h.pullRequestPayload("closed", 22, commit));
+    assert.equal((await previewHandoff(h, 22, commit)).status, 202);
+    pullRequest(h, 22, commit, { state: "closed", headRef: "f" });
+    await pullRequestEvent(h, "closed", 22, commit);
     await h.app.deployer.idle();
     h.runtime.applyDelayMs = 0;
     assert.ok(
@@ -699,14 +596,14 @@ describe("recovery and lifecycle", () => {
     assert.ok(!h.github.environmentsOf(FULL).includes("preview/pr-22"));
     assert.match(h.github.commentsOf(FULL, 22)[0]!.body, /removed/);
     // A late hand-off for the closed PR is refused.
-    const late = await previewHandoff(22, commit);
+    const late = await previewHandoff(h, 22, commit);
     assert.equal(late.status, 403);
     assert.equal(late.json.check, "pull_request");
   });
 
   it("queues nothing for a pull request from a fork (its workflow gets no OIDC token)", async () => {
     const commit = sha(0x631);
-    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    configAt(h, commit);
     const payload = h.pullRequestPayload("opened", 23, commit);
     const pull = payload.pull_request as { head: Record<string, unknown> };
     pull.head = {
@@ -725,7 +622,7 @@ describe("recovery and lifecycle", () => {
 
   it("refuses hand-offs from a repository removed from the installation", async () => {
     const commit = sha(0x641);
-    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    configAt(h, commit);
     h.github.uninstallRepository(FULL);
     const payload = {
       action: "removed",
@@ -743,13 +640,7 @@ describe("recovery and lifecycle", () => {
 });
 
 describe("monorepo, missing builds and health endpoints", () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness({ PAAS_BUILD_TIMEOUT: "300ms" });
-  });
-  after(async () => {
-    await h.close();
-  });
+  const h = suiteHarness({ PAAS_BUILD_TIMEOUT: "300ms" });
 
   async function until(what: string, f: () => boolean): Promise<void> {
     for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 25));
@@ -767,16 +658,9 @@ describe("monorepo, missing builds and health endpoints", () => {
 
   it("fails a queued check with 'build not received' when no hand-off comes", async () => {
     const commit = sha(0x701);
-    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
-    h.github.setPull(FULL, {
-      number: 31,
-      state: "open",
-      headSha: commit,
-      mergeSha: null,
-      headRef: "f",
-      baseRef: "main",
-    });
-    await h.webhook("pull_request", h.pullRequestPayload("opened", 31, commit));
+    configAt(h, commit);
+    pullRequest(h, 31, commit, { headRef: "f" });
+    await pullRequestEvent(h, "opened", 31, commit);
     await until("the check fails", () => h.github.checkRunsOf(FULL, commit)[0]?.status === "completed");
     const [check] = h.github.checkRunsOf(FULL, commit);
     assert.equal(check!.conclusion, "failure");
@@ -802,16 +686,9 @@ describe("monorepo, missing builds and health endpoints", () => {
       "      port: 9000",
       "",
     ].join("\n");
-    h.github.setFile(FULL, commit, ".paas.yml", config);
-    h.github.setPull(FULL, {
-      number: 32,
-      state: "open",
-      headSha: commit,
-      mergeSha: null,
-      headRef: "f",
-      baseRef: "main",
-    });
-    await h.webhook("pull_request", h.pullRequestPayload("opened", 32, commit));
+    configAt(h, commit, config);
+    pullRequest(h, 32, commit, { headRef: "f" });
+    await pullRequestEvent(h, "opened", 32, commit);
     assert.deepEqual(
       h.github
         .checkRunsOf(FULL, commit)

@@ -7,7 +7,9 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { parse as parseYaml } from "yaml";
 import { startServer, type RunningServer } from "../../src/server/server.ts";
-import { HANDOFF_PATH, handoffAnswerSchema, handoffRefusalSchema } from "../../src/contract/handoff.ts";
+import type { z } from "zod";
+import { HANDOFF_PATH, handoffAnswerSchema } from "../../src/contract/handoff.ts";
+import { isRefusalCode, refusalSchema, refusalStatus } from "../../src/contract/refusal.ts";
 import { BUILD_FAILURE_PATH, buildFailureAnswerSchema } from "../../src/contract/build-failure.ts";
 import type { Clock } from "../../src/app/deployer.ts";
 import type { DnsProvider } from "../../src/dns/types.ts";
@@ -291,10 +293,7 @@ export async function startHarness(
         json = { text };
       }
       // Every answer of the real App follows the hand-off contract the Action reads.
-      const contract = res.status === 202 ? handoffAnswerSchema : handoffRefusalSchema;
-      const checked = contract.safeParse(json);
-      if (!checked.success)
-        throw new Error(`HTTP ${res.status} answer outside the hand-off contract: ${text.slice(0, 300)}`);
+      checkAnswer("hand-off", { status: res.status, json, text }, 202, handoffAnswerSchema);
       return { status: res.status, json };
     },
     async buildFailure(body, token) {
@@ -307,11 +306,7 @@ export async function startHarness(
       });
       const text = await res.text();
       const json = JSON.parse(text) as Record<string, unknown>;
-      const contract = res.status === 200 ? buildFailureAnswerSchema : handoffRefusalSchema;
-      if (!contract.safeParse(json).success)
-        throw new Error(
-          `HTTP ${res.status} answer outside the build-failure contract: ${text.slice(0, 300)}`,
-        );
+      checkAnswer("build-failure", { status: res.status, json, text }, 200, buildFailureAnswerSchema);
       return { status: res.status, json };
     },
     async restartApp() {
@@ -366,4 +361,27 @@ export function buildFailureBody(
     logTail: 'Step 5/7 : RUN python -m compileall .\n  File "app.py", line 3\nSyntaxError: invalid syntax',
     ...over,
   };
+}
+
+/**
+ * An answer of the real App follows the contract the Action reads: the accepted answer's schema,
+ * or a refusal whose code is one of the contract's and whose status is that code's in its table.
+ */
+function checkAnswer(
+  what: string,
+  res: { status: number; json: unknown; text: string },
+  okStatus: number,
+  answer: z.ZodType,
+): void {
+  const outside = (why: string) =>
+    new Error(`HTTP ${res.status} ${what} answer ${why}: ${res.text.slice(0, 300)}`);
+  if (res.status === okStatus) {
+    if (!answer.safeParse(res.json).success) throw outside("outside the contract");
+    return;
+  }
+  const refusal = refusalSchema.safeParse(res.json);
+  if (!refusal.success) throw outside("outside the refusal contract");
+  if (!isRefusalCode(refusal.data.check)) throw outside("with a code the contract does not name");
+  if (refusalStatus(refusal.data.check) !== res.status)
+    throw outside(`whose status is not its code's (${refusalStatus(refusal.data.check)})`);
 }

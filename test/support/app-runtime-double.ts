@@ -8,6 +8,8 @@ import { sameEnv, type Target } from "../../src/names.ts";
 import type {
   DeploySpec,
   Diagnosis,
+  LogOptions,
+  LogStream,
   RolloutResult,
   Runtime,
   RuntimeEnvironment,
@@ -24,6 +26,8 @@ export class ServingRuntime implements Runtime {
   #routes = new Map<string, string>();
   #failures: Diagnosis[] = [];
   #server: Server | undefined;
+  /** Requests answered, by hostname: the environments' logs. */
+  readonly served: { host: string; line: string }[] = [];
   /** When set, the route keeps serving the previous sha after apply (a broken switch). */
   staleRoutes = false;
 
@@ -31,6 +35,8 @@ export class ServingRuntime implements Runtime {
     this.#server = createServer((req, res) => {
       const host = (req.headers.host ?? "").replace(/:\d+$/, "").toLowerCase();
       const sha = this.#routes.get(host);
+      // The "app's" own log: what it served (read back by logs()).
+      if (sha) this.served.push({ host, line: `${req.method} ${req.url} served ${sha}` });
       if (!sha)
         return void res.writeHead(502, { "content-type": "text/plain" }).end(`no route for ${host}\n`);
       res.writeHead(200, { "content-type": "text/plain", "x-paas-commit": sha }).end(`${sha}\n`);
@@ -102,6 +108,22 @@ export class ServingRuntime implements Runtime {
           sameEnv(e.target.environment, target.environment)
         ),
     );
+  }
+
+  async logs(target: Target, o: LogOptions): Promise<LogStream[]> {
+    const env = this.#envs.find(
+      (e) =>
+        e.target.owner === target.owner &&
+        e.target.repo === target.repo &&
+        e.target.app === target.app &&
+        sameEnv(e.target.environment, target.environment),
+    );
+    if (!env) return [];
+    const lines = this.served
+      .filter((s) => env.hostnames.includes(s.host))
+      .map((s) => ({ time: undefined, text: s.line }))
+      .slice(-o.tail);
+    return [{ source: env.appName, lines }];
   }
 
   async diagnose(): Promise<Diagnosis> {

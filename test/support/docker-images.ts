@@ -31,6 +31,10 @@ class H(BaseHTTPRequestHandler):
                 root_writable = False
             body = json.dumps({"uid": os.getuid(), "tmp": tmp_ok, "rootWritable": root_writable,
                                "env": {k: v for k, v in os.environ.items() if k.startswith(("PAAS_", "APP_", "PORT", "DATABASE_"))}})
+        elif self.path == "/leak":
+            # An app that logs its secret while serving: the runtime's logs must mask it.
+            print("db is " + os.environ.get("DATABASE_URL", "unset"), flush=True)
+            body = "logged"
         else:
             self.send_response(404); self.send_header("content-length", "0"); self.end_headers(); return
         data = body.encode()

@@ -25,17 +25,21 @@ import { PaasError } from "../../errors.ts";
 import { namespaceName, parseEnvironment, type Target } from "../../names.ts";
 import { redactDiagnosis, redactError, Redactor } from "../../redact.ts";
 import { resolveSecretValues } from "../secret-values.ts";
-import type {
-  ApplyOptions,
-  DeploySpec,
-  Diagnosis,
-  RolloutResult,
-  Runtime,
-  RuntimeEnvironment,
-  SecretSource,
+import {
+  LOGS_WITHHELD_LINE,
+  type ApplyOptions,
+  type DeploySpec,
+  type Diagnosis,
+  type LogOptions,
+  type LogStream,
+  type RolloutResult,
+  type Runtime,
+  type RuntimeEnvironment,
+  type SecretSource,
 } from "../types.ts";
 import type { CaddyClient } from "./caddy.ts";
 import { AccessLog } from "./access-log.ts";
+import { containerLogs } from "./logs.ts";
 import { containerCreateOptions, DEFAULT_INSTANCE, L, planDocker, routeId, scoped } from "./plan.ts";
 import { DockerServices } from "./services.ts";
 
@@ -183,6 +187,23 @@ export class DockerRuntime implements Runtime {
     const secrets = await this.#containerSecretValues(c.id, splitList(current.labels[L.secrets]));
     const passwords = await this.services.passwords(target).catch(() => []);
     return this.#diagnoseContainer(c.id, [...secrets, ...passwords], undefined);
+  }
+
+  async logs(target: Target, options: LogOptions): Promise<LogStream[]> {
+    const current = generations(await this.#managed({ namespace: namespaceName(target) }))[0];
+    if (!current) return [];
+    // Masked with the values the containers were given (read back from their environment, as
+    // diagnose does); withheld when those cannot be read.
+    const names = splitList(current.labels[L.secrets]);
+    const secrets = await this.#containerSecretValues(current.containers[0]!.id, names).catch(
+      () => undefined,
+    );
+    if (!secrets)
+      return current.containers.map((c) => ({
+        source: c.name,
+        lines: [{ time: undefined, text: LOGS_WITHHELD_LINE }],
+      }));
+    return containerLogs(this.#docker, current.containers, { ...options, secrets, demux });
   }
 
   async list(): Promise<RuntimeEnvironment[]> {

@@ -327,7 +327,7 @@ export class KubeClient {
     namespace: string,
     pod: string,
     container: string,
-    opts: { previous: boolean; tailLines: number },
+    opts: { previous: boolean; tailLines: number; timestamps?: boolean; sinceSeconds?: number | undefined },
   ): Promise<string> {
     return this.call(`read logs of pod ${namespace}/${pod}`, () =>
       this.core.readNamespacedPodLog({
@@ -336,6 +336,8 @@ export class KubeClient {
         container,
         previous: opts.previous,
         tailLines: opts.tailLines,
+        ...(opts.timestamps ? { timestamps: true } : {}),
+        ...(opts.sinceSeconds !== undefined ? { sinceSeconds: opts.sinceSeconds } : {}),
       }),
     );
   }

@@ -3,11 +3,13 @@
 // diagnosis from pods, events and logs, destroy by namespace deletion.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { PaasError } from "../../errors.ts";
-import { namespaceName, parseEnvironment, type Target } from "../../names.ts";
+import { namespaceName, type Target } from "../../names.ts";
 import type {
   ApplyOptions,
   DeploySpec,
   Diagnosis,
+  LogOptions,
+  LogStream,
   RolloutResult,
   Runtime,
   RuntimeEnvironment,
@@ -17,6 +19,8 @@ import { redactError, Redactor } from "../../redact.ts";
 import { resolveSecretValues } from "../secret-values.ts";
 import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
 import { deleteConfirmedServices, servicePasswords, waitServicesReady } from "./services-runtime.ts";
+import { hostnameConflict, namespaceTarget } from "./hostnames.ts";
+import { podLogs } from "./logs.ts";
 import {
   A,
   COMPONENT_LABEL,
@@ -166,7 +170,7 @@ export class KubernetesRuntime implements Runtime {
         );
       }
     }
-    await this.checkHostnames(spec, ns);
+    await this.checkHostnames(spec);
     // Until the new version is healthy the namespace keeps naming the version that serves
     // (list() and reconciliation read it); the new sha is recorded after a healthy rollout.
     const interim = existing ? keepServingIdentity(namespace, existing) : namespace;
@@ -315,29 +319,15 @@ export class KubernetesRuntime implements Runtime {
     return data;
   }
 
-  /** A hostname is served by one environment only: refuse one that another environment serves. */
-  private async checkHostnames(spec: DeploySpec, ns: string): Promise<void> {
-    const taken = await Promise.all(
-      spec.hostnames.map(async (hostname) => {
-        const owners = await this.client.list(
-          "v1",
-          "Namespace",
-          undefined,
-          `${MANAGED_BY}=paas,${hostLabel(hostname)}`,
-        );
-        const other = owners.find((o) => o.metadata?.name !== ns && !o.metadata?.deletionTimestamp);
-        return other ? { hostname, other } : undefined;
-      }),
+  /** A hostname is served by one environment only (core/ownership.ts): refuse one another environment serves. */
+  private async checkHostnames(spec: DeploySpec): Promise<void> {
+    const owners = await Promise.all(
+      spec.hostnames.map((hostname) =>
+        this.client.list("v1", "Namespace", undefined, `${MANAGED_BY}=paas,${hostLabel(hostname)}`),
+      ),
     );
-    const conflict = taken.find((t) => t !== undefined);
-    if (!conflict) return;
-    const a = conflict.other.metadata?.annotations ?? {};
-    const owner =
-      `${a[A.owner] ?? "?"}/${a[A.repo] ?? "?"}${a[A.appKey] ? ` (${a[A.appKey]})` : ""} ${a[A.environment] ?? ""}`.trim();
-    throw new PaasError(
-      "hostname_taken",
-      `${conflict.hostname} is already served by ${owner}; remove it there first or choose another domain`,
-    );
+    const conflict = hostnameConflict(spec, owners.flat());
+    if (conflict) throw conflict;
   }
 
   private async failed(
@@ -445,6 +435,12 @@ export class KubernetesRuntime implements Runtime {
     return new Redactor(values).diagnosis(d);
   }
 
+  async logs(target: Target, options: LogOptions): Promise<LogStream[]> {
+    const ns = namespaceName(target);
+    if (!(await this.client.read("v1", "Namespace", undefined, ns))) return [];
+    return podLogs(this.client, ns, { ...options, secrets: await this.currentSecretValues(target, ns) });
+  }
+
   /** Values of the secrets named on the namespace; undefined when they cannot be read. */
   private async currentSecretValues(target: Target, ns: string): Promise<string[] | undefined> {
     const nsObj = await this.client.read("v1", "Namespace", undefined, ns);
@@ -521,20 +517,12 @@ export class KubernetesRuntime implements Runtime {
     for (const ns of namespaces) {
       const a = ns.metadata?.annotations ?? {};
       const l = ns.metadata?.labels ?? {};
-      const owner = a[A.owner];
-      const repo = a[A.repo];
-      const envName = a[A.environment];
-      if (ns.metadata?.deletionTimestamp || !owner || !repo || !envName) continue;
-      let environment;
-      try {
-        environment = parseEnvironment(envName);
-      } catch {
-        continue;
-      }
+      const target = namespaceTarget(ns);
+      if (ns.metadata?.deletionTimestamp || !target) continue;
       const d = byNs.get(ns.metadata?.name);
       const deployedAt = a[A.deployedAt];
       out.push({
-        target: { owner, repo, app: a[A.appKey] ?? "", environment },
+        target,
         repositoryId: Number(l[L.repositoryId]),
         appName: a[A.appName] ?? l[L.app] ?? "",
         sha: a[A.sha] ?? "",

@@ -39,6 +39,8 @@ export const OPERATIONS: readonly (readonly [string, string])[] = [
   ["get", "/app/hook/deliveries"],
   ["get", "/app/hook/deliveries/{delivery_id}"],
   ["post", "/app/hook/deliveries/{delivery_id}/attempts"],
+  // Day two (src/deploy/ops.ts): the reaction that acknowledges a /paas command.
+  ["post", "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions"],
   // Onboarding: the default branch's files, a branch with .paas.yml and the workflow, the pull request.
   ["get", "/repos/{owner}/{repo}/git/trees/{tree_sha}"],
   ["post", "/repos/{owner}/{repo}/git/refs"],

@@ -49,6 +49,8 @@ export interface LoggedRequest {
   auth: "app" | "installation" | "none";
   /** performance.now() when the request arrived. */
   at: number;
+  /** performance.now() when the answer was sent (benchmarks: time spent in "GitHub"). */
+  doneAt?: number;
 }
 
 export interface Repo {
@@ -96,6 +98,8 @@ export interface FakeCheckRun {
   detailsUrl?: string;
   externalId?: string;
   startedAt?: string;
+  /** The buttons the App put on the check run (requested_action). */
+  actions?: { label: string; description: string; identifier: string }[];
 }
 export interface FakeComment {
   id: number;
@@ -250,6 +254,8 @@ export class FakeGitHub {
   readonly environments = new Map<string, Set<string>>();
   readonly checkRuns: (FakeCheckRun & { repo: string })[] = [];
   readonly comments: (FakeComment & { repo: string })[] = [];
+  /** Reactions to issue comments, as GitHub keeps one per user and content. */
+  readonly reactions: { repo: string; commentId: number; content: string }[] = [];
   readonly installations = new Map<number, { account: string; accountId: number }>();
   readonly permissions = new Map<string, string>();
   /** Workflow dispatches received (POST …/actions/workflows/{id}/dispatches). */
@@ -519,6 +525,21 @@ export class FakeGitHub {
     return this.comments.filter((c) => c.repo === fullName.toLowerCase() && c.issue === issue);
   }
 
+  /** A user's comment (the webhook's comment): the App may react to it. Returns its id. */
+  addUserComment(fullName: string, issue: number, body: string): number {
+    const id = this.#nextId++;
+    this.comments.push({
+      repo: fullName.toLowerCase(),
+      id,
+      issue,
+      body,
+      userType: "User",
+      viaApp: false,
+      updates: 0,
+    });
+    return id;
+  }
+
   environmentsOf(fullName: string): string[] {
     return [...(this.environments.get(fullName.toLowerCase()) ?? [])].sort();
   }
@@ -543,6 +564,7 @@ export class FakeGitHub {
       at: performance.now(),
     };
     this.log.push(entry);
+    res.once("finish", () => (entry.doneAt = performance.now()));
     const send = (status: number, body?: unknown) => {
       entry.status = status;
       if (body === undefined) return void res.writeHead(status).end();
@@ -881,6 +903,23 @@ export class FakeGitHub {
         this.comments.push(c);
         return send(201, this.#commentJson(c));
       }
+      case "reactions/create-for-issue-comment": {
+        if (!this.comments.some((c) => c.repo === full && c.id === Number(p.comment_id)))
+          return send(404, { message: "Not Found" });
+        const content = String(body.content);
+        const known = this.reactions.some(
+          (r) => r.repo === full && r.commentId === Number(p.comment_id) && r.content === content,
+        );
+        // GitHub answers 200 with the existing reaction when this user already reacted so.
+        if (!known) this.reactions.push({ repo: full, commentId: Number(p.comment_id), content });
+        return send(known ? 200 : 201, {
+          id: this.#nextId++,
+          node_id: "R",
+          content,
+          user: { login: "paas[bot]", type: "Bot" },
+          created_at: now,
+        });
+      }
       case "issues/update-comment": {
         const c = this.comments.find((x) => x.repo === full && x.id === Number(p.comment_id));
         if (!c) return send(404, { message: "Not Found" });
@@ -929,6 +968,7 @@ export class FakeGitHub {
     if (c.status === "completed" && !c.conclusion) return "conclusion is required when status is completed";
     if (typeof body.details_url === "string") c.detailsUrl = body.details_url;
     if (typeof body.external_id === "string") c.externalId = body.external_id;
+    if (Array.isArray(body.actions)) c.actions = body.actions as FakeCheckRun["actions"];
     const output = body.output as
       | { title?: string; summary?: string; text?: string; annotations?: FakeCheckRun["annotations"] }
       | undefined;

@@ -317,6 +317,30 @@ describe("Docker runtime with a real engine and Caddy", { timeout: 300_000 }, ()
     );
   });
 
+  it("shows the running version's recent log lines, timestamped, secrets masked, newer ones after since", async () => {
+    assert.equal((await get(caddy.httpPort, hostname, "/leak")).status, 200);
+    const [stream, ...more] = await runtime.logs(target, { tail: 20 });
+    assert.equal(more.length, 0, "one replica, one container");
+    const texts = stream!.lines.map((l) => l.text);
+    assert.ok(texts.includes("listening on 8080"), texts.join("\n"));
+    assert.ok(texts.includes("db is ***"), texts.join("\n"));
+    assert.ok(!JSON.stringify(stream).includes("preview-db-s3cret"));
+    assert.ok(stream!.lines.every((l) => l.time !== undefined && !Number.isNaN(Date.parse(l.time))));
+    // A follower asks for lines after the newest it printed: only a new request's line comes.
+    const newest = new Date(stream!.lines.at(-1)!.time!);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await get(caddy.httpPort, hostname, "/leak")).status, 200);
+    const [next] = await runtime.logs(target, { tail: 20, since: newest });
+    assert.deepEqual(
+      next!.lines.map((l) => l.text),
+      ["db is ***"],
+    );
+    assert.deepEqual(
+      await runtime.logs({ ...target, environment: { kind: "preview", pr: pr + 1 } }, { tail: 5 }),
+      [],
+    );
+  });
+
   it("refuses a hostname another repository serves", async () => {
     const intruder: DeploySpec = {
       ...spec2,

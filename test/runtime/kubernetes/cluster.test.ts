@@ -162,6 +162,20 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
     >("gateway.networking.k8s.io/v1", "HTTPRoute", namespaceName(spec.target), "web");
     const accepted = route?.status?.parents?.[0]?.conditions?.find((c) => c.type === "Accepted");
     assert.equal(accepted?.status, "True", JSON.stringify(route?.status));
+
+    // Day two (/paas logs, paas logs): each pod's recent lines with the kubelet's timestamps.
+    const logs = await runtime.logs(spec.target, { tail: 20 });
+    assert.ok(logs.length > 0, "one stream per pod");
+    const started = logs.flatMap((s) => s.lines).find((l) => l.text === "listening on 8080");
+    assert.ok(started?.time && !Number.isNaN(Date.parse(started.time)), JSON.stringify(logs));
+    const later = await runtime.logs(spec.target, {
+      tail: 20,
+      since: new Date(Date.parse(started.time) + 1),
+    });
+    assert.ok(
+      !later.flatMap((s) => s.lines).some((l) => l.text === "listening on 8080"),
+      "since drops older lines",
+    );
   });
 
   test('Pod Security "restricted" is enforced by the API server in an environment\'s namespace', async () => {

@@ -8,6 +8,7 @@ import { KubernetesApiError } from "../../../src/runtime/kubernetes/client.ts";
 import { planKubernetes, type KubernetesSettings } from "../../../src/runtime/kubernetes/manifests.ts";
 import { KubernetesSecretSource, secretNameFor } from "../../../src/runtime/kubernetes/secrets.ts";
 import { namespaceName } from "../../../src/names.ts";
+import { HostnameTakenError } from "../../../src/core/ownership.ts";
 import type { DeploySpec } from "../../../src/runtime/types.ts";
 import { crashLogLines, FakeKubernetesApi, type FakeKubernetesOptions } from "../../fakes/kubernetes-api.ts";
 import {
@@ -578,7 +579,12 @@ test("a hostname served by another environment is refused, naming its owner", as
       repo: "copycat",
       repositoryId: 666,
     });
-    await assert.rejects(runtime.apply(other), /shop\.acme\.org is already served by acme\/shop production/);
+    await assert.rejects(
+      runtime.apply(other),
+      (e: unknown) =>
+        e instanceof HostnameTakenError &&
+        /shop\.acme\.org is already used by acme\/shop production/.test(e.message),
+    );
     // Redeploying the owner is fine, and once it lets go the name is free.
     assert.equal((await runtime.apply(specFor(yaml("shop.acme.org"), "production"))).ok, true);
     assert.equal((await runtime.apply(specFor(yaml("www.acme.org"), "production"))).ok, true);
@@ -723,6 +729,49 @@ test("an app with secrets and no secret source is refused with the setting to co
     await assert.rejects(
       make({ settings }).apply(specFor(PRODUCTION_YAML, "production")),
       /PAAS_K8S_SECRETS_NAMESPACE/,
+    );
+  });
+});
+
+test("logs: each pod's recent lines, timestamped, secrets masked; newer ones after since; withheld without the secret values", async () => {
+  await withFake(async (fake, make) => {
+    const config =
+      "run: { port: 8080 }\nsecrets: [DATABASE_URL]\nenvironments: { production: { branch: main } }";
+    const spec = specFor(config, "production", { image: image("d") });
+    const runtime = make({ secrets: fixedSecrets });
+    assert.equal((await runtime.apply(spec)).ok, true);
+    const ns = namespaceName(spec.target);
+    const pods = fake.list("v1", "Pod", ns).map((p: Json) => p.metadata.name as string);
+    assert.ok(pods.length > 0);
+    const old = new Date(Date.now() - 60_000).toISOString();
+    const now = new Date().toISOString();
+    for (const pod of pods)
+      fake.setPodLogs(ns, pod, [`${old} listening on 8080`, `${now} db is value-of-DATABASE_URL`]);
+
+    const streams = await runtime.logs(spec.target, { tail: 10 });
+    assert.deepEqual(
+      streams.map((s) => s.source),
+      pods,
+    );
+    for (const s of streams)
+      assert.deepEqual(s.lines, [
+        { time: old, text: "listening on 8080" },
+        { time: now, text: "db is ***" },
+      ]);
+    assert.ok(!JSON.stringify(streams).includes("value-of-DATABASE_URL"));
+
+    // A follower: only lines after the newest it printed.
+    const later = await runtime.logs(spec.target, { tail: 10, since: new Date(Date.parse(old) + 1) });
+    assert.deepEqual(
+      later[0]!.lines.map((l) => l.text),
+      ["db is ***"],
+    );
+    // Secret values that cannot be read: withheld, not shown unmasked.
+    const blind = await make().logs(spec.target, { tail: 10 });
+    assert.match(blind[0]!.lines[0]!.text, /logs withheld/);
+    assert.deepEqual(
+      await runtime.logs({ ...spec.target, environment: { kind: "named", name: "nope" } }, { tail: 1 }),
+      [],
     );
   });
 });

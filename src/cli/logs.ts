@@ -1,0 +1,72 @@
+// `paas logs [dir] --env <name> [--app <key>] [--tail <n>] [--follow]`: recent
+// log lines of an environment's containers on this Docker host, secret values
+// masked (the runtime masks them); --follow prints new lines until Ctrl-C.
+import { setTimeout as sleep } from "node:timers/promises";
+import { resolveApps } from "../config/load.ts";
+import type { Target } from "../names.ts";
+import type { LogStream } from "../runtime/types.ts";
+import { appDir, args, envArg, loadConfigAt, UsageError, type CliIO, type Command } from "./io.ts";
+import { localPlatform } from "./local.ts";
+import { localRepo } from "./repo.ts";
+
+/** How often --follow asks the runtime for newer lines. */
+const FOLLOW_INTERVAL_MS = 1000;
+
+export const logsCommand: Command = async (argv, io) => {
+  const { values, positionals } = args(argv, {
+    env: { type: "string" },
+    app: { type: "string" },
+    tail: { type: "string" },
+    follow: { type: "boolean", short: "f" },
+  });
+  const environment = envArg(values.env);
+  const tail = values.tail === undefined ? 100 : Number(values.tail);
+  if (!Number.isInteger(tail) || tail < 1 || tail > 10_000)
+    throw new UsageError("--tail must be a whole number of lines from 1 to 10000");
+  const dir = await appDir(positionals[0], io.cwd);
+  const loaded = await loadConfigAt(dir, io.cwd);
+  const keys = resolveApps(loaded)
+    .map((a) => a.key)
+    .filter((k) => values.app === undefined || k === values.app);
+  if (keys.length === 0) {
+    io.err(`paas logs: error: no app "${values.app}" under apps in ${loaded.file}`);
+    return 1;
+  }
+  const repo = await localRepo(dir);
+  const { runtime } = await localPlatform(io.env, { routing: false });
+  const targets: Target[] = keys.map((app) => ({ owner: repo.owner, repo: repo.repo, app, environment }));
+  let since: Date | undefined;
+  for (;;) {
+    let shown = 0;
+    for (const target of targets) {
+      const streams = await runtime.logs(target, { tail, since });
+      shown += streams.length;
+      since = print(io, streams, targets.length > 1 ? `${target.app} ` : "", since);
+    }
+    if (shown === 0 && since === undefined) {
+      io.err(`paas logs: error: nothing of ${values.env ?? "production"} runs on this host`);
+      return 1;
+    }
+    if (!values.follow || io.signal?.aborted) return 0;
+    since ??= new Date();
+    await sleep(FOLLOW_INTERVAL_MS, undefined, { signal: io.signal }).catch(() => undefined);
+    if (io.signal?.aborted) return 0;
+  }
+};
+
+/** Prints lines prefixed with their source; returns the newest time seen. */
+function print(
+  io: CliIO,
+  streams: readonly LogStream[],
+  prefix: string,
+  since: Date | undefined,
+): Date | undefined {
+  let newest = since;
+  for (const s of streams)
+    for (const l of s.lines) {
+      io.out(`${prefix}${s.source} | ${l.text}`);
+      const t = l.time ? new Date(l.time) : undefined;
+      if (t && (!newest || t > newest)) newest = t;
+    }
+  return newest;
+}

@@ -1,0 +1,222 @@
+// Day two on the real Docker runtime (engine + Caddy) through the App and the
+// validating fake GitHub: after an App restart, `/paas rollback` puts the
+// previous image back (Caddy serves the old commit, no rebuild), the check's
+// Redeploy button redeploys it, and `/paas logs` shows the running
+// container's lines with its secret masked.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { request } from "node:http";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import Docker from "dockerode";
+import { replyMarker } from "../../src/deploy/ops-chatops.ts";
+import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
+import {
+  FULL,
+  handoffBody,
+  INSTALLATION_ID,
+  OWNER,
+  REPO,
+  startHarness,
+  type Harness,
+} from "../support/app-harness.ts";
+import { startCaddy, type TestCaddy } from "../support/caddy.ts";
+import { buildTestImage } from "../support/docker-images.ts";
+import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { prCommentPayload } from "../support/fork-payloads.ts";
+
+const require = createRequire(import.meta.url);
+const examples = require("@octokit/webhooks-examples") as {
+  name: string;
+  examples: Record<string, unknown>[];
+}[];
+
+const docker = new Docker();
+const run = randomBytes(3).toString("hex");
+const APP = `daytwo-${run}`;
+const DB = `postgres://app:${randomBytes(12).toString("hex")}@db.internal/staging`;
+const CONFIG = `name: ${APP}
+run:
+  port: 8080
+  healthcheck:
+    path: /healthz
+    startupTimeout: 20s
+    interval: 1s
+secrets: [DATABASE_URL]
+environments:
+  staging:
+    branch: main
+`;
+
+function browse(url: string, path = "/"): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port: Number(u.port), path, headers: { host: u.host }, timeout: 5000 },
+      (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
+  let caddy: TestCaddy;
+  let parts: DockerRuntimeParts;
+  let h: Harness;
+  let secretsDir: string;
+  let registry: TestRegistry;
+  const images: { ref: string; id: string }[] = [];
+  const a = "e1".padEnd(40, "0");
+  const b = "e2".padEnd(40, "0");
+
+  before(async () => {
+    secretsDir = await mkdtemp(join(tmpdir(), "paas-secrets-"));
+    await mkdir(join(secretsDir, OWNER, REPO), { recursive: true });
+    await writeFile(join(secretsDir, OWNER, REPO, "staging.env"), `DATABASE_URL=${DB}\n`);
+    await chmod(join(secretsDir, OWNER, REPO, "staging.env"), 0o600);
+    caddy = await startCaddy();
+    // Rolled-back images come from the registry: the runtime removes images nothing runs.
+    registry = await startRegistry();
+    parts = createDockerRuntime({
+      dockerHost: undefined,
+      caddyAdmin: caddy.adminUrl,
+      httpListen: caddy.httpListen,
+      httpsListen: undefined,
+      instance: `dayops-${process.pid}`,
+      secretsDir,
+      registry: { host: registry.host, username: registry.username, password: registry.password },
+    });
+    await parts.check();
+    for (const tag of ["v1", "v2"]) images.push(await pushed(tag));
+    h = await startHarness(
+      {
+        PAAS_URL_PORT: String(caddy.httpPort),
+        PAAS_IMAGE_PREFIXES: `${registry.host}/paas-test/`,
+        PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
+      },
+      { runtime: parts.runtime },
+    );
+    h.github.permissions.set(`${FULL}:maintainer`, "write");
+  });
+
+  after(async () => {
+    await h?.close();
+    for (const e of (await parts.runtime.list()).filter((e) => e.appName === APP))
+      await parts.runtime.destroy(e.target).catch(() => undefined);
+    for (const img of images)
+      for (const ref of [img.ref, img.id])
+        await docker
+          .getImage(ref)
+          .remove({ force: true })
+          .catch(() => undefined);
+    await caddy?.stop();
+    await registry?.stop();
+    await rm(secretsDir, { recursive: true, force: true });
+  });
+
+  /** A test image in the registry only, pinned by digest. */
+  async function pushed(tag: string): Promise<{ ref: string; id: string }> {
+    const name = `paas-test/${APP}`;
+    const local = await buildTestImage(docker, name, tag);
+    const remote = `${registry.host}/${name}`;
+    await docker.getImage(local.id).tag({ repo: remote, tag });
+    const push = await docker.getImage(`${remote}:${tag}`).push({
+      authconfig: { username: registry.username, password: registry.password, serveraddress: registry.host },
+    });
+    await new Promise<void>((resolve, reject) =>
+      docker.modem.followProgress(push, (err: Error | null, res: { error?: string }[]) =>
+        err || res.some((e) => e.error)
+          ? reject(err ?? new Error(res.find((e) => e.error)!.error))
+          : resolve(),
+      ),
+    );
+    const digest = await registry.digestOf(name, tag);
+    assert.ok(digest);
+    await docker.getImage(`${remote}:${tag}`).remove({ force: true });
+    await docker
+      .getImage(local.id)
+      .remove({ force: true })
+      .catch(() => undefined);
+    return { ref: `${remote}@${digest}`, id: local.id };
+  }
+
+  const staging = () => h.github.deploymentsOf(FULL, "staging");
+  const url = () => staging().at(-1)!.statuses.at(-1)!.environment_url!;
+
+  async function deploy(commit: string, image: string): Promise<void> {
+    h.github.setFile(FULL, commit, ".paas.yml", CONFIG);
+    h.github.setBranch(FULL, "main", commit);
+    const [name, digest] = image.split("@") as [string, string];
+    const res = await h.handoff(
+      handoffBody(commit, { environment: "staging", image: name, digest }),
+      await h.tokenFor(h.claims({ sha: commit, environment: undefined })),
+    );
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    await h.app.deployer.idle();
+    assert.equal(staging().at(-1)!.statuses.at(-1)!.state, "success", JSON.stringify(staging().at(-1)));
+  }
+
+  async function say(body: string): Promise<string> {
+    const p = prCommentPayload(3, "maintainer", body);
+    delete (p.issue as Record<string, unknown>).pull_request;
+    const id = h.github.addUserComment(FULL, 3, body);
+    (p.comment as Record<string, unknown>).id = id;
+    assert.equal(await h.webhook("issue_comment", p), 200);
+    await h.app.deployer.idle();
+    const replies = h.github.commentsOf(FULL, 3).filter((c) => c.body.includes(replyMarker(id)));
+    assert.equal(replies.length, 1);
+    return replies[0]!.body;
+  }
+
+  it("rolls back to the previous image after a restart: Caddy serves the old commit again", async () => {
+    await deploy(a, images[0]!.ref);
+    await deploy(b, images[1]!.ref);
+    assert.equal((await browse(url())).body, b);
+    await h.restartApp();
+    const reply = await say("/paas rollback staging");
+    assert.match(reply, /✅ Rolling staging back to e100000/);
+    assert.equal(staging().at(-1)!.statuses.at(-1)!.state, "success", JSON.stringify(staging().at(-1)));
+    assert.equal((await browse(url())).body, a, "the old image serves through Caddy");
+    const [live] = (await parts.runtime.list()).filter((e) => e.appName === APP);
+    assert.equal(live!.digest, images[0]!.ref.split("@")[1]);
+  });
+
+  it("redeploys from the check's button", async () => {
+    const check = h.github.checkRunsOf(FULL, a).find((c) => c.name === "paas")!;
+    assert.ok(check.actions?.some((x) => x.identifier === "redeploy"));
+    const p = structuredClone(
+      examples.find((e) => e.name === "check_run")!.examples.find((e) => e.action === "requested_action")!,
+    );
+    p.check_run = { ...(p.check_run as object), head_sha: a, name: "paas", id: check.id };
+    p.requested_action = { identifier: "redeploy" };
+    p.sender = { ...(p.sender as object), login: "maintainer" };
+    p.repository = prCommentPayload(3, "x", "x").repository;
+    p.installation = { id: INSTALLATION_ID, node_id: "x" };
+    const before = staging().length;
+    assert.equal(await h.webhook("check_run", p), 200);
+    await h.app.deployer.idle();
+    assert.equal(staging().length, before + 1);
+    assert.equal(staging().at(-1)!.statuses.at(-1)!.state, "success");
+    assert.equal((await browse(url())).body, a);
+  });
+
+  it("shows the running container's log lines with its secret masked", async () => {
+    assert.equal((await browse(url(), "/leak")).status, 200);
+    const reply = await say("/paas logs staging");
+    const id = /\/runs\/(\d+)\)/.exec(reply)?.[1];
+    assert.ok(id, reply);
+    const check = h.github.checkRunsOf(FULL).find((c) => c.id === Number(id))!;
+    assert.match(check.output.text!, /db is \*\*\*/);
+    assert.match(check.output.text!, /listening on 8080/);
+    assert.ok(!JSON.stringify(h.github.checkRunsOf(FULL)).includes(DB), "the secret is in no check run");
+  });
+});
