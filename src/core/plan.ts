@@ -4,7 +4,7 @@ import type { AppConfig, Resources, Scale } from "../config/schema.ts";
 import { PaasError } from "../errors.ts";
 import { appName as makeAppName, envSlug, githubEnvironment, hostnameFor, type Target } from "../names.ts";
 import { planServices, type ServiceImages } from "./services.ts";
-import type { DeploySpec } from "./spec.ts";
+import type { DeploySpec, ProcessSpec } from "./spec.ts";
 
 export interface PlatformSettings {
   /** Base domain for generated hostnames, e.g. "example.com" or "localhost". */
@@ -17,6 +17,8 @@ export interface PlatformSettings {
   limits?: Limits | undefined;
   /** Images of add-on services (PAAS_SERVICE_IMAGES); default the official ones. */
   serviceImages?: ServiceImages | undefined;
+  /** Whether apps may ask for outbound internet (network.egress: internet). Default true (PAAS_EGRESS_INTERNET). */
+  egressInternet?: boolean | undefined;
 }
 
 export interface Limits {
@@ -66,6 +68,12 @@ export function planDeploy(input: PlanInput, settings: PlatformSettings): Deploy
   enforceLimits(resources, scale, settings.limits);
 
   const command = override.run?.command ?? config.run.command ?? input.detectedStart;
+  const processes = planProcesses(config, resources, settings.limits);
+  if (config.network.egress === "internet" && settings.egressInternet === false) {
+    throw new PlanError(
+      "network.egress: internet is not allowed on this platform (the operator set PAAS_EGRESS_INTERNET=false); remove it or ask the operator",
+    );
+  }
   const userEnv = { ...config.env, ...override.env };
   const platformEnv: Record<string, string> = {
     PORT: String(config.run.port),
@@ -103,7 +111,30 @@ export function planDeploy(input: PlanInput, settings: PlatformSettings): Deploy
     healthcheck: config.run.healthcheck,
     production: env.kind === "named" && env.name === "production",
     ...services,
+    release: config.run.release,
+    processes,
+    cron: config.cron.map((j, i) => ({
+      name: j.name ?? `job-${i + 1}`,
+      schedule: j.schedule.trim(),
+      command: j.command,
+    })),
+    egress: config.network.egress,
   };
+}
+
+/** Workers, sorted by name, each within the operator's ceilings; resources default to the web process's. */
+function planProcesses(config: AppConfig, web: Resources, limits: Limits | undefined): ProcessSpec[] {
+  return Object.entries(config.processes)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, p]) => {
+      const resources = p.resources ?? web;
+      try {
+        enforceLimits(resources, { replicas: p.scale.replicas }, limits);
+      } catch (e) {
+        throw new PlanError(`processes.${name}: ${(e as Error).message}`);
+      }
+      return { name, command: p.command, replicas: p.scale.replicas, resources };
+    });
 }
 
 /**

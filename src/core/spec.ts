@@ -1,6 +1,6 @@
 // The core's output and what runtimes read back: the contract between the
 // pure planner (plan.ts) and the runtimes (src/runtime), owned by neither.
-import type { Healthcheck, Resources, Scale } from "../config/schema.ts";
+import type { Egress, Healthcheck, Resources, Scale } from "../config/schema.ts";
 import type { Target } from "../names.ts";
 import type { ServiceSpec } from "./services.ts";
 
@@ -38,6 +38,31 @@ export interface DeploySpec {
   services: ServiceSpec[];
   /** Services whose data the default branch confirmed to delete (`remove: confirm`). */
   deleteServices: string[];
+  /** run.release: run once per deploy with the new image before traffic switches; undefined: no release step. */
+  release?: string | undefined;
+  /** Processes without a route (workers), sorted by name. Absent: none. */
+  processes?: ProcessSpec[] | undefined;
+  /** Scheduled jobs. Absent: none. */
+  cron?: CronSpec[] | undefined;
+  /** Outbound access besides DNS and the app's own services. Absent: none. */
+  egress?: Egress | undefined;
+}
+
+/** One process without a route: its own command, replicas and resources; the web process's image, env and secrets. */
+export interface ProcessSpec {
+  /** DNS label, never "web". */
+  name: string;
+  command: string;
+  replicas: number;
+  resources: Resources;
+}
+
+/** One scheduled job: a command run in a one-off container on a five-field UTC cron schedule. */
+export interface CronSpec {
+  /** DNS label, unique among the app's jobs. */
+  name: string;
+  schedule: string;
+  command: string;
 }
 
 /** What exists in the runtime, read back from labels (for reconciliation and `paas status`). */

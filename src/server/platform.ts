@@ -16,16 +16,21 @@ export interface Platform {
   lock: Lock | undefined;
   /** Checks the runtime's prerequisites (engine and Caddy reachable); throws with the fix. */
   check(): Promise<void>;
+  /** Work the App runs while it serves: the Docker runtime's scheduled jobs (runtime/docker/cron.ts). */
+  background?: { start(): void; stop(): Promise<void> } | undefined;
 }
 
 export function createPlatform(settings: Settings, env: Record<string, string | undefined>): Platform {
   let runtime: Runtime;
   let lock: Lock | undefined;
   let check: () => Promise<void> = async () => {};
+  let background: Platform["background"];
   if (settings.runtime === "docker") {
     const docker = createDockerRuntime(dockerSettingsFromEnv(env));
     runtime = docker.runtime;
     check = () => docker.check();
+    // Kubernetes runs CronJobs itself; on one host the App is the scheduler.
+    background = docker.cron;
   } else {
     const k8s = createKubernetesRuntime(env);
     runtime = k8s.runtime;
@@ -40,5 +45,5 @@ export function createPlatform(settings: Settings, env: Record<string, string | 
     }
   }
   const dns = createDnsProvider(settings.dns, { claims: claimsFromRuntime(runtime) });
-  return { runtime, dns, lock, check };
+  return { runtime, dns, lock, check, background };
 }

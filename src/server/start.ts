@@ -25,5 +25,13 @@ export async function startApp(
     log(
       "warning: the sealing key for GitHub Environment secrets was generated for this start only: set PAAS_SEALING_KEY_PATH (or PAAS_SEALING_KEY) so a restart or another replica keeps it (docs/secrets.md)",
     );
+  const background = platform.background;
+  if (!background) return server;
+  background.start();
+  const close = server.close.bind(server);
+  server.close = async () => {
+    await background.stop();
+    await close();
+  };
   return server;
 }

@@ -54,6 +54,10 @@ export const platformEnvSchema = z.object({
   ),
   PAAS_MAX_REPLICAS: optionalString.pipe(positiveInt("replicas").optional()),
   PAAS_SERVICE_IMAGES: optionalString.pipe(serviceImages().optional()),
+  /** Whether apps may open outbound internet connections (network.egress: internet). Default true. */
+  PAAS_EGRESS_INTERNET: optionalString.pipe(
+    z.enum(["true", "false"], { error: "must be true or false" }).default("true"),
+  ),
 });
 
 /**
@@ -111,6 +115,7 @@ export function readPlatformSettings(env: Env): { settings: PlatformSettings } |
         maxReplicas: e.PAAS_MAX_REPLICAS,
       },
       serviceImages: e.PAAS_SERVICE_IMAGES,
+      egressInternet: e.PAAS_EGRESS_INTERNET === "true",
     },
   };
 }

@@ -6,12 +6,14 @@ import Docker from "dockerode";
 import { z } from "zod";
 import { PaasError } from "../../errors.ts";
 import { CaddyClient } from "./caddy.ts";
+import { DockerCronScheduler } from "./cron.ts";
 import { checkDockerPrereqs } from "./prereqs.ts";
 import { DockerRuntime, type RegistryAuthProvider } from "./runtime.ts";
 import { FileSecretSource } from "./secrets.ts";
 
 export { CaddyClient } from "./caddy.ts";
 export { DockerRuntime } from "./runtime.ts";
+export { DockerCronScheduler } from "./cron.ts";
 export { FileSecretSource } from "./secrets.ts";
 export { checkDockerPrereqs, PrereqError } from "./prereqs.ts";
 
@@ -128,6 +130,8 @@ export interface DockerRuntimeParts {
   runtime: DockerRuntime;
   docker: Docker;
   caddy: CaddyClient;
+  /** Runs the environments' scheduled jobs (start it where the App serves). */
+  cron: DockerCronScheduler;
   /** Throws PrereqError (with the fixing commands) when the engine or Caddy is unreachable. */
   check(): Promise<void>;
 }
@@ -161,6 +165,7 @@ export function createDockerRuntime(
     runtime,
     docker,
     caddy,
+    cron: new DockerCronScheduler({ docker, instance: settings.instance }),
     check: () =>
       checkDockerPrereqs({
         docker,

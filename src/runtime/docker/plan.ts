@@ -10,6 +10,7 @@ import { cpuMillis, memoryBytes } from "../../core/plan.ts";
 import type { DeploySpec } from "../../core/spec.ts";
 import { containerName, githubEnvironment, namespaceName } from "../../names.ts";
 import { startArgv } from "../start-command.ts";
+import { cronLabel, planRoles, type RolePlan } from "./processes.ts";
 
 /** Container and network labels: how the runtime reads its state back. */
 export const L = {
@@ -71,6 +72,10 @@ export interface DockerPlan {
   /** Caddy's route: the hostnames to the containers' published ports, once healthy. */
   route: { id: string; hostnames: string[]; port: number };
   url: string;
+  /** run.release: a one-off container run to completion before the web containers start (processes.ts). */
+  release?: DockerContainerPlan | undefined;
+  /** Containers of the processes without a route (processes.ts). */
+  workers?: DockerContainerPlan[] | undefined;
 }
 
 /** Route ids are per environment: `paas-<namespace>`. */
@@ -99,7 +104,7 @@ export function planDocker(input: DockerPlanInput): DockerPlan {
   const ns = namespaceName(spec.target);
   const network = scoped(instance, ns);
   const replicas = replicasOf(spec);
-  const labels = containerLabels(input, instance, ns);
+  const labels = { ...containerLabels(input, instance, ns), ...cronLabel(spec) };
   const argv = spec.command ? startArgv(spec.command) : undefined;
   const containers = Array.from({ length: replicas }, (_, i) => ({
     name: containerName(spec.target, spec.sha, replicas > 1 ? `${deployId}-${i}` : deployId),
@@ -122,6 +127,7 @@ export function planDocker(input: DockerPlanInput): DockerPlan {
     },
     healthcheck: spec.healthcheck,
   }));
+  const roles: RolePlan = planRoles(input, containers[0]!);
   return {
     network: {
       name: network,
@@ -130,6 +136,9 @@ export function planDocker(input: DockerPlanInput): DockerPlan {
     containers,
     route: { id: scoped(instance, routeId(ns)), hostnames: [...spec.hostnames], port: spec.port },
     url: spec.url,
+    // Only when configured: plans of apps without them print as before.
+    ...(roles.release ? { release: roles.release } : {}),
+    ...(roles.workers.length > 0 ? { workers: roles.workers } : {}),
   };
 }
 

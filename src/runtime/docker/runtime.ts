@@ -40,8 +40,11 @@ import {
 import type { CaddyClient } from "./caddy.ts";
 import { AccessLog } from "./access-log.ts";
 import { containerLogs } from "./logs.ts";
+import { RELEASE_TIMEOUT_MS, runRelease } from "./one-off.ts";
 import { containerCreateOptions, DEFAULT_INSTANCE, L, planDocker, routeId, scoped } from "./plan.ts";
+import { roleCreateOptions } from "./processes.ts";
 import { DockerServices } from "./services.ts";
+import { hasRole, listRoles, removeRoles } from "./workers.ts";
 
 /** Registry credentials for pulls, by registry host ("ghcr.io", "localhost:5000", "docker.io"). */
 export type RegistryAuthProvider = (
@@ -70,6 +73,8 @@ export interface DockerRuntimeOptions {
   instance?: string | undefined;
   /** File Caddy writes its access log to (PAAS_CADDY_ACCESS_LOG): request activity for sleeping previews. */
   accessLog?: string | undefined;
+  /** How long the release step (run.release) may run. Default 15 minutes. */
+  releaseTimeoutMs?: number | undefined;
 }
 
 /** How a sleeping environment is woken: its health path and how long it may take. */
@@ -132,6 +137,7 @@ export class DockerRuntime implements Runtime {
   readonly #restart: "unless-stopped" | "on-failure";
   readonly #routeTimeoutMs: number;
   readonly #instance: string;
+  readonly #releaseTimeoutMs: number;
   readonly #locks = new Map<string, Promise<unknown>>();
   /** Add-on services (services.ts): their containers and volumes, apart from the app's generations. */
   readonly services: DockerServices;
@@ -148,6 +154,7 @@ export class DockerRuntime implements Runtime {
     this.#restart = options.restartPolicy ?? "unless-stopped";
     this.#routeTimeoutMs = options.routeTimeoutMs ?? 15_000;
     this.#instance = options.instance ?? DEFAULT_INSTANCE;
+    this.#releaseTimeoutMs = options.releaseTimeoutMs ?? RELEASE_TIMEOUT_MS;
     if (!/^[a-z0-9][a-z0-9.-]{0,62}$/.test(this.#instance)) {
       throw new DockerRuntimeError(
         "PAAS_DOCKER_INSTANCE must be lowercase letters, digits, . and - (at most 63)",
@@ -452,6 +459,22 @@ export class DockerRuntime implements Runtime {
     if (!up.ok) return fail(up.reason, up.diagnosis);
     await this.#caddy.ensureServers();
     const old = generations(await this.#managed({ namespace: ns }));
+    const oldWorkers = await listRoles(this.#docker, this.#instance, { namespace: ns, role: "worker" });
+    const facts = { imageId: image.id, imageUser: image.user, secretValues };
+
+    if (plan.release) {
+      // Before any new container starts: a failed migration leaves the old version serving, untouched.
+      progress("release", spec.release);
+      const failed = await runRelease(
+        this.#docker,
+        roleCreateOptions(containerCreateOptions(plan.release, facts), undefined),
+        {
+          timeoutMs: this.#releaseTimeoutMs,
+          signal,
+        },
+      );
+      if (failed) return fail(failed.summary, failed);
+    }
 
     const replicas = plan.containers.length;
     progress("start", `${replicas} container(s)`);
@@ -479,6 +502,16 @@ export class DockerRuntime implements Runtime {
         }
         upstreams.push(health.upstream);
         await c.update({ RestartPolicy: this.#restartPolicy() });
+      }
+
+      // Workers start once the web version is healthy; one the engine cannot start fails the deploy.
+      for (const planned of plan.workers ?? []) {
+        progress("start", planned.name);
+        const w = await this.#docker.createContainer(
+          roleCreateOptions(containerCreateOptions(planned, facts), this.#restartPolicy()),
+        );
+        created.push(w);
+        await w.start();
       }
 
       progress("route", spec.hostnames.join(", "));
@@ -513,11 +546,12 @@ export class DockerRuntime implements Runtime {
 
     progress("rollout", "draining the previous version");
     const oldContainers = old.flatMap((g) => g.containers);
+    await removeRoles(this.#docker, oldWorkers, this.#stopTimeout);
     if (oldContainers.length > 0) {
       await sleep(this.#drainMs, signal).catch(() => undefined);
       await this.#removeContainers(oldContainers);
-      await this.#pruneImages(oldContainers.map((c) => c.imageId));
     }
+    await this.#pruneImages([...oldContainers, ...oldWorkers].map((c) => c.imageId));
     const notes = await this.services.retire(spec);
     return { ok: true, url: spec.url, replicas, durationMs: Date.now() - started, notes };
   }
@@ -530,7 +564,9 @@ export class DockerRuntime implements Runtime {
   async #destroy(target: Target): Promise<void> {
     const ns = namespaceName(target);
     const containers = await this.#managed({ namespace: ns });
+    const roles = await listRoles(this.#docker, this.#instance, { namespace: ns });
     await this.#caddy.removeRoute(this.#scoped(routeId(ns)));
+    await removeRoles(this.#docker, roles, this.#stopTimeout);
     await this.#removeContainers(containers);
     await this.services.destroy(target);
     try {
@@ -539,7 +575,7 @@ export class DockerRuntime implements Runtime {
       if (statusOf(err) !== 404)
         throw new DockerRuntimeError(`could not remove network ${ns}: ${messageOf(err)}`, { cause: err });
     }
-    await this.#pruneImages(containers.map((c) => c.imageId));
+    await this.#pruneImages([...containers, ...roles].map((c) => c.imageId));
   }
 
   /** Another environment's route already serving one of these hostnames would shadow or be shadowed: refuse. */
@@ -819,6 +855,8 @@ export class DockerRuntime implements Runtime {
     });
     const out: Managed[] = [];
     for (const c of list) {
+      // Workers and one-off runs are not routed web versions (workers.ts lists them).
+      if (hasRole(c.Labels)) continue;
       const labels = labelsSchema.safeParse(c.Labels);
       if (!labels.success) continue;
       const port = c.Ports.find(

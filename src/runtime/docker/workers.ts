@@ -1,0 +1,49 @@
+// Role containers (workers, scheduled runs) of one environment as the engine
+// holds them: listed by label, so a restarted App finds what an earlier
+// process started. Web containers are the runtime's own (runtime.ts).
+import type Docker from "dockerode";
+import { L } from "./plan.ts";
+import { R, type Role } from "./processes.ts";
+
+export interface RoleContainer {
+  id: string;
+  state: string;
+  imageId: string;
+  labels: Record<string, string>;
+}
+
+/** Containers of this instance with a role; of one namespace and role when given. */
+export async function listRoles(
+  docker: Docker,
+  instance: string,
+  filter: { namespace?: string; role?: Role },
+): Promise<RoleContainer[]> {
+  const labels = [`${L.managedBy}=${instance}`, filter.role ? `${R.role}=${filter.role}` : R.role];
+  if (filter.namespace) labels.push(`${L.namespace}=${filter.namespace}`);
+  const list = await docker.listContainers({ all: true, filters: { label: labels } });
+  return list.map((c) => ({ id: c.Id, state: c.State, imageId: c.ImageID, labels: c.Labels }));
+}
+
+/** Stops and removes containers; already gone is fine. */
+export async function removeRoles(
+  docker: Docker,
+  containers: RoleContainer[],
+  stopTimeoutSeconds: number,
+): Promise<void> {
+  await Promise.all(
+    containers.map(async (m) => {
+      const c = docker.getContainer(m.id);
+      if (m.state === "running") await c.stop({ t: stopTimeoutSeconds }).catch(() => undefined);
+      try {
+        await c.remove({ force: true, v: true });
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      }
+    }),
+  );
+}
+
+/** Whether a container's labels mark a role container (not a routed web container). */
+export function hasRole(labels: Record<string, string> | undefined): boolean {
+  return !!labels?.[R.role];
+}
