@@ -186,7 +186,13 @@ const processConfig = z
       })
       .prefault({})
       .describe("Replicas of this process (no autoscaling)."),
-    resources: resources.optional().describe("CPU and memory per replica. Default: the app's resources."),
+    resources: z
+      .strictObject({
+        requests: z.strictObject({ cpu: cpu.optional(), memory: memory.optional() }).optional(),
+        limits: z.strictObject({ cpu: cpu.optional(), memory: memory.optional() }).optional(),
+      })
+      .optional()
+      .describe("CPU and memory per replica; amounts not set here are the app's (resources)."),
   })
   .describe("A process without a route.");
 const processes = z

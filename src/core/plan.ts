@@ -122,12 +122,20 @@ export function planDeploy(input: PlanInput, settings: PlatformSettings): Deploy
   };
 }
 
+/** The keys of `o` whose value is set. */
+function defined<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** Workers, sorted by name, each within the operator's ceilings; resources default to the web process's. */
 function planProcesses(config: AppConfig, web: Resources, limits: Limits | undefined): ProcessSpec[] {
   return Object.entries(config.processes)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, p]) => {
-      const resources = p.resources ?? web;
+      const resources: Resources = {
+        requests: { ...web.requests, ...defined(p.resources?.requests) },
+        limits: { ...web.limits, ...defined(p.resources?.limits) },
+      };
       try {
         enforceLimits(resources, { replicas: p.scale.replicas }, limits);
       } catch (e) {

@@ -91,15 +91,20 @@ export async function buildTestImage(
   repo: string,
   tag: string,
   kind: "server" | "crash" | "leak" = "server",
+  /** More files copied to /app (release steps, workers, scheduled jobs). */
+  files: Record<string, string> = {},
 ): Promise<{ ref: string; id: string }> {
   const tar = pack();
   const script = { server: SERVER, crash: CRASH, leak: LEAK }[kind];
   // A label naming repo and tag keeps each image distinct (its own id, even across concurrent runs) while sharing base layers.
   tar.entry(
     { name: "Dockerfile" },
-    `FROM ${BASE_IMAGE}\nCOPY app.py /app/app.py\nLABEL test.image=${repo}:${tag}\nCMD ["python3", "/app/app.py"]\n`,
+    `FROM ${BASE_IMAGE}\nCOPY app.py /app/app.py\n${Object.keys(files)
+      .map((f) => `COPY ${f} /app/${f}\n`)
+      .join("")}LABEL test.image=${repo}:${tag}\nCMD ["python3", "/app/app.py"]\n`,
   );
   tar.entry({ name: "app.py" }, script);
+  for (const [name, text] of Object.entries(files)) tar.entry({ name }, text);
   tar.finalize();
   const stream = await docker.buildImage(tar as unknown as NodeJS.ReadableStream, {
     t: `${repo}:${tag}`,
