@@ -91,3 +91,10 @@ export interface Diagnosis {
   /** Last log lines of the failing container (at most 50). */
   logs: string[];
 }
+
+/** Longest a release step may run before it is stopped and the deploy fails (both runtimes). */
+export const RELEASE_TIMEOUT_SECONDS = 900;
+/** A scheduled slot not started within this long is skipped (a CronJob's startingDeadlineSeconds). */
+export const CRON_STARTING_DEADLINE_SECONDS = 600;
+/** Finished runs kept per scheduled job, for their logs (a CronJob's history limits). */
+export const CRON_HISTORY = 3;

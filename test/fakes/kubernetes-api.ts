@@ -18,6 +18,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { parse as parseYaml } from "yaml";
 import * as core from "kubernetes-models/v1";
 import * as apps from "kubernetes-models/apps/v1";
+import * as batch from "kubernetes-models/batch/v1";
 import * as networking from "kubernetes-models/networking.k8s.io/v1";
 import * as autoscaling from "kubernetes-models/autoscaling/v2";
 import * as policy from "kubernetes-models/policy/v1";
@@ -98,6 +99,15 @@ const RESOURCES: ResourceType[] = [
     plural: "deployments",
     namespaced: true,
     model: apps.Deployment,
+  },
+  { group: "batch", version: "v1", kind: "Job", plural: "jobs", namespaced: true, model: batch.Job },
+  {
+    group: "batch",
+    version: "v1",
+    kind: "CronJob",
+    plural: "cronjobs",
+    namespaced: true,
+    model: batch.CronJob,
   },
   {
     group: "apps",

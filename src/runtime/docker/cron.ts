@@ -8,7 +8,7 @@
 import { Cron } from "croner";
 import type Docker from "dockerode";
 import { z } from "zod";
-import type { CronSpec } from "../../core/spec.ts";
+import { CRON_HISTORY, CRON_STARTING_DEADLINE_SECONDS, type CronSpec } from "../../core/spec.ts";
 import { DEFAULT_INSTANCE, L } from "./plan.ts";
 import { cronRunOptions, R } from "./processes.ts";
 import { listRoles, removeRoles, type RoleContainer } from "./workers.ts";
@@ -35,8 +35,6 @@ export interface CronTick {
   outcome: "started" | "not-due" | "running" | "taken";
 }
 
-/** Default starting deadline, shared with the Kubernetes CronJob (startingDeadlineSeconds). */
-export const STARTING_DEADLINE_SECONDS = 600;
 
 const jobsSchema = z.array(
   z.object({
@@ -62,8 +60,8 @@ export class DockerCronScheduler {
     this.#instance = o.instance ?? DEFAULT_INSTANCE;
     this.#now = o.now ?? (() => new Date());
     this.#intervalMs = o.intervalMs ?? 15_000;
-    this.#deadlineMs = o.startingDeadlineMs ?? STARTING_DEADLINE_SECONDS * 1000;
-    this.#history = o.history ?? 3;
+    this.#deadlineMs = o.startingDeadlineMs ?? CRON_STARTING_DEADLINE_SECONDS * 1000;
+    this.#history = o.history ?? CRON_HISTORY;
     this.#onError = o.onError ?? ((e) => console.error("cron:", (e as Error).message ?? e));
   }
 

@@ -3,7 +3,7 @@
 // code and the output's tail, and report a failure in the runtime's usual
 // Diagnosis shape, so it reaches the check run like a failed rollout does.
 import type Docker from "dockerode";
-import type { Diagnosis } from "../../core/spec.ts";
+import { RELEASE_TIMEOUT_SECONDS, type Diagnosis } from "../../core/spec.ts";
 import { demux } from "./runtime.ts";
 
 /** Last output lines kept for a diagnosis (as for a failing web container). */
@@ -86,7 +86,7 @@ export function releaseFailure(r: OneOffResult, timeoutMs: number): Diagnosis | 
 }
 
 /** Default ceiling of a release step's run (both runtimes use the same). */
-export const RELEASE_TIMEOUT_MS = 15 * 60_000;
+export const RELEASE_TIMEOUT_MS = RELEASE_TIMEOUT_SECONDS * 1000;
 
 /** Runs the release step's container; always removes it. A diagnosis when it failed. */
 export async function runRelease(

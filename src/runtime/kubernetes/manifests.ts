@@ -14,6 +14,8 @@ import {
   type Target,
 } from "../../names.ts";
 import { startArgv } from "../start-command.ts";
+import { cronJobs, egressPolicies, extraQuota, releaseJob, workerDeployments } from "./jobs.ts";
+import type { Resources } from "../../config/schema.ts";
 import type { DeploySpec } from "../types.ts";
 import { planServiceObjects, serviceQuota, SERVICES_CLIENT_LABEL, SERVICES_ENV_SECRET } from "./services.ts";
 
@@ -226,6 +228,8 @@ export interface PlanOptions {
   pullSecret?: string | undefined;
   /** Add-on services' passwords by name (generated once by the runtime); omitted in a dry run. */
   servicePasswords?: Record<string, string> | undefined;
+  /** Names this deploy's release Job (run.release); default from the commit and image (a dry run). */
+  releaseId?: string | undefined;
 }
 
 /** The objects one deploy applies, in apply order. */
@@ -272,7 +276,10 @@ export function planKubernetes(
   const perPod = spec.resources;
   // Terminating pods (preStop drain) still count against the quota: leave room for a
   // whole rolling update, so a quick redeploy is never refused for lack of quota.
-  const pods = 2 * most + surge;
+  const web = 2 * most + surge;
+  // Workers, the release step and scheduled runs have their own share (jobs.ts).
+  const extra = extraQuota(spec);
+  const pods = web + extra.pods;
   // Add-on services: one pod and one claim each, on top of the app's.
   const sq = serviceQuota(spec);
   objects.push({
@@ -282,10 +289,14 @@ export function planKubernetes(
     spec: {
       hard: {
         pods: String(pods + sq.pods),
-        "requests.cpu": `${cpuMillis(perPod.requests.cpu) * pods + sq.cpuRequestMillis}m`,
-        "limits.cpu": `${cpuMillis(perPod.limits.cpu) * pods + sq.cpuLimitMillis}m`,
-        "requests.memory": String(bytes(perPod.requests.memory) * BigInt(pods) + sq.memoryRequestBytes),
-        "limits.memory": String(bytes(perPod.limits.memory) * BigInt(pods) + sq.memoryLimitBytes),
+        "requests.cpu": `${cpuMillis(perPod.requests.cpu) * web + extra.requestsCpuMillis + sq.cpuRequestMillis}m`,
+        "limits.cpu": `${cpuMillis(perPod.limits.cpu) * web + extra.limitsCpuMillis + sq.cpuLimitMillis}m`,
+        "requests.memory": String(
+          bytes(perPod.requests.memory) * BigInt(web) + extra.requestsMemory + sq.memoryRequestBytes,
+        ),
+        "limits.memory": String(
+          bytes(perPod.limits.memory) * BigInt(web) + extra.limitsMemory + sq.memoryLimitBytes,
+        ),
         // Tenants get no NodePorts, LoadBalancers or volumes of their own (only their services').
         "services.nodeports": "0",
         "services.loadbalancers": "0",
@@ -315,7 +326,7 @@ export function planKubernetes(
     metadata: meta(WORKLOAD),
     automountServiceAccountToken: false,
   });
-  objects.push(...networkPolicies(spec, settings, meta, selector));
+  objects.push(...networkPolicies(spec, settings, meta, selector), ...egressPolicies(spec, meta));
   if (settings.appServiceAccount) {
     objects.push({
       apiVersion: "rbac.authorization.k8s.io/v1",
@@ -365,6 +376,13 @@ export function planKubernetes(
     },
   });
 
+  const extraObjects = { labels, secretHash };
+  // The release Job runs before the web Deployment changes (the runtime takes it out of the apply).
+  const release = releaseJob(spec, settings, meta, {
+    ...extraObjects,
+    id: options.releaseId ?? hash(`${spec.sha}/${spec.digest}`).slice(0, 10),
+  });
+  if (release) objects.push(release);
   objects.push(
     ...planServiceObjects(spec, meta, {
       componentLabel: COMPONENT_LABEL,
@@ -383,6 +401,8 @@ export function planKubernetes(
     }),
   );
 
+  objects.push(...workerDeployments(spec, settings, meta, extraObjects));
+  objects.push(...cronJobs(spec, settings, meta, extraObjects));
   if (autoscale) {
     objects.push({
       apiVersion: "autoscaling/v2",
@@ -415,7 +435,10 @@ export function planKubernetes(
   if (spec.hostnames.length > 0) objects.push(route(spec, settings, meta));
 
   // What this plan contains, for the next apply's prune.
-  namespace.metadata.annotations![A.kinds] = [...new Set(objects.map(groupKind))].sort().join(",");
+  // (Not the release Job: it is run once, and its runtime removes the old ones: release.ts.)
+  namespace.metadata.annotations![A.kinds] = [...new Set(objects.filter((o) => o !== release).map(groupKind))]
+    .sort()
+    .join(",");
   return objects;
 }
 
@@ -434,65 +457,12 @@ function deployment(
     secretHash: string | undefined;
   },
 ): KubeObject {
-  const hc = spec.healthcheck;
-  const periodSeconds = Math.max(1, Math.round(durationMs(hc.interval) / 1000));
-  const timeoutSeconds = Math.max(1, Math.round(durationMs(hc.timeout) / 1000));
-  const startupSeconds = Math.max(1, Math.round(durationMs(hc.startupTimeout) / 1000));
-  const probe = (failureThreshold: number) => ({
-    httpGet: { path: hc.path, port: HTTP_PORT_NAME, scheme: "HTTP" },
-    periodSeconds,
-    timeoutSeconds,
-    failureThreshold,
-  });
-  const envFrom: unknown[] = [{ configMapRef: { name: CONFIGMAP_NAME } }];
-  if (spec.secrets.length > 0) envFrom.push({ secretRef: { name: SECRET_NAME } });
-  if (spec.services.length > 0) envFrom.push({ secretRef: { name: SERVICES_ENV_SECRET } });
-
-  const container: Record<string, unknown> = {
+  const podSpec = appPodSpec(spec, settings, {
     name: WORKLOAD,
-    image: spec.image,
-    imagePullPolicy: "IfNotPresent",
-    ...(spec.command ? { command: startArgv(spec.command) } : {}),
-    ports: [{ name: HTTP_PORT_NAME, containerPort: spec.port, protocol: "TCP" }],
-    envFrom,
-    resources: {
-      requests: { cpu: spec.resources.requests.cpu, memory: spec.resources.requests.memory },
-      limits: { cpu: spec.resources.limits.cpu, memory: spec.resources.limits.memory },
-    },
-    // Liveness and readiness wait for the startup probe, which allows startupTimeout.
-    startupProbe: probe(Math.max(1, Math.ceil(startupSeconds / periodSeconds))),
-    readinessProbe: probe(3),
-    livenessProbe: probe(6),
-    lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } },
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: RUN_AS,
-      runAsGroup: RUN_AS,
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ["ALL"] },
-      seccompProfile: { type: "RuntimeDefault" },
-    },
-    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-  };
-
-  const podSpec: Record<string, unknown> = {
-    serviceAccountName: WORKLOAD,
-    automountServiceAccountToken: false,
-    enableServiceLinks: false,
-    terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS + PRESTOP_SLEEP_SECONDS,
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: RUN_AS,
-      runAsGroup: RUN_AS,
-      fsGroup: RUN_AS,
-      seccompProfile: { type: "RuntimeDefault" },
-    },
-    containers: [container],
-    volumes: [{ name: "tmp", emptyDir: { sizeLimit: settings.tmpSize ?? "256Mi" } }],
-  };
-  if (settings.imagePullSecret) podSpec.imagePullSecrets = [{ name: PULL_SECRET_NAME }];
+    command: spec.command,
+    resources: spec.resources,
+    serving: true,
+  });
   if (spec.production) {
     podSpec.topologySpreadConstraints = ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map(
       (key) => ({
@@ -503,10 +473,7 @@ function deployment(
       }),
     );
   }
-  const templateAnnotations: Record<string, string> = {
-    [A.configHash]: hash(JSON.stringify(sortedRecord(spec.env))),
-  };
-  if (o.secretHash) templateAnnotations["paas.dev/secret-hash"] = o.secretHash;
+  const templateAnnotations = podAnnotations(spec, o.secretHash);
   // A hash of the pod template tells this revision's pods from the previous ones (diagnosis).
   const templateHash = hash(JSON.stringify({ podSpec, templateAnnotations }));
   const templateLabels = {
@@ -536,6 +503,100 @@ function deployment(
       },
     },
   };
+}
+
+/** What differs between the app's pods: the web process serves (port, probes, drain); workers and jobs do not. */
+export interface PodOptions {
+  /** Container name: "web", the worker's name, "release" or the job's. */
+  name: string;
+  command: string | undefined;
+  resources: Resources;
+  serving: boolean;
+}
+
+/**
+ * The pod spec every process of the app shares: the image, env and secrets,
+ * restricted Pod Security, read-only root with a writable /tmp, no token.
+ */
+export function appPodSpec(
+  spec: DeploySpec,
+  settings: KubernetesSettings,
+  o: PodOptions,
+): Record<string, unknown> {
+  const hc = spec.healthcheck;
+  const periodSeconds = Math.max(1, Math.round(durationMs(hc.interval) / 1000));
+  const timeoutSeconds = Math.max(1, Math.round(durationMs(hc.timeout) / 1000));
+  const startupSeconds = Math.max(1, Math.round(durationMs(hc.startupTimeout) / 1000));
+  const probe = (failureThreshold: number) => ({
+    httpGet: { path: hc.path, port: HTTP_PORT_NAME, scheme: "HTTP" },
+    periodSeconds,
+    timeoutSeconds,
+    failureThreshold,
+  });
+  const envFrom: unknown[] = [{ configMapRef: { name: CONFIGMAP_NAME } }];
+  if (spec.secrets.length > 0) envFrom.push({ secretRef: { name: SECRET_NAME } });
+  if (spec.services.length > 0) envFrom.push({ secretRef: { name: SERVICES_ENV_SECRET } });
+
+  const r = o.resources;
+  const container: Record<string, unknown> = {
+    name: o.name,
+    image: spec.image,
+    imagePullPolicy: "IfNotPresent",
+    ...(o.command ? { command: startArgv(o.command) } : {}),
+    ...(o.serving ? { ports: [{ name: HTTP_PORT_NAME, containerPort: spec.port, protocol: "TCP" }] } : {}),
+    envFrom,
+    resources: {
+      requests: { cpu: r.requests.cpu, memory: r.requests.memory },
+      limits: { cpu: r.limits.cpu, memory: r.limits.memory },
+    },
+    // Liveness and readiness wait for the startup probe, which allows startupTimeout.
+    ...(o.serving
+      ? {
+          startupProbe: probe(Math.max(1, Math.ceil(startupSeconds / periodSeconds))),
+          readinessProbe: probe(3),
+          livenessProbe: probe(6),
+          lifecycle: { preStop: { sleep: { seconds: PRESTOP_SLEEP_SECONDS } } },
+        }
+      : {}),
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS,
+      runAsGroup: RUN_AS,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+  };
+
+  const podSpec: Record<string, unknown> = {
+    serviceAccountName: WORKLOAD,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS + (o.serving ? PRESTOP_SLEEP_SECONDS : 0),
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RUN_AS,
+      runAsGroup: RUN_AS,
+      fsGroup: RUN_AS,
+      seccompProfile: { type: "RuntimeDefault" },
+    },
+    containers: [container],
+    volumes: [{ name: "tmp", emptyDir: { sizeLimit: settings.tmpSize ?? "256Mi" } }],
+  };
+  if (settings.imagePullSecret) podSpec.imagePullSecrets = [{ name: PULL_SECRET_NAME }];
+  return podSpec;
+}
+
+/** Pod template annotations: a change of env or secret values rolls the pods. */
+export function podAnnotations(spec: DeploySpec, secretHash: string | undefined): Record<string, string> {
+  const annotations: Record<string, string> = {
+    [A.configHash]: hash(JSON.stringify(sortedRecord(spec.env))),
+  };
+  if (secretHash) annotations["paas.dev/secret-hash"] = secretHash;
+  return annotations;
 }
 
 function networkPolicies(
@@ -599,7 +660,8 @@ function networkPolicies(
   if (settings.egressCIDRs && settings.egressCIDRs.length > 0) {
     out.push(
       np("allow-egress", {
-        podSelector: { matchLabels: selector },
+        // Every pod of the app: workers and jobs reach the same databases and APIs as the web process.
+        podSelector: {},
         policyTypes: ["Egress"],
         egress: [{ to: settings.egressCIDRs.map((cidr) => ({ ipBlock: { cidr } })) }],
       }),

@@ -1,6 +1,7 @@
 // The Kubernetes runtime: server-side apply of the pure plan, prune of what
 // the plan no longer has, rollout judged as `kubectl rollout status` does,
 // diagnosis from pods, events and logs, destroy by namespace deletion.
+import { randomBytes } from "node:crypto";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { PaasError } from "../../errors.ts";
 import { namespaceName, type Target } from "../../names.ts";
@@ -21,6 +22,7 @@ import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts"
 import { deleteConfirmedServices, servicePasswords, waitServicesReady } from "./services-runtime.ts";
 import { hostnameConflict, namespaceTarget } from "./hostnames.ts";
 import { podLogs } from "./logs.ts";
+import { pruneReleaseJobs, runReleaseJob, waitWorkers } from "./release.ts";
 import {
   A,
   COMPONENT_LABEL,
@@ -82,6 +84,7 @@ const PRUNABLE: Record<string, string> = {
   "apps/Deployment": "apps/v1",
   // A service removed from .paas.yml: its set goes, its claim stays (persistentVolumeClaimRetentionPolicy).
   "apps/StatefulSet": "apps/v1",
+  "batch/CronJob": "batch/v1",
   "networking.k8s.io/NetworkPolicy": "networking.k8s.io/v1",
   "networking.k8s.io/Ingress": "networking.k8s.io/v1",
   "gateway.networking.k8s.io/HTTPRoute": "gateway.networking.k8s.io/v1",
@@ -154,7 +157,15 @@ export class KubernetesRuntime implements Runtime {
     const signal = options.signal;
     const manager = fieldManager(this.settings);
     const pullSecret = await this.pullSecret();
-    const objects = planKubernetes(spec, this.settings, { secretValues, pullSecret, servicePasswords });
+    const planned = planKubernetes(spec, this.settings, {
+      secretValues,
+      pullSecret,
+      servicePasswords,
+      releaseId: randomBytes(5).toString("hex"),
+    });
+    // The release Job is run, not applied with the rest: before the workloads change (release.ts).
+    const release = planned.find((o) => o.kind === "Job");
+    const objects = planned.filter((o) => o !== release);
     const namespace = objects[0]!;
     const ns = namespace.metadata.name;
     namespace.metadata.annotations![A.deployedAt] = this.now().toISOString();
@@ -198,6 +209,17 @@ export class KubernetesRuntime implements Runtime {
         durationMs: Date.now() - started,
       };
     }
+    // With the services ready, before the workloads change: the release step (migrations).
+    if (release) {
+      progress("release", spec.release);
+      const failed = await runReleaseJob(this.client, release, manager, this.waitOptions(spec, signal));
+      if (failed) {
+        const redactor = new Redactor(Object.values(secretValues ?? {}));
+        const diagnosis = redactor.diagnosis(failed);
+        return { ok: false, reason: diagnosis.summary, diagnosis, durationMs: Date.now() - started };
+      }
+      await pruneReleaseJobs(this.client, ns, release.metadata.name);
+    }
     await Promise.all(objects.slice(deploymentIndex).map((o) => this.client.apply(o, manager)));
 
     if (existing) {
@@ -231,6 +253,15 @@ export class KubernetesRuntime implements Runtime {
       );
       const status = rolloutStatus(current ?? {});
       if (status.state === "done") {
+        const workers = (spec.processes ?? []).map((p) => p.name);
+        const stuck = await waitWorkers(this.client, ns, workers, this.waitOptions(spec, signal));
+        if (stuck) {
+          const selector = `${COMPONENT_LABEL}=${stuck.name}`;
+          const redactor = new Redactor(Object.values(secretValues ?? {}));
+          const diagnosis = redactor.diagnosis(await this.diagnoseNamespace(ns, selector));
+          const reason = `worker ${stuck.name}: ${redactor.text(stuck.reason)}`;
+          return { ok: false, reason, diagnosis, durationMs: Date.now() - started };
+        }
         if (interim !== namespace) await this.client.apply(namespace, manager);
         return { ok: true, url: spec.url, replicas: status.ready, durationMs: Date.now() - started, notes };
       }
@@ -267,6 +298,11 @@ export class KubernetesRuntime implements Runtime {
         );
       }
     }
+  }
+
+  private waitOptions(spec: DeploySpec, signal: AbortSignal | undefined) {
+    const stallMs = this.stallMs ?? stallSeconds(spec) * 1000;
+    return { pollMs: this.pollMs, crashRestarts: this.crashRestarts, stallMs, signal };
   }
 
   /**

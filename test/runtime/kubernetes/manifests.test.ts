@@ -21,6 +21,7 @@ import {
   PREVIEW_YAML,
   PRODUCTION_YAML,
   specFor,
+  WORKLOADS_YAML,
 } from "./specs.ts";
 
 const GOLDEN = join(import.meta.dirname, "golden");
@@ -32,6 +33,7 @@ const CASES = {
       secretValues: { DATABASE_URL: "postgres://db/shop", SESSION_KEY: "k" },
     }),
   "production-autoscaled": () => planKubernetes(specFor(AUTOSCALED_YAML, "production"), HTTPROUTE_SETTINGS),
+  "production-workloads": () => planKubernetes(specFor(WORKLOADS_YAML, "production"), HTTPROUTE_SETTINGS),
   "preview-ingress": () =>
     planKubernetes(specFor(PREVIEW_YAML, "preview/pr-7"), {
       ...INGRESS_SETTINGS,

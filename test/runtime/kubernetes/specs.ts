@@ -84,3 +84,27 @@ environments:
   production:
     branch: main
 `;
+
+/** Release step, two workers, scheduled jobs and internet egress (issue #15). */
+export const WORKLOADS_YAML = `
+run:
+  port: 8080
+  release: python manage.py migrate
+resources:
+  requests: { cpu: 100m, memory: 128Mi }
+  limits: { cpu: 500m, memory: 256Mi }
+processes:
+  worker: python worker.py --queue default
+  mailer:
+    command: python mailer.py
+    scale: { replicas: 2 }
+    resources: { limits: { memory: 512Mi } }
+cron:
+  - { name: cleanup, schedule: "*/15 * * * *", command: "python manage.py cleanup && echo done" }
+  - { schedule: "@daily", command: python report.py }
+network:
+  egress: internet
+environments:
+  production:
+    branch: main
+`;
