@@ -548,7 +548,10 @@ export class KubernetesRuntime implements Runtime {
       this.client.list("v1", "Namespace", undefined, selector),
       this.client.list<KubernetesObject & DeploymentLike>("apps/v1", "Deployment", undefined, selector),
     ]);
-    const byNs = new Map(deployments.map((d) => [d.metadata?.namespace, d]));
+    // The web Deployment says whether the environment serves (workers have their own).
+    const byNs = new Map(
+      deployments.filter((d) => d.metadata?.name === WORKLOAD).map((d) => [d.metadata?.namespace, d]),
+    );
     const out: RuntimeEnvironment[] = [];
     for (const ns of namespaces) {
       const a = ns.metadata?.annotations ?? {};
