@@ -86,7 +86,7 @@ export function isProtected(name: string, env: EnvironmentConfig): boolean {
 
 /**
  * The config a deploy runs with: the deployed commit's, except that environments, secrets,
- * preview secrets and the fork policy are the default branch's. An environment without
+ * preview secrets, the fork policy and network egress are the default branch's. An environment without
  * `branch:` deploys only from the default branch.
  */
 export function effectiveConfig(
@@ -105,12 +105,15 @@ export function effectiveConfig(
   delete previews.secrets;
   if (trusted?.previews.secrets !== undefined) previews.secrets = [...trusted.previews.secrets];
   previews.forks = trusted?.previews.forks ?? "approve";
+  // Outbound network access is a permission like secrets: a branch cannot grant it to itself.
+  const network = { egress: trusted?.network.egress ?? "none" } as const;
   return {
     ...deployed,
     environments,
     secrets: [...(trusted?.secrets ?? [])],
     previews,
     services: trustedRemovals(deployed.services, trusted?.services),
+    network,
   };
 }
 
@@ -161,6 +164,7 @@ export function pendingAuthority(
   if (!same(deployed.secrets, trusted?.secrets ?? [])) out.push("secrets");
   if (!same(deployed.previews.secrets, trusted?.previews.secrets)) out.push("previews.secrets");
   if (deployed.previews.forks !== (trusted?.previews.forks ?? "approve")) out.push("previews.forks");
+  if (deployed.network.egress !== (trusted?.network.egress ?? "none")) out.push("network.egress");
   return out;
 }
 
@@ -170,7 +174,7 @@ export function pendingNotice(pending: string[]): string {
   const keys = pending.map((k) => `\`${k.replace(/`/g, "")}\``).join(", ");
   return (
     `\n\n**Takes effect after merge:** this commit changes ${keys} in \`.paas.yml\`. ` +
-    "Environments, their branches, domains and secrets are read from the default branch, " +
+    "Environments, their branches, domains, secrets and network egress are read from the default branch, " +
     "so this deploy used the default branch's values."
   );
 }

@@ -226,6 +226,23 @@ previews:
     ]);
     assert.deepEqual(pendingAuthority(trusted.config, trusted.config, "main"), []);
   });
+
+  it("outbound internet is the default branch's to grant; a branch's release, workers and jobs are its own", () => {
+    const deployed = app(`
+run: { release: python manage.py migrate }
+processes: { worker: python worker.py }
+cron: [{ schedule: "*/5 * * * *", command: python tick.py }]
+network: { egress: internet }
+`);
+    const closed = effectiveConfig(deployed.config, app("").config, "main");
+    assert.equal(closed.network.egress, "none");
+    assert.equal(closed.run.release, "python manage.py migrate");
+    assert.equal(closed.processes.worker?.command, "python worker.py");
+    assert.equal(closed.cron.length, 1);
+    assert.deepEqual(pendingAuthority(deployed.config, app("").config, "main"), ["network.egress"]);
+    const open = effectiveConfig(deployed.config, app("network: { egress: internet }").config, "main");
+    assert.equal(open.network.egress, "internet");
+  });
 });
 
 describe("image registry prefixes", () => {
