@@ -34,7 +34,8 @@ const processConfig = z
 export const processes = z
   .record(
     processName,
-    z.union([command.transform((c) => processConfig.parse({ command: c })), processConfig]),
+    // The short form (just the command) is the long form's command: errors then name the key to fix.
+    z.preprocess((v) => (typeof v === "string" ? { command: v } : v), processConfig),
   )
   .default({})
   .describe(
