@@ -2,6 +2,7 @@
 // zod schema so they cannot drift from what the code accepts.
 import { z } from "zod";
 import { paasConfigSchema } from "./schema.ts";
+import { processEntry } from "./workloads.ts";
 
 type JsonSchema = {
   type?: string | string[];
@@ -21,10 +22,20 @@ type JsonSchema = {
 };
 
 export function jsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(paasConfigSchema, { io: "input", unrepresentable: "any" }) as Record<
-    string,
-    unknown
-  >;
+  const schema = z.toJSONSchema(paasConfigSchema, {
+    io: "input",
+    unrepresentable: "any",
+    override: (ctx) => {
+      // A worker is its command, or the object with it (workloads.ts).
+      if (ctx.zodSchema !== processEntry) return;
+      const long = { ...ctx.jsonSchema };
+      for (const k of Object.keys(ctx.jsonSchema)) delete (ctx.jsonSchema as Record<string, unknown>)[k];
+      ctx.jsonSchema.anyOf = [
+        { type: "string", minLength: 1, maxLength: 4096, description: "The command (short form)." },
+        long,
+      ];
+    },
+  }) as Record<string, unknown>;
   return {
     $schema: schema.$schema,
     $id: "https://github.com/paas-dev/paas/schema/paas.schema.json",

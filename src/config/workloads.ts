@@ -31,12 +31,11 @@ const processConfig = z
       .describe("CPU and memory per replica; amounts not set here are the app's (resources)."),
   })
   .describe("A process without a route.");
+// The short form (just the command) is the long form's command: errors then name the key to fix.
+// Its JSON Schema says both forms (docs.ts).
+export const processEntry = z.preprocess((v) => (typeof v === "string" ? { command: v } : v), processConfig);
 export const processes = z
-  .record(
-    processName,
-    // The short form (just the command) is the long form's command: errors then name the key to fix.
-    z.preprocess((v) => (typeof v === "string" ? { command: v } : v), processConfig),
-  )
+  .record(processName, processEntry)
   .default({})
   .describe(
     'Processes without a route, by name: a command (`worker: "python worker.py"`) or `{command, scale: {replicas}, resources}`. Each runs the app\'s image with its env and secrets, is replaced on every deploy and removed with the environment.',
