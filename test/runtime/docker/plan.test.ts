@@ -8,8 +8,16 @@ import { describe, it } from "node:test";
 import { stringify } from "yaml";
 import { containerCreateOptions, NON_ROOT, planDocker, routeId } from "../../../src/runtime/docker/plan.ts";
 import { namespaceName } from "../../../src/names.ts";
+import { dueSlot } from "../../../src/runtime/docker/cron.ts";
+import { cronRunName, roleCreateOptions } from "../../../src/runtime/docker/processes.ts";
 import { assertGolden } from "../../support/golden.ts";
-import { AUTOSCALED_YAML, PREVIEW_YAML, PRODUCTION_YAML, specFor } from "../kubernetes/specs.ts";
+import {
+  AUTOSCALED_YAML,
+  PREVIEW_YAML,
+  PRODUCTION_YAML,
+  specFor,
+  WORKLOADS_YAML,
+} from "../kubernetes/specs.ts";
 
 const GOLDEN = join(import.meta.dirname, "golden");
 const AT = "2026-01-02T03:04:05.000Z";
@@ -19,6 +27,8 @@ const CASES = {
     planDocker({ spec: specFor(PREVIEW_YAML, "preview/pr-12"), deployId: "0a1b2c3d", deployedAt: AT }),
   "docker-production": () =>
     planDocker({ spec: specFor(PRODUCTION_YAML, "production"), deployId: "0a1b2c3d", deployedAt: AT }),
+  "docker-workloads": () =>
+    planDocker({ spec: specFor(WORKLOADS_YAML, "production"), deployId: "0a1b2c3d", deployedAt: AT }),
   "docker-autoscaled-instance": () =>
     planDocker({
       spec: specFor(AUTOSCALED_YAML, "production"),
@@ -67,6 +77,74 @@ describe("planDocker", () => {
     assert.equal(
       containerCreateOptions(c!, { imageId: "i", imageUser: "1000", secretValues: {} }).User,
       "1000",
+    );
+  });
+});
+
+describe("planDocker: release step, workers, scheduled jobs", () => {
+  it("plans the release and each worker replica from the web container, unrouted, with their own limits", () => {
+    const spec = specFor(WORKLOADS_YAML, "production");
+    const plan = planDocker({ spec, deployId: "d1", deployedAt: AT });
+    const web = plan.containers[0]!;
+    assert.deepEqual(plan.release?.entrypoint, ["python"]);
+    assert.deepEqual(plan.release?.cmd, ["manage.py", "migrate"]);
+    assert.equal(plan.release?.labels["paas.role"], "release");
+    assert.deepEqual(
+      plan.workers?.map((w) => [w.labels["paas.process"], w.limits.memoryBytes / 1024 ** 2]),
+      [
+        ["mailer", 512],
+        ["mailer", 512],
+        ["worker", 256],
+      ],
+    );
+    assert.equal(new Set(plan.workers?.map((w) => w.name)).size, 3);
+    for (const c of [plan.release!, ...plan.workers!]) {
+      assert.deepEqual(c.aliases, []);
+      assert.equal(c.network, web.network);
+      assert.deepEqual(c.env, web.env);
+      assert.equal("paas.cron" in c.labels, false);
+    }
+    // The jobs ride on the web containers' labels: the App's scheduler reads them back from the engine.
+    assert.deepEqual(JSON.parse(web.labels["paas.cron"]!), spec.cron);
+    // Created without a published port: nothing of a worker is reachable from the host.
+    const o = roleCreateOptions(
+      containerCreateOptions(plan.workers![0]!, { imageId: "sha256:i", imageUser: "", secretValues: {} }),
+      { Name: "unless-stopped" },
+    );
+    assert.equal(o.ExposedPorts, undefined);
+    assert.equal(o.HostConfig?.PortBindings, undefined);
+    assert.equal(o.HostConfig?.RestartPolicy?.Name, "unless-stopped");
+    assert.equal(o.HostConfig?.ReadonlyRootfs, true);
+  });
+
+  it("an app without them plans none (and its golden files stay as they were)", () => {
+    const plan = planDocker({ spec: specFor(PREVIEW_YAML, "preview/pr-1"), deployId: "d1", deployedAt: AT });
+    assert.equal(plan.release, undefined);
+    assert.equal(plan.workers, undefined);
+    assert.equal("paas.cron" in plan.containers[0]!.labels, false);
+  });
+});
+
+describe("scheduled slots", () => {
+  it("the latest slot since the deploy or the starting deadline, never one before", () => {
+    const at = (s: string) => new Date(s);
+    const slot = dueSlot("*/15 * * * *", at("2026-01-01T10:31:00Z"), at("2026-01-01T10:00:00Z").getTime());
+    assert.equal(slot?.toISOString(), "2026-01-01T10:30:00.000Z");
+    assert.equal(
+      dueSlot("*/15 * * * *", at("2026-01-01T10:31:00Z"), at("2026-01-01T10:30:30Z").getTime()),
+      undefined,
+    );
+    assert.equal(
+      dueSlot("0 3 * * *", at("2026-01-01T10:31:00Z"), at("2026-01-01T10:21:00Z").getTime()),
+      undefined,
+    );
+    assert.equal(
+      dueSlot("@hourly", at("2026-01-01T11:00:00Z"), at("2026-01-01T10:50:00Z").getTime())?.toISOString(),
+      "2026-01-01T11:00:00.000Z",
+    );
+    assert.equal(
+      cronRunName("net", "tick", at("2026-01-01T10:30:00Z")),
+      `net-cron-tick-${Date.parse("2026-01-01T10:30:00Z") / 60_000}`,
     );
   });
 });
