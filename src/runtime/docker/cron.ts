@@ -35,7 +35,6 @@ export interface CronTick {
   outcome: "started" | "not-due" | "running" | "taken";
 }
 
-
 const jobsSchema = z.array(
   z.object({
     name: z.string().regex(/^[a-z][a-z0-9-]{0,19}$/),
