@@ -225,8 +225,12 @@ export function rolloutFailureOutput(
   d: Diagnosis,
   logUrl: string | undefined,
 ): CheckRunOutput {
+  // The runtimes mark a failed release step (run.release): nothing new was started.
+  const release = d.state === "ReleaseFailed";
   const parts = [
-    `The new version did not become healthy in **${escapeMarkdown(environment)}**; the previous version keeps serving.`,
+    release
+      ? `The release command (\`run.release\`) failed in **${escapeMarkdown(environment)}**; the new version was not started and the previous version keeps serving.`
+      : `The new version did not become healthy in **${escapeMarkdown(environment)}**; the previous version keeps serving.`,
     "",
     `**Cause:** ${escapeMarkdown(d.summary || reason)}`,
   ];
@@ -239,7 +243,10 @@ export function rolloutFailureOutput(
     .filter(Boolean)
     .join("\n\n");
   return {
-    title: `Rollout failed: ${description(d.summary || reason)}`.slice(0, 255),
+    title: `${release ? "Release failed" : "Rollout failed"}: ${description(d.summary || reason)}`.slice(
+      0,
+      255,
+    ),
     summary: truncate(parts.join("\n"), MAX_OUTPUT, logUrl),
     ...(text ? { text: truncate(text, MAX_OUTPUT, logUrl) } : {}),
   };

@@ -103,6 +103,27 @@ describe("check run outputs", () => {
     assert.ok(out.text!.includes("````text\n```\n<script>\n````"));
   });
 
+  it("says when the release step failed: nothing new started, its output last", () => {
+    const out = rolloutFailureOutput(
+      "production",
+      "release",
+      {
+        summary: "the release command (run.release) exited with code 4; the previous version keeps serving",
+        events: [],
+        state: "ReleaseFailed",
+        exitCode: 4,
+        logs: ["migrating", "cannot migrate with ***"],
+      },
+      undefined,
+    );
+    assert.match(out.title, /^Release failed: the release command/);
+    assert.match(
+      out.summary,
+      /release command \(`run\.release`\) failed in \*\*production\*\*; the new version was not started/,
+    );
+    assert.match(out.text!, /cannot migrate with \*\*\*/);
+  });
+
   it("truncates with a link and keeps descriptions to 140 characters", () => {
     const t = truncate("x".repeat(70_000), 65_535, "https://logs.example/1");
     assert.equal(t.length, 65_535);
