@@ -22,5 +22,7 @@ describe("createPlatform", () => {
     assert.equal(p.runtime.kind, "docker");
     assert.equal(p.dns.kind, "wildcard");
     assert.equal(p.lock, undefined, "one host: the in-process lock is enough");
+    // On one host the App runs the scheduled jobs (Kubernetes runs CronJobs itself).
+    assert.ok(p.background, "the Docker runtime's scheduler runs while the App serves");
   });
 });
