@@ -4,6 +4,7 @@
 // web Deployment changes: release.ts), their share of the quota, and the
 // NetworkPolicies for egress (the app's own services; internet when asked).
 // Pure, like manifests.ts, whose pod spec every one of them shares.
+import { createHash } from "node:crypto";
 import { cpuMillis, memoryBytes } from "../../core/plan.ts";
 import {
   CRON_HISTORY,
@@ -17,6 +18,7 @@ import {
   appPodSpec,
   COMPONENT_LABEL,
   podAnnotations,
+  TEMPLATE_LABEL,
   type KubeObject,
   type KubernetesSettings,
   type ObjectMeta,
@@ -24,6 +26,8 @@ import {
 
 /** "worker", "cron" or "release" on the pods of each; the web pods have none. */
 export const ROLE_LABEL = "paas.dev/role";
+/** How long a worker pod must run before it counts as available (a worker has no health check). */
+export const WORKER_MIN_READY_SECONDS = 10;
 /** Name prefix of the release step's Jobs, one per deploy. */
 export const RELEASE_PREFIX = "release-";
 
@@ -43,27 +47,37 @@ export function workerDeployments(
 ): KubeObject[] {
   return (spec.processes ?? []).map((p) => {
     const selector = { [COMPONENT_LABEL]: p.name };
+    const podSpec = appPodSpec(spec, settings, {
+      name: p.name,
+      command: p.command,
+      resources: p.resources,
+      serving: false,
+    });
+    const annotations = podAnnotations(spec, o.secretHash);
+    // Tells this revision's pods from the previous ones (the rollout's crash check: release.ts).
+    const template = createHash("sha256")
+      .update(JSON.stringify({ podSpec, annotations }))
+      .digest("hex")
+      .slice(0, 16);
     return {
       apiVersion: "apps/v1",
       kind: "Deployment",
       metadata: meta(p.name, { labels: { [ROLE_LABEL]: "worker" } }),
       spec: {
         replicas: p.replicas,
+        // No readiness probe: a pod counts as started once it kept running this long, so a
+        // command that exits at once fails the rollout instead of passing for a moment.
+        minReadySeconds: WORKER_MIN_READY_SECONDS,
         selector: { matchLabels: selector },
         revisionHistoryLimit: 3,
         // A worker has no readiness to wait for: one new pod at a time, none stopped before it runs.
         strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         template: {
           metadata: {
-            labels: { ...o.labels, ...selector, [ROLE_LABEL]: "worker" },
-            annotations: podAnnotations(spec, o.secretHash),
+            labels: { ...o.labels, ...selector, [ROLE_LABEL]: "worker", [TEMPLATE_LABEL]: template },
+            annotations,
           },
-          spec: appPodSpec(spec, settings, {
-            name: p.name,
-            command: p.command,
-            resources: p.resources,
-            serving: false,
-          }),
+          spec: podSpec,
         },
       },
     };

@@ -125,36 +125,44 @@ export async function pruneReleaseJobs(client: KubeClient, ns: string, keep: str
 export async function waitWorkers(
   client: KubeClient,
   ns: string,
-  names: readonly string[],
+  workers: readonly { name: string; selector: string }[],
   o: WaitOptions,
-): Promise<{ name: string; reason: string } | undefined> {
-  let pending = [...names];
+): Promise<{ name: string; selector: string; reason: string } | undefined> {
+  let pending = [...workers];
   let lastProgress = Date.now();
   while (pending.length > 0) {
     await sleep(o.pollMs, o.signal);
-    const still: string[] = [];
-    for (const name of pending) {
-      const d = await client.read<KubernetesObject & DeploymentLike>("apps/v1", "Deployment", ns, name);
+    const still: typeof pending = [];
+    for (const w of pending) {
+      const d = await client.read<KubernetesObject & DeploymentLike>("apps/v1", "Deployment", ns, w.name);
       const status = rolloutStatus(d ?? {});
       if (status.state === "done") continue;
-      if (status.state === "failed") return { name, reason: status.reason };
-      const pods = await client.list<KubernetesObject & PodLike>(
-        "v1",
-        "Pod",
-        ns,
-        `app.kubernetes.io/component=${name}`,
-      );
+      if (status.state === "failed") return { ...w, reason: status.reason };
+      const pods = await client.list<KubernetesObject & PodLike>("v1", "Pod", ns, w.selector);
       const events = pullFailing(pods)
         ? await client.list<KubernetesObject & EventLike>("v1", "Event", ns, undefined)
         : [];
-      const failing = podFailure(pods, o.crashRestarts, events);
-      if (failing) return { name, reason: failing };
-      still.push(name);
+      // A worker has no health check: any restart of this revision's pods is a crash, whether
+      // the kubelet shows it backing off at this moment or already running it again.
+      const failing = podFailure(pods, o.crashRestarts, events) ?? crashed(pods, o.crashRestarts);
+      if (failing) return { ...w, reason: failing };
+      still.push(w);
     }
     if (still.length < pending.length) lastProgress = Date.now();
     pending = still;
     if (pending.length > 0 && Date.now() - lastProgress > o.stallMs)
-      return { name: pending[0]!, reason: `made no progress for ${o.stallMs / 1000}s` };
+      return { ...pending[0]!, reason: `made no progress for ${o.stallMs / 1000}s` };
+  }
+  return undefined;
+}
+
+function crashed(pods: readonly PodLike[], restarts: number): string | undefined {
+  for (const p of pods) {
+    for (const c of p.status?.containerStatuses ?? []) {
+      const last = c.lastState?.terminated;
+      if (last && (c.restartCount ?? 0) >= Math.max(1, restarts))
+        return `CrashLoopBackOff (exited with code ${last.exitCode ?? "?"}, restarted ${c.restartCount} times)`;
+    }
   }
   return undefined;
 }

@@ -21,6 +21,7 @@ import { resolveSecretValues } from "../secret-values.ts";
 import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
 import { deleteConfirmedServices, servicePasswords, waitServicesReady } from "./services-runtime.ts";
 import { hostnameConflict, namespaceTarget } from "./hostnames.ts";
+import { ROLE_LABEL } from "./jobs.ts";
 import { podLogs } from "./logs.ts";
 import { pruneReleaseJobs, runReleaseJob, waitWorkers } from "./release.ts";
 import {
@@ -253,10 +254,14 @@ export class KubernetesRuntime implements Runtime {
       );
       const status = rolloutStatus(current ?? {});
       if (status.state === "done") {
-        const workers = (spec.processes ?? []).map((p) => p.name);
-        const stuck = await waitWorkers(this.client, ns, workers, this.waitOptions(spec, signal));
+        const stuck = await waitWorkers(
+          this.client,
+          ns,
+          workerRevisions(objects),
+          this.waitOptions(spec, signal),
+        );
         if (stuck) {
-          const selector = `${COMPONENT_LABEL}=${stuck.name}`;
+          const selector = stuck.selector;
           const redactor = new Redactor(Object.values(secretValues ?? {}));
           const diagnosis = redactor.diagnosis(await this.diagnoseNamespace(ns, selector));
           const reason = `worker ${stuck.name}: ${redactor.text(stuck.reason)}`;
@@ -574,6 +579,20 @@ export class KubernetesRuntime implements Runtime {
     }
     return out;
   }
+}
+
+/** Each worker Deployment with the selector of its new revision's pods. */
+function workerRevisions(objects: readonly KubeObject[]): { name: string; selector: string }[] {
+  return objects
+    .filter((o) => o.kind === "Deployment" && o.metadata.labels?.[ROLE_LABEL] === "worker")
+    .map((o) => {
+      const labels = (o.spec as { template: { metadata: { labels: Record<string, string> } } }).template
+        .metadata.labels;
+      return {
+        name: o.metadata.name,
+        selector: `${COMPONENT_LABEL}=${o.metadata.name},${TEMPLATE_LABEL}=${labels[TEMPLATE_LABEL]}`,
+      };
+    });
 }
 
 /** The namespace as planned, but still naming the version the cluster served before this deploy. */

@@ -8,18 +8,21 @@
 // runs (as `kubectl create job --from=cronjob/…` would) without waiting for
 // the clock.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { promisify } from "node:util";
 import { after, before, describe, test } from "node:test";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import Docker from "dockerode";
 import { namespaceName, type Target } from "../../../src/names.ts";
 import { KubernetesRuntime } from "../../../src/runtime/kubernetes/runtime.ts";
-import type { KubernetesSettings } from "../../../src/runtime/kubernetes/manifests.ts";
+import { planKubernetes, type KubernetesSettings } from "../../../src/runtime/kubernetes/manifests.ts";
 import { dockerConfigJson, pushLocalImage, testCluster, type TestCluster } from "../../support/cluster.ts";
 import { buildTestImage } from "../../support/docker-images.ts";
 import { startRegistry, type TestRegistry } from "../../support/registry.ts";
 import { specFor } from "./specs.ts";
 
+const execFileP = promisify(execFile);
 const run = randomBytes(3).toString("hex");
 const repo = `paas-jobs-${run}`;
 const secretsNamespace = `paas-jobs-secrets-${run}`;
@@ -49,7 +52,7 @@ print("job ran", "env ok" if os.environ.get("DATABASE_URL") == "${SECRET}" else 
 `,
 };
 
-const config = (o: { release: string; workers?: boolean }) => `
+const config = (o: { release: string; workers?: boolean; worker?: string }) => `
 run: { port: 8080, healthcheck: { path: /healthz, startupTimeout: 60s }, release: ${JSON.stringify(o.release)} }
 resources: { requests: { cpu: 50m, memory: 64Mi }, limits: { cpu: 500m, memory: 128Mi } }
 env: { APP_GREETING: hello }
@@ -58,7 +61,7 @@ environments: { production: { branch: main } }
 ${
   o.workers === false
     ? ""
-    : `processes: { worker: python3 /app/worker.py }
+    : `processes: { worker: ${o.worker ?? "python3 /app/worker.py"} }
 cron: [{ name: nightly, schedule: "0 3 * * *", command: python3 /app/job.py }]
 network: { egress: internet }`
 }
@@ -73,8 +76,9 @@ describe("Kubernetes runtime: release Job, workers, CronJobs on a real cluster",
   let imageId: string;
   let target: Target | undefined;
   let ns = "";
-  const deploy = (release: string, workers?: boolean) => {
-    const spec = specFor(config({ release, workers }), "production", {
+  let settings: KubernetesSettings;
+  const deploy = (release: string, workers?: boolean, worker?: string) => {
+    const spec = specFor(config({ release, workers, worker }), "production", {
       image,
       repo,
       sha: randomBytes(20).toString("hex"),
@@ -96,7 +100,7 @@ describe("Kubernetes runtime: release Job, workers, CronJobs on a real cluster",
     const local = await buildTestImage(docker, `paas-e2e/jobs-${run}`, "v1", "server", FILES);
     imageId = local.id;
     image = await pushLocalImage(docker, registry, local.id, `paas-e2e/jobs-${run}`, "v1");
-    const settings: KubernetesSettings = {
+    settings = {
       routing: "httproute",
       gateway: cluster.gateway,
       ingressNamespace: cluster.ingressNamespace,
@@ -190,7 +194,24 @@ describe("Kubernetes runtime: release Job, workers, CronJobs on a real cluster",
     }
     assert.equal(manual?.status?.succeeded, 1, JSON.stringify(manual?.status));
     assert.match(await logsOf(`batch.kubernetes.io/job-name=manual-${run}`, "job"), /job ran env ok/);
-    assert.ok(await read("networking.k8s.io/v1", "NetworkPolicy", "allow-internet"));
+    // The egress policies as the API server stored them are the planned ones.
+    const planned = planKubernetes(spec, settings);
+    for (const name of ["allow-internet", "allow-app-to-services", "allow-services-from-app"]) {
+      const want = planned.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === name);
+      // As stored (kubectl's JSON: the client's models rename fields such as `from`).
+      const { stdout } = await execFileP(cluster.kubectl, [
+        "--kubeconfig",
+        cluster.kubeconfigPath,
+        "-n",
+        ns,
+        "get",
+        "networkpolicy",
+        name,
+        "-o",
+        "json",
+      ]);
+      assert.deepEqual((JSON.parse(stdout) as Json).spec, want?.spec, name);
+    }
   });
 
   test("a failing release stops the deploy: the old version keeps serving, its output shows masked", async () => {
@@ -208,6 +229,22 @@ describe("Kubernetes runtime: release Job, workers, CronJobs on a real cluster",
     assert.equal(webAfter?.metadata?.generation, webBefore?.metadata?.generation);
     const listed = (await runtime.list()).find((e) => e.target.repo === repo);
     assert.equal(listed?.sha, before?.sha);
+  });
+
+  test("a worker that crashes fails the deploy with its diagnosis", async () => {
+    const spec = deploy(
+      "python3 /app/release.py",
+      true,
+      '"python3 -c \\"import sys; print(\'no queue\'); sys.exit(3)\\""',
+    );
+    const result = await runtime.apply(spec);
+    assert.equal(result.ok, false);
+    assert.ok(!result.ok);
+    assert.match(result.reason, /^worker worker: CrashLoopBackOff/, JSON.stringify(result.diagnosis));
+    assert.equal(result.diagnosis.exitCode, 3);
+    assert.match(result.diagnosis.summary, /exited with code 3/);
+    // (Its log lines are the crashed container's; this local kubelet sometimes has already dropped
+    // them when the pod restarted, so they are not asserted here: cluster.test.ts covers crash logs.)
   });
 
   test("a deploy without workers and jobs prunes them, and earlier release Jobs", async () => {
