@@ -265,7 +265,9 @@ export class DockerRuntime implements Runtime {
         deployId: g.deployId,
         wake: true,
       });
-      for (const c of g.containers) {
+      // Workers sleep with the web process (scheduled jobs do too: the scheduler follows running web containers).
+      const workers = await listRoles(this.#docker, this.#instance, { namespace: ns, role: "worker" });
+      for (const c of [...g.containers, ...workers]) {
         await this.#docker
           .getContainer(c.id)
           .stop({ t: this.#stopTimeout })
@@ -290,7 +292,8 @@ export class DockerRuntime implements Runtime {
       if (!g) return false;
       // Services first, ready before the app starts (as at a deploy).
       if (!(await this.services.startAll(target))) return false;
-      for (const c of g.containers) {
+      const workers = await listRoles(this.#docker, this.#instance, { namespace: ns, role: "worker" });
+      for (const c of [...g.containers, ...workers]) {
         await this.#docker
           .getContainer(c.id)
           .start()

@@ -198,6 +198,17 @@ describe("Docker runtime: release step, workers, scheduled jobs", { timeout: 300
     assert.ok(workers.every((w) => !old.has(w.Id) && w.Labels["paas.sha"] === sha("b")));
   });
 
+  it("workers sleep and wake with the web process; a sleeping environment runs no scheduled job", async () => {
+    assert.equal(await runtime.sleep(target, "127.0.0.1:9"), true);
+    assert.ok((await containers("worker")).every((w) => w.State === "exited"));
+    const asleep = (await new DockerCronScheduler({ docker }).tick()).filter((t) => t.namespace === ns);
+    assert.deepEqual(asleep, []);
+    assert.equal(await runtime.wake(target, { path: "/healthz", timeoutMs: 20_000 }), true);
+    const workers = await containers("worker");
+    assert.equal(workers.length, 2);
+    assert.ok(workers.every((w) => w.State === "running"));
+  });
+
   it("the App's scheduler runs a due slot once (two processes), skips while a run goes on, prunes history", async () => {
     const [web] = await docker.listContainers({
       filters: { label: [`paas.namespace=${ns}`, "paas.cron"] },
