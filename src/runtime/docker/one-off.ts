@@ -101,3 +101,8 @@ export async function runRelease(
     await c.remove({ force: true }).catch(() => undefined);
   }
 }
+
+/** A diagnosis with only its summary (nothing ran that has logs or events). */
+export function emptyDiagnosis(summary: string): Diagnosis {
+  return { summary, events: [], state: undefined, exitCode: undefined, logs: [] };
+}

@@ -40,11 +40,11 @@ import {
 import type { CaddyClient } from "./caddy.ts";
 import { AccessLog } from "./access-log.ts";
 import { containerLogs } from "./logs.ts";
-import { RELEASE_TIMEOUT_MS, runRelease } from "./one-off.ts";
+import { emptyDiagnosis, RELEASE_TIMEOUT_MS, runRelease } from "./one-off.ts";
 import { containerCreateOptions, DEFAULT_INSTANCE, L, planDocker, routeId, scoped } from "./plan.ts";
-import { roleCreateOptions } from "./processes.ts";
+import { R, roleCreateOptions } from "./processes.ts";
 import { DockerServices } from "./services.ts";
-import { hasRole, listRoles, removeRoles } from "./workers.ts";
+import { hasRole, listRoles, removeRoles, startWorkers } from "./workers.ts";
 
 /** Registry credentials for pulls, by registry host ("ghcr.io", "localhost:5000", "docker.io"). */
 export type RegistryAuthProvider = (
@@ -493,10 +493,18 @@ export class DockerRuntime implements Runtime {
         created.push(c);
         await c.start();
       }
+      // Workers start beside the new web containers, without restarts until the web version is
+      // healthy: one the engine cannot start, or that has exited by then, fails the deploy.
+      const web = [...created];
+      const workers = await startWorkers(this.#docker, plan.workers ?? [], facts, created);
+      if (!workers.ok) {
+        await cleanup();
+        return fail(workers.reason, { ...emptyDiagnosis(workers.reason), state: "StartFailed" });
+      }
 
       progress("health", spec.healthcheck.path);
       const upstreams: string[] = [];
-      for (const c of created) {
+      for (const c of web) {
         const health = await this.#waitHealthy(c, spec, signal);
         if (!health.ok) {
           const diagnosis = await this.#diagnoseContainer(c.id, redact, health.reason);
@@ -507,14 +515,15 @@ export class DockerRuntime implements Runtime {
         await c.update({ RestartPolicy: this.#restartPolicy() });
       }
 
-      // Workers start once the web version is healthy; one the engine cannot start fails the deploy.
-      for (const planned of plan.workers ?? []) {
-        progress("start", planned.name);
-        const w = await this.#docker.createContainer(
-          roleCreateOptions(containerCreateOptions(planned, facts), this.#restartPolicy()),
-        );
-        created.push(w);
-        await w.start();
+      for (const w of workers.containers) {
+        const info = await w.inspect();
+        if (info.State.Status === "exited" || info.State.Status === "dead") {
+          const diagnosis = await this.#diagnoseContainer(w.id, redact, undefined);
+          await cleanup();
+          const reason = `worker ${info.Config.Labels[R.process] ?? ""}: ${diagnosis.summary}`;
+          return fail(reason, { ...diagnosis, summary: reason });
+        }
+        await w.update({ RestartPolicy: this.#restartPolicy() });
       }
 
       progress("route", spec.hostnames.join(", "));

@@ -2,8 +2,8 @@
 // holds them: listed by label, so a restarted App finds what an earlier
 // process started. Web containers are the runtime's own (runtime.ts).
 import type Docker from "dockerode";
-import { L } from "./plan.ts";
-import { R, type Role } from "./processes.ts";
+import { containerCreateOptions, L, type DockerContainerPlan, type EngineFacts } from "./plan.ts";
+import { R, roleCreateOptions, type Role } from "./processes.ts";
 
 export interface RoleContainer {
   id: string;
@@ -46,4 +46,33 @@ export async function removeRoles(
 /** Whether a container's labels mark a role container (not a routed web container). */
 export function hasRole(labels: Record<string, string> | undefined): boolean {
   return !!labels?.[R.role];
+}
+
+/**
+ * Creates and starts the planned workers (no restarts yet: a crash keeps its exit code and
+ * logs), adding each to `created` for the caller's cleanup. Not ok when the engine cannot
+ * start one (a command that does not exist in the image).
+ */
+export async function startWorkers(
+  docker: Docker,
+  planned: DockerContainerPlan[],
+  facts: EngineFacts,
+  created: Docker.Container[],
+): Promise<{ ok: true; containers: Docker.Container[] } | { ok: false; reason: string }> {
+  const containers: Docker.Container[] = [];
+  for (const p of planned) {
+    const w = await docker.createContainer(roleCreateOptions(containerCreateOptions(p, facts), undefined));
+    created.push(w);
+    containers.push(w);
+    try {
+      await w.start();
+    } catch (err) {
+      const message = ((err as Error).message ?? String(err)).replace(/^\(HTTP code \d+\)[^-]*- /, "");
+      return {
+        ok: false,
+        reason: `worker ${p.labels[R.process] ?? p.name} could not start: ${message.slice(0, 300)}`,
+      };
+    }
+  }
+  return { ok: true, containers };
 }

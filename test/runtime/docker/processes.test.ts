@@ -59,7 +59,7 @@ if len(sys.argv) > 1:
 `,
 };
 
-const config = (release: string) => `
+const config = (release: string, worker = "python3 /app/worker.py") => `
 run:
   port: 8080
   healthcheck: { path: /healthz, startupTimeout: 20s }
@@ -69,7 +69,7 @@ resources:
 env: { APP_GREETING: hello }
 secrets: [DATABASE_URL]
 processes:
-  worker: { command: python3 /app/worker.py, scale: { replicas: 2 }, resources: { requests: { memory: 32Mi }, limits: { memory: 64Mi } } }
+  worker: { command: ${JSON.stringify(worker)}, scale: { replicas: 2 }, resources: { requests: { memory: 32Mi }, limits: { memory: 64Mi } } }
 cron:
   - { name: tick, schedule: "*/5 * * * *", command: python3 /app/job.py }
   - { name: slow, schedule: "*/10 * * * *", command: "python3 /app/job.py 120" }
@@ -99,8 +99,8 @@ describe("Docker runtime: release step, workers, scheduled jobs", { timeout: 300
   let runtime: DockerRuntime;
   let secretsDir: string;
   const images: { ref: string; id: string }[] = [];
-  const plan = (image: string, commit: string, release: string) => {
-    const [app] = resolveApps(parseConfig(config(release)));
+  const plan = (image: string, commit: string, release: string, worker?: string) => {
+    const [app] = resolveApps(parseConfig(config(release, worker)));
     return planDeploy(
       { target, repositoryId: 4343, config: app!.config, image, sha: commit },
       { baseDomain: "localhost", urlScheme: "http", urlPort: caddy.httpPort },
@@ -196,6 +196,32 @@ describe("Docker runtime: release step, workers, scheduled jobs", { timeout: 300
     const workers = await containers("worker");
     assert.equal(workers.length, 2);
     assert.ok(workers.every((w) => !old.has(w.Id) && w.Labels["paas.sha"] === sha("b")));
+  });
+
+  it("a worker that cannot run its command, or exits at once, fails the deploy; the previous version serves", async () => {
+    const before = (await containers("worker")).map((w) => w.Id).sort();
+    const cases: [string, RegExp][] = [
+      // The init process (tini) reports the failed exec and exits 127.
+      ["/app/no-such-program", /^worker worker: container exited with code 127/],
+      [
+        "python3 -c \"import sys; print('no queue'); sys.exit(5)\"",
+        /^worker worker: container exited with code 5/,
+      ],
+    ];
+    for (const [worker, reason] of cases) {
+      const spec = plan(images[1]!.ref, sha("c"), "python3 /app/release.py", worker);
+      const result = await runtime.apply(spec);
+      assert.ok(!result.ok, worker);
+      assert.match(result.reason, reason);
+      const logs = result.diagnosis.logs.join("\n");
+      assert.match(
+        logs,
+        worker.startsWith("python3") ? /no queue/ : /no-such-program/,
+        JSON.stringify(result),
+      );
+      assert.equal(await get(caddy.httpPort, spec.hostnames[0]!), sha("b"));
+      assert.deepEqual((await containers("worker")).map((w) => w.Id).sort(), before);
+    }
   });
 
   it("workers sleep and wake with the web process; a sleeping environment runs no scheduled job", async () => {
