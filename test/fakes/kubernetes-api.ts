@@ -898,6 +898,9 @@ export class FakeKubernetesApi {
       };
     }
     if (type.kind === "HorizontalPodAutoscaler") this.scaleFromHpa(ns!, stored);
+    // The Job controller, simplified: a Job (the release step) succeeds at once.
+    if (type.kind === "Job" && !stored.status)
+      stored.status = { succeeded: 1, conditions: [{ type: "Complete", status: "True" }] };
     return sendJson(res, existing ? 200 : 201, stored);
   }
 
@@ -1205,7 +1208,8 @@ export class FakeKubernetesApi {
     const done = () => {
       makePods(running(true), {
         current: [
-          `listening on :${String(((podSpec.containers as Json[])[0]!.ports as Json[])[0]!.containerPort)}`,
+          // A worker has no port: it says it started.
+          `listening on :${String((((podSpec.containers as Json[])[0]!.ports as Json[] | undefined) ?? [{ containerPort: "-" }])[0]!.containerPort)}`,
         ],
         previous: [],
       });

@@ -20,6 +20,7 @@ import {
   INGRESS_SETTINGS,
   PRODUCTION_YAML,
   specFor,
+  WORKLOADS_YAML,
 } from "../runtime/kubernetes/specs.ts";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -254,6 +255,12 @@ async function replay(fake: FakeKubernetesApi): Promise<RecordedRequest[]> {
   assert.equal((await ingress.apply(specFor(AUTOSCALED_YAML, "production"))).ok, true);
   assert.equal((await ingress.apply(specFor("run: { port: 8080 }", "production"))).ok, true);
   await held.release();
+
+  // A release Job, a worker and scheduled jobs; then without jobs: earlier release Jobs and the CronJobs go.
+  const workloads = specFor(WORKLOADS_YAML, "preview/pr-5");
+  assert.equal((await runtime.apply(workloads)).ok, true);
+  assert.equal((await runtime.apply(specFor("run: { port: 8080, release: x }", "preview/pr-5"))).ok, true);
+  await runtime.destroy(workloads.target);
 
   const crash = specFor("run: { port: 8080 }", "preview/pr-9", {
     image: `ghcr.io/acme/shop@sha256:${"c".repeat(64)}`,
