@@ -207,10 +207,3 @@ export function containerName(t: Target, sha: string, suffix = ""): string {
     .replace(/[^a-f0-9]/g, "");
   return [ns, short, suffix].filter(Boolean).join("-");
 }
-
-/**
- * Label on the pods (and Docker containers) of an environment's add-on services
- * (postgres, redis), whose value is the service's name: the NetworkPolicy lets the
- * app's own pods, and only them, reach pods that carry it (runtime/kubernetes/jobs.ts).
- */
-export const SERVICE_POD_LABEL = "paas.dev/service";

@@ -13,7 +13,6 @@ import {
   type DeploySpec,
 } from "../../core/spec.ts";
 import type { Resources } from "../../config/schema.ts";
-import { SERVICE_POD_LABEL } from "../../names.ts";
 import {
   appPodSpec,
   COMPONENT_LABEL,
@@ -23,6 +22,7 @@ import {
   type KubernetesSettings,
   type ObjectMeta,
 } from "./manifests.ts";
+import { SERVICES_CLIENT_LABEL } from "./services.ts";
 
 /** "worker", "cron" or "release" on the pods of each; the web pods have none. */
 export const ROLE_LABEL = "paas.dev/role";
@@ -74,7 +74,13 @@ export function workerDeployments(
         strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         template: {
           metadata: {
-            labels: { ...o.labels, ...selector, [ROLE_LABEL]: "worker", [TEMPLATE_LABEL]: template },
+            labels: {
+              ...o.labels,
+              ...selector,
+              [ROLE_LABEL]: "worker",
+              [TEMPLATE_LABEL]: template,
+              ...servicesClient(spec),
+            },
             annotations,
           },
           spec: podSpec,
@@ -143,7 +149,7 @@ function oneOffJobSpec(
     backoffLimit: 0,
     template: {
       metadata: {
-        labels: { ...o.labels, [COMPONENT_LABEL]: job.component },
+        labels: { ...o.labels, [COMPONENT_LABEL]: job.component, ...servicesClient(spec) },
         annotations: podAnnotations(spec, o.secretHash),
       },
       spec: {
@@ -157,6 +163,11 @@ function oneOffJobSpec(
       },
     },
   };
+}
+
+/** Workers and jobs reach the add-on services as the web pods do (the services' NetworkPolicies). */
+function servicesClient(spec: DeploySpec): Record<string, string> {
+  return spec.services.length > 0 ? { [SERVICES_CLIENT_LABEL]: "true" } : {};
 }
 
 /** Pods and amounts the quota must allow on top of the web process's. */
@@ -190,9 +201,6 @@ export function extraQuota(spec: DeploySpec): QuotaShare {
   return share;
 }
 
-/** Pods of the app itself (web, workers, jobs): every pod without the add-on service label. */
-const APP_PODS = { matchExpressions: [{ key: SERVICE_POD_LABEL, operator: "DoesNotExist" }] };
-const SERVICE_PODS = { matchExpressions: [{ key: SERVICE_POD_LABEL, operator: "Exists" }] };
 /** Addresses that are not the internet: private, shared (CGNAT, often pod networks), link-local (cloud metadata), loopback. */
 const NOT_INTERNET_V4 = [
   "10.0.0.0/8",
@@ -205,8 +213,8 @@ const NOT_INTERNET_V4 = [
 const NOT_INTERNET_V6 = ["::1/128", "fc00::/7", "fe80::/10"];
 
 /**
- * Egress beyond DNS: the app's pods reach its add-on services (and the services accept
- * only them), and the public internet when network.egress is internet.
+ * Egress beyond DNS and the app's own services (services.ts): the public internet when
+ * network.egress is internet, for every pod of the environment.
  */
 export function egressPolicies(spec: DeploySpec, meta: Meta): KubeObject[] {
   const np = (name: string, body: Record<string, unknown>): KubeObject => ({
@@ -215,22 +223,11 @@ export function egressPolicies(spec: DeploySpec, meta: Meta): KubeObject[] {
     metadata: meta(name),
     spec: body,
   });
-  const out = [
-    np("allow-app-to-services", {
-      podSelector: APP_PODS,
-      policyTypes: ["Egress"],
-      egress: [{ to: [{ podSelector: SERVICE_PODS }] }],
-    }),
-    np("allow-services-from-app", {
-      podSelector: SERVICE_PODS,
-      policyTypes: ["Ingress"],
-      ingress: [{ from: [{ podSelector: APP_PODS }] }],
-    }),
-  ];
+  const out: KubeObject[] = [];
   if (spec.egress === "internet") {
     out.push(
       np("allow-internet", {
-        podSelector: APP_PODS,
+        podSelector: {},
         policyTypes: ["Egress"],
         egress: [
           {

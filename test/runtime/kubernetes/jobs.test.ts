@@ -86,21 +86,37 @@ describe("workers, jobs and egress in the Kubernetes plan", () => {
     assert.equal(hard["limits.memory"], String((9 * 256 + 5 * 512) * 1024 ** 2));
   });
 
-  it("opens the app's services (by label) always, the internet only when asked, private ranges never", () => {
+  it("opens the internet only when asked, private ranges never; workers and jobs reach the services", () => {
     const internet = named("NetworkPolicy", "allow-internet")!.spec as Json;
     assert.equal(internet.egress[0].to[0].ipBlock.cidr, "0.0.0.0/0");
     for (const cidr of ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"])
       assert.ok(internet.egress[0].to[0].ipBlock.except.includes(cidr), cidr);
-    const services = named("NetworkPolicy", "allow-app-to-services")!.spec as Json;
-    assert.deepEqual(services.egress[0].to[0].podSelector.matchExpressions, [
-      { key: "paas.dev/service", operator: "Exists" },
-    ]);
     const closed = planKubernetes(specFor(PREVIEW_YAML, "preview/pr-3"), HTTPROUTE_SETTINGS);
     assert.equal(
       closed.find((o) => o.metadata.name === "allow-internet"),
       undefined,
     );
-    assert.ok(closed.find((o) => o.metadata.name === "allow-services-from-app"));
+    // With an add-on service, every pod of the app carries the label its NetworkPolicy admits.
+    const withDb = planKubernetes(
+      specFor(`${WORKLOADS_YAML}\nservices: { db: { type: postgres } }`, "production"),
+      HTTPROUTE_SETTINGS,
+      { releaseId: "r1" },
+    );
+    const labelled = pods(withDb).length;
+    assert.equal(labelled, 6);
+    for (const o of withDb.filter((o) => ["Deployment", "Job", "CronJob"].includes(o.kind))) {
+      const spec = o.spec as Json;
+      const template = o.kind === "CronJob" ? spec.jobTemplate.spec.template : spec.template;
+      assert.equal(
+        template.metadata.labels["paas.dev/services-client"],
+        "true",
+        `${o.kind}/${o.metadata.name}`,
+      );
+      assert.ok(
+        template.spec.containers[0].envFrom.some((e: Json) => e.secretRef?.name),
+        `${o.kind}/${o.metadata.name} gets the services' settings`,
+      );
+    }
   });
 
   it("records the kinds to prune (CronJobs too), never the one-off release Job", () => {
