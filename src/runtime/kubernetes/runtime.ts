@@ -268,7 +268,13 @@ export class KubernetesRuntime implements Runtime {
           return { ok: false, reason, diagnosis, durationMs: Date.now() - started };
         }
         if (interim !== namespace) await this.client.apply(namespace, manager);
-        return { ok: true, url: spec.url, replicas: status.ready, durationMs: Date.now() - started, notes };
+        return {
+          ok: true,
+          url: spec.url,
+          replicas: status.ready,
+          durationMs: Date.now() - started,
+          ...(notes.length > 0 ? { notes } : {}),
+        };
       }
       if (status.state === "failed")
         return this.failed(ns, templateHash, status.reason, started, secretValues);
