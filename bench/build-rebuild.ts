@@ -1,5 +1,5 @@
 // Benchmark: the example apps with real dependency trees (FastAPI locked with
-// uv, a Go API on chi, an axum/tokio API) through the builder the Action uses,
+// uv, Django locked with Poetry, a Go API on chi, an axum/tokio API) through the builder the Action uses,
 // on this machine's engine (BuildKit where it has it):
 //   cold   no layer cache and empty cache mounts (a first build);
 //   warm   a one-line source change rebuilt on the same machine;
@@ -7,7 +7,7 @@
 //          gone, the previous image and its builder stage pulled from a
 //          registry as cache (what a GitHub-hosted runner gets).
 // Prints each time, the cached/total step counts and the ratios to cold.
-// Run: node bench/build-rebuild.ts [fastapi go-chi rust-axum]
+// Run: node bench/build-rebuild.ts [fastapi django-poetry go-chi rust-axum]
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -17,7 +17,10 @@ import { startRegistry } from "../test/support/registry.ts";
 import { goal } from "./goals.ts";
 
 const docker = new Docker();
-const names = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["fastapi", "go-chi", "rust-axum"];
+const names =
+  process.argv.slice(2).length > 0
+    ? process.argv.slice(2)
+    : ["fastapi", "django-poetry", "go-chi", "rust-axum"];
 const EXAMPLES: Record<
   string,
   { base: { builder: string; runtime: string }; file: string; edit: [string, string] }
@@ -26,6 +29,11 @@ const EXAMPLES: Record<
     base: { builder: "paas-base/python:bookworm", runtime: "paas-base/python:bookworm" },
     file: "main.py",
     edit: ['return "ok\\n"', 'return "ok {n}\\n"'],
+  },
+  "django-poetry": {
+    base: { builder: "paas-base/python:bookworm", runtime: "paas-base/python:bookworm" },
+    file: "hello/urls.py",
+    edit: ['HttpResponse("ok\\n"', 'HttpResponse("ok {n}\\n"'],
   },
   "go-chi": {
     base: { builder: "paas-base/go:bookworm", runtime: "paas-base/runtime:bookworm" },

@@ -22,7 +22,7 @@ set -euo pipefail
 MIRROR="${PAAS_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CACHE="${PAAS_BASE_CACHE:-/var/cache/paas-base}"
 # Bumped when what goes into a builder image changes, so machines rebuild it.
-REVISION=3
+REVISION=4
 # Certificate authorities this machine adds to Debian's (a TLS-inspecting egress
 # proxy's): the builders trust them too, or they cannot reach PyPI, the Go module
 # proxy or crates.io from here.
@@ -128,8 +128,8 @@ add_toolchain() {
       ;;
     *) echo "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" ;;
   esac
-  # pip and uv bring their own CA lists unless told to use the system's (which has the machine's CAs).
-  [ "$name" = runtime ] || echo "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt CARGO_HTTP_CAINFO=/etc/ssl/certs/ca-certificates.crt"
+  # pip, uv and Poetry (requests) bring their own CA lists unless told to use the system's (which has the machine's CAs).
+  [ "$name" = runtime ] || echo "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt CARGO_HTTP_CAINFO=/etc/ssl/certs/ca-certificates.crt"
 }
 
 for name in runtime python go rust; do

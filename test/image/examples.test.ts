@@ -1,4 +1,4 @@
-// The example apps with real dependency trees (PyPI, the Go module proxy,
+// The example apps with real dependency trees (PyPI with uv and Poetry, the Go module proxy,
 // crates.io), built by the builder the Action uses (BuildKit, cache mounts)
 // and answering: then a one-line change rebuilds with the dependency step
 // answered from the cache. Counts steps, never durations.
@@ -33,6 +33,14 @@ const EXAMPLES: Example[] = [
     dependencyStep: /uv sync --frozen --no-dev --no-install-project$/,
     source: "main.py",
     change: (t, answer) => t.replace('return "ok\\n"', `return "${answer}\\n"`),
+  },
+  {
+    dir: "django-poetry",
+    builder: "paas-base/python:bookworm",
+    runtime: "paas-base/python:bookworm",
+    dependencyStep: /poetry install --only main --no-root --no-interaction$/,
+    source: "hello/urls.py",
+    change: (t, answer) => t.replace('HttpResponse("ok\\n"', `HttpResponse("${answer}\\n"`),
   },
   {
     dir: "go-chi",
