@@ -17,7 +17,7 @@ import { ONBOARDING_BRANCH } from "../../src/deploy/onboarding-files.ts";
 import { INSTALLATION_ID, OWNER, OWNER_ID, startHarness, type Harness } from "../support/app-harness.ts";
 import { ROOT, runPaas } from "../support/paas-cli.ts";
 
-const EXAMPLES = ["python", "fastapi", "go", "go-chi", "rust", "rust-axum"];
+const EXAMPLES = ["python", "fastapi", "django-poetry", "go", "go-chi", "rust", "rust-axum"];
 const ACTION = "paas-dev/paas/action@v1";
 
 /** The example's files as a repository without paas: no .paas.yml, no workflow. */
