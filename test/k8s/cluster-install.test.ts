@@ -94,6 +94,9 @@ describe(
       await cp(join(ROOT, "k8s"), join(dir, "base"), { recursive: true });
       const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
       const pem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+      const sealingPem = generateKeyPairSync("x25519")
+        .privateKey.export({ type: "pkcs8", format: "pem" })
+        .toString();
       const [imageName, digest] = appImage.split("@");
       const base = parse(await readFile(join(dir, "base", "kustomization.yaml"), "utf8")) as {
         images: { name: string; newName: string }[];
@@ -106,7 +109,13 @@ describe(
             apiVersion: "v1",
             kind: "Secret",
             metadata: { name: "paas", namespace: "paas-system" },
-            stringData: { "app-id": "12345", "webhook-secret": `whs-${run}`, "private-key.pem": pem },
+            stringData: {
+              "app-id": "12345",
+              "webhook-secret": `whs-${run}`,
+              "private-key.pem": pem,
+              // The install requires it (k8s/deployment.yaml): one sealing key for every replica.
+              "sealing-key.pem": sealingPem,
+            },
           },
           {
             apiVersion: "v1",
