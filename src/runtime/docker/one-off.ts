@@ -4,7 +4,7 @@
 // Diagnosis shape, so it reaches the check run like a failed rollout does.
 import type Docker from "dockerode";
 import { RELEASE_TIMEOUT_SECONDS, type Diagnosis } from "../../core/spec.ts";
-import { demux } from "./runtime.ts";
+import { demux } from "./diagnose.ts";
 
 /** Last output lines kept for a diagnosis (as for a failing web container). */
 const TAIL = 50;

@@ -1,6 +1,6 @@
 // The Docker runtime's pure planner: DeploySpec → the network, containers,
 // route, limits and health check the runtime creates, with no I/O. The
-// runtime's apply (runtime.ts) creates exactly this, and `paas plan --runtime
+// runtime's apply (rollout.ts) creates exactly this, and `paas plan --runtime
 // docker` prints it, so the dry run is the plan (golden-tested like the
 // Kubernetes manifests). What only the engine knows (the image id and user
 // after the pull, secret values) is added by containerCreateOptions.

@@ -3,7 +3,7 @@
 // route) and scheduled jobs (one-off runs started by the App's scheduler,
 // cron.ts). They run the web container's image, env, secrets, user and
 // limits on the environment's network, with their own command; a role label
-// keeps them out of the web generations the runtime routes (runtime.ts).
+// keeps them out of the web generations the runtime routes (managed.ts).
 import type Docker from "dockerode";
 import { cpuMillis, memoryBytes } from "../../core/plan.ts";
 import type { CronSpec, DeploySpec, ProcessSpec } from "../../core/spec.ts";

@@ -1,6 +1,6 @@
 // Role containers (workers, scheduled runs) of one environment as the engine
 // holds them: listed by label, so a restarted App finds what an earlier
-// process started. Web containers are the runtime's own (runtime.ts).
+// process started. Web containers are the runtime's own (managed.ts).
 import type Docker from "dockerode";
 import { containerCreateOptions, L, type DockerContainerPlan, type EngineFacts } from "./plan.ts";
 import { R, roleCreateOptions, type Role } from "./processes.ts";
