@@ -20,7 +20,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { PaasError } from "../../errors.ts";
-import type { KubeObject } from "./manifests.ts";
+import type { KubeObject } from "./objects.ts";
 
 export interface RetryOptions {
   /** Attempts after the first. Default 5. */

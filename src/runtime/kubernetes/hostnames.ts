@@ -12,7 +12,7 @@ import {
 } from "../../core/ownership.ts";
 import type { DeploySpec } from "../../core/spec.ts";
 import { parseEnvironment, type Target } from "../../names.ts";
-import { A, L } from "./manifests.ts";
+import { A, L } from "./objects.ts";
 
 /** The target a namespace serves, from its annotations; undefined when they do not name one. */
 export function namespaceTarget(ns: KubernetesObject): Target | undefined {

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { PaasError } from "../../errors.ts";
 import { loadKubeConfig } from "./client.ts";
 import { LeaseLock } from "./lease.ts";
-import { validateSettings, type KubernetesSettings } from "./manifests.ts";
+import { validateSettings, type KubernetesSettings } from "./settings.ts";
 import { KubernetesRuntime } from "./runtime.ts";
 import { KubernetesSecretSource } from "./secrets.ts";
 

@@ -3,7 +3,7 @@
 // the release step's Job (planned per deploy, run by the runtime before the
 // web Deployment changes: release.ts), their share of the quota, and the
 // NetworkPolicies for egress (the app's own services; internet when asked).
-// Pure, like manifests.ts, whose pod spec every one of them shares.
+// Pure, like manifests.ts; they share the web process's pod spec (pods.ts).
 import { createHash } from "node:crypto";
 import { cpuMillis, memoryBytes } from "../../core/plan.ts";
 import {
@@ -13,15 +13,9 @@ import {
   type DeploySpec,
 } from "../../core/spec.ts";
 import type { Resources } from "../../config/schema.ts";
-import {
-  appPodSpec,
-  COMPONENT_LABEL,
-  podAnnotations,
-  TEMPLATE_LABEL,
-  type KubeObject,
-  type KubernetesSettings,
-  type ObjectMeta,
-} from "./manifests.ts";
+import { COMPONENT_LABEL, TEMPLATE_LABEL, type KubeObject, type ObjectMeta } from "./objects.ts";
+import { appPodSpec, podAnnotations } from "./pods.ts";
+import type { KubernetesSettings } from "./settings.ts";
 import { SERVICES_CLIENT_LABEL } from "./services.ts";
 
 /** "worker", "cron" or "release" on the pods of each; the web pods have none. */

@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { label } from "../../names.ts";
 import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
-import { FIELD_MANAGER, MANAGED_BY } from "./manifests.ts";
+import { MANAGED_BY } from "./objects.ts";
+import { FIELD_MANAGER } from "./settings.ts";
 
 export interface Held {
   release(): Promise<void>;

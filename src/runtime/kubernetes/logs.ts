@@ -5,7 +5,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { redactText } from "../../redact.ts";
 import { LOGS_WITHHELD_LINE, timedLine, type LogOptions, type LogStream } from "../types.ts";
 import { KubernetesApiError, type KubeClient } from "./client.ts";
-import { COMPONENT_LABEL, WORKLOAD } from "./manifests.ts";
+import { COMPONENT_LABEL, WORKLOAD } from "./objects.ts";
 
 export async function podLogs(
   client: KubeClient,

@@ -6,7 +6,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Diagnosis } from "../../core/spec.ts";
 import { KubernetesApiError, type KubeClient } from "./client.ts";
 import { RELEASE_PREFIX, ROLE_LABEL } from "./jobs.ts";
-import { MANAGED_BY, type KubeObject } from "./manifests.ts";
+import { MANAGED_BY, type KubeObject } from "./objects.ts";
 import {
   findFailingContainer,
   formatEvents,

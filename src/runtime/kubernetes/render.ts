@@ -1,6 +1,6 @@
 // Multi-document YAML of a plan, ready for `kubectl apply -f -` (the dry run of `paas plan`).
 import { stringify } from "yaml";
-import type { KubeObject } from "./manifests.ts";
+import type { KubeObject } from "./objects.ts";
 
 export function renderManifests(objects: readonly KubeObject[]): string {
   // YAML 1.1 rules, as kubectl parses: "yes", "on", "0755" and the like stay quoted strings.

@@ -24,24 +24,22 @@ import { hostnameConflict, namespaceTarget } from "./hostnames.ts";
 import { ROLE_LABEL } from "./jobs.ts";
 import { podLogs } from "./logs.ts";
 import { pruneReleaseJobs, runReleaseJob, waitWorkers } from "./release.ts";
+import { planKubernetes } from "./manifests.ts";
 import {
   A,
   COMPONENT_LABEL,
-  fieldManager,
   groupKind,
   hostLabel,
   L,
   MANAGED_BY,
-  planKubernetes,
-  PULL_ALLOWANCE_SECONDS,
   PULL_SECRET_NAME,
-  stallSeconds,
   SECRET_NAME,
   TEMPLATE_LABEL,
   WORKLOAD,
   type KubeObject,
-  type KubernetesSettings,
-} from "./manifests.ts";
+} from "./objects.ts";
+import { PULL_ALLOWANCE_SECONDS, stallSeconds } from "./pods.ts";
+import { fieldManager, type KubernetesSettings } from "./settings.ts";
 import {
   emptyDiagnosis,
   findFailingContainer,

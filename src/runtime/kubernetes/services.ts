@@ -14,7 +14,7 @@ import {
   type ServiceSpec,
 } from "../../core/services.ts";
 import type { DeploySpec } from "../../core/spec.ts";
-import type { KubeObject, ObjectMeta } from "./manifests.ts";
+import type { KubeObject, ObjectMeta } from "./objects.ts";
 
 /** Label the app's pods carry when the environment has services: the NetworkPolicies let exactly them in. */
 export const SERVICES_CLIENT_LABEL = "paas.dev/services-client";
