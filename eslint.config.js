@@ -63,7 +63,6 @@ export default tseslint.config(
       "src/build/docker.ts",
       "src/image/context.ts",
       "src/image/docker.ts",
-      "src/runtime/kubernetes/runtime.ts",
       // The Action's entry point is the build's (#16).
       "action/src/main.ts",
     ],

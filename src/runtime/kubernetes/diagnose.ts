@@ -1,0 +1,97 @@
+// Diagnosis of an environment from its pods, events and the failing
+// container's last log lines, and the secret values that mask them. Its own
+// module because diagnose(), logs() and a failed rollout all read it.
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { Target } from "../../names.ts";
+import type { Diagnosis, SecretSource } from "../types.ts";
+import { KubernetesApiError, type KubeClient } from "./client.ts";
+import { A, WORKLOAD } from "./objects.ts";
+import {
+  emptyDiagnosis,
+  findFailingContainer,
+  formatEvents,
+  rolloutStatus,
+  type DeploymentLike,
+  type EventLike,
+  type PodLike,
+} from "./rollout.ts";
+
+const LOG_LINES = 50;
+
+export const LOGS_WITHHELD =
+  "(log lines withheld: the values of this environment's secrets could not be read to mask them; redeploy to record them)";
+
+/** Values of the secrets named on the namespace; undefined when they cannot be read. */
+export async function currentSecretValues(
+  client: KubeClient,
+  secrets: SecretSource | undefined,
+  target: Target,
+  ns: string,
+): Promise<string[] | undefined> {
+  const nsObj = await client.read("v1", "Namespace", undefined, ns);
+  const listed = nsObj?.metadata?.annotations?.[A.secrets];
+  if (listed === undefined) return nsObj ? undefined : [];
+  const names = listed.split(",").filter(Boolean);
+  if (names.length === 0) return [];
+  // The runtime may not read Secrets in app namespaces (k8s/rbac.yaml): values delivered with a
+  // hand-off and absent from the operator's Secret are not known here, so the logs are withheld.
+  if (!secrets) return undefined;
+  try {
+    return Object.values(await secrets.get(target, names));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the pods a selector picks show: the failing container, its last log lines, the events. */
+export async function diagnoseNamespace(
+  client: KubeClient,
+  ns: string,
+  podSelector: string,
+): Promise<Diagnosis> {
+  const nsObj = await client.read("v1", "Namespace", undefined, ns);
+  if (!nsObj) return emptyDiagnosis(`environment does not exist (namespace ${ns} not found)`);
+  const [pods, events, deployment] = await Promise.all([
+    client.list<KubernetesObject & PodLike>("v1", "Pod", ns, podSelector),
+    client.list<KubernetesObject & EventLike>("v1", "Event", ns, undefined),
+    client.read<KubernetesObject & DeploymentLike>("apps/v1", "Deployment", ns, WORKLOAD),
+  ]);
+  const podNames = new Set(pods.map((p) => p.metadata?.name));
+  // Events of these pods first; the rest of the namespace only when the pods have none.
+  const relevant = events.filter((e) => podNames.has(e.involvedObject?.name));
+  const eventLines = formatEvents(relevant.length > 0 ? relevant : events);
+  const finding = findFailingContainer(pods, events);
+  const status = deployment ? rolloutStatus(deployment) : undefined;
+  if (!finding) {
+    const summary =
+      status?.state === "failed"
+        ? status.reason
+        : status?.state === "done"
+          ? `healthy: ${status.ready} replica(s) ready`
+          : pods.length === 0
+            ? "no pods were created; see the events"
+            : (status?.message ?? "no failing container found");
+    return { summary, events: eventLines, state: undefined, exitCode: undefined, logs: [] };
+  }
+  let logs: string[] = [];
+  try {
+    const text = await client.podLog(ns, finding.pod, finding.container, {
+      previous: finding.previousLogs,
+      tailLines: LOG_LINES,
+    });
+    logs = text
+      .split("\n")
+      .filter((l, i, all) => l !== "" || i < all.length - 1)
+      .slice(-LOG_LINES);
+  } catch (e) {
+    // No logs while an image cannot be pulled: the events say why.
+    if (!(e instanceof KubernetesApiError && (e.status === 400 || e.status === 404))) throw e;
+  }
+  return {
+    summary: finding.summary,
+    events: eventLines,
+    state: finding.state,
+    exitCode: finding.exitCode,
+    logs,
+  };
+}
