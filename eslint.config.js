@@ -61,7 +61,6 @@ export default tseslint.config(
     files: [
       "src/build/context.ts",
       "src/build/docker.ts",
-      "src/image/docker.ts",
       // The Action's entry point is the build's (#16).
       "action/src/main.ts",
     ],

@@ -1,11 +1,11 @@
 // Build and push through the Docker Engine API (dockerode). The engine's
-// JSON-lines progress streams are parsed here: an `error` event fails the
+// JSON-lines progress streams are read here: an `error` event fails the
 // operation even when the stream then ends normally, and a build that hangs
-// is aborted after a timeout.
+// is aborted after a timeout. What the build's lines mean is build-progress.ts'.
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { PaasError } from "../errors.ts";
-import { decodeTrace, STEP_VERTEX, type TraceVertex } from "./buildkit-trace.ts";
+import { BuildKitProgress, LegacyProgress } from "./build-progress.ts";
 
 /** Raised when the image cannot be built; carries the log for annotations and the summary. */
 export class BuildError extends PaasError {
@@ -131,8 +131,6 @@ interface ProgressEvent {
   aux?: { ID?: string; Tag?: string; Digest?: string; Size?: number } | string;
 }
 
-const STEP_RE = /^Step (\d+)\/\d+ : (.*)$/;
-
 export async function buildImage(docker: Docker, options: EngineBuildOptions): Promise<EngineBuildResult> {
   const controller = new AbortController();
   const timeoutMs = options.timeoutMs ?? 30 * 60_000;
@@ -165,25 +163,7 @@ export async function buildImage(docker: Docker, options: EngineBuildOptions): P
   try {
     const stream = await docker.buildImage(
       options.context as unknown as NodeJS.ReadableStream,
-      {
-        dockerfile: options.dockerfile,
-        t: options.tags,
-        buildargs: {
-          // BuildKit writes its cache metadata into the image, so a pushed image can seed another runner's build.
-          ...(builder === "buildkit" ? { BUILDKIT_INLINE_CACHE: "1" } : {}),
-          ...(options.buildArgs ?? {}),
-        },
-        labels: options.labels ?? {},
-        ...(options.target ? { target: options.target } : {}),
-        ...(builder === "buildkit" ? { version: "2" } : {}),
-        ...(options.cacheFrom && options.cacheFrom.length > 0
-          ? { cachefrom: JSON.stringify(options.cacheFrom) }
-          : {}),
-        rm: true,
-        forcerm: true,
-        nocache: options.noCache ?? false,
-        abortSignal: controller.signal,
-      } as unknown as Docker.ImageBuildOptions,
+      buildRequest(options, builder, controller.signal),
     );
     await readEvents(stream, controller.signal, (ev) => {
       if (ev.id === "moby.buildkit.trace" && typeof ev.aux === "string") {
@@ -202,13 +182,7 @@ export async function buildImage(docker: Docker, options: EngineBuildOptions): P
     step = builder === "legacy" ? legacy.step : kit.failedStep();
     if (timedOut) {
       step ??= kit.runningStep();
-      throw new BuildError(
-        `the build did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped` +
-          `${step ? ` during step ${step.index} (${step.instruction})` : ""}; raise the build timeout or make the step faster`,
-        log,
-        step,
-        "build_timeout",
-      );
+      throw timeoutError(timeoutMs, log, step);
     }
     if (options.signal?.aborted)
       throw new BuildError("the build was cancelled", log, step, "build_cancelled");
@@ -239,160 +213,46 @@ export async function buildImage(docker: Docker, options: EngineBuildOptions): P
   };
 }
 
-/** The classic builder's text output: "Step N/M : …", " ---> Using cache", "Successfully built …". */
-class LegacyProgress {
-  step: { index: number; instruction: string } | undefined;
-  steps = 0;
-  cacheHits = 0;
-  imageId: string | undefined;
-  private readonly emit: (line: string) => void;
-  constructor(emit: (line: string) => void) {
-    this.emit = emit;
-  }
-  line(line: string): void {
-    this.emit(line);
-    const m = STEP_RE.exec(line);
-    if (m) {
-      this.steps++;
-      this.step = { index: Number(m[1]), instruction: m[2]! };
-    } else if (/^ ---> Using cache$/.test(line)) this.cacheHits++;
-    else {
-      const built = /^Successfully built ([0-9a-f]{12,64})$/.exec(line);
-      if (built && !this.imageId) this.imageId = built[1];
-    }
-  }
+/** A build stopped by its timeout, naming the step it was in. */
+function timeoutError(
+  timeoutMs: number,
+  log: string[],
+  step: { index: number; instruction: string } | undefined,
+): BuildError {
+  return new BuildError(
+    `the build did not finish within ${Math.round(timeoutMs / 1000)} s and was stopped` +
+      `${step ? ` during step ${step.index} (${step.instruction})` : ""}; raise the build timeout or make the step faster`,
+    log,
+    step,
+    "build_timeout",
+  );
 }
 
-/**
- * BuildKit's vertex updates, turned into a plain log like `--progress=plain`
- * ("#3 [builder 2/7] RUN …", its output, "#3 CACHED", "#3 ERROR: …"), with the
- * counts of Dockerfile steps and of those answered from the cache.
- */
-class BuildKitProgress {
-  private readonly vertexes = new Map<
-    string,
-    TraceVertex & { n: number; output: string[]; partial: string }
-  >();
-  private readonly emit: (line: string) => void;
-  private readonly instructions: string[];
-  private failed: string | undefined;
-  constructor(emit: (line: string) => void, dockerfileText: string | undefined) {
-    this.emit = emit;
-    this.instructions = dockerfileText ? dockerfileInstructions(dockerfileText) : [];
-  }
-
-  update(aux: string): void {
-    let decoded;
-    try {
-      decoded = decodeTrace(aux);
-    } catch (err) {
-      this.emit(`(unreadable BuildKit progress: ${(err as Error).message})`);
-      return;
-    }
-    for (const v of decoded.vertexes) {
-      let known = this.vertexes.get(v.digest);
-      if (!known) {
-        known = { ...v, cached: false, completed: false, n: this.vertexes.size + 1, output: [], partial: "" };
-        this.vertexes.set(v.digest, known);
-        if (v.name) this.emit(`#${known.n} ${v.name}`);
-      }
-      if (v.cached && !known.cached) {
-        known.cached = true;
-        this.emit(`#${known.n} CACHED`);
-      }
-      if (v.error && !known.error) {
-        known.error = v.error;
-        this.failed ??= v.digest;
-        this.emit(`#${known.n} ERROR: ${v.error}`);
-      } else if (v.completed && !known.completed && !v.cached) {
-        known.completed = true;
-        this.emit(`#${known.n} DONE`);
-      }
-    }
-    for (const l of decoded.logs) {
-      const v = this.vertexes.get(l.vertex);
-      const text = (v?.partial ?? "") + l.text;
-      const parts = text.replace(/\r(?!\n)/g, "\n").split(/\r?\n/);
-      const rest = parts.pop() ?? "";
-      if (v) v.partial = rest;
-      for (const p of parts) {
-        v?.output.push(p);
-        this.emit(p);
-      }
-    }
-  }
-
-  counts(): { steps: number; cacheHits: number } {
-    let steps = 0;
-    let cacheHits = 0;
-    for (const v of this.vertexes.values()) {
-      // FROM only resolves the base image (BuildKit reports it CACHED once it is local): not a build step.
-      const m = STEP_VERTEX.exec(v.name);
-      if (!m || /^FROM\s/i.test(m[4]!)) continue;
-      steps++;
-      if (v.cached) cacheHits++;
-    }
-    return { steps, cacheHits };
-  }
-
-  failedStep(): { index: number; instruction: string } | undefined {
-    return this.failed ? this.stepOf(this.vertexes.get(this.failed)!) : undefined;
-  }
-
-  /** The last step that started and has not finished (what a timeout interrupted). */
-  runningStep(): { index: number; instruction: string } | undefined {
-    const running = [...this.vertexes.values()].filter(
-      (v) => !v.completed && !v.cached && STEP_VERTEX.test(v.name),
-    );
-    return running.length > 0 ? this.stepOf(running[running.length - 1]!) : undefined;
-  }
-
-  /** Repeats the failing step's own output last, so the failure is read from it alone. */
-  appendFailure(): void {
-    const v = this.failed ? this.vertexes.get(this.failed) : undefined;
-    if (!v) return;
-    if (v.partial) v.output.push(v.partial);
-    this.emit(`#${v.n} ${v.name} (failed)`);
-    for (const line of v.output) this.emit(line);
-  }
-
-  private stepOf(v: TraceVertex): { index: number; instruction: string } | undefined {
-    const m = STEP_VERTEX.exec(v.name);
-    if (!m) return undefined;
-    const instruction = normalizeInstruction(m[4]!);
-    const want = instruction;
-    const i = this.instructions.findIndex((t) => t === want);
-    // Without the Dockerfile the number is BuildKit's within its stage.
-    return { index: i >= 0 ? i + 1 : Number(m[2]), instruction };
-  }
-}
-
-/** The Dockerfile's instructions, numbered as the classic builder numbers its steps (continuations joined). */
-function dockerfileInstructions(text: string): string[] {
-  const out: string[] = [];
-  let current: string | undefined;
-  for (const raw of text.split(/\r?\n/)) {
-    const t = raw.trim();
-    if (current === undefined) {
-      if (t === "" || t.startsWith("#")) continue;
-      current = "";
-    } else if (t.startsWith("#")) continue;
-    const continued = /\\$/.test(t);
-    current += `${continued ? t.slice(0, -1) : t} `;
-    if (!continued) {
-      out.push(normalizeInstruction(current));
-      current = undefined;
-    }
-  }
-  if (current !== undefined) out.push(normalizeInstruction(current));
-  return out;
-}
-
-function normalizeInstruction(s: string): string {
-  // BuildKit upper-cases the keyword and collapses whitespace in vertex names.
-  const t = s.trim().replace(/\s+/g, " ");
-  const sp = t.indexOf(" ");
-  return sp < 0 ? t.toUpperCase() : `${t.slice(0, sp).toUpperCase()}${t.slice(sp)}`;
+/** The engine's build parameters for these options and builder. */
+function buildRequest(
+  options: EngineBuildOptions,
+  builder: Builder,
+  signal: AbortSignal,
+): Docker.ImageBuildOptions {
+  return {
+    dockerfile: options.dockerfile,
+    t: options.tags,
+    buildargs: {
+      // BuildKit writes its cache metadata into the image, so a pushed image can seed another runner's build.
+      ...(builder === "buildkit" ? { BUILDKIT_INLINE_CACHE: "1" } : {}),
+      ...(options.buildArgs ?? {}),
+    },
+    labels: options.labels ?? {},
+    ...(options.target ? { target: options.target } : {}),
+    ...(builder === "buildkit" ? { version: "2" } : {}),
+    ...(options.cacheFrom && options.cacheFrom.length > 0
+      ? { cachefrom: JSON.stringify(options.cacheFrom) }
+      : {}),
+    rm: true,
+    forcerm: true,
+    nocache: options.noCache ?? false,
+    abortSignal: signal,
+  } as unknown as Docker.ImageBuildOptions;
 }
 
 export interface PushOptions {
