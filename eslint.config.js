@@ -56,14 +56,9 @@ export default tseslint.config(
     },
   },
   {
-    // Files of other work in progress (#16 image build, #18 cluster) over the limits: they say
-    // so here instead of at their top until those branches split them; shrink, never grow.
-    files: [
-      "src/build/context.ts",
-      "src/build/docker.ts",
-      // The Action's entry point is the build's (#16).
-      "action/src/main.ts",
-    ],
+    // The Action's entry point runs the whole job in one function (inputs, build, push, hand-off,
+    // summary) and is the one file left over the limits (#10): split it next; shrink, never grow.
+    files: ["action/src/main.ts"],
     rules: { "max-lines": "off", "max-lines-per-function": "off", "max-params": "off" },
   },
   // Layers: each imports only what is below it.
