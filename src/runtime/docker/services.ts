@@ -252,6 +252,23 @@ export class DockerServices {
       signal?.throwIfAborted();
       const info = await c.inspect();
       if (!info.State.Running || info.State.Restarting) return { ok: false, reason: "exited" };
+      const code = await this.#probe(c, s, password);
+      // The container stopped between the inspect and the probe: the engine refuses the exec with 409.
+      if (code === "exited") return { ok: false, reason: "exited" };
+      if (code === 0) return { ok: true };
+      if (Date.now() > deadline) {
+        return {
+          ok: false,
+          reason: `service ${s.name} (${s.type}) did not accept clients within ${Math.round(this.#readyTimeoutMs / 1000)}s`,
+        };
+      }
+      await sleep(Math.min(50 * 2 ** attempt, 1000), signal);
+    }
+  }
+
+  /** The readiness command's exit code inside the service's container, or "exited" when it stopped. */
+  async #probe(c: Docker.Container, s: ServiceSpec, password: string): Promise<number | "exited"> {
+    try {
       const exec = await c.exec({
         Cmd: serviceReadyCommand(s),
         Env: [`REDISCLI_AUTH=${password}`],
@@ -262,15 +279,10 @@ export class DockerServices {
       const output = (await exec.start({})) as NodeJS.ReadableStream;
       output.resume();
       await finished(output);
-      const result = await exec.inspect();
-      if (result.ExitCode === 0) return { ok: true };
-      if (Date.now() > deadline) {
-        return {
-          ok: false,
-          reason: `service ${s.name} (${s.type}) did not accept clients within ${Math.round(this.#readyTimeoutMs / 1000)}s`,
-        };
-      }
-      await sleep(Math.min(50 * 2 ** attempt, 1000), signal);
+      return (await exec.inspect()).ExitCode ?? -1;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 409) return "exited";
+      throw err;
     }
   }
 
