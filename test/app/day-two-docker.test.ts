@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { request } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +26,7 @@ import { startCaddy, type TestCaddy } from "../support/caddy.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { prCommentPayload } from "../support/fork-payloads.ts";
+import { browse } from "../support/browse.ts";
 
 const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples") as {
@@ -50,23 +50,6 @@ environments:
   staging:
     branch: main
 `;
-
-function browse(url: string, path = "/"): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port: Number(u.port), path, headers: { host: u.host }, timeout: 5000 },
-      (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
   let caddy: TestCaddy;

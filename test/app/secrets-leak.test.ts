@@ -12,7 +12,6 @@
 import assert from "node:assert/strict";
 import { createHmac, generateKeyPairSync, randomBytes, randomUUID } from "node:crypto";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -29,6 +28,7 @@ import { GitHubFaultProxy } from "../support/github-fault-proxy.ts";
 import { FakeCloudflare } from "../fakes/cloudflare-api.ts";
 import { fetchSealingKey, tokenBinding } from "../../action/src/secrets.ts";
 import { sealSecrets } from "../../src/contract/sealing.ts";
+import { browse } from "../support/browse.ts";
 
 const docker = new Docker();
 const run = randomBytes(3).toString("hex");
@@ -73,23 +73,6 @@ environments:
 previews:
   secrets: [DATABASE_URL]
 `;
-
-function browse(url: string, path = "/"): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port: Number(u.port), path, headers: { host: u.host }, timeout: 5000 },
-      (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 describe("secrets never reach an output; previews get neither production secrets nor domains", () => {
   let caddy: TestCaddy;

@@ -6,7 +6,6 @@
 // bring it back, and `/paas deploy` brings it back serving the same commit.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
 import { claimsFromRuntime, createDnsProvider } from "../../src/dns/index.ts";
@@ -15,6 +14,7 @@ import { FULL, handoffBody, startHarness, type Harness } from "../support/app-ha
 import { startCaddy, type TestCaddy } from "../support/caddy.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 import { prCommentPayload } from "../support/fork-payloads.ts";
+import { browse } from "../support/browse.ts";
 
 const docker = new Docker();
 const run = randomBytes(3).toString("hex");
@@ -32,23 +32,6 @@ previews:
 `;
 // The default branch's word: the pull request's own 30d cannot extend its preview's life.
 const MAIN_CONFIG = CONFIG.replace("ttl: 30d", "ttl: 2d");
-
-function browse(url: string): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port: Number(u.port), path: u.pathname, headers: { host: u.host }, timeout: 5000 },
-      (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 describe("previews.ttl on the Docker runtime", () => {
   let caddy: TestCaddy;

@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -16,6 +15,7 @@ import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/
 import { FULL, handoffBody, startHarness, type Harness } from "../support/app-harness.ts";
 import { startCaddy, type TestCaddy } from "../support/caddy.ts";
 import { buildTestImage } from "../support/docker-images.ts";
+import { page as browse } from "../support/browse.ts";
 
 const docker = new Docker();
 const run = randomBytes(3).toString("hex");
@@ -31,29 +31,6 @@ run:
 previews:
   sleep: 10m
 `;
-
-function browse(url: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: "127.0.0.1",
-        port: Number(u.port),
-        path: u.pathname,
-        headers: { host: u.host },
-        timeout: 10_000,
-      },
-      (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 describe("sleeping previews on the Docker runtime", () => {
   let caddy: TestCaddy;

@@ -5,12 +5,12 @@
 // workers with the preview.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
 import { claimsFromRuntime, createDnsProvider } from "../../src/dns/index.ts";
 import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
 import { FULL, handoffBody, startHarness, type Harness } from "../support/app-harness.ts";
+import { browse } from "../support/browse.ts";
 import { startCaddy, type TestCaddy } from "../support/caddy.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 
@@ -41,22 +41,6 @@ run:
 processes:
   worker: python3 /app/worker.py
 `;
-
-function browse(url: string): Promise<string> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port: Number(u.port), path: u.pathname, headers: { host: u.host }, timeout: 5000 },
-      (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve(body));
-      },
-    );
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 describe("App with a release step and a worker on the Docker runtime", () => {
   let caddy: TestCaddy;
@@ -149,7 +133,7 @@ describe("App with a release step and a worker on the Docker runtime", () => {
 
     const first = "1".repeat(40);
     const url = await deploy(first, "python3 /app/release.py");
-    assert.equal(await browse(url), first);
+    assert.equal((await browse(url)).body, first);
     assert.equal(h.github.checkRunsOf(FULL, first)[0]!.conclusion, "success");
     const [worker] = await workers();
     assert.equal(worker?.State, "running");
@@ -163,7 +147,7 @@ describe("App with a release step and a worker on the Docker runtime", () => {
       /^Release failed: the release command \(run\.release\) exited with code 1/,
     );
     assert.match(check.output.text ?? "", /error: column users\.email already exists/);
-    assert.equal(await browse(url), first, "the previous version keeps serving");
+    assert.equal((await browse(url)).body, first, "the previous version keeps serving");
     assert.deepEqual(
       (await workers()).map((w) => w.Id),
       [worker!.Id],

@@ -4,7 +4,6 @@
 // through Caddy. GitHub and the OIDC issuer are the local fakes.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
 import { claimsFromRuntime, createDnsProvider } from "../../src/dns/index.ts";
@@ -12,6 +11,7 @@ import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/
 import { FULL, handoffBody, startHarness, type Harness } from "../support/app-harness.ts";
 import { startCaddy, type TestCaddy } from "../support/caddy.ts";
 import { buildTestImage } from "../support/docker-images.ts";
+import { browse } from "../support/browse.ts";
 
 const docker = new Docker();
 const run = randomBytes(3).toString("hex");
@@ -24,24 +24,6 @@ run:
     startupTimeout: 30s
     interval: 1s
 `;
-
-/** What a browser gets from the URL: *.localhost resolves to loopback, where Caddy listens. */
-function browse(url: string): Promise<{ status: number; body: string }> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: "127.0.0.1", port: Number(u.port), path: u.pathname, headers: { host: u.host }, timeout: 5000 },
-      (res) => {
-        let body = "";
-        res.on("data", (d: Buffer) => (body += d.toString()));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
 
 describe("App with the Docker runtime and Caddy", () => {
   let caddy: TestCaddy;
