@@ -18,7 +18,10 @@ import type { DeploySpec, Diagnosis } from "../../core/spec.ts";
 import { PaasError } from "../../errors.ts";
 import { namespaceName, type Target } from "../../names.ts";
 import { redactDiagnosis } from "../../redact.ts";
+import { demux } from "./diagnose.ts";
+import { statusOf } from "./engine-errors.ts";
 import { L } from "./plan.ts";
+import { sleep } from "./probes.ts";
 import {
   planDockerServices,
   serviceCreateOptions,
@@ -291,7 +294,12 @@ export class DockerServices {
     const exited = !!info && (!info.State.Running || info.State.Restarting);
     const logs = await c
       .logs({ stdout: true, stderr: true, tail: 50, follow: false })
-      .then((buf) => demuxLines(Buffer.from(buf as unknown as Buffer)).slice(-50))
+      .then((buf) =>
+        demux(Buffer.from(buf as unknown as Buffer))
+          .split("\n")
+          .filter((l) => l !== "")
+          .slice(-50),
+      )
       .catch(() => []);
     const summary = exited
       ? `service ${s.name} (${s.type}) exited with code ${info.State.ExitCode} before the app was started`
@@ -381,35 +389,4 @@ export class DockerServices {
       if (statusOf(err) !== 404) throw err;
     }
   }
-}
-
-function demuxLines(buf: Buffer): string[] {
-  let out = "";
-  let i = 0;
-  while (i + 8 <= buf.length && buf[i]! <= 2 && buf[i + 1] === 0) {
-    const size = buf.readUInt32BE(i + 4);
-    out += buf.subarray(i + 8, i + 8 + size).toString("utf8");
-    i += 8 + size;
-  }
-  return (i === 0 ? buf.toString("utf8") : out).split("\n").filter((l) => l !== "");
-}
-
-function statusOf(err: unknown): number | undefined {
-  const s = (err as { statusCode?: unknown } | null)?.statusCode;
-  return typeof s === "number" ? s : undefined;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason as Error);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
