@@ -30,6 +30,15 @@ export async function keptSecretValues(
   if (!namespace || (owner !== undefined && owner !== String(o.repositoryId))) return {};
   const recorded = parseDeliveredNames(namespace.metadata?.annotations?.[A.deliveredSecrets]);
   if (!recorded.some((n) => o.wanted.includes(n))) return {};
+  return readKept(client, ns, o.wanted);
+}
+
+/** The `wanted` names the environment's Secret records as delivered, with their values (its namespace checked by the caller). */
+export async function readKept(
+  client: KubeClient,
+  ns: string,
+  wanted: readonly string[],
+): Promise<Record<string, string>> {
   let secret: SecretObject | undefined;
   try {
     secret = await client.read<SecretObject>("v1", "Secret", ns, SECRET_NAME);
@@ -48,7 +57,7 @@ export async function keptSecretValues(
   // A Map, not a plain object: a secret named __proto__ or toString is a name like any other.
   const out = new Map<string, string>();
   for (const name of parseDeliveredNames(secret?.metadata?.annotations?.[A.deliveredSecrets])) {
-    if (o.wanted.includes(name) && Object.hasOwn(data, name))
+    if (wanted.includes(name) && Object.hasOwn(data, name))
       out.set(name, Buffer.from(data[name]!, "base64").toString("utf8"));
   }
   return Object.fromEntries(out);

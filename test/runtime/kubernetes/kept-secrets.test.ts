@@ -197,3 +197,23 @@ test("another repository's namespace of the same name gives nothing; an unreadab
     });
   });
 });
+
+test("logs are masked with the delivered values read back from the Secret (withheld when it cannot be read)", async () => {
+  await withFake(async (fake, make) => {
+    const prod = specFor(PRODUCTION_YAML, "production");
+    const ns = namespaceName(prod.target);
+    const runtime = make(operator({ SESSION_KEY: "op-session" }));
+    assert.equal((await runtime.apply(prod, { secrets: { DATABASE_URL: "postgres://github" } })).ok, true);
+    const pods = fake.list("v1", "Pod", ns).map((p: Json) => p.metadata.name as string);
+    const now = new Date().toISOString();
+    for (const pod of pods) fake.setPodLogs(ns, pod, [`${now} db postgres://github key op-session`]);
+    const streams = await runtime.logs(prod.target, { tail: 10 });
+    assert.ok(streams.length > 0);
+    for (const s of streams) assert.deepEqual(s.lines, [{ time: now, text: "db *** key ***" }]);
+
+    fake.injectFaults([{ status: 403 }], { method: "GET", path: `/namespaces/${ns}/secrets/web-secrets` });
+    const blind = await runtime.logs(prod.target, { tail: 10 });
+    assert.match(blind[0]!.lines[0]!.text, /withheld/);
+    assert.ok(!JSON.stringify(blind).includes("postgres://github"));
+  });
+});
