@@ -55,6 +55,9 @@ secrets: [DATABASE_URL, APP_TOKEN]
 environments:
   staging:
     branch: main
+  production:
+    branch: release
+    protected: false
 `;
 
 describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
@@ -72,6 +75,9 @@ describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
     await mkdir(join(secretsDir, OWNER, REPO), { recursive: true });
     await writeFile(join(secretsDir, OWNER, REPO, "staging.env"), `DATABASE_URL=${DB}\n`);
     await chmod(join(secretsDir, OWNER, REPO, "staging.env"), 0o600);
+    // The operator gives production its database, not APP_TOKEN: no workflow delivered one there.
+    await writeFile(join(secretsDir, OWNER, REPO, "production.env"), `DATABASE_URL=${DB}-production\n`);
+    await chmod(join(secretsDir, OWNER, REPO, "production.env"), 0o600);
     caddy = await startCaddy();
     // Rolled-back images come from the registry: the runtime removes images nothing runs.
     registry = await startRegistry();
@@ -223,5 +229,29 @@ describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
     assert.match(check.output.text!, /listening on 8080/);
     const runs = JSON.stringify(h.github.checkRunsOf(FULL));
     for (const v of [DB, ...TOKENS]) assert.ok(!runs.includes(v), "no secret is in a check run");
+  });
+
+  it("a promotion into production never carries staging's delivered value", async () => {
+    const reply = await say("/paas promote staging to production");
+    assert.match(reply, /✅/);
+    const prod = h.github.deploymentsOf(FULL, "production").at(-1)!;
+    const last = prod.statuses.at(-1)!;
+    assert.equal(last.state, "failure", JSON.stringify(prod));
+    assert.match(last.description ?? "", /APP_TOKEN/);
+    assert.equal(
+      (await parts.runtime.list()).filter(
+        (e) =>
+          e.appName === APP &&
+          e.target.environment.kind === "named" &&
+          e.target.environment.name === "production",
+      ).length,
+      0,
+      "nothing started in production",
+    );
+    const everything = JSON.stringify([
+      h.github.checkRunsOf(FULL),
+      h.github.deploymentsOf(FULL, "production"),
+    ]);
+    for (const v of TOKENS) assert.ok(!everything.includes(v));
   });
 });
