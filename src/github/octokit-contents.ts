@@ -1,8 +1,38 @@
-// The onboarding calls of the GitHub adapter (octokit.ts delegates here, which
-// keeps that file under the size limit): list a commit's files, create a branch,
-// add files without overwriting, open and find a pull request.
+// The contents calls of the GitHub adapter (octokit.ts delegates here, which
+// keeps that file under the size limit): read a file, conditionally; and for
+// onboarding, list a commit's files, create a branch, add files without
+// overwriting, open and find a pull request.
 import type { ProbotOctokit } from "probot";
 import { httpStatus, type RepoRef } from "./port.ts";
+
+/** A file's text and ETag; "unchanged" when GitHub answers 304 to `etag` (If-None-Match). */
+export async function readFile(
+  o: ProbotOctokit,
+  r: RepoRef,
+  f: { path: string; ref: string; etag: string | undefined },
+): Promise<"unchanged" | { text: string | undefined; etag: string | undefined }> {
+  try {
+    const headers = f.etag === undefined ? {} : { "if-none-match": f.etag };
+    const res = await o.rest.repos.getContent({
+      owner: r.owner,
+      repo: r.repo,
+      path: f.path,
+      ref: f.ref,
+      headers,
+    });
+    const data = res.data;
+    const text =
+      Array.isArray(data) || data.type !== "file" || !("content" in data)
+        ? undefined
+        : Buffer.from(data.content, "base64").toString("utf8");
+    return { text, etag: res.headers.etag };
+  } catch (e) {
+    // Octokit throws on 304: the content is still the one `etag` names.
+    if (httpStatus(e) === 304 && f.etag !== undefined) return "unchanged";
+    if (httpStatus(e) === 404) return { text: undefined, etag: undefined };
+    throw e;
+  }
+}
 
 export async function listFiles(
   o: ProbotOctokit,

@@ -5,7 +5,10 @@
 // tests assert there were none. Authentication is checked like GitHub does:
 // App JWTs (RS256, signed with the App's key) for /app endpoints, installation
 // tokens for repository endpoints, scoped to the installation's repositories.
-import { randomBytes } from "node:crypto";
+// GET answers carry an ETag naming their body, and a GET whose If-None-Match
+// names the current one is answered 304 with no body, as GitHub does (GitHub
+// does not count those against the rate limit; `counts` lists them apart).
+import { createHash, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -45,6 +48,7 @@ export interface LoggedRequest {
   /** Path without the /api/v3 prefix, query included. */
   url: string;
   operationId: string | undefined;
+  /** 304: a conditional GET whose If-None-Match named the current ETag (not charged by GitHub). */
   status: number;
   auth: "app" | "installation" | "none";
   /** performance.now() when the request arrived. */
@@ -494,15 +498,27 @@ export class FakeGitHub {
     this.pulls.set(`${fullName.toLowerCase()}#${pull.number}`, pull);
   }
 
-  /** Requests by kind: reads are GET, writes anything else; installation token requests are counted apart. */
-  counts(from = 0): { reads: number; writes: number; tokens: number; byOperation: Record<string, number> } {
+  /**
+   * Requests by kind: reads are GETs answered with content, writes anything but GET;
+   * conditional GETs answered 304 (`notModified`, which GitHub does not count against the
+   * rate limit) and installation token requests are counted apart. `byOperation` lists all
+   * but the tokens.
+   */
+  counts(from = 0): {
+    reads: number;
+    writes: number;
+    notModified: number;
+    tokens: number;
+    byOperation: Record<string, number>;
+  } {
     const all = this.log.slice(from);
     const slice = all.filter((r) => r.operationId !== "apps/create-installation-access-token");
     const byOperation: Record<string, number> = {};
     for (const r of slice) byOperation[r.operationId ?? "?"] = (byOperation[r.operationId ?? "?"] ?? 0) + 1;
     return {
-      reads: slice.filter((r) => r.method === "GET").length,
+      reads: slice.filter((r) => r.method === "GET" && r.status !== 304).length,
       writes: slice.filter((r) => r.method !== "GET").length,
+      notModified: slice.filter((r) => r.method === "GET" && r.status === 304).length,
       tokens: all.length - slice.length,
       byOperation,
     };
@@ -565,11 +581,20 @@ export class FakeGitHub {
     };
     this.log.push(entry);
     res.once("finish", () => (entry.doneAt = performance.now()));
-    const send = (status: number, body?: unknown) => {
+    const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       entry.status = status;
-      if (body === undefined) return void res.writeHead(status).end();
+      if (body === undefined) return void res.writeHead(status, headers).end();
       const text = JSON.stringify(body);
-      res.writeHead(status, { "content-type": "application/json; charset=utf-8" }).end(text);
+      if (req.method === "GET" && status === 200) {
+        // GitHub's ETag names the answer; If-None-Match with it is answered 304, without a body.
+        const etag = `W/"${createHash("sha256").update(text).digest("hex").slice(0, 32)}"`;
+        if (req.headers["if-none-match"] === etag) {
+          entry.status = 304;
+          return void res.writeHead(304, { etag, ...headers }).end();
+        }
+        headers = { etag, ...headers };
+      }
+      res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers }).end(text);
     };
     if (!url.pathname.startsWith("/api/v3/")) {
       this.violations.push(`${req.method} ${url.pathname}: not under /api/v3 (the GHE API prefix)`);
@@ -674,11 +699,7 @@ export class FakeGitHub {
     }
     const extra = this.handlers.get(op.operationId);
     if (extra) {
-      return extra({ params, query: url.searchParams, body: body ?? {}, installationId }, (st, b, h) => {
-        entry.status = st;
-        if (b === undefined) return void res.writeHead(st, h).end();
-        res.writeHead(st, { "content-type": "application/json; charset=utf-8", ...h }).end(JSON.stringify(b));
-      });
+      return extra({ params, query: url.searchParams, body: body ?? {}, installationId }, send);
     }
     return this.#route(op, params, url.searchParams, body ?? {}, send);
   }
@@ -739,14 +760,17 @@ export class FakeGitHub {
           (head ? repo!.files.get(head) : undefined);
         const content = files?.get(p.path!);
         if (content === undefined) return send(404, { message: "Not Found" });
+        const bytes = Buffer.from(content);
         return send(200, {
           type: "file",
           encoding: "base64",
           name: p.path!.split("/").pop(),
           path: p.path,
-          size: Buffer.byteLength(content),
-          sha: "0".repeat(40),
-          content: Buffer.from(content).toString("base64"),
+          size: bytes.byteLength,
+          // The blob's git sha, and the ref asked for in the URL: the ETag differs by ref, as on GitHub.
+          sha: createHash("sha1").update(`blob ${bytes.byteLength}\0`).update(bytes).digest("hex"),
+          url: `http://${this.host}/api/v3/repos/${full}/contents/${p.path}?ref=${ref}`,
+          content: bytes.toString("base64"),
         });
       }
       case "pulls/get": {
