@@ -754,11 +754,14 @@ export class FakeGitHub {
           ([k, v]) => v === ref && k.startsWith(`${full}:`) && repo!.files.has(k.slice(full.length + 1)),
         );
         const head = this.branches.get(`${full}:${ref}`);
-        const files =
-          repo!.files.get(ref) ??
-          (branchOf ? repo!.files.get(branchOf[0].slice(full.length + 1)) : undefined) ??
-          (head ? repo!.files.get(head) : undefined);
-        const content = files?.get(p.path!);
+        // Files set under a branch's name and under its head sha are one commit's files.
+        const content = [
+          repo!.files.get(ref),
+          branchOf ? repo!.files.get(branchOf[0].slice(full.length + 1)) : undefined,
+          head ? repo!.files.get(head) : undefined,
+        ]
+          .map((files) => files?.get(p.path!))
+          .find((c) => c !== undefined);
         if (content === undefined) return send(404, { message: "Not Found" });
         const bytes = Buffer.from(content);
         return send(200, {
