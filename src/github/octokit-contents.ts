@@ -5,7 +5,12 @@
 import type { ProbotOctokit } from "probot";
 import { httpStatus, type RepoRef } from "./port.ts";
 
-/** A file's text and ETag; "unchanged" when GitHub answers 304 to `etag` (If-None-Match). */
+/**
+ * A file's text and ETag; "unchanged" when GitHub answers 304 to `etag` (If-None-Match).
+ * Read with the raw media type: the answer is the file's bytes, so its ETag names the content
+ * only (the JSON answer's download_url carries a token for a private repository, which would
+ * make every ETag new).
+ */
 export async function readFile(
   o: ProbotOctokit,
   r: RepoRef,
@@ -19,13 +24,11 @@ export async function readFile(
       path: f.path,
       ref: f.ref,
       headers,
+      mediaType: { format: "raw" },
     });
-    const data = res.data;
-    const text =
-      Array.isArray(data) || data.type !== "file" || !("content" in data)
-        ? undefined
-        : Buffer.from(data.content, "base64").toString("utf8");
-    return { text, etag: res.headers.etag };
+    // A directory at the path still answers its JSON listing: not a file.
+    const data: unknown = res.data;
+    return { text: typeof data === "string" ? data : undefined, etag: res.headers.etag };
   } catch (e) {
     // Octokit throws on 304: the content is still the one `etag` names.
     if (httpStatus(e) === 304 && f.etag !== undefined) return "unchanged";

@@ -114,6 +114,16 @@ export interface FakeComment {
   updates: number;
 }
 
+/** A file's bytes as the raw media type answers them. */
+class RawFile {
+  readonly content: string;
+  readonly blobSha: string;
+  constructor(content: string, blobSha: string) {
+    this.content = content;
+    this.blobSha = blobSha;
+  }
+}
+
 const here = dirname(fileURLToPath(import.meta.url));
 let compiled: CompiledOperation[] | undefined;
 
@@ -584,17 +594,22 @@ export class FakeGitHub {
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       entry.status = status;
       if (body === undefined) return void res.writeHead(status, headers).end();
-      const text = JSON.stringify(body);
+      // A raw media type answer (a file's bytes) is sent as it is, named by its blob sha.
+      const raw = body instanceof RawFile;
+      const text = raw ? body.content : JSON.stringify(body);
       if (req.method === "GET" && status === 200) {
         // GitHub's ETag names the answer; If-None-Match with it is answered 304, without a body.
-        const etag = `W/"${createHash("sha256").update(text).digest("hex").slice(0, 32)}"`;
+        const etag = raw
+          ? `"${body.blobSha}"`
+          : `W/"${createHash("sha256").update(text).digest("hex").slice(0, 32)}"`;
         if (req.headers["if-none-match"] === etag) {
           entry.status = 304;
           return void res.writeHead(304, { etag, ...headers }).end();
         }
         headers = { etag, ...headers };
       }
-      res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers }).end(text);
+      const type = raw ? "application/vnd.github.raw; charset=utf-8" : "application/json; charset=utf-8";
+      res.writeHead(status, { "content-type": type, ...headers }).end(text);
     };
     if (!url.pathname.startsWith("/api/v3/")) {
       this.violations.push(`${req.method} ${url.pathname}: not under /api/v3 (the GHE API prefix)`);
@@ -701,7 +716,9 @@ export class FakeGitHub {
     if (extra) {
       return extra({ params, query: url.searchParams, body: body ?? {}, installationId }, send);
     }
-    return this.#route(op, params, url.searchParams, body ?? {}, send);
+    // The raw media type (Accept: application/vnd.github.raw…): contents answers with the file's bytes.
+    const rawMedia = /application\/vnd\.github(?:\.v3)?\.raw/.test(req.headers.accept ?? "");
+    return this.#route(op, params, url.searchParams, body ?? {}, send, rawMedia);
   }
 
   #route(
@@ -710,6 +727,7 @@ export class FakeGitHub {
     q: URLSearchParams,
     body: Record<string, unknown>,
     send: (s: number, b?: unknown) => void,
+    rawMedia = false,
   ): void {
     const full = `${p.owner}/${p.repo}`.toLowerCase();
     const repo = p.owner ? this.#repo(full) : undefined;
@@ -764,6 +782,8 @@ export class FakeGitHub {
           .find((c) => c !== undefined);
         if (content === undefined) return send(404, { message: "Not Found" });
         const bytes = Buffer.from(content);
+        const blobSha = createHash("sha1").update(`blob ${bytes.byteLength}\0`).update(bytes).digest("hex");
+        if (rawMedia) return send(200, new RawFile(content, blobSha));
         return send(200, {
           type: "file",
           encoding: "base64",
@@ -771,7 +791,7 @@ export class FakeGitHub {
           path: p.path,
           size: bytes.byteLength,
           // The blob's git sha, and the ref asked for in the URL: the ETag differs by ref, as on GitHub.
-          sha: createHash("sha1").update(`blob ${bytes.byteLength}\0`).update(bytes).digest("hex"),
+          sha: blobSha,
           url: `http://${this.host}/api/v3/repos/${full}/contents/${p.path}?ref=${ref}`,
           content: bytes.toString("base64"),
         });
