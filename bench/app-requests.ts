@@ -3,6 +3,7 @@
 // Aim: at most 2 reads and 6 writes for the hand-off of a preview deploy
 // (test/server/request-budget.test.ts asserts each phase's counts).
 // Run: node bench/app-requests.ts
+import { gitBlobSha } from "../src/contract/handoff.ts";
 import { FULL, handoffBody, sha, startHarness, VALID_CONFIG } from "../test/support/app-harness.ts";
 import { goal } from "./goals.ts";
 
@@ -12,7 +13,14 @@ const BEFORE = { reads: 8, writes: 7 };
 // No reconciler pass during the run: its reads are not a phase's.
 const h = await startHarness({ PAAS_RECONCILE_INTERVAL: "0s" });
 try {
-  const rows: { phase: string; reads: number; writes: number; tokens: number; ops: string }[] = [];
+  const rows: {
+    phase: string;
+    reads: number;
+    writes: number;
+    notModified: number;
+    tokens: number;
+    ops: string;
+  }[] = [];
   const measure = async (phase: string, f: () => Promise<void>) => {
     const from = h.github.log.length;
     await f();
@@ -21,6 +29,7 @@ try {
       phase,
       reads: c.reads,
       writes: c.writes,
+      notModified: c.notModified,
       tokens: c.tokens,
       ops: Object.entries(c.byOperation)
         .map(([k, v]) => `${k}×${v}`)
@@ -50,7 +59,12 @@ try {
     );
     await measure(`hand-off → success (${i === 0 ? "first deploy" : "redeploy"})`, async () => {
       const res = await h.handoff(
-        handoffBody(merge, { ref: `refs/pull/${pr}/merge`, environment: `preview/pr-${pr}` }),
+        // As the Action sends it: the checked-out .paas.yml named by its git blob sha.
+        handoffBody(merge, {
+          ref: `refs/pull/${pr}/merge`,
+          environment: `preview/pr-${pr}`,
+          configBlob: gitBlobSha(VALID_CONFIG),
+        }),
         token,
       );
       if (res.status !== 202) throw new Error(JSON.stringify(res.json));
@@ -61,14 +75,16 @@ try {
     await h.webhook("pull_request", h.pullRequestPayload("closed", pr, sha(0x1002)));
   });
   console.log(
-    "GitHub requests per preview deploy (installation token requests counted apart: cached ~1 h)\n",
+    "GitHub requests per preview deploy (installation token requests counted apart: cached ~1 h;\n" +
+      "304: conditional reads answered Not Modified, not counted against GitHub's rate limit)\n",
   );
-  console.log("phase".padEnd(42), "reads", "writes", "tokens", " operations");
+  console.log("phase".padEnd(42), "reads", "writes", " 304", "tokens", " operations");
   for (const r of rows) {
     console.log(
       r.phase.padEnd(42),
       String(r.reads).padStart(5),
       String(r.writes).padStart(6),
+      String(r.notModified).padStart(4),
       String(r.tokens).padStart(6),
       "",
       r.ops,

@@ -2,7 +2,11 @@
 // digest and the workflow's OIDC token. 5xx answers and network errors are
 // retried with bounded exponential backoff; a 4xx is final (the App said no).
 // The request and answer shapes are the contract's (src/contract/handoff.ts).
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { CONFIG_FILE } from "../../src/config/load.ts";
 import {
+  gitBlobSha,
   HANDOFF_PATH,
   handoffAnswerSchema,
   type HandoffRequest as ContractRequest,
@@ -13,8 +17,12 @@ import { isRefusalCode, refusalSchema, retryable, type RefusalCode } from "../..
  * What this Action sends: the contract's request (src/contract/handoff.ts)
  * with the fields the Action always knows made required.
  */
-export type HandoffRequest = Required<Omit<ContractRequest, "runId" | "digest" | "secrets">> & {
+export type HandoffRequest = Required<
+  Omit<ContractRequest, "runId" | "digest" | "secrets" | "configBlob">
+> & {
   digest: string;
+  /** The checked-out .paas.yml's blob sha (configBlobOf); absent without one. */
+  configBlob?: string;
   /** The named GitHub Environment secrets, sealed to the App's key; absent when there are none. */
   secrets?: ContractRequest["secrets"];
   /** Omitted when unknown (the App requires a positive number when present). */
@@ -28,6 +36,19 @@ export interface HandoffOutcome {
   url: string | undefined;
   message: string | undefined;
   body: unknown;
+}
+
+/**
+ * The git blob sha of the checked-out `.paas.yml` (the hand-off's `configBlob`): the App then
+ * reuses the copy it read for the pull request's head instead of reading the file again.
+ * Undefined without the file: the App reads the commit's.
+ */
+export async function configBlobOf(workspace: string): Promise<string | undefined> {
+  const bytes = await readFile(path.join(workspace, CONFIG_FILE)).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "ENOENT") return undefined;
+    throw e;
+  });
+  return bytes && gitBlobSha(bytes);
 }
 
 export class HandoffError extends Error {

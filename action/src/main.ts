@@ -13,7 +13,7 @@ import {
   type PreparedBuild,
 } from "../../src/image/index.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { handOff, type HandoffOutcome } from "./handoff.ts";
+import { configBlobOf, handOff, type HandoffOutcome } from "./handoff.ts";
 import { handOffRecorded } from "./recorded.ts";
 import { namedSecrets, readSecretsInput, sealedSecretsFor } from "./secrets.ts";
 import { buildFailureRequest, sendBuildFailure, type FailedStep } from "./build-failure.ts";
@@ -205,6 +205,7 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
     } else {
       const started = Date.now();
       const token = await core.getIDToken(s.appUrl);
+      const configBlob = await configBlobOf(s.workspace);
       const sealed = await sealedSecretsFor({
         appUrl: s.appUrl,
         token,
@@ -223,6 +224,7 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
           digest: pushed.digest,
           app: appKey,
           runId: s.runId,
+          ...(configBlob ? { configBlob } : {}),
           ...(sealed ? { secrets: sealed } : {}),
         },
         token,

@@ -39,6 +39,7 @@ export type DeployerGitHub = Pick<
   | "findInstallation"
   | "repositoryId"
   | "getFile"
+  | "getFileIfChanged"
   | "getPull"
   | "branchHead"
   | "createCheckRun"

@@ -3,6 +3,7 @@
 // it gives otherwise. Both sides import this file (the Action's bundle
 // includes it), so a field renamed on one side is a type error on the other,
 // and test/contract/handoff.test.ts checks the App's answers against it.
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import { sealedSecretsSchema } from "./sealing.ts";
 
@@ -45,6 +46,15 @@ export const handoffRequestSchema = handoffTargetSchema
      * key for this hand-off (src/contract/sealing.ts). Absent: the runtime's operator values only.
      */
     secrets: sealedSecretsSchema.optional(),
+    /**
+     * The git blob sha (gitBlobSha) of `.paas.yml` as the job checked out `sha`. The App reuses
+     * a copy of that content it read from GitHub (the pull request's head, read by its webhook)
+     * instead of reading the file at `sha` again; absent or unknown to the App, it reads it.
+     */
+    configBlob: z
+      .string()
+      .regex(/^[a-f0-9]{40}$/, "a git blob sha (40 hex digits)")
+      .optional(),
   })
   .transform((b, ctx) => {
     const at = b.image.indexOf("@");
@@ -65,6 +75,12 @@ export const handoffRequestSchema = handoffTargetSchema
     }
     return { ...b, image: `${name}@${digest}`, digest };
   });
+
+/** The git blob sha of a file's content (`git hash-object`): the same content has the same name in every commit. */
+export function gitBlobSha(content: string | Uint8Array): string {
+  const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
+  return createHash("sha1").update(`blob ${bytes.byteLength}\0`).update(bytes).digest("hex");
+}
 
 /** What the Action sends (before the App's normalisation). */
 export type HandoffRequest = z.input<typeof handoffRequestSchema>;

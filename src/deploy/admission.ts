@@ -72,12 +72,17 @@ export class Admission {
   }
 
   /** The checks up to the commit's config; `early` runs the caller's own body checks once the repository is known installed. */
-  async admit(claims: ActionsClaims, body: HandoffTarget, early?: () => void): Promise<Admitted> {
+  async admit(
+    claims: ActionsClaims,
+    body: HandoffTarget & { configBlob?: string | undefined },
+    early?: () => void,
+  ): Promise<Admitted> {
     checkClaims(claims, body);
     const repo = await this.#installedRepository(body.repository, claims);
     early?.();
     // Read both .paas.yml files while the commit is checked: all are reads of this repository.
-    const config = this.#d.configs.get(repo, body.sha);
+    // A pull request's merge commit usually has its head's file, read by the webhook (configs.ts).
+    const config = this.#d.configs.get(repo, body.sha, body.configBlob);
     config.catch(() => undefined);
     const trusted = this.#d.trusted.get(repo);
     trusted.catch(() => undefined);

@@ -202,7 +202,7 @@ export class Events {
   async pushed(repo: RepoInfo, ref: string, sha: string, defaultBranch: string | undefined): Promise<void> {
     if (!ref.startsWith("refs/heads/") || /^0+$/.test(sha)) return;
     // A push to the default branch may change the authority (environments, domains, secrets).
-    this.#d.trusted.pushed(repo.repositoryId, ref, sha);
+    this.#d.trusted.pushed(repo.repositoryId, ref);
     const branch = ref.slice("refs/heads/".length);
     const loaded = await this.#d.configs.get(repo, sha);
     if (loaded instanceof ConfigError) {

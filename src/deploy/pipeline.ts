@@ -60,6 +60,8 @@ type RolloutOk = Extract<Awaited<ReturnType<Runtime["apply"]>>, { ok: true }>;
 
 export class Pipeline {
   readonly #d: PipelineDeps;
+  /** Deployments told "waiting for the previous deploy": theirs must say when it starts. */
+  readonly #waited = new Set<number>();
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
@@ -67,6 +69,7 @@ export class Pipeline {
 
   /** An earlier deploy of the same environment holds its lock: this one says it waits. */
   async waiting(job: Job): Promise<void> {
+    this.#waited.add(job.deploymentId);
     await this.#d.github.createDeploymentStatus(job.repo, job.deploymentId, {
       state: "queued",
       description: "waiting for the previous deploy of this environment",
@@ -94,6 +97,7 @@ export class Pipeline {
       );
       throw e;
     } finally {
+      this.#waited.delete(job.deploymentId);
       phases.count(o.result);
     }
   }
@@ -171,10 +175,22 @@ export class Pipeline {
     await this.#goLive(job, { url, logUrl, result, phases: phases.list }, o);
   }
 
-  /** "Deploying" on the check, the deployment and the comment; independent writes go out together. */
+  /**
+   * "Deploying" on the check and the comment; independent writes go out together. The
+   * deployment gets an in_progress status only over a "waiting" one (#16, a write per deploy):
+   * else its first status is the outcome, with the same log link; until then GitHub shows it
+   * pending, and the reconciler resumes a deployment without a status as one left in_progress.
+   */
   async #started(job: Job, logUrl: string | undefined): Promise<void> {
     const { repo, spec } = job;
+    const waited = this.#waited.delete(job.deploymentId);
     await Promise.all([
+      waited &&
+        this.#d.github.createDeploymentStatus(repo, job.deploymentId, {
+          state: "in_progress",
+          description: description(`deploying ${spec.sha.slice(0, 7)}`),
+          logUrl,
+        }),
       this.#d.report.check(checkRef(job), {
         status: "in_progress",
         startedAt: this.#d.clock.now().toISOString(),
@@ -184,11 +200,6 @@ export class Pipeline {
           title: `Deploying to ${job.environment}`,
           summary: `Deploying \`${spec.image.replace(/`/g, "")}\` to ${job.environment}.`,
         },
-      }),
-      this.#d.github.createDeploymentStatus(repo, job.deploymentId, {
-        state: "in_progress",
-        description: description(`deploying ${spec.sha.slice(0, 7)}`),
-        logUrl,
       }),
       // A rollout can take minutes: the comment says the build arrived and is deploying.
       this.#row(job, "deploying", {}).catch((e: unknown) =>

@@ -1,9 +1,10 @@
 // The default branch's .paas.yml: the only config that decides environments,
 // their branches, domains and secret scopes (see authorize.ts). Read through
-// GitHub at the default branch's head and cached by that head sha; a push to
-// the default branch drops the entry, and an entry older than `ttlMs` is
-// checked against the branch head again (a lost push webhook cannot keep old
-// authority for long).
+// GitHub by the branch's name, one request, and kept with its ETag; an entry
+// older than `ttlMs`, or one a push to the default branch made stale, is
+// checked again with a conditional read (a lost push webhook cannot keep old
+// authority for long): GitHub answers 304, not counted against its rate limit,
+// while the file is unchanged, and the new file otherwise.
 import {
   CONFIG_FILE,
   parseConfig,
@@ -16,12 +17,12 @@ import type { GitHubPort, RepoRef } from "../github/port.ts";
 
 export interface TrustedConfig {
   defaultBranch: string;
-  /** Head sha of the default branch the config was read at; undefined for an empty repository. */
-  head: string | undefined;
+  /** GitHub's ETag of the file as read: the next check asks whether it changed. */
+  etag: string | undefined;
   loaded: LoadedConfig | ConfigError;
 }
 
-type Reader = Pick<GitHubPort, "defaultBranch" | "branchHead" | "getFile">;
+type Reader = Pick<GitHubPort, "defaultBranch" | "getFileIfChanged">;
 
 const MAX_ENTRIES = 1000;
 
@@ -60,13 +61,16 @@ export class TrustedConfigs {
     const now = this.#now();
     const generation = this.#generation;
     const defaultBranch = this.#branches.get(repo.repositoryId) ?? (await this.#github.defaultBranch(repo));
-    const head = await this.#github.branchHead(repo, defaultBranch);
-    if (cached && head !== undefined && cached.head === head && cached.defaultBranch === defaultBranch) {
-      cached.checkedAt = now;
-      return cached;
+    // By the branch's name: the file as the branch has it now (its head sha would be a second read).
+    const known = cached?.defaultBranch === defaultBranch ? cached : undefined;
+    const read = await this.#github.getFileIfChanged(repo, CONFIG_FILE, defaultBranch, known?.etag);
+    if (read === "unchanged") {
+      // (GitHub answers 304 only to an ETag, and the one sent is known's.) Pushed meanwhile:
+      // the answer holds for this hand-off, and the next one asks again.
+      if (generation === this.#generation) known!.checkedAt = now;
+      return known!;
     }
-    // Read at the sha (not the branch name) so the config is the one the cache key names.
-    const text = await this.#github.getFile(repo, CONFIG_FILE, head ?? defaultBranch);
+    const { text, etag } = read;
     let loaded: LoadedConfig | ConfigError;
     try {
       loaded = parseConfig(text);
@@ -74,7 +78,7 @@ export class TrustedConfigs {
       if (!(e instanceof ConfigError)) throw e;
       loaded = e;
     }
-    const entry = { defaultBranch, head, loaded, checkedAt: now };
+    const entry = { defaultBranch, etag, loaded, checkedAt: now };
     // Pushed meanwhile: use what was read for this hand-off, but do not keep it.
     if (generation !== this.#generation) return entry;
     this.#cache.delete(repo.repositoryId);
@@ -83,12 +87,14 @@ export class TrustedConfigs {
     return entry;
   }
 
-  /** A push webhook: a new head of the default branch invalidates that repository's entry. */
-  pushed(repositoryId: number, ref: string, sha: string): void {
+  /**
+   * A push webhook: a push to the default branch makes that repository's entry stale (checked
+   * again at its next use, conditionally: most pushes leave .paas.yml as it was).
+   */
+  pushed(repositoryId: number, ref: string): void {
     const cached = this.#cache.get(repositoryId);
-    if (cached && ref === `refs/heads/${cached.defaultBranch}` && sha !== cached.head)
-      this.#cache.delete(repositoryId);
-    // A read under way may have seen the old head (its default branch is not known yet): its
+    if (cached && ref === `refs/heads/${cached.defaultBranch}`) cached.checkedAt = -Infinity;
+    // A read under way may have seen the old file (its default branch is not known yet): its
     // result answers the hand-offs waiting for it but is not kept, and the next one reads again.
     if (this.#reading.delete(repositoryId)) this.#generation++;
   }

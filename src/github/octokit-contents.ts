@@ -1,8 +1,41 @@
-// The onboarding calls of the GitHub adapter (octokit.ts delegates here, which
-// keeps that file under the size limit): list a commit's files, create a branch,
-// add files without overwriting, open and find a pull request.
+// The contents calls of the GitHub adapter (octokit.ts delegates here, which
+// keeps that file under the size limit): read a file, conditionally; and for
+// onboarding, list a commit's files, create a branch, add files without
+// overwriting, open and find a pull request.
 import type { ProbotOctokit } from "probot";
 import { httpStatus, type RepoRef } from "./port.ts";
+
+/**
+ * A file's text and ETag; "unchanged" when GitHub answers 304 to `etag` (If-None-Match).
+ * Read with the raw media type: the answer is the file's bytes, so its ETag names the content
+ * only (the JSON answer's download_url carries a token for a private repository, which would
+ * make every ETag new).
+ */
+export async function readFile(
+  o: ProbotOctokit,
+  r: RepoRef,
+  f: { path: string; ref: string; etag: string | undefined },
+): Promise<"unchanged" | { text: string | undefined; etag: string | undefined }> {
+  try {
+    const headers = f.etag === undefined ? {} : { "if-none-match": f.etag };
+    const res = await o.rest.repos.getContent({
+      owner: r.owner,
+      repo: r.repo,
+      path: f.path,
+      ref: f.ref,
+      headers,
+      mediaType: { format: "raw" },
+    });
+    // A directory at the path still answers its JSON listing: not a file.
+    const data: unknown = res.data;
+    return { text: typeof data === "string" ? data : undefined, etag: res.headers.etag };
+  } catch (e) {
+    // Octokit throws on 304: the content is still the one `etag` names.
+    if (httpStatus(e) === 304 && f.etag !== undefined) return "unchanged";
+    if (httpStatus(e) === 404) return { text: undefined, etag: undefined };
+    throw e;
+  }
+}
 
 export async function listFiles(
   o: ProbotOctokit,

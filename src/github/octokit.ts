@@ -84,15 +84,17 @@ export class OctokitGitHub implements GitHubPort {
   }
 
   async getFile(r: RepoRef, path: string, ref: string): Promise<string | undefined> {
-    const o = await this.#installation(r.installationId);
-    try {
-      const { data } = await o.rest.repos.getContent({ owner: r.owner, repo: r.repo, path, ref });
-      if (Array.isArray(data) || data.type !== "file" || !("content" in data)) return undefined;
-      return Buffer.from(data.content, "base64").toString("utf8");
-    } catch (e) {
-      if (httpStatus(e) === 404) return undefined;
-      throw e;
-    }
+    const read = await this.getFileIfChanged(r, path, ref, undefined);
+    return read === "unchanged" ? undefined : read.text;
+  }
+
+  async getFileIfChanged(
+    r: RepoRef,
+    path: string,
+    ref: string,
+    etag: string | undefined,
+  ): Promise<"unchanged" | { text: string | undefined; etag: string | undefined }> {
+    return contents.readFile(await this.#installation(r.installationId), r, { path, ref, etag });
   }
 
   async getPull(r: RepoRef, number: number): Promise<PullInfo | undefined> {

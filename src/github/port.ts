@@ -142,6 +142,17 @@ export interface GitHubPort {
   defaultBranch(r: RepoRef): Promise<string>;
   /** File text at a ref; undefined when the file does not exist. */
   getFile(r: RepoRef, path: string, ref: string): Promise<string | undefined>;
+  /**
+   * A conditional read of a file (If-None-Match): "unchanged" when GitHub answers 304 for
+   * `etag` (a 304 is not counted against the rate limit), else its text (undefined when it
+   * does not exist) and the ETag to send next time.
+   */
+  getFileIfChanged(
+    r: RepoRef,
+    path: string,
+    ref: string,
+    etag: string | undefined,
+  ): Promise<"unchanged" | { text: string | undefined; etag: string | undefined }>;
   /** Head commit of a branch; undefined when the branch does not exist. */
   branchHead(r: RepoRef, branch: string): Promise<string | undefined>;
   /** The user's permission on the repository. */

@@ -1,9 +1,13 @@
 // The hand-off client against a local HTTP server speaking the App's endpoint.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { handOff, HandoffError, type HandoffRequest } from "../../action/src/handoff.ts";
+import { configBlobOf, handOff, HandoffError, type HandoffRequest } from "../../action/src/handoff.ts";
 import { acceptedAnswer, handoffRequestSchema } from "../../src/contract/handoff.ts";
 import { freePort } from "../support/registry.ts";
 
@@ -153,5 +157,18 @@ describe("handOff", () => {
       handOff(closed, request, "tok", { attempts: 2, baseDelayMs: 1 }),
       /after 2 attempts \(last: ECONNREFUSED\)/,
     );
+  });
+});
+
+describe("configBlobOf", () => {
+  it("names the checked-out .paas.yml as git does, and nothing without one", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "paas-action-blob-"));
+    assert.equal(await configBlobOf(dir), undefined);
+    writeFileSync(path.join(dir, ".paas.yml"), "name: shop\n");
+    const git = execFileSync("git", ["hash-object", path.join(dir, ".paas.yml")], { encoding: "utf8" });
+    assert.equal(await configBlobOf(dir), git.trim());
+    // The contract accepts it as the hand-off's configBlob.
+    const parsed = handoffRequestSchema.safeParse({ ...request, configBlob: git.trim() });
+    assert.ok(parsed.success);
   });
 });

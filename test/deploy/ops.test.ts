@@ -61,7 +61,7 @@ function world(config: string, o: { permission?: Permission; refuse?: string } =
       },
       pullRequestClosed: async (_r, pr) => void closed.push(pr),
     },
-    trusted: { get: async () => ({ defaultBranch: "main", head: "h", loaded }) },
+    trusted: { get: async () => ({ defaultBranch: "main", etag: undefined, loaded }) },
     runtime: { logs: async () => [] },
     githubWebUrl: "https://github.com",
     workflow: "paas-release.yml",

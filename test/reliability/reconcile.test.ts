@@ -81,7 +81,7 @@ describe("reconciler", () => {
     await h.app.deployer.idle();
     assert.deepEqual(
       d.statuses.map((s) => s.state),
-      ["in_progress", "success"],
+      ["success"],
     );
     const url = d.statuses.at(-1)!.environment_url!;
     assert.equal((await h.runtime.fetchUrl(url)).body, head, "the preview serves the resumed commit");
@@ -113,7 +113,11 @@ describe("reconciler", () => {
     assert.equal(report.superseded, 1);
     assert.equal(d1.statuses[0]?.state, "inactive");
     assert.equal(d1.statuses[0]?.description, `superseded by ${head.slice(0, 7)}`);
-    assert.ok(!d1.statuses.some((x) => x.state === "in_progress"), "the older one never deployed");
+    assert.ok(
+      d1.statuses.every((x) => x.state === "inactive"),
+      "the older one has no outcome",
+    );
+    assert.ok(!h.runtime.applied.some((s) => s.sha === old), "the older one never deployed");
     assert.equal(d2.statuses.at(-1)!.state, "success");
   });
 
@@ -262,7 +266,7 @@ describe("exactly once, newest wins", () => {
     assert.equal(deps.length, 1);
     assert.deepEqual(
       deps[0]!.statuses.map((s) => s.state),
-      ["in_progress", "success"],
+      ["success"],
     );
   });
 

@@ -43,11 +43,12 @@ describe("pull request previews", () => {
     assert.equal(dep1!.id, res.json.deploymentId);
     assert.equal(dep1!.transient, true);
     assert.equal(dep1!.sha, head1);
+    // Its first status is the outcome: no in_progress one (#16), the check and comment say "deploying".
     assert.deepEqual(
       dep1!.statuses.map((s) => s.state),
-      ["in_progress", "success"],
+      ["success"],
     );
-    assert.equal(dep1!.statuses[1]!.environment_url, url);
+    assert.equal(dep1!.statuses[0]!.environment_url, url);
     assert.equal((await h.runtime.fetchUrl(url)).body, head1);
     const check1 = h.github.checkRunsOf(FULL, head1);
     assert.equal(check1.length, 1, "the queued check run is the one completed");
@@ -466,8 +467,9 @@ describe("serialised deploys", () => {
     assert.deepEqual(
       deps.map((d) => d.statuses.map((s) => s.state)),
       [
-        ["in_progress", "success", "inactive"],
+        ["success", "inactive"],
         ["queued", "inactive"],
+        // Told it waits, it is told when it starts.
         ["queued", "in_progress", "success"],
       ],
     );
@@ -568,10 +570,7 @@ describe("recovery and lifecycle", () => {
     const deps = h.github.deploymentsOf(FULL, "production").filter((d) => d.sha === commit);
     assert.deepEqual(
       deps.map((d) => d.statuses.map((s) => s.state)),
-      [
-        ["in_progress", "failure", "inactive"],
-        ["in_progress", "success"],
-      ],
+      [["failure", "inactive"], ["success"]],
     );
     assert.equal(h.runtime.applied.at(-1)!.image, h.runtime.applied.at(-2)!.image);
     assert.deepEqual(h.github.violations, []);

@@ -2,6 +2,7 @@
 // that records every write in order, a runtime, DNS and prober that answer as
 // told, and a spec planned from a real .paas.yml.
 import { parseConfig, resolveApps, type ResolvedApp } from "../../src/config/load.ts";
+import { gitBlobSha } from "../../src/contract/handoff.ts";
 import { planDeploy, type PlatformSettings } from "../../src/core/plan.ts";
 import type { DeploySpec } from "../../src/core/spec.ts";
 import type { DnsOwner } from "../../src/dns/types.ts";
@@ -98,6 +99,13 @@ export class MemoryGitHub {
   }
   async getFile(_r: RepoRef, path: string, ref: string): Promise<string | undefined> {
     return this.files.get(`${ref}:${path}`) ?? this.files.get(path);
+  }
+  /** By a branch's name as by a sha (its head's files); the ETag names the content, as GitHub's does. */
+  async getFileIfChanged(r: RepoRef, path: string, ref: string, etag: string | undefined) {
+    const text = await this.getFile(r, path, this.branches.get(ref) ?? ref);
+    const current = text === undefined ? undefined : `"${gitBlobSha(text)}"`;
+    if (etag !== undefined && etag === current) return "unchanged" as const;
+    return { text, etag: current };
   }
   async findInstallation(owner: string, name: string) {
     return owner === repo.owner && name === repo.repo

@@ -5,7 +5,10 @@
 // tests assert there were none. Authentication is checked like GitHub does:
 // App JWTs (RS256, signed with the App's key) for /app endpoints, installation
 // tokens for repository endpoints, scoped to the installation's repositories.
-import { randomBytes } from "node:crypto";
+// GET answers carry an ETag naming their body, and a GET whose If-None-Match
+// names the current one is answered 304 with no body, as GitHub does (GitHub
+// does not count those against the rate limit; `counts` lists them apart).
+import { createHash, randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -45,6 +48,7 @@ export interface LoggedRequest {
   /** Path without the /api/v3 prefix, query included. */
   url: string;
   operationId: string | undefined;
+  /** 304: a conditional GET whose If-None-Match named the current ETag (not charged by GitHub). */
   status: number;
   auth: "app" | "installation" | "none";
   /** performance.now() when the request arrived. */
@@ -108,6 +112,16 @@ export interface FakeComment {
   userType: "Bot" | "User";
   viaApp: boolean;
   updates: number;
+}
+
+/** A file's bytes as the raw media type answers them. */
+class RawFile {
+  readonly content: string;
+  readonly blobSha: string;
+  constructor(content: string, blobSha: string) {
+    this.content = content;
+    this.blobSha = blobSha;
+  }
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -494,15 +508,27 @@ export class FakeGitHub {
     this.pulls.set(`${fullName.toLowerCase()}#${pull.number}`, pull);
   }
 
-  /** Requests by kind: reads are GET, writes anything else; installation token requests are counted apart. */
-  counts(from = 0): { reads: number; writes: number; tokens: number; byOperation: Record<string, number> } {
+  /**
+   * Requests by kind: reads are GETs answered with content, writes anything but GET;
+   * conditional GETs answered 304 (`notModified`, which GitHub does not count against the
+   * rate limit) and installation token requests are counted apart. `byOperation` lists all
+   * but the tokens.
+   */
+  counts(from = 0): {
+    reads: number;
+    writes: number;
+    notModified: number;
+    tokens: number;
+    byOperation: Record<string, number>;
+  } {
     const all = this.log.slice(from);
     const slice = all.filter((r) => r.operationId !== "apps/create-installation-access-token");
     const byOperation: Record<string, number> = {};
     for (const r of slice) byOperation[r.operationId ?? "?"] = (byOperation[r.operationId ?? "?"] ?? 0) + 1;
     return {
-      reads: slice.filter((r) => r.method === "GET").length,
+      reads: slice.filter((r) => r.method === "GET" && r.status !== 304).length,
       writes: slice.filter((r) => r.method !== "GET").length,
+      notModified: slice.filter((r) => r.method === "GET" && r.status === 304).length,
       tokens: all.length - slice.length,
       byOperation,
     };
@@ -565,11 +591,25 @@ export class FakeGitHub {
     };
     this.log.push(entry);
     res.once("finish", () => (entry.doneAt = performance.now()));
-    const send = (status: number, body?: unknown) => {
+    const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       entry.status = status;
-      if (body === undefined) return void res.writeHead(status).end();
-      const text = JSON.stringify(body);
-      res.writeHead(status, { "content-type": "application/json; charset=utf-8" }).end(text);
+      if (body === undefined) return void res.writeHead(status, headers).end();
+      // A raw media type answer (a file's bytes) is sent as it is, named by its blob sha.
+      const raw = body instanceof RawFile;
+      const text = raw ? body.content : JSON.stringify(body);
+      if (req.method === "GET" && status === 200) {
+        // GitHub's ETag names the answer; If-None-Match with it is answered 304, without a body.
+        const etag = raw
+          ? `"${body.blobSha}"`
+          : `W/"${createHash("sha256").update(text).digest("hex").slice(0, 32)}"`;
+        if (req.headers["if-none-match"] === etag) {
+          entry.status = 304;
+          return void res.writeHead(304, { etag, ...headers }).end();
+        }
+        headers = { etag, ...headers };
+      }
+      const type = raw ? "application/vnd.github.raw; charset=utf-8" : "application/json; charset=utf-8";
+      res.writeHead(status, { "content-type": type, ...headers }).end(text);
     };
     if (!url.pathname.startsWith("/api/v3/")) {
       this.violations.push(`${req.method} ${url.pathname}: not under /api/v3 (the GHE API prefix)`);
@@ -674,13 +714,11 @@ export class FakeGitHub {
     }
     const extra = this.handlers.get(op.operationId);
     if (extra) {
-      return extra({ params, query: url.searchParams, body: body ?? {}, installationId }, (st, b, h) => {
-        entry.status = st;
-        if (b === undefined) return void res.writeHead(st, h).end();
-        res.writeHead(st, { "content-type": "application/json; charset=utf-8", ...h }).end(JSON.stringify(b));
-      });
+      return extra({ params, query: url.searchParams, body: body ?? {}, installationId }, send);
     }
-    return this.#route(op, params, url.searchParams, body ?? {}, send);
+    // The raw media type (Accept: application/vnd.github.raw…): contents answers with the file's bytes.
+    const rawMedia = /application\/vnd\.github(?:\.v3)?\.raw/.test(req.headers.accept ?? "");
+    return this.#route(op, params, url.searchParams, body ?? {}, send, rawMedia);
   }
 
   #route(
@@ -689,6 +727,7 @@ export class FakeGitHub {
     q: URLSearchParams,
     body: Record<string, unknown>,
     send: (s: number, b?: unknown) => void,
+    rawMedia = false,
   ): void {
     const full = `${p.owner}/${p.repo}`.toLowerCase();
     const repo = p.owner ? this.#repo(full) : undefined;
@@ -733,20 +772,28 @@ export class FakeGitHub {
           ([k, v]) => v === ref && k.startsWith(`${full}:`) && repo!.files.has(k.slice(full.length + 1)),
         );
         const head = this.branches.get(`${full}:${ref}`);
-        const files =
-          repo!.files.get(ref) ??
-          (branchOf ? repo!.files.get(branchOf[0].slice(full.length + 1)) : undefined) ??
-          (head ? repo!.files.get(head) : undefined);
-        const content = files?.get(p.path!);
+        // Files set under a branch's name and under its head sha are one commit's files.
+        const content = [
+          repo!.files.get(ref),
+          branchOf ? repo!.files.get(branchOf[0].slice(full.length + 1)) : undefined,
+          head ? repo!.files.get(head) : undefined,
+        ]
+          .map((files) => files?.get(p.path!))
+          .find((c) => c !== undefined);
         if (content === undefined) return send(404, { message: "Not Found" });
+        const bytes = Buffer.from(content);
+        const blobSha = createHash("sha1").update(`blob ${bytes.byteLength}\0`).update(bytes).digest("hex");
+        if (rawMedia) return send(200, new RawFile(content, blobSha));
         return send(200, {
           type: "file",
           encoding: "base64",
           name: p.path!.split("/").pop(),
           path: p.path,
-          size: Buffer.byteLength(content),
-          sha: "0".repeat(40),
-          content: Buffer.from(content).toString("base64"),
+          size: bytes.byteLength,
+          // The blob's git sha, and the ref asked for in the URL: the ETag differs by ref, as on GitHub.
+          sha: blobSha,
+          url: `http://${this.host}/api/v3/repos/${full}/contents/${p.path}?ref=${ref}`,
+          content: bytes.toString("base64"),
         });
       }
       case "pulls/get": {
