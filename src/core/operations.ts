@@ -194,7 +194,8 @@ export function planPromote(from: TargetFacts, to: TargetFacts): OpPlan {
  * the history tells a config change from a new image.
  */
 export function specConfigDigest(spec: DeploySpec): string {
-  const { image: _i, digest: _d, sha: _s, env, ...rest } = spec;
+  // Placement (clusters, waves) says where a version runs, not what it runs with.
+  const { image: _i, digest: _d, sha: _s, env, placement: _p, ...rest } = spec;
   const { PAAS_COMMIT_SHA: _c, ...ownEnv } = env;
   const canonical = JSON.stringify({ ...rest, env: ownEnv }, (_k, v: unknown) =>
     v && typeof v === "object" && !Array.isArray(v)

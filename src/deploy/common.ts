@@ -48,6 +48,8 @@ export interface Job {
   pinned?: boolean;
   /** Secret values delivered with the hand-off (never logged): they win over the runtime's source. */
   secrets?: Record<string, string>;
+  /** Day two with `--cluster`: only these clusters of the environment's placement. */
+  clusters?: string[];
 }
 
 /** What a job is made of; the rest (environment key, PR, timings) derives from it. */
@@ -66,6 +68,7 @@ export interface JobFields {
   notice?: string;
   pinned?: boolean;
   secrets?: Record<string, string> | undefined;
+  clusters?: string[] | undefined;
 }
 
 export function newJob(f: JobFields, now: number): Job {
@@ -87,6 +90,7 @@ export function newJob(f: JobFields, now: number): Job {
     ...(f.notice ? { notice: f.notice } : {}),
     ...(f.pinned ? { pinned: true } : {}),
     ...(f.secrets ? { secrets: f.secrets } : {}),
+    ...(f.clusters ? { clusters: f.clusters } : {}),
   };
 }
 

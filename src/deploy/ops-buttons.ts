@@ -18,7 +18,7 @@ const PROMOTE = "promote:";
 export function checkActions(env: EnvRef, environments: readonly string[]): CheckRunAction[] {
   const out: CheckRunAction[] = [
     { label: "Redeploy", description: "Deploy this image again (no rebuild)", identifier: "redeploy" },
-    { label: "Rollback", description: "Deploy the previous successful image", identifier: "rollback" },
+    rollbackAction(),
   ];
   if (env.kind === "preview")
     out.push({
@@ -33,6 +33,11 @@ export function checkActions(env: EnvRef, environments: readonly string[]): Chec
       identifier: `${PROMOTE}production`,
     });
   return out;
+}
+
+/** Rollback: also offered by a rollout that failed after some clusters took the new version. */
+export function rollbackAction(): CheckRunAction {
+  return { label: "Rollback", description: "Deploy the previous successful image", identifier: "rollback" };
 }
 
 /** The command a button's identifier stands for, in the environment the check deployed. */
