@@ -35,14 +35,28 @@ export function checkActions(env: EnvRef, environments: readonly string[]): Chec
   return out;
 }
 
-/** Rollback: also offered by a rollout that failed after some clusters took the new version. */
-export function rollbackAction(): CheckRunAction {
+function rollbackAction(): CheckRunAction {
   return { label: "Rollback", description: "Deploy the previous successful image", identifier: "rollback" };
 }
 
+/**
+ * A rollout over many clusters that failed after some took the new version: put those back on
+ * the version the environment serves (the live deployment's image, as `/paas redeploy` does;
+ * clusters already on it are verified, not deployed again).
+ */
+export function restoreAction(): CheckRunAction {
+  return {
+    label: "Roll back clusters",
+    description: "Changed clusters back to the live one",
+    identifier: RESTORE,
+  };
+}
+
+const RESTORE = "restore";
+
 /** The command a button's identifier stands for, in the environment the check deployed. */
 export function buttonCommand(identifier: string, environment: string): OpCommand | undefined {
-  if (identifier === "redeploy") return { op: "redeploy", env: environment };
+  if (identifier === "redeploy" || identifier === RESTORE) return { op: "redeploy", env: environment };
   if (identifier === "rollback") return { op: "rollback", env: environment, to: undefined };
   if (identifier === "destroy") return { op: "destroy", env: environment };
   if (identifier.startsWith(PROMOTE)) {

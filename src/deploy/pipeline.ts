@@ -41,7 +41,7 @@ import type { LiveDeployments } from "./live.ts";
 import type { RecentPulls } from "./pulls.ts";
 import type { Reporter } from "./reporter.ts";
 import { ClusterReport } from "./cluster-report.ts";
-import { checkActions, rollbackAction } from "./ops-buttons.ts";
+import { checkActions, restoreAction } from "./ops-buttons.ts";
 
 /** The GitHub calls a deploy makes. */
 export type PipelineGitHub = Pick<
@@ -175,11 +175,11 @@ export class Pipeline {
       o.result = "failure";
       const summary = result.diagnosis.summary || result.reason;
       const out = rolloutFailureOutput(job.environment, result.reason, result.diagnosis, logUrl);
-      // Clusters of the waves that passed run the new version: offer to roll them back.
+      // Clusters of the waves that passed run the new version: offer to put them back.
       const changed = result.clusters?.some((c) => c.state === "serving");
       return this.#fail(job, logUrl, description(`rollout failed: ${summary}`), {
         ...withClusterTable(out, result.clusters),
-        actions: changed ? [rollbackAction()] : undefined,
+        actions: changed ? [restoreAction()] : undefined,
       });
     }
     for (const h of spec.hostnames) await this.#d.dns.upsert(h, owner);

@@ -31,15 +31,21 @@ const cluster = z
     inCluster: z.boolean().optional(),
     labels: z
       .record(
-        z.string().regex(/^[a-z0-9A-Z]([-a-zA-Z0-9_./]{0,61}[a-zA-Z0-9])?$/, "must be a label key"),
+        z.string(),
         z.string().regex(/^(?:[a-zA-Z0-9]([-a-zA-Z0-9_.]{0,61}[a-zA-Z0-9])?)?$/, "must be a label value"),
+      )
+      // A key's own message: zod's record keys only say "Invalid key in record".
+      .refine(
+        (l) => Object.keys(l).every((k) => /^[a-z0-9A-Z]([-a-zA-Z0-9_./]{0,61}[a-zA-Z0-9])?$/.test(k)),
+        "keys must be label keys such as region",
       )
       .default({}),
     detailsUrl: z.url({ protocol: /^https?$/ }).optional(),
     env: z
-      .record(
-        z.string().regex(/^PAAS_K8S_[A-Z_]+$/, "only PAAS_K8S_* variables may differ per cluster"),
-        z.string(),
+      .record(z.string(), z.string())
+      .refine(
+        (e) => Object.keys(e).every((k) => /^PAAS_K8S_[A-Z_]+$/.test(k)),
+        "only PAAS_K8S_* variables may differ per cluster",
       )
       .default({}),
   })
@@ -51,7 +57,8 @@ export const clustersFileSchema = z
   .strictObject({
     clusters: z.array(cluster).min(1, "must list at least one cluster").max(1000),
     groups: z
-      .record(z.string().regex(dnsLabel, "must be a DNS label"), z.array(z.string()).min(1))
+      .record(z.string(), z.array(z.string()).min(1))
+      .refine((g) => Object.keys(g).every((k) => dnsLabel.test(k)), "names must be DNS labels")
       .default({}),
     default: z.string().optional(),
     unreachable: z
@@ -63,7 +70,9 @@ export const clustersFileSchema = z
           .default("5s"),
       })
       .prefault({})
-      .describe("A cluster whose API server does not answer: attempts again this many times, waiting delay, doubled each time."),
+      .describe(
+        "A cluster whose API server does not answer: attempts again this many times, waiting delay, doubled each time.",
+      ),
   })
   .superRefine((f, ctx) => {
     const names = new Set<string>();
@@ -121,7 +130,7 @@ export function readClusters(
     const code = (e as NodeJS.ErrnoException).code;
     return {
       problems: [
-        code
+        (e as Error).name !== "YAMLParseError"
           ? `PAAS_CLUSTERS cannot read ${file} (${code}): point it at the YAML file listing the clusters (docs/clusters.md)`
           : `PAAS_CLUSTERS: ${file} is not valid YAML: ${(e as Error).message.split("\n")[0]}`,
       ],

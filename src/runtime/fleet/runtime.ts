@@ -128,7 +128,17 @@ export class FleetRuntime implements Runtime {
         (r) => r.wave === i + 1 && (r.state === "failed" || r.state === "unreachable"),
       );
       if (failed.length > 0) {
-        for (const r of rows) if (r.wave > i + 1) r.state = "skipped";
+        const later = rows.filter((r) => r.wave > i + 1);
+        // What they keep serving, for the table (best effort: the rollout has failed already).
+        await Promise.all(
+          later.map(async (r) => {
+            r.state = "skipped";
+            r.sha = await this.member(r.cluster)
+              .serving(spec.target)
+              .then((v) => v?.sha)
+              .catch(() => undefined);
+          }),
+        );
         emit();
         return this.#failure(failed, diagnoses, { wave: i + 1, of: waves.length, rows, started });
       }
@@ -230,7 +240,7 @@ export class FleetRuntime implements Runtime {
         };
     const rollbackHint =
       changed > 0
-        ? ` ${changed} cluster(s) already run the new version: roll them back with /paas rollback.`
+        ? ` ${changed} cluster(s) already run the new version: "Roll back clusters" on the check run (or /paas redeploy) puts them back on the live version.`
         : "";
     return {
       ok: false,
