@@ -60,7 +60,7 @@ async function main(env: Record<string, string | undefined>, docker: Docker): Pr
   const s = parseSettings(env);
   if (s.auth) core.setSecret(s.auth.password);
   // Day two: a recorded image for a protected environment, nothing to build (recorded.ts).
-  if (s.deployImage) return handOffRecorded(s, s.deployImage);
+  if (s.deployImage) return handOffRecorded(s, s.deployImage, secrets);
   const prepared = await prepareBuild({ root: s.workspace, app: s.appPath, baseImages: s.baseImages });
   const { plan } = prepared;
   const appKey = prepared.app.key;

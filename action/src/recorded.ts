@@ -2,10 +2,15 @@
 // an image it recorded into a protected environment (rollback, promote). The
 // job runs in that GitHub environment, so its protection rules gate it; this
 // step builds nothing and hands the recorded image to the App, which accepts
-// it only for an image it deployed for that commit before.
+// it only for an image it deployed for that commit before. Like a build's
+// hand-off it sends the job's secrets that .paas.yml names, sealed (secrets.ts):
+// read from the workspace, which the release workflow checks out on the default
+// branch (the App cuts them to that branch's names anyway).
 import * as core from "@actions/core";
+import { loadApp } from "../../src/image/index.ts";
 import { handOff, type HandoffRequest } from "./handoff.ts";
 import { InputError, type ActionSettings } from "./inputs.ts";
+import { namedSecrets, sealedSecretsFor } from "./secrets.ts";
 
 /** The hand-off of a recorded image, from the inputs the App dispatched; throws InputError naming the missing one. */
 export function recordedRequest(s: ActionSettings, deployImage: string): HandoffRequest {
@@ -31,7 +36,29 @@ export function recordedRequest(s: ActionSettings, deployImage: string): Handoff
   };
 }
 
-export async function handOffRecorded(s: ActionSettings, deployImage: string): Promise<void> {
+/**
+ * The secret names the workspace's .paas.yml gives the app; none when the job passed no secrets.
+ * Throws InputError when it passed some but there is no .paas.yml to name them (no checkout).
+ */
+export async function recordedSecretNames(
+  s: Pick<ActionSettings, "workspace" | "appPath">,
+  available: ReadonlyMap<string, string>,
+): Promise<string[]> {
+  if (available.size === 0) return [];
+  const { app, present } = await loadApp({ root: s.workspace, app: s.appPath });
+  if (!present)
+    throw new InputError(
+      'input "secrets": deploy-image sends only the secrets .paas.yml names, and there is no .paas.yml in the workspace: ' +
+        "add `- uses: actions/checkout@v4` before the paas step of the release workflow",
+    );
+  return namedSecrets(app.config);
+}
+
+export async function handOffRecorded(
+  s: ActionSettings,
+  deployImage: string,
+  secrets: ReadonlyMap<string, string>,
+): Promise<void> {
   const request = recordedRequest(s, deployImage);
   if (!s.appUrl) throw new InputError('input "app-url": deploy-image hands an image to the App; set app-url');
   if (!s.oidc)
@@ -41,8 +68,16 @@ export async function handOffRecorded(s: ActionSettings, deployImage: string): P
   core.setOutput("image", request.image);
   core.setOutput("digest", request.digest);
   core.setOutput("image-ref", deployImage);
+  const names = await recordedSecretNames(s, secrets);
   const token = await core.getIDToken(s.appUrl);
-  const answer = await handOff(s.appUrl, request, token, {
+  const sealed = await sealedSecretsFor({
+    appUrl: s.appUrl,
+    token,
+    available: secrets,
+    names,
+    target: { environment: request.environment, app: request.app, sha: request.sha },
+  });
+  const answer = await handOff(s.appUrl, sealed ? { ...request, secrets: sealed } : request, token, {
     onRetry: (n, reason, delay) =>
       core.warning(`hand-off attempt ${n} failed (${reason}); retrying in ${Math.round(delay / 1000)}s`),
   });

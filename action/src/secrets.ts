@@ -127,7 +127,9 @@ export async function sealedSecretsFor(f: {
   if (f.available.size === 0 || f.names.length === 0) return undefined;
   const { values, missing } = pickSecrets(f.available, f.names);
   if (missing.length > 0)
-    core.info(`Not in this job's secrets (the App's operator values apply, if any): ${missing.join(", ")}`);
+    core.info(
+      `Not in this job's secrets (the values delivered to this environment before, or the App's operator's, apply if any): ${missing.join(", ")}`,
+    );
   const sent = Object.keys(values);
   if (sent.length === 0) return undefined;
   const { job, ...binding } = tokenBinding(f.token);

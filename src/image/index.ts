@@ -84,15 +84,24 @@ export interface PreparedBuild {
   configPresent: boolean;
 }
 
-/** Reads `.paas.yml`, selects the app, detects, and settles the Dockerfile. No Docker involved: also the dry run. */
-export async function prepareBuild(options: PrepareOptions): Promise<PreparedBuild> {
+/** Reads `.paas.yml` at `root` and selects the app (`present`: the file exists). */
+export async function loadApp(options: {
+  root: string;
+  app?: string | undefined;
+}): Promise<{ app: ResolvedApp; present: boolean }> {
   const root = path.resolve(options.root);
   const text = await readFile(path.join(root, CONFIG_FILE), "utf8").catch((e: NodeJS.ErrnoException) => {
     if (e.code === "ENOENT") return undefined;
     throw e;
   });
   const loaded = parseConfig(text);
-  const app = selectApp(resolveApps(loaded), options.app);
+  return { app: selectApp(resolveApps(loaded), options.app), present: loaded.present };
+}
+
+/** Reads `.paas.yml`, selects the app, detects, and settles the Dockerfile. No Docker involved: also the dry run. */
+export async function prepareBuild(options: PrepareOptions): Promise<PreparedBuild> {
+  const root = path.resolve(options.root);
+  const { app, present } = await loadApp(options);
   const plan = await detect(diskSource(root), app.config, { appPath: app.path });
   const contextPath = repoJoin(app.path, plan.context);
   if (plan.dockerfile !== undefined) {
@@ -111,7 +120,7 @@ export async function prepareBuild(options: PrepareOptions): Promise<PreparedBui
       dockerfile: { text: dockerfileText, path: dockerfilePath },
       baseImages: undefined,
       generate: {},
-      configPresent: loaded.present,
+      configPresent: present,
     };
   }
   const baseImages = resolveBaseImages(plan, app.config.build.base, options.baseImages);
@@ -126,7 +135,7 @@ export async function prepareBuild(options: PrepareOptions): Promise<PreparedBui
     dockerfile: { text: generateDockerfile(plan, baseImages, generate), path: undefined },
     baseImages,
     generate,
-    configPresent: loaded.present,
+    configPresent: present,
   };
 }
 

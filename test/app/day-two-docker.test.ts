@@ -2,7 +2,9 @@
 // validating fake GitHub: after an App restart, `/paas rollback` puts the
 // previous image back (Caddy serves the old commit, no rebuild), the check's
 // Redeploy button redeploys it, and `/paas logs` shows the running
-// container's lines with its secret masked.
+// container's lines with its secret masked. A secret the workflow delivered
+// with the hand-off (no operator value for it) survives both: the rollback
+// and the redeploy carry no hand-off, and keep the value delivered last.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -11,6 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
+import { fetchSealingKey, tokenBinding } from "../../action/src/secrets.ts";
+import { sealSecrets } from "../../src/contract/sealing.ts";
 import { replyMarker } from "../../src/deploy/ops-chatops.ts";
 import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
 import {
@@ -38,6 +42,8 @@ const docker = new Docker();
 const run = randomBytes(3).toString("hex");
 const APP = `daytwo-${run}`;
 const DB = `postgres://app:${randomBytes(12).toString("hex")}@db.internal/staging`;
+// Delivered by the workflow's job in the GitHub environment "staging"; the operator has no value for it.
+const TOKENS = [`tok-one-${randomBytes(8).toString("hex")}`, `tok-two-${randomBytes(8).toString("hex")}`];
 const CONFIG = `name: ${APP}
 run:
   port: 8080
@@ -45,10 +51,13 @@ run:
     path: /healthz
     startupTimeout: 20s
     interval: 1s
-secrets: [DATABASE_URL]
+secrets: [DATABASE_URL, APP_TOKEN]
 environments:
   staging:
     branch: main
+  production:
+    branch: release
+    protected: false
 `;
 
 describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
@@ -66,6 +75,9 @@ describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
     await mkdir(join(secretsDir, OWNER, REPO), { recursive: true });
     await writeFile(join(secretsDir, OWNER, REPO, "staging.env"), `DATABASE_URL=${DB}\n`);
     await chmod(join(secretsDir, OWNER, REPO, "staging.env"), 0o600);
+    // The operator gives production its database, not APP_TOKEN: no workflow delivered one there.
+    await writeFile(join(secretsDir, OWNER, REPO, "production.env"), `DATABASE_URL=${DB}-production\n`);
+    await chmod(join(secretsDir, OWNER, REPO, "production.env"), 0o600);
     caddy = await startCaddy();
     // Rolled-back images come from the registry: the runtime removes images nothing runs.
     registry = await startRegistry();
@@ -135,14 +147,20 @@ describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
   const staging = () => h.github.deploymentsOf(FULL, "staging");
   const url = () => staging().at(-1)!.statuses.at(-1)!.environment_url!;
 
-  async function deploy(commit: string, image: string): Promise<void> {
+  async function deploy(commit: string, image: string, appToken: string): Promise<void> {
     h.github.setFile(FULL, commit, ".paas.yml", CONFIG);
     h.github.setBranch(FULL, "main", commit);
     const [name, digest] = image.split("@") as [string, string];
-    const res = await h.handoff(
-      handoffBody(commit, { environment: "staging", image: name, digest }),
-      await h.tokenFor(h.claims({ sha: commit, environment: undefined })),
-    );
+    const token = await h.tokenFor(h.claims({ sha: commit, environment: "staging" }));
+    const body = handoffBody(commit, { environment: "staging", image: name, digest });
+    const { job: _job, ...binding } = tokenBinding(token);
+    body.secrets = sealSecrets({ APP_TOKEN: appToken }, await fetchSealingKey(h.app.url), {
+      ...binding,
+      environment: "staging",
+      app: "",
+      sha: commit,
+    });
+    const res = await h.handoff(body, token);
     assert.equal(res.status, 202, JSON.stringify(res.json));
     await h.app.deployer.idle();
     assert.equal(staging().at(-1)!.statuses.at(-1)!.state, "success", JSON.stringify(staging().at(-1)));
@@ -160,10 +178,15 @@ describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
     return replies[0]!.body;
   }
 
+  /** The app's own view of its environment (the test image's /info). */
+  const appEnv = async () =>
+    (JSON.parse((await browse(url(), "/info")).body) as { env: Record<string, string> }).env;
+
   it("rolls back to the previous image after a restart: Caddy serves the old commit again", async () => {
-    await deploy(a, images[0]!.ref);
-    await deploy(b, images[1]!.ref);
+    await deploy(a, images[0]!.ref, TOKENS[0]!);
+    await deploy(b, images[1]!.ref, TOKENS[1]!);
     assert.equal((await browse(url())).body, b);
+    assert.equal((await appEnv()).APP_TOKEN, TOKENS[1]);
     await h.restartApp();
     const reply = await say("/paas rollback staging");
     assert.match(reply, /✅ Rolling staging back to e100000/);
@@ -171,6 +194,9 @@ describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
     assert.equal((await browse(url())).body, a, "the old image serves through Caddy");
     const [live] = (await parts.runtime.list()).filter((e) => e.appName === APP);
     assert.equal(live!.digest, images[0]!.ref.split("@")[1]);
+    const env = await appEnv();
+    assert.equal(env.APP_TOKEN, TOKENS[1], "the value delivered last, kept without a hand-off");
+    assert.equal(env.DATABASE_URL, DB, "the operator's value, read again");
   });
 
   it("redeploys from the check's button", async () => {
@@ -190,6 +216,7 @@ describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
     assert.equal(staging().length, before + 1);
     assert.equal(staging().at(-1)!.statuses.at(-1)!.state, "success");
     assert.equal((await browse(url())).body, a);
+    assert.equal((await appEnv()).APP_TOKEN, TOKENS[1]);
   });
 
   it("shows the running container's log lines with its secret masked", async () => {
@@ -200,6 +227,31 @@ describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
     const check = h.github.checkRunsOf(FULL).find((c) => c.id === Number(id))!;
     assert.match(check.output.text!, /db is \*\*\*/);
     assert.match(check.output.text!, /listening on 8080/);
-    assert.ok(!JSON.stringify(h.github.checkRunsOf(FULL)).includes(DB), "the secret is in no check run");
+    const runs = JSON.stringify(h.github.checkRunsOf(FULL));
+    for (const v of [DB, ...TOKENS]) assert.ok(!runs.includes(v), "no secret is in a check run");
+  });
+
+  it("a promotion into production never carries staging's delivered value", async () => {
+    const reply = await say("/paas promote staging to production");
+    assert.match(reply, /✅/);
+    const prod = h.github.deploymentsOf(FULL, "production").at(-1)!;
+    const last = prod.statuses.at(-1)!;
+    assert.equal(last.state, "failure", JSON.stringify(prod));
+    assert.match(last.description ?? "", /APP_TOKEN/);
+    assert.equal(
+      (await parts.runtime.list()).filter(
+        (e) =>
+          e.appName === APP &&
+          e.target.environment.kind === "named" &&
+          e.target.environment.name === "production",
+      ).length,
+      0,
+      "nothing started in production",
+    );
+    const everything = JSON.stringify([
+      h.github.checkRunsOf(FULL),
+      h.github.deploymentsOf(FULL, "production"),
+    ]);
+    for (const v of TOKENS) assert.ok(!everything.includes(v));
   });
 });

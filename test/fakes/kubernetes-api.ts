@@ -277,6 +277,8 @@ export type Fault =
   | { status: 500 | 502 | 503 | 504 }
   | { status: 429; retryAfter?: number }
   | { status: 409 }
+  /** RBAC's refusal (a role that lacks the verb). */
+  | { status: 403 }
   /** A refusal with its own message, as an admission webhook gives (it may quote the object). */
   | { status: 422; message: string }
   | { hang: true };
@@ -548,6 +550,8 @@ export class FakeKubernetesApi {
         return sendStatus(res, 429, "TooManyRequests", "Too many requests, please try again later.");
       }
       if (fault.status === 422) return sendStatus(res, 422, "Invalid", fault.message);
+      if (fault.status === 403)
+        return sendStatus(res, 403, "Forbidden", `${method} ${url.pathname} is forbidden`);
       if (fault.status === 409) {
         return sendStatus(
           res,

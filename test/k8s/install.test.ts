@@ -206,6 +206,16 @@ async function replay(fake: FakeKubernetesApi): Promise<RecordedRequest[]> {
   await new Promise((r) => setTimeout(r, 800));
   const prod = specFor(PRODUCTION_YAML, "production");
   assert.equal((await runtime.apply(prod)).ok, true);
+  // A value delivered with a hand-off, kept by the next deploy without one (its Secret read back).
+  assert.equal((await runtime.apply(prod, { secrets: { DATABASE_URL: "y" } })).ok, true);
+  assert.equal((await runtime.apply(prod)).ok, true);
+  assert.ok(
+    fake.requests.some(
+      (r) =>
+        r.method === "GET" &&
+        r.path.endsWith(`/namespaces/${namespaceName(prod.target)}/secrets/web-secrets`),
+    ),
+  );
   // Objects an earlier planner version created under other names are pruned.
   const ns = namespaceName(prod.target);
   const labels = { "app.kubernetes.io/managed-by": "paas" };

@@ -25,6 +25,7 @@ const labelsSchema = z.looseObject({
   [L.url]: z.string().optional(),
   [L.port]: z.string().regex(/^\d+$/).transform(Number),
   [L.secrets]: z.string().default(""),
+  [L.deliveredSecrets]: z.string().default(""),
   [L.deployedAt]: z.string().optional(),
   [L.deployId]: z.string().min(1),
 });

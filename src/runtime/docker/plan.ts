@@ -9,6 +9,7 @@ import type { Healthcheck } from "../../config/schema.ts";
 import { cpuMillis, memoryBytes } from "../../core/plan.ts";
 import type { DeploySpec } from "../../core/spec.ts";
 import { containerName, githubEnvironment, namespaceName } from "../../names.ts";
+import { formatDeliveredNames } from "../secret-values.ts";
 import { startArgv } from "../start-command.ts";
 import { cronLabel, planRoles, type RolePlan } from "./processes.ts";
 
@@ -30,6 +31,8 @@ export const L = {
   url: "paas.url",
   port: "paas.port",
   secrets: "paas.secrets",
+  /** Names (never values) among paas.secrets whose value a hand-off delivered (secret-values.ts). */
+  deliveredSecrets: "paas.secrets.delivered",
   deployedAt: "paas.deployed-at",
   deployId: "paas.deploy-id",
 } as const;
@@ -46,6 +49,11 @@ export interface DockerPlanInput {
   deployId: string;
   /** ISO time of the rollout (a label `paas status` shows). */
   deployedAt: string;
+  /**
+   * Names among spec.secrets whose value a hand-off delivered, now or earlier: a label, so the
+   * next deploy without a hand-off keeps their values (read back from the container's env).
+   */
+  deliveredSecrets?: readonly string[] | undefined;
 }
 
 export interface DockerContainerPlan {
@@ -164,7 +172,15 @@ function containerLabels(input: DockerPlanInput, instance: string, ns: string): 
     [L.secrets]: spec.secrets.join(","),
     [L.deployedAt]: input.deployedAt,
     [L.deployId]: input.deployId,
+    ...deliveredLabel(spec, input.deliveredSecrets),
   };
+}
+
+/** Only when a hand-off delivered some: plans without them print as before. */
+function deliveredLabel(spec: DeploySpec, delivered: readonly string[] | undefined): Record<string, string> {
+  const named = new Set(spec.secrets);
+  const names = (delivered ?? []).filter((n) => named.has(n));
+  return names.length > 0 ? { [L.deliveredSecrets]: formatDeliveredNames(names) } : {};
 }
 
 /** What the engine knows only after the pull, and the secret values: the rest is the plan's. */

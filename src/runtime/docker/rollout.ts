@@ -12,11 +12,12 @@ import {
 } from "../../core/ownership.ts";
 import { namespaceName } from "../../names.ts";
 import { Redactor } from "../../redact.ts";
-import { resolveSecretValues } from "../secret-values.ts";
+import { resolveSecretValues, type ResolvedSecrets } from "../secret-values.ts";
 import type { ApplyOptions, DeploySpec, Diagnosis, RolloutResult } from "../types.ts";
 import { envRouteId, restartPolicy, type DockerContext } from "./context.ts";
 import { diagnoseContainer } from "./diagnose.ts";
 import { messageOf, statusOf } from "./engine-errors.ts";
+import { keptSecretValues } from "./kept-secrets.ts";
 import { pullMessage, resolveImage, type ResolvedImage } from "./image-pull.ts";
 import {
   generations,
@@ -58,17 +59,23 @@ export async function applySpec(
   await assertHostnamesFree(ctx, spec, namespaceName(spec.target));
   // Services' volumes and credentials first: their URLs reach the app like secrets.
   const services = await ctx.services.prepare(spec);
-  const secretValues = {
-    ...(await resolveSecretValues(spec.target, spec.secrets, options.secrets, {
-      source: ctx.secrets,
-      setting: "PAAS_SECRETS_DIR",
-    })),
-    ...services.env,
-  };
+  // Delivered with the hand-off first, then delivered earlier to this environment (its serving
+  // containers' env), the operator's files for the rest (secret-values.ts).
+  const delivered = options.secrets;
+  const secrets = await resolveSecretValues(spec.target, spec.secrets, {
+    delivered,
+    kept: await keptSecretValues(ctx, namespaceName(spec.target), {
+      repositoryId: spec.repositoryId,
+      wanted: spec.secrets.filter((n) => !delivered || !Object.hasOwn(delivered, n)),
+    }),
+    source: ctx.secrets,
+    setting: "PAAS_SECRETS_DIR",
+  });
+  const secretValues = { ...secrets.values, ...services.env };
   // What a rollout reports or throws can quote what the app printed or what the engine echoed.
   const redactor = new Redactor([...Object.values(secretValues), ...services.passwords]);
   try {
-    const result = await rollout(ctx, spec, options, secretValues);
+    const result = await rollout(ctx, spec, options, { values: secretValues, delivered: secrets.delivered });
     if (result.ok) return result;
     return {
       ...result,
@@ -84,9 +91,10 @@ async function rollout(
   ctx: DockerContext,
   spec: DeploySpec,
   options: ApplyOptions,
-  secretValues: Record<string, string>,
+  secrets: ResolvedSecrets,
 ): Promise<RolloutResult> {
   const started = Date.now();
+  const secretValues = secrets.values;
   const progress = options.onProgress ?? (() => {});
   const signal = options.signal;
   const ns = namespaceName(spec.target);
@@ -104,7 +112,13 @@ async function rollout(
 
   const deployId = randomBytes(4).toString("hex");
   // The pure plan (plan.ts): what `paas plan --runtime docker` prints is what is created here.
-  const plan = planDocker({ spec, instance: ctx.instance, deployId, deployedAt: new Date().toISOString() });
+  const plan = planDocker({
+    spec,
+    instance: ctx.instance,
+    deployId,
+    deployedAt: new Date().toISOString(),
+    deliveredSecrets: secrets.delivered,
+  });
   await ensureNetwork(ctx.docker, plan.network);
   // Health-gated: the app is not started until its services answer.
   const up = await ctx.services.start(spec, { signal, progress });

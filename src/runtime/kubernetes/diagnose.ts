@@ -5,6 +5,8 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Target } from "../../names.ts";
 import type { Diagnosis, SecretSource } from "../types.ts";
 import { KubernetesApiError, type KubeClient } from "./client.ts";
+import { parseDeliveredNames } from "../secret-values.ts";
+import { readKept } from "./kept-secrets.ts";
 import { A, WORKLOAD } from "./objects.ts";
 import {
   emptyDiagnosis,
@@ -33,11 +35,18 @@ export async function currentSecretValues(
   if (listed === undefined) return nsObj ? undefined : [];
   const names = listed.split(",").filter(Boolean);
   if (names.length === 0) return [];
-  // The runtime may not read Secrets in app namespaces (k8s/rbac.yaml): values delivered with a
-  // hand-off and absent from the operator's Secret are not known here, so the logs are withheld.
-  if (!secrets) return undefined;
+  // Values a hand-off delivered are read back from the environment's own Secret (kept-secrets.ts),
+  // the rest from the operator's source; when any cannot be read, the logs are withheld.
+  const delivered = parseDeliveredNames(nsObj?.metadata?.annotations?.[A.deliveredSecrets]).filter((n) =>
+    names.includes(n),
+  );
+  const rest = names.filter((n) => !delivered.includes(n));
+  if (rest.length > 0 && !secrets) return undefined;
   try {
-    return Object.values(await secrets.get(target, names));
+    const kept = delivered.length > 0 ? await readKept(client, ns, delivered) : {};
+    if (Object.keys(kept).length < delivered.length) return undefined;
+    const operator = rest.length > 0 ? await secrets!.get(target, rest) : {};
+    return [...Object.values(kept), ...Object.values(operator)];
   } catch {
     return undefined;
   }

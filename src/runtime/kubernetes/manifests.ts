@@ -4,6 +4,7 @@
 // This module puts the objects in apply order; each kind of object is planned
 // by its own module (objects, settings, quota, traffic, pods, jobs, services).
 import { namespaceName } from "../../names.ts";
+import { formatDeliveredNames } from "../secret-values.ts";
 import type { DeploySpec } from "../types.ts";
 import { cronJobs, egressPolicies, releaseJob, workerDeployments } from "./jobs.ts";
 import {
@@ -42,6 +43,11 @@ export interface PlanOptions {
    * Omitted (dry run): the Secret is left out and only referenced.
    */
   secretValues?: Record<string, string> | undefined;
+  /**
+   * Names among secretValues that a hand-off delivered (now or earlier): recorded on the Secret
+   * and the namespace, so the next deploy without a hand-off keeps their values.
+   */
+  deliveredSecrets?: readonly string[] | undefined;
   /** Base64 `.dockerconfigjson` of settings.imagePullSecret; omitted in a dry run (then only referenced). */
   pullSecret?: string | undefined;
   /** Add-on services' passwords by name (generated once by the runtime); omitted in a dry run. */
@@ -110,6 +116,8 @@ export function planKubernetes(
   objects.push(...scalingObjects(spec, meta, selector));
   if (spec.hostnames.length > 0) objects.push(route(spec, settings, meta));
 
+  const delivered = deliveredRecord(spec, options);
+  if (delivered) namespace.metadata.annotations![A.deliveredSecrets] = delivered;
   // What this plan contains, for the next apply's prune.
   // (Not the release Job: it is run once, and its runtime removes the old ones: release.ts.)
   namespace.metadata.annotations![A.kinds] = [...new Set(objects.filter((o) => o !== release).map(groupKind))]
@@ -190,7 +198,9 @@ function configObjects(
       [...new Set(spec.secrets)].sort().map((n) => [n, Buffer.from(values[n]!, "utf8").toString("base64")]),
     );
     secretHash = hash(JSON.stringify(data));
-    objects.push({ apiVersion: "v1", kind: "Secret", metadata: meta(SECRET_NAME), type: "Opaque", data });
+    const delivered = deliveredRecord(spec, options);
+    const metadata = meta(SECRET_NAME, delivered ? { annotations: { [A.deliveredSecrets]: delivered } } : {});
+    objects.push({ apiVersion: "v1", kind: "Secret", metadata, type: "Opaque", data });
   }
   if (settings.imagePullSecret && options.pullSecret) {
     objects.push({
@@ -202,6 +212,14 @@ function configObjects(
     });
   }
   return { objects, secretHash };
+}
+
+/** The delivered names the Secret holds, as recorded; undefined when none (then no annotation). */
+function deliveredRecord(spec: DeploySpec, options: PlanOptions): string | undefined {
+  if (!options.secretValues) return undefined;
+  const named = new Set(spec.secrets);
+  const names = (options.deliveredSecrets ?? []).filter((n) => named.has(n));
+  return names.length > 0 ? formatDeliveredNames(names) : undefined;
 }
 
 /** The autoscaler, and in production a disruption budget when more than one pod serves. */

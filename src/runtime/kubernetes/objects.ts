@@ -63,6 +63,12 @@ export const A = {
   configDigest: "paas.dev/config-digest",
   /** Names (never values) of the secrets the environment's pods get: diagnose() masks their values. */
   secrets: "paas.dev/secrets",
+  /**
+   * Names (never values) of the secrets whose value in the Secret a hand-off delivered, on the
+   * Secret (the record, written with the values) and on the namespace (whether there is one to
+   * read): a deploy without a hand-off keeps these values (src/runtime/secret-values.ts).
+   */
+  deliveredSecrets: "paas.dev/delivered-secrets",
 } as const;
 
 export const CONFIGMAP_NAME = `${WORKLOAD}-env`;

@@ -18,11 +18,12 @@ import type {
   ServingVersion,
 } from "../types.ts";
 import { redactError, Redactor } from "../../redact.ts";
-import { resolveSecretValues } from "../secret-values.ts";
+import { resolveSecretValues, type ResolvedSecrets } from "../secret-values.ts";
 import { KubeClient, KubernetesApiError, type ClientOptions } from "./client.ts";
 import { currentSecretValues, diagnoseNamespace, LOGS_WITHHELD } from "./diagnose.ts";
 import { listEnvironments } from "./environments.ts";
 import { hostnameConflict } from "./hostnames.ts";
+import { keptSecretValues } from "./kept-secrets.ts";
 import { podLogs } from "./logs.ts";
 import { planKubernetes } from "./manifests.ts";
 import {
@@ -94,37 +95,46 @@ export class KubernetesRuntime implements Runtime {
   }
 
   async apply(spec: DeploySpec, options: ApplyOptions = {}): Promise<RolloutResult> {
-    // Delivered with the hand-off first, the operator's Secrets for the rest (secret-values.ts).
-    const secretValues =
+    const ns = namespaceName(spec.target);
+    // Delivered with the hand-off first, then delivered earlier to this environment (its own
+    // Secret), the operator's Secrets for the rest (secret-values.ts).
+    const secrets =
       spec.secrets.length > 0
-        ? await resolveSecretValues(spec.target, spec.secrets, options.secrets, {
+        ? await resolveSecretValues(spec.target, spec.secrets, {
+            delivered: options.secrets,
+            kept: await keptSecretValues(this.client, ns, {
+              repositoryId: spec.repositoryId,
+              wanted: spec.secrets.filter((n) => !options.secrets || !Object.hasOwn(options.secrets, n)),
+            }),
             source: this.secrets,
             setting: "PAAS_K8S_SECRETS_NAMESPACE",
           })
         : undefined;
     // Add-on services' credentials: kept in their Secrets, generated the first time (services-runtime.ts).
-    const passwords = await servicePasswords(this.client, namespaceName(spec.target), spec);
+    const passwords = await servicePasswords(this.client, ns, spec);
     try {
-      return await this.rollout(spec, options, secretValues, passwords);
+      return await this.rollout(spec, options, secrets, passwords);
     } catch (e) {
       // An API server's or webhook's answer can echo the Secret it was sent (base64 in `data`).
-      throw redactError(e, [...Object.values(secretValues ?? {}), ...Object.values(passwords)]);
+      throw redactError(e, [...Object.values(secrets?.values ?? {}), ...Object.values(passwords)]);
     }
   }
 
   private async rollout(
     spec: DeploySpec,
     options: ApplyOptions,
-    secretValues: Record<string, string> | undefined,
+    secrets: ResolvedSecrets | undefined,
     servicePasswords: Record<string, string>,
   ): Promise<RolloutResult> {
     const started = Date.now();
+    const secretValues = secrets?.values;
     const progress = options.onProgress ?? (() => {});
     const signal = options.signal;
     const manager = fieldManager(this.settings);
     const pullSecret = await this.pullSecret();
     const planned = planKubernetes(spec, this.settings, {
       secretValues,
+      deliveredSecrets: secrets?.delivered,
       pullSecret,
       servicePasswords,
       releaseId: randomBytes(5).toString("hex"),

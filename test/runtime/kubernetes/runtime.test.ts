@@ -683,11 +683,13 @@ test("secrets delivered with the hand-off win, the operator's fill the rest, and
     assert.equal((await runtime.apply(prod, { secrets: rotated })).ok, true);
     assert.deepEqual(read(ns), rotated);
     assert.notEqual(hashOf(), before);
-    // Without an operator source, a name nobody delivered is an error naming the GitHub environment, no value.
+    // Without an operator source, a name nobody delivered (now or before) is an error naming the
+    // GitHub environment, no value; the names delivered before are kept (kept-secrets.test.ts).
+    const withToken: DeploySpec = { ...prod, secrets: [...prod.secrets, "API_TOKEN"] };
     await assert.rejects(
-      make().apply(prod, { secrets: { DATABASE_URL: "postgres://x-value" } }),
+      make().apply(withToken, { secrets: { DATABASE_URL: "postgres://x-value" } }),
       (e: unknown) => {
-        assert.match((e as Error).message, /SESSION_KEY .*GitHub environment "production"/);
+        assert.match((e as Error).message, /secrets API_TOKEN .*GitHub environment "production"/);
         assert.doesNotMatch((e as Error).message, /x-value/);
         return true;
       },
