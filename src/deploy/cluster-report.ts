@@ -41,9 +41,10 @@ export class ClusterReport {
     this.#rows = rows;
     const p = clusterProgress(rows, this.#job.spec.sha);
     // A new wave is what a restart must know: recorded on the deployment at once.
-    if (p.wave > this.#lastWave && rows.some((r) => r.wave === p.wave && r.state !== "pending")) {
+    // One wave (a preview, one cluster) has nothing to resume at: no status for it.
+    if (p.of > 1 && p.wave > this.#lastWave && rows.some((r) => r.wave === p.wave && r.state !== "pending")) {
       this.#lastWave = p.wave;
-      this.#enqueue(() => this.#status(p.line));
+      this.#enqueue(() => this.#status(p.line), true);
     }
     if (this.#timer) return;
     const wait = Math.max(0, this.#lastWrite + this.#intervalMs - Date.now());
@@ -62,9 +63,10 @@ export class ClusterReport {
     await this.#writing;
   }
 
-  #enqueue(write: () => Promise<void>): void {
+  /** `durable`: a wave's status is written even after stop() (before the final report, which waits for it). */
+  #enqueue(write: () => Promise<void>, durable = false): void {
     this.#writing = this.#writing.then(async () => {
-      if (this.#stopped) return;
+      if (this.#stopped && !durable) return;
       try {
         await write();
       } catch (e) {
