@@ -126,7 +126,14 @@ export function runUrl(web: string, repo: RepoInfo, runId: string | undefined): 
 export function createDeployment(
   github: Pick<GitHubPort, "createDeployment">,
   repo: RepoInfo,
-  d: { spec: DeploySpec; environment: string; reportSha: string; jti?: string; pinned?: boolean | undefined },
+  d: {
+    spec: DeploySpec;
+    environment: string;
+    reportSha: string;
+    jti?: string;
+    pinned?: boolean | undefined;
+    clusters?: string[] | undefined;
+  },
 ): Promise<number> {
   const { spec } = d;
   return github.createDeployment(repo, {
@@ -145,6 +152,8 @@ export function createDeployment(
       ...(d.jti ? { jti: d.jti } : {}),
       // Day two: a chosen image; a resume after a restart keeps it from being superseded.
       ...(d.pinned ? { pinned: "true" } : {}),
+      // Many clusters: a deploy to some of them only, so a resume keeps to those.
+      ...(d.clusters ? { clusters: d.clusters.join(",") } : {}),
     },
   });
 }

@@ -254,4 +254,31 @@ describe("one environment on three clusters, in waves", { timeout: 240_000 }, ()
       "only aceh changed back; bali and papua still served a2",
     );
   });
+  it("--cluster: a rollback of one cluster changes that cluster only; a cluster the environment does not run on is refused", async () => {
+    const applies = [deploymentPatches(w.kube), deploymentPatches(bali), deploymentPatches(papua)];
+    const reply = await say("/paas rollback national --cluster papua");
+    assert.match(reply, /Rolling national back to a100000/);
+    const rolled = production().at(-1)!;
+    assert.equal(await until("the rollback of papua", finalState(rolled.id)), "success");
+    assert.deepEqual(
+      [deploymentPatches(w.kube), deploymentPatches(bali), deploymentPatches(papua)].map(
+        (n, i) => n - applies[i]!,
+      ),
+      [0, 0, 1],
+    );
+    const ns = papua
+      .list("v1", "Namespace")
+      .find((n) => (n.metadata as { name: string }).name.includes("records"))!;
+    assert.equal(
+      (ns.metadata as { annotations: Record<string, string> }).annotations["paas.dev/sha"],
+      "a1".padEnd(40, "0"),
+    );
+    assert.equal(w.gateway.serving(HOST), "a2".padEnd(40, "0"), "aceh still serves a2");
+    const table = w.github.checkRunsOf(FULL, "a1".padEnd(40, "0")).at(-1)!.output?.summary ?? "";
+    assert.match(table, /\| papua \| 3 \| `a100000` \| ✅ serving/);
+    assert.doesNotMatch(table, /\| aceh \|/);
+
+    const refused = await say("/paas redeploy national --cluster java");
+    assert.match(refused, /Not done: national does not run on java; it runs on aceh, bali, papua/);
+  });
 });

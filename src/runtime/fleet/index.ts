@@ -5,7 +5,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { createKubernetesRuntime, type LeaseLock } from "../kubernetes/index.ts";
 import { FleetError, FleetRuntime, type FleetMember } from "./runtime.ts";
 
-export { FleetRuntime, FleetError, type FleetMember, type MemberRuntime } from "./runtime.ts";
+export { FleetRuntime, FleetError, firstOfEach, type FleetMember, type MemberRuntime } from "./runtime.ts";
 
 /** How to reach one registered cluster (src/settings/clusters.ts reads them from PAAS_CLUSTERS). */
 export interface ClusterConnection {

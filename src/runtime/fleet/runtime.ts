@@ -292,12 +292,20 @@ export class FleetRuntime implements Runtime {
    */
   async list(): Promise<RuntimeEnvironment[]> {
     const all = await Promise.all([...this.#members.values()].map((m) => m.runtime.list()));
-    const seen = new Map<string, RuntimeEnvironment>();
-    for (const env of all.flat()) {
-      const key = namespaceName(env.target);
-      if (!seen.has(key)) seen.set(key, env);
-    }
-    return [...seen.values()];
+    return firstOfEach(all.flat());
+  }
+
+  /** Each cluster's environments, or why it could not be read (`paas status` shows what it can). */
+  async listByCluster(): Promise<{ cluster: string; environments?: RuntimeEnvironment[]; error?: string }[]> {
+    return Promise.all(
+      [...this.#members.values()].map(async (m) => {
+        try {
+          return { cluster: m.name, environments: await m.runtime.list() };
+        } catch (e) {
+          return { cluster: m.name, error: errorText(e) };
+        }
+      }),
+    );
   }
 
   /** What each cluster serves for one environment (`paas status`, the reconciler's convergence check). */
@@ -326,12 +334,22 @@ export class FleetRuntime implements Runtime {
   }
 }
 
+/** Every environment once, as the first cluster (in the operator's order) reports it. */
+export function firstOfEach(envs: readonly RuntimeEnvironment[]): RuntimeEnvironment[] {
+  const seen = new Map<string, RuntimeEnvironment>();
+  for (const env of envs) {
+    const key = namespaceName(env.target);
+    if (!seen.has(key)) seen.set(key, env);
+  }
+  return [...seen.values()];
+}
+
 /** An error's one line (the member runtimes redact secret values before they throw). */
 function errorText(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ").slice(0, 500);
 }
 
-/** `--cluster`: only the named clusters, each in its own wave as placed; a name outside the placement is refused. */
+/** `--cluster`: only the named clusters, each in the wave it is placed in; a name outside the placement is refused. */
 function restrict(waves: string[][], only: readonly string[] | undefined): string[][] {
   if (!only) return waves;
   const placed = new Set(waves.flat());
@@ -340,5 +358,6 @@ function restrict(waves: string[][], only: readonly string[] | undefined): strin
     throw new FleetError(
       `${outside.join(", ")} ${outside.length > 1 ? "are" : "is"} not among this environment's clusters (${[...placed].join(", ")})`,
     );
-  return waves.map((w) => w.filter((n) => only.includes(n))).filter((w) => w.length > 0);
+  // Waves keep their numbers (the table says "wave 3 of 3"); one left empty is passed through.
+  return waves.map((w) => w.filter((n) => only.includes(n)));
 }
