@@ -4,6 +4,7 @@
 import { z } from "zod";
 import type { ConfigError } from "../errors.ts";
 import type { Diagnosis } from "../core/spec.ts";
+import type { ClusterRow } from "../runtime/types.ts";
 import type { Annotation, CheckRunOutput } from "../github/port.ts";
 
 export const COMMENT_MARKER = "<!-- paas:preview-comment -->";
@@ -250,6 +251,77 @@ export function rolloutFailureOutput(
     summary: truncate(parts.join("\n"), MAX_OUTPUT, logUrl),
     ...(text ? { text: truncate(text, MAX_OUTPUT, logUrl) } : {}),
   };
+}
+
+// ---------- many clusters ----------
+
+const STATE_LABEL: Record<ClusterRow["state"], string> = {
+  pending: "⏳ waiting",
+  deploying: "🚀 deploying",
+  unreachable: "📡 unreachable",
+  serving: "✅ serving",
+  unchanged: "✅ serving (already)",
+  failed: "❌ failed",
+  skipped: "⏸️ not started (previous version)",
+};
+
+/** The per-cluster table of a deploy to many clusters (check run, `paas status`). */
+export function clusterTable(rows: readonly ClusterRow[]): string {
+  const lines = [
+    "| Cluster | Wave | Version | State | Time | Details |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const r of rows) {
+    const sha = r.sha ? `\`${r.sha.replace(/[^a-f0-9]/g, "").slice(0, 7)}\`` : "";
+    const time = r.ms !== undefined ? formatMs(r.ms) : "";
+    const detail = r.detail ? escapeMarkdown(r.detail.slice(0, 300)) : "";
+    const details = [detail, r.detailsUrl ? link("cluster", r.detailsUrl) : ""].filter(Boolean).join(" · ");
+    lines.push(
+      `| ${escapeMarkdown(r.cluster)} | ${r.wave} | ${sha} | ${STATE_LABEL[r.state]} | ${time} | ${details} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Where a rollout over many clusters stands: "wave 2 of 3, 5 of 34 clusters serve abc1234". */
+export function clusterProgress(
+  rows: readonly ClusterRow[],
+  sha: string,
+): { wave: number; of: number; line: string } {
+  const of = Math.max(0, ...rows.map((r) => r.wave));
+  const started = rows.filter((r) => r.state !== "pending" && r.state !== "skipped");
+  const wave = Math.max(1, ...started.map((r) => r.wave));
+  const done = rows.filter((r) => r.state === "serving" || r.state === "unchanged").length;
+  return {
+    wave,
+    of,
+    line: `wave ${wave} of ${of}: ${done} of ${rows.length} clusters serve ${sha.slice(0, 7)}`,
+  };
+}
+
+/** The check run's output while a rollout over many clusters progresses. */
+export function clusterProgressOutput(
+  environment: string,
+  sha: string,
+  rows: readonly ClusterRow[],
+): CheckRunOutput {
+  const p = clusterProgress(rows, sha);
+  return {
+    title: `Deploying to ${environment}: ${p.line}`.slice(0, 255),
+    summary: truncate(
+      `Deploying to **${escapeMarkdown(environment)}** in ${p.of} wave(s).\n\n${clusterTable(rows)}`,
+      MAX_OUTPUT,
+    ),
+  };
+}
+
+/** A finished output with the per-cluster table under its summary (success or failure). */
+export function withClusterTable<T extends CheckRunOutput>(
+  out: T,
+  rows: readonly ClusterRow[] | undefined,
+): T {
+  if (!rows || rows.length === 0) return out;
+  return { ...out, summary: truncate(`${out.summary}\n\n### Clusters\n\n${clusterTable(rows)}`, MAX_OUTPUT) };
 }
 
 /** A fenced block that user text cannot close early. */

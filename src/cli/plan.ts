@@ -7,7 +7,8 @@ import { planDeploy } from "../core/plan.ts";
 import { embeddedDefaults, platformSettingsFromEnv } from "../settings/platform.ts";
 import { detect, diskSource } from "../detect/index.ts";
 import { PaasError } from "../errors.ts";
-import type { Target } from "../names.ts";
+import { envSlug, type Target } from "../names.ts";
+import { readClusters } from "../settings/clusters.ts";
 import { planDocker } from "../runtime/docker/plan.ts";
 import { planDockerServices } from "../runtime/docker/services-plan.ts";
 import { kubernetesSettingsFromEnv, planKubernetes, renderManifests } from "../runtime/kubernetes/index.ts";
@@ -27,6 +28,7 @@ const OPTIONS = {
   "base-domain": { type: "string" },
   gateway: { type: "string" },
   "ingress-namespace": { type: "string" },
+  cluster: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -46,6 +48,8 @@ const FLAGS: Record<keyof typeof OPTIONS, string> = {
   gateway: `kubernetes: parent Gateway, namespace/name[/section] (default: PAAS_K8S_GATEWAY, else ${DEFAULT_GATEWAY} as in k8s/settings.yaml)`,
   "ingress-namespace":
     "kubernetes: namespace of the gateway or ingress pods allowed to reach apps (default: PAAS_K8S_INGRESS_NAMESPACE, else the Gateway's)",
+  cluster:
+    "kubernetes: the objects of one cluster registered in PAAS_CLUSTERS (its PAAS_K8S_* over yours); refused when the environment does not run there",
   help: "print this help",
 };
 
@@ -73,9 +77,13 @@ export const planCommand: Command = async (argv, io) => {
   if (runtime !== "docker" && runtime !== "kubernetes") {
     throw new UsageError(`--runtime must be kubernetes or docker, not "${runtime.slice(0, 40)}"`);
   }
+  if (values.cluster !== undefined && runtime !== "kubernetes")
+    throw new UsageError(
+      "--cluster needs --runtime kubernetes (registered clusters are Kubernetes clusters)",
+    );
   const specs = await planSpecs({ values, dir: positionals[0], runtime }, io);
   if (runtime === "kubernetes") {
-    const k8s = kubernetesPlanSettings(values, io);
+    const k8s = kubernetesPlanSettings(values, values.cluster ? clusterIO(values.cluster, specs, io) : io);
     io.out(renderManifests(specs.flatMap((s) => planKubernetes(s, k8s))));
     return 0;
   }
@@ -145,6 +153,32 @@ export async function planSpecs(
     );
   }
   return specs;
+}
+
+/** `--cluster`: the cluster's own PAAS_K8S_* over the caller's, once the environment is known to run there. */
+function clusterIO(name: string, specs: readonly DeploySpec[], io: CliIO): CliIO {
+  const read = readClusters({ ...io.env, PAAS_RUNTIME: "kubernetes" });
+  if (!read)
+    throw new UsageError(
+      "--cluster needs PAAS_CLUSTERS, the file registering the clusters (docs/clusters.md)",
+    );
+  if ("problems" in read) throw new PaasError("clusters_invalid", read.problems.join("; "));
+  const entry = read.clusters.find((c) => c.name === name);
+  if (!entry)
+    throw new UsageError(
+      `--cluster ${name.slice(0, 63)} is not registered in ${read.file}; registered: ${read.clusters.map((c) => c.name).join(", ")}`,
+    );
+  for (const spec of specs) {
+    const waves = spec.placement?.waves ?? [];
+    const wave = waves.findIndex((w) => w.includes(name));
+    if (wave < 0)
+      throw new PaasError(
+        "plan_cluster",
+        `${envSlug(spec.target.environment)} does not run on ${name}; it runs on ${waves.flat().join(", ")}`,
+      );
+    io.err(`note: cluster ${name}, wave ${wave + 1} of ${waves.length}`);
+  }
+  return { ...io, env: { ...io.env, ...entry.env } };
 }
 
 /** The cluster settings `paas plan --runtime kubernetes` plans with: the flags, PAAS_K8S_*, then defaults. */

@@ -30,9 +30,9 @@ export interface HistoryEntry {
 }
 
 export type OpCommand =
-  | { op: "redeploy"; env: string | undefined }
-  | { op: "rollback"; env: string | undefined; to: string | undefined }
-  | { op: "promote"; from: string; to: string }
+  | { op: "redeploy"; env: string | undefined; clusters?: string[] }
+  | { op: "rollback"; env: string | undefined; to: string | undefined; clusters?: string[] }
+  | { op: "promote"; from: string; to: string; clusters?: string[] }
   | { op: "destroy"; env: string | undefined }
   | { op: "logs"; env: string | undefined }
   | { op: "help"; problem: string | undefined };
@@ -65,11 +65,27 @@ export function parseOpCommand(body: string): OpCommand | undefined {
   if (!m) return undefined;
   const rest = (m[1] ?? "").trim().replace(/\s+/g, " ");
   if (/^deploy\b/i.test(rest)) return undefined;
-  const lower = rest.toLowerCase();
+  // `--cluster <name>` (repeatable): only those clusters of a many-cluster environment (docs/clusters.md).
+  const clusters: string[] = [];
+  const lower = rest
+    .toLowerCase()
+    .replace(
+      /(?:^|\s)--cluster(?:\s+|=)([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)(?=\s|$)/g,
+      (_m, name: string) => {
+        clusters.push(name);
+        return "";
+      },
+    )
+    .trim();
   if (lower === "") return { op: "help", problem: undefined };
   for (const [re, make] of FORMS) {
     const found = re.exec(lower);
-    if (found) return make(found);
+    if (!found) continue;
+    const command = make(found);
+    if (clusters.length === 0) return command;
+    if (command.op !== "redeploy" && command.op !== "rollback" && command.op !== "promote")
+      return { op: "help", problem: "`--cluster` goes with redeploy, rollback and promote" };
+    return { ...command, clusters: [...new Set(clusters)] };
   }
   return { op: "help", problem: `\`/paas ${rest.slice(0, 80).replace(/`/g, "")}\` is not a command` };
 }
@@ -84,6 +100,7 @@ export const HELP = [
   "| `/paas promote <from> to <to>` | Deploys the image live in `<from>` to `<to>` (no rebuild). |",
   "| `/paas destroy` | Removes this pull request's preview. |",
   "| `/paas logs [env]` | Recent log lines of the environment, secrets masked, in a check run. |",
+  "| `… --cluster <name>` | After redeploy, rollback or promote: only that cluster of an environment on many clusters (repeatable). |",
   "| `/paas help` | This table. |",
   "",
   "`env` is `production`, a name from `.paas.yml` environments, or `pr-<number>`; in a pull request the default is its preview, elsewhere `production`. Protected environments (production unless `protected: false`) are deployed by dispatching the deploy workflow, so GitHub's environment rules gate them.",
@@ -194,7 +211,8 @@ export function planPromote(from: TargetFacts, to: TargetFacts): OpPlan {
  * the history tells a config change from a new image.
  */
 export function specConfigDigest(spec: DeploySpec): string {
-  const { image: _i, digest: _d, sha: _s, env, ...rest } = spec;
+  // Placement (clusters, waves) says where a version runs, not what it runs with.
+  const { image: _i, digest: _d, sha: _s, env, placement: _p, ...rest } = spec;
   const { PAAS_COMMIT_SHA: _c, ...ownEnv } = env;
   const canonical = JSON.stringify({ ...rest, env: ownEnv }, (_k, v: unknown) =>
     v && typeof v === "object" && !Array.isArray(v)

@@ -3,6 +3,7 @@
 import type { AppConfig, Resources, Scale } from "../config/schema.ts";
 import { PaasError } from "../errors.ts";
 import { appName as makeAppName, envSlug, githubEnvironment, hostnameFor, type Target } from "../names.ts";
+import { placeEnvironment, type ClusterRegistry } from "./placement.ts";
 import { planServices, type ServiceImages } from "./services.ts";
 import type { DeploySpec, ProcessSpec } from "./spec.ts";
 
@@ -19,6 +20,8 @@ export interface PlatformSettings {
   serviceImages?: ServiceImages | undefined;
   /** Whether apps may ask for outbound internet (network.egress: internet). Default true (PAAS_EGRESS_INTERNET). */
   egressInternet?: boolean | undefined;
+  /** The clusters the operator registered (PAAS_CLUSTERS); undefined: one runtime, no placement. */
+  clusters?: ClusterRegistry | undefined;
 }
 
 export interface Limits {
@@ -119,6 +122,7 @@ export function planDeploy(input: PlanInput, settings: PlatformSettings): Deploy
       command: j.command,
     })),
     egress: config.network.egress,
+    ...(settings.clusters ? { placement: placeEnvironment(settings.clusters, target, config) } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 // pure planner (plan.ts) and the runtimes (src/runtime), owned by neither.
 import type { Egress, Healthcheck, Resources, Scale } from "../config/schema.ts";
 import type { Target } from "../names.ts";
+import type { Placement } from "./placement.ts";
 import type { ServiceSpec } from "./services.ts";
 
 export type { ServiceSpec };
@@ -46,6 +47,8 @@ export interface DeploySpec {
   cron?: CronSpec[] | undefined;
   /** Outbound access besides DNS and the app's own services. Absent: none. */
   egress?: Egress | undefined;
+  /** The clusters and waves, when the operator registered several clusters (src/core/placement.ts). */
+  placement?: Placement | undefined;
 }
 
 /** One process without a route: its own command, replicas and resources; the web process's image, env and secrets. */

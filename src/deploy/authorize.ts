@@ -156,6 +156,9 @@ export function pendingAuthority(
     if (!same(a.domains ?? [], b.domains ?? [])) out.push(`environments.${name}.domains`);
     if (!same(a.secrets, b.secrets)) out.push(`environments.${name}.secrets`);
     if (isProtected(name, a) !== isProtected(name, b)) out.push(`environments.${name}.protected`);
+    // Which clusters, and in which waves: a branch cannot skip the canary or reach more clusters.
+    if (JSON.stringify(a.clusters) !== JSON.stringify(b.clusters)) out.push(`environments.${name}.clusters`);
+    if (JSON.stringify(a.rollout) !== JSON.stringify(b.rollout)) out.push(`environments.${name}.rollout`);
   }
   // Deleting a service's data is the default branch's to confirm.
   for (const [name, s] of Object.entries(deployed.services))

@@ -48,6 +48,8 @@ export interface Job {
   pinned?: boolean;
   /** Secret values delivered with the hand-off (never logged): they win over the runtime's source. */
   secrets?: Record<string, string>;
+  /** Day two with `--cluster`: only these clusters of the environment's placement. */
+  clusters?: string[];
 }
 
 /** What a job is made of; the rest (environment key, PR, timings) derives from it. */
@@ -66,6 +68,7 @@ export interface JobFields {
   notice?: string;
   pinned?: boolean;
   secrets?: Record<string, string> | undefined;
+  clusters?: string[] | undefined;
 }
 
 export function newJob(f: JobFields, now: number): Job {
@@ -87,6 +90,7 @@ export function newJob(f: JobFields, now: number): Job {
     ...(f.notice ? { notice: f.notice } : {}),
     ...(f.pinned ? { pinned: true } : {}),
     ...(f.secrets ? { secrets: f.secrets } : {}),
+    ...(f.clusters ? { clusters: f.clusters } : {}),
   };
 }
 
@@ -122,7 +126,14 @@ export function runUrl(web: string, repo: RepoInfo, runId: string | undefined): 
 export function createDeployment(
   github: Pick<GitHubPort, "createDeployment">,
   repo: RepoInfo,
-  d: { spec: DeploySpec; environment: string; reportSha: string; jti?: string; pinned?: boolean | undefined },
+  d: {
+    spec: DeploySpec;
+    environment: string;
+    reportSha: string;
+    jti?: string;
+    pinned?: boolean | undefined;
+    clusters?: string[] | undefined;
+  },
 ): Promise<number> {
   const { spec } = d;
   return github.createDeployment(repo, {
@@ -141,6 +152,8 @@ export function createDeployment(
       ...(d.jti ? { jti: d.jti } : {}),
       // Day two: a chosen image; a resume after a restart keeps it from being superseded.
       ...(d.pinned ? { pinned: "true" } : {}),
+      // Many clusters: a deploy to some of them only, so a resume keeps to those.
+      ...(d.clusters ? { clusters: d.clusters.join(",") } : {}),
     },
   });
 }

@@ -18,7 +18,7 @@ const PROMOTE = "promote:";
 export function checkActions(env: EnvRef, environments: readonly string[]): CheckRunAction[] {
   const out: CheckRunAction[] = [
     { label: "Redeploy", description: "Deploy this image again (no rebuild)", identifier: "redeploy" },
-    { label: "Rollback", description: "Deploy the previous successful image", identifier: "rollback" },
+    rollbackAction(),
   ];
   if (env.kind === "preview")
     out.push({
@@ -35,9 +35,28 @@ export function checkActions(env: EnvRef, environments: readonly string[]): Chec
   return out;
 }
 
+function rollbackAction(): CheckRunAction {
+  return { label: "Rollback", description: "Deploy the previous successful image", identifier: "rollback" };
+}
+
+/**
+ * A rollout over many clusters that failed after some took the new version: put those back on
+ * the version the environment serves (the live deployment's image, as `/paas redeploy` does;
+ * clusters already on it are verified, not deployed again).
+ */
+export function restoreAction(): CheckRunAction {
+  return {
+    label: "Roll back clusters",
+    description: "Changed clusters back to the live one",
+    identifier: RESTORE,
+  };
+}
+
+const RESTORE = "restore";
+
 /** The command a button's identifier stands for, in the environment the check deployed. */
 export function buttonCommand(identifier: string, environment: string): OpCommand | undefined {
-  if (identifier === "redeploy") return { op: "redeploy", env: environment };
+  if (identifier === "redeploy" || identifier === RESTORE) return { op: "redeploy", env: environment };
   if (identifier === "rollback") return { op: "rollback", env: environment, to: undefined };
   if (identifier === "destroy") return { op: "destroy", env: environment };
   if (identifier.startsWith(PROMOTE)) {

@@ -99,7 +99,7 @@ export class Operations {
       );
     const apps = await this.#apps(repo);
     if (typeof apps === "string") return refuse(apps);
-    if (c.op === "promote") return this.#promote(repo, apps, c.from, c.to);
+    if (c.op === "promote") return this.#promote(repo, apps, c);
     const targets = this.#targets(apps, c.env, req.pr);
     if (typeof targets === "string") return refuse(targets);
     if (c.op === "destroy") return this.#destroy(repo, targets);
@@ -109,14 +109,18 @@ export class Operations {
     for (const t of targets) {
       const facts = await this.#facts(repo, t);
       const plan = c.op === "redeploy" ? planRedeploy(facts) : planRollback(facts, c.to);
-      const line = await this.#execute(repo, plan, `${c.op} requested by @${req.login}`);
+      const line = await this.#execute(repo, plan, `${c.op} requested by @${req.login}`, c.clusters);
       ok &&= line.ok;
       lines.push(line.text);
     }
     return { ok, text: lines.join("\n") };
   }
 
-  async #promote(repo: RepoInfo, apps: ResolvedApp[], from: string, to: string): Promise<OpResult> {
+  async #promote(
+    repo: RepoInfo,
+    apps: ResolvedApp[],
+    { from, to, clusters }: { from: string; to: string; clusters?: string[] | undefined },
+  ): Promise<OpResult> {
     const sources = this.#targets(apps, from, undefined);
     if (typeof sources === "string") return refuse(sources);
     const lines: string[] = [];
@@ -125,7 +129,7 @@ export class Operations {
       const dest = this.#targets([s.app], to, undefined);
       if (typeof dest === "string") return refuse(dest);
       const plan = planPromote(await this.#facts(repo, s), await this.#facts(repo, dest[0]!));
-      const line = await this.#execute(repo, plan, `promoted from ${s.environment}`);
+      const line = await this.#execute(repo, plan, `promoted from ${s.environment}`, clusters);
       ok &&= line.ok;
       lines.push(line.text);
     }
@@ -176,7 +180,12 @@ export class Operations {
     };
   }
 
-  async #execute(repo: RepoInfo, plan: OpPlan, note: string): Promise<OpResult> {
+  async #execute(
+    repo: RepoInfo,
+    plan: OpPlan,
+    note: string,
+    clusters: string[] | undefined,
+  ): Promise<OpResult> {
     if (plan.kind === "refuse") return refuse(`Not done: ${plan.message}.`);
     if (plan.kind === "deploy") {
       const preview = parseAppEnvironment(plan.environment)?.environment.kind === "preview";
@@ -190,7 +199,8 @@ export class Operations {
           // A preview's check and comment row live on the PR head its deploy reported to.
           reportSha: preview ? plan.entry.ref : undefined,
           pinned: true,
-          notice: `\n\nDay two: ${note}.`,
+          notice: `\n\nDay two: ${note}${clusters ? ` (clusters ${clusters.join(", ")} only)` : ""}.`,
+          clusters,
         });
       } catch (e) {
         if (e instanceof DeployRefused) return refuse(`Not done: ${e.message}.`);

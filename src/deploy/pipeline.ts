@@ -7,14 +7,26 @@
 import pRetry from "p-retry";
 import type { AppMetrics, DeployPhase, DeployResult } from "../app/metrics.ts";
 import type { Prober } from "../app/probe.ts";
-import { description, errorOutput, rolloutFailureOutput, successOutput, upsertRow } from "../app/report.ts";
+import {
+  description,
+  errorOutput,
+  rolloutFailureOutput,
+  successOutput,
+  upsertRow,
+  withClusterTable,
+} from "../app/report.ts";
 import { durationMs } from "../config/schema.ts";
 import { hostnameOwner } from "../core/ownership.ts";
 import { namedEnvironment } from "../core/plan.ts";
 import type { DeploySpec } from "../core/spec.ts";
 import { DnsApiError } from "../dns/errors.ts";
 import type { DnsOwner, DnsProvider } from "../dns/types.ts";
-import { TERMINAL_STATES, type CheckRunOutput, type GitHubPort } from "../github/port.ts";
+import {
+  TERMINAL_STATES,
+  type CheckRunAction,
+  type CheckRunOutput,
+  type GitHubPort,
+} from "../github/port.ts";
 import type { Runtime } from "../runtime/types.ts";
 import {
   displayApp,
@@ -28,7 +40,8 @@ import {
 import type { LiveDeployments } from "./live.ts";
 import type { RecentPulls } from "./pulls.ts";
 import type { Reporter } from "./reporter.ts";
-import { checkActions } from "./ops-buttons.ts";
+import { ClusterReport } from "./cluster-report.ts";
+import { checkActions, restoreAction } from "./ops-buttons.ts";
 
 /** The GitHub calls a deploy makes. */
 export type PipelineGitHub = Pick<
@@ -48,6 +61,8 @@ export interface PipelineDeps {
   /** Pull requests read seconds ago (admission's read): the newest-wins check reuses them. */
   pulls?: Pick<RecentPulls, "recent"> | undefined;
   metrics?: Pick<AppMetrics, "deploys" | "deployPhaseSeconds"> | undefined;
+  /** Least time between two writes of a many-cluster rollout's progress table (cluster-report.ts). */
+  clusterReportMs?: number | undefined;
 }
 
 /** How a deploy ended so far: counted once in the metrics; `live` once reported live. */
@@ -150,21 +165,39 @@ export class Pipeline {
     // environment would look orphaned to the reconciler.
     const owner = hostnameOwner(spec.target, repo.repositoryId);
     await this.#claim(spec, owner);
-    const result = await this.#d.runtime.apply(spec, job.secrets ? { secrets: job.secrets } : {});
+    // Many clusters: their table is written as waves progress, batched (cluster-report.ts).
+    const progress = new ClusterReport(job, { ...this.#d, logUrl }, this.#d.clusterReportMs);
+    const result = await this.#d.runtime
+      .apply(spec, {
+        ...(job.secrets ? { secrets: job.secrets } : {}),
+        ...(job.clusters ? { clusters: job.clusters } : {}),
+        onClusters: progress.update,
+      })
+      .finally(() => progress.stop());
     phases.mark("rollout", "rollout");
     if (!result.ok) {
       o.result = "failure";
       const summary = result.diagnosis.summary || result.reason;
       const out = rolloutFailureOutput(job.environment, result.reason, result.diagnosis, logUrl);
-      return this.#fail(job, logUrl, description(`rollout failed: ${summary}`), out);
+      // Clusters of the waves that passed run the new version: offer to put them back.
+      const changed = result.clusters?.some((c) => c.state === "serving");
+      return this.#fail(job, logUrl, description(`rollout failed: ${summary}`), {
+        ...withClusterTable(out, result.clusters),
+        actions: changed ? [restoreAction()] : undefined,
+      });
     }
     for (const h of spec.hostnames) await this.#d.dns.upsert(h, owner);
     phases.mark("dns", "dns");
     const url = result.url || spec.url;
-    const probe = await this.#d.prober.probe(url, spec.healthcheck.path, spec.sha, {
-      timeoutMs: durationMs(spec.healthcheck.startupTimeout),
-      intervalMs: Math.min(1000, durationMs(spec.healthcheck.interval)),
-    });
+    // A deploy to some clusters only (`--cluster`): the public URL may be answered by any cluster
+    // of the environment, most of which keep their version; each changed cluster passed its own
+    // rollout's health gate.
+    const probe = job.clusters
+      ? ({ ok: true, status: 0 } as const)
+      : await this.#d.prober.probe(url, spec.healthcheck.path, spec.sha, {
+          timeoutMs: durationMs(spec.healthcheck.startupTimeout),
+          intervalMs: Math.min(1000, durationMs(spec.healthcheck.interval)),
+        });
     phases.mark("health check through the public route", "probe");
     if (!probe.ok) {
       o.result = "failure";
@@ -250,7 +283,10 @@ export class Pipeline {
       this.#d.report.completeCheck(
         checkRef(job),
         "success",
-        withNotice(success, `${job.notice ?? ""}${runtimeNotes(r.result.notes)}` || undefined),
+        withNotice(
+          withClusterTable(success, r.result.clusters),
+          `${job.notice ?? ""}${runtimeNotes(r.result.notes)}` || undefined,
+        ),
         // Day two: Redeploy, Rollback and Destroy/Promote buttons (src/deploy/ops-buttons.ts).
         checkActions(spec.target.environment, Object.keys(job.app.config.environments)),
       ),
@@ -284,13 +320,18 @@ export class Pipeline {
     return deployments.find((d) => d.id < job.deploymentId && !this.#d.live.isInactive(d.id))?.id;
   }
 
-  async #fail(job: Job, logUrl: string | undefined, desc: string, output: CheckRunOutput): Promise<void> {
+  async #fail(
+    job: Job,
+    logUrl: string | undefined,
+    desc: string,
+    { actions, ...output }: CheckRunOutput & { actions?: CheckRunAction[] | undefined },
+  ): Promise<void> {
     await this.#d.github.createDeploymentStatus(job.repo, job.deploymentId, {
       state: "failure",
       description: desc,
       logUrl,
     });
-    await this.#d.report.completeCheck(checkRef(job), "failure", withNotice(output, job.notice));
+    await this.#d.report.completeCheck(checkRef(job), "failure", withNotice(output, job.notice), actions);
     await this.#row(job, "failed", { note: "see the check run" });
   }
 

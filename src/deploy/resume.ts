@@ -44,6 +44,8 @@ export interface DayTwoOptions {
   pinned?: boolean | undefined;
   /** Added to the check's success summary. */
   notice?: string | undefined;
+  /** Only these clusters of the environment's placement (`--cluster`). */
+  clusters?: string[] | undefined;
 }
 
 /** Why deployImage did nothing: the message says what to fix. */
@@ -79,8 +81,16 @@ export class Resumer {
     const { queue, clock } = this.#d;
     const fields = { seq: queue.nextSeq(), repo, ...planned, environment: d.environment };
     const pinned = d.payload.pinned === "true";
+    // A deploy to some clusters only (`--cluster`) resumes on those only.
+    const clusters =
+      typeof d.payload.clusters === "string" && d.payload.clusters
+        ? d.payload.clusters.split(",")
+        : undefined;
     queue.enqueue(
-      newJob({ ...fields, deploymentId: d.id, reportSha: d.sha, resumed: true, pinned }, now(clock)),
+      newJob(
+        { ...fields, deploymentId: d.id, reportSha: d.sha, resumed: true, pinned, clusters },
+        now(clock),
+      ),
     );
     this.#d.log.info({ environment: d.environment, sha, deploymentId: d.id }, "deployment resumed");
     return undefined;
@@ -105,16 +115,31 @@ export class Resumer {
     const planned = await this.#plan(repo, k, named.app);
     if (typeof planned === "string") throw new DeployRefused(planned);
     const { spec } = planned;
+    if (k.clusters) {
+      const placed = spec.placement?.waves.flat();
+      if (!placed)
+        throw new DeployRefused("--cluster applies to an environment on many clusters (PAAS_CLUSTERS)");
+      const outside = k.clusters.filter((c) => !placed.includes(c));
+      if (outside.length > 0)
+        throw new DeployRefused(
+          `${k.environment} does not run on ${outside.join(", ")}; it runs on ${placed.join(", ")}`,
+        );
+    }
     const reportSha = k.reportSha ?? k.sha;
     const deploymentId = await createDeployment(this.#d.github, repo, {
       spec,
       environment: k.environment,
       reportSha,
       pinned: k.pinned,
+      clusters: k.clusters,
     });
     const { queue, clock } = this.#d;
     const fields = { seq: queue.nextSeq(), repo, ...planned, environment: k.environment };
-    const dayTwo = { ...(k.pinned ? { pinned: true } : {}), ...(k.notice ? { notice: k.notice } : {}) };
+    const dayTwo = {
+      ...(k.pinned ? { pinned: true } : {}),
+      ...(k.notice ? { notice: k.notice } : {}),
+      ...(k.clusters ? { clusters: k.clusters } : {}),
+    };
     queue.enqueue(newJob({ ...fields, deploymentId, reportSha, ...dayTwo }, now(clock)));
     this.#d.log.info({ environment: k.environment, sha: k.sha, deploymentId, reason: k.reason }, "deploying");
     return { deploymentId, environment: k.environment, url: spec.url };

@@ -14,8 +14,47 @@ export type RolloutResult =
       durationMs: number;
       /** What the operator should know, e.g. a removed service's data kept (for the check run summary). */
       notes?: string[];
+      /** Per cluster, when the runtime is a fleet of clusters (src/runtime/fleet). */
+      clusters?: ClusterRow[];
     }
-  | { ok: false; reason: string; diagnosis: Diagnosis; durationMs: number };
+  | { ok: false; reason: string; diagnosis: Diagnosis; durationMs: number; clusters?: ClusterRow[] };
+
+/** Where one cluster of a fleet stands in a deploy: the check run's per-cluster table. */
+export interface ClusterRow {
+  cluster: string;
+  /** 1-based wave. */
+  wave: number;
+  state: ClusterState;
+  /** Commit the cluster serves (once known). */
+  sha?: string | undefined;
+  /** One line: the phase under way, why it failed, the next retry. */
+  detail?: string | undefined;
+  /** How long this cluster's deploy took. */
+  ms?: number | undefined;
+  /** The operator's link for this cluster (PAAS_CLUSTERS detailsUrl). */
+  detailsUrl?: string | undefined;
+}
+
+export type ClusterState =
+  /** Its wave has not started. */
+  | "pending"
+  | "deploying"
+  /** The API server did not answer; retried with backoff, then failed. */
+  | "unreachable"
+  | "serving"
+  /** It served this version already (a resumed deploy): verified, not applied again. */
+  | "unchanged"
+  | "failed"
+  /** An earlier wave failed: it keeps the version it served. */
+  | "skipped";
+
+/** What an environment serves on one cluster, as the cluster records it. */
+export interface ServingVersion {
+  sha: string;
+  digest: string;
+  /** specConfigDigest of the spec it was deployed with; undefined for an older deploy. */
+  configDigest: string | undefined;
+}
 
 export interface ApplyOptions {
   signal?: AbortSignal;
@@ -27,6 +66,10 @@ export interface ApplyOptions {
    * not delivered (src/runtime/secret-values.ts). Never logged; masked in every diagnosis.
    */
   secrets?: Readonly<Record<string, string>> | undefined;
+  /** A fleet's per-cluster table, on every change (the pipeline batches what it writes to GitHub). */
+  onClusters?: ((rows: readonly ClusterRow[]) => void) | undefined;
+  /** Only these clusters of the placement (`--cluster`); the others are left as they are. */
+  clusters?: readonly string[] | undefined;
 }
 
 export interface Runtime {

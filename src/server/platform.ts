@@ -4,7 +4,9 @@
 import { claimsFromRuntime, createDnsProvider } from "../dns/index.ts";
 import type { DnsProvider } from "../dns/types.ts";
 import { createDockerRuntime, dockerSettingsFromEnv } from "../runtime/docker/index.ts";
+import { createFleetRuntime } from "../runtime/fleet/index.ts";
 import { createKubernetesRuntime } from "../runtime/kubernetes/index.ts";
+import { readClusters } from "../settings/clusters.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { Lock } from "../app/lock.ts";
 import type { Settings } from "../settings/app.ts";
@@ -32,7 +34,10 @@ export function createPlatform(settings: Settings, env: Record<string, string | 
     // Kubernetes runs CronJobs itself; on one host the App is the scheduler.
     background = docker.cron;
   } else {
-    const k8s = createKubernetesRuntime(env);
+    // Several registered clusters: one runtime per cluster, deployed in waves (runtime/fleet).
+    const clusters = readClusters(env);
+    const k8s =
+      clusters && "registry" in clusters ? createFleetRuntime(env, clusters) : createKubernetesRuntime(env);
     runtime = k8s.runtime;
     const lease = k8s.lock;
     if (lease) {

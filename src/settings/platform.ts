@@ -6,6 +6,7 @@ import { z } from "zod";
 import { SERVICE_TYPES } from "../config/services.ts";
 import { cpuMillis, memoryBytes, type PlatformSettings } from "../core/plan.ts";
 import type { ServiceImages } from "../core/services.ts";
+import { readClusters } from "./clusters.ts";
 import { SettingsError } from "./errors.ts";
 
 type Env = Record<string, string | undefined>;
@@ -100,8 +101,14 @@ export function isLocalDomain(domain: string): boolean {
  */
 export function readPlatformSettings(env: Env): { settings: PlatformSettings } | { problems: string[] } {
   const parsed = platformEnvSchema.safeParse(env);
-  if (!parsed.success)
-    return { problems: parsed.error.issues.map((i) => `${String(i.path[0] ?? "")} ${i.message}`) };
+  const clusters = readClusters(env);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${String(i.path[0] ?? "")} ${i.message}`);
+  if (clusters && "problems" in clusters) problems.push(...clusters.problems);
+  if (clusters && (env.PAAS_RUNTIME?.trim() || "docker") !== "kubernetes")
+    problems.push("PAAS_CLUSTERS needs PAAS_RUNTIME=kubernetes: registered clusters are Kubernetes clusters");
+  if (!parsed.success || problems.length > 0) return { problems };
   const e = parsed.data;
   return {
     settings: {
@@ -116,6 +123,7 @@ export function readPlatformSettings(env: Env): { settings: PlatformSettings } |
       },
       serviceImages: e.PAAS_SERVICE_IMAGES,
       egressInternet: e.PAAS_EGRESS_INTERNET === "true",
+      clusters: clusters && "registry" in clusters ? clusters.registry : undefined,
     },
   };
 }

@@ -1,6 +1,9 @@
 // `paas plan`, the dry run, as a user runs it: YAML on stdout ready for
 // `kubectl apply -f -`, nothing applied, clear errors.
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { runPaas } from "../support/paas-cli.ts";
@@ -184,4 +187,67 @@ test("the App's settings: https URLs for real domains, and the App's resource ce
   );
   assert.equal(invalid.code, 1);
   assert.match(invalid.stderr, /PAAS_URL_SCHEME must be http or https/);
+});
+
+test("kubernetes --cluster: one registered cluster's objects, with its own settings; refused where the environment does not run", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "paas-plan-cluster-"));
+  try {
+    writeFileSync(join(dir, "Dockerfile"), "FROM scratch\n");
+    writeFileSync(
+      join(dir, ".paas.yml"),
+      "name: records\nrun: { command: ./server, port: 8080 }\nenvironments:\n  production:\n    branch: main\n    clusters: west\n    rollout: { waves: [1] }\n",
+    );
+    writeFileSync(
+      join(dir, "clusters.yaml"),
+      [
+        "clusters:",
+        "  - { name: aceh, kubeconfig: /dev/null }",
+        "  - { name: bali, kubeconfig: /dev/null, env: { PAAS_K8S_GATEWAY: envoy-gateway-system/eg } }",
+        "  - { name: papua, kubeconfig: /dev/null }",
+        "groups: { west: [aceh, bali] }",
+        "",
+      ].join("\n"),
+    );
+    const env = { PAAS_CLUSTERS: join(dir, "clusters.yaml"), PAAS_K8S_GATEWAY: "gateway-system/paas" };
+    const plan = (cluster: string) =>
+      paas(
+        env,
+        "plan",
+        dir,
+        "--env",
+        "production",
+        "--runtime",
+        "kubernetes",
+        "--cluster",
+        cluster,
+        ...common,
+      );
+    const bali = await plan("bali");
+    assert.equal(bali.code, 0, bali.stderr);
+    assert.match(bali.stderr, /note: cluster bali, wave 2 of 2/);
+    const route = parseAllDocuments(bali.stdout)
+      .map((d) => d.toJS() as { kind: string; spec?: { parentRefs?: { namespace: string; name: string }[] } })
+      .find((d) => d.kind === "HTTPRoute")!;
+    assert.deepEqual(
+      route.spec!.parentRefs!.map((p) => `${p.namespace}/${p.name}`),
+      ["envoy-gateway-system/eg"],
+    );
+    const aceh = await plan("aceh");
+    assert.equal(aceh.code, 0, aceh.stderr);
+    assert.match(
+      aceh.stdout,
+      /namespace: gateway-system\n\s+name: paas|name: paas\n\s+namespace: gateway-system/,
+    );
+    const papua = await plan("papua");
+    assert.equal(papua.code, 1);
+    assert.match(papua.stderr, /production does not run on papua; it runs on aceh, bali/);
+    const java = await plan("java");
+    assert.notEqual(java.code, 0);
+    assert.match(
+      java.stderr,
+      /--cluster java is not registered in .*clusters\.yaml; registered: aceh, bali, papua/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

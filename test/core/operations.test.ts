@@ -37,6 +37,31 @@ const facts = (history: HistoryEntry[], isProtected = false) => ({
 });
 
 describe("parseOpCommand", () => {
+  it("--cluster (repeatable, anywhere after the command) narrows redeploy, rollback and promote to those clusters", () => {
+    assert.deepEqual(parseOpCommand("/paas rollback production --cluster aceh to abc1234 --cluster=bali"), {
+      op: "rollback",
+      env: "production",
+      to: "abc1234",
+      clusters: ["aceh", "bali"],
+    });
+    assert.deepEqual(parseOpCommand("/paas redeploy --cluster papua"), {
+      op: "redeploy",
+      env: undefined,
+      clusters: ["papua"],
+    });
+    assert.deepEqual(parseOpCommand("/paas promote staging to production --cluster aceh --cluster aceh"), {
+      op: "promote",
+      from: "staging",
+      to: "production",
+      clusters: ["aceh"],
+    });
+    assert.deepEqual(parseOpCommand("/paas logs --cluster aceh"), {
+      op: "help",
+      problem: "`--cluster` goes with redeploy, rollback and promote",
+    });
+    assert.equal(parseOpCommand("/paas redeploy --cluster Not_A_Name")?.op, "help");
+  });
+
   it("reads each command from the first line; /paas deploy and other comments are not day-two commands", () => {
     assert.deepEqual(parseOpCommand("/paas redeploy"), { op: "redeploy", env: undefined });
     assert.deepEqual(parseOpCommand("  /PAAS  Rollback production to abc1234\nthanks"), {

@@ -372,6 +372,16 @@ function isAlreadyExists(e: unknown): boolean {
   return e instanceof ApiException && statusBody(e).reason === "AlreadyExists";
 }
 
+/** The API server did not answer (refused, reset, timed out), after the client's own retries. */
+export function isUnreachable(e: unknown): boolean {
+  return (
+    e instanceof KubernetesApiError &&
+    e.status === undefined &&
+    e.reason === undefined &&
+    isNetworkError(e.cause)
+  );
+}
+
 function isNetworkError(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   // Timeouts (our AbortSignal) and connection failures from undici's fetch.

@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { envSlug, githubEnvironment, labelValue, shortHash, type Target } from "../../names.ts";
 import type { DeploySpec } from "../types.ts";
+import { specConfigDigest } from "../../core/operations.ts";
 
 /** ClusterRole (k8s/rbac.yaml) with the reads diagnosis needs, bound in each environment's namespace. */
 export const TENANT_READER_ROLE = "paas-tenant-reader";
@@ -58,6 +59,8 @@ export const A = {
   /** Set by the runtime at apply time (the plan has no clock). */
   deployedAt: "paas.dev/deployed-at",
   configHash: "paas.dev/config-hash",
+  /** What the serving version runs with besides image and commit (specConfigDigest): a fleet's resume skips a cluster only when all three match. */
+  configDigest: "paas.dev/config-digest",
   /** Names (never values) of the secrets the environment's pods get: diagnose() masks their values. */
   secrets: "paas.dev/secrets",
   /**
@@ -118,6 +121,7 @@ export function targetAnnotations(spec: DeploySpec): Record<string, string> {
     [A.environment]: githubEnvironment(t.environment),
     [A.sha]: spec.sha,
     [A.digest]: spec.digest,
+    [A.configDigest]: specConfigDigest(spec),
     [A.image]: spec.image,
     [A.hostnames]: spec.hostnames.join(","),
     [A.url]: spec.url,

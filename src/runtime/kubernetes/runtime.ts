@@ -15,6 +15,7 @@ import type {
   Runtime,
   RuntimeEnvironment,
   SecretSource,
+  ServingVersion,
 } from "../types.ts";
 import { redactError, Redactor } from "../../redact.ts";
 import { resolveSecretValues, type ResolvedSecrets } from "../secret-values.ts";
@@ -352,6 +353,18 @@ export class KubernetesRuntime implements Runtime {
   async list(): Promise<RuntimeEnvironment[]> {
     return listEnvironments(this.client);
   }
+
+  /**
+   * The version the environment serves, as its namespace records it once a rollout was healthy
+   * (keepServingIdentity holds the old one until then); undefined when there is none or it is being deleted.
+   */
+  async serving(target: Target): Promise<ServingVersion | undefined> {
+    const ns = await this.client.read("v1", "Namespace", undefined, namespaceName(target));
+    const a = ns?.metadata?.annotations ?? {};
+    const [sha, digest] = [a[A.sha], a[A.digest]];
+    if (ns?.metadata?.deletionTimestamp || !sha || !digest) return undefined;
+    return { sha, digest, configDigest: a[A.configDigest] };
+  }
 }
 
 /** A namespace of another repository is never deployed into. */
@@ -374,7 +387,7 @@ function keepServingIdentity(planned: KubeObject, existing: KubernetesObject): K
   const oldAnnotations = existing.metadata?.annotations ?? {};
   const oldSha = oldLabels[L.sha];
   if (oldSha) labels[L.sha] = oldSha;
-  for (const key of [A.sha, A.digest, A.image, A.deployedAt]) {
+  for (const key of [A.sha, A.digest, A.configDigest, A.image, A.deployedAt]) {
     const v = oldAnnotations[key];
     if (v !== undefined) annotations[key] = v;
   }
