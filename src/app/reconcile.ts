@@ -18,6 +18,7 @@ import { removeEnvironment } from "../deploy/teardown.ts";
 import { expirePreviews } from "../deploy/preview-ttl.ts";
 import type { TrustedConfigs } from "../deploy/trust-config.ts";
 import type { Sleeper } from "../deploy/sleep.ts";
+import { Convergence, type ClusterVersions } from "./converge.ts";
 
 /** The GitHub calls the reconciler makes. */
 export type ReconcileGitHub = Pick<
@@ -36,7 +37,7 @@ export type ReconcileGitHub = Pick<
 
 export interface ReconcilerDeps {
   github: ReconcileGitHub;
-  deployer: Pick<Deployer, "resume" | "isRunning" | "pullRequestClosed">;
+  deployer: Pick<Deployer, "resume" | "isRunning" | "pullRequestClosed" | "deployImage">;
   runtime: Pick<Runtime, "list" | "destroy">;
   dns: DnsProvider;
   /** The lock the deploys use: one reconcile at a time across replicas (a Lease in a cluster). */
@@ -53,6 +54,8 @@ export interface ReconcilerDeps {
   trusted?: Pick<TrustedConfigs, "get"> | undefined;
   /** Scales idle environments to zero (src/deploy/sleep.ts); only on a runtime that can. */
   sleeper?: Pick<Sleeper, "pass"> | undefined;
+  /** Many clusters: what each serves, so a cluster behind the live version gets it again (converge.ts). */
+  fleet?: ClusterVersions | undefined;
 }
 
 /** What one pass did (logged, and read by tests and the reliability suite). */
@@ -70,6 +73,8 @@ export interface ReconcileReport {
   orphansRemoved: number;
   redelivered: number;
   buildsNotReceived: number;
+  /** Environments redeployed to clusters that did not serve their live version. */
+  converged: number;
   errors: string[];
 }
 
@@ -90,6 +95,9 @@ export class Reconciler {
   readonly #d: ReconcilerDeps;
   /** Deployments known to have a terminal status: never read again. */
   readonly #terminal = new Set<number>();
+  /** Of those, the ones that were live (a success status): convergence looks at them. */
+  readonly #live = new Set<number>();
+  readonly #converge: Convergence | undefined;
   /** First time each orphan was seen (the grace period starts there; a restart starts it again). */
   readonly #orphans = new Map<string, number>();
   /** Repositories this process reconciled completely once (their environments read one by one). */
@@ -101,6 +109,14 @@ export class Reconciler {
 
   constructor(deps: ReconcilerDeps) {
     this.#d = deps;
+    this.#converge = deps.fleet
+      ? new Convergence({
+          fleet: deps.fleet,
+          deployer: deps.deployer,
+          log: deps.log,
+          now: () => deps.clock.now().getTime(),
+        })
+      : undefined;
   }
 
   /** Runs once now, then every `intervalMs` (timer unref'd: it never keeps the process alive). */
@@ -145,6 +161,7 @@ export class Reconciler {
       orphansRemoved: 0,
       redelivered: 0,
       buildsNotReceived: 0,
+      converged: 0,
       errors: [],
     };
     const started = this.#d.clock.now().getTime();
@@ -236,6 +253,7 @@ export class Reconciler {
       const state = await github.latestDeploymentState(repo, d.id);
       if (state && TERMINAL_STATES.has(state)) {
         remember(this.#terminal, d.id);
+        if (state === "success") remember(this.#live, d.id);
         continue;
       }
       const pr = previewNumber(d.environment);
@@ -277,6 +295,9 @@ export class Reconciler {
       ),
     );
     await this.#expire(repo, envs, closed, report);
+    // Many clusters: each environment whose newest deployment is live, on every cluster it was placed on.
+    const live = [...newest.values()].filter((d) => this.#live.has(d.id) && !deployer.isRunning(d.id));
+    if (this.#converge) report.converged += await this.#converge.pass(repo, live);
     if (first) this.#known.add(repo.repositoryId);
   }
 

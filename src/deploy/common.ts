@@ -154,6 +154,8 @@ export function createDeployment(
       ...(d.pinned ? { pinned: "true" } : {}),
       // Many clusters: a deploy to some of them only, so a resume keeps to those.
       ...(d.clusters ? { clusters: d.clusters.join(",") } : {}),
+      // Where it was placed: the reconciler converges exactly these clusters to it (src/app/converge.ts).
+      ...(spec.placement ? { placed: (d.clusters ?? spec.placement.waves.flat()).join(",") } : {}),
     },
   });
 }

@@ -32,6 +32,7 @@ import { revivePreview } from "../deploy/revive.ts";
 import { Onboarding } from "../deploy/onboarding.ts";
 import { Sleeper, WAKING_PAGE } from "../deploy/sleep.ts";
 import { canSleep } from "../runtime/types.ts";
+import { FleetRuntime } from "../runtime/fleet/index.ts";
 import { WAKE_HEADER } from "../runtime/docker/caddy.ts";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
@@ -138,6 +139,8 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     github,
     deployer,
     runtime,
+    // Many clusters: the fleet itself (not the instrumented wrapper) answers what each cluster serves.
+    fleet: deps.runtime instanceof FleetRuntime ? deps.runtime : undefined,
     dns: deps.dns,
     lock,
     clock,

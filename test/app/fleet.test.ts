@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { KubernetesRuntime } from "../../src/runtime/kubernetes/runtime.ts";
 import { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
+import { HTTPROUTE_SETTINGS } from "../runtime/kubernetes/specs.ts";
 import type { ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
 import { prCommentPayload } from "../support/fork-payloads.ts";
 import {
@@ -280,5 +282,45 @@ describe("one environment on three clusters, in waves", { timeout: 240_000 }, ()
 
     const refused = await say("/paas redeploy national --cluster java");
     assert.match(refused, /Not done: national does not run on java; it runs on aceh, bali, papua/);
+  });
+  it("the reconciler converges a cluster that lost the live version, and only that one", async () => {
+    const sha = "a4".padEnd(40, "0");
+    const id = await handoff(sha, 4);
+    assert.equal(await until("deploy 4", finalState(id)), "success");
+    // bali is rebuilt: the environment is gone from it.
+    const runtime = new KubernetesRuntime({
+      kubeConfig: bali.kubeConfig(),
+      settings: HTTPROUTE_SETTINGS,
+      pollIntervalMs: 20,
+    });
+    await runtime.destroy({
+      owner: OWNER,
+      repo: REPO,
+      app: "",
+      environment: { kind: "named", name: "national" },
+    });
+    const applies = [deploymentPatches(w.kube), deploymentPatches(bali), deploymentPatches(papua)];
+    const converged = await until("a converging deployment", () =>
+      production().find((d) => d.id > id && d.statuses.at(-1)?.state === "success"),
+    );
+    assert.equal((converged.payload as { clusters?: string }).clusters, "bali");
+    assert.equal(
+      (
+        await runtime.serving({
+          owner: OWNER,
+          repo: REPO,
+          app: "",
+          environment: { kind: "named", name: "national" },
+        })
+      )?.sha,
+      sha,
+    );
+    assert.deepEqual(
+      [deploymentPatches(w.kube), deploymentPatches(bali), deploymentPatches(papua)].map(
+        (n, i) => n - applies[i]!,
+      ),
+      [0, 1, 0],
+    );
+    await runtime.close();
   });
 });

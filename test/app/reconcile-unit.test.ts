@@ -75,6 +75,8 @@ function setup(o: { envs?: RuntimeEnvironment[]; resume?: string | undefined; no
       },
       isRunning: () => false,
       pullRequestClosed: async (_r, pr) => void calls.closed.push(pr),
+      // One runtime: nothing to converge across clusters (test/app/converge.test.ts).
+      deployImage: async () => assert.fail("no convergence without a fleet"),
     },
     runtime: { list: async () => o.envs ?? [], destroy: async () => {} },
     dns: new NoDns(),
