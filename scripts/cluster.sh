@@ -689,20 +689,20 @@ plane_pki() {
 # Small: a plane holds a few test environments.
 plane_start_etcd() {
   etcd_cmd
-  start "${P}etcd" "${ETCD[@]}" --quota-backend-bytes 268435456
+  start "${P}etcd" env GOMEMLIMIT=64MiB "${ETCD[@]}" --quota-backend-bytes 268435456
 }
 plane_wait_etcd() { wait_for "${P}etcd" 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"; }
 
 plane_start_apiserver() {
   apiserver_cmd "$1"
-  start "${P}kube-apiserver" "${APISERVER[@]}" --bind-address 127.0.0.1 \
+  start "${P}kube-apiserver" env GOMEMLIMIT=192MiB "${APISERVER[@]}" --bind-address 127.0.0.1 \
     --max-requests-inflight 100 --max-mutating-requests-inflight 50
 }
 plane_wait_apiserver() { wait_for "${P}kube-apiserver" 120 apiserver_ready; }
 
 plane_start_controller_manager() {
   controller_manager_cmd
-  start "${P}kube-controller-manager" "${KCM[@]}" --controllers "$PLANE_CONTROLLERS"
+  start "${P}kube-controller-manager" env GOMEMLIMIT=64MiB "${KCM[@]}" --controllers "$PLANE_CONTROLLERS"
 }
 
 # The Gateway API CRDs, as on the main cluster: the App's HTTPRoutes apply. No Gateway
