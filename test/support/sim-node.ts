@@ -4,7 +4,8 @@
 //   - registers a Ready Node (capacity cpu 8, memory 16Gi, pods 110) and renews its Lease
 //     in kube-node-lease, as the kubelet's heartbeat does;
 //   - binds pods nobody scheduled to itself (pods/binding): the planes run no scheduler;
-//   - reports its pods as the kubelet would: Running and Ready with containerStatuses
+//   - reports its pods as the kubelet would: ContainerCreating first, then (startDelayMs
+//     later) Running and Ready with containerStatuses
 //     (ready, started, imageID, containerID) and a podIP; pods that run to completion
 //     (restartPolicy Never/OnFailure: Jobs) Succeeded with exit code 0;
 //   - pods whose image contains a chosen string crash-loop as the kubelet reports it
@@ -32,6 +33,8 @@ export interface SimNodeOptions {
   namespaces?: (namespace: string) => boolean;
   /** Pods with an image containing this string crash (crashImages() changes it later). */
   crashImage?: string | undefined;
+  /** Time from a pod's first status (ContainerCreating) to its outcome. Default 200 ms. */
+  startDelayMs?: number;
   /** Time between two restarts of a crash-looping container. Default 1000 ms. */
   crashIntervalMs?: number;
   /** Time between two Lease renewals. Default 10 s (the kubelet's). */
@@ -88,10 +91,14 @@ interface PodState {
   startedAt: string;
   containerIds: Map<string, string>;
   outcome: "running" | "succeeded" | "failed" | "crashing";
+  /** False while the containers are being created (the first status the kubelet reports). */
+  started: boolean;
   restarts: number;
+  /** The start delay, then the crash loop's restarts. */
   timer?: NodeJS.Timeout;
   /** The status signature last written: a watch event of our own write changes nothing. */
   written?: string;
+  counted?: boolean;
   announced?: boolean;
 }
 
@@ -123,6 +130,7 @@ export class SimNode {
   private readonly server: URL;
   private readonly namespaces: (ns: string) => boolean;
   private readonly crashIntervalMs: number;
+  private readonly startDelayMs: number;
   private readonly leaseRenewMs: number;
   private readonly tls: SimNodeOptions["tls"];
   private crashImage: string | undefined;
@@ -148,6 +156,7 @@ export class SimNode {
     this.namespaces = o.namespaces ?? (() => true);
     this.crashImage = o.crashImage;
     this.crashIntervalMs = o.crashIntervalMs ?? 1000;
+    this.startDelayMs = o.startDelayMs ?? 200;
     this.leaseRenewMs = o.leaseRenewMs ?? 10_000;
     this.tls = o.tls;
   }
@@ -392,7 +401,7 @@ export class SimNode {
     }
     const state = this.stateOf(k, pod);
     const status = this.statusOf(pod, state);
-    const signature = JSON.stringify([state.outcome, state.restarts]);
+    const signature = JSON.stringify([state.started, state.outcome, state.restarts]);
     if (state.written === signature) return;
     try {
       await this.call("PATCH", `${base}/status`, { status });
@@ -400,8 +409,15 @@ export class SimNode {
       if (e instanceof ApiError && e.status === 404) return this.forget(k);
       throw e;
     }
-    if (state.written === undefined) this.counts[state.outcome]++;
     state.written = signature;
+    if (!state.started) {
+      // Two updates as from a kubelet: controllers whose sync of the pod's creation was
+      // deferred (an informer behind its own writes) see it start on the second.
+      state.timer = setTimeout(() => this.begin(k, state), this.startDelayMs);
+      return;
+    }
+    if (!state.counted) this.counts[state.outcome]++;
+    state.counted = true;
     if (state.outcome === "crashing" && !state.announced) {
       state.announced = true;
       await this.backOffEvent(pod);
@@ -427,8 +443,17 @@ export class SimNode {
         ]),
       ),
       outcome: crashes ? (restarts ? "crashing" : "failed") : completes ? "succeeded" : "running",
+      started: false,
       restarts: crashes && restarts ? 1 : 0,
     };
+    this.states.set(k, state);
+    return state;
+  }
+
+  /** The containers were created: the pod's outcome is reported from now on. */
+  private begin(k: string, state: PodState): void {
+    if (this.stopped || this.states.get(k) !== state) return;
+    state.started = true;
     if (state.outcome === "crashing") {
       // The kubelet restarts it again and again (with back-off): the count grows while it lives.
       state.timer = setInterval(() => {
@@ -436,8 +461,7 @@ export class SimNode {
         this.enqueue(() => this.reconcile(k));
       }, this.crashIntervalMs);
     }
-    this.states.set(k, state);
-    return state;
+    this.enqueue(() => this.reconcile(k));
   }
 
   /** The pod status a kubelet reports for this outcome. */
@@ -496,6 +520,32 @@ export class SimNode {
           };
       }
     };
+    if (!s.started) {
+      return {
+        phase: "Pending",
+        conditions: [
+          condition("PodReadyToStartContainers", true),
+          condition("Initialized", true),
+          condition("Ready", false, "ContainersNotReady"),
+          condition("ContainersReady", false, "ContainersNotReady"),
+          condition("PodScheduled", true),
+        ],
+        hostIP: "127.0.0.1",
+        hostIPs: [{ ip: "127.0.0.1" }],
+        podIP: s.podIP,
+        podIPs: [{ ip: s.podIP }],
+        startTime: t,
+        containerStatuses: pod.spec.containers.map((c) => ({
+          name: c.name,
+          image: c.image,
+          imageID: "",
+          ready: false,
+          started: false,
+          restartCount: 0,
+          state: { waiting: { reason: "ContainerCreating" } },
+        })),
+      };
+    }
     const phase = { running: "Running", crashing: "Running", succeeded: "Succeeded", failed: "Failed" }[
       s.outcome
     ];
