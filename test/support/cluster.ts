@@ -5,6 +5,9 @@
 // with PAAS_K8S_GATEWAY, PAAS_K8S_INGRESS_NAMESPACE and PAAS_CLUSTER_GATEWAY.
 //
 // Always run: a missing cluster fails the test with the command that starts it.
+// testControlPlanes(): the extra control planes of `bash scripts/cluster.sh planes up`
+// (API servers with no nodes; test/support/sim-node.ts simulates one), for tests of
+// one deploy to many clusters.
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import path from "node:path";
