@@ -165,6 +165,7 @@ export class SimNode {
   static async start(o: SimNodeOptions): Promise<SimNode> {
     const node = new SimNode(o);
     try {
+      await node.removeAbandoned();
       const port = await node.serveLogs();
       await node.register(port);
       await node.renewLease();
@@ -172,8 +173,7 @@ export class SimNode {
         () => void node.renewLease().catch((e) => node.fail(e)),
         node.leaseRenewMs,
       );
-      await node.resync();
-      node.watchLoop = node.watchPods();
+      node.watchLoop = node.watchPods(await node.resync());
       return node;
     } catch (e) {
       await node.stop().catch(() => undefined);
@@ -207,6 +207,29 @@ export class SimNode {
 
   // ------------------------------------------------------------------ node
 
+  /**
+   * Simulated nodes of test processes that ended without stop(): their Lease expired long
+   * ago. Removed, so their pods are collected (podgc) and `kubectl get nodes` stays short.
+   */
+  private async removeAbandoned(): Promise<void> {
+    const nodes = (await this.call("GET", `/api/v1/nodes?labelSelector=${SIMULATED_LABEL}%3Dtrue`)) as {
+      items: { metadata: Meta }[];
+    };
+    for (const { metadata } of nodes.items) {
+      const lease = (await this.call(
+        "GET",
+        `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${metadata.name}`,
+      ).catch(ignore(404))) as { spec?: { renewTime?: string; leaseDurationSeconds?: number } } | undefined;
+      const renewed = Date.parse(lease?.spec?.renewTime ?? "") || 0;
+      if (Date.now() - renewed < 3 * 1000 * (lease?.spec?.leaseDurationSeconds ?? 40)) continue;
+      await this.call(
+        "DELETE",
+        `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${metadata.name}`,
+      ).catch(ignore(404));
+      await this.call("DELETE", `/api/v1/nodes/${metadata.name}`).catch(ignore(404));
+    }
+  }
+
   private async register(port: number): Promise<void> {
     const node = {
       apiVersion: "v1",
@@ -217,7 +240,7 @@ export class SimNode {
           "kubernetes.io/hostname": this.name,
           "kubernetes.io/os": "linux",
           "kubernetes.io/arch": "amd64",
-          "paas.dev/simulated": "true",
+          [SIMULATED_LABEL]: "true",
         },
       },
       spec: {},
@@ -299,8 +322,8 @@ export class SimNode {
     return list.metadata.resourceVersion;
   }
 
-  private async watchPods(): Promise<void> {
-    let rv: string | undefined;
+  private async watchPods(from: string): Promise<void> {
+    let rv: string | undefined = from;
     while (!this.stopped) {
       try {
         rv ??= await this.resync();
@@ -318,6 +341,8 @@ export class SimNode {
   /** One watch request; resolves with the last resourceVersion seen when the server ends it. */
   private async watchFrom(rv: string): Promise<string> {
     this.watchAbort = new AbortController();
+    // stop() aborts the watch under way; one it ran before must not start.
+    if (this.stopped) return rv;
     const res = await this.open(
       "GET",
       `/api/v1/pods?watch=1&allowWatchBookmarks=true&resourceVersion=${rv}`,
@@ -684,6 +709,9 @@ export class SimNode {
     });
   }
 }
+
+/** The label of every simulated node. */
+export const SIMULATED_LABEL = "paas.dev/simulated";
 
 const key = (pod: Pod) => `${pod.metadata.namespace}/${pod.metadata.name}`;
 

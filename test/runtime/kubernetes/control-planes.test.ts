@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { KubernetesRuntime } from "../../../src/runtime/kubernetes/runtime.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
 import { testControlPlanes, type TestControlPlane } from "../../support/cluster.ts";
-import { SimNode } from "../../support/sim-node.ts";
+import { SIMULATED_LABEL, SimNode } from "../../support/sim-node.ts";
 import { specFor, WORKLOADS_YAML } from "./specs.ts";
 
 const run = randomBytes(3).toString("hex");
@@ -134,5 +134,25 @@ describe("Kubernetes runtime on the extra control planes with simulated nodes", 
         assert.ok(p.node.counts.finalised > finalised, JSON.stringify(p.node.counts));
       }),
     );
+  });
+
+  test("a simulated node whose test process died (no Lease renewed) is removed by the next node's start", async () => {
+    const p = planes[0]!;
+    const name = `sim-abandoned-${run}`;
+    await p.runtime.client.create(
+      { apiVersion: "v1", kind: "Node", metadata: { name, labels: { [SIMULATED_LABEL]: "true" } } },
+      "paas-planes-test",
+    );
+    // It binds nothing: the pods of this file belong to the plane's first node.
+    const next = await SimNode.start({ kubeConfig: p.plane.kubeConfig, namespaces: () => false });
+    try {
+      assert.equal(await p.runtime.client.read("v1", "Node", undefined, name), undefined);
+      // The live nodes keep renewing their Leases: they stay.
+      assert.ok(await p.runtime.client.read("v1", "Node", undefined, p.node.name));
+      assert.ok(await p.runtime.client.read("v1", "Node", undefined, next.name));
+    } finally {
+      await next.stop();
+    }
+    assert.equal(await p.runtime.client.read("v1", "Node", undefined, next.name), undefined);
   });
 });
