@@ -10,6 +10,9 @@
 #   bash scripts/cluster.sh reset    down, then forget the cluster (etcd data, certificates)
 #   bash scripts/cluster.sh build    only build the binaries
 #   bash scripts/cluster.sh logs [component]
+#   bash scripts/cluster.sh planes up|down|status|check|env [N]
+#                                    N more control planes (default 2) with no nodes, for
+#                                    tests of many clusters (see "planes" below)
 #
 # What runs (all host processes, as root, logs in $STATE/logs):
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy
@@ -41,6 +44,16 @@ POD_CIDR=10.88.0.0/16
 SERVICE_CIDR=10.96.0.0/16
 API_PORT=6443
 ETCD_PORT=2379
+ETCD_PEER_PORT=2380
+ETCD_METRICS_PORT=2381
+KCM_PORT=10257
+# Names in the kubeconfigs this script writes (cluster and context).
+CLUSTER_NAME=paas
+# Extra control planes (`planes`): plane i uses ports PLANES_PORT_BASE + 10*i + 0..4
+# (API, etcd client, etcd peer, etcd metrics, controller-manager), clear of the ones above.
+PLANES_STATE=${PAAS_PLANES_STATE:-/var/lib/paas-cluster-planes}
+PLANES_PORT_BASE=${PAAS_PLANES_PORT_BASE:-16400}
+PLANE_COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 K8S_VERSION=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$MOD/go.mod")
 CONTAINERD_VERSION=$(awk '$1 == "github.com/containerd/containerd/v2" { print $2; exit }' "$MOD/go.mod")
 TRAEFIK_VERSION=$(awk '$1 == "github.com/traefik/traefik/v3" { print $2; exit }' "$MOD/gateway/go.mod")
@@ -258,20 +271,23 @@ kubeconfig() { # file user-cert
   local file=$1 c=$2
   [ -f "$file" ] && return 0
   local k=("$BIN/kubectl" --kubeconfig "$file.tmp")
-  "${k[@]}" config set-cluster paas --server "https://127.0.0.1:$API_PORT" --certificate-authority "$PKI/ca.crt" --embed-certs >/dev/null
+  "${k[@]}" config set-cluster "$CLUSTER_NAME" --server "https://127.0.0.1:$API_PORT" --certificate-authority "$PKI/ca.crt" --embed-certs >/dev/null
   "${k[@]}" config set-credentials "$c" --client-certificate "$PKI/$c.crt" --client-key "$PKI/$c.key" --embed-certs >/dev/null
-  "${k[@]}" config set-context paas --cluster paas --user "$c" >/dev/null
-  "${k[@]}" config use-context paas >/dev/null
+  "${k[@]}" config set-context "$CLUSTER_NAME" --cluster "$CLUSTER_NAME" --user "$c" >/dev/null
+  "${k[@]}" config use-context "$CLUSTER_NAME" >/dev/null
   mv "$file.tmp" "$file"
 }
 
-pki() {
+# What every control plane has (the main cluster's and the planes'): a CA, the service account
+# key, the API server's serving and kubelet client certificates, the admin's and the
+# controller-manager's identities. Paths from $PKI and $STATE (a plane sets its own).
+pki_control_plane() {
   local ip=$1
   mkdir -p "$PKI" "$STATE/kubeconfigs"
   chmod 700 "$PKI"
   if [ ! -f "$PKI/ca.crt" ]; then
     openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/ca.key" 2>/dev/null
-    openssl req -x509 -new -key "$PKI/ca.key" -subj "/CN=paas-cluster-ca" -days 3650 -out "$PKI/ca.crt" 2>/dev/null
+    openssl req -x509 -new -key "$PKI/ca.key" -subj "/CN=${CA_NAME:-paas-cluster-ca}" -days 3650 -out "$PKI/ca.crt" 2>/dev/null
   fi
   [ -f "$PKI/sa.key" ] || {
     openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/sa.key" 2>/dev/null
@@ -285,12 +301,18 @@ pki() {
   cert admin paas-admin system:masters
   cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
   cert controller-manager system:kube-controller-manager ""
+  kubeconfig "$KUBECONFIG_OUT" admin
+  kubeconfig "$STATE/kubeconfigs/controller-manager.conf" controller-manager
+}
+
+pki() {
+  local ip=$1
+  pki_control_plane "$ip"
   cert scheduler system:kube-scheduler ""
   cert kubelet "system:node:$NODE_NAME" system:nodes
   cert kube-proxy system:kube-proxy ""
   cert traefik paas:traefik ""
-  kubeconfig "$KUBECONFIG_OUT" admin
-  for c in controller-manager scheduler kubelet kube-proxy traefik; do
+  for c in scheduler kubelet kube-proxy traefik; do
     kubeconfig "$STATE/kubeconfigs/$c.conf" "$c"
   done
 }
@@ -476,6 +498,49 @@ spec:
 EOF
 }
 
+# ---------------------------------------------------------------- control plane commands
+# One definition of each control plane process for the main cluster and the planes: ports,
+# PKI and state come from $ETCD_PORT, $API_PORT, $KCM_PORT, $PKI, $STATE (a plane sets its own).
+etcd_cmd() {
+  ETCD=("$BIN/etcd" --name "$CLUSTER_NAME" --data-dir "$STATE/etcd"
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT"
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT"
+    --initial-cluster "$CLUSTER_NAME=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls "http://127.0.0.1:$ETCD_METRICS_PORT"
+    --unsafe-no-fsync --snapshot-count 10000 --log-level warn)
+}
+
+# The admission plugins are the defaults (Pod Security, ValidatingAdmissionPolicy, quota,
+# LimitRanger...) plus NodeRestriction, the same on every plane, so objects are judged alike.
+apiserver_cmd() {
+  local ip=$1
+  # shellcheck disable=SC2054 # Node,RBAC is one value, not two elements
+  APISERVER=("$BIN/kube-apiserver"
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" --advertise-address "$ip" --secure-port "$API_PORT"
+    --service-cluster-ip-range "$SERVICE_CIDR" --allow-privileged=true
+    --client-ca-file "$PKI/ca.crt" --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key"
+    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key"
+    --kubelet-preferred-address-types InternalIP
+    --service-account-issuer https://kubernetes.default.svc.cluster.local
+    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key"
+    --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction
+    --profiling=false --event-ttl 30m)
+}
+
+apiserver_ready() {
+  curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://127.0.0.1:$API_PORT/readyz"
+}
+
+controller_manager_cmd() {
+  KCM=("$BIN/kube-controller-manager"
+    --kubeconfig "$STATE/kubeconfigs/controller-manager.conf"
+    --authentication-kubeconfig "$STATE/kubeconfigs/controller-manager.conf"
+    --authorization-kubeconfig "$STATE/kubeconfigs/controller-manager.conf"
+    --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --leader-elect=false --use-service-account-credentials
+    --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key"
+    --root-ca-file "$PKI/ca.crt" --service-account-private-key-file "$PKI/sa.key"
+    --service-cluster-ip-range "$SERVICE_CIDR" --profiling=false)
+}
+
 # ---------------------------------------------------------------- commands
 print_env() {
   cat <<EOF
@@ -511,34 +576,16 @@ up() {
       fail_with_log containerd "could not import the pause image"
   fi
 
-  start etcd "$BIN/etcd" --name paas --data-dir "$STATE/etcd" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-    --initial-cluster paas=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
-    --unsafe-no-fsync --snapshot-count 10000 --quota-backend-bytes 2147483648 --log-level warn
+  etcd_cmd
+  start etcd "${ETCD[@]}" --quota-backend-bytes 2147483648
   wait_for etcd 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
 
-  start kube-apiserver "$BIN/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$ETCD_PORT" --advertise-address "$ip" --secure-port "$API_PORT" \
-    --service-cluster-ip-range "$SERVICE_CIDR" --allow-privileged=true \
-    --client-ca-file "$PKI/ca.crt" --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
-    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
-    --kubelet-preferred-address-types InternalIP \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
-    --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
-    --profiling=false --event-ttl 30m
-  wait_for kube-apiserver 120 curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-    "https://127.0.0.1:$API_PORT/readyz"
+  apiserver_cmd "$ip"
+  start kube-apiserver "${APISERVER[@]}"
+  wait_for kube-apiserver 120 apiserver_ready
 
-  start kube-controller-manager "$BIN/kube-controller-manager" \
-    --kubeconfig "$STATE/kubeconfigs/controller-manager.conf" \
-    --authentication-kubeconfig "$STATE/kubeconfigs/controller-manager.conf" \
-    --authorization-kubeconfig "$STATE/kubeconfigs/controller-manager.conf" \
-    --bind-address 127.0.0.1 --leader-elect=false --use-service-account-credentials \
-    --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
-    --root-ca-file "$PKI/ca.crt" --service-account-private-key-file "$PKI/sa.key" \
-    --service-cluster-ip-range "$SERVICE_CIDR" --profiling=false
+  controller_manager_cmd
+  start kube-controller-manager "${KCM[@]}"
   start kube-scheduler "$BIN/kube-scheduler" \
     --kubeconfig "$STATE/kubeconfigs/scheduler.conf" \
     --authentication-kubeconfig "$STATE/kubeconfigs/scheduler.conf" \
@@ -603,6 +650,191 @@ status() {
   return $rc
 }
 
+# ---------------------------------------------------------------- planes
+# More control planes for tests of one deploy to many clusters: each its own etcd,
+# kube-apiserver and kube-controller-manager (the same binaries and admission as the main
+# cluster's), PKI and state under $PLANES_STATE/<i>, and no node: no kubelet, containerd,
+# scheduler, kube-proxy or Traefik. A test registers a simulated node
+# (test/support/sim-node.ts), which binds and reports the pods as the kubelet would.
+# The controllers the App's objects need (Deployments, StatefulSets, Jobs, CronJobs,
+# quota, namespace deletion, garbage collection, service account tokens, endpoints),
+# not the node, volume binding, certificate or cloud ones: less memory on a small machine.
+PLANE_CONTROLLERS=deployment-controller,replicaset-controller,statefulset-controller,job-controller,cronjob-controller
+PLANE_CONTROLLERS+=,namespace-controller,garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller
+PLANE_CONTROLLERS+=,endpoints-controller,endpointslice-controller,resourcequota-controller,pod-garbage-collector-controller
+PLANE_CONTROLLERS+=,ttl-after-finished-controller,disruption-controller,horizontal-pod-autoscaler-controller
+PLANE_CONTROLLERS+=,root-ca-certificate-publisher-controller,clusterrole-aggregation-controller
+# Without these a claim (add-on services' volumes) keeps its finalizer and its namespace never goes.
+PLANE_CONTROLLERS+=,persistentvolumeclaim-protection-controller,persistentvolume-protection-controller
+
+# in_plane I COMMAND...: runs COMMAND with plane I's state, PKI, ports and names in place of the
+# main cluster's (bash's dynamic scope: the functions it calls see these locals).
+in_plane() {
+  local i=$1
+  shift
+  local STATE=$PLANES_STATE/$i
+  local LOGS=$STATE/logs PKI=$STATE/pki KUBECONFIG_OUT=$STATE/kubeconfig
+  local CLUSTER_NAME=paas-plane-$i CA_NAME=paas-plane-$i-ca P=plane-$i-
+  local base=$((PLANES_PORT_BASE + 10 * i))
+  local API_PORT=$base ETCD_PORT=$((base + 1)) ETCD_PEER_PORT=$((base + 2)) ETCD_METRICS_PORT=$((base + 3)) KCM_PORT=$((base + 4))
+  "$@"
+}
+
+plane_pki() {
+  pki_control_plane "$1"
+  # The serving certificate of a simulated node's kubelet endpoint (pods/log goes there).
+  cert sim-kubelet paas-sim-kubelet "" "DNS:localhost,IP:127.0.0.1"
+}
+
+# Small: a plane holds a few test environments.
+plane_start_etcd() {
+  etcd_cmd
+  start "${P}etcd" env GOMEMLIMIT=64MiB "${ETCD[@]}" --quota-backend-bytes 268435456
+}
+plane_wait_etcd() { wait_for "${P}etcd" 30 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"; }
+
+plane_start_apiserver() {
+  apiserver_cmd "$1"
+  start "${P}kube-apiserver" env GOMEMLIMIT=192MiB "${APISERVER[@]}" --bind-address 127.0.0.1 \
+    --max-requests-inflight 100 --max-mutating-requests-inflight 50
+}
+plane_wait_apiserver() { wait_for "${P}kube-apiserver" 120 apiserver_ready; }
+
+plane_start_controller_manager() {
+  controller_manager_cmd
+  start "${P}kube-controller-manager" env GOMEMLIMIT=64MiB "${KCM[@]}" --controllers "$PLANE_CONTROLLERS"
+}
+
+# The Gateway API CRDs, as on the main cluster: the App's HTTPRoutes apply. No Gateway
+# controller: the runtime does not wait for route status.
+plane_objects() {
+  wait_for "${P}kube-controller-manager" 60 curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz"
+  kubectl apply --server-side --force-conflicts --field-manager paas-cluster -f "$BIN/../crds" >/dev/null ||
+    fail_with_log "${P}kube-apiserver" "could not install the Gateway API CRDs on plane $i"
+}
+
+plane_running() {
+  local c
+  for c in "${PLANE_COMPONENTS[@]}"; do running "${P}$c" || return 1; done
+}
+
+plane_env() {
+  cat <<EOF
+export PAAS_TEST_PLANE_${i}_KUBECONFIG=$KUBECONFIG_OUT
+export PAAS_TEST_PLANE_${i}_KUBELET_CERT=$PKI/sim-kubelet.crt
+export PAAS_TEST_PLANE_${i}_KUBELET_KEY=$PKI/sim-kubelet.key
+EOF
+}
+
+plane_status() {
+  local c rc=0
+  echo "plane $i: API https://127.0.0.1:$API_PORT, etcd $ETCD_PORT (peer $ETCD_PEER_PORT, metrics $ETCD_METRICS_PORT), controller-manager $KCM_PORT, kubeconfig $KUBECONFIG_OUT"
+  for c in "${PLANE_COMPONENTS[@]}"; do
+    if running "${P}$c"; then echo "  $c: running (pid $(cat "$(pidfile "${P}$c")"))"; else
+      echo "  $c: stopped"
+      rc=1
+    fi
+  done
+  if running "${P}kube-apiserver"; then kubectl get nodes --no-headers 2>/dev/null | sed 's/^/  node /' || true; fi
+  return $rc
+}
+
+# planes_check N: planes 1..N run from the current build and the env file lists them (quiet).
+planes_check() {
+  local n=$1 i
+  resolve_bin
+  [ -f "$BIN/.complete" ] || return 1
+  for ((i = 1; i <= n; i++)); do in_plane "$i" plane_running || return 1; done
+  [ -f "$PLANES_STATE/env" ] && grep -qxF "export PAAS_CLUSTER_BIN=$BIN" "$PLANES_STATE/env" &&
+    grep -q "^export PAAS_TEST_PLANE_${n}_KUBECONFIG=" "$PLANES_STATE/env"
+}
+
+planes_up() {
+  local n=$1 i ip t0
+  if planes_check "$n" 2>/dev/null; then
+    cat "$PLANES_STATE/env"
+    return 0
+  fi
+  [ "$(id -u)" = 0 ] || die "the planes run as root, as the main cluster: sudo bash scripts/cluster.sh planes up $n"
+  command -v openssl >/dev/null 2>&1 || die "openssl is needed for the planes' certificates: apt-get install openssl"
+  command -v curl >/dev/null 2>&1 || die "curl is needed to wait for the planes: apt-get install curl"
+  build
+  t0=$(date +%s)
+  ip=$(node_ip)
+  # Started side by side, one phase at a time: the waits overlap.
+  for ((i = 1; i <= n; i++)); do
+    in_plane "$i" plane_pki "$ip"
+    in_plane "$i" plane_start_etcd
+  done
+  for ((i = 1; i <= n; i++)); do in_plane "$i" plane_wait_etcd; done
+  for ((i = 1; i <= n; i++)); do in_plane "$i" plane_start_apiserver "$ip"; done
+  for ((i = 1; i <= n; i++)); do in_plane "$i" plane_wait_apiserver; done
+  for ((i = 1; i <= n; i++)); do in_plane "$i" plane_start_controller_manager; done
+  for ((i = 1; i <= n; i++)); do in_plane "$i" plane_objects; done
+  {
+    echo "export PAAS_TEST_PLANES=$n"
+    for ((i = 1; i <= n; i++)); do in_plane "$i" plane_env; done
+    echo "export PAAS_CLUSTER_BIN=$BIN"
+  } >"$PLANES_STATE/env.tmp"
+  mv "$PLANES_STATE/env.tmp" "$PLANES_STATE/env"
+  log "$n control planes up in $(($(date +%s) - t0))s (ports from $((PLANES_PORT_BASE + 10)); logs in $PLANES_STATE/<i>/logs)"
+  cat "$PLANES_STATE/env"
+}
+
+# Every plane that runs, whatever N it was started with.
+planes_down() {
+  local c f
+  for c in kube-controller-manager kube-apiserver etcd; do
+    for f in "$RUNDIR"/pids/plane-*-"$c".pid; do
+      [ -e "$f" ] || continue
+      f=${f##*/}
+      stop "${f%.pid}"
+    done
+  done
+  rm -f "$PLANES_STATE/env"
+}
+
+planes_indexes() {
+  local d
+  for d in "$PLANES_STATE"/[0-9]*; do [ -d "$d" ] && echo "${d##*/}"; done | sort -n
+}
+
+planes() {
+  local sub=${1:-} n=${2:-2}
+  [[ $n =~ ^[1-9][0-9]?$ ]] || die "planes: N is a number of planes from 1 to 99, not '$n'"
+  case "$sub" in
+    up | down)
+      mkdir -p "$RUNDIR" "$CACHE" "$PLANES_STATE"
+      # The main cluster's lock: a build under way elsewhere (setup.sh, CI) is waited for, not repeated.
+      exec 9>"$RUNDIR/lock"
+      flock 9
+      if [ "$sub" = up ]; then planes_up "$n"; else
+        planes_down
+        log "planes stopped (state kept in $PLANES_STATE)"
+      fi
+      ;;
+    check) planes_check "$n" ;;
+    status)
+      resolve_bin
+      local i rc=0 any=""
+      for i in $(planes_indexes); do
+        any=1
+        in_plane "$i" plane_status || rc=1
+      done
+      [ -n "$any" ] || {
+        echo "no planes (bash scripts/cluster.sh planes up)"
+        rc=1
+      }
+      return $rc
+      ;;
+    env)
+      [ -f "$PLANES_STATE/env" ] || die "no planes here yet: bash scripts/cluster.sh planes up"
+      cat "$PLANES_STATE/env"
+      ;;
+    *) die "planes: up|down|status|check|env [N], not '$sub'" ;;
+  esac
+}
+
 CMD=${1:-}
 case "$CMD" in
   up | down | reset | build)
@@ -615,13 +847,15 @@ case "$CMD" in
       build) build ;;
       down)
         resolve_bin 2>/dev/null || true
+        planes_down
         down
         ;;
       reset)
         resolve_bin 2>/dev/null || true
+        planes_down
         down
-        rm -rf "$STATE"
-        log "forgot the cluster ($STATE removed; binaries kept in $CACHE)"
+        rm -rf "$STATE" "$PLANES_STATE"
+        log "forgot the cluster and its planes ($STATE, $PLANES_STATE removed; binaries kept in $CACHE)"
         ;;
     esac
     ;;
@@ -641,11 +875,14 @@ case "$CMD" in
     for c in "${COMPONENTS[@]}"; do running "$c" || exit 1; done
     [ -f "$STATE/env" ] && grep -qxF "export PAAS_CLUSTER_BIN=$BIN" "$STATE/env"
     ;;
+  planes)
+    planes "${@:2}"
+    ;;
   logs)
     if [ -n "${2:-}" ]; then tail -n 100 "$LOGS/$2.log"; else tail -n 5 "$LOGS"/*.log; fi
     ;;
   *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -190,14 +190,17 @@ do_base_images() { "${SUDO[@]}" bash "$ROOT/scripts/base-images.sh"; }
 
 # The local Kubernetes cluster (scripts/cluster.sh): built from the Go module proxy once per
 # machine (its binaries are cached by version), then started; the cluster tests run against it.
+# Its two extra control planes (no nodes; the tests of many clusters register simulated ones)
+# come with it: the same binaries, started in seconds.
 CLUSTER_BUILD_PID=""
 CLUSTER_BUILD_LOG="${TMPDIR:-/tmp}/paas-cluster-build.log"
 check_cluster() {
-  bash "$ROOT/scripts/cluster.sh" check >/dev/null 2>&1 && return 0
+  bash "$ROOT/scripts/cluster.sh" check >/dev/null 2>&1 && bash "$ROOT/scripts/cluster.sh" planes check >/dev/null 2>&1 &&
+    return 0
   command -v go >/dev/null 2>&1 || NOTES+=("cluster: Go is needed to build the local cluster (https://go.dev/dl/)")
-  need_step cluster root "the local Kubernetes cluster (bash scripts/cluster.sh up; the first build takes a while)"
+  need_step cluster root "the local Kubernetes cluster and two more control planes (bash scripts/cluster.sh up && bash scripts/cluster.sh planes up; the first build takes a while)"
 }
-cmd_cluster() { echo "${AS}bash scripts/cluster.sh up"; }
+cmd_cluster() { echo "${AS}bash scripts/cluster.sh up && ${AS}bash scripts/cluster.sh planes up"; }
 # The build is CPU work while the packages and base images are mostly downloads: it starts
 # first, in the background, and the cluster part waits for it.
 start_cluster_build() {
@@ -212,6 +215,7 @@ do_cluster() {
   fi
   if [ -n "$CLUSTER_BUILD_PID" ]; then cat "$CLUSTER_BUILD_LOG"; fi
   "${SUDO[@]}" bash "$ROOT/scripts/cluster.sh" up
+  "${SUDO[@]}" bash "$ROOT/scripts/cluster.sh" planes up
 }
 
 # --- which parts ----------------------------------------------------------------
@@ -333,7 +337,7 @@ other_os_needs() {
       caddy:0) echo "  caddy: Caddy 2 (https://caddyserver.com/docs/install)" ;;
       registry:*) echo "  registry: docker-registry (CNCF distribution 2.x) and htpasswd (Apache's utilities) on PATH" ;;
       base_images:*) echo "  base-images: debootstrap, to build the Debian images the tests use (the tests run on Debian or Ubuntu)" ;;
-      cluster:*) echo "  cluster: Go (https://go.dev/dl/), then: sudo bash scripts/cluster.sh up (Linux only)" ;;
+      cluster:*) echo "  cluster: Go (https://go.dev/dl/), then: sudo bash scripts/cluster.sh up && sudo bash scripts/cluster.sh planes up (Linux only)" ;;
       *) echo "  $(label "$part"): ${PKGS[$part]:-}" ;;
     esac
   done

@@ -159,6 +159,7 @@ async function machine(m: Machine): Promise<{ fake: string; env: Record<string, 
     // No cluster in the fake machine: its state and pid files would be read from here.
     PAAS_CLUSTER_RUN: join(fake, "run/paas-cluster"),
     PAAS_CLUSTER_STATE: join(fake, "var/lib/paas-cluster"),
+    PAAS_PLANES_STATE: join(fake, "var/lib/paas-cluster-planes"),
     FAKE_UID: String(m.uid ?? 0),
     FAKE_SUDO: m.sudo ?? "none",
     FAKE_UNAME: m.uname ?? "Linux",
@@ -422,11 +423,11 @@ test("npm test stops at once, before the type check, naming what to run", async 
   assert.match(
     r.stderr,
     // The fake engine's images carry no toolchain label: the builders and service images count as out of date.
-    /^paas setup: missing: caddy: caddy \(apt\); registry: docker-registry apache2-utils \(apt\); base-images: debootstrap \(apt\), build the base images paas-base\/\{python,go,rust,postgres,redis\}:bookworm with debootstrap \(minutes, once\); shellcheck: shellcheck \(apt\); cluster: the local Kubernetes cluster \(bash scripts\/cluster.sh up; the first build takes a while\)\n/,
+    /^paas setup: missing: caddy: caddy \(apt\); registry: docker-registry apache2-utils \(apt\); base-images: debootstrap \(apt\), build the base images paas-base\/\{python,go,rust,postgres,redis\}:bookworm with debootstrap \(minutes, once\); shellcheck: shellcheck \(apt\); cluster: the local Kubernetes cluster and two more control planes \(bash scripts\/cluster.sh up && bash scripts\/cluster.sh planes up; the first build takes a while\)\n/,
   );
   assert.match(
     r.stderr,
-    /\n {2}sudo apt-get update && sudo apt-get install -y --no-install-recommends caddy docker-registry apache2-utils debootstrap shellcheck\n {2}sudo bash scripts\/base-images.sh\n {2}sudo bash scripts\/cluster.sh up\n/,
+    /\n {2}sudo apt-get update && sudo apt-get install -y --no-install-recommends caddy docker-registry apache2-utils debootstrap shellcheck\n {2}sudo bash scripts\/base-images.sh\n {2}sudo bash scripts\/cluster.sh up && sudo bash scripts\/cluster.sh planes up\n/,
   );
   assert.doesNotMatch(r.stdout, /== type check/);
 });

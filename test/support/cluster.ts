@@ -5,6 +5,9 @@
 // with PAAS_K8S_GATEWAY, PAAS_K8S_INGRESS_NAMESPACE and PAAS_CLUSTER_GATEWAY.
 //
 // Always run: a missing cluster fails the test with the command that starts it.
+// testControlPlanes(): the extra control planes of `bash scripts/cluster.sh planes up`
+// (API servers with no nodes; test/support/sim-node.ts simulates one), for tests of
+// one deploy to many clusters.
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import path from "node:path";
@@ -14,6 +17,7 @@ import { buildTestImage } from "./docker-images.ts";
 import type { TestRegistry } from "./registry.ts";
 
 export const CLUSTER_UP = "bash scripts/cluster.sh up";
+export const PLANES_UP = "bash scripts/cluster.sh planes up";
 
 export interface TestCluster {
   kubeconfigPath: string;
@@ -58,18 +62,7 @@ export async function testCluster(env: NodeJS.ProcessEnv = process.env): Promise
   if (!gwNamespace || !gwName) throw new Error("PAAS_K8S_GATEWAY must name the Gateway (namespace/name)");
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
-  try {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      kubeConfig.makeApiClient(VersionApi).getCode(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no answer in 5 s")), 5000))),
-    ]).finally(() => clearTimeout(timer));
-  } catch (err) {
-    throw new Error(
-      `the Kubernetes API server of ${kubeconfigPath} does not answer (${(err as Error).message}): start the local cluster with \`${CLUSTER_UP}\``,
-      { cause: err },
-    );
-  }
+  await answers(kubeConfig, kubeconfigPath, CLUSTER_UP);
   return {
     kubeconfigPath,
     kubeConfig,
@@ -78,6 +71,83 @@ export async function testCluster(env: NodeJS.ProcessEnv = process.env): Promise
     gatewayUrl: s.PAAS_CLUSTER_GATEWAY ?? "http://127.0.0.1:18080",
     kubectl: s.PAAS_CLUSTER_BIN ? path.join(s.PAAS_CLUSTER_BIN, "kubectl") : "kubectl",
   };
+}
+
+/** One of the extra control planes (`bash scripts/cluster.sh planes up`): an API server with no nodes. */
+export interface TestControlPlane {
+  /** "plane-1", "plane-2"... */
+  name: string;
+  kubeconfigPath: string;
+  kubeConfig: KubeConfig;
+  /**
+   * PEM serving certificate and key for a simulated node's kubelet endpoint (pods/log),
+   * from the plane's PKI; undefined for planes named by PAAS_TEST_PLANE_KUBECONFIGS.
+   */
+  kubeletTls: { cert: string; key: string } | undefined;
+}
+
+/**
+ * The extra control planes, at least `count`, each checked to answer; throws naming
+ * `bash scripts/cluster.sh planes up` when one is missing or silent. With
+ * PAAS_TEST_PLANE_KUBECONFIGS (kubeconfig files, ":"-separated) those clusters are used instead.
+ */
+export async function testControlPlanes(
+  count = 2,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<TestControlPlane[]> {
+  const up = count === 2 ? PLANES_UP : `${PLANES_UP} ${count}`;
+  let planes: { kubeconfigPath: string; tls?: { cert: string; key: string } }[];
+  if (env.PAAS_TEST_PLANE_KUBECONFIGS) {
+    planes = env.PAAS_TEST_PLANE_KUBECONFIGS.split(":")
+      .filter(Boolean)
+      .map((kubeconfigPath) => ({ kubeconfigPath }));
+  } else {
+    const file = path.join(env.PAAS_PLANES_STATE ?? "/var/lib/paas-cluster-planes", "env");
+    if (!existsSync(file)) {
+      throw new Error(
+        `no extra control planes for the tests (${file} is missing): start them with \`${up}\``,
+      );
+    }
+    const s = parseEnvFile(readFileSync(file, "utf8"));
+    planes = [];
+    for (let i = 1; s[`PAAS_TEST_PLANE_${i}_KUBECONFIG`]; i++) {
+      const cert = s[`PAAS_TEST_PLANE_${i}_KUBELET_CERT`];
+      const key = s[`PAAS_TEST_PLANE_${i}_KUBELET_KEY`];
+      planes.push({
+        kubeconfigPath: s[`PAAS_TEST_PLANE_${i}_KUBECONFIG`]!,
+        ...(cert && key ? { tls: { cert: readFileSync(cert, "utf8"), key: readFileSync(key, "utf8") } } : {}),
+      });
+    }
+  }
+  if (planes.length < count) {
+    throw new Error(
+      `${count} extra control planes are needed, ${planes.length} are up: start them with \`${up}\``,
+    );
+  }
+  return Promise.all(
+    planes.slice(0, count).map(async (p, i) => {
+      const kubeConfig = new KubeConfig();
+      kubeConfig.loadFromFile(p.kubeconfigPath);
+      await answers(kubeConfig, p.kubeconfigPath, up);
+      return { name: `plane-${i + 1}`, kubeconfigPath: p.kubeconfigPath, kubeConfig, kubeletTls: p.tls };
+    }),
+  );
+}
+
+/** Resolves when the API server of the kubeconfig answers within 5 s; else throws naming `start`. */
+async function answers(kubeConfig: KubeConfig, kubeconfigPath: string, start: string): Promise<void> {
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      kubeConfig.makeApiClient(VersionApi).getCode(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no answer in 5 s")), 5000))),
+    ]).finally(() => clearTimeout(timer));
+  } catch (err) {
+    throw new Error(
+      `the Kubernetes API server of ${kubeconfigPath} does not answer (${(err as Error).message}): start it with \`${start}\``,
+      { cause: err },
+    );
+  }
 }
 
 /**
