@@ -5,21 +5,17 @@
 // `/paas logs` shows the pods' lines in a check run.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { replyMarker } from "../../src/deploy/ops-chatops.ts";
 import { namespaceName } from "../../src/names.ts";
-import type { ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
 import {
   BASE_DOMAIN,
   FULL,
-  INSTALLATION_ID,
   OWNER,
-  OWNER_ID,
   REPO,
-  REPO_ID,
+  pushClaims,
   startWorld,
   type World,
 } from "../support/reliability-world.ts";
-import { prCommentPayload } from "../support/fork-payloads.ts";
+import { until } from "../support/wait.ts";
 
 const CONFIG = `name: records
 run:
@@ -29,7 +25,6 @@ environments:
     branch: main
 `;
 const digest = (n: number) => `sha256:${String(n).padStart(64, "0")}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("day two on the Kubernetes runtime", { timeout: 180_000 }, () => {
   let w: World;
@@ -47,27 +42,6 @@ describe("day two on the Kubernetes runtime", { timeout: 180_000 }, () => {
   });
 
   const staging = () => w.github.deploymentsOf(FULL, "staging");
-  const claims = (sha: string): ActionsTokenClaims => ({
-    repository: FULL,
-    repository_id: String(REPO_ID),
-    repository_owner: OWNER,
-    repository_owner_id: String(OWNER_ID),
-    sha,
-    ref: "refs/heads/main",
-    event_name: "push",
-    job_workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
-    run_id: "1",
-  });
-
-  async function until<T>(what: string, f: () => T | undefined): Promise<T> {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const v = f();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(100);
-    }
-  }
 
   const liveState = (id: number) => () =>
     staging().find((d) => d.id === id && d.statuses.at(-1)?.state === "success");
@@ -85,28 +59,10 @@ describe("day two on the Kubernetes runtime", { timeout: 180_000 }, () => {
         digest: digest(n),
         app: "",
       },
-      claims(sha),
+      pushClaims(sha),
     );
     assert.equal(res.status, 202, JSON.stringify(res.json));
     await until(`${sha} live`, liveState(Number(res.json.deploymentId)));
-  }
-
-  async function say(body: string): Promise<string> {
-    const p = prCommentPayload(9, "maintainer", body);
-    delete (p.issue as Record<string, unknown>).pull_request;
-    p.repository = { ...(p.repository as object), full_name: FULL, name: REPO, id: REPO_ID };
-    (p.repository as Record<string, unknown>).owner = { login: OWNER, id: OWNER_ID, type: "Organization" };
-    p.installation = { id: INSTALLATION_ID, node_id: "x" };
-    const id = w.github.addUserComment(FULL, 9, body);
-    (p.comment as Record<string, unknown>).id = id;
-    assert.equal(await w.deliver("issue_comment", p), 200);
-    return until(
-      "the final reply",
-      () =>
-        w.github
-          .commentsOf(FULL, 9)
-          .find((c) => c.body.includes(replyMarker(id)) && !c.body.includes("Working on it"))?.body,
-    );
   }
 
   it("rolls back after the App was killed: the gateway serves the previous commit again", async () => {
@@ -115,7 +71,7 @@ describe("day two on the Kubernetes runtime", { timeout: 180_000 }, () => {
     assert.equal(w.gateway.serving(hostname), b);
     await w.app.kill();
     await w.app.start();
-    const reply = await say("/paas rollback staging");
+    const reply = await w.say("/paas rollback staging");
     assert.match(reply, /✅ Rolling staging back to f100000/);
     const rolled = staging().at(-1)!;
     assert.equal((rolled.payload as Record<string, string>).digest, digest(1));
@@ -134,7 +90,7 @@ describe("day two on the Kubernetes runtime", { timeout: 180_000 }, () => {
     assert.ok(pods.length > 0);
     for (const pod of pods)
       w.kube.setPodLogs(ns, pod, [`${new Date().toISOString()} served GET / from ${pod}`]);
-    const reply = await say("/paas logs staging");
+    const reply = await w.say("/paas logs staging");
     const id = /\/runs\/(\d+)\)/.exec(reply)?.[1];
     assert.ok(id, reply);
     const check = w.github.checkRunsOf(FULL).find((c) => c.id === Number(id))!;

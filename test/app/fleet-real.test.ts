@@ -14,9 +14,10 @@ import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
 import { KubernetesRuntime } from "../../src/runtime/kubernetes/runtime.ts";
 import { namespaceName, type Target } from "../../src/names.ts";
-import type { ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
+import { until } from "../support/wait.ts";
 import {
-  dockerConfigJson,
+  installPullSecret,
+  PLANE_SETTINGS,
   pushTestImage,
   testCluster,
   testControlPlanes,
@@ -24,15 +25,7 @@ import {
   type TestControlPlane,
 } from "../support/cluster.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import {
-  FULL,
-  OWNER,
-  OWNER_ID,
-  REPO,
-  REPO_ID,
-  startWorld,
-  type World,
-} from "../support/reliability-world.ts";
+import { FULL, OWNER, REPO, pushClaims, startWorld, type World } from "../support/reliability-world.ts";
 import { SimNode } from "../support/sim-node.ts";
 
 const run = randomBytes(3).toString("hex");
@@ -45,7 +38,6 @@ environments:
     clusters: provinces
     rollout: { waves: [1, 2] }
 `;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe(
   "the App deploys to three real control planes and resumes after a kill between waves",
@@ -77,18 +69,8 @@ describe(
           ingressNamespace: cluster.ingressNamespace,
         },
       });
-      for (const ns of [lease, secrets])
-        await real.client.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } }, "paas-e2e");
-      await real.client.apply(
-        {
-          apiVersion: "v1",
-          kind: "Secret",
-          metadata: { name: "pull", namespace: secrets },
-          type: "kubernetes.io/dockerconfigjson",
-          data: { ".dockerconfigjson": Buffer.from(dockerConfigJson(registry)).toString("base64") },
-        } as never,
-        "paas-e2e",
-      );
+      await real.client.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: lease } }, "paas-e2e");
+      await installPullSecret(real.client, { namespace: secrets, name: "pull", registry });
       // aceh's pods take a while to start: the App is killed while its wave rolls out.
       for (const [i, plane] of planes.entries())
         nodes.push(
@@ -136,11 +118,7 @@ describe(
           (p) =>
             new KubernetesRuntime({
               kubeConfig: p.kubeConfig,
-              settings: {
-                routing: "httproute",
-                gateway: { namespace: "paas-gateway", name: "paas" },
-                ingressNamespace: "paas-gateway",
-              },
+              settings: PLANE_SETTINGS,
               destroyTimeoutMs: 120_000,
             }),
         ),
@@ -157,36 +135,12 @@ describe(
     });
 
     const deployments = () => w.github.deploymentsOf(FULL, ENV);
-    async function until<T>(
-      what: string,
-      f: () => T | undefined | Promise<T | undefined>,
-      ms = 300_000,
-    ): Promise<T> {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const v = await f();
-        if (v !== undefined) return v;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await sleep(250);
-      }
-    }
 
     it("killed during the second wave, it resumes there and every cluster serves the commit", async () => {
       const sha = "c1".padEnd(40, "0");
       w.github.setFile(FULL, sha, ".paas.yml", CONFIG);
       w.github.setBranch(FULL, "main", sha);
       const at = image.indexOf("@");
-      const claims: ActionsTokenClaims = {
-        repository: FULL,
-        repository_id: String(REPO_ID),
-        repository_owner: OWNER,
-        repository_owner_id: String(OWNER_ID),
-        sha,
-        ref: "refs/heads/main",
-        event_name: "push",
-        job_workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
-        run_id: "1",
-      };
       const res = await w.handoff(
         {
           repository: FULL,
@@ -197,7 +151,7 @@ describe(
           digest: image.slice(at + 1),
           app: "",
         },
-        claims,
+        pushClaims(sha),
       );
       assert.equal(res.status, 202, JSON.stringify(res.json));
       const id = Number(res.json.deploymentId);

@@ -12,20 +12,17 @@ import { after, before, describe, it } from "node:test";
 import { KubernetesRuntime } from "../../src/runtime/kubernetes/runtime.ts";
 import { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
 import { HTTPROUTE_SETTINGS } from "../runtime/kubernetes/specs.ts";
-import type { ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
-import { prCommentPayload } from "../support/fork-payloads.ts";
 import {
   BASE_DOMAIN,
   FULL,
-  INSTALLATION_ID,
   OWNER,
-  OWNER_ID,
   REPO,
-  REPO_ID,
+  kubeconfigYaml,
+  pushClaims,
   startWorld,
   type World,
 } from "../support/reliability-world.ts";
-import { replyMarker } from "../../src/deploy/ops-chatops.ts";
+import { until } from "../support/wait.ts";
 import { tmpdir } from "node:os";
 
 const CONFIG = `name: records
@@ -39,28 +36,6 @@ environments:
 `;
 const HOST = `national-records.${BASE_DOMAIN}`;
 const digest = (n: number) => `sha256:${String(n).padStart(64, "0")}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function kubeconfig(fake: FakeKubernetesApi): string {
-  return [
-    "apiVersion: v1",
-    "kind: Config",
-    "clusters:",
-    "- name: fake",
-    "  cluster:",
-    `    server: ${fake.url}`,
-    `    certificate-authority-data: ${fake.caData}`,
-    "users:",
-    "- name: paas",
-    "  user:",
-    `    token: ${fake.token}`,
-    "contexts:",
-    "- name: fake",
-    "  context: {cluster: fake, user: paas}",
-    "current-context: fake",
-    "",
-  ].join("\n");
-}
 
 describe("one environment on three clusters, in waves", { timeout: 240_000 }, () => {
   let w: World;
@@ -80,7 +55,7 @@ describe("one environment on three clusters, in waves", { timeout: 240_000 }, ()
       ["bali", bali],
       ["papua", papua],
     ] as const)
-      writeFileSync(join(dir, `${name}.yaml`), kubeconfig(fake));
+      writeFileSync(join(dir, `${name}.yaml`), kubeconfigYaml(fake));
     writeFileSync(
       clustersFile,
       [
@@ -104,27 +79,6 @@ describe("one environment on three clusters, in waves", { timeout: 240_000 }, ()
   });
 
   const production = () => w.github.deploymentsOf(FULL, "national");
-  const claims = (sha: string): ActionsTokenClaims => ({
-    repository: FULL,
-    repository_id: String(REPO_ID),
-    repository_owner: OWNER,
-    repository_owner_id: String(OWNER_ID),
-    sha,
-    ref: "refs/heads/main",
-    event_name: "push",
-    job_workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
-    run_id: "1",
-  });
-
-  async function until<T>(what: string, f: () => T | undefined, ms = 90_000): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = f();
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(100);
-    }
-  }
 
   async function handoff(sha: string, n: number): Promise<number> {
     w.github.setFile(FULL, sha, ".paas.yml", CONFIG);
@@ -139,28 +93,10 @@ describe("one environment on three clusters, in waves", { timeout: 240_000 }, ()
         digest: digest(n),
         app: "",
       },
-      claims(sha),
+      pushClaims(sha),
     );
     assert.equal(res.status, 202, JSON.stringify(res.json));
     return Number(res.json.deploymentId);
-  }
-
-  async function say(body: string): Promise<string> {
-    const p = prCommentPayload(9, "maintainer", body);
-    delete (p.issue as Record<string, unknown>).pull_request;
-    p.repository = { ...(p.repository as object), full_name: FULL, name: REPO, id: REPO_ID };
-    (p.repository as Record<string, unknown>).owner = { login: OWNER, id: OWNER_ID, type: "Organization" };
-    p.installation = { id: INSTALLATION_ID, node_id: "x" };
-    const id = w.github.addUserComment(FULL, 9, body);
-    (p.comment as Record<string, unknown>).id = id;
-    assert.equal(await w.deliver("issue_comment", p), 200);
-    return until(
-      "the final reply",
-      () =>
-        w.github
-          .commentsOf(FULL, 9)
-          .find((c) => c.body.includes(replyMarker(id)) && !c.body.includes("Working on it"))?.body,
-    );
   }
 
   const finalState = (id: number) => () => {
@@ -243,7 +179,7 @@ describe("one environment on three clusters, in waves", { timeout: 240_000 }, ()
 
     const applies = [deploymentPatches(w.kube), deploymentPatches(bali), deploymentPatches(papua)];
     // The button's command: the live version (a2) again, on every cluster.
-    const reply = await say("/paas redeploy national");
+    const reply = await w.say("/paas redeploy national");
     assert.match(reply, /Redeploying a200000/i);
     const rolled = production().at(-1)!;
     assert.equal(await until("the rollback", finalState(rolled.id)), "success");
@@ -258,7 +194,7 @@ describe("one environment on three clusters, in waves", { timeout: 240_000 }, ()
   });
   it("--cluster: a rollback of one cluster changes that cluster only; a cluster the environment does not run on is refused", async () => {
     const applies = [deploymentPatches(w.kube), deploymentPatches(bali), deploymentPatches(papua)];
-    const reply = await say("/paas rollback national --cluster papua");
+    const reply = await w.say("/paas rollback national --cluster papua");
     assert.match(reply, /Rolling national back to a100000/);
     const rolled = production().at(-1)!;
     assert.equal(await until("the rollback of papua", finalState(rolled.id)), "success");
@@ -280,7 +216,7 @@ describe("one environment on three clusters, in waves", { timeout: 240_000 }, ()
     assert.match(table, /\| papua \| 3 \| `a100000` \| ✅ serving/);
     assert.doesNotMatch(table, /\| aceh \|/);
 
-    const refused = await say("/paas redeploy national --cluster java");
+    const refused = await w.say("/paas redeploy national --cluster java");
     assert.match(refused, /Not done: national does not run on java; it runs on aceh, bali, papua/);
   });
   it("the reconciler converges a cluster that lost the live version, and only that one", async () => {

@@ -8,12 +8,15 @@
 // testControlPlanes(): the extra control planes of `bash scripts/cluster.sh planes up`
 // (API servers with no nodes; test/support/sim-node.ts simulates one), for tests of
 // one deploy to many clusters.
+import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import path from "node:path";
 import { KubeConfig, VersionApi } from "@kubernetes/client-node";
 import type Docker from "dockerode";
 import { buildTestImage } from "./docker-images.ts";
+import type { KubeClient } from "../../src/runtime/kubernetes/client.ts";
+import type { KubernetesSettings } from "../../src/runtime/kubernetes/manifests.ts";
 import type { TestRegistry } from "./registry.ts";
 
 export const CLUSTER_UP = "bash scripts/cluster.sh up";
@@ -189,12 +192,54 @@ export async function pushLocalImage(
   return `${remote}@${digest}`;
 }
 
+/**
+ * The registry's credentials as the runtime reads them (PAAS_K8S_IMAGE_PULL_SECRET in
+ * PAAS_K8S_SECRETS_NAMESPACE): the namespace and a kubernetes.io/dockerconfigjson Secret in it.
+ */
+export async function installPullSecret(
+  client: Pick<KubeClient, "apply">,
+  o: { namespace: string; name: string; registry: TestRegistry; manager?: string },
+): Promise<void> {
+  const manager = o.manager ?? "paas-e2e";
+  await client.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: o.namespace } }, manager);
+  await client.apply(
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: o.name, namespace: o.namespace },
+      type: "kubernetes.io/dockerconfigjson",
+      data: { ".dockerconfigjson": Buffer.from(dockerConfigJson(o.registry)).toString("base64") },
+    } as never,
+    manager,
+  );
+}
+
+/**
+ * Settings of a runtime on an extra control plane: no Gateway controller runs there, so the
+ * routes name one that does not exist (the runtime applies routes and never waits for their status).
+ */
+export const PLANE_SETTINGS: KubernetesSettings = {
+  routing: "httproute",
+  gateway: { namespace: "paas-gateway", name: "paas" },
+  ingressNamespace: "paas-gateway",
+};
+
 /** `.dockerconfigjson` for a Secret of type kubernetes.io/dockerconfigjson. */
 export function dockerConfigJson(registry: TestRegistry): string {
   const auth = Buffer.from(`${registry.username}:${registry.password}`).toString("base64");
   return JSON.stringify({
     auths: { [registry.host]: { username: registry.username, password: registry.password, auth } },
   });
+}
+
+/** Waits until the Gateway serves `expected` for `host` (the test server answers its commit); fails after a minute. */
+export async function untilServed(gatewayUrl: string, host: string, expected: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const res = await viaGateway(gatewayUrl, host).catch((e: Error) => ({ status: 0, body: e.message }));
+    if (res.status === 200 && res.body === expected) return res.body;
+    assert.ok(i < 60, `the Gateway never served ${host}: ${res.status} ${res.body.slice(0, 200)}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 /** GET through the Gateway with a route's Host header. */

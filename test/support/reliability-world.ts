@@ -16,6 +16,9 @@ import { FakeCloudflare } from "../fakes/cloudflare-api.ts";
 import { FakeGitHub, type FakeFault } from "../fakes/github/server.ts";
 import { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
 import { OidcIssuer, type ActionsTokenClaims } from "../fakes/oidc-issuer.ts";
+import { replyMarker } from "../../src/deploy/ops-chatops.ts";
+import { prCommentPayload } from "./fork-payloads.ts";
+import { until } from "./wait.ts";
 
 const require = createRequire(import.meta.url);
 const examples = require("@octokit/webhooks-examples") as {
@@ -262,7 +265,46 @@ export interface World {
     headSha: string,
   ): Record<string, unknown>;
   pushPayload(ref: string, after: string): Record<string, unknown>;
+  /** A `/paas` command commented by "maintainer" on issue `issue`; resolves with the App's final reply. */
+  say(body: string, issue?: number): Promise<string>;
   close(): Promise<void>;
+}
+
+/** The claims of the repository's deploy workflow run on a push to main. */
+export function pushClaims(sha: string): ActionsTokenClaims {
+  return {
+    repository: FULL,
+    repository_id: String(REPO_ID),
+    repository_owner: OWNER,
+    repository_owner_id: String(OWNER_ID),
+    sha,
+    ref: "refs/heads/main",
+    event_name: "push",
+    job_workflow_ref: `${FULL}/.github/workflows/paas.yml@refs/heads/main`,
+    run_id: "1",
+  };
+}
+
+/** A kubeconfig file's text for a fake API server, as a user's kubeconfig would name it. */
+export function kubeconfigYaml(kube: Pick<FakeKubernetesApi, "url" | "caData" | "token">): string {
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- name: fake",
+    "  cluster:",
+    `    server: ${kube.url}`,
+    `    certificate-authority-data: ${kube.caData}`,
+    "users:",
+    "- name: paas",
+    "  user:",
+    `    token: ${kube.token}`,
+    "contexts:",
+    "- name: fake",
+    "  context: {cluster: fake, user: paas}",
+    "current-context: fake",
+    "",
+  ].join("\n");
 }
 
 export async function startWorld(o: { appEnv?: Record<string, string> } = {}): Promise<World> {
@@ -290,27 +332,7 @@ export async function startWorld(o: { appEnv?: Record<string, string> } = {}): P
   const gateway = new GatewayDouble(kube);
   await gateway.start();
   const kubeconfig = join(dir, "kubeconfig.yaml");
-  writeFileSync(
-    kubeconfig,
-    [
-      "apiVersion: v1",
-      "kind: Config",
-      "clusters:",
-      "- name: fake",
-      "  cluster:",
-      `    server: ${kube.url}`,
-      `    certificate-authority-data: ${kube.caData}`,
-      "users:",
-      "- name: paas",
-      "  user:",
-      `    token: ${kube.token}`,
-      "contexts:",
-      "- name: fake",
-      "  context: {cluster: fake, user: paas}",
-      "current-context: fake",
-      "",
-    ].join("\n"),
-  );
+  writeFileSync(kubeconfig, kubeconfigYaml(kube));
   const secret = `webhook-secret-${randomUUID()}`;
   const env: Record<string, string> = {
     APP_ID: String(APP_ID),
@@ -454,6 +476,24 @@ export async function startWorld(o: { appEnv?: Record<string, string> } = {}): P
       p.repository = { ...(p.repository as object), ...baseRepo() };
       p.installation = { id: INSTALLATION_ID, node_id: "x" };
       return p;
+    },
+    async say(body, issue = 9) {
+      const p = prCommentPayload(issue, "maintainer", body);
+      delete (p.issue as Record<string, unknown>).pull_request;
+      p.repository = { ...(p.repository as object), full_name: FULL, name: REPO, id: REPO_ID };
+      (p.repository as Record<string, unknown>).owner = { login: OWNER, id: OWNER_ID, type: "Organization" };
+      p.installation = { id: INSTALLATION_ID, node_id: "x" };
+      const id = github.addUserComment(FULL, issue, body);
+      (p.comment as Record<string, unknown>).id = id;
+      const status = await world.deliver("issue_comment", p);
+      if (status !== 200) throw new Error(`the App answered ${status} to the comment`);
+      return until(
+        "the final reply",
+        () =>
+          github
+            .commentsOf(FULL, issue)
+            .find((c) => c.body.includes(replyMarker(id)) && !c.body.includes("Working on it"))?.body,
+      );
     },
     async close() {
       await app.kill();

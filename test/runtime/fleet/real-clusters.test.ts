@@ -18,11 +18,12 @@ import { KubernetesRuntime } from "../../../src/runtime/kubernetes/runtime.ts";
 import type { DeploySpec } from "../../../src/runtime/types.ts";
 import type { KubernetesSettings } from "../../../src/runtime/kubernetes/manifests.ts";
 import {
-  dockerConfigJson,
+  installPullSecret,
+  PLANE_SETTINGS,
   pushTestImage,
   testCluster,
   testControlPlanes,
-  viaGateway,
+  untilServed,
   type TestCluster,
 } from "../../support/cluster.ts";
 import { startRegistry, type TestRegistry } from "../../support/registry.ts";
@@ -89,31 +90,13 @@ describe("one environment on three real control planes", { timeout: 900_000 }, (
       pollIntervalMs: 500,
       crashRestarts: 1,
     });
-    await real.client.apply(
-      { apiVersion: "v1", kind: "Namespace", metadata: { name: secretsNamespace } },
-      "paas-e2e",
-    );
-    await real.client.apply(
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: PULL_SECRET, namespace: secretsNamespace },
-        type: "kubernetes.io/dockerconfigjson",
-        data: { ".dockerconfigjson": Buffer.from(dockerConfigJson(registry)).toString("base64") },
-      } as never,
-      "paas-e2e",
-    );
+    await installPullSecret(real.client, { namespace: secretsNamespace, name: PULL_SECRET, registry });
     runtimes.push(real);
     members = [{ name: "jakarta", runtime: real }];
     for (const [i, plane] of planes.entries()) {
       const runtime = new KubernetesRuntime({
         kubeConfig: plane.kubeConfig,
-        // No Gateway controller on a plane: routes are applied, their status is never waited for.
-        settings: {
-          routing: "httproute",
-          gateway: { namespace: "paas-gateway", name: "paas" },
-          ingressNamespace: "paas-gateway",
-        },
+        settings: PLANE_SETTINGS,
         pollIntervalMs: 250,
         crashRestarts: 2,
         destroyTimeoutMs: 120_000,
@@ -160,15 +143,7 @@ describe("one environment on three real control planes", { timeout: 900_000 }, (
     );
     // The route as users reach it: the Host header to the Gateway's listener.
     const host = new URL(spec(v1).url).host;
-    for (let i = 0; ; i++) {
-      const res = await viaGateway(cluster.gatewayUrl, host).catch((e: Error) => ({
-        status: 0,
-        body: e.message,
-      }));
-      if (res.status === 200 && res.body === v1) break;
-      assert.ok(i < 60, `the Gateway never served ${host}: ${res.status} ${res.body.slice(0, 200)}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    await untilServed(cluster.gatewayUrl, host, v1);
   });
 
   test("a wave that fails on one cluster stops there; the later one keeps v1; the live version put back restores the first wave", async () => {
@@ -215,11 +190,7 @@ describe("one environment on three real control planes", { timeout: 900_000 }, (
     });
     const gone = new KubernetesRuntime({
       kubeConfig: kc,
-      settings: {
-        routing: "httproute",
-        gateway: { namespace: "paas-gateway", name: "paas" },
-        ingressNamespace: "paas-gateway",
-      },
+      settings: PLANE_SETTINGS,
       retry: { retries: 1, minDelayMs: 10, maxDelayMs: 20 },
     });
     runtimes.push(gone);

@@ -34,10 +34,11 @@ import {
   SHELL_LESS_EXAMPLES,
 } from "../../support/shell-less-examples.ts";
 import {
-  dockerConfigJson,
+  installPullSecret,
   pushLocalImage,
   pushTestImage,
   testCluster,
+  untilServed,
   viaGateway,
   type TestCluster,
 } from "../../support/cluster.ts";
@@ -92,20 +93,7 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
       pollIntervalMs: 1000,
       crashRestarts: 1,
     });
-    await runtime.client.apply(
-      { apiVersion: "v1", kind: "Namespace", metadata: { name: secretsNamespace } },
-      "paas-e2e",
-    );
-    await runtime.client.apply(
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: PULL_SECRET, namespace: secretsNamespace },
-        type: "kubernetes.io/dockerconfigjson",
-        data: { ".dockerconfigjson": Buffer.from(dockerConfigJson(registry)).toString("base64") },
-      } as never,
-      "paas-e2e",
-    );
+    await installPullSecret(runtime.client, { namespace: secretsNamespace, name: PULL_SECRET, registry });
   });
 
   after(async () => {
@@ -138,15 +126,8 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
 
     // The route as users reach it: the preview's Host header to the Gateway's listener.
     const host = new URL(spec.url).host;
-    for (let i = 0; ; i++) {
-      const res = await viaGateway(cluster.gatewayUrl, host).catch((e: Error) => ({
-        status: 0,
-        body: e.message,
-      }));
-      if (res.status === 200 && res.body === spec.sha) break;
-      assert.ok(i < 60, `the Gateway never served ${host}: ${res.status} ${res.body.slice(0, 200)}`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    await untilServed(cluster.gatewayUrl, host, spec.sha);
+
     // The App's own "serves this commit" probe, through the same Gateway.
     const probe = await new HttpProber(cluster.gatewayUrl).probe(spec.url, "/healthz", spec.sha, {
       timeoutMs: 30_000,
@@ -537,11 +518,3 @@ describe("Kubernetes runtime on a real cluster", { timeout: 900_000 }, () => {
 });
 
 /** GETs `host` through the Gateway until it answers 200 with `expected` (routes take a moment to program). */
-async function untilServed(gatewayUrl: string, host: string, expected: string): Promise<string> {
-  for (let i = 0; ; i++) {
-    const res = await viaGateway(gatewayUrl, host).catch((e: Error) => ({ status: 0, body: e.message }));
-    if (res.status === 200 && res.body === expected) return res.body;
-    assert.ok(i < 60, `the Gateway never served ${host}: ${res.status} ${res.body.slice(0, 200)}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}

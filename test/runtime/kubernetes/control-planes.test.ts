@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { KubernetesRuntime } from "../../../src/runtime/kubernetes/runtime.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
-import { testControlPlanes, type TestControlPlane } from "../../support/cluster.ts";
+import { PLANE_SETTINGS, testControlPlanes, type TestControlPlane } from "../../support/cluster.ts";
 import { SIMULATED_LABEL, SimNode } from "../../support/sim-node.ts";
 import { specFor, WORKLOADS_YAML } from "./specs.ts";
 
@@ -38,12 +38,7 @@ describe("Kubernetes runtime on the extra control planes with simulated nodes", 
     for (const plane of await testControlPlanes()) {
       const runtime = new KubernetesRuntime({
         kubeConfig: plane.kubeConfig,
-        settings: {
-          routing: "httproute",
-          // No Gateway runs on a plane: the runtime applies routes and never waits for their status.
-          gateway: { namespace: "paas-gateway", name: "paas" },
-          ingressNamespace: "paas-gateway",
-        },
+        settings: PLANE_SETTINGS,
         pollIntervalMs: 250,
         crashRestarts: 2,
         destroyTimeoutMs: 60_000,

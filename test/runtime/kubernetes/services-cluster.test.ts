@@ -17,7 +17,7 @@ import { KubernetesRuntime } from "../../../src/runtime/kubernetes/runtime.ts";
 import { serviceClaimName } from "../../../src/runtime/kubernetes/services.ts";
 import type { DeploySpec } from "../../../src/runtime/types.ts";
 import {
-  dockerConfigJson,
+  installPullSecret,
   pushLocalImage,
   pushTestImage,
   testCluster,
@@ -94,20 +94,7 @@ describe("add-on services on a real cluster", { timeout: 900_000 }, () => {
       secretsNamespace,
       pollIntervalMs: 1000,
     });
-    await runtime.client.apply(
-      { apiVersion: "v1", kind: "Namespace", metadata: { name: secretsNamespace } },
-      "paas-e2e",
-    );
-    await runtime.client.apply(
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: PULL_SECRET, namespace: secretsNamespace },
-        type: "kubernetes.io/dockerconfigjson",
-        data: { ".dockerconfigjson": Buffer.from(dockerConfigJson(registry)).toString("base64") },
-      } as never,
-      "paas-e2e",
-    );
+    await installPullSecret(runtime.client, { namespace: secretsNamespace, name: PULL_SECRET, registry });
     // One static volume per claim, bound to it in advance (the node is this machine).
     const ns = namespaceName(deploy("a".repeat(40)).target);
     for (const service of ["db", "cache"]) {

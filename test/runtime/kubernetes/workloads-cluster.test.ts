@@ -17,7 +17,7 @@ import Docker from "dockerode";
 import { namespaceName, type Target } from "../../../src/names.ts";
 import { KubernetesRuntime } from "../../../src/runtime/kubernetes/runtime.ts";
 import { planKubernetes, type KubernetesSettings } from "../../../src/runtime/kubernetes/manifests.ts";
-import { dockerConfigJson, pushLocalImage, testCluster, type TestCluster } from "../../support/cluster.ts";
+import { installPullSecret, pushLocalImage, testCluster, type TestCluster } from "../../support/cluster.ts";
 import { buildTestImage } from "../../support/docker-images.ts";
 import { startRegistry, type TestRegistry } from "../../support/registry.ts";
 import { specFor } from "./specs.ts";
@@ -114,20 +114,7 @@ describe("Kubernetes runtime: release Job, workers, CronJobs on a real cluster",
       pollIntervalMs: 500,
       crashRestarts: 1,
     });
-    await runtime.client.apply(
-      { apiVersion: "v1", kind: "Namespace", metadata: { name: secretsNamespace } },
-      "paas-e2e",
-    );
-    await runtime.client.apply(
-      {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: { name: PULL_SECRET, namespace: secretsNamespace },
-        type: "kubernetes.io/dockerconfigjson",
-        data: { ".dockerconfigjson": Buffer.from(dockerConfigJson(registry)).toString("base64") },
-      } as never,
-      "paas-e2e",
-    );
+    await installPullSecret(runtime.client, { namespace: secretsNamespace, name: PULL_SECRET, registry });
   });
 
   after(async () => {
