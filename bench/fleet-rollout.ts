@@ -13,7 +13,7 @@ import { createFleetRuntime } from "../src/runtime/fleet/index.ts";
 import { readClusters } from "../src/settings/clusters.ts";
 import { FakeKubernetesApi } from "../test/fakes/kubernetes-api.ts";
 import { FULL, handoffBody, IMAGE, sha, startHarness } from "../test/support/app-harness.ts";
-import { GatewayDouble } from "../test/support/reliability-world.ts";
+import { GatewayDouble, kubeconfigYaml } from "../test/support/reliability-world.ts";
 import { goal } from "./goals.ts";
 
 const N = Number(process.argv[2] ?? 34);
@@ -24,11 +24,7 @@ const fakes = await Promise.all(
 );
 const gateway = new GatewayDouble(fakes[0]!);
 await gateway.start();
-for (const [i, f] of fakes.entries())
-  writeFileSync(
-    join(dir, `${names[i]}.yaml`),
-    `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${f.url}", certificate-authority-data: ${f.caData}}}]\nusers: [{name: u, user: {token: ${f.token}}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n`,
-  );
+for (const [i, f] of fakes.entries()) writeFileSync(join(dir, `${names[i]}.yaml`), kubeconfigYaml(f));
 writeFileSync(
   join(dir, "clusters.yaml"),
   `clusters:\n${names.map((n) => `  - { name: ${n}, kubeconfig: ${n}.yaml }`).join("\n")}\ngroups:\n  provinces: [${names.join(", ")}]\n`,
