@@ -35,6 +35,11 @@ export interface FailedStep {
   secrets: readonly string[];
 }
 
+/** A failed push's annotation: the engine's message, at no place in the repository. */
+export function pushFailureAnnotation(message: string): Annotation {
+  return { file: undefined, line: undefined, column: undefined, title: "docker push failed", message };
+}
+
 /** The request for a failed step: the log's last lines within MAX_LOG_TAIL, secrets masked. */
 export function buildFailureRequest(f: FailedStep): BuildFailureRequest {
   const redactor = new Redactor(f.secrets);

@@ -4,7 +4,7 @@
 import * as core from "@actions/core";
 import type Docker from "dockerode";
 import { pushImage, type ImageBuildResult } from "../../src/image/index.ts";
-import { reportFailedStep } from "./build-failure.ts";
+import { pushFailureAnnotation, reportFailedStep } from "./build-failure.ts";
 import type { Job } from "./job.ts";
 
 export type Pushed = Awaited<ReturnType<typeof pushImage>>;
@@ -29,17 +29,10 @@ export async function pushStep(docker: Docker, job: Job, built: ImageBuildResult
     });
   } catch (err) {
     core.endGroup();
-    const message = (err as Error).message;
     await reportFailedStep(s, job.environment, {
       app: job.appKey,
       step: "push",
-      annotation: {
-        file: undefined,
-        line: undefined,
-        column: undefined,
-        title: "docker push failed",
-        message,
-      },
+      annotation: pushFailureAnnotation((err as Error).message),
       log: pushLog,
     });
     throw err;
