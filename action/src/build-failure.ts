@@ -3,6 +3,7 @@
 // retries as the hand-off), so the `paas` check fails now with the error instead
 // of waiting for the App's build timeout. The shapes are the contract's
 // (src/contract/build-failure.ts).
+import * as core from "@actions/core";
 import {
   BUILD_FAILURE_PATH,
   buildFailureAnswerSchema,
@@ -13,6 +14,8 @@ import {
 import type { Annotation } from "../../src/image/failure.ts";
 import { Redactor } from "../../src/redact.ts";
 import { postToApp, type HandoffOptions } from "./handoff.ts";
+import type { ActionSettings } from "./inputs.ts";
+import { seconds } from "./summary.ts";
 
 /** What the Action knows about a failed step. */
 export interface FailedStep {
@@ -30,6 +33,11 @@ export interface FailedStep {
   log: readonly string[];
   /** Values masked out of every field sent (the registry password, the OIDC token). */
   secrets: readonly string[];
+}
+
+/** A failed push's annotation: the engine's message, at no place in the repository. */
+export function pushFailureAnnotation(message: string): Annotation {
+  return { file: undefined, line: undefined, column: undefined, title: "docker push failed", message };
 }
 
 /** The request for a failed step: the log's last lines within MAX_LOG_TAIL, secrets masked. */
@@ -88,4 +96,40 @@ export async function sendBuildFailure(
   return parsed.success
     ? parsed.data.message
     : "the App's answer does not follow the build-failure contract; check that the Action and the App are the same version";
+}
+
+/**
+ * Tells the App that the build or push failed, so the `paas` check fails now rather than
+ * after the App's build timeout. Only where a hand-off would have gone (app-url, an OIDC
+ * token, an environment); a report that cannot be sent is a warning, never the job's error.
+ */
+export async function reportFailedStep(
+  s: ActionSettings,
+  environment: string | undefined,
+  f: Pick<FailedStep, "app" | "step" | "annotation" | "log">,
+): Promise<void> {
+  if (!s.appUrl || !s.oidc || !environment) return;
+  try {
+    const token = await core.getIDToken(s.appUrl);
+    const request = buildFailureRequest({
+      ...f,
+      repository: s.repository,
+      sha: s.sha,
+      ref: s.ref,
+      environment,
+      runId: s.runId,
+      jobUrl: s.runId === undefined ? undefined : `${s.serverUrl}/${s.repository}/actions/runs/${s.runId}`,
+      secrets: [token, ...(s.auth ? [s.auth.password] : [])],
+    });
+    const message = await sendBuildFailure(s.appUrl, request, token, {
+      attempts: 3,
+      onRetry: (n, reason, delay) =>
+        core.warning(`build-failure report attempt ${n} failed (${reason}); retrying in ${seconds(delay)}`),
+    });
+    core.info(`Reported the failed ${f.step} to the App: ${message}`);
+  } catch (err) {
+    core.warning(
+      `the failed ${f.step} was not reported to the App (${(err as Error).message}); its paas check fails when the App's build timeout passes`,
+    );
+  }
 }

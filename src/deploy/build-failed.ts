@@ -16,7 +16,7 @@ import { appEnvironmentName } from "../names.ts";
 import type { Handoffs, TokenVerifier } from "./accept.ts";
 import { parseBody, type Admission, type TokenUses } from "./admission.ts";
 import type { Authorization } from "./authorize.ts";
-import { buildFailureOutput, failedJobUrl, markBuildFailed } from "./build-failure.ts";
+import { buildFailureOutput, failedJobUrl, markBuildFailed } from "../app/build-failure-report.ts";
 import type { BuildWait } from "./build-wait.ts";
 import { displayApp, PER_ENVIRONMENT, remember, type Clock, type Logger } from "./common.ts";
 import type { Reporter } from "./reporter.ts";

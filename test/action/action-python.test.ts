@@ -5,6 +5,7 @@ import { appendFile, mkdir, readFile, rename, rm, writeFile } from "node:fs/prom
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
+import { gitBlobSha } from "../../src/contract/handoff.ts";
 import { startTokenServer, type TokenServer } from "../support/oidc-token-server.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import {
@@ -96,6 +97,8 @@ describe("action on the Python example", { timeout: 600_000 }, () => {
       digest: run.outputs.digest,
       app: "",
       runId: 4242,
+      // The checked-out .paas.yml's blob: the App reuses the copy it read for the head.
+      configBlob: gitBlobSha(await readFile(path.join(workspace, ".paas.yml"))),
     });
     assert.equal(app.received[0]!.claims.repository, "octo-org/hello-app");
     assert.deepEqual(tokens.requests, [app.url]);

@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import {
   buildFailureRequest,
   logTail,
+  pushFailureAnnotation,
   sendBuildFailure,
   type FailedStep,
 } from "../../action/src/build-failure.ts";
@@ -78,13 +79,7 @@ describe("build-failure report", () => {
     const request = buildFailureRequest(
       failed({
         step: "push",
-        annotation: {
-          file: undefined,
-          line: undefined,
-          column: undefined,
-          title: "docker push failed",
-          message: "denied",
-        },
+        annotation: pushFailureAnnotation("denied"),
         log: [],
       }),
     );

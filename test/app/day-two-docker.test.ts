@@ -16,17 +16,9 @@ import Docker from "dockerode";
 import { fetchSealingKey, tokenBinding } from "../../action/src/secrets.ts";
 import { sealSecrets } from "../../src/contract/sealing.ts";
 import { replyMarker } from "../../src/deploy/ops-chatops.ts";
-import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
-import {
-  FULL,
-  handoffBody,
-  INSTALLATION_ID,
-  OWNER,
-  REPO,
-  startHarness,
-  type Harness,
-} from "../support/app-harness.ts";
-import { startCaddy, type TestCaddy } from "../support/caddy.ts";
+import type { DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
+import { FULL, handoffBody, INSTALLATION_ID, OWNER, REPO, type Harness } from "../support/app-harness.ts";
+import { pushToRegistry, startDockerApp, stopDockerApp, type DockerApp } from "../support/docker-app.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
 import { prCommentPayload } from "../support/fork-payloads.ts";
@@ -61,12 +53,13 @@ environments:
 `;
 
 describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
-  let caddy: TestCaddy;
+  let app: DockerApp | undefined;
   let parts: DockerRuntimeParts;
   let h: Harness;
   let secretsDir: string;
   let registry: TestRegistry;
   const images: { ref: string; id: string }[] = [];
+  const instance = `dayops-${process.pid}`;
   const a = "e1".padEnd(40, "0");
   const b = "e2".padEnd(40, "0");
 
@@ -78,42 +71,26 @@ describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
     // The operator gives production its database, not APP_TOKEN: no workflow delivered one there.
     await writeFile(join(secretsDir, OWNER, REPO, "production.env"), `DATABASE_URL=${DB}-production\n`);
     await chmod(join(secretsDir, OWNER, REPO, "production.env"), 0o600);
-    caddy = await startCaddy();
     // Rolled-back images come from the registry: the runtime removes images nothing runs.
     registry = await startRegistry();
-    parts = createDockerRuntime({
-      dockerHost: undefined,
-      caddyAdmin: caddy.adminUrl,
-      httpListen: caddy.httpListen,
-      httpsListen: undefined,
-      instance: `dayops-${process.pid}`,
+    app = await startDockerApp({
+      instance,
       secretsDir,
       registry: { host: registry.host, username: registry.username, password: registry.password },
+      env: { PAAS_IMAGE_PREFIXES: `${registry.host}/paas-test/` },
+      dns: "recording",
     });
-    await parts.check();
+    ({ parts, h } = app);
     for (const tag of ["v1", "v2"]) images.push(await pushed(tag));
-    h = await startHarness(
-      {
-        PAAS_URL_PORT: String(caddy.httpPort),
-        PAAS_IMAGE_PREFIXES: `${registry.host}/paas-test/`,
-        PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
-      },
-      { runtime: parts.runtime },
-    );
     h.github.permissions.set(`${FULL}:maintainer`, "write");
   });
 
   after(async () => {
-    await h?.close();
-    for (const e of (await parts.runtime.list()).filter((e) => e.appName === APP))
-      await parts.runtime.destroy(e.target).catch(() => undefined);
-    for (const img of images)
-      for (const ref of [img.ref, img.id])
-        await docker
-          .getImage(ref)
-          .remove({ force: true })
-          .catch(() => undefined);
-    await caddy?.stop();
+    await stopDockerApp(docker, app ?? {}, {
+      instance,
+      appName: APP,
+      images: images.flatMap((img) => [img.ref, img.id]),
+    });
     await registry?.stop();
     await rm(secretsDir, { recursive: true, force: true });
   });
@@ -122,18 +99,7 @@ describe("day two on the Docker runtime", { timeout: 300_000 }, () => {
   async function pushed(tag: string): Promise<{ ref: string; id: string }> {
     const name = `paas-test/${APP}`;
     const local = await buildTestImage(docker, name, tag);
-    const remote = `${registry.host}/${name}`;
-    await docker.getImage(local.id).tag({ repo: remote, tag });
-    const push = await docker.getImage(`${remote}:${tag}`).push({
-      authconfig: { username: registry.username, password: registry.password, serveraddress: registry.host },
-    });
-    await new Promise<void>((resolve, reject) =>
-      docker.modem.followProgress(push, (err: Error | null, res: { error?: string }[]) =>
-        err || res.some((e) => e.error)
-          ? reject(err ?? new Error(res.find((e) => e.error)!.error))
-          : resolve(),
-      ),
-    );
+    const remote = await pushToRegistry(docker, registry, { id: local.id, name, tag });
     const digest = await registry.digestOf(name, tag);
     assert.ok(digest);
     await docker.getImage(`${remote}:${tag}`).remove({ force: true });

@@ -19,9 +19,10 @@ import Docker from "dockerode";
 import { loadSettings } from "../../src/settings/app.ts";
 import { SettingsError } from "../../src/settings/errors.ts";
 import { claimsFromRuntime, createDnsProvider, dnsSettingsFromEnv } from "../../src/dns/index.ts";
-import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
-import { FULL, handoffBody, OWNER, REPO, sha, startHarness, type Harness } from "../support/app-harness.ts";
-import { startCaddy, type TestCaddy } from "../support/caddy.ts";
+import type { DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
+import { FULL, handoffBody, OWNER, REPO, sha, type Harness } from "../support/app-harness.ts";
+import type { TestCaddy } from "../support/caddy.ts";
+import { startDockerApp, stopDockerApp, type DockerApp } from "../support/docker-app.ts";
 import { captureLogs, type Capture } from "../support/capture-output.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 import { GitHubFaultProxy } from "../support/github-fault-proxy.ts";
@@ -75,6 +76,8 @@ previews:
 `;
 
 describe("secrets never reach an output; previews get neither production secrets nor domains", () => {
+  let app: DockerApp | undefined;
+  const instance = `leak-${process.pid}`;
   let caddy: TestCaddy;
   let parts: DockerRuntimeParts;
   let h: Harness;
@@ -102,22 +105,8 @@ describe("secrets never reach an output; previews get neither production secrets
     await writeFile(join(dir, "preview.env"), `DATABASE_URL=${PREVIEW_DB}\n`);
     await chmod(join(dir, "production.env"), 0o600);
     await chmod(join(dir, "preview.env"), 0o600);
-    caddy = await startCaddy();
     await cloudflare.start();
     await proxy.start();
-    parts = createDockerRuntime({
-      dockerHost: undefined,
-      caddyAdmin: caddy.adminUrl,
-      httpListen: caddy.httpListen,
-      httpsListen: undefined,
-      // Its own containers: other suites deploy the same repository's previews on this engine.
-      instance: `leak-${process.pid}`,
-      secretsDir,
-      registry: undefined,
-    });
-    await parts.check();
-    server = await buildTestImage(docker, `paas-test/${APP}`, "server");
-    leak = await buildTestImage(docker, `paas-test/${APP}`, "leak", "leak");
     const dnsEnv = {
       PAAS_DNS_PROVIDER: "cloudflare",
       CLOUDFLARE_API_TOKEN: CLOUDFLARE_TOKEN,
@@ -126,24 +115,23 @@ describe("secrets never reach an output; previews get neither production secrets
       PAAS_DNS_TARGET: "127.0.0.1",
       PAAS_DNS_PROXIED: "false",
     };
-    h = await startHarness(
-      {
+    app = await startDockerApp({
+      // Its own containers: other suites deploy the same repository's previews on this engine.
+      instance,
+      secretsDir,
+      env: {
         ...dnsEnv,
         GHE_HOST: proxy.host,
         LOG_LEVEL: "trace",
         PAAS_REGISTRY_HOST: "registry.example.test",
         PAAS_REGISTRY_USERNAME: "paas",
         PAAS_REGISTRY_PASSWORD: REGISTRY_PASSWORD,
-        PAAS_URL_PORT: String(caddy.httpPort),
-        // The test images are local (paas-test/...): the App allows that prefix here.
-        PAAS_IMAGE_PREFIXES: "paas-test/",
-        PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
       },
-      {
-        runtime: parts.runtime,
-        dns: createDnsProvider(dnsSettingsFromEnv(dnsEnv), { claims: claimsFromRuntime(parts.runtime) }),
-      },
-    );
+      dns: (runtime) => createDnsProvider(dnsSettingsFromEnv(dnsEnv), { claims: claimsFromRuntime(runtime) }),
+    });
+    ({ caddy, parts, h } = app);
+    server = await buildTestImage(docker, `paas-test/${APP}`, "server");
+    leak = await buildTestImage(docker, `paas-test/${APP}`, "leak", "leak");
     proxy.target = h.github.host;
     // Secret scopes and domains are the default branch's word: main carries the same config.
     h.github.setFile(FULL, "main", ".paas.yml", CONFIG);
@@ -151,16 +139,7 @@ describe("secrets never reach an output; previews get neither production secrets
 
   after(async () => {
     logs?.restore();
-    await h?.close();
-    for (const e of (await parts.runtime.list()).filter((e) => e.appName === APP))
-      await parts.runtime.destroy(e.target).catch(() => undefined);
-    for (const img of [server, leak])
-      if (img)
-        await docker
-          .getImage(img.id)
-          .remove({ force: true })
-          .catch(() => undefined);
-    await caddy?.stop();
+    await stopDockerApp(docker, app ?? {}, { instance, appName: APP, images: [server?.id, leak?.id] });
     await cloudflare.stop();
     await proxy.stop();
     await rm(secretsDir, { recursive: true, force: true });

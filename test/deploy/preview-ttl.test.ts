@@ -8,10 +8,9 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
-import { claimsFromRuntime, createDnsProvider } from "../../src/dns/index.ts";
-import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
-import { FULL, handoffBody, startHarness, type Harness } from "../support/app-harness.ts";
-import { startCaddy, type TestCaddy } from "../support/caddy.ts";
+import type { DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
+import { FULL, handoffBody, type Harness } from "../support/app-harness.ts";
+import { startDockerApp, stopDockerApp, type DockerApp } from "../support/docker-app.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 import { prCommentPayload } from "../support/fork-payloads.ts";
 import { browse } from "../support/browse.ts";
@@ -34,57 +33,30 @@ previews:
 const MAIN_CONFIG = CONFIG.replace("ttl: 30d", "ttl: 2d");
 
 describe("previews.ttl on the Docker runtime", () => {
-  let caddy: TestCaddy;
+  let app: DockerApp | undefined;
   let parts: DockerRuntimeParts;
   let h: Harness;
   let image: { ref: string; id: string };
   let offset = 0;
   const clock = { now: () => new Date(Date.now() + offset) };
+  const instance = `ttl-${run}`;
   const mine = async () => (await parts.runtime.list()).filter((e) => e.appName === `ttl-${run}`);
 
   before(async () => {
-    caddy = await startCaddy();
-    parts = createDockerRuntime({
-      dockerHost: undefined,
-      caddyAdmin: caddy.adminUrl,
-      httpListen: caddy.httpListen,
-      httpsListen: undefined,
-      instance: `ttl-${run}`,
-      secretsDir: undefined,
-      registry: undefined,
-    });
-    await parts.check();
+    // The test runs each reconcile pass itself.
+    app = await startDockerApp({ instance, env: { PAAS_RECONCILE_INTERVAL: "0s" }, clock });
+    ({ parts, h } = app);
     image = await buildTestImage(docker, `paas-test/ttl-${run}`, "v1");
     // A removed preview's image is pruned from the host; a registry would serve it again. This
     // local image stays because a second tag holds it (the runtime prunes only unreferenced ones).
     await docker.getImage(image.id).tag({ repo: `paas-test/ttl-${run}-kept`, tag: "v1" });
-    h = await startHarness(
-      {
-        PAAS_URL_PORT: String(caddy.httpPort),
-        PAAS_IMAGE_PREFIXES: "paas-test/",
-        PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
-        // The test runs each reconcile pass itself.
-        PAAS_RECONCILE_INTERVAL: "0s",
-      },
-      {
-        runtime: parts.runtime,
-        dns: createDnsProvider({ provider: "none" }, { claims: claimsFromRuntime(parts.runtime) }),
-        clock,
-      },
-    );
     // The default branch's .paas.yml decides the TTL.
     h.github.setBranch(FULL, "main", "f".repeat(40));
     h.github.setFile(FULL, "f".repeat(40), ".paas.yml", MAIN_CONFIG);
   });
 
   after(async () => {
-    await h?.close();
-    for (const e of await mine()) await parts.runtime.destroy(e.target).catch(() => undefined);
-    await docker
-      .getImage(image.id)
-      .remove({ force: true })
-      .catch(() => undefined);
-    await caddy?.stop();
+    await stopDockerApp(docker, app ?? {}, { instance, appName: `ttl-${run}`, images: [image?.id] });
   });
 
   const deploy = async (commit: string, action: "opened" | "synchronize") => {

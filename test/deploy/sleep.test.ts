@@ -10,10 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
-import { claimsFromRuntime, createDnsProvider } from "../../src/dns/index.ts";
-import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
-import { FULL, handoffBody, startHarness, type Harness } from "../support/app-harness.ts";
-import { startCaddy, type TestCaddy } from "../support/caddy.ts";
+import type { DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
+import { FULL, handoffBody, type Harness } from "../support/app-harness.ts";
+import type { TestCaddy } from "../support/caddy.ts";
+import { startDockerApp, stopDockerApp, type DockerApp } from "../support/docker-app.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 import { page as browse } from "../support/browse.ts";
 
@@ -33,6 +33,7 @@ previews:
 `;
 
 describe("sleeping previews on the Docker runtime", () => {
+  let app: DockerApp | undefined;
   let caddy: TestCaddy;
   let parts: DockerRuntimeParts;
   let h: Harness;
@@ -40,7 +41,7 @@ describe("sleeping previews on the Docker runtime", () => {
   let dir: string;
   let offset = 0;
   const clock = { now: () => new Date(Date.now() + offset) };
-  const mine = async () => (await parts.runtime.list()).filter((e) => e.appName === `sleep-${run}`);
+  const instance = `sleep-${run}`;
   const states = async () =>
     (await docker.listContainers({ all: true, filters: { label: [`paas.app-name=sleep-${run}`] } })).map(
       (c) => c.State,
@@ -48,44 +49,20 @@ describe("sleeping previews on the Docker runtime", () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "paas-sleep-"));
-    caddy = await startCaddy();
-    parts = createDockerRuntime({
-      dockerHost: undefined,
-      caddyAdmin: caddy.adminUrl,
-      httpListen: caddy.httpListen,
-      httpsListen: undefined,
-      instance: `sleep-${run}`,
-      secretsDir: undefined,
-      registry: undefined,
+    app = await startDockerApp({
+      instance,
       accessLog: join(dir, "access.log"),
+      env: { PAAS_RECONCILE_INTERVAL: "0s" },
+      clock,
     });
-    await parts.check();
+    ({ caddy, parts, h } = app);
     image = await buildTestImage(docker, `paas-test/sleep-${run}`, "v1");
-    h = await startHarness(
-      {
-        PAAS_URL_PORT: String(caddy.httpPort),
-        PAAS_IMAGE_PREFIXES: "paas-test/",
-        PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
-        PAAS_RECONCILE_INTERVAL: "0s",
-      },
-      {
-        runtime: parts.runtime,
-        dns: createDnsProvider({ provider: "none" }, { claims: claimsFromRuntime(parts.runtime) }),
-        clock,
-      },
-    );
     h.github.setBranch(FULL, "main", "f".repeat(40));
     h.github.setFile(FULL, "f".repeat(40), ".paas.yml", CONFIG);
   });
 
   after(async () => {
-    await h?.close();
-    for (const e of await mine()) await parts.runtime.destroy(e.target).catch(() => undefined);
-    await docker
-      .getImage(image.id)
-      .remove({ force: true })
-      .catch(() => undefined);
-    await caddy?.stop();
+    await stopDockerApp(docker, app ?? {}, { instance, appName: `sleep-${run}`, images: [image?.id] });
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -17,12 +17,10 @@ import type { AppConfig } from "../../src/config/schema.ts";
 import { hostnameOwner, HostnameTakenError } from "../../src/core/ownership.ts";
 import { planDeploy } from "../../src/core/plan.ts";
 import { containerName, namespaceName, type EnvRef, type Target } from "../../src/names.ts";
-import { CaddyClient } from "../../src/runtime/docker/caddy.ts";
 import { routeId } from "../../src/runtime/docker/plan.ts";
-import { DockerRuntime } from "../../src/runtime/docker/runtime.ts";
 import { planKubernetes, type KubeObject } from "../../src/runtime/kubernetes/manifests.ts";
 import { validateKubeObject } from "../fakes/kubernetes-api.ts";
-import { startCaddy } from "../support/caddy.ts";
+import { removeImages, startCaddyRuntime } from "../support/docker-app.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 
 const RUNS = 10_000;
@@ -214,10 +212,7 @@ test("a crafted in-repository hostname clash is arbitrated by ownership: deploye
   // Both deployed for real: the Docker engine runs the first, Caddy routes it, the second is refused.
   const docker = new Docker();
   const run = randomBytes(3).toString("hex");
-  const caddy = await startCaddy();
-  const runtime = new DockerRuntime({
-    docker,
-    caddy: new CaddyClient({ adminUrl: caddy.adminUrl, httpListen: caddy.httpListen }),
+  const { caddy, runtime } = await startCaddyRuntime(docker, {
     drainMs: 500,
     stopTimeoutSeconds: 2,
     instance: process.env.PAAS_DOCKER_INSTANCE ?? `clash-${run}`,
@@ -260,10 +255,7 @@ test("a crafted in-repository hostname clash is arbitrated by ownership: deploye
   } finally {
     await runtime.destroy(staging).catch(() => undefined);
     await runtime.destroy(prod).catch(() => undefined);
-    await docker
-      .getImage(image.id)
-      .remove({ force: true })
-      .catch(() => undefined);
+    await removeImages(docker, [image.id]);
     await caddy.stop();
   }
 });

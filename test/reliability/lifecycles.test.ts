@@ -14,6 +14,7 @@ import Docker from "dockerode";
 import { adminHeaders } from "../../src/runtime/docker/caddy.ts";
 import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
 import { startCaddy, type TestCaddy } from "../support/caddy.ts";
+import { stopDockerApp } from "../support/docker-app.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 import { after, before, describe, it } from "node:test";
 import {
@@ -430,13 +431,7 @@ describe(`reliability on the Docker runtime and Caddy (seed ${SEED})`, () => {
   });
   after(async () => {
     await w?.close();
-    for (const e of (await parts?.runtime.list()) ?? [])
-      if (e.appName === name) await parts.runtime.destroy(e.target).catch(() => undefined);
-    await docker
-      .getImage(image?.id ?? "none")
-      .remove({ force: true })
-      .catch(() => undefined);
-    await caddy?.stop();
+    await stopDockerApp(docker, { caddy, parts }, { instance: name, appName: name, images: [image?.id] });
   });
 
   const browse = (hostname: string): Promise<string> =>

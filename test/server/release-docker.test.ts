@@ -7,11 +7,9 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
-import { claimsFromRuntime, createDnsProvider } from "../../src/dns/index.ts";
-import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
-import { FULL, handoffBody, startHarness, type Harness } from "../support/app-harness.ts";
+import { FULL, handoffBody, type Harness } from "../support/app-harness.ts";
 import { browse } from "../support/browse.ts";
-import { startCaddy, type TestCaddy } from "../support/caddy.ts";
+import { startDockerApp, stopDockerApp, type DockerApp } from "../support/docker-app.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 
 const docker = new Docker();
@@ -43,8 +41,7 @@ processes:
 `;
 
 describe("App with a release step and a worker on the Docker runtime", () => {
-  let caddy: TestCaddy;
-  let parts: DockerRuntimeParts;
+  let app: DockerApp | undefined;
   let h: Harness;
   let image: { ref: string; id: string };
   const workers = () =>
@@ -54,48 +51,13 @@ describe("App with a release step and a worker on the Docker runtime", () => {
     });
 
   before(async () => {
-    caddy = await startCaddy();
-    parts = createDockerRuntime({
-      dockerHost: undefined,
-      caddyAdmin: caddy.adminUrl,
-      httpListen: caddy.httpListen,
-      httpsListen: undefined,
-      instance,
-      secretsDir: undefined,
-      registry: undefined,
-    });
-    await parts.check();
+    app = await startDockerApp({ instance });
+    ({ h } = app);
     image = await buildTestImage(docker, `paas-test/rel-e2e-${run}`, "v1", "server", FILES);
-    h = await startHarness(
-      {
-        PAAS_URL_PORT: String(caddy.httpPort),
-        PAAS_IMAGE_PREFIXES: "paas-test/",
-        PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
-      },
-      {
-        runtime: parts.runtime,
-        dns: createDnsProvider({ provider: "none" }, { claims: claimsFromRuntime(parts.runtime) }),
-      },
-    );
   });
 
   after(async () => {
-    await h?.close();
-    for (const e of (await parts.runtime.list()).filter((e) => e.appName === `rel-e2e-${run}`))
-      await parts.runtime.destroy(e.target).catch(() => undefined);
-    for (const c of await docker.listContainers({
-      all: true,
-      filters: { label: [`paas.managed-by=${instance}`] },
-    }))
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    await docker
-      .getImage(image.id)
-      .remove({ force: true })
-      .catch(() => undefined);
-    await caddy?.stop();
+    await stopDockerApp(docker, app ?? {}, { instance, appName: `rel-e2e-${run}`, images: [image?.id] });
   });
 
   it("a failed release fails the check run with its output; the preview keeps serving; close removes the worker", async () => {

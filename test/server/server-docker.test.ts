@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
-import { claimsFromRuntime, createDnsProvider } from "../../src/dns/index.ts";
-import { createDockerRuntime, type DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
-import { FULL, handoffBody, startHarness, type Harness } from "../support/app-harness.ts";
-import { startCaddy, type TestCaddy } from "../support/caddy.ts";
+import type { DockerRuntimeParts } from "../../src/runtime/docker/index.ts";
+import { FULL, handoffBody, type Harness } from "../support/app-harness.ts";
+import type { TestCaddy } from "../support/caddy.ts";
+import { startDockerApp, stopDockerApp, type DockerApp } from "../support/docker-app.ts";
 import { buildTestImage } from "../support/docker-images.ts";
 import { browse } from "../support/browse.ts";
 
@@ -26,49 +26,22 @@ run:
 `;
 
 describe("App with the Docker runtime and Caddy", () => {
+  let app: DockerApp | undefined;
   let caddy: TestCaddy;
   let parts: DockerRuntimeParts;
   let h: Harness;
   let image: { ref: string; id: string };
+  // Its own containers: other suites deploy the same repository's previews on this engine.
+  const instance = `e2e-${run}`;
 
   before(async () => {
-    caddy = await startCaddy();
-    parts = createDockerRuntime({
-      dockerHost: undefined,
-      caddyAdmin: caddy.adminUrl,
-      httpListen: caddy.httpListen,
-      httpsListen: undefined,
-      // Its own containers: other suites deploy the same repository's previews on this engine.
-      instance: `e2e-${run}`,
-      secretsDir: undefined,
-      registry: undefined,
-    });
-    await parts.check();
+    app = await startDockerApp({ instance });
+    ({ caddy, parts, h } = app);
     image = await buildTestImage(docker, `paas-test/app-e2e-${run}`, "v1");
-    h = await startHarness(
-      {
-        PAAS_URL_PORT: String(caddy.httpPort),
-        // The test image is local (paas-test/...): the App allows that prefix here.
-        PAAS_IMAGE_PREFIXES: "paas-test/",
-        PAAS_PROBE_ADDRESS: `http://127.0.0.1:${caddy.httpPort}`,
-      },
-      {
-        runtime: parts.runtime,
-        dns: createDnsProvider({ provider: "none" }, { claims: claimsFromRuntime(parts.runtime) }),
-      },
-    );
   });
 
   after(async () => {
-    await h?.close();
-    for (const e of (await parts.runtime.list()).filter((e) => e.appName === `app-e2e-${run}`)) {
-      await parts.runtime.destroy(e.target).catch(() => undefined);
-    }
-    await docker
-      .getImage(image.id)
-      .remove({ force: true })
-      .catch(() => undefined);
-    await caddy?.stop();
+    await stopDockerApp(docker, app ?? {}, { instance, appName: `app-e2e-${run}`, images: [image?.id] });
   });
 
   it("serves each pushed commit at the preview URL the comment shows, then removes it", async () => {

@@ -15,13 +15,13 @@ import Docker from "dockerode";
 import { parseConfig, resolveApps } from "../../../src/config/load.ts";
 import { planDeploy } from "../../../src/core/plan.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
-import { CaddyClient } from "../../../src/runtime/docker/caddy.ts";
 import { DockerCronScheduler } from "../../../src/runtime/docker/cron.ts";
 import { tail } from "../../../src/runtime/docker/one-off.ts";
 import { planDocker } from "../../../src/runtime/docker/plan.ts";
-import { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
+import type { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
 import { FileSecretSource } from "../../../src/runtime/docker/secrets.ts";
-import { startCaddy, type TestCaddy } from "../../support/caddy.ts";
+import type { TestCaddy } from "../../support/caddy.ts";
+import { removeImages, removeLabelled, startCaddyRuntime } from "../../support/docker-app.ts";
 import { buildTestImage } from "../../support/docker-images.ts";
 
 const docker = new Docker();
@@ -108,35 +108,27 @@ describe("Docker runtime: release step, workers, scheduled jobs", { timeout: 300
   };
 
   before(async () => {
-    caddy = await startCaddy();
     secretsDir = await mkdtemp(join(tmpdir(), "paas-secrets-"));
     await mkdir(join(secretsDir, "octo", repo), { recursive: true });
     await writeFile(join(secretsDir, "octo", repo, "production.env"), `DATABASE_URL=${SECRET}\n`, {
       mode: 0o600,
     });
-    runtime = new DockerRuntime({
-      docker,
-      caddy: new CaddyClient({ adminUrl: caddy.adminUrl, httpListen: caddy.httpListen }),
+    ({ caddy, runtime } = await startCaddyRuntime(docker, {
       secrets: new FileSecretSource({ dir: secretsDir }),
       drainMs: 200,
       stopTimeoutSeconds: 1,
-    });
+    }));
     images.push(await buildTestImage(docker, imageRepo, "v1", "server", FILES));
     images.push(await buildTestImage(docker, imageRepo, "v2", "server", FILES));
   });
 
   after(async () => {
     await runtime.destroy(target).catch(() => undefined);
-    for (const c of await docker.listContainers({ all: true, filters: { label: [`paas.namespace=${ns}`] } }))
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    for (const img of images)
-      await docker
-        .getImage(img.id)
-        .remove({ force: true })
-        .catch(() => undefined);
+    await removeLabelled(docker, [`paas.namespace=${ns}`]);
+    await removeImages(
+      docker,
+      images.map((img) => img.id),
+    );
     await caddy.stop();
     await rm(secretsDir, { recursive: true, force: true });
   });

@@ -12,6 +12,7 @@ import { CaddyClient } from "../../../src/runtime/docker/caddy.ts";
 import { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
 import type { DeploySpec } from "../../../src/runtime/types.ts";
 import { startCaddy, type TestCaddy } from "../../support/caddy.ts";
+import { pushToRegistry } from "../../support/docker-app.ts";
 import { buildTestImage } from "../../support/docker-images.ts";
 import { startRegistry, type TestRegistry } from "../../support/registry.ts";
 
@@ -49,22 +50,7 @@ describe("Docker runtime pulling from a registry", { timeout: 300_000 }, () => {
     client = new CaddyClient({ adminUrl: caddy.adminUrl, httpListen: caddy.httpListen });
     const name = `paas-test/pulled-${run}`;
     const local = await buildTestImage(docker, name, "v1");
-    const remote = `${registry.host}/${name}`;
-    await docker.getImage(local.id).tag({ repo: remote, tag: "v1" });
-    const push = await docker.getImage(`${remote}:v1`).push({
-      authconfig: {
-        username: registry.username,
-        password: registry.password,
-        serveraddress: registry.host,
-      },
-    });
-    await new Promise<void>((resolve, reject) =>
-      docker.modem.followProgress(push, (err: Error | null, res: { error?: string }[]) =>
-        err || res.some((e) => e.error)
-          ? reject(err ?? new Error(res.find((e) => e.error)!.error))
-          : resolve(),
-      ),
-    );
+    const remote = await pushToRegistry(docker, registry, { id: local.id, name, tag: "v1" });
     const digest = await registry.digestOf(name, "v1");
     assert.ok(digest);
     // Only the registry has it now.

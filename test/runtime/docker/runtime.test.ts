@@ -12,12 +12,13 @@ import { parseConfig, resolveApps } from "../../../src/config/load.ts";
 import { planDeploy } from "../../../src/core/plan.ts";
 import { HostnameTakenError } from "../../../src/core/ownership.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
-import { CaddyClient } from "../../../src/runtime/docker/caddy.ts";
+import type { CaddyClient } from "../../../src/runtime/docker/caddy.ts";
 import { planDocker, routeId } from "../../../src/runtime/docker/plan.ts";
-import { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
+import type { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
 import { FileSecretSource } from "../../../src/runtime/docker/secrets.ts";
 import type { DeploySpec } from "../../../src/runtime/types.ts";
-import { startCaddy, type TestCaddy } from "../../support/caddy.ts";
+import type { TestCaddy } from "../../support/caddy.ts";
+import { removeImages, removeLabelled, startCaddyRuntime } from "../../support/docker-app.ts";
 import { buildTestImage } from "../../support/docker-images.ts";
 
 const docker = new Docker();
@@ -97,8 +98,6 @@ describe("Docker runtime with a real engine and Caddy", { timeout: 300_000 }, ()
   };
 
   before(async () => {
-    caddy = await startCaddy();
-    client = new CaddyClient({ adminUrl: caddy.adminUrl, httpListen: caddy.httpListen });
     secretsDir = await mkdtemp(join(tmpdir(), "paas-secrets-"));
     await mkdir(join(secretsDir, "octo", repo), { recursive: true });
     await writeFile(
@@ -111,13 +110,11 @@ describe("Docker runtime with a real engine and Caddy", { timeout: 300_000 }, ()
       "DATABASE_URL=postgres://PRODUCTION\n",
       { mode: 0o600 },
     );
-    runtime = new DockerRuntime({
-      docker,
-      caddy: client,
+    ({ caddy, client, runtime } = await startCaddyRuntime(docker, {
       secrets: new FileSecretSource({ dir: secretsDir }),
       drainMs: 1000,
       stopTimeoutSeconds: 2,
-    });
+    }));
     images.push(await buildTestImage(docker, imageRepo, "v1"));
     images.push(await buildTestImage(docker, imageRepo, "v2"));
     images.push(await buildTestImage(docker, imageRepo, "crash", "crash"));
@@ -129,20 +126,11 @@ describe("Docker runtime with a real engine and Caddy", { timeout: 300_000 }, ()
   after(async () => {
     // Whatever a failed test left behind.
     await runtime.destroy(target).catch(() => undefined);
-    for (const c of await docker.listContainers({
-      all: true,
-      filters: { label: [`paas.namespace=${namespaceName(target)}`] },
-    })) {
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined);
-    }
-    for (const img of images)
-      await docker
-        .getImage(img.id)
-        .remove({ force: true })
-        .catch(() => undefined);
+    await removeLabelled(docker, [`paas.namespace=${namespaceName(target)}`]);
+    await removeImages(
+      docker,
+      images.map((img) => img.id),
+    );
     await caddy.stop();
     await rm(secretsDir, { recursive: true, force: true });
   });

@@ -12,10 +12,10 @@ import { parseConfig, resolveApps } from "../../../src/config/load.ts";
 import { planDeploy } from "../../../src/core/plan.ts";
 import { effectiveConfig } from "../../../src/deploy/authorize.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
-import { CaddyClient } from "../../../src/runtime/docker/caddy.ts";
-import { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
+import type { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
 import type { DeploySpec, RolloutResult } from "../../../src/runtime/types.ts";
-import { startCaddy, type TestCaddy } from "../../support/caddy.ts";
+import type { TestCaddy } from "../../support/caddy.ts";
+import { removeImages, removeLabelled, startCaddyRuntime } from "../../support/docker-app.ts";
 import { buildTestImage } from "../../support/docker-images.ts";
 import { buildServicesApp, SERVICE_IMAGES } from "../../support/services-app.ts";
 
@@ -116,14 +116,7 @@ describe("add-on services on the Docker runtime", { timeout: 600_000 }, () => {
   };
 
   before(async () => {
-    caddy = await startCaddy();
-    runtime = new DockerRuntime({
-      docker,
-      caddy: new CaddyClient({ adminUrl: caddy.adminUrl, httpListen: caddy.httpListen }),
-      drainMs: 200,
-      stopTimeoutSeconds: 2,
-      instance,
-    });
+    ({ caddy, runtime } = await startCaddyRuntime(docker, { drainMs: 200, stopTimeoutSeconds: 2, instance }));
     v1 = await buildServicesApp(docker, imageRepo, "v1");
     v2 = await buildServicesApp(docker, imageRepo, "v2");
     crash = (await buildTestImage(docker, imageRepo, "crash", "crash")).ref;
@@ -133,17 +126,11 @@ describe("add-on services on the Docker runtime", { timeout: 600_000 }, () => {
     await runtime.destroy(preview).catch(() => undefined);
     await runtime.destroy(production).catch(() => undefined);
     // Production keeps its volumes on destroy (that is the point): the test removes its own.
-    const vols = await docker.listVolumes({ filters: { label: [`paas.managed-by=${instance}`] } });
-    for (const v of vols.Volumes ?? [])
-      await docker
-        .getVolume(v.Name)
-        .remove()
-        .catch(() => undefined);
-    for (const tag of ["v1", "v2", "crash"])
-      await docker
-        .getImage(`${imageRepo}:${tag}`)
-        .remove({ force: true })
-        .catch(() => undefined);
+    await removeLabelled(docker, [`paas.managed-by=${instance}`]);
+    await removeImages(
+      docker,
+      ["v1", "v2", "crash"].map((tag) => `${imageRepo}:${tag}`),
+    );
     await caddy.stop();
   });
 

@@ -9,9 +9,9 @@ import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
 import type { Target } from "../../../src/names.ts";
-import { CaddyClient } from "../../../src/runtime/docker/caddy.ts";
-import { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
-import { startCaddy, type TestCaddy } from "../../support/caddy.ts";
+import type { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
+import type { TestCaddy } from "../../support/caddy.ts";
+import { removeImages, startCaddyRuntime } from "../../support/docker-app.ts";
 import {
   buildShellLessExample,
   exampleSpec,
@@ -49,14 +49,11 @@ describe(
     const targets: Target[] = [];
 
     before(async () => {
-      caddy = await startCaddy();
-      runtime = new DockerRuntime({
-        docker,
-        caddy: new CaddyClient({ adminUrl: caddy.adminUrl, httpListen: caddy.httpListen }),
+      ({ caddy, runtime } = await startCaddyRuntime(docker, {
         secrets: { get: async () => ({}) },
         drainMs: 500,
         stopTimeoutSeconds: 2,
-      });
+      }));
       // One after the other: each build already uses every core.
       for (const name of SHELL_LESS_EXAMPLES) {
         const sha = randomBytes(20).toString("hex");
@@ -66,11 +63,10 @@ describe(
 
     after(async () => {
       for (const t of targets) await runtime.destroy(t).catch(() => undefined);
-      for (const b of built.values())
-        await docker
-          .getImage(b.id)
-          .remove({ force: true })
-          .catch(() => undefined);
+      await removeImages(
+        docker,
+        [...built.values()].map((b) => b.id),
+      );
       await caddy.stop();
     });
 

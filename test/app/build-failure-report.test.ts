@@ -1,4 +1,4 @@
-// What a reported build failure shows on GitHub (src/deploy/build-failure.ts), pure.
+// What a reported build failure shows on GitHub (src/app/build-failure-report.ts), pure.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CommentRow } from "../../src/app/report.ts";
@@ -8,7 +8,7 @@ import {
   buildFailureOutput,
   failedJobUrl,
   markBuildFailed,
-} from "../../src/deploy/build-failure.ts";
+} from "../../src/app/build-failure-report.ts";
 
 const repo = { owner: "o", repo: "r" };
 const web = "https://github.com";

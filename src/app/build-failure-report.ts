@@ -1,7 +1,8 @@
-// What a reported build failure shows on GitHub, pure: the `paas` check run's
-// output (the first error as an annotation at file:line, the log tail) and the
-// pull request comment's row. The Deployer verifies the report and writes these.
-import { escapeMarkdown, MAX_OUTPUT, truncate, type CommentRow, type RowStatus } from "../app/report.ts";
+// What a reported build failure shows on GitHub, pure, beside report.ts (the rest of
+// what users read): the `paas` check run's output (the first error as an annotation
+// at file:line, the log tail) and the pull request comment's row. The use case
+// (src/deploy/build-failed.ts) verifies the report and writes these.
+import { escapeMarkdown, MAX_OUTPUT, truncate, type CommentRow, type RowStatus } from "./report.ts";
 import type { BuildFailureBody } from "../contract/build-failure.ts";
 import type { Annotation, CheckRunOutput, RepoInfo } from "../github/port.ts";
 
