@@ -16,6 +16,7 @@ import { Deployer, type Clock, type Logger } from "../app/deployer.ts";
 import { BodyTooLarge, hasBody, normalisePath, readBodyLimited } from "./body-limit.ts";
 import { OctokitGitHub } from "../github/octokit.ts";
 import { githubThrottle } from "../github/throttle.ts";
+import { RetryLimiter, retryPlugin } from "../github/retry.ts";
 import { ForkApprovals } from "../app/forks.ts";
 import { HandoffRejected, OidcVerifier } from "../app/handoff.ts";
 import { InProcessLock, type Lock } from "../app/lock.ts";
@@ -72,10 +73,14 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     rateLimitPlugin(metrics.githubRateLimitRemaining),
     // Whatever reaches a check run, status or comment: never the App's own secrets.
     redactRequestsPlugin(appSecrets(settings)),
+    // plugin-retry's retries without its per-request Bottleneck (retry.ts), which is turned off below.
+    retryPlugin(),
   ).defaults((o: Record<string, unknown>) => ({
     ...o,
-    // Probot's own handlers do not retry secondary limits: ours do (throttle.ts).
-    throttle: { ...(o.throttle as object), ...throttle },
+    retry: { enabled: false },
+    // Probot's own handlers do not retry secondary limits: ours do (throttle.ts). One retry limiter
+    // per client: plugin-throttling adds its "failed" listener to it for each client it builds.
+    throttle: { ...(o.throttle as object), ...throttle, retryLimiter: new RetryLimiter() },
   }));
   const probot = createProbot({ env: probotEnv(settings), overrides: { Octokit } });
   // Probot creates its pino logger while loading the app: forward to it lazily.
