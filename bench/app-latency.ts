@@ -44,9 +44,12 @@ async function timed<T>(what: "runtime" | "probe", f: () => Promise<T>): Promise
 let prober: Prober | undefined;
 const h = await startHarness(
   { PAAS_RECONCILE_INTERVAL: "0s" },
-  { prober: { probe: (...a) => timed("probe", () => prober!.probe(...a)) } },
+  {
+    prober: {
+      probe: (...a) => timed("probe", () => (prober ??= new HttpProber(h.settings.probeAddress)).probe(...a)),
+    },
+  },
 );
-prober = new HttpProber(h.settings.probeAddress);
 const apply = h.runtime.apply.bind(h.runtime);
 h.runtime.apply = (...a) => timed("runtime", () => apply(...a));
 
