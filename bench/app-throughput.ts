@@ -142,6 +142,7 @@ try {
         return { body: handoffBody(commit, { repository: full, image: `ghcr.io/${full}` }), token };
       }),
     );
+    const from = h.github.log.length;
     const started = performance.now();
     const { result: ms, peak } = await peakRss(async () => {
       const accepted = await Promise.all(
@@ -162,14 +163,19 @@ try {
     });
     const seconds = (Math.max(...successAt.values()) - started) / 1000;
     successAt.clear();
-    return { ms, peak, seconds };
+    const c = h.github.counts(from);
+    if (process.env.BENCH_OPS) console.log(c.byOperation);
+    const requests = `${(c.reads / N).toFixed(1)} reads, ${(c.writes / N).toFixed(1)} writes, ${(c.tokens / N).toFixed(1)} tokens per hand-off`;
+    return { ms, peak, seconds, requests };
   };
 
   const idle = await settled();
   const cold = await round(1);
   row(`App: first hand-off of ${N} repositories`, N / cold.seconds, cold.ms, cold.peak);
+  rows.push(`  GitHub: ${cold.requests}`);
   const warm = await round(2);
   row(`App: next push of the same ${N}`, N / warm.seconds, warm.ms, warm.peak);
+  rows.push(`  GitHub: ${warm.requests}`);
   const live = await settled();
   const environments = (await h.runtime.list()).length;
   if (environments !== N) throw new Error(`${environments} environments live, expected ${N}`);
