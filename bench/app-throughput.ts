@@ -164,7 +164,6 @@ try {
     const seconds = (Math.max(...successAt.values()) - started) / 1000;
     successAt.clear();
     const c = h.github.counts(from);
-    if (process.env.BENCH_OPS) console.log(c.byOperation);
     const requests = `${(c.reads / N).toFixed(1)} reads, ${(c.writes / N).toFixed(1)} writes, ${(c.tokens / N).toFixed(1)} tokens per hand-off`;
     return { ms, peak, seconds, requests };
   };
