@@ -3,7 +3,9 @@
 // "GOAL" lines, each beside its baseline from the same run), then each
 // script's description (its opening comment) and output, with the commit,
 // the machine and the date. The file is this program's output: rerun it
-// rather than editing it.
+// rather than editing it. Run with names, it replaces those scripts' sections
+// and goal rows and keeps the others' from the file (the full run takes long),
+// saying so in the header.
 //   node bench/run.ts [name ...]   (default: every bench/*.ts but this one and goals.ts)
 import { execFileSync, spawn } from "node:child_process";
 import { readdir, readFile, writeFile } from "node:fs/promises";
@@ -93,7 +95,13 @@ const where = await machine();
 const ran: Ran[] = [];
 for (const s of scripts) ran.push(await runOne(s));
 
-const goals: GoalRow[] = ran.flatMap((r) => goalsIn(r.output));
+const target = path.join(root, "docs", "BENCHMARKS.md");
+const previous = wanted.length > 0 ? await readFile(target, "utf8").catch(() => "") : "";
+const kept = keptFrom(previous, new Set(scripts));
+const goals: (GoalRow & { from: string })[] = [
+  ...ran.flatMap((r) => goalsIn(r.output).map((g) => ({ ...g, from: r.script }))),
+  ...kept.goals,
+];
 // The file this writes does not count as a change to what was measured.
 const dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/BENCHMARKS.md") !== "";
 const lines = [
@@ -107,26 +115,32 @@ const lines = [
   `- commit: \`${git("rev-parse", "--short", "HEAD")}\`${dirty ? " (with uncommitted changes)" : ""}`,
   `- date: ${startedAt.toISOString().replace(/\.\d+Z$/, "Z")}`,
   `- machine: ${where}`,
-  `- command: \`npm run bench\` (${scripts.map((s) => `\`${s}\``).join(", ")})`,
+  wanted.length === 0
+    ? `- command: \`npm run bench\` (${scripts.map((s) => `\`${s}\``).join(", ")})`
+    : `- command: \`node bench/run.ts ${scripts.map((s) => s.replace(/\.ts$/, "")).join(" ")}\`; the other sections and goal rows are kept from the earlier run below`,
+  ...kept.header.map((l) => `  ${l.replace(/^- (earlier run: )?/, "- earlier run: ")}`),
   "",
   "## Goals",
   "",
-  "| figure | baseline (same run) | now | goal | met |",
-  "| --- | --- | --- | --- | --- |",
+  "| figure | baseline (same run) | now | goal | met | from |",
+  "| --- | --- | --- | --- | --- | --- |",
   ...goals.map(
     (g) =>
-      `| ${cell(g.figure)} | ${cell(g.baseline)} | ${cell(g.value)} | ${cell(g.goal)} | ${g.met ? "yes" : "**no**"} |`,
+      `| ${cell(g.figure)} | ${cell(g.baseline)} | ${cell(g.value)} | ${cell(g.goal)} | ${g.met ? "yes" : "**no**"} | ${cell(g.from)} |`,
   ),
-  ...(goals.length === 0 ? ["| (no benchmark printed a goal row) | | | | |"] : []),
+  ...(goals.length === 0 ? ["| (no benchmark printed a goal row) | | | | | |"] : []),
   "",
 ];
+const sections = new Map<string, string[]>(kept.sections);
 for (const r of ran) {
+  const lines: string[] = [];
+  sections.set(r.script, lines);
   lines.push(
     `## \`bench/${r.script}\``,
     "",
     r.description,
     "",
-    `Command: \`node bench/${r.script}\`, ${r.seconds.toFixed(0)} s${r.code === 0 ? "" : `, **failed (exit ${r.code})**`}.`,
+    `Command: \`node bench/${r.script}\`, ${r.seconds.toFixed(0)} s${r.code === 0 ? "" : `, **failed (exit ${r.code})**`}, at \`${git("rev-parse", "--short", "HEAD")}\` on ${startedAt.toISOString().slice(0, 10)}.`,
     "",
     "```text",
     ...r.output
@@ -137,9 +151,57 @@ for (const r of ran) {
     "",
   );
 }
+for (const script of [...sections.keys()].sort()) lines.push(...sections.get(script)!);
 // Formatted as the repository formats Markdown, so the lint's format check passes on it.
-const target = path.join(root, "docs", "BENCHMARKS.md");
 const options = (await prettier.resolveConfig(target)) ?? {};
 await writeFile(target, await prettier.format(lines.join("\n"), { ...options, filepath: target }));
 console.log(`== docs/BENCHMARKS.md written (${goals.filter((g) => g.met).length}/${goals.length} goals met)`);
 process.exitCode = ran.some((r) => r.code !== 0) ? 1 : 0;
+
+/**
+ * What a run of some scripts keeps from the file: the other scripts' sections and goal rows, and
+ * the earlier run's commit, date and machine lines (nested under this run's, when not already).
+ */
+function keptFrom(
+  text: string,
+  rerun: ReadonlySet<string>,
+): { header: string[]; goals: (GoalRow & { from: string })[]; sections: Map<string, string[]> } {
+  const lines = text.split("\n");
+  const sections = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const l of lines) {
+    const m = /^## `bench\/([^`]+)`$/.exec(l);
+    if (m) {
+      current = rerun.has(m[1]!) ? undefined : [];
+      if (current) sections.set(m[1]!, current);
+    } else if (l.startsWith("## ")) current = undefined;
+    if (current) current.push(l);
+  }
+  for (const s of sections.values()) if (s.at(-1) !== "") s.push("");
+  // Rows of the goals table: `| figure | baseline | now | goal | met | from |` (older files have no "from").
+  const goals: (GoalRow & { from: string })[] = [];
+  const table = lines.slice(lines.indexOf("## Goals"));
+  for (const l of table.slice(
+    1,
+    table.findIndex((x, i) => i > 0 && x.startsWith("## ")),
+  )) {
+    const cells = l.match(/(?:\\\||[^|])+/g)?.map((c) => c.trim().replace(/\\\|/g, "|"));
+    if (!l.startsWith("|") || !cells || cells.length < 5 || /^-+$/.test(cells[0]!) || cells[0] === "figure")
+      continue;
+    const [figure, baseline, value, goal, met, from = "(earlier run)"] = cells as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string?,
+    ];
+    if (rerun.has(from) || figure.startsWith("(no benchmark")) continue;
+    goals.push({ figure, baseline, value, goal, met: met === "yes", from });
+  }
+  const header = lines
+    .filter((l) => /^- (commit|date|machine|command|earlier run): /.test(l))
+    .filter((l) => !/^- command: /.test(l));
+  const earlier = lines.filter((l) => /^ {2}- earlier run: /.test(l)).map((l) => l.trim());
+  return { header: earlier.length > 0 ? earlier : header, goals, sections };
+}

@@ -37,7 +37,7 @@ export { DeployRefused, type KnownImage } from "../deploy/resume.ts";
 export type DeployerGitHub = Pick<
   GitHubPort,
   | "findInstallation"
-  | "repositoryId"
+  | "repository"
   | "getFile"
   | "getFileIfChanged"
   | "getPull"

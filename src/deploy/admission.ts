@@ -20,7 +20,7 @@ import { trustedApp, type TrustedConfig, type TrustedConfigs } from "./trust-con
 /** The GitHub calls admission makes. */
 export type AdmissionGitHub = Pick<
   GitHubPort,
-  "findInstallation" | "repositoryId" | "getPull" | "deploymentsOfCommit"
+  "findInstallation" | "repository" | "getPull" | "deploymentsOfCommit"
 >;
 
 export interface AdmissionDeps {
@@ -205,7 +205,9 @@ export class Admission {
         `the App is not installed on ${fullName}; install it on this repository`,
       );
     const partial = { owner, repo: name, installationId: inst.installationId };
-    const repositoryId = await this.#d.github.repositoryId(partial);
+    // The same read names the default branch: the trusted config need not read it again.
+    const { repositoryId, defaultBranch } = await this.#d.github.repository(partial);
+    this.#d.trusted.noteDefaultBranch(repositoryId, defaultBranch);
     return {
       ...partial,
       ownerId: inst.ownerId,

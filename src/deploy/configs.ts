@@ -7,6 +7,8 @@
 // The name is checked against content GitHub served for this repository, so a
 // wrong one can only select another of its own .paas.yml files, which a push
 // to the branch could do anyway; an unknown name reads the commit's file.
+// A file read whose content was parsed before (a new commit that left
+// .paas.yml alone, the usual push) is not parsed again (#16).
 import { CONFIG_FILE, parseConfig, type LoadedConfig } from "../config/load.ts";
 import { gitBlobSha } from "../contract/handoff.ts";
 import { ConfigError } from "../errors.ts";
@@ -39,16 +41,20 @@ export class CommitConfigs {
       return cached;
     }
     const text = await this.#github.getFile(repo, CONFIG_FILE, sha);
-    let result: Parsed;
-    try {
-      result = parseConfig(text);
-    } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      result = e;
-    }
-    remember(this.#configs, key, result);
     // An absent file has no blob: a commit without .paas.yml is always read.
-    if (text !== undefined) remember(this.#byBlob, `${repo.repositoryId}:${gitBlobSha(text)}`, result);
+    const blobKey = text === undefined ? undefined : `${repo.repositoryId}:${gitBlobSha(text)}`;
+    const result = (blobKey && this.#byBlob.get(blobKey)) || parsed(text);
+    remember(this.#configs, key, result);
+    if (blobKey) remember(this.#byBlob, blobKey, result);
     return result;
+  }
+}
+
+function parsed(text: string | undefined): Parsed {
+  try {
+    return parseConfig(text);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return e;
   }
 }

@@ -99,7 +99,10 @@ export class TrustedConfigs {
     if (this.#reading.delete(repositoryId)) this.#generation++;
   }
 
-  /** The default branch's name a signed webhook delivered (`repository.default_branch`). */
+  /**
+   * The default branch's name a signed webhook delivered (`repository.default_branch`), or the
+   * hand-off's repository read (admission.ts) named.
+   */
   noteDefaultBranch(repositoryId: number, name: string): void {
     if (this.#branches.get(repositoryId) === name) return;
     // Another name than the cached entry's: that entry is another branch's config.

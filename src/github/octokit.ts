@@ -77,10 +77,10 @@ export class OctokitGitHub implements GitHubPort {
     }
   }
 
-  async repositoryId(r: RepoRef): Promise<number> {
+  async repository(r: RepoRef): Promise<{ repositoryId: number; defaultBranch: string }> {
     const o = await this.#installation(r.installationId);
     const { data } = await o.rest.repos.get({ owner: r.owner, repo: r.repo });
-    return data.id;
+    return { repositoryId: data.id, defaultBranch: data.default_branch };
   }
 
   async getFile(r: RepoRef, path: string, ref: string): Promise<string | undefined> {

@@ -137,8 +137,8 @@ export interface GitHubPort {
   redeliver(id: number): Promise<void>;
 
   // ----- repositories -----
-  /** Repository id (from the API, with the installation token). */
-  repositoryId(r: RepoRef): Promise<number>;
+  /** Repository id and default branch (one read, with the installation token). */
+  repository(r: RepoRef): Promise<{ repositoryId: number; defaultBranch: string }>;
   defaultBranch(r: RepoRef): Promise<string>;
   /** File text at a ref; undefined when the file does not exist. */
   getFile(r: RepoRef, path: string, ref: string): Promise<string | undefined>;

@@ -16,6 +16,8 @@ import { Deployer, type Clock, type Logger } from "../app/deployer.ts";
 import { BodyTooLarge, hasBody, normalisePath, readBodyLimited } from "./body-limit.ts";
 import { OctokitGitHub } from "../github/octokit.ts";
 import { githubThrottle } from "../github/throttle.ts";
+import { RetryLimiter, retryPlugin } from "../github/retry.ts";
+import { cachedAppJwt, withCachedJwt } from "../github/app-jwt.ts";
 import { ForkApprovals } from "../app/forks.ts";
 import { HandoffRejected, OidcVerifier } from "../app/handoff.ts";
 import { InProcessLock, type Lock } from "../app/lock.ts";
@@ -66,6 +68,7 @@ export interface RunningServer {
 export async function startServer(settings: Settings, deps: ServerDeps): Promise<RunningServer> {
   // Probot reads its own variables (GHE_HOST/GHE_PROTOCOL included) and builds the API base URL.
   const throttle = githubThrottle(settings.githubWriteIntervalMs);
+  const createJwt = cachedAppJwt(settings.privateKey);
   const metrics = new PrometheusMetrics();
   // Runtime errors are counted for every caller (deployer, reconciler).
   const runtime = instrumentRuntime(deps.runtime, metrics.runtimeErrors);
@@ -73,10 +76,16 @@ export async function startServer(settings: Settings, deps: ServerDeps): Promise
     rateLimitPlugin(metrics.githubRateLimitRemaining),
     // Whatever reaches a check run, status or comment: never the App's own secrets.
     redactRequestsPlugin(appSecrets(settings)),
+    // plugin-retry's retries without its per-request Bottleneck (retry.ts), which is turned off below.
+    retryPlugin(),
   ).defaults((o: Record<string, unknown>) => ({
     ...o,
-    // Probot's own handlers do not retry secondary limits: ours do (throttle.ts).
-    throttle: { ...(o.throttle as object), ...throttle },
+    // The App's JWT signed once per ~9 minutes, not per request (app-jwt.ts).
+    auth: withCachedJwt(o.auth, createJwt),
+    retry: { enabled: false },
+    // Probot's own handlers do not retry secondary limits: ours do (throttle.ts). One retry limiter
+    // per client: plugin-throttling adds its "failed" listener to it for each client it builds.
+    throttle: { ...(o.throttle as object), ...throttle, retryLimiter: new RetryLimiter() },
   }));
   const probot = createProbot({ env: probotEnv(settings), overrides: { Octokit } });
   // Probot creates its pino logger while loading the app: forward to it lazily.

@@ -51,6 +51,17 @@ it("a commit whose file has a known blob sha is answered without a read", async 
   assert.deepEqual(reads, [HEAD]);
 });
 
+it("a read file whose content was parsed before is not parsed again", async () => {
+  const NEXT = "3".repeat(40);
+  const { reads, configs } = counting({ [HEAD]: A, [NEXT]: A, [MERGE]: B });
+  const head = await configs.get(repo, HEAD);
+  // A new commit with the same .paas.yml: read (the commit is unknown), the parse reused.
+  assert.equal(await configs.get(repo, NEXT), head);
+  const other = await configs.get(repo, MERGE);
+  assert.notEqual(other, head);
+  assert.deepEqual(reads, [HEAD, NEXT, MERGE]);
+});
+
 it("an unknown blob sha, or one read in another repository, reads the commit's file", async () => {
   const { reads, configs } = counting({ [HEAD]: A, [MERGE]: B });
   await configs.get(repo, HEAD);

@@ -223,4 +223,17 @@ describe("GitHub request budget of a preview", () => {
     assert.equal(c.byOperation["repos/get-content"], 1);
     assert.equal(h.runtime.applied.at(-1)!.port, 9090);
   });
+
+  it("after a restart, with no webhook since: the repository is read once, for its id and default branch", async () => {
+    await h.restartApp();
+    const commit = sha(0x2301);
+    h.github.setFile(FULL, commit, ".paas.yml", VALID_CONFIG);
+    h.github.setBranch(FULL, "main", commit);
+    const c = await counted(async () => {
+      const res = await h.handoff(handoffBody(commit), await h.tokenFor(h.claims({ sha: commit })));
+      assert.equal(res.status, 202, JSON.stringify(res.json));
+    });
+    assert.equal(c.byOperation["apps/get-repo-installation"], 1, JSON.stringify(c.byOperation));
+    assert.equal(c.byOperation["repos/get"], 1, "the default branch came with the repository's id");
+  });
 });

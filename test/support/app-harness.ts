@@ -13,6 +13,7 @@ import { isRefusalCode, refusalSchema, refusalStatus } from "../../src/contract/
 import { BUILD_FAILURE_PATH, buildFailureAnswerSchema } from "../../src/contract/build-failure.ts";
 import type { Clock } from "../../src/app/deployer.ts";
 import type { DnsProvider } from "../../src/dns/types.ts";
+import type { Prober } from "../../src/app/probe.ts";
 import type { Runtime } from "../../src/runtime/types.ts";
 import { loadSettings, type Settings } from "../../src/settings/app.ts";
 import { FakeGitHub, webhookErrors } from "../fakes/github/server.ts";
@@ -97,11 +98,12 @@ export interface Harness {
 
 /**
  * `env` adds or overrides App settings; `platform` replaces the serving runtime
- * double and the recording DNS in what the App uses (e.g. the real Docker runtime).
+ * double and the recording DNS in what the App uses (e.g. the real Docker runtime),
+ * or the App's prober (benchmarks time it).
  */
 export async function startHarness(
   env: Record<string, string> = {},
-  platform: { runtime?: Runtime; dns?: DnsProvider; clock?: Clock } = {},
+  platform: { runtime?: Runtime; dns?: DnsProvider; clock?: Clock; prober?: Prober } = {},
 ): Promise<Harness> {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const github = new FakeGitHub({
@@ -148,6 +150,7 @@ export async function startHarness(
     runtime: platform.runtime ?? runtime,
     dns: platform.dns ?? dns,
     ...(platform.clock ? { clock: platform.clock } : {}),
+    ...(platform.prober ? { prober: platform.prober } : {}),
   };
   // One time for the App and GitHub: deployment dates are what the App measures ages by.
   if (platform.clock) github.now = () => platform.clock!.now();

@@ -112,8 +112,8 @@ export class MemoryGitHub {
       ? { installationId: repo.installationId, ownerId: repo.ownerId }
       : undefined;
   }
-  async repositoryId(): Promise<number> {
-    return repo.repositoryId;
+  async repository() {
+    return { repositoryId: repo.repositoryId, defaultBranch: "main" };
   }
   async defaultBranch(): Promise<string> {
     return "main";
