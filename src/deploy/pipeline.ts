@@ -27,7 +27,7 @@ import {
   type CheckRunOutput,
   type GitHubPort,
 } from "../github/port.ts";
-import type { Runtime } from "../runtime/types.ts";
+import type { ClusterRow, Runtime } from "../runtime/types.ts";
 import {
   displayApp,
   errText,
@@ -277,7 +277,7 @@ export class Pipeline {
     // The success status is the last write: a crash before it leaves the deployment
     // unfinished, so the reconciler resumes it and the check and comment are redone.
     await Promise.all([
-      this.#row(job, "ready", { url: r.url }).catch((e: unknown) =>
+      this.#row(job, "ready", { url: r.url, ...clustersNote(r.result.clusters) }).catch((e: unknown) =>
         this.#d.log.warn({ err: errText(e), deploymentId: job.deploymentId }, "cannot update the comment"),
       ),
       this.#d.report.completeCheck(
@@ -393,6 +393,15 @@ class Phases {
 
 function checkRef(job: Job) {
   return { repo: job.repo, sha: job.reportSha, appKey: job.app.key };
+}
+
+/** Many clusters: the comment row says where it runs, as the check run's table does. */
+function clustersNote(rows: readonly ClusterRow[] | undefined): { note?: string } {
+  if (!rows || rows.length === 0) return {};
+  const names = rows.map((r) => r.cluster);
+  return {
+    note: `on ${names.length > 5 ? `${names.slice(0, 5).join(", ")} and ${names.length - 5} more` : names.join(", ")}`,
+  };
 }
 
 /** What the runtime says the operator should know (a removed service's data kept or deleted), under the summary. */

@@ -259,4 +259,39 @@ describe("one environment on three clusters, in waves", { timeout: 240_000 }, ()
     );
     await runtime.close();
   });
+  it("a preview runs on the default cluster only, and its comment row says where", async () => {
+    const pr = 21;
+    const head = "b1".padEnd(40, "0");
+    const merge = "b2".padEnd(40, "0");
+    w.github.setFile(FULL, head, ".paas.yml", CONFIG);
+    w.github.setFile(FULL, merge, ".paas.yml", CONFIG);
+    w.github.setPull(FULL, {
+      number: pr,
+      state: "open",
+      headSha: head,
+      mergeSha: merge,
+      headRef: "feature",
+      baseRef: "main",
+    });
+    assert.equal(await w.deliver("pull_request", w.pullRequestPayload("opened", pr, head)), 200);
+    const [papuaBefore, baliBefore] = [deploymentPatches(papua), deploymentPatches(bali)];
+    const res = await w.handoff(
+      {
+        repository: FULL,
+        sha: head,
+        ref: `refs/pull/${pr}/merge`,
+        environment: `preview/pr-${pr}`,
+        image: `ghcr.io/${OWNER}/${REPO}`,
+        digest: digest(5),
+        app: "",
+      },
+      { ...pushClaims(merge), ref: `refs/pull/${pr}/merge`, event_name: "pull_request" },
+    );
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    const comment = await until("the preview's row ready", () =>
+      w.github.commentsOf(FULL, pr).find((c) => c.body.includes("— on aceh")),
+    );
+    assert.match(comment.body, /on aceh/);
+    assert.deepEqual([deploymentPatches(papua), deploymentPatches(bali)], [papuaBefore, baliBefore]);
+  });
 });
