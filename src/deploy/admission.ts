@@ -10,17 +10,20 @@ import { checkClaims, HandoffRejected, pullRequestOf, type ActionsClaims } from 
 import { resolveApps, type LoadedConfig, type ResolvedApp } from "../config/load.ts";
 import type { HandoffTarget } from "../contract/handoff.ts";
 import { ConfigError } from "../errors.ts";
-import type { GitHubPort, RepoInfo } from "../github/port.ts";
+import type { DeploymentRecord, GitHubPort, RepoInfo } from "../github/port.ts";
 import { authorize, type Authorization } from "./authorize.ts";
 import { remember, type Clock } from "./common.ts";
 import type { CommitConfigs } from "./configs.ts";
 import type { RecentPulls } from "./pulls.ts";
 import { trustedApp, type TrustedConfig, type TrustedConfigs } from "./trust-config.ts";
 
+/** Newest deployments of a repository searched for a preview's recorded image (day two). */
+const RECORDED_LOOKBACK = 100;
+
 /** The GitHub calls admission makes. */
 export type AdmissionGitHub = Pick<
   GitHubPort,
-  "findInstallation" | "repository" | "getPull" | "deploymentsOfCommit"
+  "findInstallation" | "repository" | "getPull" | "deploymentsOfCommit" | "deployments"
 >;
 
 export interface AdmissionDeps {
@@ -109,8 +112,11 @@ export class Admission {
   async #recordedImage(repo: RepoInfo, claims: ActionsClaims, body: HandoffTarget): Promise<boolean> {
     const image = (body as { image?: unknown }).image;
     if (claims.event_name !== "workflow_dispatch" || typeof image !== "string") return false;
-    const ofCommit = await this.#d.github.deploymentsOfCommit(repo, body.sha);
-    return ofCommit.some((d) => d.payload.image === image && d.payload.sha === body.sha);
+    const recorded = (d: DeploymentRecord) => d.payload.image === image && d.payload.sha === body.sha;
+    if ((await this.#d.github.deploymentsOfCommit(repo, body.sha)).some(recorded)) return true;
+    // A preview's deployment is recorded under its pull request's head while its image was built
+    // from the merge commit (payload.sha): promoting it finds it among the repository's newest.
+    return (await this.#d.github.deployments(repo, RECORDED_LOOKBACK)).some(recorded);
   }
 
   /** The app the request names, and the gate's answer (authorize.ts) for it under the default branch's config. */

@@ -141,4 +141,31 @@ describe("TokenUses and parseBody", () => {
         refusalStatus(e.check) === 400 && e.check === "body" && /sha must be/.test(e.message),
     );
   });
+  it("admits a dispatched release run's hand-off of a preview's recorded image (recorded under the PR head, built from the merge commit)", async () => {
+    const { admission, github } = setUp();
+    const image = `${IMAGE.split("@")[0]}@sha256:${"e".repeat(64)}`;
+    // The preview's deployment: on the pull request's head, its payload naming the merge commit it built.
+    github.deploymentList.unshift({
+      id: 900,
+      sha: OTHER_SHA,
+      environment: "preview/pr-7",
+      payload: { image, sha: MERGE, digest: `sha256:${"e".repeat(64)}`, app: "" },
+      createdAt: "2026-12-01T00:00:00Z",
+      statuses: [{ state: "success", description: "live" }],
+    });
+    const dispatched = claims({ event_name: "workflow_dispatch", environment: "production" });
+    const a = await admission.admit(dispatched, body({ sha: MERGE, image }));
+    assert.equal(a.recorded, true);
+    const other = await refusal(
+      admission.admit(
+        dispatched,
+        body({ sha: MERGE, image: `${IMAGE.split("@")[0]}@sha256:${"f".repeat(64)}` }),
+      ),
+    );
+    assert.deepEqual(
+      [other.status, other.check],
+      [403, "sha"],
+      "an image never deployed for that commit is not a recorded one",
+    );
+  });
 });
