@@ -3,6 +3,12 @@
 // App would use on this machine (src/settings/platform.ts), so URLs match the
 // port Caddy serves on and the same resource ceilings apply.
 import type { PlatformSettings } from "../core/plan.ts";
+import { PaasError } from "../errors.ts";
+import { createFleetRuntime } from "../runtime/fleet/index.ts";
+import { createKubernetesRuntime } from "../runtime/kubernetes/index.ts";
+import type { Runtime } from "../runtime/types.ts";
+import { readClusters } from "../settings/clusters.ts";
+import type { CliIO } from "./io.ts";
 import { embeddedDefaults, platformSettingsFromEnv } from "../settings/platform.ts";
 import { ensureCaddy } from "../runtime/docker/caddy-daemon.ts";
 import { engineProblem, PrereqError } from "../runtime/docker/prereqs.ts";
@@ -38,4 +44,12 @@ export async function localPlatform(
     });
   }
   return { ...parts, settings };
+}
+
+/** The Kubernetes runtime of the App's settings: one cluster (KUBECONFIG), or every one PAAS_CLUSTERS registers. */
+export function clusterRuntime(io: Pick<CliIO, "env">): Runtime {
+  const clusters = readClusters(io.env);
+  if (clusters && "problems" in clusters)
+    throw new PaasError("clusters_invalid", clusters.problems.join("; "));
+  return clusters ? createFleetRuntime(io.env, clusters).runtime : createKubernetesRuntime(io.env).runtime;
 }

@@ -1,12 +1,15 @@
-// `paas logs [dir] --env <name> [--app <key>] [--tail <n>] [--follow]`: recent
-// log lines of an environment's containers on this Docker host, secret values
-// masked (the runtime masks them); --follow prints new lines until Ctrl-C.
+// `paas logs [dir] --env <name> [--app <key>] [--tail <n>] [--follow]
+// [--runtime kubernetes [--cluster <name>]]`: recent log lines of an
+// environment's containers on this Docker host, or its pods on the cluster(s)
+// of the App's settings, secret values masked (the runtime masks them);
+// --follow prints new lines until Ctrl-C.
 import { setTimeout as sleep } from "node:timers/promises";
 import { resolveApps } from "../config/load.ts";
 import type { Target } from "../names.ts";
 import type { LogStream } from "../runtime/types.ts";
 import { appDir, args, envArg, loadConfigAt, UsageError, type CliIO, type Command } from "./io.ts";
-import { localPlatform } from "./local.ts";
+import { clusterRuntime, localPlatform } from "./local.ts";
+import { FleetRuntime } from "../runtime/fleet/index.ts";
 import { localRepo } from "./repo.ts";
 
 /** How often --follow asks the runtime for newer lines. */
@@ -18,7 +21,14 @@ export const logsCommand: Command = async (argv, io) => {
     app: { type: "string" },
     tail: { type: "string" },
     follow: { type: "boolean", short: "f" },
+    runtime: { type: "string" },
+    cluster: { type: "string" },
   });
+  const kind = values.runtime ?? io.env.PAAS_RUNTIME ?? "docker";
+  if (kind !== "docker" && kind !== "kubernetes")
+    throw new UsageError(`--runtime must be kubernetes or docker, not "${kind.slice(0, 40)}"`);
+  if (values.cluster !== undefined && kind !== "kubernetes")
+    throw new UsageError("--cluster needs --runtime kubernetes and PAAS_CLUSTERS");
   const environment = envArg(values.env);
   const tail = values.tail === undefined ? 100 : Number(values.tail);
   if (!Number.isInteger(tail) || tail < 1 || tail > 10_000)
@@ -33,18 +43,29 @@ export const logsCommand: Command = async (argv, io) => {
     return 1;
   }
   const repo = await localRepo(dir);
-  const { runtime } = await localPlatform(io.env, { routing: false });
+  const runtime =
+    kind === "kubernetes" ? clusterRuntime(io) : (await localPlatform(io.env, { routing: false })).runtime;
+  if (values.cluster !== undefined && !(runtime instanceof FleetRuntime))
+    throw new UsageError(
+      "--cluster needs PAAS_CLUSTERS, the file registering the clusters (docs/clusters.md)",
+    );
   const targets: Target[] = keys.map((app) => ({ owner: repo.owner, repo: repo.repo, app, environment }));
   let since: Date | undefined;
   for (;;) {
     let shown = 0;
     for (const target of targets) {
-      const streams = await runtime.logs(target, { tail, since });
+      const streams = await runtime.logs(target, {
+        tail,
+        since,
+        ...(values.cluster ? { cluster: values.cluster } : {}),
+      });
       shown += streams.length;
       since = print(io, streams, targets.length > 1 ? `${target.app} ` : "", since);
     }
     if (shown === 0 && since === undefined) {
-      io.err(`paas logs: error: nothing of ${values.env ?? "production"} runs on this host`);
+      io.err(
+        `paas logs: error: nothing of ${values.env ?? "production"} runs ${kind === "docker" ? "on this host" : "on the cluster"}`,
+      );
       return 1;
     }
     if (!values.follow || io.signal?.aborted) return 0;

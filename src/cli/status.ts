@@ -2,13 +2,10 @@
 // environments, read back from the runtime (container labels; namespaces):
 // URL, sha, health, and on many clusters (PAAS_CLUSTERS) what each serves.
 import { githubEnvironment, namespaceName } from "../names.ts";
-import { createFleetRuntime, firstOfEach, FleetRuntime } from "../runtime/fleet/index.ts";
-import { createKubernetesRuntime } from "../runtime/kubernetes/index.ts";
-import type { Runtime, RuntimeEnvironment } from "../runtime/types.ts";
-import { readClusters } from "../settings/clusters.ts";
-import { PaasError } from "../errors.ts";
-import { appDir, args, UsageError, type CliIO, type Command } from "./io.ts";
-import { localPlatform } from "./local.ts";
+import { firstOfEach, FleetRuntime } from "../runtime/fleet/index.ts";
+import type { RuntimeEnvironment } from "../runtime/types.ts";
+import { appDir, args, UsageError, type Command } from "./io.ts";
+import { clusterRuntime, localPlatform } from "./local.ts";
 import { localRepo } from "./repo.ts";
 
 export const statusCommand: Command = async (argv, io) => {
@@ -22,7 +19,7 @@ export const statusCommand: Command = async (argv, io) => {
   if (kind !== "docker" && kind !== "kubernetes")
     throw new UsageError(`--runtime must be kubernetes or docker, not "${kind.slice(0, 40)}"`);
   const runtime =
-    kind === "kubernetes" ? kubernetes(io) : (await localPlatform(io.env, { routing: false })).runtime;
+    kind === "kubernetes" ? clusterRuntime(io) : (await localPlatform(io.env, { routing: false })).runtime;
   // Many clusters: what the reachable ones hold; an unreachable one is shown as such, not hidden.
   const byCluster = runtime instanceof FleetRuntime ? await runtime.listByCluster() : undefined;
   const listed = byCluster
@@ -79,14 +76,6 @@ export const statusCommand: Command = async (argv, io) => {
   );
   return 0;
 };
-
-/** The Kubernetes runtime of the App's settings: one cluster (KUBECONFIG), or every one PAAS_CLUSTERS registers. */
-function kubernetes(io: CliIO): Runtime {
-  const clusters = readClusters(io.env);
-  if (clusters && "problems" in clusters)
-    throw new PaasError("clusters_invalid", clusters.problems.join("; "));
-  return clusters ? createFleetRuntime(io.env, clusters).runtime : createKubernetesRuntime(io.env).runtime;
-}
 
 /** What each cluster serves of one environment: its commit, "absent", or "unreachable". */
 function perCluster(

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { parseConfig, resolveApps } from "../../src/config/load.ts";
 import { placeEnvironment } from "../../src/core/placement.ts";
+import { namespaceName } from "../../src/names.ts";
 import { KubernetesRuntime } from "../../src/runtime/kubernetes/runtime.ts";
 import { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
 import { HTTPROUTE_SETTINGS, SHA, specFor } from "../runtime/kubernetes/specs.ts";
@@ -83,4 +84,35 @@ test("status shows what each cluster serves; an unreachable one is shown as such
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /CLUSTERS/);
   assert.match(text.stdout, new RegExp(`aceh ${SHA.slice(0, 7)}, bali absent, papua unreachable`));
+});
+
+test("logs --runtime kubernetes --cluster: one cluster's pod lines; --cluster needs the registry", async () => {
+  const env = {
+    PAAS_RUNTIME: "kubernetes",
+    PAAS_CLUSTERS: join(dir, "clusters.yaml"),
+    PAAS_K8S_GATEWAY: "gateway-system/public",
+  };
+  const ns = namespaceName(
+    specFor("run: { port: 8080 }", "production", { owner: "local", repo: "shop" }).target,
+  );
+  const pod = aceh.list("v1", "Pod", ns)[0]!;
+  aceh.setPodLogs(ns, (pod.metadata as { name: string }).name, ["2026-12-05T01:00:00Z listening on 8080"]);
+  const r = await runPaas(env, "logs", join(dir, "shop"), "--env", "production", "--cluster", "aceh");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^aceh\/.+ \| listening on 8080$/m);
+  const bad = await runPaas(
+    {
+      PAAS_RUNTIME: "kubernetes",
+      PAAS_K8S_GATEWAY: "gateway-system/public",
+      KUBECONFIG: join(dir, "aceh.yaml"),
+    },
+    "logs",
+    join(dir, "shop"),
+    "--env",
+    "production",
+    "--cluster",
+    "aceh",
+  );
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--cluster needs PAAS_CLUSTERS/);
 });
