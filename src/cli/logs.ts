@@ -4,13 +4,11 @@
 // of the App's settings, secret values masked (the runtime masks them);
 // --follow prints new lines until Ctrl-C.
 import { setTimeout as sleep } from "node:timers/promises";
-import { resolveApps } from "../config/load.ts";
-import type { Target } from "../names.ts";
 import type { LogStream } from "../runtime/types.ts";
-import { appDir, args, envArg, loadConfigAt, UsageError, type CliIO, type Command } from "./io.ts";
+import { appDir, args, envArg, UsageError, type CliIO, type Command } from "./io.ts";
 import { clusterRuntime, localPlatform } from "./local.ts";
 import { FleetRuntime } from "../runtime/fleet/index.ts";
-import { localRepo } from "./repo.ts";
+import { localTargets } from "./repo.ts";
 
 /** How often --follow asks the runtime for newer lines. */
 const FOLLOW_INTERVAL_MS = 1000;
@@ -34,22 +32,13 @@ export const logsCommand: Command = async (argv, io) => {
   if (!Number.isInteger(tail) || tail < 1 || tail > 10_000)
     throw new UsageError("--tail must be a whole number of lines from 1 to 10000");
   const dir = await appDir(positionals[0], io.cwd);
-  const loaded = await loadConfigAt(dir, io.cwd);
-  const keys = resolveApps(loaded)
-    .map((a) => a.key)
-    .filter((k) => values.app === undefined || k === values.app);
-  if (keys.length === 0) {
-    io.err(`paas logs: error: no app "${values.app}" under apps in ${loaded.file}`);
-    return 1;
-  }
-  const repo = await localRepo(dir);
+  const { targets } = await localTargets(dir, io.cwd, environment, values.app);
   const runtime =
     kind === "kubernetes" ? clusterRuntime(io) : (await localPlatform(io.env, { routing: false })).runtime;
   if (values.cluster !== undefined && !(runtime instanceof FleetRuntime))
     throw new UsageError(
       "--cluster needs PAAS_CLUSTERS, the file registering the clusters (docs/clusters.md)",
     );
-  const targets: Target[] = keys.map((app) => ({ owner: repo.owner, repo: repo.repo, app, environment }));
   let since: Date | undefined;
   for (;;) {
     let shown = 0;

@@ -3,6 +3,10 @@
 import { execFile } from "node:child_process";
 import { basename } from "node:path";
 import { promisify } from "node:util";
+import { resolveApps } from "../config/load.ts";
+import { PaasError } from "../errors.ts";
+import type { EnvRef, Target } from "../names.ts";
+import { loadConfigAt } from "./io.ts";
 
 const run = promisify(execFile);
 
@@ -48,4 +52,26 @@ export async function localRepo(dir: string, override?: string): Promise<LocalRe
     branch: branch || undefined,
     dirty: Boolean(status),
   };
+}
+
+/**
+ * The targets a command over one environment acts on (destroy, logs): each app of the folder's
+ * `.paas.yml`, or only the one `app` (--app) names, under this checkout's owner/repo.
+ */
+export async function localTargets(
+  dir: string,
+  cwd: string,
+  environment: EnvRef,
+  app: string | undefined,
+): Promise<{ repo: LocalRepo; targets: Target[] }> {
+  const loaded = await loadConfigAt(dir, cwd);
+  const keys = resolveApps(loaded).map((a) => a.key);
+  const chosen = keys.filter((k) => app === undefined || k === app);
+  if (chosen.length === 0)
+    throw new PaasError(
+      "no_such_app",
+      `no app "${app}" under apps in ${loaded.file}; pass --app with one of: ${keys.join(", ")}`,
+    );
+  const repo = await localRepo(dir);
+  return { repo, targets: chosen.map((a) => ({ owner: repo.owner, repo: repo.repo, app: a, environment })) };
 }

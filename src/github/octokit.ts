@@ -186,13 +186,7 @@ export class OctokitGitHub implements GitHubPort {
   async deploymentsOfCommit(r: RepoRef, sha: string): Promise<DeploymentRecord[]> {
     const o = await this.#installation(r.installationId);
     const { data } = await o.rest.repos.listDeployments({ owner: r.owner, repo: r.repo, sha, per_page: 100 });
-    return data.map((d) => ({
-      id: d.id,
-      sha: d.sha,
-      environment: d.environment,
-      payload: typeof d.payload === "object" && d.payload !== null ? d.payload : {},
-      createdAt: d.created_at,
-    }));
+    return data.map(deploymentRecord);
   }
 
   async deploymentStates(r: RepoRef, id: number): Promise<DeploymentState[]> {
@@ -350,13 +344,7 @@ export class OctokitGitHub implements GitHubPort {
       data.push(...batch);
       if (batch.length < Math.min(PER_PAGE, max)) break;
     }
-    return data.slice(0, max).map((d) => ({
-      id: d.id,
-      sha: d.sha,
-      environment: d.environment,
-      payload: typeof d.payload === "object" && d.payload !== null ? d.payload : {},
-      createdAt: d.created_at,
-    }));
+    return data.slice(0, max).map(deploymentRecord);
   }
 
   async environments(r: RepoRef): Promise<string[]> {
@@ -393,9 +381,7 @@ export class OctokitGitHub implements GitHubPort {
   // ----- fork approvals -----
 
   async defaultBranch(r: RepoRef): Promise<string> {
-    const o = await this.#installation(r.installationId);
-    const { data } = await o.rest.repos.get({ owner: r.owner, repo: r.repo });
-    return data.default_branch;
+    return (await this.repository(r)).defaultBranch;
   }
 
   async permission(r: RepoRef, login: string): Promise<Permission> {
@@ -446,4 +432,21 @@ export class OctokitGitHub implements GitHubPort {
     const run = data.check_runs.find((c) => c.app?.id === this.#appId && c.head_sha === sha);
     return run ? { id: run.id, externalId: run.external_id ?? null } : undefined;
   }
+}
+
+/** A deployment as GitHub lists it; a payload GitHub stored as a string (or none) reads as empty. */
+function deploymentRecord(d: {
+  id: number;
+  sha: string;
+  environment: string;
+  payload: Record<string, unknown> | string;
+  created_at: string;
+}): DeploymentRecord {
+  return {
+    id: d.id,
+    sha: d.sha,
+    environment: d.environment,
+    payload: typeof d.payload === "object" && d.payload !== null ? d.payload : {},
+    createdAt: d.created_at,
+  };
 }

@@ -88,6 +88,14 @@ describe("OctokitGitHub", () => {
     const two = await github.deployments(repo, 2, "production");
     assert.equal(two.length, 2);
     assert.ok(two.every((d) => d.environment === "production" && typeof d.payload.n === "string"));
+    // The commit's deployments read as the same records.
+    const ofCommit = await github.deploymentsOfCommit(repo, sha);
+    for (const d of two)
+      assert.deepEqual(
+        ofCommit.find((c) => c.id === d.id),
+        d,
+      );
+    assert.equal(await github.defaultBranch(repo), (await github.repository(repo)).defaultBranch);
     assert.deepEqual(h.github.violations, []);
   });
 });

@@ -11,6 +11,7 @@ import type { DeploySpec } from "../../core/spec.ts";
 import { containerName, githubEnvironment, namespaceName } from "../../names.ts";
 import { formatDeliveredNames } from "../secret-values.ts";
 import { startArgv } from "../start-command.ts";
+import { hardenedHostConfig } from "./hardening.ts";
 import { cronLabel, planRoles, type RolePlan } from "./processes.ts";
 
 /** Container and network labels: how the runtime reads its state back. */
@@ -216,15 +217,7 @@ export function containerCreateOptions(
       Memory: c.limits.memoryBytes,
       MemoryReservation: c.limits.memoryReservationBytes,
       PidsLimit: c.limits.pids,
-      // No restarts until healthy: a crash at start keeps its exit code and logs for the diagnosis.
-      RestartPolicy: { Name: "no" },
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges:true"],
-      ReadonlyRootfs: true,
-      Tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m" },
-      // A tiny init as PID 1 forwards SIGTERM, so `docker stop` drains instead of waiting for SIGKILL.
-      Init: true,
-      LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+      ...hardenedHostConfig(),
     },
     NetworkingConfig: { EndpointsConfig: { [c.network]: { Aliases: c.aliases } } },
   };

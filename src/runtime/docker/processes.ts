@@ -9,6 +9,7 @@ import { cpuMillis, memoryBytes } from "../../core/plan.ts";
 import type { CronSpec, DeploySpec, ProcessSpec } from "../../core/spec.ts";
 import { containerName } from "../../names.ts";
 import { startArgv } from "../start-command.ts";
+import { hardenedHostConfig } from "./hardening.ts";
 import type { DockerContainerPlan, DockerPlanInput } from "./plan.ts";
 
 /** Labels of the role containers, on top of the environment's labels (plan.ts L). */
@@ -142,13 +143,7 @@ export function cronRunOptions(
       Memory: h.Memory,
       MemoryReservation: h.MemoryReservation,
       PidsLimit: h.PidsLimit,
-      RestartPolicy: { Name: "no" },
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges:true"],
-      ReadonlyRootfs: true,
-      Tmpfs: { "/tmp": "rw,nosuid,nodev,size=256m" },
-      Init: true,
-      LogConfig: { Type: "json-file", Config: { "max-size": "10m", "max-file": "3" } },
+      ...hardenedHostConfig(),
     },
   };
 }

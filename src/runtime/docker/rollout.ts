@@ -32,6 +32,7 @@ import { emptyDiagnosis, runRelease } from "./one-off.ts";
 import { containerCreateOptions, L, planDocker, type DockerPlan, type EngineFacts } from "./plan.ts";
 import { sleep, waitHealthy, waitRouted } from "./probes.ts";
 import { R, roleCreateOptions } from "./processes.ts";
+import { routeGeneration } from "./routes.ts";
 import { listRoles, removeRoles, startWorkers } from "./workers.ts";
 
 type Fail = (reason: string, diagnosis: Diagnosis) => RolloutResult;
@@ -252,18 +253,14 @@ async function route(run: Run, upstreams: string[]): Promise<RolloutResult | und
   const routed = await waitRouted(ctx, spec, deployId, run.signal);
   if (routed.ok) return undefined;
   // Put the previous version back in front before removing the new one.
-  const id = envRouteId(ctx, namespaceName(spec.target));
   const prev = run.old.find((g) => g.containers.every((c) => c.upstream));
-  if (prev) {
-    await ctx.caddy.setRoute({
-      id,
-      hostnames: splitList(prev.labels[L.hostnames]),
-      upstreams: prev.containers.map((c) => c.upstream!),
-      deployId: prev.deployId,
-    });
-  } else {
-    await ctx.caddy.removeRoute(id);
-  }
+  if (prev)
+    await routeGeneration(
+      ctx,
+      prev,
+      prev.containers.map((c) => c.upstream!),
+    );
+  else await ctx.caddy.removeRoute(envRouteId(ctx, namespaceName(spec.target)));
   return run.fail(routed.reason, {
     summary: routed.reason,
     events: [],

@@ -20,13 +20,12 @@ export async function restoreRoutes(ctx: DockerContext, wakeUpstream: string | u
     if (!live.has(ns) && g.containers.every((c) => c.state === "running" && c.upstream)) live.set(ns, g);
   }
   let set = wakeUpstream ? await restoreWakeRoutes(ctx, managed, live, wakeUpstream) : 0;
-  for (const [ns, g] of live) {
-    await ctx.caddy.setRoute({
-      id: envRouteId(ctx, ns),
-      hostnames: splitList(g.labels[L.hostnames]),
-      upstreams: g.containers.map((c) => c.upstream!),
-      deployId: g.deployId,
-    });
+  for (const g of live.values()) {
+    await routeGeneration(
+      ctx,
+      g,
+      g.containers.map((c) => c.upstream!),
+    );
     set++;
   }
   const namespaces = new Set(managed.map((m) => m.labels[L.namespace]));
@@ -53,14 +52,27 @@ async function restoreWakeRoutes(
     if (!newest.has(g.labels[L.namespace])) newest.set(g.labels[L.namespace], g);
   for (const [ns, g] of newest) {
     if (live.has(ns) || !g.containers.every((c) => c.state === "exited")) continue;
-    await ctx.caddy.setRoute({
-      id: envRouteId(ctx, ns),
-      hostnames: splitList(g.labels[L.hostnames]),
-      upstreams: [wakeUpstream],
-      deployId: g.deployId,
-      wake: true,
-    });
+    await routeGeneration(ctx, g, [wakeUpstream], true);
     set++;
   }
   return set;
+}
+
+/**
+ * Routes the environment of generation `g` (its labels name it and its hostnames) to `upstreams`:
+ * its containers, or with `wake` the App's wake handler, which wakes the stopped containers on a request.
+ */
+export async function routeGeneration(
+  ctx: DockerContext,
+  g: Generation,
+  upstreams: string[],
+  wake = false,
+): Promise<void> {
+  await ctx.caddy.setRoute({
+    id: envRouteId(ctx, g.labels[L.namespace]),
+    hostnames: splitList(g.labels[L.hostnames]),
+    upstreams,
+    deployId: g.deployId,
+    ...(wake ? { wake: true } : {}),
+  });
 }

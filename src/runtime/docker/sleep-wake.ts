@@ -2,11 +2,12 @@
 // wake handler while the containers are stopped (kept). Its own module because
 // it is a lifecycle apart from deploys, with its own ordering of services.
 import type { Target } from "../../names.ts";
-import { envRouteId, type DockerContext } from "./context.ts";
+import type { DockerContext } from "./context.ts";
 import { statusOf } from "./engine-errors.ts";
-import { currentGeneration, listManaged, splitList, type Generation } from "./managed.ts";
+import { currentGeneration, listManaged, type Generation } from "./managed.ts";
 import { L } from "./plan.ts";
 import { httpGet, sleep } from "./probes.ts";
+import { routeGeneration } from "./routes.ts";
 import { listRoles } from "./workers.ts";
 
 /** How a sleeping environment is woken: its health path and how long it may take. */
@@ -24,13 +25,7 @@ export async function sleepEnvironment(
 ): Promise<boolean> {
   const g = await currentGeneration(ctx, ns);
   if (!g) return false;
-  await ctx.caddy.setRoute({
-    id: envRouteId(ctx, ns),
-    hostnames: splitList(g.labels[L.hostnames]),
-    upstreams: [wakeUpstream],
-    deployId: g.deployId,
-    wake: true,
-  });
+  await routeGeneration(ctx, g, [wakeUpstream], true);
   // Workers sleep with the web process (scheduled jobs do too: the scheduler follows running web containers).
   const workers = await listRoles(ctx.docker, ctx.instance, { namespace: ns, role: "worker" });
   for (const c of [...g.containers, ...workers]) {
@@ -91,12 +86,7 @@ async function routeWhenHealthy(
         ),
       );
       if (answers.every(Boolean)) {
-        await ctx.caddy.setRoute({
-          id: envRouteId(ctx, ns),
-          hostnames: splitList(g.labels[L.hostnames]),
-          upstreams: ups as string[],
-          deployId: g.deployId,
-        });
+        await routeGeneration(ctx, g, ups as string[]);
         return true;
       }
     }

@@ -15,6 +15,7 @@ import {
   rolloutStatus,
   type DeploymentLike,
   type EventLike,
+  type PodFinding,
   type PodLike,
 } from "./rollout.ts";
 
@@ -82,25 +83,36 @@ export async function diagnoseNamespace(
             : (status?.message ?? "no failing container found");
     return { summary, events: eventLines, state: undefined, exitCode: undefined, logs: [] };
   }
-  let logs: string[] = [];
-  try {
-    const text = await client.podLog(ns, finding.pod, finding.container, {
-      previous: finding.previousLogs,
-      tailLines: LOG_LINES,
-    });
-    logs = text
-      .split("\n")
-      .filter((l, i, all) => l !== "" || i < all.length - 1)
-      .slice(-LOG_LINES);
-  } catch (e) {
-    // No logs while an image cannot be pulled: the events say why.
-    if (!(e instanceof KubernetesApiError && (e.status === 400 || e.status === 404))) throw e;
-  }
   return {
     summary: finding.summary,
     events: eventLines,
     state: finding.state,
     exitCode: finding.exitCode,
-    logs,
+    logs: await failingContainerLogs(client, ns, finding, finding.previousLogs),
   };
+}
+
+/**
+ * The last lines a failing container wrote (of its previous run with `previous`); none while it
+ * has no logs, as when its image cannot be pulled: the events say why.
+ */
+export async function failingContainerLogs(
+  client: KubeClient,
+  ns: string,
+  finding: Pick<PodFinding, "pod" | "container">,
+  previous: boolean,
+): Promise<string[]> {
+  try {
+    const text = await client.podLog(ns, finding.pod, finding.container, {
+      previous,
+      tailLines: LOG_LINES,
+    });
+    return text
+      .split("\n")
+      .filter((l, i, all) => l !== "" || i < all.length - 1)
+      .slice(-LOG_LINES);
+  } catch (e) {
+    if (e instanceof KubernetesApiError && (e.status === 400 || e.status === 404)) return [];
+    throw e;
+  }
 }

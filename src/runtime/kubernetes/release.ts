@@ -4,7 +4,8 @@
 // earlier deploys' release Jobs, and the wait for the workers' Deployments.
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Diagnosis } from "../../core/spec.ts";
-import { KubernetesApiError, type KubeClient } from "./client.ts";
+import type { KubeClient } from "./client.ts";
+import { failingContainerLogs } from "./diagnose.ts";
 import { RELEASE_PREFIX, ROLE_LABEL } from "./jobs.ts";
 import { MANAGED_BY, type KubeObject } from "./objects.ts";
 import {
@@ -17,8 +18,6 @@ import {
   type EventLike,
   type PodLike,
 } from "./rollout.ts";
-
-const LOG_LINES = 50;
 
 interface JobLike {
   status?: {
@@ -79,21 +78,7 @@ async function diagnoseRelease(
   const names = new Set(pods.map((p) => p.metadata?.name));
   const eventLines = formatEvents(events.filter((e) => names.has(e.involvedObject?.name)));
   const finding = findFailingContainer(pods, events);
-  let logs: string[] = [];
-  if (finding) {
-    try {
-      const text = await client.podLog(ns, finding.pod, finding.container, {
-        previous: false,
-        tailLines: LOG_LINES,
-      });
-      logs = text
-        .split("\n")
-        .filter((l, i, all) => l !== "" || i < all.length - 1)
-        .slice(-LOG_LINES);
-    } catch (e) {
-      if (!(e instanceof KubernetesApiError && (e.status === 400 || e.status === 404))) throw e;
-    }
-  }
+  const logs = finding ? await failingContainerLogs(client, ns, finding, false) : [];
   const why = deadline
     ? "did not finish within its deadline and was stopped"
     : finding?.exitCode !== undefined

@@ -5,11 +5,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import type Docker from "dockerode";
 import { stringify } from "yaml";
 import { containerCreateOptions, NON_ROOT, planDocker, routeId } from "../../../src/runtime/docker/plan.ts";
 import { namespaceName } from "../../../src/names.ts";
 import { dueSlot } from "../../../src/runtime/docker/cron.ts";
-import { cronRunName, roleCreateOptions } from "../../../src/runtime/docker/processes.ts";
+import { hardenedHostConfig } from "../../../src/runtime/docker/hardening.ts";
+import { cronRunName, cronRunOptions, roleCreateOptions } from "../../../src/runtime/docker/processes.ts";
 import { assertGolden } from "../../support/golden.ts";
 import {
   AUTOSCALED_YAML,
@@ -115,6 +117,24 @@ describe("planDocker: release step, workers, scheduled jobs", () => {
     assert.equal(o.HostConfig?.PortBindings, undefined);
     assert.equal(o.HostConfig?.RestartPolicy?.Name, "unless-stopped");
     assert.equal(o.HostConfig?.ReadonlyRootfs, true);
+  });
+
+  it("a scheduled run is created as locked down as the web container it comes from", () => {
+    const spec = specFor(WORKLOADS_YAML, "production");
+    const [c] = planDocker({ spec, deployId: "d1", deployedAt: AT }).containers;
+    const o = containerCreateOptions(c!, { imageId: "sha256:i", imageUser: "", secretValues: {} });
+    const web = {
+      Image: o.Image,
+      Config: { Labels: o.Labels, Env: o.Env, User: o.User },
+      HostConfig: o.HostConfig,
+    } as unknown as Docker.ContainerInspectInfo;
+    const job = { name: "report", schedule: "* * * * *", command: "echo hi" };
+    const cron = cronRunOptions(web, job, new Date(AT));
+    for (const host of [o.HostConfig!, cron.HostConfig!])
+      for (const [key, value] of Object.entries(hardenedHostConfig()))
+        assert.deepEqual(host[key as keyof Docker.HostConfig], value, key);
+    assert.equal(cron.HostConfig!.ReadonlyRootfs, true);
+    assert.deepEqual(cron.HostConfig!.CapDrop, ["ALL"]);
   });
 
   it("an app without them plans none (and its golden files stay as they were)", () => {
