@@ -19,15 +19,7 @@ import {
   type TestCluster,
 } from "../support/cluster.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import {
-  BASE_DOMAIN,
-  FULL,
-  OWNER,
-  pushClaims,
-  REPO,
-  startWorld,
-  type World,
-} from "../support/reliability-world.ts";
+import { BASE_DOMAIN, FULL, OWNER, REPO, startWorld, type World } from "../support/reliability-world.ts";
 import { until } from "../support/wait.ts";
 
 const run = randomBytes(3).toString("hex");
@@ -108,23 +100,8 @@ describe("day two on the real local cluster, after an App restart", { timeout: 9
   const newest = (env: string) => history(env).at(-1)!;
 
   async function deploy(sha: string, image: string): Promise<void> {
-    w.github.setFile(FULL, sha, ".paas.yml", CONFIG);
-    w.github.setBranch(FULL, "main", sha);
-    const at = image.indexOf("@");
-    const res = await w.handoff(
-      {
-        repository: FULL,
-        sha,
-        ref: "refs/heads/main",
-        environment: STAGING,
-        image: image.slice(0, at),
-        digest: image.slice(at + 1),
-        app: "",
-      },
-      pushClaims(sha),
-    );
-    assert.equal(res.status, 202, JSON.stringify(res.json));
-    await until(`${sha} live`, live(STAGING, Number(res.json.deploymentId)), { timeoutMs: 300_000 });
+    const id = await w.pushHandoff({ sha, environment: STAGING, image, config: CONFIG });
+    await until(`${sha} live`, live(STAGING, id), { timeoutMs: 300_000 });
   }
 
   const a = "d1".padEnd(40, "0");

@@ -6,15 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { namespaceName } from "../../src/names.ts";
-import {
-  BASE_DOMAIN,
-  FULL,
-  OWNER,
-  REPO,
-  pushClaims,
-  startWorld,
-  type World,
-} from "../support/reliability-world.ts";
+import { BASE_DOMAIN, FULL, OWNER, REPO, startWorld, type World } from "../support/reliability-world.ts";
 import { until } from "../support/wait.ts";
 
 const CONFIG = `name: records
@@ -47,22 +39,13 @@ describe("day two on the Kubernetes runtime", { timeout: 180_000 }, () => {
     staging().find((d) => d.id === id && d.statuses.at(-1)?.state === "success");
 
   async function deploy(sha: string, n: number): Promise<void> {
-    w.github.setFile(FULL, sha, ".paas.yml", CONFIG);
-    w.github.setBranch(FULL, "main", sha);
-    const res = await w.handoff(
-      {
-        repository: FULL,
-        sha,
-        ref: "refs/heads/main",
-        environment: "staging",
-        image: `ghcr.io/${OWNER}/${REPO}`,
-        digest: digest(n),
-        app: "",
-      },
-      pushClaims(sha),
-    );
-    assert.equal(res.status, 202, JSON.stringify(res.json));
-    await until(`${sha} live`, liveState(Number(res.json.deploymentId)));
+    const id = await w.pushHandoff({
+      sha,
+      environment: "staging",
+      image: `ghcr.io/${OWNER}/${REPO}@${digest(n)}`,
+      config: CONFIG,
+    });
+    await until(`${sha} live`, liveState(id));
   }
 
   it("rolls back after the App was killed: the gateway serves the previous commit again", async () => {

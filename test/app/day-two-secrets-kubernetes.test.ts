@@ -11,12 +11,11 @@ import { fetchSealingKey, tokenBinding } from "../../action/src/secrets.ts";
 import { sealSecrets } from "../../src/contract/sealing.ts";
 import { replyMarker } from "../../src/deploy/ops-chatops.ts";
 import { namespaceName } from "../../src/names.ts";
-import { KubernetesRuntime } from "../../src/runtime/kubernetes/runtime.ts";
-import type { Runtime } from "../../src/runtime/types.ts";
-import { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
+import type { KubernetesRuntime } from "../../src/runtime/kubernetes/runtime.ts";
+import type { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
 import { prCommentPayload } from "../support/fork-payloads.ts";
-import { FULL, handoffBody, IMAGE, OWNER, REPO, startHarness, type Harness } from "../support/app-harness.ts";
-import { HTTPROUTE_SETTINGS } from "../runtime/kubernetes/specs.ts";
+import { FULL, handoffBody, IMAGE, OWNER, REPO, type Harness } from "../support/app-harness.ts";
+import { startFakeClusterHarness } from "../support/fake-cluster-harness.ts";
 
 const CONFIG = `name: hello
 run:
@@ -36,37 +35,16 @@ describe("delivered secrets survive rollback, redeploy and promote on the Kubern
   let fake: FakeKubernetesApi;
   let k8s: KubernetesRuntime;
   let h: Harness;
+  let close: (() => Promise<void>) | undefined;
 
   before(async () => {
-    fake = await FakeKubernetesApi.start();
     // No operator source (PAAS_K8S_SECRETS_NAMESPACE): every value comes from a hand-off.
-    k8s = new KubernetesRuntime({
-      kubeConfig: fake.kubeConfig(),
-      settings: HTTPROUTE_SETTINGS,
-      pollIntervalMs: 10,
-      retry: { minDelayMs: 5, maxDelayMs: 50 },
-    });
-    // The cluster's objects are the fake's; the public route is the harness's serving double.
-    const runtime: Runtime = {
-      kind: "kubernetes",
-      apply: async (spec, options) => {
-        const result = await k8s.apply(spec, options);
-        if (result.ok) await h.runtime.apply(spec);
-        return result;
-      },
-      destroy: (t) => k8s.destroy(t),
-      diagnose: (t) => k8s.diagnose(t),
-      list: () => k8s.list(),
-      logs: (t, o) => k8s.logs(t, o),
-    };
-    h = await startHarness({}, { runtime });
+    ({ h, fake, k8s, close } = await startFakeClusterHarness());
     h.github.permissions.set(`${FULL}:maintainer`, "write");
   });
 
   after(async () => {
-    await h?.close();
-    await k8s?.close();
-    await fake?.close();
+    await close?.();
   });
 
   const deployments = (env: string) => h.github.deploymentsOf(FULL, env);

@@ -9,11 +9,9 @@ import { after, before, describe, it } from "node:test";
 import { fetchSealingKey, tokenBinding } from "../../action/src/secrets.ts";
 import { sealSecrets } from "../../src/contract/sealing.ts";
 import { namespaceName } from "../../src/names.ts";
-import { KubernetesRuntime } from "../../src/runtime/kubernetes/runtime.ts";
-import type { Runtime } from "../../src/runtime/types.ts";
-import { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
-import { FULL, handoffBody, sha, startHarness, type Harness } from "../support/app-harness.ts";
-import { HTTPROUTE_SETTINGS } from "../runtime/kubernetes/specs.ts";
+import type { FakeKubernetesApi } from "../fakes/kubernetes-api.ts";
+import { FULL, handoffBody, sha, type Harness } from "../support/app-harness.ts";
+import { startFakeClusterHarness } from "../support/fake-cluster-harness.ts";
 
 const CONFIG = `name: hello
 run:
@@ -28,38 +26,17 @@ const PR = 61;
 
 describe("GitHub Environment secrets on the Kubernetes runtime", () => {
   let fake: FakeKubernetesApi;
-  let k8s: KubernetesRuntime;
   let h: Harness;
+  let close: (() => Promise<void>) | undefined;
 
   before(async () => {
-    fake = await FakeKubernetesApi.start();
-    k8s = new KubernetesRuntime({
-      kubeConfig: fake.kubeConfig(),
-      settings: HTTPROUTE_SETTINGS,
-      pollIntervalMs: 10,
-      retry: { minDelayMs: 5, maxDelayMs: 50 },
-    });
-    // The cluster's objects are the fake's; the public route is the harness's serving double.
-    const runtime: Runtime = {
-      kind: "kubernetes",
-      apply: async (spec, options) => {
-        const result = await k8s.apply(spec, options);
-        if (result.ok) await h.runtime.apply(spec);
-        return result;
-      },
-      destroy: (t) => k8s.destroy(t),
-      diagnose: (t) => k8s.diagnose(t),
-      list: () => k8s.list(),
-      logs: (t, o) => k8s.logs(t, o),
-    };
-    h = await startHarness({}, { runtime });
+    // No operator source (PAAS_K8S_SECRETS_NAMESPACE): every value comes from a hand-off.
+    ({ h, fake, close } = await startFakeClusterHarness());
     h.github.setFile(FULL, "main", ".paas.yml", CONFIG);
   });
 
   after(async () => {
-    await h?.close();
-    await k8s?.close();
-    await fake?.close();
+    await close?.();
   });
 
   async function previewHandoff(commit: string, jobEnvironment: string, secrets: Record<string, string>) {

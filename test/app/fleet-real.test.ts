@@ -25,7 +25,7 @@ import {
   type TestControlPlane,
 } from "../support/cluster.ts";
 import { startRegistry, type TestRegistry } from "../support/registry.ts";
-import { FULL, OWNER, REPO, pushClaims, startWorld, type World } from "../support/reliability-world.ts";
+import { FULL, OWNER, REPO, startWorld, type World } from "../support/reliability-world.ts";
 import { SimNode } from "../support/sim-node.ts";
 
 const run = randomBytes(3).toString("hex");
@@ -138,23 +138,7 @@ describe(
 
     it("killed during the second wave, it resumes there and every cluster serves the commit", async () => {
       const sha = "c1".padEnd(40, "0");
-      w.github.setFile(FULL, sha, ".paas.yml", CONFIG);
-      w.github.setBranch(FULL, "main", sha);
-      const at = image.indexOf("@");
-      const res = await w.handoff(
-        {
-          repository: FULL,
-          sha,
-          ref: "refs/heads/main",
-          environment: ENV,
-          image: image.slice(0, at),
-          digest: image.slice(at + 1),
-          app: "",
-        },
-        pushClaims(sha),
-      );
-      assert.equal(res.status, 202, JSON.stringify(res.json));
-      const id = Number(res.json.deploymentId);
+      const id = await w.pushHandoff({ sha, environment: ENV, image, config: CONFIG });
       await until("the second wave", () =>
         deployments()
           .find((d) => d.id === id)

@@ -80,24 +80,13 @@ describe("one environment on three clusters, in waves", { timeout: 240_000 }, ()
 
   const production = () => w.github.deploymentsOf(FULL, "national");
 
-  async function handoff(sha: string, n: number): Promise<number> {
-    w.github.setFile(FULL, sha, ".paas.yml", CONFIG);
-    w.github.setBranch(FULL, "main", sha);
-    const res = await w.handoff(
-      {
-        repository: FULL,
-        sha,
-        ref: "refs/heads/main",
-        environment: "national",
-        image: `ghcr.io/${OWNER}/${REPO}`,
-        digest: digest(n),
-        app: "",
-      },
-      pushClaims(sha),
-    );
-    assert.equal(res.status, 202, JSON.stringify(res.json));
-    return Number(res.json.deploymentId);
-  }
+  const handoff = (sha: string, n: number) =>
+    w.pushHandoff({
+      sha,
+      environment: "national",
+      image: `ghcr.io/${OWNER}/${REPO}@${digest(n)}`,
+      config: CONFIG,
+    });
 
   const finalState = (id: number) => () => {
     const s = production()

@@ -265,6 +265,11 @@ export interface World {
     headSha: string,
   ): Record<string, unknown>;
   pushPayload(ref: string, after: string): Record<string, unknown>;
+  /**
+   * A push to main whose workflow hands off `image` (`name@sha256:…`) for `environment`, with
+   * `config` as the commit's .paas.yml (the default branch's too); the new deployment's id.
+   */
+  pushHandoff(o: { sha: string; environment: string; image: string; config: string }): Promise<number>;
   /** A `/paas` command commented by "maintainer" on issue `issue`; resolves with the App's final reply. */
   say(body: string, issue?: number): Promise<string>;
   close(): Promise<void>;
@@ -476,6 +481,26 @@ export async function startWorld(o: { appEnv?: Record<string, string> } = {}): P
       p.repository = { ...(p.repository as object), ...baseRepo() };
       p.installation = { id: INSTALLATION_ID, node_id: "x" };
       return p;
+    },
+    async pushHandoff(o) {
+      github.setFile(FULL, o.sha, ".paas.yml", o.config);
+      github.setBranch(FULL, "main", o.sha);
+      const at = o.image.indexOf("@");
+      const res = await world.handoff(
+        {
+          repository: FULL,
+          sha: o.sha,
+          ref: "refs/heads/main",
+          environment: o.environment,
+          image: o.image.slice(0, at),
+          digest: o.image.slice(at + 1),
+          app: "",
+        },
+        pushClaims(o.sha),
+      );
+      if (res.status !== 202)
+        throw new Error(`hand-off of ${o.sha} refused: ${res.status} ${JSON.stringify(res.json)}`);
+      return Number(res.json.deploymentId);
     },
     async say(body, issue = 9) {
       const p = prCommentPayload(issue, "maintainer", body);
