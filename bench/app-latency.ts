@@ -8,10 +8,7 @@
 // config, plan, the HTTP server and clients, Octokit), with its pure steps
 // timed on their own beside it.
 // Run: node bench/app-latency.ts [count]
-import { createHmac, randomUUID } from "node:crypto";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { createNodeMiddleware, createProbot } from "probot";
+import { startProbotBaseline } from "./probot-baseline.ts";
 import { OidcVerifier } from "../src/app/handoff.ts";
 import { HttpProber, type Prober } from "../src/app/probe.ts";
 import { parseConfig, resolveApps } from "../src/config/load.ts";
@@ -60,38 +57,12 @@ function percentile(xs: number[], p: number): number {
 
 try {
   // Baseline: a Probot app whose handler does nothing, behind Probot's own middleware.
-  const secret = "baseline-secret";
-  const probot = createProbot({
-    env: { APP_ID: "1", PRIVATE_KEY: h.settings.privateKey, WEBHOOK_SECRET: secret, LOG_LEVEL: "fatal" },
-  });
-  const middleware = await createNodeMiddleware(
-    (app) => {
-      app.on("pull_request", async () => {});
-    },
-    { probot },
+  const baseline = await startProbotBaseline(
+    h.settings.privateKey,
+    h.pullRequestPayload("opened", 1, sha(1)),
   );
-  const baseline = createServer((req, res) => void middleware(req, res, () => res.writeHead(404).end()));
-  await new Promise<void>((r) => baseline.listen(0, "127.0.0.1", () => r()));
-  const baselineUrl = `http://127.0.0.1:${(baseline.address() as AddressInfo).port}/api/github/webhooks`;
-  const payload = JSON.stringify(h.pullRequestPayload("opened", 1, sha(1)));
-  const signature = "sha256=" + createHmac("sha256", secret).update(payload).digest("hex");
   const baselineMs: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const t = performance.now();
-    const res = await fetch(baselineUrl, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "pull_request",
-        "x-github-delivery": randomUUID(),
-        "x-hub-signature-256": signature,
-      },
-      body: payload,
-    });
-    await res.text();
-    if (res.status !== 200) throw new Error(`baseline answered ${res.status}`);
-    baselineMs.push(performance.now() - t);
-  }
+  for (let i = 0; i < count; i++) baselineMs.push(await baseline.deliver());
   baseline.close();
 
   // The App: hand-off → deployment status success (reported only after the URL serves the commit).

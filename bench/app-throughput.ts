@@ -11,12 +11,9 @@
 // The fake GitHub, the OIDC issuer and the runtime double live in this
 // process too: their state is part of the memory figures (an upper bound).
 // Run: node bench/app-throughput.ts [repositories]
-import { createHmac, randomUUID } from "node:crypto";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { startProbotBaseline } from "./probot-baseline.ts";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { createNodeMiddleware, createProbot } from "probot";
 import { handoffBody, sha, startHarness, VALID_CONFIG } from "../test/support/app-harness.ts";
 
 const N = Number(process.argv[2] ?? 1000);
@@ -59,37 +56,11 @@ const row = (what: string, perSecond: number, ms: number[], peak: number) =>
 // ---------- baseline: N signed webhooks at once to a bare Probot app ----------
 const h = await startHarness({ PAAS_RECONCILE_INTERVAL: "0s" });
 try {
-  const secret = "baseline-secret";
-  const probot = createProbot({
-    env: { APP_ID: "1", PRIVATE_KEY: h.settings.privateKey, WEBHOOK_SECRET: secret, LOG_LEVEL: "fatal" },
-  });
-  const middleware = await createNodeMiddleware(
-    (app) => {
-      app.on("pull_request", async () => {});
-    },
-    { probot },
+  const baseline = await startProbotBaseline(
+    h.settings.privateKey,
+    h.pullRequestPayload("opened", 1, sha(1)),
   );
-  const baseline = createServer((req, res) => void middleware(req, res, () => res.writeHead(404).end()));
-  await new Promise<void>((r) => baseline.listen(0, "127.0.0.1", () => r()));
-  const baselineUrl = `http://127.0.0.1:${(baseline.address() as AddressInfo).port}/api/github/webhooks`;
-  const payload = JSON.stringify(h.pullRequestPayload("opened", 1, sha(1)));
-  const signature = "sha256=" + createHmac("sha256", secret).update(payload).digest("hex");
-  const deliver = async () => {
-    const t = performance.now();
-    const res = await fetch(baselineUrl, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "pull_request",
-        "x-github-delivery": randomUUID(),
-        "x-hub-signature-256": signature,
-      },
-      body: payload,
-    });
-    await res.text();
-    if (res.status !== 200) throw new Error(`baseline answered ${res.status}`);
-    return performance.now() - t;
-  };
+  const deliver = () => baseline.deliver();
   await Promise.all(Array.from({ length: 50 }, deliver)); // warm: JIT and sockets
   const before = await settled();
   const started = performance.now();

@@ -16,7 +16,7 @@ import { goalsIn, GOAL_PREFIX, type GoalRow } from "./goals.ts";
 
 const benchDir = import.meta.dirname;
 const root = path.join(benchDir, "..");
-const HELPERS = new Set(["run.ts", "goals.ts"]);
+const HELPERS = new Set(["run.ts", "goals.ts", "probot-baseline.ts"]);
 const wanted = process.argv.slice(2).map((n) => (n.endsWith(".ts") ? n : `${n}.ts`));
 const scripts = (await readdir(benchDir))
   .filter((f) => f.endsWith(".ts") && !HELPERS.has(f))
