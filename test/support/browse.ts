@@ -24,6 +24,9 @@ export function page(url: string, path?: string): Promise<Page> {
         port: Number(u.port),
         path: path ?? u.pathname,
         headers: { host: u.host },
+        // A fresh connection each time: a pooled keep-alive socket that Caddy's previous config
+        // closes while routes change would reset the request (a browser retries such a request).
+        agent: false,
         timeout: 10_000,
       },
       (res) => {
