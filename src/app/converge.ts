@@ -7,15 +7,16 @@
 // wave, putting the changed clusters back is the user's call ("Roll back
 // clusters"). One attempt per deployment and set of clusters every half hour,
 // so a cluster that keeps failing is not redeployed on every pass.
-import { parseAppEnvironment, type Target } from "../names.ts";
+import type { RuntimeEnvironment } from "../core/spec.ts";
+import { namespaceName, parseAppEnvironment, type Target } from "../names.ts";
 import type { DeploymentRecord, RepoInfo } from "../github/port.ts";
 import type { Deployer, Logger } from "./deployer.ts";
 
-/** What each cluster serves of one environment (the fleet runtime answers it). */
+/** Each cluster's environments, or why it could not be read (the fleet runtime answers it). */
 export interface ClusterVersions {
-  servingByCluster(
-    target: Target,
-  ): Promise<{ cluster: string; serving: { sha: string; digest: string } | undefined; error?: string }[]>;
+  listByCluster(): Promise<
+    { cluster: string; environments?: readonly RuntimeEnvironment[]; error?: string }[]
+  >;
 }
 
 export const CONVERGE_RETRY_MS = 30 * 60_000;
@@ -31,9 +32,16 @@ export class Convergence {
   readonly #d: ConvergeDeps;
   /** `deployment id:clusters` → when it was last attempted. */
   readonly #attempted = new Map<string, number>();
+  /** One listing of every cluster per reconcile pass, shared by its repositories (begin()). */
+  #listing: ReturnType<ClusterVersions["listByCluster"]> | undefined;
 
   constructor(deps: ConvergeDeps) {
     this.#d = deps;
+  }
+
+  /** A new reconcile pass: the clusters are listed again, once, when a repository needs them. */
+  begin(): void {
+    this.#listing = undefined;
   }
 
   /** Redeploys the live version to the clusters behind; returns how many environments it redeployed. */
@@ -52,19 +60,21 @@ export class Convergence {
         app: named.app,
         environment: named.environment,
       };
-      const versions = await this.#d.fleet.servingByCluster(target);
+      const key = namespaceName(target);
+      this.#listing ??= this.#d.fleet.listByCluster();
+      const clusters = await this.#listing;
       // An unreachable cluster is not known to be behind: the next pass looks again.
       const behind = placed.filter((c) => {
-        const v = versions.find((x) => x.cluster === c);
-        return (
-          v !== undefined && v.error === undefined && (v.serving?.sha !== sha || v.serving.digest !== digest)
-        );
+        const listed = clusters.find((x) => x.cluster === c);
+        if (!listed?.environments) return false;
+        const env = listed.environments.find((e) => namespaceName(e.target) === key);
+        return env?.sha !== sha || env.digest !== digest;
       });
       if (behind.length === 0) continue;
-      const key = `${d.id}:${behind.join(",")}`;
-      const last = this.#attempted.get(key);
+      const attempt = `${d.id}:${behind.join(",")}`;
+      const last = this.#attempted.get(attempt);
       if (last !== undefined && this.#d.now() - last < CONVERGE_RETRY_MS) continue;
-      this.#attempted.set(key, this.#d.now());
+      this.#attempted.set(attempt, this.#d.now());
       if (this.#attempted.size > 5000) this.#attempted.delete(this.#attempted.keys().next().value!);
       try {
         await this.#d.deployer.deployImage(repo, {

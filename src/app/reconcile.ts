@@ -149,6 +149,7 @@ export class Reconciler {
   }
 
   async #pass(): Promise<ReconcileReport> {
+    this.#converge?.begin();
     const report: ReconcileReport = {
       repositories: 0,
       resumed: 0,

@@ -22,8 +22,6 @@ export class ClusterReport {
   #lastWave = 0;
   #lastWrite = 0;
   #stopped = false;
-  /** GitHub writes made (the bench counts them per cluster). */
-  writes = 0;
 
   constructor(
     job: Job,
@@ -81,7 +79,6 @@ export class ClusterReport {
 
   async #table(): Promise<void> {
     this.#lastWrite = Date.now();
-    this.writes++;
     const { repo, reportSha, app } = this.#job;
     await this.#d.report.check(
       { repo, sha: reportSha, appKey: app.key },
@@ -93,7 +90,6 @@ export class ClusterReport {
   }
 
   async #status(line: string): Promise<void> {
-    this.writes++;
     await this.#d.github.createDeploymentStatus(this.#job.repo, this.#job.deploymentId, {
       state: "in_progress",
       description: description(line),

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Convergence, CONVERGE_RETRY_MS, type ClusterVersions } from "../../src/app/converge.ts";
+import type { RuntimeEnvironment } from "../../src/core/spec.ts";
 import type { DeploymentRecord, RepoInfo } from "../../src/github/port.ts";
 
 const repo: RepoInfo = {
@@ -14,6 +15,23 @@ const repo: RepoInfo = {
 } as RepoInfo;
 const SHA = "a".repeat(40);
 const DIGEST = `sha256:${"1".repeat(64)}`;
+/** The environment as a cluster lists it; sha and digest per test. */
+const ENV: RuntimeEnvironment = {
+  target: {
+    owner: "kemenkes",
+    repo: "satusehat",
+    app: "",
+    environment: { kind: "named", name: "production" },
+  },
+  repositoryId: 7,
+  appName: "satusehat",
+  sha: SHA,
+  digest: DIGEST,
+  hostnames: [],
+  url: undefined,
+  deployedAt: undefined,
+  healthy: true,
+};
 const live = (placed: string | undefined): DeploymentRecord => ({
   id: 42,
   sha: SHA,
@@ -31,13 +49,16 @@ const live = (placed: string | undefined): DeploymentRecord => ({
 function world(versions: Record<string, { sha: string; digest: string } | undefined | "unreachable">) {
   let now = 0;
   const calls: { clusters: string[] | undefined; environment: string; sha: string; pinned: unknown }[] = [];
+  let listings = 0;
   const fleet: ClusterVersions = {
-    servingByCluster: async () =>
-      Object.entries(versions).map(([cluster, v]) =>
+    listByCluster: async () => {
+      listings++;
+      return Object.entries(versions).map(([cluster, v]) =>
         v === "unreachable"
-          ? { cluster, serving: undefined, error: "connect ECONNREFUSED" }
-          : { cluster, serving: v },
-      ),
+          ? { cluster, error: "connect ECONNREFUSED" }
+          : { cluster, environments: v ? [{ ...ENV, ...v }] : [] },
+      );
+    },
   };
   const c = new Convergence({
     fleet,
@@ -50,7 +71,7 @@ function world(versions: Record<string, { sha: string; digest: string } | undefi
     log: { info() {}, warn() {}, error() {}, debug() {} } as never,
     now: () => now,
   });
-  return { c, calls, advance: (ms: number) => (now += ms) };
+  return { c, calls, advance: (ms: number) => (now += ms), listings: () => listings };
 }
 
 describe("convergence of many clusters", () => {
@@ -72,6 +93,8 @@ describe("convergence of many clusters", () => {
     await w.c.pass(repo, [live("aceh,bali")]);
     await w.c.pass(repo, [live("aceh,bali")]);
     assert.equal(w.calls.length, 1);
+    assert.equal(w.listings(), 1, "the clusters are listed once per reconcile pass");
+    w.c.begin();
     w.advance(CONVERGE_RETRY_MS);
     await w.c.pass(repo, [live("aceh,bali")]);
     assert.equal(w.calls.length, 2);

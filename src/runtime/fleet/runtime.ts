@@ -267,8 +267,13 @@ export class FleetRuntime implements Runtime {
 
   /** The first cluster where the environment runs unhealthy, else the default's view. */
   async diagnose(target: Target): Promise<Diagnosis> {
-    const envs = await this.#perCluster(target);
-    const sick = envs.find((e) => e.env.healthy === false) ?? envs[0];
+    const key = namespaceName(target);
+    const where = (await this.listByCluster()).flatMap((c) =>
+      (c.environments ?? [])
+        .filter((e) => namespaceName(e.target) === key)
+        .map((env) => ({ cluster: c.cluster, env })),
+    );
+    const sick = where.find((e) => e.env.healthy === false) ?? where[0];
     const name = sick?.cluster ?? this.#default;
     const d = await this.member(name).diagnose(target);
     return this.#members.size > 1 ? { ...d, summary: `${name}: ${d.summary}` } : d;
@@ -306,31 +311,6 @@ export class FleetRuntime implements Runtime {
         }
       }),
     );
-  }
-
-  /** What each cluster serves for one environment (`paas status`, the reconciler's convergence check). */
-  async servingByCluster(
-    target: Target,
-  ): Promise<{ cluster: string; serving: ServingVersion | undefined; error?: string }[]> {
-    return Promise.all(
-      this.clusters.map(async (cluster) => {
-        try {
-          return { cluster, serving: await this.member(cluster).serving(target) };
-        } catch (e) {
-          return { cluster, serving: undefined, error: errorText(e) };
-        }
-      }),
-    );
-  }
-
-  async #perCluster(target: Target): Promise<{ cluster: string; env: RuntimeEnvironment }[]> {
-    const key = namespaceName(target);
-    const out: { cluster: string; env: RuntimeEnvironment }[] = [];
-    for (const [cluster, m] of this.#members) {
-      const env = (await m.runtime.list().catch(() => [])).find((e) => namespaceName(e.target) === key);
-      if (env) out.push({ cluster, env });
-    }
-    return out;
   }
 }
 

@@ -184,10 +184,17 @@ describe("the fleet runtime over three clusters", { timeout: 60_000 }, () => {
   it("lists each environment once and destroys it on every cluster", async () => {
     const envs = await fleet.list();
     assert.equal(envs.filter((e) => namespaceName(e.target) === namespaceName(spec(1).target)).length, 1);
-    const by = await fleet.servingByCluster(spec(1).target);
+    const by = await fleet.listByCluster();
     assert.deepEqual(
-      by.map((b) => b.cluster),
-      ["aceh", "bali", "papua"],
+      by.map((b) => [
+        b.cluster,
+        b.environments?.filter((e) => namespaceName(e.target) === namespaceName(spec(1).target)).length,
+      ]),
+      [
+        ["aceh", 1],
+        ["bali", 1],
+        ["papua", 1],
+      ],
     );
     await fleet.destroy(spec(1).target);
     for (const name of NAMES) assert.equal(await fleet.member(name).serving(spec(1).target), undefined);
