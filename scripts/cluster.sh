@@ -142,38 +142,70 @@ build() {
 # ---------------------------------------------------------------- processes
 pidfile() { echo "$RUNDIR/pids/$1.pid"; }
 
-# Running = the pid in the pid file is alive and runs one of our binaries (not a stale, reused pid).
-running() {
-  local f pid
+# A pid file holds "PID STARTTIME": the start time (field 22 of /proc/PID/stat, clock ticks
+# since boot) tells our process from a later one that reuses the number. A pid alone is not
+# enough: after a restart the number of a stale file can name another of our components, or
+# one of its threads (/proc/TID exists for threads too), and the component would never start.
+proc_starttime() {
+  local stat
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  stat=${stat##*) } # after the command name, which may hold spaces or parentheses
+  # shellcheck disable=SC2086 # split into fields on purpose
+  set -- $stat
+  [ $# -ge 20 ] && echo "${20}"
+}
+
+pid_of() {
+  local f pid started now
   f=$(pidfile "$1")
   [ -f "$f" ] || return 1
-  pid=$(cat "$f")
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  read -r pid started <"$f" || [ -n "${pid:-}" ] || return 1
+  [ -n "$pid" ] && [ -n "${started:-}" ] || return 1
+  now=$(proc_starttime "$pid") || return 1
+  [ "$now" = "$started" ] || return 1
+  # The thread group's leader, not a thread of another process.
+  grep -qx "Tgid:[[:space:]]*$pid" "/proc/$pid/status" 2>/dev/null || return 1
+  echo "$pid"
+}
+
+# Running = the pid file names a live process, started when the file says, that runs one of
+# our binaries.
+running() {
+  local pid
+  pid=$(pid_of "$1") || return 1
   tr '\0' '\n' <"/proc/$pid/cmdline" | head -1 | grep -q "^$CACHE/"
 }
 
 start() {
-  local name=$1
+  local name=$1 f pid started
   shift
   if running "$name"; then
     return 0
   fi
+  f=$(pidfile "$name")
+  rm -f "$f"
   mkdir -p "$LOGS" "$RUNDIR/pids"
   echo "--- start $(date -u +%FT%TZ): $*" >>"$LOGS/$name.log"
-  # setsid: the component outlives this script, in a session of its own; it writes its own pid.
+  # setsid: the component outlives this script, in a session of its own; it writes its own pid
+  # (exec keeps the pid and the start time), and this script adds the start time.
   # shellcheck disable=SC2016 # expanded by the inner shell: its own pid, then the command
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$(pidfile "$name")" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
+  setsid bash -c 'echo $$ >"$0.new"; exec "$@"' "$f" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
   for _ in $(seq 1 50); do
-    [ -s "$(pidfile "$name")" ] && break
+    [ -s "$f.new" ] && break
     sleep 0.1
   done
+  read -r pid <"$f.new" 2>/dev/null || pid=""
+  rm -f "$f.new"
+  [ -n "$pid" ] || return 0 # it never wrote its pid: the wait that follows reports its log
+  started=$(proc_starttime "$pid") || return 0 # it already exited: the same
+  echo "$pid $started" >"$f"
 }
 
 stop() {
   local name=$1 f pid
   f=$(pidfile "$name")
   if running "$name"; then
-    pid=$(cat "$f")
+    pid=$(pid_of "$name")
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do
       kill -0 "$pid" 2>/dev/null || break
@@ -638,7 +670,7 @@ down() {
 status() {
   local rc=0
   for c in "${COMPONENTS[@]}"; do
-    if running "$c"; then echo "$c: running (pid $(cat "$(pidfile "$c")"))"; else
+    if running "$c"; then echo "$c: running (pid $(pid_of "$c"))"; else
       echo "$c: stopped"
       rc=1
     fi
@@ -730,7 +762,7 @@ plane_status() {
   local c rc=0
   echo "plane $i: API https://127.0.0.1:$API_PORT, etcd $ETCD_PORT (peer $ETCD_PEER_PORT, metrics $ETCD_METRICS_PORT), controller-manager $KCM_PORT, kubeconfig $KUBECONFIG_OUT"
   for c in "${PLANE_COMPONENTS[@]}"; do
-    if running "${P}$c"; then echo "  $c: running (pid $(cat "$(pidfile "${P}$c")"))"; else
+    if running "${P}$c"; then echo "  $c: running (pid $(pid_of "${P}$c"))"; else
       echo "  $c: stopped"
       rc=1
     fi

@@ -115,6 +115,20 @@ cmd_engine() {
     echo "${AS}setsid dockerd >$DOCKERD_LOG 2>&1 &"
   fi
 }
+# A machine restarted without a clean stop (no tmpfs on /run here) keeps the engine's pid
+# files. When the number in one now names another process, or a thread of one, dockerd refuses
+# to start ("pid file found, ensure docker is not running") or waits for a containerd that is
+# not there. Removed unless they name a live process of that name.
+clear_stale_pidfile() {
+  local f=$1 name=$2 pid
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f" 2>/dev/null || true)
+  if [[ $pid =~ ^[0-9]+$ ]] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] &&
+    grep -qx "Tgid:[[:space:]]*$pid" "/proc/$pid/status" 2>/dev/null; then
+    return 0
+  fi
+  "${SUDO[@]}" rm -f "$f"
+}
 do_engine() {
   if [ "$ENGINE_STATE" = denied ]; then
     "${SUDO[@]}" usermod -aG docker "$(whoami)"
@@ -124,6 +138,8 @@ do_engine() {
   if has_systemd; then
     "${SUDO[@]}" systemctl start docker
   else
+    clear_stale_pidfile /var/run/docker.pid dockerd
+    clear_stale_pidfile /var/run/docker/containerd/containerd.pid containerd
     # setsid first: in a session of its own (sudo too), the engine outlives this script and
     # never gets the terminal's Ctrl-C, which sudo would pass on to it.
     setsid "${SUDO[@]}" dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &

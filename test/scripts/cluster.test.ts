@@ -2,15 +2,16 @@
 // (setup.sh runs it before every test run) and `planes status`. The planes' processes are
 // stood in for by copies of `sleep` under a temporary cache, with pid files where the script
 // keeps them: the script knows its processes by pid file and by the binary they run, which is
-// what these copies give it. (`planes up` itself runs for real in
+// what these copies give it, with the start time the pid file records. (`planes up` itself runs for real in
 // test/runtime/kubernetes/control-planes.test.ts, against the planes it started.)
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { until } from "../support/wait.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const script = join(root, "scripts/cluster.sh");
@@ -33,8 +34,18 @@ async function runComponent(i: number, component: string): Promise<ChildProcess>
   const child = spawn(join(dir, "cache/bin", component), ["600"], { stdio: "ignore" });
   children.push(child);
   await new Promise<void>((resolve, reject) => child.once("spawn", resolve).once("error", reject));
-  await writeFile(join(dir, "run/pids", `plane-${i}-${component}.pid`), `${child.pid}\n`);
+  await writePid(i, component, `${child.pid} ${await startTime(child.pid!)}`);
   return child;
+}
+
+/** Field 22 of /proc/<pid>/stat (clock ticks since boot), as the script records it. */
+async function startTime(pid: number, task = pid): Promise<string> {
+  const stat = await readFile(`/proc/${pid}/task/${task}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!;
+}
+
+async function writePid(i: number, component: string, content: string): Promise<void> {
+  await writeFile(join(dir, "run/pids", `plane-${i}-${component}.pid`), `${content}\n`);
 }
 
 async function writeEnv(n: number): Promise<void> {
@@ -97,6 +108,38 @@ test("planes status names each plane's ports and components; a stopped one makes
   assert.equal(stopped.code, 1);
   assert.match(stopped.stdout, /^ {2}kube-apiserver: stopped$/m);
   assert.equal((await cluster("planes", "check")).code, 1);
+});
+
+test("a pid file left from before a restart never passes for a running component: a bare pid, another start time, or a thread's id", async () => {
+  // A stand-in with many threads that runs "from the cache", as a live component of another
+  // cluster would: after a restart a stale file's number can name it or one of its threads.
+  const other = spawn(process.execPath, ["-e", "setTimeout(() => {}, 600_000)"], {
+    argv0: join(dir, "cache/bin/etcd"),
+    stdio: "ignore",
+  });
+  children.push(other);
+  await new Promise<void>((resolve, reject) => other.once("spawn", resolve).once("error", reject));
+  const pid = other.pid!;
+  const tasks = async () => (await readdir(`/proc/${pid}/task`)).map(Number).filter((t) => t !== pid);
+  const thread = await until("a thread of the stand-in", async () => (await tasks())[0]);
+
+  await writeEnv(1);
+  await runComponent(1, "kube-apiserver");
+  await runComponent(1, "kube-controller-manager");
+  const cases = {
+    "a bare pid (the old format)": `${pid}`,
+    "the right pid, another start time": `${pid} ${Number(await startTime(pid)) + 1}`,
+    "a thread's id with the thread's own start time": `${thread} ${await startTime(pid, thread)}`,
+  };
+  for (const [what, content] of Object.entries(cases)) {
+    await writePid(1, "etcd", content);
+    const status = await cluster("planes", "status", "1");
+    assert.match(status.stdout, /^ {2}etcd: stopped$/m, what);
+    assert.equal((await cluster("planes", "check", "1")).code, 1, what);
+  }
+  // The same process, recorded as the script records it: running.
+  await writePid(1, "etcd", `${pid} ${await startTime(pid)}`);
+  assert.equal((await cluster("planes", "check", "1")).code, 0);
 });
 
 test("planes with a wrong count or command: exit 1 naming the usage", async () => {
