@@ -21,6 +21,9 @@
 #   Debian's runc and containernetworking-plugins (bridge, host-local, portmap, loopback, firewall)
 #   Traefik, built from github.com/traefik/traefik/v3 (scripts/cluster/gateway/go.mod), serving the
 #     Gateway API: GatewayClass "traefik", Gateway paas-gateway/paas on 127.0.0.1:$GATEWAY_PORT
+#   CoreDNS, built from github.com/coredns/coredns (scripts/cluster/dns/go.mod), the cluster DNS:
+#     the node's address, port 53, is every pod's nameserver (kubelet clusterDNS), so pods find
+#     Services by name (`db`, `db.<namespace>.svc.cluster.local`) as on any cluster
 #   The pod sandbox ("pause") image is our own static program, packed and imported into containerd;
 #   app images come from any registry on loopback (plain HTTP) with pull secrets, or `ctr import`.
 #
@@ -57,10 +60,14 @@ PLANE_COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 K8S_VERSION=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$MOD/go.mod")
 CONTAINERD_VERSION=$(awk '$1 == "github.com/containerd/containerd/v2" { print $2; exit }' "$MOD/go.mod")
 TRAEFIK_VERSION=$(awk '$1 == "github.com/traefik/traefik/v3" { print $2; exit }' "$MOD/gateway/go.mod")
+COREDNS_VERSION=$(awk '$1 == "require" { $0 = $2 " " $3 } $1 == "github.com/coredns/coredns" { print $2; exit }' "$MOD/dns/go.mod")
+# CoreDNS's health and readiness endpoints, on loopback (its defaults, 8080 and 8181, are busy ports).
+DNS_HEALTH_PORT=18082
+DNS_READY_PORT=18181
 CNI_BIN=${PAAS_CLUSTER_CNI_BIN:-/usr/lib/cni}
 RUNC=${PAAS_CLUSTER_RUNC:-$(command -v runc || echo /usr/sbin/runc)}
 # Components in start order; `down` stops them in reverse.
-COMPONENTS=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy traefik)
+COMPONENTS=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy coredns traefik)
 
 log() { echo "cluster: $*" >&2; }
 die() {
@@ -75,8 +82,8 @@ build_key() {
   (
     cd "$MOD"
     go version
-    cat go.mod go.sum gateway/go.mod gateway/go.sum
-    find cmd -name '*.go' | LC_ALL=C sort | xargs cat
+    cat go.mod go.sum gateway/go.mod gateway/go.sum dns/go.mod dns/go.sum
+    find cmd dns -name '*.go' | LC_ALL=C sort | xargs cat
   ) | sha256sum | cut -c1-12
 }
 
@@ -105,7 +112,7 @@ build() {
   done
   ld+=" -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION"
   ld+=" -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION"
-  log "building Kubernetes $K8S_VERSION, containerd $CONTAINERD_VERSION, Traefik $TRAEFIK_VERSION into $BIN (GOCACHE=$GOCACHE)"
+  log "building Kubernetes $K8S_VERSION, containerd $CONTAINERD_VERSION, Traefik $TRAEFIK_VERSION, CoreDNS $COREDNS_VERSION into $BIN (GOCACHE=$GOCACHE)"
   t0=$(date +%s)
   t=$t0
   (cd "$MOD" && go build -trimpath -ldflags "$ld" -o "$out/" ./cmd/pause ./cmd/ociimage)
@@ -122,6 +129,9 @@ build() {
   t=$(date +%s)
   (cd "$MOD/gateway" && go build -trimpath -ldflags "$ld" -o "$out/traefik" github.com/traefik/traefik/v3/cmd/traefik)
   log "  traefik: $(($(date +%s) - t))s"
+  t=$(date +%s)
+  (cd "$MOD/dns" && go build -trimpath -ldflags "$ld" -o "$out/coredns" .)
+  log "  coredns: $(($(date +%s) - t))s"
   for c in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
     ln -sf kube "$out/$c"
   done
@@ -344,7 +354,8 @@ pki() {
   cert kubelet "system:node:$NODE_NAME" system:nodes
   cert kube-proxy system:kube-proxy ""
   cert traefik paas:traefik ""
-  for c in scheduler kubelet kube-proxy traefik; do
+  cert coredns paas:coredns ""
+  for c in scheduler kubelet kube-proxy traefik coredns; do
     kubeconfig "$STATE/kubeconfigs/$c.conf" "$c"
   done
 }
@@ -416,6 +427,9 @@ authentication:
   x509: { clientCAFile: $PKI/ca.crt }
 authorization: { mode: Webhook }
 clusterDomain: cluster.local
+# CoreDNS on the node's address: pods resolve Services by name, other names through the
+# machine's own resolver (/etc/resolv.conf, which CoreDNS forwards to).
+clusterDNS: [$ip]
 resolvConf: /etc/resolv.conf
 failSwapOn: false
 rotateCertificates: false
@@ -425,6 +439,24 @@ evictionHard: { memory.available: 100Mi, nodefs.available: 2%, imagefs.available
 imageGCHighThresholdPercent: 95
 imageGCLowThresholdPercent: 90
 maxPods: 110
+EOF
+  mkdir -p "$STATE/coredns"
+  cat >"$STATE/coredns/Corefile" <<EOF
+.:53 {
+    bind $ip
+    errors
+    health 127.0.0.1:$DNS_HEALTH_PORT
+    ready 127.0.0.1:$DNS_READY_PORT
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $STATE/kubeconfigs/coredns.conf paas
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 5
+    }
+    cache 5
+    loadbalance
+    forward . /etc/resolv.conf
+}
 EOF
   cat >"$STATE/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -513,6 +545,20 @@ kind: ClusterRoleBinding
 metadata: { name: paas:traefik }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: paas:traefik }
 subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: paas:traefik }]
+---
+# What CoreDNS's kubernetes plugin reads to answer for Services and their endpoints.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: paas:coredns }
+rules:
+  - { apiGroups: [""], resources: [services, namespaces], verbs: [list, watch] }
+  - { apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: paas:coredns }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: paas:coredns }
+subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: paas:coredns }]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -638,6 +684,8 @@ up() {
   wait_for kube-apiserver 60 kubectl wait --for=condition=Established crd/gateways.gateway.networking.k8s.io crd/httproutes.gateway.networking.k8s.io --timeout=2s
   gateway_objects | kubectl apply --server-side --force-conflicts --field-manager paas-cluster -f - >/dev/null ||
     die "could not create the Gateway"
+  start coredns "$BIN/coredns" -conf "$STATE/coredns/Corefile"
+  wait_for coredns 60 curl -fsS "http://127.0.0.1:$DNS_READY_PORT/ready"
   start traefik env KUBECONFIG="$STATE/kubeconfigs/traefik.conf" "$BIN/traefik" \
     --global.checkNewVersion=false --global.sendAnonymousUsage=false \
     --entryPoints.web.address="127.0.0.1:$GATEWAY_PORT" \

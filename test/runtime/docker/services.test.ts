@@ -1,8 +1,11 @@
 // Add-on services on the Docker runtime with the real engine and Caddy (issue
-// #15): a Python app using Postgres and Redis deploys to production and a
-// preview; the preview gets its own empty database, gone when it closes;
-// production's data and credentials survive redeploys; a service removed
-// from .paas.yml keeps its data until the default branch confirms deletion.
+// #15), with the issue's acceptance app: a Python web app with a migration
+// (run.release) and a worker, using Postgres and Redis, deploys to production
+// and a preview; the release migrates each environment's own database; the
+// worker takes jobs from Redis and writes rows; the preview gets its own empty
+// database, gone when it closes; production's data and credentials survive
+// redeploys and a rollback; a service removed from .paas.yml keeps its data
+// until the default branch confirms deletion.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";
@@ -18,6 +21,7 @@ import type { TestCaddy } from "../../support/caddy.ts";
 import { removeImages, removeLabelled, startCaddyRuntime } from "../../support/docker-app.ts";
 import { buildTestImage } from "../../support/docker-images.ts";
 import { buildServicesApp, SERVICE_IMAGES } from "../../support/services-app.ts";
+import { until } from "../../support/wait.ts";
 
 const docker = new Docker();
 const run = randomBytes(3).toString("hex");
@@ -43,6 +47,19 @@ services:
 ${services}
 `;
 const BOTH = `  db: { type: postgres, version: "15" }\n  cache: { type: redis }`;
+// The acceptance app: BOTH, a release step that migrates and a worker.
+const full = (migration: string) => `
+run:
+  port: 8080
+  healthcheck: { path: /healthz, startupTimeout: 60s }
+  release: /venv/bin/python /app/migrate.py ${migration}
+processes:
+  worker: /venv/bin/python /app/worker.py
+resources:
+  limits: { cpu: "0.5", memory: 256Mi }
+services:
+${BOTH}
+`;
 
 function call(
   port: number,
@@ -109,6 +126,11 @@ describe("add-on services on the Docker runtime", { timeout: 600_000 }, () => {
     );
   };
   const host = (spec: DeploySpec) => spec.hostnames[0]!;
+  const json = async (hostname: string, path: string): Promise<unknown[]> => {
+    const r = await call(caddy.httpPort, hostname, "GET", path);
+    assert.equal(r.status, 200, `${path}: ${r.body}`);
+    return JSON.parse(r.body) as unknown[];
+  };
   const notes = async (spec: DeploySpec) => {
     const r = await runtime.apply(spec);
     assert.ok(r.ok, `deploy failed: ${JSON.stringify(r)}`);
@@ -119,6 +141,14 @@ describe("add-on services on the Docker runtime", { timeout: 600_000 }, () => {
     ({ caddy, runtime } = await startCaddyRuntime(docker, { drainMs: 200, stopTimeoutSeconds: 2, instance }));
     v1 = await buildServicesApp(docker, imageRepo, "v1");
     v2 = await buildServicesApp(docker, imageRepo, "v2");
+    // The runtime removes an image no container uses once a deploy replaces it; a rollback pulls
+    // it again from its registry. These come from no registry: a second tag keeps each, as the
+    // registry would, for the rollback and the redeploy after it.
+    for (const [image, tag] of [
+      [v1, "v1-kept"],
+      [v2, "v2-kept"],
+    ] as const)
+      await docker.getImage(image.split("@")[1]!).tag({ repo: imageRepo, tag });
     crash = (await buildTestImage(docker, imageRepo, "crash", "crash")).ref;
   });
 
@@ -129,14 +159,15 @@ describe("add-on services on the Docker runtime", { timeout: 600_000 }, () => {
     await removeLabelled(docker, [`paas.managed-by=${instance}`]);
     await removeImages(
       docker,
-      ["v1", "v2", "crash"].map((tag) => `${imageRepo}:${tag}`),
+      ["v1", "v1-kept", "v2", "v2-kept", "crash"].map((tag) => `${imageRepo}:${tag}`),
     );
     await caddy.stop();
   });
 
-  it("production writes rows; a redeploy keeps the data, the credentials and the service containers", async () => {
-    const first = plan(production, v1, sha("a"));
+  it("production migrates and writes rows; a redeploy and a rollback keep the data, the credentials and the service containers", async () => {
+    const first = plan(production, v1, sha("a"), full("0001"));
     assert.deepEqual(JSON.parse((await notes(first)).body), []);
+    assert.deepEqual(await json(host(first), "/migrations"), ["0001"]);
     const posted = await call(caddy.httpPort, host(first), "POST", "/notes?text=kept");
     assert.equal(posted.status, 201);
     assert.equal((await call(caddy.httpPort, host(first), "GET", "/visits")).body, "1");
@@ -144,22 +175,34 @@ describe("add-on services on the Docker runtime", { timeout: 600_000 }, () => {
     assert.equal(before.length, 2);
     const volume = await docker.getVolume(runtime.services.volumeName(production, "db")).inspect();
 
-    const second = plan(production, v2, sha("b"));
+    const second = plan(production, v2, sha("b"), full("0002"));
     assert.deepEqual(JSON.parse((await notes(second)).body), ["kept"]);
+    assert.deepEqual(await json(host(second), "/migrations"), ["0001", "0002"]);
     assert.equal((await call(caddy.httpPort, host(second), "GET", "/")).body, sha("b"));
     assert.equal((await call(caddy.httpPort, host(second), "GET", "/visits")).body, "2");
     assert.deepEqual((await serviceContainers(production)).map((c) => c.Id).sort(), before);
     const again = await docker.getVolume(runtime.services.volumeName(production, "db")).inspect();
     assert.deepEqual(again.Labels, volume.Labels);
+
+    // A rollback to the first version (its image and config), then forward again: the data stays.
+    assert.deepEqual(JSON.parse((await notes(plan(production, v1, sha("a"), full("0001")))).body), ["kept"]);
+    assert.equal((await call(caddy.httpPort, host(first), "GET", "/")).body, sha("a"));
+    assert.deepEqual(JSON.parse((await notes(plan(production, v2, sha("b")))).body), ["kept"]);
+    assert.deepEqual((await serviceContainers(production)).map((c) => c.Id).sort(), before);
   });
 
-  it("a preview gets its own empty database, removed with the preview", async () => {
-    const spec = plan(preview, v2, sha("c"));
+  it("a preview gets its own empty database, migrated by its release, worked by its worker, removed with the preview", async () => {
+    const spec = plan(preview, v2, sha("c"), full("0003"));
     assert.deepEqual(JSON.parse((await notes(spec)).body), []);
+    assert.deepEqual(await json(host(spec), "/migrations"), ["0003"]);
     await call(caddy.httpPort, host(spec), "POST", "/notes?text=preview-only");
-    assert.deepEqual(JSON.parse((await call(caddy.httpPort, host(spec), "GET", "/notes")).body), [
-      "preview-only",
-    ]);
+    // The worker takes the job from the preview's Redis and writes it to the preview's database.
+    assert.equal((await call(caddy.httpPort, host(spec), "GET", "/jobs/add?text=preview-job")).status, 202);
+    await until("the worker's row", async () => {
+      const rows = await json(host(spec), "/notes");
+      return rows.length === 2 ? rows : undefined;
+    });
+    assert.deepEqual(await json(host(spec), "/notes"), ["preview-only", "job:preview-job"]);
     const prod = plan(production, v2, sha("b"));
     assert.deepEqual(JSON.parse((await call(caddy.httpPort, host(prod), "GET", "/notes")).body), ["kept"]);
 
@@ -170,9 +213,7 @@ describe("add-on services on the Docker runtime", { timeout: 600_000 }, () => {
       ["exited", "exited"],
     );
     assert.equal(await runtime.wake(preview, { path: "/healthz", timeoutMs: 60_000 }), true);
-    assert.deepEqual(JSON.parse((await call(caddy.httpPort, host(spec), "GET", "/notes")).body), [
-      "preview-only",
-    ]);
+    assert.deepEqual(await json(host(spec), "/notes"), ["preview-only", "job:preview-job"]);
 
     await runtime.destroy(preview);
     assert.equal((await serviceContainers(preview)).length, 0);

@@ -1,17 +1,23 @@
-// Add-on services on the real local cluster (issue #15): Postgres and Redis
-// run as StatefulSets under Pod Security restricted, on their volumes, ready
-// before the app is started; a redeploy keeps their data, password and pods;
-// the default branch's `remove: confirm` deletes one. The cluster has no
-// storage provisioner: the test provides a static hostPath PersistentVolume
-// per claim, of a StorageClass of its own (PAAS_K8S_STORAGE_CLASS). It has no
-// cluster DNS either, so the app reaching them by name is the Docker test's.
+// Add-on services on the real local cluster (issue #15), with the issue's
+// acceptance app: a Python web app with a migration (run.release) and a
+// worker, on Postgres and Redis, all reaching each other by Service name
+// through the cluster DNS (CoreDNS), as on any cluster. Postgres and Redis run
+// as StatefulSets under Pod Security restricted, on their volumes, ready
+// before the app is started; the release Job migrates the environment's own
+// database before traffic moves; the web process writes and reads rows; the
+// worker takes jobs from Redis and writes them to Postgres. A preview gets its
+// own empty database, deleted with the preview; production's data, password
+// and service pods survive a redeploy and a rollback; the default branch's
+// `remove: confirm` deletes a service. The cluster has no storage
+// provisioner: the test binds a static hostPath PersistentVolume to each
+// claim in advance, of a StorageClass of its own (PAAS_K8S_STORAGE_CLASS).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { access, chmod, mkdir, rm } from "node:fs/promises";
 import { after, before, describe, test } from "node:test";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import Docker from "dockerode";
-import { namespaceName } from "../../../src/names.ts";
+import { namespaceName, type Target } from "../../../src/names.ts";
 import type { KubernetesSettings } from "../../../src/runtime/kubernetes/manifests.ts";
 import { KubernetesRuntime } from "../../../src/runtime/kubernetes/runtime.ts";
 import { serviceClaimName } from "../../../src/runtime/kubernetes/services.ts";
@@ -25,7 +31,8 @@ import {
   type TestCluster,
 } from "../../support/cluster.ts";
 import { startRegistry, type TestRegistry } from "../../support/registry.ts";
-import { SERVICE_IMAGES } from "../../support/services-app.ts";
+import { buildServicesApp, SERVICE_IMAGES } from "../../support/services-app.ts";
+import { until } from "../../support/wait.ts";
 import { specFor } from "./specs.ts";
 
 const run = randomBytes(3).toString("hex");
@@ -34,74 +41,69 @@ const secretsNamespace = `svc-k8s-secrets-${run}`;
 const storageClass = `paas-test-${run}`;
 const hostDir = `/tmp/paas-svc-pv-${run}`;
 const PULL_SECRET = "registry";
-const YAML = `
-run: { port: 8080, healthcheck: { path: /healthz, startupTimeout: 90s } }
+const yaml = (migration: string) => `
+run:
+  port: 8080
+  healthcheck: { path: /healthz, startupTimeout: 90s }
+  release: /venv/bin/python /app/migrate.py ${migration}
+processes:
+  worker: /venv/bin/python /app/worker.py
 services:
   db: { type: postgres, version: "15" }
   cache: { type: redis }
 `;
+// The plain test server, without workers: it does not use the services (the last deploy removes one).
+const PLAIN = `
+run: { port: 8080, healthcheck: { path: /healthz, startupTimeout: 90s } }
+services:
+  db: { type: postgres, version: "15" }
+`;
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-describe("add-on services on a real cluster", { timeout: 900_000 }, () => {
+describe("add-on services and the acceptance app on a real cluster", { timeout: 900_000 }, () => {
   let cluster: TestCluster;
   let registry: TestRegistry;
   let runtime: KubernetesRuntime;
-  let settings: KubernetesSettings;
-  let image: string;
+  let images: Record<"v1" | "v2" | "plain", string>;
   let serviceImages: Record<string, string>;
   const docker = new Docker();
   const pvs: string[] = [];
+  const localImages: string[] = [];
+  const targets: Target[] = [];
 
-  const deploy = (sha: string): DeploySpec => {
-    const spec = specFor(YAML, "production", { image, repo, sha });
+  const deploy = (environment: string, image: string, config: string): DeploySpec => {
+    const spec = specFor(config, environment, { image, repo, sha: randomBytes(20).toString("hex") });
+    if (!targets.some((t) => namespaceName(t) === namespaceName(spec.target))) targets.push(spec.target);
     return { ...spec, services: spec.services.map((s) => ({ ...s, image: serviceImages[s.type]! })) };
   };
-  const gateway = async (spec: DeploySpec, path: string, want: (body: string) => boolean) => {
-    const host = new URL(spec.url).host;
-    for (let i = 0; ; i++) {
-      const r = await viaGateway(cluster.gatewayUrl, host, path).catch((e: Error) => ({
-        status: 0,
-        body: e.message,
-      }));
-      if (r.status >= 200 && r.status < 300 && want(r.body)) return r.body;
-      assert.ok(i < 60, `${path} through the Gateway: ${r.status} ${r.body.slice(0, 200)}`);
-      await new Promise((res) => setTimeout(res, 1000));
-    }
+  const apply = async (spec: DeploySpec) => {
+    const r = await runtime.apply(spec);
+    assert.equal(r.ok, true, JSON.stringify(r));
+    return r;
   };
+  /** GET through the Gateway until it answers 2xx and `want` holds; the body parsed as JSON. */
+  const get = (spec: DeploySpec, path: string, want: (body: unknown) => boolean = () => true) =>
+    until(
+      `${path} on ${spec.hostnames[0]}`,
+      async () => {
+        const r = await viaGateway(cluster.gatewayUrl, spec.hostnames[0]!, path).catch(() => undefined);
+        if (!r || r.status < 200 || r.status >= 300) return undefined;
+        const body: unknown = JSON.parse(r.body);
+        return want(body) ? body : undefined;
+      },
+      { timeoutMs: 60_000, everyMs: 500 },
+    );
+  const rowsAre = (n: number) => (b: unknown) => Array.isArray(b) && b.length === n;
 
-  before(async () => {
-    cluster = await testCluster();
-    registry = await startRegistry();
-    // The plain test server: this cluster has no cluster DNS, so an app cannot resolve its services
-    // by name here (the Docker test shows the app using them); this test shows what the cluster does.
-    image = await pushTestImage(docker, registry, `paas-e2e/${repo}`);
-    serviceImages = {};
-    for (const [type, ref] of Object.entries(SERVICE_IMAGES)) {
-      const id = (await docker.getImage(ref).inspect()).Id;
-      serviceImages[type] = await pushLocalImage(docker, registry, id, `paas-e2e/${type}-${run}`, "bookworm");
-    }
-    settings = {
-      routing: "httproute",
-      gateway: cluster.gateway,
-      ingressNamespace: cluster.ingressNamespace,
-      imagePullSecret: PULL_SECRET,
-      storageClass,
-    };
-    runtime = new KubernetesRuntime({
-      kubeConfig: cluster.kubeConfig,
-      settings,
-      secretsNamespace,
-      pollIntervalMs: 1000,
-    });
-    await installPullSecret(runtime.client, { namespace: secretsNamespace, name: PULL_SECRET, registry });
-    // One static volume per claim, bound to it in advance (the node is this machine).
-    const ns = namespaceName(deploy("a".repeat(40)).target);
+  /** One static volume per service claim of the environment, bound to it in advance (the node is this machine). */
+  const volumesFor = async (spec: DeploySpec) => {
+    const ns = namespaceName(spec.target);
     for (const service of ["db", "cache"]) {
-      const path = `${hostDir}/${service}`;
+      const name = `${storageClass}-${pvs.length}`;
+      const path = `${hostDir}/${name}`;
       await mkdir(path, { recursive: true });
       await chmod(path, 0o777);
-      const name = `${storageClass}-${service}`;
       pvs.push(name);
       await runtime.client.apply(
         {
@@ -120,11 +122,41 @@ describe("add-on services on a real cluster", { timeout: 900_000 }, () => {
         "paas-e2e",
       );
     }
+  };
+
+  before(async () => {
+    cluster = await testCluster();
+    registry = await startRegistry();
+    images = { v1: "", v2: "", plain: await pushTestImage(docker, registry, `paas-e2e/${repo}-plain`) };
+    for (const tag of ["v1", "v2"] as const) {
+      const local = await buildServicesApp(docker, `paas-test/${repo}`, tag);
+      localImages.push(`paas-test/${repo}:${tag}`);
+      images[tag] = await pushLocalImage(docker, registry, local.split("@")[1]!, `paas-e2e/${repo}`, tag);
+    }
+    serviceImages = {};
+    for (const [type, ref] of Object.entries(SERVICE_IMAGES)) {
+      const id = (await docker.getImage(ref).inspect()).Id;
+      serviceImages[type] = await pushLocalImage(docker, registry, id, `paas-e2e/${type}-${run}`, "bookworm");
+    }
+    const settings: KubernetesSettings = {
+      routing: "httproute",
+      gateway: cluster.gateway,
+      ingressNamespace: cluster.ingressNamespace,
+      imagePullSecret: PULL_SECRET,
+      storageClass,
+    };
+    runtime = new KubernetesRuntime({
+      kubeConfig: cluster.kubeConfig,
+      settings,
+      secretsNamespace,
+      pollIntervalMs: 1000,
+    });
+    await installPullSecret(runtime.client, { namespace: secretsNamespace, name: PULL_SECRET, registry });
   });
 
   after(async () => {
     if (runtime) {
-      await runtime.destroy(deploy("a".repeat(40)).target).catch(() => undefined);
+      for (const t of targets) await runtime.destroy(t).catch(() => undefined);
       for (const name of pvs)
         await runtime.client
           .delete({ apiVersion: "v1", kind: "PersistentVolume", metadata: { name } })
@@ -135,18 +167,18 @@ describe("add-on services on a real cluster", { timeout: 900_000 }, () => {
       await runtime.close();
     }
     await registry?.stop();
-    await docker
-      .getImage(`paas-test/${repo}:v1`)
-      .remove({ force: true })
-      .catch(() => undefined);
+    for (const ref of [...localImages, `paas-test/${repo}-plain:v1`])
+      await docker
+        .getImage(ref)
+        .remove({ force: true })
+        .catch(() => undefined);
     await rm(hostDir, { recursive: true, force: true });
   });
 
-  test("services start before the app, on their volumes; a redeploy keeps their data, password and pods; remove: confirm deletes", async () => {
-    const first = deploy("a".repeat(40));
-    const r1 = await runtime.apply(first);
-    assert.equal(r1.ok, true, JSON.stringify(r1));
-    await gateway(first, "/", (b) => b === first.sha);
+  test("production migrates, serves and works its queue; a preview has its own empty database, gone with it; data, password and service pods survive a redeploy and a rollback; remove: confirm deletes", async () => {
+    const first = deploy("production", images.v1, yaml("0001"));
+    await volumesFor(first);
+    await apply(first);
     const ns = namespaceName(first.target);
     const read = <T>(apiVersion: string, kind: string, name: string) =>
       runtime.client.read<KubernetesObject & T>(apiVersion, kind, ns, name);
@@ -155,11 +187,11 @@ describe("add-on services on a real cluster", { timeout: 900_000 }, () => {
         .filter((p) => String(p.metadata?.labels?.["app.kubernetes.io/component"]).startsWith("service-"))
         .map((p) => `${p.metadata!.name}:${p.metadata!.uid}`)
         .sort();
-    // Health-gated: the app's pod was created after both services were ready.
+    // Health-gated: the app's pod was created after both services were ready, on their bound claims.
     const web = (
       await runtime.client.list<KubernetesObject & Json>("v1", "Pod", ns, "app.kubernetes.io/component=web")
     )[0]!;
-    for (const name of ["db", "cache"]) {
+    for (const [i, name] of ["db", "cache"].entries()) {
       const set = await read<Json>("apps/v1", "StatefulSet", name);
       assert.equal(set?.status?.readyReplicas, 1, name);
       const pod = await read<Json>("v1", "Pod", `${name}-0`);
@@ -167,11 +199,11 @@ describe("add-on services on a real cluster", { timeout: 900_000 }, () => {
       assert.ok(Date.parse(ready) <= Date.parse(web.metadata!.creationTimestamp as unknown as string), name);
       const claim = await read<Json>("v1", "PersistentVolumeClaim", serviceClaimName(name));
       assert.equal(claim?.status?.phase, "Bound");
-      assert.equal(claim?.spec?.volumeName, `${storageClass}-${name}`);
+      assert.equal(claim?.spec?.volumeName, pvs[i]);
     }
-    // Postgres initialized its data on the volume (a host folder: the node is this machine); Redis writes its log there.
-    await access(`${hostDir}/db/pgdata/PG_VERSION`);
-    await access(`${hostDir}/cache/appendonlydir`);
+    // Postgres initialized its data on the volume (a host folder); Redis writes its log there.
+    await access(`${hostDir}/${pvs[0]}/pgdata/PG_VERSION`);
+    await access(`${hostDir}/${pvs[1]}/appendonlydir`);
     const password = async () =>
       Buffer.from((await read<Json>("v1", "Secret", "svc-db"))!.data.password, "base64").toString();
     const url = async () =>
@@ -181,18 +213,51 @@ describe("add-on services on a real cluster", { timeout: 900_000 }, () => {
     const pods = await servicePods();
     assert.equal(pods.length, 2);
 
-    const second = deploy("b".repeat(40));
-    const r2 = await runtime.apply(second);
-    assert.equal(r2.ok, true, JSON.stringify(r2));
-    await gateway(second, "/", (b) => b === second.sha);
+    // The release Job reached the database by its Service name and migrated it.
+    assert.deepEqual(await get(first, "/migrations"), ["0001"]);
+    // The web process writes a row; the worker turns a job from Redis into another.
+    await get(first, "/notes/add?text=hello");
+    await get(first, "/jobs/add?text=invoice-1");
+    assert.deepEqual(await get(first, "/notes", rowsAre(2)), ["hello", "job:invoice-1"]);
+
+    // A preview: its own services and an empty database, migrated by its own release.
+    const preview = deploy("preview/pr-3", images.v2, yaml("0002"));
+    await volumesFor(preview);
+    await apply(preview);
+    assert.deepEqual(await get(preview, "/notes"), []);
+    assert.deepEqual(await get(preview, "/migrations"), ["0002"]);
+    await get(preview, "/jobs/add?text=preview-job");
+    assert.deepEqual(await get(preview, "/notes", rowsAre(1)), ["job:preview-job"]);
+    assert.deepEqual(await get(first, "/migrations"), ["0001"], "production's database is not the preview's");
+
+    // Production's redeploy (v2, a new migration), then a rollback to v1: rows, password and service pods stay.
+    const second = deploy("production", images.v2, yaml("0002"));
+    await apply(second);
+    assert.deepEqual(await get(second, "/migrations"), ["0001", "0002"]);
+    await get(second, "/jobs/add?text=invoice-2");
+    const rows = ["hello", "job:invoice-1", "job:invoice-2"];
+    assert.deepEqual(await get(second, "/notes", rowsAre(3)), rows);
+    const rollback = deploy("production", images.v1, yaml("0001"));
+    await apply(rollback);
+    assert.deepEqual(await get(rollback, "/notes"), rows);
+    assert.deepEqual(await get(rollback, "/migrations"), ["0001", "0002"]);
     assert.equal(await password(), kept);
     assert.deepEqual(await servicePods(), pods, "a deploy of the app restarts no service");
 
+    // The preview closes: its namespace, services and claims go; production is untouched.
+    await runtime.destroy(preview.target);
+    const previewNs = namespaceName(preview.target);
+    await until(
+      `namespace ${previewNs} deleted`,
+      async () =>
+        (await runtime.client.read("v1", "Namespace", undefined, previewNs)) === undefined ? true : undefined,
+      { timeoutMs: 120_000, everyMs: 1000 },
+    );
+    assert.deepEqual(await get(rollback, "/notes"), rows);
+
     // The default branch confirms deleting the cache: its set is pruned, its claim and Secret deleted.
-    const third = { ...deploy("c".repeat(40)), deleteServices: ["cache"] };
-    third.services = third.services.filter((s) => s.name !== "cache");
-    const r3 = await runtime.apply(third);
-    assert.equal(r3.ok, true, JSON.stringify(r3));
+    const third = { ...deploy("production", images.plain, PLAIN), deleteServices: ["cache"] };
+    const r3 = await apply(third);
     assert.deepEqual(r3.ok && r3.notes, ["service cache and its data were deleted (remove: confirm)"]);
     assert.equal(await read("apps/v1", "StatefulSet", "cache"), undefined);
     assert.equal(await read("v1", "Secret", "svc-cache"), undefined);
