@@ -42,7 +42,7 @@ import {
   type Generation,
 } from "./managed.ts";
 import { RELEASE_TIMEOUT_MS } from "./one-off.ts";
-import { DEFAULT_INSTANCE, L, scoped } from "./plan.ts";
+import { DEFAULT_INSTANCE, envNetworks, L } from "./plan.ts";
 import { restoreRoutes } from "./routes.ts";
 import { applySpec } from "./rollout.ts";
 import { DockerServices } from "./services.ts";
@@ -238,11 +238,13 @@ export class DockerRuntime implements Runtime {
     await removeRoles(ctx.docker, roles, ctx.stopTimeout);
     await removeContainers(ctx, containers);
     await this.services.destroy(target);
-    try {
-      await ctx.docker.getNetwork(scoped(ctx.instance, ns)).remove();
-    } catch (err) {
-      if (statusOf(err) !== 404)
-        throw new DockerRuntimeError(`could not remove network ${ns}: ${messageOf(err)}`, { cause: err });
+    for (const name of envNetworks(ctx.instance, ns)) {
+      try {
+        await ctx.docker.getNetwork(name).remove();
+      } catch (err) {
+        if (statusOf(err) !== 404)
+          throw new DockerRuntimeError(`could not remove network ${name}: ${messageOf(err)}`, { cause: err });
+      }
     }
     await pruneImages(
       ctx.docker,
