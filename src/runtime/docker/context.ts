@@ -21,6 +21,8 @@ export interface DockerContext {
   restart: "unless-stopped" | "on-failure";
   routeTimeoutMs: number;
   releaseTimeoutMs: number;
+  /** "paas": the rollout ensures the egress guard (egress.ts); "operator": the operator keeps it. */
+  egressGuard: "paas" | "operator";
 }
 
 /** The environment's Caddy route id; a non-default instance's carries its name, so instances never collide. */

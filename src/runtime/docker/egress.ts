@@ -95,7 +95,8 @@ function guardError(err: unknown): EgressGuardError {
   const detail = (typeof why === "string" && why.trim()) || messageOf(err);
   return new EgressGuardError(
     `network.egress none needs a host firewall rule that paas could not add (${detail.slice(0, 200)}): ` +
-      `run paas as root with iptables installed (apt-get install iptables), or add the rule once as root: ${guardCommand()}; ` +
+      `run paas as root with iptables installed (apt-get install iptables); or add the rule as root (${guardCommand()}), ` +
+      `keep it across reboots (apt-get install iptables-persistent) and set PAAS_DOCKER_EGRESS_GUARD=operator; ` +
       `or set network.egress: internet for this app`,
     { cause: err },
   );

@@ -54,6 +54,11 @@ export const dockerEnvSchema = z.object({
     .string()
     .regex(/^\/\S*[^/]$/, "PAAS_CADDY_ACCESS_LOG must be an absolute file path")
     .optional(),
+  /**
+   * Who keeps the host firewall rule of network.egress none (egress.ts): "paas" checks and adds it
+   * (needs root and iptables), "operator" has added it and keeps it (a paas that is not root).
+   */
+  PAAS_DOCKER_EGRESS_GUARD: z.enum(["paas", "operator"]).default("paas"),
   PAAS_REGISTRY_HOST: z.string().optional(),
   PAAS_REGISTRY_USERNAME: z.string().optional(),
   PAAS_REGISTRY_PASSWORD: z.string().optional(),
@@ -70,6 +75,8 @@ export interface DockerSettings {
   registry: { host: string; username: string; password: string } | undefined;
   /** PAAS_CADDY_ACCESS_LOG; default a file in the temporary folder named after the instance. */
   accessLog?: string | undefined;
+  /** PAAS_DOCKER_EGRESS_GUARD; undefined means "paas". */
+  egressGuard?: "paas" | "operator" | undefined;
 }
 
 export class DockerSettingsError extends PaasError {
@@ -103,6 +110,7 @@ export function dockerSettingsFromEnv(env: Record<string, string | undefined>): 
     instance: e.PAAS_DOCKER_INSTANCE,
     accessLog:
       e.PAAS_CADDY_ACCESS_LOG ?? join(tmpdir(), `paas-caddy-access-${e.PAAS_DOCKER_INSTANCE ?? "paas"}.log`),
+    egressGuard: e.PAAS_DOCKER_EGRESS_GUARD,
     registry: e.PAAS_REGISTRY_HOST
       ? {
           host: e.PAAS_REGISTRY_HOST,
@@ -160,6 +168,7 @@ export function createDockerRuntime(
     registryAuth,
     instance: settings.instance,
     accessLog: settings.accessLog,
+    egressGuard: settings.egressGuard,
   });
   return {
     runtime,

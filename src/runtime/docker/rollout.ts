@@ -129,7 +129,7 @@ async function rollout(
     deliveredSecrets: secrets.delivered,
   });
   // Before anything of the app starts on an internal network: it must not reach the host (egress.ts).
-  if (plan.network.internal) await ensureHostGuard();
+  if (plan.network.internal && ctx.egressGuard === "paas") await ensureHostGuard();
   await ensureNetwork(ctx.docker, plan.network);
   // Health-gated: the app is not started until its services answer.
   const up = await ctx.services.start(spec, { signal, progress });

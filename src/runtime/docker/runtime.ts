@@ -79,6 +79,8 @@ export interface DockerRuntimeOptions {
   accessLog?: string | undefined;
   /** How long the release step (run.release) may run. Default 15 minutes. */
   releaseTimeoutMs?: number | undefined;
+  /** Who keeps the host firewall rule of network.egress none (PAAS_DOCKER_EGRESS_GUARD, egress.ts). Default "paas". */
+  egressGuard?: "paas" | "operator" | undefined;
 }
 
 export class DockerRuntime implements Runtime {
@@ -116,6 +118,7 @@ export class DockerRuntime implements Runtime {
       restart: options.restartPolicy ?? "unless-stopped",
       routeTimeoutMs: options.routeTimeoutMs ?? 15_000,
       releaseTimeoutMs: options.releaseTimeoutMs ?? RELEASE_TIMEOUT_MS,
+      egressGuard: options.egressGuard ?? "paas",
     };
   }
 
