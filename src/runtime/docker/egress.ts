@@ -31,6 +31,23 @@ import { SL } from "./services-plan.ts";
 
 const run = promisify(execFile);
 
+/**
+ * PAAS_DOCKER_EGRESS_GUARD: who keeps the host firewall rule. "paas" checks and adds it at each
+ * deploy (root, iptables); "operator" added it and keeps it (a paas that is not root); "off"
+ * enforces no egress at all: for Docker Desktop, whose engine runs in a VM, so the host cannot
+ * reach containers on an internal network (nor has that VM's firewall).
+ */
+export const EGRESS_GUARDS = ["paas", "operator", "off"] as const;
+export type EgressGuard = (typeof EGRESS_GUARDS)[number];
+
+/** The spec as this runtime applies it: with the guard off, egress none gets the ordinary network. */
+export function enforcedSpec<S extends { egress?: "none" | "internet" | undefined }>(
+  spec: S,
+  guard: EgressGuard | undefined,
+): S {
+  return guard === "off" && spec.egress !== "internet" ? { ...spec, egress: "internet" } : spec;
+}
+
 /** The INPUT rule, after `iptables -C|-I INPUT`: new connections from an internal environment's bridge are dropped. */
 export const GUARD_RULE = [
   "-i",
@@ -97,6 +114,7 @@ function guardError(err: unknown): EgressGuardError {
     `network.egress none needs a host firewall rule that paas could not add (${detail.slice(0, 200)}): ` +
       `run paas as root with iptables installed (apt-get install iptables); or add the rule as root (${guardCommand()}), ` +
       `keep it across reboots (apt-get install iptables-persistent) and set PAAS_DOCKER_EGRESS_GUARD=operator; ` +
+      `on Docker Desktop, set PAAS_DOCKER_EGRESS_GUARD=off (egress none is then not enforced); ` +
       `or set network.egress: internet for this app`,
     { cause: err },
   );

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { PaasError } from "../../errors.ts";
 import { CaddyClient } from "./caddy.ts";
 import { DockerCronScheduler } from "./cron.ts";
+import { EGRESS_GUARDS, type EgressGuard } from "./egress.ts";
 import { checkDockerPrereqs } from "./prereqs.ts";
 import { DockerRuntime, type RegistryAuthProvider } from "./runtime.ts";
 import { FileSecretSource } from "./secrets.ts";
@@ -56,9 +57,10 @@ export const dockerEnvSchema = z.object({
     .optional(),
   /**
    * Who keeps the host firewall rule of network.egress none (egress.ts): "paas" checks and adds it
-   * (needs root and iptables), "operator" has added it and keeps it (a paas that is not root).
+   * (needs root and iptables), "operator" has added it and keeps it (a paas that is not root);
+   * "off" does not enforce egress none (Docker Desktop: the host cannot reach an internal network).
    */
-  PAAS_DOCKER_EGRESS_GUARD: z.enum(["paas", "operator"]).default("paas"),
+  PAAS_DOCKER_EGRESS_GUARD: z.enum(EGRESS_GUARDS).default("paas"),
   PAAS_REGISTRY_HOST: z.string().optional(),
   PAAS_REGISTRY_USERNAME: z.string().optional(),
   PAAS_REGISTRY_PASSWORD: z.string().optional(),
@@ -76,7 +78,7 @@ export interface DockerSettings {
   /** PAAS_CADDY_ACCESS_LOG; default a file in the temporary folder named after the instance. */
   accessLog?: string | undefined;
   /** PAAS_DOCKER_EGRESS_GUARD; undefined means "paas". */
-  egressGuard?: "paas" | "operator" | undefined;
+  egressGuard?: EgressGuard | undefined;
 }
 
 export class DockerSettingsError extends PaasError {

@@ -16,7 +16,7 @@ import { resolveSecretValues, type ResolvedSecrets } from "../secret-values.ts";
 import type { ApplyOptions, DeploySpec, Diagnosis, RolloutResult } from "../types.ts";
 import { envRouteId, restartPolicy, type DockerContext } from "./context.ts";
 import { diagnoseContainer } from "./diagnose.ts";
-import { ensureHostGuard, ensureNetwork, retireNetwork } from "./egress.ts";
+import { enforcedSpec, ensureHostGuard, ensureNetwork, retireNetwork } from "./egress.ts";
 import { messageOf } from "./engine-errors.ts";
 import { keptSecretValues } from "./kept-secrets.ts";
 import { pullMessage, resolveImage, type ResolvedImage } from "./image-pull.ts";
@@ -62,9 +62,11 @@ interface Run {
 /** Resolves the secrets and services, then rolls out; whatever it reports or throws is masked with them. */
 export async function applySpec(
   ctx: DockerContext,
-  spec: DeploySpec,
+  asked: DeploySpec,
   options: ApplyOptions,
 ): Promise<RolloutResult> {
+  // Egress as enforced here (the operator can turn it off for Docker Desktop, egress.ts).
+  const spec = enforcedSpec(asked, ctx.egressGuard);
   await assertHostnamesFree(ctx, spec, namespaceName(spec.target));
   // Services' volumes and credentials first: their URLs reach the app like secrets.
   const services = await ctx.services.prepare(spec);

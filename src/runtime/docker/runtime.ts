@@ -3,13 +3,15 @@
 // so the runtime's state can be read back (list, restoreRoutes) after any
 // process restart: there is no other state.
 //
-// How Caddy reaches containers: Caddy runs on the host and each container
-// publishes its port on 127.0.0.1 with an ephemeral host port; routes dial
-// 127.0.0.1:<port>. Dialing the container's bridge IP would also work on a
-// Linux host, but not with Docker Desktop (bridge IPs are not routable from
-// the host), and loopback publishing never exposes a tenant's port to the
-// network. Each environment still gets its own bridge network, so tenants
-// cannot reach each other's containers.
+// How Caddy reaches containers: Caddy runs on the host. A container on an
+// ordinary network (network.egress internet) publishes its port on 127.0.0.1
+// with an ephemeral host port and routes dial 127.0.0.1:<port>: loopback
+// publishing never exposes a tenant's port to the network, and it works with
+// Docker Desktop too. The engine publishes nothing on an internal network
+// (egress none, egress.ts): there routes dial the container's bridge address,
+// which a Linux host reaches directly (Docker Desktop does not, hence
+// PAAS_DOCKER_EGRESS_GUARD=off there). Each environment gets its own bridge
+// network either way, so tenants cannot reach each other's containers.
 import type Docker from "dockerode";
 import { namespaceName, type Target } from "../../names.ts";
 import {
@@ -43,6 +45,7 @@ import {
 } from "./managed.ts";
 import { RELEASE_TIMEOUT_MS } from "./one-off.ts";
 import { DEFAULT_INSTANCE, envNetworks, L } from "./plan.ts";
+import type { EgressGuard } from "./egress.ts";
 import { restoreRoutes } from "./routes.ts";
 import { applySpec } from "./rollout.ts";
 import { DockerServices } from "./services.ts";
@@ -80,7 +83,7 @@ export interface DockerRuntimeOptions {
   /** How long the release step (run.release) may run. Default 15 minutes. */
   releaseTimeoutMs?: number | undefined;
   /** Who keeps the host firewall rule of network.egress none (PAAS_DOCKER_EGRESS_GUARD, egress.ts). Default "paas". */
-  egressGuard?: "paas" | "operator" | undefined;
+  egressGuard?: EgressGuard | undefined;
 }
 
 export class DockerRuntime implements Runtime {

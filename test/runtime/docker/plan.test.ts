@@ -15,6 +15,7 @@ import {
   SEALED_BRIDGE_PREFIX,
 } from "../../../src/runtime/docker/plan.ts";
 import { planDockerServices } from "../../../src/runtime/docker/services-plan.ts";
+import { enforcedSpec } from "../../../src/runtime/docker/egress.ts";
 import { namespaceName } from "../../../src/names.ts";
 import { dueSlot } from "../../../src/runtime/docker/cron.ts";
 import { hardenedHostConfig } from "../../../src/runtime/docker/hardening.ts";
@@ -120,6 +121,17 @@ describe("planDocker: network.egress", () => {
       planDockerServices(withService).map((p) => p.container.network),
       [sealed.name],
     );
+  });
+
+  it("with PAAS_DOCKER_EGRESS_GUARD=off (Docker Desktop) egress none is planned on the ordinary network", () => {
+    const none = specFor(PRODUCTION_YAML, "production");
+    for (const guard of ["paas", "operator", undefined] as const)
+      assert.equal(enforcedSpec(none, guard), none, String(guard));
+    const off = planDocker({ spec: enforcedSpec(none, "off"), deployId: "d1", deployedAt: AT }).network;
+    assert.equal(off.name, namespaceName(none.target));
+    assert.equal(off.internal, false);
+    // The spec itself is not changed: the App's record of what the app asked for stays none.
+    assert.equal(none.egress, "none");
   });
 });
 
