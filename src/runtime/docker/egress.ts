@@ -17,7 +17,9 @@
 // new connections coming in from an internal environment bridge are dropped,
 // while the host's own connections to the containers (Caddy, the health
 // probes) and their replies pass. The bridges get names with one prefix
-// (SEALED_BRIDGE_PREFIX) so a single rule covers every environment.
+// (SEALED_BRIDGE_PREFIX) so a single rule covers every environment. IPv4
+// only: the networks are created without IPv6, and the engine then disables
+// IPv6 on the containers' interfaces (no link-local path to the host either).
 //
 // Caddy's route: the engine publishes no port of a container on an internal
 // network, so Caddy and the health probes dial the container's address on
