@@ -14,7 +14,7 @@
 // address reached whatever listens there; engines from 25 on drop that route
 // but still let the bridge's own address reach every service listening on
 // all addresses (moby/libnetwork#1151). One host firewall rule closes both:
-// new connections coming in from an internal environment bridge are dropped,
+// new connections coming in from an internal environment bridge are refused,
 // while the host's own connections to the containers (Caddy, the health
 // probes) and their replies pass. The bridges get names with one prefix
 // (SEALED_BRIDGE_PREFIX) so a single rule covers every environment. IPv4
@@ -50,7 +50,7 @@ export function enforcedSpec<S extends { egress?: "none" | "internet" | undefine
   return guard === "off" && spec.egress !== "internet" ? { ...spec, egress: "internet" } : spec;
 }
 
-/** The INPUT rule, after `iptables -C|-I INPUT`: new connections from an internal environment's bridge are dropped. */
+/** The INPUT rule, after `iptables -C|-I INPUT`: new connections from an internal environment's bridge are refused. */
 export const GUARD_RULE = [
   "-i",
   `${SEALED_BRIDGE_PREFIX}+`,
@@ -62,8 +62,12 @@ export const GUARD_RULE = [
   "comment",
   "--comment",
   "paas: network.egress none, no connections from apps to the host",
+  // Refused at once (connect() fails with "no route to host"), not dropped: an app that tries
+  // fails fast, as it does for any address off its network, instead of waiting for a timeout.
   "-j",
-  "DROP",
+  "REJECT",
+  "--reject-with",
+  "icmp-admin-prohibited",
 ];
 
 /** The command an operator runs once when paas cannot add the rule itself (not root). */
@@ -78,20 +82,13 @@ export interface GuardOptions {
   iptables?: string | undefined;
 }
 
-let guarded: Promise<void> | undefined;
-
 /**
  * Ensures the host firewall rule that keeps apps with egress none off the host's own addresses.
- * Checked once per process (the rule outlives it); a failure is not cached, so the next deploy
- * tries again after the operator fixed it.
+ * Checked at every deploy (a check is one iptables call): a firewall reload that dropped the rule
+ * gets it back before the next app starts.
  */
 export function ensureHostGuard(o: GuardOptions = {}): Promise<void> {
-  if (o.iptables) return addGuard(o.iptables);
-  guarded ??= addGuard("iptables").catch((err: unknown) => {
-    guarded = undefined;
-    throw err;
-  });
-  return guarded;
+  return addGuard(o.iptables ?? "iptables");
 }
 
 async function addGuard(iptables: string): Promise<void> {

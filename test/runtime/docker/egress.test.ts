@@ -6,18 +6,20 @@
 // egress internet, the same app reaches the host listener; redeployed with
 // none again, it does not.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { request } from "node:http";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { networkInterfaces } from "node:os";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import Docker from "dockerode";
 import { parseConfig, resolveApps } from "../../../src/config/load.ts";
 import { planDeploy } from "../../../src/core/plan.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
 import { demux } from "../../../src/runtime/docker/diagnose.ts";
-import { ensureHostGuard, EgressGuardError } from "../../../src/runtime/docker/egress.ts";
+import { EgressGuardError, ensureHostGuard, GUARD_RULE } from "../../../src/runtime/docker/egress.ts";
 import { envNetwork, SEALED_BRIDGE_PREFIX } from "../../../src/runtime/docker/plan.ts";
 import { cronRunOptions } from "../../../src/runtime/docker/processes.ts";
 import type { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
@@ -28,6 +30,8 @@ import { buildTestImage } from "../../support/docker-images.ts";
 import { SERVICE_IMAGES } from "../../support/services-app.ts";
 
 const docker = new Docker();
+/** The host firewall, as paas drives it (the test runs as root, like CI). */
+const iptables = (...args: string[]) => promisify(execFile)("iptables", ["-w", ...args]);
 const run = randomBytes(3).toString("hex");
 const repo = `egress-${run}`;
 const imageRepo = `paas-test/${repo}`;
@@ -266,6 +270,17 @@ network:
     assert.ok(result.ok, JSON.stringify(result));
     await assertSealed(spec, "c");
     assert.equal(await networkExists(envNetwork(instance, ns, "internet")), false);
+  });
+
+  it("a guard rule that went missing (a firewall reload) is added back by the next deploy's check", async () => {
+    await iptables("-D", "INPUT", ...GUARD_RULE);
+    await assert.rejects(iptables("-C", "INPUT", ...GUARD_RULE));
+    await ensureHostGuard();
+    await iptables("-C", "INPUT", ...GUARD_RULE);
+    // Once: a second check adds no duplicate.
+    await ensureHostGuard();
+    const { stdout } = await iptables("-S", "INPUT");
+    assert.equal(stdout.split("\n").filter((l) => l.includes(`-i ${SEALED_BRIDGE_PREFIX}+`)).length, 1);
   });
 
   it("an egress guard that cannot be added fails with the command that adds it", async () => {
