@@ -10,6 +10,7 @@ import { PaasError } from "../errors.ts";
 import { envSlug, type Target } from "../names.ts";
 import { readClusters } from "../settings/clusters.ts";
 import { planDocker } from "../runtime/docker/plan.ts";
+import { enforcedSpec } from "../runtime/docker/egress.ts";
 import { planDockerServices } from "../runtime/docker/services-plan.ts";
 import { kubernetesSettingsFromEnv, planKubernetes, renderManifests } from "../runtime/kubernetes/index.ts";
 import type { KubernetesSettings } from "../runtime/kubernetes/manifests.ts";
@@ -87,7 +88,11 @@ export const planCommand: Command = async (argv, io) => {
     io.out(renderManifests(specs.flatMap((s) => planKubernetes(s, k8s))));
     return 0;
   }
-  io.out(specs.map((s) => stringify(dockerDryRun(s, io.env.PAAS_DOCKER_INSTANCE))).join("---\n"));
+  io.out(
+    specs
+      .map((s) => stringify(dockerDryRun(s, io.env.PAAS_DOCKER_INSTANCE, io.env.PAAS_DOCKER_EGRESS_GUARD)))
+      .join("---\n"),
+  );
   return 0;
 };
 
@@ -96,7 +101,9 @@ export const DRY_RUN_DEPLOY_ID = "<deploy-id>";
 export const DRY_RUN_DEPLOYED_AT = "<deploy time>";
 
 /** What the Docker runtime creates for a spec: its own planner's output (runtime/docker/plan.ts). */
-export function dockerDryRun(spec: DeploySpec, instance: string | undefined) {
+export function dockerDryRun(spec: DeploySpec, instance: string | undefined, guard?: string | undefined) {
+  // As the runtime applies it: PAAS_DOCKER_EGRESS_GUARD=off plans egress none on an ordinary network.
+  spec = enforcedSpec(spec, guard === "off" ? "off" : undefined);
   return {
     runtime: "docker",
     ...planDocker({ spec, instance, deployId: DRY_RUN_DEPLOY_ID, deployedAt: DRY_RUN_DEPLOYED_AT }),

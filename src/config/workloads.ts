@@ -88,7 +88,7 @@ export const network = z
       .enum(EGRESS)
       .default("none")
       .describe(
-        "Outbound connections of the app's pods besides DNS and its own services, enforced by the Kubernetes runtime's NetworkPolicy: none (default) or internet (public addresses; private ranges stay closed). The operator may forbid internet (PAAS_EGRESS_INTERNET=false). The Docker runtime does not filter outbound traffic (docs/SECURITY.md).",
+        "Outbound connections of the app (web, workers, release step and scheduled runs) besides DNS and its own services: none (default) or internet. On Kubernetes a NetworkPolicy enforces it, and internet means public addresses (private ranges stay closed). On Docker, none puts the environment on an internal network with a host firewall guard (no route out, not even to the host), and internet on an ordinary one (what the host reaches). The operator may forbid internet (PAAS_EGRESS_INTERNET=false). See docs/processes.md.",
       ),
   })
   .describe("Network access of the app.");

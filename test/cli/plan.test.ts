@@ -137,6 +137,19 @@ test("docker: the container, its env and its route", async () => {
   assert.match(container!.name, /-<deploy-id>$/, "the rollout's id is chosen at apply time");
   assert.equal(view!.url, "http://hello-python.localhost/");
   assert.equal(container!.env.PAAS_COMMIT_SHA, SHA);
+  // network.egress none (the example's default): an internal network, unless the operator turned it off.
+  assert.equal((view!.network as { internal: boolean }).internal, true);
+  const off = await paas(
+    { PAAS_DOCKER_EGRESS_GUARD: "off" },
+    "plan",
+    "examples/python",
+    "--env",
+    "production",
+    ...common,
+  );
+  assert.equal(off.code, 0, off.stderr);
+  const [offView] = parseAllDocuments(off.stdout).map((d) => d.toJS() as { network: { internal: boolean } });
+  assert.equal(offView!.network.internal, false);
 });
 
 test("errors: missing --env is a usage error; unknown environments name the fix", async () => {

@@ -4,6 +4,7 @@
 import type Docker from "dockerode";
 import type { SecretSource } from "../types.ts";
 import type { CaddyClient } from "./caddy.ts";
+import type { EgressGuard } from "./egress.ts";
 import type { RegistryAuthProvider } from "./image-pull.ts";
 import { routeId, scoped } from "./plan.ts";
 import type { DockerServices } from "./services.ts";
@@ -21,6 +22,8 @@ export interface DockerContext {
   restart: "unless-stopped" | "on-failure";
   routeTimeoutMs: number;
   releaseTimeoutMs: number;
+  /** PAAS_DOCKER_EGRESS_GUARD (egress.ts): who keeps the host firewall rule of egress none, or "off". */
+  egressGuard: EgressGuard;
 }
 
 /** The environment's Caddy route id; a non-default instance's carries its name, so instances never collide. */

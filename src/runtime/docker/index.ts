@@ -7,6 +7,7 @@ import { z } from "zod";
 import { PaasError } from "../../errors.ts";
 import { CaddyClient } from "./caddy.ts";
 import { DockerCronScheduler } from "./cron.ts";
+import { EGRESS_GUARDS, type EgressGuard } from "./egress.ts";
 import { checkDockerPrereqs } from "./prereqs.ts";
 import { DockerRuntime, type RegistryAuthProvider } from "./runtime.ts";
 import { FileSecretSource } from "./secrets.ts";
@@ -54,6 +55,12 @@ export const dockerEnvSchema = z.object({
     .string()
     .regex(/^\/\S*[^/]$/, "PAAS_CADDY_ACCESS_LOG must be an absolute file path")
     .optional(),
+  /**
+   * Who keeps the host firewall rule of network.egress none (egress.ts): "paas" checks and adds it
+   * (needs root and iptables), "operator" has added it and keeps it (a paas that is not root);
+   * "off" does not enforce egress none (Docker Desktop: the host cannot reach an internal network).
+   */
+  PAAS_DOCKER_EGRESS_GUARD: z.enum(EGRESS_GUARDS).default("paas"),
   PAAS_REGISTRY_HOST: z.string().optional(),
   PAAS_REGISTRY_USERNAME: z.string().optional(),
   PAAS_REGISTRY_PASSWORD: z.string().optional(),
@@ -70,6 +77,8 @@ export interface DockerSettings {
   registry: { host: string; username: string; password: string } | undefined;
   /** PAAS_CADDY_ACCESS_LOG; default a file in the temporary folder named after the instance. */
   accessLog?: string | undefined;
+  /** PAAS_DOCKER_EGRESS_GUARD; undefined means "paas". */
+  egressGuard?: EgressGuard | undefined;
 }
 
 export class DockerSettingsError extends PaasError {
@@ -103,6 +112,7 @@ export function dockerSettingsFromEnv(env: Record<string, string | undefined>): 
     instance: e.PAAS_DOCKER_INSTANCE,
     accessLog:
       e.PAAS_CADDY_ACCESS_LOG ?? join(tmpdir(), `paas-caddy-access-${e.PAAS_DOCKER_INSTANCE ?? "paas"}.log`),
+    egressGuard: e.PAAS_DOCKER_EGRESS_GUARD,
     registry: e.PAAS_REGISTRY_HOST
       ? {
           host: e.PAAS_REGISTRY_HOST,
@@ -160,6 +170,7 @@ export function createDockerRuntime(
     registryAuth,
     instance: settings.instance,
     accessLog: settings.accessLog,
+    egressGuard: settings.egressGuard,
   });
   return {
     runtime,

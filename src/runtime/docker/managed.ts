@@ -37,7 +37,7 @@ export interface Managed {
   imageId: string;
   state: string;
   labels: Labels;
-  /** 127.0.0.1:<published port> when running. */
+  /** 127.0.0.1:<published port>, or <address on an internal network>:<port>, when running (probes.ts upstreamOf). */
   upstream: string | undefined;
 }
 
@@ -74,10 +74,20 @@ export async function listManaged(ctx: DockerContext, filter: { namespace?: stri
       imageId: c.ImageID,
       state: c.State,
       labels: labels.data,
-      upstream: c.State === "running" && port ? `127.0.0.1:${port.PublicPort}` : undefined,
+      upstream: c.State === "running" ? listedUpstream(c, port?.PublicPort, labels.data[L.port]) : undefined,
     });
   }
   return out;
+}
+
+function listedUpstream(
+  c: Docker.ContainerInfo,
+  published: number | undefined,
+  port: number,
+): string | undefined {
+  if (published) return `127.0.0.1:${published}`;
+  const ip = c.NetworkSettings?.Networks?.[c.HostConfig?.NetworkMode ?? ""]?.IPAddress;
+  return ip ? `${ip}:${port}` : undefined;
 }
 
 /** Groups containers by deploy id, newest first. */

@@ -4,6 +4,7 @@
 // docker` prints it, so the dry run is the plan (golden-tested like the
 // Kubernetes manifests). What only the engine knows (the image id and user
 // after the pull, secret values) is added by containerCreateOptions.
+import { createHash } from "node:crypto";
 import type Docker from "dockerode";
 import type { Healthcheck } from "../../config/schema.ts";
 import { cpuMillis, memoryBytes } from "../../core/plan.ts";
@@ -75,8 +76,18 @@ export interface DockerContainerPlan {
   healthcheck: Healthcheck;
 }
 
+/** The environment's network: internal (no route out) unless the app asked for internet. */
+export interface DockerNetworkPlan {
+  name: string;
+  labels: Record<string, string>;
+  /** network.egress none: the engine forwards nothing off the network (egress.ts). */
+  internal: boolean;
+  /** The bridge interface's name on the host, when internal: the host firewall's guard matches its prefix. */
+  bridge?: string | undefined;
+}
+
 export interface DockerPlan {
-  network: { name: string; labels: Record<string, string> };
+  network: DockerNetworkPlan;
   containers: DockerContainerPlan[];
   /** Caddy's route: the hostnames to the containers' published ports, once healthy. */
   route: { id: string; hostnames: string[]; port: number };
@@ -97,6 +108,29 @@ export function scoped(instance: string, name: string): string {
   return instance === DEFAULT_INSTANCE ? name : `${instance}.${name}`;
 }
 
+/** Prefix of the host interface of every internal environment network; the guard (egress.ts) matches it. */
+export const SEALED_BRIDGE_PREFIX = "paasnx-";
+
+/**
+ * The environment's network for an egress: `<ns>` with a route out (internet), `<ns>.internal`
+ * without (none). Two names, so a deploy that changes egress starts its containers on the new
+ * network while the previous version keeps serving on the old one (rollout.ts moves the
+ * services and removes the old network after the drain). "." never appears in a namespace.
+ */
+export function envNetwork(instance: string, ns: string, egress: "none" | "internet" | undefined): string {
+  return scoped(instance, egress === "internet" ? ns : `${ns}.internal`);
+}
+
+/** Both possible network names of an environment: what destroy removes. */
+export function envNetworks(instance: string, ns: string): string[] {
+  return [envNetwork(instance, ns, "internet"), envNetwork(instance, ns, "none")];
+}
+
+/** A stable bridge name within Linux's 15 characters, from the network's name. */
+export function sealedBridgeName(network: string): string {
+  return SEALED_BRIDGE_PREFIX + createHash("sha256").update(network).digest("hex").slice(0, 8);
+}
+
 /** How many containers a spec runs on one host: autoscaling starts at its minimum. */
 export function replicasOf(spec: DeploySpec): number {
   return Math.max(1, spec.scale.autoscale ? spec.scale.autoscale.min : (spec.scale.replicas ?? 1));
@@ -111,7 +145,8 @@ export function planDocker(input: DockerPlanInput): DockerPlan {
   const { spec, deployId } = input;
   const instance = input.instance ?? DEFAULT_INSTANCE;
   const ns = namespaceName(spec.target);
-  const network = scoped(instance, ns);
+  const internal = spec.egress !== "internet";
+  const network = envNetwork(instance, ns, spec.egress);
   const replicas = replicasOf(spec);
   const labels = { ...containerLabels(input, instance, ns), ...cronLabel(spec) };
   const argv = spec.command ? startArgv(spec.command) : undefined;
@@ -141,6 +176,8 @@ export function planDocker(input: DockerPlanInput): DockerPlan {
     network: {
       name: network,
       labels: { [L.managedBy]: instance, [L.namespace]: ns, [L.repositoryId]: String(spec.repositoryId) },
+      internal,
+      ...(internal ? { bridge: sealedBridgeName(network) } : {}),
     },
     containers,
     route: { id: scoped(instance, routeId(ns)), hostnames: [...spec.hostnames], port: spec.port },
@@ -212,6 +249,8 @@ export function containerCreateOptions(
     HostConfig: {
       NetworkMode: c.network,
       // Loopback only, on an ephemeral port: Caddy on the host dials it; the network never sees it.
+      // The engine publishes no port of a container on an internal network (egress none): there
+      // Caddy dials the container's own address on the bridge instead (managed.ts, probes.ts).
       PortBindings: { [port]: [{ HostIp: "127.0.0.1", HostPort: "" }] },
       NanoCpus: c.limits.nanoCpus,
       Memory: c.limits.memoryBytes,

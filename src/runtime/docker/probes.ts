@@ -27,11 +27,8 @@ export async function waitHealthy(
     if (s.Status === "exited" || s.Status === "dead" || s.Restarting || info.RestartCount > 0) {
       return { ok: false, reason: "exited" };
     }
-    const hostPort = info.NetworkSettings.Ports?.[`${spec.port}/tcp`]?.find(
-      (b) => b.HostIp === "127.0.0.1",
-    )?.HostPort;
-    if (hostPort) {
-      const upstream = `127.0.0.1:${hostPort}`;
+    const upstream = upstreamOf(info, spec.port);
+    if (upstream) {
       try {
         const status = await httpGet(upstream, hc.path, probeTimeout);
         if (status >= 200 && status < 400) return { ok: true, upstream };
@@ -49,6 +46,19 @@ export async function waitHealthy(
     // Fast polls first (most apps start in well under a second), then at most twice a second.
     await sleep(Math.min(25 * 2 ** attempt++, 500), signal);
   }
+}
+
+/**
+ * Where Caddy dials a web container: its port published on 127.0.0.1, or on an internal network
+ * (egress none), where the engine publishes none, its own address on the bridge (egress.ts).
+ */
+export function upstreamOf(info: Docker.ContainerInspectInfo, port: number): string | undefined {
+  const hostPort = info.NetworkSettings.Ports?.[`${port}/tcp`]?.find(
+    (b) => b.HostIp === "127.0.0.1",
+  )?.HostPort;
+  if (hostPort) return `127.0.0.1:${hostPort}`;
+  const ip = info.NetworkSettings.Networks?.[info.HostConfig.NetworkMode ?? ""]?.IPAddress;
+  return ip ? `${ip}:${port}` : undefined;
 }
 
 /** Probes every hostname through Caddy until the new deployment answers. */

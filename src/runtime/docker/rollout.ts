@@ -16,7 +16,8 @@ import { resolveSecretValues, type ResolvedSecrets } from "../secret-values.ts";
 import type { ApplyOptions, DeploySpec, Diagnosis, RolloutResult } from "../types.ts";
 import { envRouteId, restartPolicy, type DockerContext } from "./context.ts";
 import { diagnoseContainer } from "./diagnose.ts";
-import { messageOf, statusOf } from "./engine-errors.ts";
+import { enforcedSpec, ensureHostGuard, ensureNetwork, retireNetwork } from "./egress.ts";
+import { messageOf } from "./engine-errors.ts";
 import { keptSecretValues } from "./kept-secrets.ts";
 import { pullMessage, resolveImage, type ResolvedImage } from "./image-pull.ts";
 import {
@@ -29,7 +30,14 @@ import {
   type Generation,
 } from "./managed.ts";
 import { emptyDiagnosis, runRelease } from "./one-off.ts";
-import { containerCreateOptions, L, planDocker, type DockerPlan, type EngineFacts } from "./plan.ts";
+import {
+  containerCreateOptions,
+  envNetworks,
+  L,
+  planDocker,
+  type DockerPlan,
+  type EngineFacts,
+} from "./plan.ts";
 import { sleep, waitHealthy, waitRouted } from "./probes.ts";
 import { R, roleCreateOptions } from "./processes.ts";
 import { routeGeneration } from "./routes.ts";
@@ -54,9 +62,11 @@ interface Run {
 /** Resolves the secrets and services, then rolls out; whatever it reports or throws is masked with them. */
 export async function applySpec(
   ctx: DockerContext,
-  spec: DeploySpec,
+  asked: DeploySpec,
   options: ApplyOptions,
 ): Promise<RolloutResult> {
+  // Egress as enforced here (the operator can turn it off for Docker Desktop, egress.ts).
+  const spec = enforcedSpec(asked, ctx.egressGuard);
   await assertHostnamesFree(ctx, spec, namespaceName(spec.target));
   // Services' volumes and credentials first: their URLs reach the app like secrets.
   const services = await ctx.services.prepare(spec);
@@ -120,6 +130,8 @@ async function rollout(
     deployedAt: new Date().toISOString(),
     deliveredSecrets: secrets.delivered,
   });
+  // Before anything of the app starts on an internal network: it must not reach the host (egress.ts).
+  if (plan.network.internal && ctx.egressGuard === "paas") await ensureHostGuard();
   await ensureNetwork(ctx.docker, plan.network);
   // Health-gated: the app is not started until its services answer.
   const up = await ctx.services.start(spec, { signal, progress });
@@ -155,6 +167,9 @@ async function rollout(
     ctx.docker,
     [...oldContainers, ...oldWorkers].map((c) => c.imageId),
   );
+  // A change of network.egress moved the environment to its other network: the old one goes now.
+  const other = envNetworks(ctx.instance, ns).find((n) => n !== plan.network.name);
+  if (other) await retireNetwork(ctx.docker, other);
   const notes = await ctx.services.retire(spec);
   return { ok: true, url: spec.url, replicas, durationMs: Date.now() - started, notes };
 }
@@ -268,29 +283,6 @@ async function route(run: Run, upstreams: string[]): Promise<RolloutResult | und
     exitCode: undefined,
     logs: [],
   });
-}
-
-async function ensureNetwork(
-  docker: Docker,
-  network: { name: string; labels: Record<string, string> },
-): Promise<void> {
-  try {
-    await docker.getNetwork(network.name).inspect();
-    return;
-  } catch (err) {
-    if (statusOf(err) !== 404) throw err;
-  }
-  try {
-    await docker.createNetwork({
-      Name: network.name,
-      Driver: "bridge",
-      CheckDuplicate: true,
-      Labels: network.labels,
-    });
-  } catch (err) {
-    // Created concurrently by another process: fine.
-    if (statusOf(err) !== 409) throw err;
-  }
 }
 
 /** Another environment's route already serving one of these hostnames would shadow or be shadowed: refuse. */

@@ -3,13 +3,15 @@
 // so the runtime's state can be read back (list, restoreRoutes) after any
 // process restart: there is no other state.
 //
-// How Caddy reaches containers: Caddy runs on the host and each container
-// publishes its port on 127.0.0.1 with an ephemeral host port; routes dial
-// 127.0.0.1:<port>. Dialing the container's bridge IP would also work on a
-// Linux host, but not with Docker Desktop (bridge IPs are not routable from
-// the host), and loopback publishing never exposes a tenant's port to the
-// network. Each environment still gets its own bridge network, so tenants
-// cannot reach each other's containers.
+// How Caddy reaches containers: Caddy runs on the host. A container on an
+// ordinary network (network.egress internet) publishes its port on 127.0.0.1
+// with an ephemeral host port and routes dial 127.0.0.1:<port>: loopback
+// publishing never exposes a tenant's port to the network, and it works with
+// Docker Desktop too. The engine publishes nothing on an internal network
+// (egress none, egress.ts): there routes dial the container's bridge address,
+// which a Linux host reaches directly (Docker Desktop does not, hence
+// PAAS_DOCKER_EGRESS_GUARD=off there). Each environment gets its own bridge
+// network either way, so tenants cannot reach each other's containers.
 import type Docker from "dockerode";
 import { namespaceName, type Target } from "../../names.ts";
 import {
@@ -42,7 +44,8 @@ import {
   type Generation,
 } from "./managed.ts";
 import { RELEASE_TIMEOUT_MS } from "./one-off.ts";
-import { DEFAULT_INSTANCE, L, scoped } from "./plan.ts";
+import { DEFAULT_INSTANCE, envNetworks, L } from "./plan.ts";
+import type { EgressGuard } from "./egress.ts";
 import { restoreRoutes } from "./routes.ts";
 import { applySpec } from "./rollout.ts";
 import { DockerServices } from "./services.ts";
@@ -79,6 +82,8 @@ export interface DockerRuntimeOptions {
   accessLog?: string | undefined;
   /** How long the release step (run.release) may run. Default 15 minutes. */
   releaseTimeoutMs?: number | undefined;
+  /** Who keeps the host firewall rule of network.egress none (PAAS_DOCKER_EGRESS_GUARD, egress.ts). Default "paas". */
+  egressGuard?: EgressGuard | undefined;
 }
 
 export class DockerRuntime implements Runtime {
@@ -116,6 +121,7 @@ export class DockerRuntime implements Runtime {
       restart: options.restartPolicy ?? "unless-stopped",
       routeTimeoutMs: options.routeTimeoutMs ?? 15_000,
       releaseTimeoutMs: options.releaseTimeoutMs ?? RELEASE_TIMEOUT_MS,
+      egressGuard: options.egressGuard ?? "paas",
     };
   }
 
@@ -238,11 +244,13 @@ export class DockerRuntime implements Runtime {
     await removeRoles(ctx.docker, roles, ctx.stopTimeout);
     await removeContainers(ctx, containers);
     await this.services.destroy(target);
-    try {
-      await ctx.docker.getNetwork(scoped(ctx.instance, ns)).remove();
-    } catch (err) {
-      if (statusOf(err) !== 404)
-        throw new DockerRuntimeError(`could not remove network ${ns}: ${messageOf(err)}`, { cause: err });
+    for (const name of envNetworks(ctx.instance, ns)) {
+      try {
+        await ctx.docker.getNetwork(name).remove();
+      } catch (err) {
+        if (statusOf(err) !== 404)
+          throw new DockerRuntimeError(`could not remove network ${name}: ${messageOf(err)}`, { cause: err });
+      }
     }
     await pruneImages(
       ctx.docker,

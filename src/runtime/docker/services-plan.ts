@@ -5,7 +5,7 @@ import type Docker from "dockerode";
 import { serviceArgs, serviceContainerEnv, serviceDataPath, type ServiceSpec } from "../../core/services.ts";
 import type { DeploySpec } from "../../core/spec.ts";
 import { namespaceName } from "../../names.ts";
-import { DEFAULT_INSTANCE, L, scoped } from "./plan.ts";
+import { DEFAULT_INSTANCE, envNetwork, L, scoped } from "./plan.ts";
 
 /** Labels of service containers and volumes (never the app's: they carry no deploy id). */
 export const SL = {
@@ -54,7 +54,8 @@ export function planDockerServices(spec: DeploySpec, instance = DEFAULT_INSTANCE
       container: {
         name,
         labels: { ...labels, [SL.config]: `${s.image} ${serviceDataPath(s)}` },
-        network: scoped(instance, ns),
+        // The app's network, internal or not as its egress says: a service has no more way out than the app.
+        network: envNetwork(instance, ns, spec.egress),
         alias: s.name,
       },
       mountPath: serviceDataPath(s),

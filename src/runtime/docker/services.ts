@@ -19,6 +19,7 @@ import { PaasError } from "../../errors.ts";
 import { namespaceName, type Target } from "../../names.ts";
 import { redactDiagnosis } from "../../redact.ts";
 import { demux } from "./diagnose.ts";
+import { ensureConnected } from "./egress.ts";
 import { statusOf } from "./engine-errors.ts";
 import { L } from "./plan.ts";
 import { sleep } from "./probes.ts";
@@ -221,6 +222,8 @@ export class DockerServices {
       throw err;
     });
     if (info && info.Config.Labels?.[SL.config] === p.container.labels[SL.config]) {
+      // A deploy that changed network.egress: on the new network too, the old one until its drain (egress.ts).
+      await ensureConnected(this.#docker, info, p.container.network, p.container.alias);
       if (!info.State.Running) await c.start();
       return { container: c };
     }

@@ -20,6 +20,7 @@ describe("Docker runtime settings", () => {
       secretsDir: undefined,
       instance: undefined,
       accessLog: join(tmpdir(), "paas-caddy-access-paas.log"),
+      egressGuard: "paas",
       registry: undefined,
     });
     assert.equal(
@@ -43,6 +44,12 @@ describe("Docker runtime settings", () => {
     assert.deepEqual(dockerOptions(s.dockerHost), { protocol: "http", host: "10.0.0.2", port: 2375 });
     assert.deepEqual(dockerOptions("unix:///run/docker.sock"), { socketPath: "/run/docker.sock" });
     assert.throws(() => dockerSettingsFromEnv({ PAAS_HTTP_PORT: "http" }), /PAAS_HTTP_PORT/);
+    // network.egress none's host firewall rule: kept by paas (root) or by the operator, nothing else.
+    assert.equal(dockerSettingsFromEnv({ PAAS_DOCKER_EGRESS_GUARD: "operator" }).egressGuard, "operator");
+    assert.throws(
+      () => dockerSettingsFromEnv({ PAAS_DOCKER_EGRESS_GUARD: "off" }),
+      /PAAS_DOCKER_EGRESS_GUARD/,
+    );
     assert.throws(() => dockerSettingsFromEnv({ PAAS_REGISTRY_HOST: "ghcr.io" }), /PAAS_REGISTRY_USERNAME/);
   });
 

@@ -7,7 +7,15 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import type Docker from "dockerode";
 import { stringify } from "yaml";
-import { containerCreateOptions, NON_ROOT, planDocker, routeId } from "../../../src/runtime/docker/plan.ts";
+import {
+  containerCreateOptions,
+  NON_ROOT,
+  planDocker,
+  routeId,
+  SEALED_BRIDGE_PREFIX,
+} from "../../../src/runtime/docker/plan.ts";
+import { planDockerServices } from "../../../src/runtime/docker/services-plan.ts";
+import { enforcedSpec } from "../../../src/runtime/docker/egress.ts";
 import { namespaceName } from "../../../src/names.ts";
 import { dueSlot } from "../../../src/runtime/docker/cron.ts";
 import { hardenedHostConfig } from "../../../src/runtime/docker/hardening.ts";
@@ -51,7 +59,8 @@ describe("planDocker", () => {
     const spec = specFor(AUTOSCALED_YAML, "production");
     const plan = planDocker({ spec, instance: "staging", deployId: "d1", deployedAt: AT });
     const ns = namespaceName(spec.target);
-    assert.equal(plan.network.name, `staging.${ns}`);
+    // network.egress none (the default): the internal network.
+    assert.equal(plan.network.name, `staging.${ns}.internal`);
     assert.equal(plan.route.id, `staging.${routeId(ns)}`);
     assert.deepEqual(plan.route.hostnames, spec.hostnames);
     assert.equal(plan.containers.length, spec.scale.autoscale!.min);
@@ -80,6 +89,49 @@ describe("planDocker", () => {
       containerCreateOptions(c!, { imageId: "i", imageUser: "1000", secretValues: {} }).User,
       "1000",
     );
+  });
+});
+
+describe("planDocker: network.egress", () => {
+  it("none plans an internal network on a guarded bridge; internet an ordinary one; services join the app's", () => {
+    const none = specFor(PRODUCTION_YAML, "production");
+    const internet = specFor(WORKLOADS_YAML, "production");
+    assert.equal(none.egress, "none");
+    assert.equal(internet.egress, "internet");
+    const sealed = planDocker({ spec: none, deployId: "d1", deployedAt: AT }).network;
+    const open = planDocker({ spec: internet, deployId: "d1", deployedAt: AT }).network;
+    assert.equal(sealed.name, `${namespaceName(none.target)}.internal`);
+    assert.equal(sealed.internal, true);
+    // Linux caps interface names at 15 characters; the prefix is what the host's guard matches.
+    assert.ok(sealed.bridge!.startsWith(SEALED_BRIDGE_PREFIX) && sealed.bridge!.length <= 15, sealed.bridge);
+    assert.equal(open.name, namespaceName(internet.target));
+    assert.equal(open.internal, false);
+    assert.equal(open.bridge, undefined);
+    const cache = {
+      name: "cache",
+      type: "redis",
+      version: "7",
+      image: "redis:7",
+      envVar: "REDIS_URL",
+      port: 6379,
+      storage: "1Gi",
+    } as const;
+    const withService = { ...none, services: [cache] };
+    assert.deepEqual(
+      planDockerServices(withService).map((p) => p.container.network),
+      [sealed.name],
+    );
+  });
+
+  it("with PAAS_DOCKER_EGRESS_GUARD=off (Docker Desktop) egress none is planned on the ordinary network", () => {
+    const none = specFor(PRODUCTION_YAML, "production");
+    for (const guard of ["paas", "operator", undefined] as const)
+      assert.equal(enforcedSpec(none, guard), none, String(guard));
+    const off = planDocker({ spec: enforcedSpec(none, "off"), deployId: "d1", deployedAt: AT }).network;
+    assert.equal(off.name, namespaceName(none.target));
+    assert.equal(off.internal, false);
+    // The spec itself is not changed: the App's record of what the app asked for stays none.
+    assert.equal(none.egress, "none");
   });
 });
 

@@ -17,7 +17,7 @@ import { planDeploy } from "../../../src/core/plan.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
 import { DockerCronScheduler } from "../../../src/runtime/docker/cron.ts";
 import { tail } from "../../../src/runtime/docker/one-off.ts";
-import { planDocker } from "../../../src/runtime/docker/plan.ts";
+import { DEFAULT_INSTANCE, envNetwork, planDocker } from "../../../src/runtime/docker/plan.ts";
 import type { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
 import { FileSecretSource } from "../../../src/runtime/docker/secrets.ts";
 import type { TestCaddy } from "../../support/caddy.ts";
@@ -149,7 +149,7 @@ describe("Docker runtime: release step, workers, scheduled jobs", { timeout: 300
       assert.deepEqual(w.Ports, []);
       const info = await docker.getContainer(w.Id).inspect();
       assert.equal(info.HostConfig.Memory, 64 * 1024 ** 2);
-      assert.equal(info.HostConfig.NetworkMode, ns);
+      assert.equal(info.HostConfig.NetworkMode, envNetwork(DEFAULT_INSTANCE, ns, "none"));
       assert.equal(info.HostConfig.ReadonlyRootfs, true);
       assert.notEqual(info.Config.User, "");
     }

@@ -13,7 +13,13 @@ import { planDeploy } from "../../../src/core/plan.ts";
 import { HostnameTakenError } from "../../../src/core/ownership.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
 import type { CaddyClient } from "../../../src/runtime/docker/caddy.ts";
-import { planDocker, routeId } from "../../../src/runtime/docker/plan.ts";
+import {
+  DEFAULT_INSTANCE,
+  envNetwork,
+  envNetworks,
+  planDocker,
+  routeId,
+} from "../../../src/runtime/docker/plan.ts";
 import type { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
 import { FileSecretSource } from "../../../src/runtime/docker/secrets.ts";
 import type { DeploySpec } from "../../../src/runtime/types.ts";
@@ -168,7 +174,8 @@ describe("Docker runtime with a real engine and Caddy", { timeout: 300_000 }, ()
     assert.deepEqual(inspect.HostConfig.CapDrop, ["ALL"]);
     assert.equal(inspect.HostConfig.RestartPolicy?.Name, "unless-stopped");
     assert.equal(inspect.HostConfig.ReadonlyRootfs, true);
-    assert.equal(inspect.HostConfig.NetworkMode, namespaceName(target));
+    // network.egress none (the default): the environment's internal network (egress.test.ts).
+    assert.equal(inspect.HostConfig.NetworkMode, envNetwork(DEFAULT_INSTANCE, namespaceName(target), "none"));
     assert.equal(inspect.Config.Labels["paas.sha"], sha("a"));
     assert.equal(inspect.Config.Labels["paas.pr"], String(pr));
   });
@@ -392,7 +399,8 @@ describe("Docker runtime with a real engine and Caddy", { timeout: 300_000 }, ()
       status: 404,
       body: "No environment is deployed at this address.\n",
     });
-    await assert.rejects(docker.getNetwork(namespaceName(target)).inspect(), /no such network|not found/i);
+    for (const name of envNetworks(DEFAULT_INSTANCE, namespaceName(target)))
+      await assert.rejects(docker.getNetwork(name).inspect(), /no such network|not found/i);
     await assert.rejects(docker.getImage(images[1]!.id).inspect(), /no such image/i);
     await runtime.destroy(target);
   });
