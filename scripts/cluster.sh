@@ -21,9 +21,10 @@
 #   Debian's runc and containernetworking-plugins (bridge, host-local, portmap, loopback, firewall)
 #   Traefik, built from github.com/traefik/traefik/v3 (scripts/cluster/gateway/go.mod), serving the
 #     Gateway API: GatewayClass "traefik", Gateway paas-gateway/paas on 127.0.0.1:$GATEWAY_PORT
-#   CoreDNS, built from github.com/coredns/coredns (scripts/cluster/dns/go.mod), the cluster DNS:
-#     the node's address, port 53, is every pod's nameserver (kubelet clusterDNS), so pods find
-#     Services by name (`db`, `db.<namespace>.svc.cluster.local`) as on any cluster
+#   CoreDNS, built from github.com/coredns/coredns (scripts/cluster/dns/go.mod), the cluster DNS,
+#     as on any cluster: a Deployment in kube-system behind the Service kube-dns ($DNS_IP, every
+#     pod's nameserver), from an image packed here like the pause image; pods find Services by
+#     name (`db`, `db.<namespace>.svc.cluster.local`)
 #   The pod sandbox ("pause") image is our own static program, packed and imported into containerd;
 #   app images come from any registry on loopback (plain HTTP) with pull secrets, or `ctr import`.
 #
@@ -61,13 +62,13 @@ K8S_VERSION=$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$MOD/go.mod")
 CONTAINERD_VERSION=$(awk '$1 == "github.com/containerd/containerd/v2" { print $2; exit }' "$MOD/go.mod")
 TRAEFIK_VERSION=$(awk '$1 == "github.com/traefik/traefik/v3" { print $2; exit }' "$MOD/gateway/go.mod")
 COREDNS_VERSION=$(awk '$1 == "require" { $0 = $2 " " $3 } $1 == "github.com/coredns/coredns" { print $2; exit }' "$MOD/dns/go.mod")
-# CoreDNS's health and readiness endpoints, on loopback (its defaults, 8080 and 8181, are busy ports).
-DNS_HEALTH_PORT=18082
-DNS_READY_PORT=18181
+# The Service kube-dns, in the Service range; CoreDNS listens on an unprivileged port behind it.
+DNS_IP=10.96.0.10
+DNS_POD_PORT=1053
 CNI_BIN=${PAAS_CLUSTER_CNI_BIN:-/usr/lib/cni}
 RUNC=${PAAS_CLUSTER_RUNC:-$(command -v runc || echo /usr/sbin/runc)}
 # Components in start order; `down` stops them in reverse.
-COMPONENTS=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy coredns traefik)
+COMPONENTS=(containerd etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy traefik)
 
 log() { echo "cluster: $*" >&2; }
 die() {
@@ -84,6 +85,8 @@ build_key() {
     go version
     cat go.mod go.sum gateway/go.mod gateway/go.sum dns/go.mod dns/go.sum
     find cmd dns -name '*.go' | LC_ALL=C sort | xargs cat
+    # The recipe too: a build that makes another artifact (an image archive) is another set.
+    declare -f build
   ) | sha256sum | cut -c1-12
 }
 
@@ -143,6 +146,8 @@ build() {
   # Tagged by content: a new pause program is a new image, never a stale one under an old name.
   echo "localhost/paas/pause:$(sha256sum "$out/pause" | cut -c1-12)" >"$out/../pause.ref"
   "$out/ociimage" -o "$out/../pause.tar" -name "$(cat "$out/../pause.ref")" -entrypoint /pause "$out/pause=/pause"
+  echo "localhost/paas/coredns:$(sha256sum "$out/coredns" | cut -c1-12)" >"$out/../coredns.ref"
+  "$out/ociimage" -o "$out/../coredns.tar" -name "$(cat "$out/../coredns.ref")" -entrypoint /coredns "$out/coredns=/coredns"
   touch "$out/.complete"
   rm -rf "$BIN"
   mv "$out" "$BIN"
@@ -354,8 +359,7 @@ pki() {
   cert kubelet "system:node:$NODE_NAME" system:nodes
   cert kube-proxy system:kube-proxy ""
   cert traefik paas:traefik ""
-  cert coredns paas:coredns ""
-  for c in scheduler kubelet kube-proxy traefik coredns; do
+  for c in scheduler kubelet kube-proxy traefik; do
     kubeconfig "$STATE/kubeconfigs/$c.conf" "$c"
   done
 }
@@ -427,9 +431,9 @@ authentication:
   x509: { clientCAFile: $PKI/ca.crt }
 authorization: { mode: Webhook }
 clusterDomain: cluster.local
-# CoreDNS on the node's address: pods resolve Services by name, other names through the
+# The Service kube-dns (CoreDNS): pods resolve Services by name, other names through the
 # machine's own resolver (/etc/resolv.conf, which CoreDNS forwards to).
-clusterDNS: [$ip]
+clusterDNS: [$DNS_IP]
 resolvConf: /etc/resolv.conf
 failSwapOn: false
 rotateCertificates: false
@@ -439,24 +443,6 @@ evictionHard: { memory.available: 100Mi, nodefs.available: 2%, imagefs.available
 imageGCHighThresholdPercent: 95
 imageGCLowThresholdPercent: 90
 maxPods: 110
-EOF
-  mkdir -p "$STATE/coredns"
-  cat >"$STATE/coredns/Corefile" <<EOF
-.:53 {
-    bind $ip
-    errors
-    health 127.0.0.1:$DNS_HEALTH_PORT
-    ready 127.0.0.1:$DNS_READY_PORT
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-        kubeconfig $STATE/kubeconfigs/coredns.conf paas
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-        ttl 5
-    }
-    cache 5
-    loadbalance
-    forward . /etc/resolv.conf
-}
 EOF
   cat >"$STATE/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
@@ -519,6 +505,87 @@ clean_iptables() {
 }
 
 # ---------------------------------------------------------------- cluster objects
+# The cluster DNS as clusters have it: CoreDNS in kube-system behind the Service kube-dns, with
+# an identity that reads Services and their endpoints, under Pod Security restricted's rules.
+system_objects() {
+  cat <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: { name: coredns, namespace: kube-system }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: paas:coredns }
+rules:
+  - { apiGroups: [""], resources: [services, namespaces], verbs: [list, watch] }
+  - { apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: paas:coredns }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: paas:coredns }
+subjects: [{ kind: ServiceAccount, name: coredns, namespace: kube-system }]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: coredns, namespace: kube-system }
+data:
+  Corefile: |
+    .:$DNS_POD_PORT {
+        errors
+        health :8080
+        ready :8181
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+            ttl 5
+        }
+        cache 5
+        loadbalance
+        forward . /etc/resolv.conf
+    }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: coredns, namespace: kube-system, labels: { k8s-app: kube-dns } }
+spec:
+  replicas: 1
+  selector: { matchLabels: { k8s-app: kube-dns } }
+  template:
+    metadata: { labels: { k8s-app: kube-dns } }
+    spec:
+      serviceAccountName: coredns
+      # The machine's resolver for names outside the cluster.
+      dnsPolicy: Default
+      priorityClassName: system-cluster-critical
+      securityContext: { runAsNonRoot: true, runAsUser: 65535, runAsGroup: 65535, seccompProfile: { type: RuntimeDefault } }
+      containers:
+        - name: coredns
+          image: $(cat "$BIN/../coredns.ref")
+          imagePullPolicy: Never
+          args: [-conf, /etc/coredns/Corefile]
+          ports:
+            - { name: dns, containerPort: $DNS_POD_PORT, protocol: UDP }
+            - { name: dns-tcp, containerPort: $DNS_POD_PORT, protocol: TCP }
+          readinessProbe: { httpGet: { path: /ready, port: 8181 }, periodSeconds: 2 }
+          livenessProbe: { httpGet: { path: /health, port: 8080 }, periodSeconds: 10 }
+          resources: { requests: { cpu: 10m, memory: 32Mi }, limits: { memory: 128Mi } }
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: [ALL] } }
+          volumeMounts: [{ name: config, mountPath: /etc/coredns, readOnly: true }]
+      volumes: [{ name: config, configMap: { name: coredns } }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: kube-dns, namespace: kube-system, labels: { k8s-app: kube-dns } }
+spec:
+  clusterIP: $DNS_IP
+  selector: { k8s-app: kube-dns }
+  ports:
+    - { name: dns, port: 53, targetPort: $DNS_POD_PORT, protocol: UDP }
+    - { name: dns-tcp, port: 53, targetPort: $DNS_POD_PORT, protocol: TCP }
+EOF
+}
+
 gateway_objects() {
   cat <<EOF
 apiVersion: v1
@@ -545,20 +612,6 @@ kind: ClusterRoleBinding
 metadata: { name: paas:traefik }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: paas:traefik }
 subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: paas:traefik }]
----
-# What CoreDNS's kubernetes plugin reads to answer for Services and their endpoints.
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: { name: paas:coredns }
-rules:
-  - { apiGroups: [""], resources: [services, namespaces], verbs: [list, watch] }
-  - { apiGroups: [discovery.k8s.io], resources: [endpointslices], verbs: [list, watch] }
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: { name: paas:coredns }
-roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: paas:coredns }
-subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: User, name: paas:coredns }]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -653,6 +706,10 @@ up() {
     "$BIN/ctr" --address "$RUNDIR/containerd/containerd.sock" -n k8s.io images import "$BIN/../pause.tar" >>"$LOGS/containerd.log" 2>&1 ||
       fail_with_log containerd "could not import the pause image"
   fi
+  if ! "$BIN/ctr" --address "$RUNDIR/containerd/containerd.sock" -n k8s.io images ls -q 2>/dev/null | grep -qxF "$(cat "$BIN/../coredns.ref")"; then
+    "$BIN/ctr" --address "$RUNDIR/containerd/containerd.sock" -n k8s.io images import "$BIN/../coredns.tar" >>"$LOGS/containerd.log" 2>&1 ||
+      fail_with_log containerd "could not import the CoreDNS image"
+  fi
 
   etcd_cmd
   start etcd "${ETCD[@]}" --quota-backend-bytes 2147483648
@@ -678,14 +735,16 @@ up() {
   wait_for kubelet 120 kubectl get node "$NODE_NAME"
   wait_for kubelet 120 kubectl wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
 
+  # The cluster DNS (ready before `up` returns: see the end).
+  system_objects | kubectl apply --server-side --force-conflicts --field-manager paas-cluster -f - >/dev/null ||
+    die "could not create CoreDNS"
+
   # Gateway API: CRDs, Traefik's identity and the Gateway the apps' routes name.
   kubectl apply --server-side --force-conflicts --field-manager paas-cluster -f "$BIN/../crds" >/dev/null ||
     die "could not install the Gateway API CRDs"
   wait_for kube-apiserver 60 kubectl wait --for=condition=Established crd/gateways.gateway.networking.k8s.io crd/httproutes.gateway.networking.k8s.io --timeout=2s
   gateway_objects | kubectl apply --server-side --force-conflicts --field-manager paas-cluster -f - >/dev/null ||
     die "could not create the Gateway"
-  start coredns "$BIN/coredns" -conf "$STATE/coredns/Corefile"
-  wait_for coredns 60 curl -fsS "http://127.0.0.1:$DNS_READY_PORT/ready"
   start traefik env KUBECONFIG="$STATE/kubeconfigs/traefik.conf" "$BIN/traefik" \
     --global.checkNewVersion=false --global.sendAnonymousUsage=false \
     --entryPoints.web.address="127.0.0.1:$GATEWAY_PORT" \
@@ -694,6 +753,7 @@ up() {
     --log.level=INFO
   wait_for traefik 60 curl -fsS http://127.0.0.1:18081/ping
   wait_for traefik 60 kubectl -n "$GATEWAY_NS" wait --for=condition=Programmed "gateway/$GATEWAY_NAME" --timeout=2s
+  wait_for kubelet 120 kubectl -n kube-system wait --for=condition=Available deployment/coredns --timeout=2s
 
   log "up in $(($(date +%s) - t0))s: Kubernetes $K8S_VERSION, node $NODE_NAME ($ip), Gateway $GATEWAY_NS/$GATEWAY_NAME on 127.0.0.1:$GATEWAY_PORT"
   log "kubeconfig: $KUBECONFIG_OUT; logs: $LOGS"
