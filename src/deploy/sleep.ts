@@ -26,6 +26,8 @@ export interface SleeperDeps {
 
 /** When the config is unknown (the App restarted): any answer below 500 within two minutes. */
 const DEFAULT_WAKE = { path: "/", timeoutMs: 120_000 };
+/** How long one listing of the runtime answers wake requests for hosts this process did not put to sleep. */
+const LISTING_TTL_MS = 5_000;
 
 /** Milliseconds without a request before `env` sleeps; undefined: never. */
 export function sleepAfterMs(config: AppConfig, env: EnvRef): number | undefined {
@@ -46,6 +48,14 @@ export class Sleeper {
   /** How each environment that may sleep is woken (its health check), learned from its config. */
   readonly #health = new Map<string, { path: string; timeoutMs: number }>();
   readonly #waking = new Map<string, Promise<boolean>>();
+  /** The environments this process put to sleep, by hostname: a wake request needs no listing. */
+  readonly #asleep = new Map<string, RuntimeEnvironment>();
+  /**
+   * One listing of the runtime, shared by the wake requests for other hosts (asleep before a
+   * restart, or unknown): a burst of them, or requests that name made-up hosts, cost one list
+   * call per LISTING_TTL_MS instead of one each.
+   */
+  #listing: { at: number; envs: Promise<RuntimeEnvironment[]> } | undefined;
 
   constructor(deps: SleeperDeps) {
     this.#d = deps;
@@ -78,6 +88,7 @@ export class Sleeper {
         if (now - last < after) continue;
         if (await this.#d.runtime.sleep(e.target, this.#d.wakeUpstream())) {
           slept++;
+          for (const h of e.hostnames) this.#asleep.set(h, e);
           this.#d.log.info(
             {
               repository: `${repo.owner}/${repo.repo}`,
@@ -94,7 +105,7 @@ export class Sleeper {
 
   /** A request for `host` reached the wake handler: wakes its environment, once however many requests come. */
   async wake(host: string): Promise<boolean> {
-    const env = (await this.#d.runtime.list()).find((e) => e.hostnames.includes(host));
+    const env = this.#asleep.get(host) ?? (await this.#listed()).find((e) => e.hostnames.includes(host));
     if (!env) return false;
     const key = keyOf(env);
     const running = this.#waking.get(key);
@@ -103,11 +114,25 @@ export class Sleeper {
       .wake(env.target, this.#health.get(key) ?? DEFAULT_WAKE)
       .then((ok) => {
         this.#seen.set(key, this.#d.clock.now().getTime());
+        if (ok) for (const h of env.hostnames) this.#asleep.delete(h);
         return ok;
       })
       .finally(() => this.#waking.delete(key));
     this.#waking.set(key, waking);
     return waking;
+  }
+
+  #listed(): Promise<RuntimeEnvironment[]> {
+    const now = this.#d.clock.now().getTime();
+    if (!this.#listing || now - this.#listing.at >= LISTING_TTL_MS) {
+      const envs = this.#d.runtime.list();
+      // A failed listing is not kept: the next request tries again.
+      envs.catch(() => {
+        if (this.#listing?.envs === envs) this.#listing = undefined;
+      });
+      this.#listing = { at: now, envs };
+    }
+    return this.#listing.envs;
   }
 
   /** Resolves when no wake is under way (tests, shutdown). */
