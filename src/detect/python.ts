@@ -664,5 +664,23 @@ export async function detectPython(
       m.present.has(f),
     ),
   ].map(normalizePath);
-  return { version, start, manifests, python: { installer, framework, module } };
+  const python: PythonResult["python"] = { installer, framework, module };
+  if (installer === "uv") {
+    const why = uvNotAPackage(m.pyproject);
+    python.installsProject = why === undefined;
+    if (why) reasons.push(`uv installs the dependencies only: the project is not a package (${why})`);
+  }
+  return { version, start, manifests, python };
+}
+
+/**
+ * Why `uv sync` would not build and install the project itself, or undefined when it would:
+ * tool.uv.package decides, else whether the project declares a build system (uv's rule: without
+ * one the project is "virtual").
+ */
+function uvNotAPackage(pyproject: TomlTable | undefined): string | undefined {
+  const declared = table(table(pyproject, "tool"), "uv")?.package;
+  if (declared === false) return "tool.uv.package = false";
+  if (declared === true) return undefined;
+  return table(pyproject, "build-system") === undefined ? "no [build-system]" : undefined;
 }

@@ -34,6 +34,12 @@ export interface BuildPlan {
     framework: PythonFramework;
     /** WSGI/ASGI target "module:attr" when a framework server is used. */
     module: string | undefined;
+    /**
+     * uv only: whether `uv sync` builds and installs the project itself (a [build-system], or
+     * tool.uv.package = true), which needs the source. False for an application that is not a
+     * package: the dependencies are all there is to install, before the source.
+     */
+    installsProject?: boolean;
   };
   go?: {
     /** Main package relative to the module root ("." or "./cmd/server"). */

@@ -148,7 +148,10 @@ function python(plan: BuildPlan, base: BaseImages, mounts: boolean): string[] {
       "ENV UV_PROJECT_ENVIRONMENT=/venv UV_COMPILE_BYTECODE=0 UV_LINK_MODE=copy UV_CACHE_DIR=/root/.cache/uv",
       run(mounts, [UV_CACHE], "/opt/uv/bin/uv sync --frozen --no-dev --no-install-project"),
     );
-    afterSource.push(run(mounts, [UV_CACHE], "/opt/uv/bin/uv sync --frozen --no-dev"));
+    // The project itself, when it is a package; otherwise the dependencies were everything, and a
+    // second sync would only rewrite the virtualenv's files (a new layer at every source change).
+    if (plan.python?.installsProject !== false)
+      afterSource.push(run(mounts, [UV_CACHE], "/opt/uv/bin/uv sync --frozen --no-dev"));
   } else if (installer === "poetry") {
     deps.push(
       run(mounts, [PIP_CACHE], "python3 -m venv /opt/poetry && /opt/poetry/bin/pip install poetry"),

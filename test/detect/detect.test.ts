@@ -56,7 +56,12 @@ test("build.python keys override detection", async () => {
     config({ build: { python: { version: "3.13", installer: "uv", module: "app.main:app" } } }),
   );
   assert.equal(plan.version, "3.13");
-  assert.deepEqual(plan.python, { installer: "uv", framework: "fastapi", module: "app.main:app" });
+  assert.deepEqual(plan.python, {
+    installer: "uv",
+    framework: "fastapi",
+    module: "app.main:app",
+    installsProject: false,
+  });
   assert.equal(plan.start, "uvicorn app.main:app --host 0.0.0.0 --port $PORT");
 
   const wsgi = await detect(

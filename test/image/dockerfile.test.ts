@@ -147,6 +147,23 @@ describe("generateDockerfile", () => {
     }
   });
 
+  it("Python with uv: the project itself is synced after the source only when it is a package", () => {
+    const after = (installsProject: boolean | undefined) => {
+      const p = plan({
+        manifests: ["pyproject.toml", "uv.lock"],
+        python: { installer: "uv", framework: "none", module: undefined, installsProject },
+      });
+      const builder = stage(generateDockerfile(p, defaultBaseImages(p)), 0);
+      return builder.slice(builder.indexOf("COPY . .")).filter((l) => /\buv sync /.test(l));
+    };
+    // Not a package: the dependency layer is all; a source change rebuilds nothing of the venv.
+    assert.deepEqual(after(false), []);
+    assert.equal(after(true).length, 1);
+    assert.match(after(true)[0]!, /uv sync --frozen --no-dev$/);
+    // Plans without the field (written before it existed) keep the sync.
+    assert.equal(after(undefined).length, 1);
+  });
+
   it("Go: modules and the imported packages compiled in layers before the source, which the registry cache carries", () => {
     const deps = ["github.com/go-chi/chi/v5", "golang.org/x/time/rate"];
     for (const cacheMounts of [true, false]) {
