@@ -47,7 +47,8 @@ export interface RunOptions {
   sha: string;
   ref?: string;
   eventName?: string;
-  tokenServer?: TokenServer | undefined;
+  /** The OIDC request endpoint the runner gives the job (ACTIONS_ID_TOKEN_REQUEST_*). */
+  tokenServer?: Pick<TokenServer, "requestUrl" | "requestToken"> | undefined;
   repository?: string;
 }
 

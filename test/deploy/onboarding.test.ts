@@ -6,40 +6,22 @@
 // `paas validate`, detect as the comments say, and the workflow must be YAML
 // running this repository's Action with inputs it declares.
 import assert from "node:assert/strict";
-import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { resolveApps, parseConfig } from "../../src/config/load.ts";
 import { detect, diskSource } from "../../src/detect/index.ts";
 import { ONBOARDING_BRANCH } from "../../src/deploy/onboarding-files.ts";
-import { INSTALLATION_ID, OWNER, OWNER_ID, startHarness, type Harness } from "../support/app-harness.ts";
+import { startHarness, type Harness } from "../support/app-harness.ts";
+import { checkoutFiles, exampleFiles, onboardingRepos } from "../support/onboarding.ts";
 import { ROOT, runPaas } from "../support/paas-cli.ts";
 
 const EXAMPLES = ["python", "fastapi", "django-poetry", "go", "go-chi", "rust", "rust-axum"];
 const ACTION = "paas-dev/paas/action@v1";
 
-/** The example's files as a repository without paas: no .paas.yml, no workflow. */
-async function exampleFiles(name: string): Promise<Record<string, string>> {
-  const base = join(ROOT, "examples", name);
-  const out: Record<string, string> = {};
-  const walk = async (dir: string): Promise<void> => {
-    for (const e of await readdir(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      const rel = relative(base, p);
-      if (rel === ".paas.yml" || rel === ".github" || rel === "target") continue;
-      if (e.isDirectory()) await walk(p);
-      else out[rel] = await readFile(p, "utf8");
-    }
-  };
-  await walk(base);
-  return out;
-}
-
 describe("onboarding pull request", () => {
   let h: Harness;
-  let nextId = 700_000;
   const work: string[] = [];
 
   before(async () => {
@@ -50,45 +32,15 @@ describe("onboarding pull request", () => {
     for (const d of work) await rm(d, { recursive: true, force: true });
   });
 
-  /** A repository of the harness installation whose default branch holds `files`. */
-  const repository = (name: string, files: Record<string, string>, defaultBranch = "main") => {
-    const id = nextId++;
-    h.github.addRepository({
-      id,
-      owner: OWNER,
-      ownerId: OWNER_ID,
-      name,
-      installationId: INSTALLATION_ID,
-      defaultBranch,
-    });
-    const head = id.toString(16).padStart(40, "c");
-    for (const [path, text] of Object.entries(files)) h.github.setFile(`${OWNER}/${name}`, head, path, text);
-    h.github.setBranch(`${OWNER}/${name}`, defaultBranch, head);
-    return { id, name, full: `${OWNER}/${name}` };
-  };
-  const pullsOf = (full: string) =>
-    [...h.github.pulls].filter(([k]) => k.startsWith(`${full.toLowerCase()}#`)).map(([, p]) => p);
-  /** The files at the head of the onboarding branch. */
-  const branchFiles = (full: string) => {
-    const head = h.github.branches.get(`${full.toLowerCase()}:${ONBOARDING_BRANCH}`);
-    assert.ok(head, `${full} has the onboarding branch`);
-    return h.github.repos.get(full.toLowerCase())!.files.get(head)!;
-  };
-  const install = async (
-    repos: { id: number; name: string }[],
-    event: "installation" | "installation_repositories",
-  ) => {
-    assert.equal(await h.webhook(event, h.installationPayload(event, repos)), 200);
-    await h.app.onboarding.idle();
-  };
+  const repos = onboardingRepos(() => h, 700_000);
+  const repository = repos.add;
+  const install = repos.install;
+  const pullsOf = repos.pullsOf;
+  const branchFiles = (full: string) => repos.branch(full).files;
   /** Writes the branch's files to a folder and runs the CLI there, as a user who checked it out would. */
   const checkout = async (files: Map<string, string>) => {
-    const dir = await mkdtemp(join(tmpdir(), "paas-onboard-"));
+    const dir = await checkoutFiles(files);
     work.push(dir);
-    for (const [path, text] of files) {
-      await mkdir(dirname(join(dir, path)), { recursive: true });
-      await writeFile(join(dir, path), text);
-    }
     return dir;
   };
   const actionInputs = async () =>
