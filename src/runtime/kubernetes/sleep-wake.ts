@@ -149,6 +149,12 @@ export async function wakeNamespace(
 ): Promise<boolean> {
   const namespace = await client.read("v1", "Namespace", undefined, ns);
   if (!namespace || namespace.metadata?.deletionTimestamp) return false;
+  // Awake (anyone may send the wake header to the App): nothing to write. A sleep interrupted
+  // before its mark has the route's rules kept already: that one is woken.
+  if (!isAsleep(namespace)) {
+    const route = await client.read<Route>(`${GATEWAY_GROUP}/v1`, "HTTPRoute", ns, WORKLOAD);
+    if (route?.metadata?.annotations?.[A.routeBeforeSleep] === undefined) return true;
+  }
   await restoreReplicas(client, ns);
   const deadline = Date.now() + o.timeoutMs;
   for (;;) {

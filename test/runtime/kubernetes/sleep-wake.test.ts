@@ -119,6 +119,26 @@ test("sleep scales every Deployment to zero, suspends CronJobs and routes to the
   });
 });
 
+test("a wake of an awake environment writes nothing; one whose sleep stopped before its mark is woken", async () => {
+  await withRuntime(async (fake, runtime) => {
+    assert.equal((await runtime.apply(spec)).ok, true);
+    const writes = () => fake.requests.filter((r) => r.method !== "GET").length;
+    const before = writes();
+    assert.equal(await runtime.wake(spec.target, WAKE), true);
+    assert.equal(writes(), before);
+    // Asleep, then the mark lost (as if the sleep stopped just before writing it).
+    const rules = structuredClone(route(fake).spec.rules);
+    assert.equal(await runtime.sleep(spec.target, ""), true);
+    const namespace = fake.get("v1", "Namespace", undefined, ns) as Json;
+    namespace.metadata.annotations["paas.dev/asleep"] = "false";
+    fake.seed(namespace);
+    assert.equal(await runtime.wake(spec.target, WAKE), true);
+    assert.deepEqual(route(fake).spec.rules, rules);
+    assert.equal(grant(fake), undefined);
+    assert.equal(replicas(fake).mailer, 2);
+  });
+});
+
 test("a deploy while asleep leaves the environment awake: replicas, CronJobs, route, no grant", async () => {
   await withRuntime(async (fake, runtime) => {
     assert.equal((await runtime.apply(spec)).ok, true);
