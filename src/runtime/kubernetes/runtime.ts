@@ -45,7 +45,13 @@ import type { DeploymentLike } from "./rollout.ts";
 import { deleteConfirmedServices, servicePasswords, waitServicesReady } from "./services-runtime.ts";
 import { fieldManager, type KubernetesSettings } from "./settings.ts";
 import { ActivityScraper } from "./activity.ts";
-import { dropWakeGrant, isAsleep, resumeForDeploy, sleepNamespace, wakeNamespace } from "./sleep-wake.ts";
+import {
+  dropWakeGrant,
+  resumeForDeploy,
+  sleepNamespace,
+  sleptBeforeDeploy,
+  wakeNamespace,
+} from "./sleep-wake.ts";
 
 export interface KubernetesRuntimeOptions extends ClientOptions {
   kubeConfig: KubeConfig;
@@ -163,7 +169,7 @@ export class KubernetesRuntime implements Runtime, SleepingRuntime {
     // (list() and reconciliation read it); the new sha is recorded after a healthy rollout.
     const interim = existing ? keepServingIdentity(namespace, existing) : namespace;
     // A deploy wakes a sleeping environment: its old version serves until the new one is healthy.
-    const wasAsleep = isAsleep(existing);
+    const wasAsleep = await sleptBeforeDeploy(this.client, this.settings, existing);
     if (wasAsleep) await resumeForDeploy(this.client, ns);
     await this.client.apply(interim, manager);
     const deploymentIndex = objects.findIndex((o) => o.kind === "Deployment");

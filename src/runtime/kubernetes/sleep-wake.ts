@@ -173,6 +173,22 @@ export async function wakeNamespace(
 }
 
 /**
+ * Whether a deploy must undo a sleep: marked asleep, or a sleep stopped before its mark (the
+ * route's rules kept already). Without sleep settings nothing ever slept: no read.
+ */
+export async function sleptBeforeDeploy(
+  client: KubeClient,
+  settings: KubernetesSettings,
+  ns: KubernetesObject | undefined,
+): Promise<boolean> {
+  if (!ns?.metadata?.name) return false;
+  if (isAsleep(ns)) return true;
+  if (!settings.sleep) return false;
+  const route = await client.read<Route>(`${GATEWAY_GROUP}/v1`, "HTTPRoute", ns.metadata.name, WORKLOAD);
+  return route?.metadata?.annotations?.[A.routeBeforeSleep] !== undefined;
+}
+
+/**
  * A deploy of a sleeping environment: its replicas and CronJobs come back and the mark goes
  * before the plan is applied (the rollout then waits for health as for any deploy); the plan's
  * own HTTPRoute replaces the sleeping one, after which dropWakeGrant removes the grant.

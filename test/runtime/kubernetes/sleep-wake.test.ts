@@ -161,6 +161,24 @@ test("a deploy while asleep leaves the environment awake: replicas, CronJobs, ro
   });
 });
 
+test("a deploy after a sleep that stopped before its mark undoes it too", async () => {
+  await withRuntime(async (fake, runtime) => {
+    assert.equal((await runtime.apply(spec)).ok, true);
+    const awake = replicas(fake);
+    assert.equal(await runtime.sleep(spec.target, ""), true);
+    const namespace = fake.get("v1", "Namespace", undefined, ns) as Json;
+    namespace.metadata.annotations["paas.dev/asleep"] = "false";
+    fake.seed(namespace);
+    assert.equal(
+      (await runtime.apply(specFor(WORKLOADS_YAML, "production", { sha: "e".repeat(40) }))).ok,
+      true,
+    );
+    assert.equal(grant(fake), undefined);
+    assert.deepEqual(replicas(fake), awake);
+    assert.deepEqual(suspended(fake), [false, false]);
+  });
+});
+
 test("wake that does not become ready in time keeps the route on the wake handler", async () => {
   await withRuntime(async (fake, runtime) => {
     assert.equal((await runtime.apply(spec)).ok, true);
