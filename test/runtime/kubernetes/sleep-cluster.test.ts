@@ -65,6 +65,8 @@ describe("Kubernetes runtime: sleep and wake on a real cluster", { timeout: 900_
   let requests = 0;
   const servers: Server[] = [];
   const wakes: string[] = [];
+  /** What the wake handler logged (woke, failed): shown when the app does not come back. */
+  const wakeLog: string[] = [];
 
   const deploy = async (sha: string) => {
     const spec = specFor(CONFIG, "production", { image, repo, sha });
@@ -85,7 +87,9 @@ describe("Kubernetes runtime: sleep and wake on a real cluster", { timeout: 900_
         return r?.status === 200 && r.body === sha ? true : undefined;
       },
       { timeoutMs: 180_000, everyMs: 500 },
-    );
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; the wake handler logged: ${wakeLog.join("; ") || "nothing"}`);
+    });
 
   before(async () => {
     cluster = await testCluster();
@@ -105,7 +109,8 @@ describe("Kubernetes runtime: sleep and wake on a real cluster", { timeout: 900_
     const metricsPort = await listen(metrics, "127.0.0.1");
 
     // The App's wake handler, as server.ts serves it to requests with the wake header.
-    const log = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} } as unknown as Logger;
+    const note = (o: unknown, m: string) => wakeLog.push(`${m} ${JSON.stringify(o)}`);
+    const log = { info: note, warn: note, error: note, debug: () => {} } as unknown as Logger;
     const app = createServer((req, res) => {
       if (req.headers[WAKE_HEADER.toLowerCase()] === undefined) {
         res.writeHead(404).end();
