@@ -279,7 +279,7 @@ const environment = z
     sleep: sleepAfter
       .optional()
       .describe(
-        'Scale to zero after this long without a request; the next request wakes it. Default "off": a long-lived environment never sleeps unless this is set. Docker runtime.',
+        'Scale to zero after this long without a request; the next request wakes it. Default "off": a long-lived environment never sleeps unless this is set. Docker runtime; Kubernetes when the operator sets PAAS_K8S_ACTIVITY_* and PAAS_K8S_WAKE_SERVICE (otherwise nothing sleeps there).',
       ),
     clusters: clusterTargets
       .optional()
@@ -323,7 +323,7 @@ const previews = z
     sleep: sleepAfter
       .default("30m")
       .describe(
-        'Scale a preview to zero after this long without a request ("off": never); its next request gets a short waiting page while it wakes. Docker runtime.',
+        'Scale a preview to zero after this long without a request ("off": never); its next request gets a short waiting page while it wakes. Docker runtime; Kubernetes when the operator sets PAAS_K8S_ACTIVITY_* and PAAS_K8S_WAKE_SERVICE (otherwise nothing sleeps there).',
       ),
     ttl: duration
       .default("7d")

@@ -123,16 +123,25 @@ export interface SecretSource {
 
 /**
  * A runtime that can scale an environment to zero and wake it on its next request
- * (the Docker runtime; src/deploy/sleep.ts decides when).
+ * (Docker; Kubernetes with PAAS_K8S_ACTIVITY_* set; src/deploy/sleep.ts decides when).
  */
 export interface SleepingRuntime {
   /** Hostnames requested since the previous call; undefined when the runtime cannot tell. */
   activity(): Promise<Set<string> | undefined>;
-  /** Scales to zero; the route answers through `wakeUpstream` (the App's wake handler) meanwhile. */
+  /**
+   * Scales to zero; the route answers through `wakeUpstream` (the App's wake handler, host:port on
+   * Docker; Kubernetes routes to its PAAS_K8S_WAKE_SERVICE instead) meanwhile.
+   */
   sleep(target: Target, wakeUpstream: string): Promise<boolean>;
   /** Starts it again, waits until `path` answers 2xx/3xx (at most `timeoutMs`), routes to it. */
   wake(target: Target, o: { path: string; timeoutMs: number }): Promise<boolean>;
 }
+
+/**
+ * Request header a sleeping environment's route adds (Caddy on Docker, the HTTPRoute's
+ * RequestHeaderModifier on Kubernetes): the App answers such a request with its wake handler.
+ */
+export const WAKE_HEADER = "X-Paas-Wake";
 
 export function canSleep(r: object): r is SleepingRuntime {
   const s = r as Partial<SleepingRuntime>;

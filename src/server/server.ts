@@ -409,9 +409,10 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 
 /**
  * A request for a sleeping environment (its route carries the wake header): the waiting page,
- * which reloads, while the environment wakes; the request body is not read.
+ * which reloads, while the environment wakes; the request body is not read. Exported for the
+ * Kubernetes cluster test, which serves it where the cluster's Gateway reaches the host.
  */
-function wakeRoute(req: IncomingMessage, res: ServerResponse, sleeper: Sleeper, log: Logger): void {
+export function wakeRoute(req: IncomingMessage, res: ServerResponse, sleeper: Sleeper, log: Logger): void {
   const host = String(req.headers.host ?? "")
     .replace(/:\d+$/, "")
     .toLowerCase();

@@ -26,6 +26,7 @@ import * as coordination from "kubernetes-models/coordination.k8s.io/v1";
 import * as rbac from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import * as admission from "kubernetes-models/admissionregistration.k8s.io/v1";
 import * as gateway from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1";
+import * as gatewayBeta from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1beta1";
 
 type Json = Record<string, unknown>;
 type Model = new (data: never) => { validate(): void };
@@ -140,6 +141,14 @@ const RESOURCES: ResourceType[] = [
     plural: "httproutes",
     namespaced: true,
     model: gateway.HTTPRoute as unknown as Model,
+  },
+  {
+    group: "gateway.networking.k8s.io",
+    version: "v1beta1",
+    kind: "ReferenceGrant",
+    plural: "referencegrants",
+    namespaced: true,
+    model: gatewayBeta.ReferenceGrant as unknown as Model,
   },
   {
     group: "autoscaling",

@@ -233,6 +233,29 @@ describe(
       assert.equal(r.code, 0, r.stderr);
     });
 
+    test("as the App: a sleeping environment's ReferenceGrant is allowed in paas-system, refused elsewhere", async () => {
+      const grant = (namespace: string) => ({
+        apiVersion: "gateway.networking.k8s.io/v1beta1",
+        kind: "ReferenceGrant",
+        metadata: { name: `paas-wake-e2e-${run}`, namespace, labels: managed },
+        spec: {
+          from: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute", namespace: `paas-e2e-adm-${run}` }],
+          to: [{ group: "", kind: "Service", name: "paas" }],
+        },
+      });
+      const allowed = await applyAs(grant("paas-system"));
+      assert.equal(allowed.code, 0, allowed.stderr);
+      const removed = await kubectl(
+        ["-n", "paas-system", "delete", "referencegrant", `paas-wake-e2e-${run}`],
+        {
+          as: APP_SA,
+        },
+      );
+      assert.equal(removed.code, 0, removed.stderr);
+      const refused = await applyAs(grant("kube-system"));
+      assert.notEqual(refused.code, 0, "wrote a ReferenceGrant in kube-system");
+    });
+
     test("as the App: a privileged namespace, a relabel to privileged, or dropping the label are refused", async () => {
       const priv = `paas-e2e-priv-${run}`;
       namespaces.push(priv);

@@ -269,8 +269,27 @@ async function replay(fake: FakeKubernetesApi): Promise<RecordedRequest[]> {
   // A release Job, a worker and scheduled jobs; then without jobs: earlier release Jobs and the CronJobs go.
   const workloads = specFor(WORKLOADS_YAML, "preview/pr-5");
   assert.equal((await runtime.apply(workloads)).ok, true);
-  assert.equal((await runtime.apply(specFor("run: { port: 8080, release: x }", "preview/pr-5"))).ok, true);
-  await runtime.destroy(workloads.target);
+  // Sleep and wake: to zero with the route on the App's Service (its ReferenceGrant in
+  // paas-system) and back; asleep again, then deployed; destroy drops the grant.
+  const sleeping = new KubernetesRuntime({
+    ...options,
+    settings: {
+      ...HTTPROUTE_SETTINGS,
+      appServiceAccount: APP_SA,
+      sleep: {
+        metricsUrl: "http://metrics.test/metrics",
+        counter: "traefik_service_requests_total",
+        label: "service",
+        pattern: "{namespace}-web-80@*",
+        wakeService: { namespace: "paas-system", name: "paas", port: 80 },
+      },
+    },
+  });
+  assert.equal(await sleeping.sleep(workloads.target, ""), true);
+  assert.equal(await sleeping.wake(workloads.target, { path: "/", timeoutMs: 30_000 }), true);
+  assert.equal(await sleeping.sleep(workloads.target, ""), true);
+  assert.equal((await sleeping.apply(specFor("run: { port: 8080, release: x }", "preview/pr-5"))).ok, true);
+  await sleeping.destroy(workloads.target);
 
   const crash = specFor("run: { port: 8080 }", "preview/pr-9", {
     image: `ghcr.io/acme/shop@sha256:${"c".repeat(64)}`,

@@ -8,6 +8,7 @@ import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
 import { z } from "zod";
 import { PaasError } from "../../errors.ts";
+import { WAKE_HEADER } from "../types.ts";
 
 export interface CaddyOptions {
   /** Admin API base, e.g. http://127.0.0.1:2019 (PAAS_CADDY_ADMIN). */
@@ -36,8 +37,7 @@ export interface RouteSpec {
   wake?: boolean;
 }
 
-/** Request header of a sleeping environment's route: the App answers it with its wake handler. */
-export const WAKE_HEADER = "X-Paas-Wake";
+export { WAKE_HEADER };
 /** Logger of the access log paas reads request activity from. */
 const ACCESS_LOGGER = "paas-access";
 

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { PaasError } from "../../errors.ts";
 import { loadKubeConfig } from "./client.ts";
 import { LeaseLock } from "./lease.ts";
-import { validateSettings, type KubernetesSettings } from "./settings.ts";
+import { validateSettings, type KubernetesSettings, type SleepSettings } from "./settings.ts";
 import { KubernetesRuntime } from "./runtime.ts";
 import { KubernetesSecretSource } from "./secrets.ts";
 
@@ -81,6 +81,29 @@ export const kubernetesEnvSchema = z.object({
     .string()
     .regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, "PAAS_K8S_SERVICE_ACCOUNT must be namespace/name")
     .optional(),
+  /**
+   * Sleeping environments: Prometheus text-format metrics of the Gateway implementation with a
+   * per-backend request counter (Traefik: its /metrics with Prometheus metrics enabled).
+   */
+  PAAS_K8S_ACTIVITY_METRICS_URL: z.string().optional(),
+  /** The counter sample's name, e.g. traefik_service_requests_total. */
+  PAAS_K8S_ACTIVITY_COUNTER: z.string().optional(),
+  /** <label>=<pattern>: the label naming the backend, `{namespace}` and `*` in its value. */
+  PAAS_K8S_ACTIVITY_LABEL: z
+    .string()
+    .regex(
+      /^[^=]+=.+$/,
+      'PAAS_K8S_ACTIVITY_LABEL must be <label>=<pattern> such as "service={namespace}-web-80@*"',
+    )
+    .optional(),
+  /** <namespace>/<name>:<port> of the App's Service: a sleeping environment's route sends requests there. */
+  PAAS_K8S_WAKE_SERVICE: z
+    .string()
+    .regex(
+      /^[^/]+\/[^:]+:\d+$/,
+      "PAAS_K8S_WAKE_SERVICE must be <namespace>/<name>:<port> of the App's Service, e.g. paas-system/paas:80",
+    )
+    .optional(),
   /** Lease holder name; default the host name (the pod name in a cluster). */
   PAAS_K8S_LEASE_IDENTITY: z.string().min(1).max(128).optional(),
 });
@@ -132,6 +155,7 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
       ? { namespace: serviceAccount[0]!, name: serviceAccount[1]! }
       : undefined,
   };
+  settings.sleep = sleepSettings(e);
   if (!settings.ingressNamespace && settings.routing === "ingress") {
     throw new KubernetesSettingsError(
       "PAAS_K8S_INGRESS_NAMESPACE is required with ingress routing: the namespace of the ingress controller pods",
@@ -147,6 +171,34 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
     secretsNamespace: e.PAAS_K8S_SECRETS_NAMESPACE,
     leaseNamespace: e.PAAS_K8S_LEASE_NAMESPACE,
     leaseIdentity: e.PAAS_K8S_LEASE_IDENTITY ?? hostname(),
+  };
+}
+
+/** All four sleep variables or none: a part of them would make a setup that never sleeps or never wakes. */
+function sleepSettings(e: z.infer<typeof kubernetesEnvSchema>): SleepSettings | undefined {
+  const vars = {
+    PAAS_K8S_ACTIVITY_METRICS_URL: e.PAAS_K8S_ACTIVITY_METRICS_URL,
+    PAAS_K8S_ACTIVITY_COUNTER: e.PAAS_K8S_ACTIVITY_COUNTER,
+    PAAS_K8S_ACTIVITY_LABEL: e.PAAS_K8S_ACTIVITY_LABEL,
+    PAAS_K8S_WAKE_SERVICE: e.PAAS_K8S_WAKE_SERVICE,
+  };
+  const missing = Object.entries(vars).filter(([, v]) => v === undefined);
+  if (missing.length === 4) return undefined;
+  if (missing.length > 0) {
+    throw new KubernetesSettingsError(
+      `sleeping environments need all of ${Object.keys(vars).join(", ")}: set ${missing.map(([k]) => k).join(", ")} too, or unset the others`,
+    );
+  }
+  const label = e.PAAS_K8S_ACTIVITY_LABEL!;
+  const eq = label.indexOf("=");
+  const [svcNamespace, rest] = e.PAAS_K8S_WAKE_SERVICE!.split("/") as [string, string];
+  const [svcName, port] = rest.split(":") as [string, string];
+  return {
+    metricsUrl: e.PAAS_K8S_ACTIVITY_METRICS_URL!,
+    counter: e.PAAS_K8S_ACTIVITY_COUNTER!,
+    label: label.slice(0, eq).trim(),
+    pattern: label.slice(eq + 1).trim(),
+    wakeService: { namespace: svcNamespace, name: svcName, port: Number(port) },
   };
 }
 

@@ -69,6 +69,12 @@ export const A = {
    * read): a deploy without a hand-off keeps these values (src/runtime/secret-values.ts).
    */
   deliveredSecrets: "paas.dev/delivered-secrets",
+  /** On the namespace: "true" while the environment sleeps (sleep-wake.ts). */
+  asleep: "paas.dev/asleep",
+  /** On each Deployment of a sleeping environment: its replicas before it slept. */
+  replicasBeforeSleep: "paas.dev/replicas-before-sleep",
+  /** On a sleeping environment's HTTPRoute: its rules (JSON) before it slept. */
+  routeBeforeSleep: "paas.dev/route-before-sleep",
 } as const;
 
 export const CONFIGMAP_NAME = `${WORKLOAD}-env`;

@@ -16,6 +16,7 @@ import type {
   RuntimeEnvironment,
   SecretSource,
   ServingVersion,
+  SleepingRuntime,
 } from "../types.ts";
 import { redactError, Redactor } from "../../redact.ts";
 import { resolveSecretValues, type ResolvedSecrets } from "../secret-values.ts";
@@ -43,6 +44,14 @@ import { checkAborted, RolloutWatch, sleep, type WatchOptions } from "./rollout-
 import type { DeploymentLike } from "./rollout.ts";
 import { deleteConfirmedServices, servicePasswords, waitServicesReady } from "./services-runtime.ts";
 import { fieldManager, type KubernetesSettings } from "./settings.ts";
+import { ActivityScraper } from "./activity.ts";
+import {
+  dropWakeGrant,
+  resumeForDeploy,
+  sleepNamespace,
+  sleptBeforeDeploy,
+  wakeNamespace,
+} from "./sleep-wake.ts";
 
 export interface KubernetesRuntimeOptions extends ClientOptions {
   kubeConfig: KubeConfig;
@@ -60,12 +69,14 @@ export interface KubernetesRuntimeOptions extends ClientOptions {
   /** A rollout without progress for this long fails. Default from the health check (stallSeconds). */
   stallMs?: number;
   now?: () => Date;
+  /** Reads the Gateway's metrics for activity(); default the global fetch. */
+  fetch?: typeof fetch;
 }
 
 const HPA = "autoscaling/HorizontalPodAutoscaler";
 const HANDOVER_MANAGER = "paas-handover-to-hpa";
 
-export class KubernetesRuntime implements Runtime {
+export class KubernetesRuntime implements Runtime, SleepingRuntime {
   readonly kind = "kubernetes" as const;
   readonly client: KubeClient;
   private readonly settings: KubernetesSettings;
@@ -76,6 +87,7 @@ export class KubernetesRuntime implements Runtime {
   private readonly destroyTimeoutMs: number;
   private readonly stallMs: number | undefined;
   private readonly now: () => Date;
+  private readonly activityScraper: ActivityScraper | undefined;
 
   constructor(options: KubernetesRuntimeOptions) {
     this.client = new KubeClient(options.kubeConfig, options);
@@ -87,6 +99,9 @@ export class KubernetesRuntime implements Runtime {
     this.destroyTimeoutMs = options.destroyTimeoutMs ?? 5 * 60_000;
     this.stallMs = options.stallMs;
     this.now = options.now ?? (() => new Date());
+    this.activityScraper = options.settings.sleep
+      ? new ActivityScraper(options.settings.sleep, options.fetch)
+      : undefined;
   }
 
   /** Closes pooled connections to the API server. */
@@ -153,6 +168,9 @@ export class KubernetesRuntime implements Runtime {
     // Until the new version is healthy the namespace keeps naming the version that serves
     // (list() and reconciliation read it); the new sha is recorded after a healthy rollout.
     const interim = existing ? keepServingIdentity(namespace, existing) : namespace;
+    // A deploy wakes a sleeping environment: its old version serves until the new one is healthy.
+    const wasAsleep = await sleptBeforeDeploy(this.client, this.settings, existing);
+    if (wasAsleep) await resumeForDeploy(this.client, ns);
     await this.client.apply(interim, manager);
     const deploymentIndex = objects.findIndex((o) => o.kind === "Deployment");
     const previousKinds = existing?.metadata?.annotations?.[A.kinds]?.split(",");
@@ -166,6 +184,8 @@ export class KubernetesRuntime implements Runtime {
     const notReady = await this.beforeWorkloads(spec, ns, release, watch);
     if (notReady) return notReady;
     await Promise.all(objects.slice(deploymentIndex).map((o) => this.client.apply(o, manager)));
+    // The plan's route replaced the sleeping one: the App's Service is no longer referenced.
+    if (wasAsleep) await dropWakeGrant(this.client, this.settings, ns);
 
     if (existing) {
       progress("prune", ns);
@@ -316,6 +336,8 @@ export class KubernetesRuntime implements Runtime {
 
   async destroy(target: Target): Promise<void> {
     const ns = namespaceName(target);
+    // The grant lives in the App's namespace: the namespace's deletion does not take it.
+    await dropWakeGrant(this.client, this.settings, ns);
     await this.client.delete({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
     const deadline = Date.now() + this.destroyTimeoutMs;
     while (await this.client.read("v1", "Namespace", undefined, ns)) {
@@ -352,6 +374,38 @@ export class KubernetesRuntime implements Runtime {
 
   async list(): Promise<RuntimeEnvironment[]> {
     return listEnvironments(this.client);
+  }
+
+  /**
+   * Hostnames whose Service's request counter grew since the previous call
+   * (PAAS_K8S_ACTIVITY_*, activity.ts); undefined without those settings: nothing sleeps.
+   */
+  async activity(): Promise<Set<string> | undefined> {
+    if (!this.activityScraper) return undefined;
+    const envs = await this.list();
+    const byNs = new Map(envs.map((e) => [namespaceName(e.target), e.hostnames]));
+    const active = await this.activityScraper.active([...byNs.keys()]);
+    return new Set([...active].flatMap((ns) => byNs.get(ns) ?? []));
+  }
+
+  /**
+   * Scales the environment to zero; its HTTPRoute sends requests to the App's wake handler
+   * meanwhile. `wakeUpstream` is the Docker runtime's (a host:port): on Kubernetes the route
+   * names the App's Service, PAAS_K8S_WAKE_SERVICE.
+   */
+  async sleep(target: Target, _wakeUpstream: string): Promise<boolean> {
+    return sleepNamespace(this.client, this.settings, namespaceName(target));
+  }
+
+  /**
+   * Scales it back, waits until its pods are ready (their readiness probe is the health
+   * check at `path`, planned with the deploy), routes to them again.
+   */
+  async wake(target: Target, o: { path: string; timeoutMs: number }): Promise<boolean> {
+    return wakeNamespace(this.client, this.settings, namespaceName(target), {
+      timeoutMs: o.timeoutMs,
+      pollMs: this.pollMs,
+    });
   }
 
   /**

@@ -50,6 +50,25 @@ export interface KubernetesSettings {
    * pods, events and logs only in the namespaces it manages, never cluster-wide.
    */
   appServiceAccount?: { namespace: string; name: string } | undefined;
+  /**
+   * Sleeping environments (PAAS_K8S_ACTIVITY_* and PAAS_K8S_WAKE_SERVICE): unset, nothing sleeps,
+   * as Kubernetes has no portable source of request activity (sleep-wake.ts).
+   */
+  sleep?: SleepSettings | undefined;
+}
+
+/** Where request activity is read and where a sleeping environment's route sends its requests. */
+export interface SleepSettings {
+  /** Prometheus text-format metrics of the Gateway implementation (PAAS_K8S_ACTIVITY_METRICS_URL). */
+  metricsUrl: string;
+  /** Name of the per-backend request counter sample, e.g. traefik_service_requests_total. */
+  counter: string;
+  /** Label naming the backend, e.g. Traefik's "service". */
+  label: string;
+  /** That label's value for an environment: `{namespace}` stands for its namespace, `*` for anything. */
+  pattern: string;
+  /** The App's in-cluster Service, the sleeping routes' backend (PAAS_K8S_WAKE_SERVICE). */
+  wakeService: { namespace: string; name: string; port: number };
 }
 
 export const FIELD_MANAGER = "paas";
@@ -120,8 +139,40 @@ export function validateSettings(s: KubernetesSettings): void {
   ) {
     bad("PAAS_K8S_SERVICE_ACCOUNT must be namespace/name of the App's ServiceAccount");
   }
+  if (s.sleep) validateSleep(s.sleep, s.routing, bad);
   if (s.tmpSize !== undefined && !QUANTITY.test(s.tmpSize))
     bad("PAAS_K8S_TMP_SIZE must be a quantity such as 256Mi");
   if (s.storageClass !== undefined && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(s.storageClass))
     bad("PAAS_K8S_STORAGE_CLASS must be the name of a StorageClass");
+}
+
+function validateSleep(
+  s: SleepSettings,
+  routing: KubernetesSettings["routing"],
+  bad: (m: string) => void,
+): void {
+  // Ingress has no portable way to add the wake header nor to reach a Service in another namespace.
+  if (routing !== "httproute")
+    bad("PAAS_K8S_ACTIVITY_METRICS_URL: sleeping environments need PAAS_K8S_ROUTING=httproute (unset it)");
+  let url: URL | undefined;
+  try {
+    url = new URL(s.metricsUrl);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "http:" && url.protocol !== "https:"))
+    bad("PAAS_K8S_ACTIVITY_METRICS_URL must be an http(s) URL of Prometheus text-format metrics");
+  if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(s.counter))
+    bad("PAAS_K8S_ACTIVITY_COUNTER must be a metric name such as traefik_service_requests_total");
+  if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(s.label))
+    bad('PAAS_K8S_ACTIVITY_LABEL must be <label>=<pattern> such as "service={namespace}-web-80@*"');
+  if (s.pattern.split("{namespace}").length !== 2)
+    bad(
+      "PAAS_K8S_ACTIVITY_LABEL: the pattern must contain {namespace} once, e.g. service={namespace}-web-80@*",
+    );
+  const w = s.wakeService;
+  if (!DNS_LABEL.test(w.namespace) || !DNS_LABEL.test(w.name) || !(w.port >= 1 && w.port <= 65535))
+    bad(
+      "PAAS_K8S_WAKE_SERVICE must be <namespace>/<name>:<port> of the App's Service, e.g. paas-system/paas:80",
+    );
 }

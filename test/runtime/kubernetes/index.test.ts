@@ -111,3 +111,45 @@ test("cluster credentials: KUBECONFIG, else ~/.kube/config, else in-cluster; nev
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+const SLEEP_ENV = {
+  PAAS_K8S_GATEWAY: "paas-gateway/paas",
+  PAAS_K8S_ACTIVITY_METRICS_URL: "http://traefik-metrics.paas-gateway:9100/metrics",
+  PAAS_K8S_ACTIVITY_COUNTER: "traefik_service_requests_total",
+  PAAS_K8S_ACTIVITY_LABEL: "service={namespace}-web-80@*",
+  PAAS_K8S_WAKE_SERVICE: "paas-system/paas:80",
+};
+
+test("sleep settings: the metrics, the counter, the label's pattern and the App's Service", () => {
+  assert.deepEqual(kubernetesSettingsFromEnv(SLEEP_ENV).settings.sleep, {
+    metricsUrl: "http://traefik-metrics.paas-gateway:9100/metrics",
+    counter: "traefik_service_requests_total",
+    label: "service",
+    pattern: "{namespace}-web-80@*",
+    wakeService: { namespace: "paas-system", name: "paas", port: 80 },
+  });
+  // None of them: nothing sleeps.
+  assert.equal(kubernetesSettingsFromEnv({ PAAS_K8S_GATEWAY: "g/p" }).settings.sleep, undefined);
+});
+
+test("sleep settings: a part of them, a bad value or ingress routing name the variable to fix", () => {
+  const bad = (env: Record<string, string | undefined>, message: RegExp) =>
+    assert.throws(
+      () => kubernetesSettingsFromEnv({ ...SLEEP_ENV, ...env }),
+      (e: unknown) => e instanceof KubernetesSettingsError && message.test(e.message),
+    );
+  bad({ PAAS_K8S_WAKE_SERVICE: undefined }, /set PAAS_K8S_WAKE_SERVICE too, or unset the others/);
+  bad({ PAAS_K8S_WAKE_SERVICE: "paas" }, /PAAS_K8S_WAKE_SERVICE must be <namespace>\/<name>:<port>/);
+  bad({ PAAS_K8S_WAKE_SERVICE: "paas-system/paas:99999" }, /PAAS_K8S_WAKE_SERVICE must be/);
+  bad(
+    { PAAS_K8S_ACTIVITY_METRICS_URL: "traefik:9100/metrics" },
+    /PAAS_K8S_ACTIVITY_METRICS_URL must be an http/,
+  );
+  bad({ PAAS_K8S_ACTIVITY_COUNTER: "requests total" }, /PAAS_K8S_ACTIVITY_COUNTER must be a metric name/);
+  bad({ PAAS_K8S_ACTIVITY_LABEL: "service" }, /PAAS_K8S_ACTIVITY_LABEL must be <label>=<pattern>/);
+  bad({ PAAS_K8S_ACTIVITY_LABEL: "service=*-web-80" }, /must contain \{namespace\} once/);
+  bad(
+    { PAAS_K8S_ROUTING: "ingress", PAAS_K8S_INGRESS_NAMESPACE: "ingress-nginx" },
+    /need PAAS_K8S_ROUTING=httproute/,
+  );
+});
