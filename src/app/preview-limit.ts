@@ -17,7 +17,7 @@ export async function previewCeilingError(
   if (max === undefined) return undefined;
   const prs = new Set<number>();
   for (const e of await runtime.list()) {
-    if (e.repositoryId !== repositoryId || e.target.environment.kind !== "preview") continue;
+    if (e.foreign || e.repositoryId !== repositoryId || e.target.environment.kind !== "preview") continue;
     if (sameEnv(e.target.environment, { kind: "preview", pr })) return undefined;
     prs.add(e.target.environment.pr);
   }

@@ -172,7 +172,10 @@ export class Reconciler {
       await this.#step(report, "redeliver webhooks", () => this.#redeliver(report));
       const repos = await this.#d.github.repositories();
       report.repositories = repos.length;
-      const envs = await this.#d.runtime.list();
+      const listed = await this.#d.runtime.list();
+      // Another App's environments on a shared cluster are left to it: only hostname ownership
+      // (the DNS records still served) looks at every environment.
+      const envs = listed.filter((e) => !e.foreign);
       for (const repo of repos) {
         const mine = envs.filter((e) => e.repositoryId === repo.repositoryId);
         await this.#step(report, `${repo.owner}/${repo.repo}`, () => this.#repository(repo, mine, report));
@@ -184,7 +187,7 @@ export class Reconciler {
       await this.#step(report, "orphans", () =>
         this.#orphansOf(
           envs.filter((e) => !installed.has(e.repositoryId)),
-          envs,
+          listed,
           report,
         ),
       );

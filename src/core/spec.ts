@@ -80,6 +80,12 @@ export interface RuntimeEnvironment {
   /** ISO time the environment was last deployed. */
   deployedAt: string | undefined;
   healthy: boolean | undefined;
+  /**
+   * Deployed by another App that shares the cluster (Kubernetes: a namespace of another
+   * PAAS_K8S_INSTANCE, or of none): listed, so its hostnames stay taken, but this App's
+   * reconciler never removes, expires, sleeps or resumes it.
+   */
+  foreign?: boolean | undefined;
 }
 
 /** Why a rollout failed, as the runtime read it (redacted before anyone sees it: src/redact.ts). */

@@ -146,7 +146,7 @@ export class Events {
     try {
       if (expiry && !(await expiry.stillDue())) return;
       const existing = (await this.#d.runtime.list()).filter(
-        (e) => e.repositoryId === repo.repositoryId && sameEnv(e.target.environment, env),
+        (e) => !e.foreign && e.repositoryId === repo.repositoryId && sameEnv(e.target.environment, env),
       );
       const envNames = new Set<string>([appEnvironmentName("", env)]);
       for (const e of existing) {

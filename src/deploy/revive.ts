@@ -31,7 +31,7 @@ export async function revivePreview(
     return `${who}: only users with write permission on this repository can redeploy a preview. Nothing was deployed.`;
   const env: EnvRef = { kind: "preview", pr: pr.number };
   const live = (await deps.runtime.list()).some(
-    (e) => e.repositoryId === repo.repositoryId && sameEnv(e.target.environment, env),
+    (e) => !e.foreign && e.repositoryId === repo.repositoryId && sameEnv(e.target.environment, env),
   );
   if (live)
     return `${who}: the preview of this pull request is running; every push deploys the new head. Nothing was redeployed.`;

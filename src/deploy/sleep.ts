@@ -125,7 +125,8 @@ export class Sleeper {
   #listed(): Promise<RuntimeEnvironment[]> {
     const now = this.#d.clock.now().getTime();
     if (!this.#listing || now - this.#listing.at >= LISTING_TTL_MS) {
-      const envs = this.#d.runtime.list();
+      // Another App's sleeping environment on a shared cluster is its to wake.
+      const envs = this.#d.runtime.list().then((all) => all.filter((e) => !e.foreign));
       // A failed listing is not kept: the next request tries again.
       envs.catch(() => {
         if (this.#listing?.envs === envs) this.#listing = undefined;

@@ -64,7 +64,7 @@ function deployment(id: number, environment: string, commit: string): Deployment
 
 function setup(o: { envs?: RuntimeEnvironment[]; resume?: string | undefined; now?: () => number } = {}) {
   const github = new MemoryGitHub();
-  const calls = { resumed: [] as number[], closed: [] as number[] };
+  const calls = { resumed: [] as number[], closed: [] as number[], destroyed: [] as string[] };
   let now = o.now ?? (() => Date.parse("2026-01-01T01:00:00Z"));
   const reconciler = new Reconciler({
     github,
@@ -78,7 +78,10 @@ function setup(o: { envs?: RuntimeEnvironment[]; resume?: string | undefined; no
       // One runtime: nothing to converge across clusters (test/app/converge.test.ts).
       deployImage: async () => assert.fail("no convergence without a fleet"),
     },
-    runtime: { list: async () => o.envs ?? [], destroy: async () => {} },
+    runtime: {
+      list: async () => o.envs ?? [],
+      destroy: async (t) => void calls.destroyed.push(`${t.repo}/${t.environment.kind}`),
+    },
     dns: new NoDns(),
     lock: new InProcessLock(),
     clock: { now: () => new Date(now()) },
@@ -154,5 +157,32 @@ describe("Reconciler (in-memory ports)", () => {
     assert.equal(github.checkUpdates[0]!.update.conclusion, "failure");
     assert.equal(github.checkUpdates[0]!.update.output!.title, "Build not received");
     assert.equal((await reconciler.run()).buildsNotReceived, 0, "read once per commit");
+  });
+
+  it("leaves another App's environments on a shared cluster alone; removes its own orphans after the grace", async () => {
+    let t = Date.parse("2026-01-01T01:00:00Z");
+    const env = (name: string, repositoryId: number, foreign: boolean): RuntimeEnvironment => ({
+      target: { owner: "o", repo: name, app: "", environment: { kind: "named", name: "production" } },
+      repositoryId,
+      appName: name,
+      sha: sha("a"),
+      digest: `sha256:${"b".repeat(64)}`,
+      hostnames: [`${name}.example.com`],
+      url: undefined,
+      deployedAt: undefined,
+      healthy: true,
+      foreign,
+    });
+    // Repositories 77 and 78 are not installed on this App: 77's environment is another App's.
+    const { calls, reconciler } = setup({
+      envs: [env("theirs", 77, true), env("mine", 78, false)],
+      now: () => t,
+    });
+    const first = await reconciler.run();
+    assert.equal(first.orphansSeen, 1, "only its own orphan is counted");
+    t += 61_000;
+    const second = await reconciler.run();
+    assert.equal(second.orphansRemoved, 1);
+    assert.deepEqual(calls.destroyed, ["mine/named"]);
   });
 });

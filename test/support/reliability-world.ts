@@ -366,6 +366,10 @@ export async function startWorld(o: { appEnv?: Record<string, string> } = {}): P
     PAAS_GITHUB_WRITE_INTERVAL_MS: "0",
     PAAS_RECONCILE_INTERVAL: "2s",
     PAAS_ORPHAN_GRACE: "1s",
+    // Each world its own App instance: worlds on the shared real cluster (day-two-cluster,
+    // fleet-real) and the suites that deploy there directly never see each other's environments
+    // as their own, whose orphans they would remove a second after seeing them.
+    PAAS_K8S_INSTANCE: `world-${randomUUID().slice(0, 8)}`,
     ...o.appEnv,
   };
   const app = new AppProcess(env, join(dir, "app.log"));

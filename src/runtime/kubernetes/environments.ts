@@ -8,8 +8,11 @@ import { namespaceTarget } from "./hostnames.ts";
 import { A, L, MANAGED_BY, WORKLOAD } from "./objects.ts";
 import { rolloutStatus, type DeploymentLike } from "./rollout.ts";
 
-/** Every environment the platform manages in the cluster (namespaces being deleted excepted). */
-export async function listEnvironments(client: KubeClient): Promise<RuntimeEnvironment[]> {
+/**
+ * Every environment the platform manages in the cluster (namespaces being deleted excepted).
+ * With `instance`, those of another instance, or of none, are marked foreign.
+ */
+export async function listEnvironments(client: KubeClient, instance?: string): Promise<RuntimeEnvironment[]> {
   const selector = `${MANAGED_BY}=paas`;
   const [namespaces, deployments] = await Promise.all([
     client.list("v1", "Namespace", undefined, selector),
@@ -37,6 +40,7 @@ export async function listEnvironments(client: KubeClient): Promise<RuntimeEnvir
       url: a[A.url],
       deployedAt,
       healthy: d ? rolloutStatus(d).state === "done" : false,
+      ...(instance === undefined ? {} : { foreign: l[L.instance] !== instance }),
     });
   }
   return out;

@@ -43,6 +43,8 @@ export const kubernetesEnvSchema = z.object({
       "PAAS_K8S_INGRESS_NAMESPACE must be namespace names, comma-separated",
     )
     .optional(),
+  /** Which App deployed an environment (a label value); default app-<APP_ID>. */
+  PAAS_K8S_INSTANCE: z.string().optional(),
   /** Comma-separated source CIDRs allowed to reach app pods directly (load balancers in IP mode). */
   PAAS_K8S_INGRESS_CIDRS: z.string().optional(),
   /** Comma-separated addresses of a node-local DNS cache; default 169.254.20.10/32 (NodeLocal DNSCache). */
@@ -154,6 +156,8 @@ export function kubernetesSettingsFromEnv(env: Record<string, string | undefined
     appServiceAccount: serviceAccount
       ? { namespace: serviceAccount[0]!, name: serviceAccount[1]! }
       : undefined,
+    // The App's own id by default: two Apps on one cluster never take each other's environments.
+    instance: e.PAAS_K8S_INSTANCE ?? (defined.APP_ID ? `app-${defined.APP_ID.trim()}` : undefined),
   };
   settings.sleep = sleepSettings(e);
   if (!settings.ingressNamespace && settings.routing === "ingress") {

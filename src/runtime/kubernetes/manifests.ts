@@ -9,6 +9,7 @@ import type { DeploySpec } from "../types.ts";
 import { cronJobs, egressPolicies, releaseJob, workerDeployments } from "./jobs.ts";
 import {
   A,
+  L,
   COMPONENT_LABEL,
   CONFIGMAP_NAME,
   groupKind,
@@ -77,7 +78,7 @@ export function planKubernetes(
   const most = autoscale ? autoscale.max : fixedReplicas;
   const surge = Math.max(1, Math.ceil(most * 0.25));
 
-  const namespace = namespaceObject(spec, ns, labels);
+  const namespace = namespaceObject(spec, settings, ns, labels);
   const objects: KubeObject[] = [namespace];
   objects.push(...quotaObjects(spec, settings, meta, { most, surge }));
   objects.push(...accessObjects(spec, settings, meta, selector));
@@ -127,7 +128,12 @@ export function planKubernetes(
 }
 
 /** The environment's namespace: the target's labels, one label per hostname served, Pod Security "restricted". */
-function namespaceObject(spec: DeploySpec, ns: string, labels: Record<string, string>): KubeObject {
+function namespaceObject(
+  spec: DeploySpec,
+  settings: KubernetesSettings,
+  ns: string,
+  labels: Record<string, string>,
+): KubeObject {
   return {
     apiVersion: "v1",
     kind: "Namespace",
@@ -136,6 +142,7 @@ function namespaceObject(spec: DeploySpec, ns: string, labels: Record<string, st
       labels: {
         ...labels,
         ...Object.fromEntries(spec.hostnames.map((h) => [hostLabel(h), "true"])),
+        ...(settings.instance ? { [L.instance]: settings.instance } : {}),
         "pod-security.kubernetes.io/enforce": "restricted",
         "pod-security.kubernetes.io/enforce-version": "latest",
         "pod-security.kubernetes.io/warn": "restricted",

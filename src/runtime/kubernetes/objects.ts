@@ -42,6 +42,8 @@ export const L = {
   environment: "paas.dev/environment",
   pr: "paas.dev/pr",
   sha: "paas.dev/sha",
+  /** The App instance that deployed the environment (PAAS_K8S_INSTANCE). */
+  instance: "paas.dev/instance",
 } as const;
 export const A = {
   owner: "paas.dev/owner",

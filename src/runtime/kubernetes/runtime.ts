@@ -373,7 +373,7 @@ export class KubernetesRuntime implements Runtime, SleepingRuntime {
   }
 
   async list(): Promise<RuntimeEnvironment[]> {
-    return listEnvironments(this.client);
+    return listEnvironments(this.client, this.settings.instance);
   }
 
   /**

@@ -51,6 +51,13 @@ export interface KubernetesSettings {
    */
   appServiceAccount?: { namespace: string; name: string } | undefined;
   /**
+   * Which App deployed an environment (PAAS_K8S_INSTANCE; the App's default is `app-<APP_ID>`):
+   * the namespace's paas.dev/instance label. Apps that share a cluster (a staging and a
+   * production App, two teams' Apps) each see the other's environments as foreign and never
+   * remove them. Unset (the CLI's plans): no label.
+   */
+  instance?: string | undefined;
+  /**
    * Sleeping environments (PAAS_K8S_ACTIVITY_* and PAAS_K8S_WAKE_SERVICE): unset, nothing sleeps,
    * as Kubernetes has no portable source of request activity (sleep-wake.ts).
    */
@@ -93,6 +100,10 @@ export function validateSettings(s: KubernetesSettings): void {
   };
   if (s.routing !== "httproute" && s.routing !== "ingress")
     bad(`PAAS_K8S_ROUTING must be "httproute" or "ingress"`);
+  if (s.instance !== undefined && !/^[a-z0-9](?:[-a-z0-9.]{0,61}[a-z0-9])?$/i.test(s.instance))
+    bad(
+      `PAAS_K8S_INSTANCE must be a label value (letters, digits, "-" or ".", at most 63, starting and ending alphanumeric), not "${s.instance.slice(0, 70)}"`,
+    );
   if (s.routing === "httproute") {
     if (!s.gateway)
       bad(

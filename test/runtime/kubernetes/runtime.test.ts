@@ -9,7 +9,8 @@ import { planKubernetes, type KubernetesSettings } from "../../../src/runtime/ku
 import { KubernetesSecretSource, secretNameFor } from "../../../src/runtime/kubernetes/secrets.ts";
 import { namespaceName } from "../../../src/names.ts";
 import { HostnameTakenError } from "../../../src/core/ownership.ts";
-import type { DeploySpec } from "../../../src/runtime/types.ts";
+import type { DeploySpec, RuntimeEnvironment } from "../../../src/runtime/types.ts";
+import { kubernetesSettingsFromEnv } from "../../../src/runtime/kubernetes/index.ts";
 import { crashLogLines, FakeKubernetesApi, type FakeKubernetesOptions } from "../../fakes/kubernetes-api.ts";
 import {
   AUTOSCALED_YAML,
@@ -142,6 +143,46 @@ test("list() reads environments back from namespace labels and annotations", asy
     assert.ok(p.deployedAt && !Number.isNaN(Date.parse(p.deployedAt)));
     assert.deepEqual(envs.find((e) => e.target.repo === "shop")!.target, prod.target);
   });
+});
+
+test("an App instance labels its namespaces and lists another instance's, or an unlabelled one, as foreign", async () => {
+  await withFake(async (_fake, make) => {
+    const mine = make({ settings: { ...HTTPROUTE_SETTINGS, instance: "app-1" } });
+    const theirs = make({ settings: { ...HTTPROUTE_SETTINGS, instance: "app-2" } });
+    const unlabelled = make();
+    const prod = specFor(SIMPLE, "production", { repo: "mine" });
+    assert.equal((await mine.apply(prod)).ok, true);
+    assert.equal((await theirs.apply(specFor(SIMPLE, "production", { repo: "theirs" }))).ok, true);
+    assert.equal((await unlabelled.apply(specFor(SIMPLE, "production", { repo: "older" }))).ok, true);
+    const ns = await mine.client.read<Json>("v1", "Namespace", undefined, namespaceName(prod.target));
+    assert.equal(ns?.metadata.labels["paas.dev/instance"], "app-1");
+
+    const foreign = (envs: RuntimeEnvironment[]) =>
+      Object.fromEntries(envs.map((e) => [e.target.repo, e.foreign]).sort());
+    // Every environment is listed (hostnames stay taken); only its own are not foreign.
+    assert.deepEqual(foreign(await mine.list()), { mine: false, older: true, theirs: true });
+    assert.deepEqual(foreign(await theirs.list()), { mine: true, older: true, theirs: false });
+    // Without an instance (the CLI's plans, a runtime used directly) nothing is told apart.
+    assert.deepEqual(foreign(await unlabelled.list()), {
+      mine: undefined,
+      older: undefined,
+      theirs: undefined,
+    });
+  });
+});
+
+test("PAAS_K8S_INSTANCE: the App's id by default, a label value when set", () => {
+  const base = { PAAS_K8S_GATEWAY: "gw/public" };
+  assert.equal(kubernetesSettingsFromEnv({ ...base, APP_ID: "4242" }).settings.instance, "app-4242");
+  assert.equal(
+    kubernetesSettingsFromEnv({ ...base, APP_ID: "4242", PAAS_K8S_INSTANCE: "staging" }).settings.instance,
+    "staging",
+  );
+  assert.equal(kubernetesSettingsFromEnv(base).settings.instance, undefined);
+  assert.throws(
+    () => kubernetesSettingsFromEnv({ ...base, PAAS_K8S_INSTANCE: "two words" }),
+    /PAAS_K8S_INSTANCE must be a label value/,
+  );
 });
 
 test("a crash-looping app fails the rollout with its exit code, events and last 50 log lines", async () => {
