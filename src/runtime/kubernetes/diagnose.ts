@@ -113,6 +113,13 @@ export async function failingContainerLogs(
       .slice(-LOG_LINES);
   } catch (e) {
     if (e instanceof KubernetesApiError && (e.status === 400 || e.status === 404)) return [];
-    throw e;
+    // The diagnosis is what the user reads about a failed rollout: logs the API server cannot give
+    // now (the kubelet unreachable, the pod just deleted, an answer the client cannot read) are
+    // one line of it, never an exception instead of it.
+    return [`(the container's logs could not be read: ${messageOf(e).slice(0, 300)})`];
   }
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

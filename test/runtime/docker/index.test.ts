@@ -44,10 +44,13 @@ describe("Docker runtime settings", () => {
     assert.deepEqual(dockerOptions(s.dockerHost), { protocol: "http", host: "10.0.0.2", port: 2375 });
     assert.deepEqual(dockerOptions("unix:///run/docker.sock"), { socketPath: "/run/docker.sock" });
     assert.throws(() => dockerSettingsFromEnv({ PAAS_HTTP_PORT: "http" }), /PAAS_HTTP_PORT/);
-    // network.egress none's host firewall rule: kept by paas (root) or by the operator, nothing else.
+    // network.egress none's host firewall rule: kept by paas (root), by the operator, or off
+    // (Docker Desktop), nothing else.
+    assert.equal(dockerSettingsFromEnv({}).egressGuard, "paas");
     assert.equal(dockerSettingsFromEnv({ PAAS_DOCKER_EGRESS_GUARD: "operator" }).egressGuard, "operator");
+    assert.equal(dockerSettingsFromEnv({ PAAS_DOCKER_EGRESS_GUARD: "off" }).egressGuard, "off");
     assert.throws(
-      () => dockerSettingsFromEnv({ PAAS_DOCKER_EGRESS_GUARD: "off" }),
+      () => dockerSettingsFromEnv({ PAAS_DOCKER_EGRESS_GUARD: "none" }),
       /PAAS_DOCKER_EGRESS_GUARD/,
     );
     assert.throws(() => dockerSettingsFromEnv({ PAAS_REGISTRY_HOST: "ghcr.io" }), /PAAS_REGISTRY_USERNAME/);
