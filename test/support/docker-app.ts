@@ -109,6 +109,14 @@ export async function startCaddyRuntime(
 }
 
 /** Removes (forced) the containers, then the volumes and networks, carrying every label in `labels`. */
+/** Whether an engine object (a volume, a network, a container) exists: its inspect answers. */
+export function engineObjectExists(o: { inspect(): Promise<unknown> }): Promise<boolean> {
+  return o.inspect().then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function removeLabelled(docker: Docker, labels: string[]): Promise<void> {
   const filters = { label: labels };
   for (const c of await docker.listContainers({ all: true, filters }))

@@ -25,7 +25,12 @@ import { cronRunOptions } from "../../../src/runtime/docker/processes.ts";
 import type { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
 import type { DeploySpec } from "../../../src/runtime/types.ts";
 import type { TestCaddy } from "../../support/caddy.ts";
-import { removeImages, removeLabelled, startCaddyRuntime } from "../../support/docker-app.ts";
+import {
+  engineObjectExists,
+  removeImages,
+  removeLabelled,
+  startCaddyRuntime,
+} from "../../support/docker-app.ts";
 import { buildTestImage } from "../../support/docker-images.ts";
 import { SERVICE_IMAGES } from "../../support/services-app.ts";
 
@@ -116,13 +121,7 @@ async function roleContainers(role: string) {
   });
 }
 
-async function networkExists(name: string): Promise<boolean> {
-  return docker
-    .getNetwork(name)
-    .inspect()
-    .then(() => true)
-    .catch(() => false);
-}
+const networkExists = (name: string) => engineObjectExists(docker.getNetwork(name));
 
 describe("network.egress on the Docker runtime", { timeout: 600_000 }, () => {
   let caddy: TestCaddy;

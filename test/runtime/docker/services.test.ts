@@ -18,7 +18,12 @@ import { namespaceName, type Target } from "../../../src/names.ts";
 import type { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
 import type { DeploySpec, RolloutResult } from "../../../src/runtime/types.ts";
 import type { TestCaddy } from "../../support/caddy.ts";
-import { removeImages, removeLabelled, startCaddyRuntime } from "../../support/docker-app.ts";
+import {
+  engineObjectExists,
+  removeImages,
+  removeLabelled,
+  startCaddyRuntime,
+} from "../../support/docker-app.ts";
 import { buildTestImage } from "../../support/docker-images.ts";
 import { buildServicesApp, SERVICE_IMAGES } from "../../support/services-app.ts";
 import { until } from "../../support/wait.ts";
@@ -91,13 +96,7 @@ async function serviceContainers(target: Target) {
   });
 }
 
-async function volumeExists(name: string): Promise<boolean> {
-  return docker
-    .getVolume(name)
-    .inspect()
-    .then(() => true)
-    .catch(() => false);
-}
+const volumeExists = (name: string) => engineObjectExists(docker.getVolume(name));
 
 describe("add-on services on the Docker runtime", { timeout: 600_000 }, () => {
   let caddy: TestCaddy;
