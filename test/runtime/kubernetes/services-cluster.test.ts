@@ -41,7 +41,10 @@ const secretsNamespace = `svc-k8s-secrets-${run}`;
 const storageClass = `paas-test-${run}`;
 const hostDir = `/tmp/paas-svc-pv-${run}`;
 const PULL_SECRET = "registry";
+// Small CPU requests: the suite shares one 2-core node with the other cluster suites, and the
+// scheduler counts requests (two environments' web, worker and release pods beside four services).
 const yaml = (migration: string) => `
+resources: { requests: { cpu: 10m, memory: 64Mi }, limits: { cpu: 500m, memory: 256Mi } }
 run:
   port: 8080
   healthcheck: { path: /healthz, startupTimeout: 90s }
