@@ -36,7 +36,10 @@ while IFS= read -r f; do
   [[ " ${SERIAL[*]} " == *" $f "* ]] || PARALLEL+=("$f")
 done < <(find test -name '*.test.ts' | LC_ALL=C sort)
 code=0
-run "${PAAS_TEST_CONCURRENCY:-2}" "${PARALLEL[@]}" || code=$?
+# Three files at a time on two cores: most of the suite waits (pods starting, rollouts, builds
+# pulling), not computes; the cluster suites keep their pods' CPU requests small, since the
+# scheduler of the one local node counts requests.
+run "${PAAS_TEST_CONCURRENCY:-3}" "${PARALLEL[@]}" || code=$?
 echo "== tests that prune the build cache, alone: ${SERIAL[*]}"
 run 1 "${SERIAL[@]}" || code=$?
 exit "$code"
