@@ -43,3 +43,8 @@ export class DetectError extends PaasError {
     this.key = key;
   }
 }
+
+/** An error's message, or the thrown value as text (not everything thrown is an Error). */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

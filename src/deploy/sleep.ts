@@ -64,7 +64,7 @@ export class Sleeper {
 
   /** One pass (the reconciler's): notes requests, then puts to sleep what had none for long enough. */
   async pass(repos: RepoInfo[], envs: RuntimeEnvironment[]): Promise<number> {
-    const hosts = await this.#d.runtime.activity();
+    const hosts = await this.#d.runtime.activity(envs);
     if (!hosts) return 0;
     const now = this.#d.clock.now().getTime();
     for (const e of envs) if (e.hostnames.some((h) => hosts.has(h))) this.#seen.set(keyOf(e), now);

@@ -126,8 +126,12 @@ export interface SecretSource {
  * (Docker; Kubernetes with PAAS_K8S_ACTIVITY_* set; src/deploy/sleep.ts decides when).
  */
 export interface SleepingRuntime {
-  /** Hostnames requested since the previous call; undefined when the runtime cannot tell. */
-  activity(): Promise<Set<string> | undefined>;
+  /**
+   * Hostnames requested since the previous call; undefined when the runtime cannot tell.
+   * `envs`: the environments the caller already listed (a runtime that maps activity back to
+   * hostnames uses them instead of listing again).
+   */
+  activity(envs?: readonly RuntimeEnvironment[]): Promise<Set<string> | undefined>;
   /**
    * Scales to zero; the route answers through `wakeUpstream` (the App's wake handler, host:port on
    * Docker; Kubernetes routes to its PAAS_K8S_WAKE_SERVICE instead) meanwhile.

@@ -15,6 +15,4 @@ export function statusOf(err: unknown): number | undefined {
   return typeof s === "number" ? s : undefined;
 }
 
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { messageOf } from "../../errors.ts";

@@ -2,6 +2,7 @@
 // container's last log lines, and the secret values that mask them. Its own
 // module because diagnose(), logs() and a failed rollout all read it.
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { messageOf } from "../../errors.ts";
 import type { Target } from "../../names.ts";
 import type { Diagnosis, SecretSource } from "../types.ts";
 import { KubernetesApiError, type KubeClient } from "./client.ts";
@@ -118,8 +119,4 @@ export async function failingContainerLogs(
     // one line of it, never an exception instead of it.
     return [`(the container's logs could not be read: ${messageOf(e).slice(0, 300)})`];
   }
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -380,9 +380,9 @@ export class KubernetesRuntime implements Runtime, SleepingRuntime {
    * Hostnames whose Service's request counter grew since the previous call
    * (PAAS_K8S_ACTIVITY_*, activity.ts); undefined without those settings: nothing sleeps.
    */
-  async activity(): Promise<Set<string> | undefined> {
+  async activity(listed?: readonly RuntimeEnvironment[]): Promise<Set<string> | undefined> {
     if (!this.activityScraper) return undefined;
-    const envs = await this.list();
+    const envs = listed ?? (await this.list());
     const byNs = new Map(envs.map((e) => [namespaceName(e.target), e.hostnames]));
     const active = await this.activityScraper.active([...byNs.keys()]);
     return new Set([...active].flatMap((ns) => byNs.get(ns) ?? []));
