@@ -20,7 +20,9 @@
 #   containerd (+ containerd-shim-runc-v2, ctr) built from github.com/containerd/containerd/v2
 #   Debian's runc and containernetworking-plugins (bridge, host-local, portmap, loopback, firewall)
 #   Traefik, built from github.com/traefik/traefik/v3 (scripts/cluster/gateway/go.mod), serving the
-#     Gateway API: GatewayClass "traefik", Gateway paas-gateway/paas on 127.0.0.1:$GATEWAY_PORT
+#     Gateway API: GatewayClass "traefik", Gateway paas-gateway/paas on 127.0.0.1:$GATEWAY_PORT,
+#     its Prometheus metrics (requests per backend Service: what sleeping previews read) on
+#     127.0.0.1:18081/metrics
 #   CoreDNS, built from github.com/coredns/coredns (scripts/cluster/dns/go.mod), the cluster DNS,
 #     as on any cluster: a Deployment in kube-system behind the Service kube-dns ($DNS_IP, every
 #     pod's nameserver), from an image packed here like the pause image; pods find Services by
@@ -681,6 +683,7 @@ export PAAS_K8S_GATEWAY=$GATEWAY_NS/$GATEWAY_NAME
 export PAAS_K8S_INGRESS_NAMESPACE=$GATEWAY_NS
 export PAAS_PROBE_ADDRESS=http://127.0.0.1:$GATEWAY_PORT
 export PAAS_CLUSTER_GATEWAY=http://127.0.0.1:$GATEWAY_PORT
+export PAAS_CLUSTER_GATEWAY_METRICS=http://127.0.0.1:18081/metrics
 export PAAS_CLUSTER_CONTAINERD=$RUNDIR/containerd/containerd.sock
 export PAAS_CLUSTER_BIN=$BIN
 EOF
@@ -749,6 +752,7 @@ up() {
     --global.checkNewVersion=false --global.sendAnonymousUsage=false \
     --entryPoints.web.address="127.0.0.1:$GATEWAY_PORT" \
     --entryPoints.traefik.address=127.0.0.1:18081 --ping=true --ping.entryPoint=traefik \
+    --metrics.prometheus=true --metrics.prometheus.entryPoint=traefik --metrics.prometheus.addServicesLabels=true \
     --providers.kubernetesGateway=true --providers.kubernetesGateway.statusAddress.ip=127.0.0.1 \
     --log.level=INFO
   wait_for traefik 60 curl -fsS http://127.0.0.1:18081/ping

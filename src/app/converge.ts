@@ -11,6 +11,7 @@ import type { RuntimeEnvironment } from "../core/spec.ts";
 import { namespaceName, parseAppEnvironment, type Target } from "../names.ts";
 import type { DeploymentRecord, RepoInfo } from "../github/port.ts";
 import type { Deployer, Logger } from "./deployer.ts";
+import { messageOf } from "../errors.ts";
 
 /** Each cluster's environments, or why it could not be read (the fleet runtime answers it). */
 export interface ClusterVersions {
@@ -90,7 +91,7 @@ export class Convergence {
         redeployed++;
       } catch (e) {
         this.#d.log.warn(
-          { environment: d.environment, clusters: behind, err: e instanceof Error ? e.message : String(e) },
+          { environment: d.environment, clusters: behind, err: messageOf(e) },
           "cannot converge clusters",
         );
       }

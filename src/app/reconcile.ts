@@ -19,6 +19,7 @@ import { expirePreviews } from "../deploy/preview-ttl.ts";
 import type { TrustedConfigs } from "../deploy/trust-config.ts";
 import type { Sleeper } from "../deploy/sleep.ts";
 import { Convergence, type ClusterVersions } from "./converge.ts";
+import { messageOf } from "../errors.ts";
 
 /** The GitHub calls the reconciler makes. */
 export type ReconcileGitHub = Pick<
@@ -123,7 +124,7 @@ export class Reconciler {
   start(intervalMs: number): void {
     const tick = () => {
       this.run()
-        .catch((e: unknown) => this.#d.log.error({ err: errText(e) }, "reconcile failed"))
+        .catch((e: unknown) => this.#d.log.error({ err: messageOf(e) }, "reconcile failed"))
         .finally(() => {
           if (this.#timer !== undefined) {
             this.#timer = setTimeout(tick, intervalMs);
@@ -212,8 +213,8 @@ export class Reconciler {
       await fn();
     } catch (e) {
       // One repository's failure must not stop the others; the next pass retries.
-      report.errors.push(`${what}: ${errText(e)}`);
-      this.#d.log.warn({ err: errText(e), step: what }, "reconcile step failed");
+      report.errors.push(`${what}: ${messageOf(e)}`);
+      this.#d.log.warn({ err: messageOf(e), step: what }, "reconcile step failed");
     }
   }
 
@@ -440,8 +441,4 @@ function remember<K>(s: Set<K> | Map<K, number>, k: K, v = 0): void {
   if (s instanceof Set) s.add(k);
   else s.set(k, v);
   if (s.size > MAX_MEMORY) s.delete(s.keys().next().value as K);
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

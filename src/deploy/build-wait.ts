@@ -4,8 +4,9 @@
 import { buildNotReceivedOutput, waitingOutput, type RowStatus } from "../app/report.ts";
 import type { GitHubPort, RepoInfo } from "../github/port.ts";
 import { appCheckName } from "../names.ts";
-import { errText, type Clock, type Logger } from "./common.ts";
+import { type Clock, type Logger } from "./common.ts";
 import type { CheckRef, Reporter } from "./reporter.ts";
+import { messageOf } from "../errors.ts";
 
 export interface BuildWaitDeps {
   github: Pick<GitHubPort, "createCheckRun">;
@@ -42,7 +43,7 @@ export class BuildWait {
     const timer = setTimeout(() => {
       this.#waiting.delete(key);
       this.#notReceived(ref, row).catch((e: unknown) =>
-        this.#d.log.error({ err: errText(e) }, "cannot report a missing build"),
+        this.#d.log.error({ err: messageOf(e) }, "cannot report a missing build"),
       );
     }, this.#d.buildTimeoutMs);
     timer.unref();

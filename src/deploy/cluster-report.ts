@@ -6,9 +6,10 @@
 // stop() waits for a write in flight, so the final report always lands last.
 import { clusterProgress, clusterProgressOutput, description } from "../app/report.ts";
 import type { ClusterRow } from "../runtime/types.ts";
-import { errText, type Job, type Logger } from "./common.ts";
+import { type Job, type Logger } from "./common.ts";
 import type { PipelineGitHub } from "./pipeline.ts";
 import type { Reporter } from "./reporter.ts";
+import { messageOf } from "../errors.ts";
 
 export const DEFAULT_CLUSTER_REPORT_MS = 10_000;
 
@@ -70,7 +71,7 @@ export class ClusterReport {
       } catch (e) {
         // Progress is informative: the final report is what must land.
         this.#d.log.warn(
-          { err: errText(e), deploymentId: this.#job.deploymentId },
+          { err: messageOf(e), deploymentId: this.#job.deploymentId },
           "cannot report cluster progress",
         );
       }

@@ -1,10 +1,9 @@
 // What every deploy use case shares: the clock and logger ports, the job the
-// queue runs, and the small helpers (bounded caches, error text, the app's
+// queue runs, and the small helpers (bounded caches, the app's
 // display name) that would otherwise be written once per module.
 import type { ResolvedApp } from "../config/load.ts";
 import { specConfigDigest } from "../core/operations.ts";
 import type { DeploySpec } from "../core/spec.ts";
-import { PaasError } from "../errors.ts";
 import { description } from "../app/report.ts";
 import type { GitHubPort, RepoInfo } from "../github/port.ts";
 import { environmentLockKey } from "../names.ts";
@@ -101,11 +100,6 @@ export function remember<K, V>(m: Map<K, V>, k: K, v: V): void {
   m.delete(k);
   m.set(k, v);
   if (m.size > MAX_CACHE) m.delete(m.keys().next().value as K);
-}
-
-export function errText(e: unknown): string {
-  if (e instanceof PaasError) return e.message;
-  return e instanceof Error ? e.message : String(e);
 }
 
 /** The app's name in the pull request comment. */

@@ -11,7 +11,7 @@ import { CONFIG_FILE, parseConfig, resolveApps } from "../config/load.ts";
 import type { AppConfig } from "../config/schema.ts";
 import { detect } from "../detect/index.ts";
 import type { FileSource } from "../detect/types.ts";
-import { DetectError, PaasError } from "../errors.ts";
+import { DetectError, PaasError, messageOf } from "../errors.ts";
 import type { GitHubPort, RepoInfo } from "../github/port.ts";
 import { ONBOARDING_BRANCH, onboardingFiles, type OnboardingInput } from "./onboarding-files.ts";
 
@@ -59,10 +59,7 @@ export class Onboarding {
     const p = (async () => {
       for (const r of repos) {
         await this.onboard(r).catch((e: unknown) =>
-          this.#d.log.warn(
-            { repository: `${r.owner}/${r.repo}`, err: e instanceof Error ? e.message : String(e) },
-            "onboarding failed",
-          ),
+          this.#d.log.warn({ repository: `${r.owner}/${r.repo}`, err: messageOf(e) }, "onboarding failed"),
         );
       }
     })().finally(() => this.#running.delete(p));

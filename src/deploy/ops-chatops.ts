@@ -4,7 +4,7 @@
 // result. A redelivered webhook (the same comment id), in this process or after
 // a restart on any replica, finds that marker and does nothing: at most once.
 import { parseOpCommand } from "../core/operations.ts";
-import { PaasError } from "../errors.ts";
+import { PaasError, messageOf } from "../errors.ts";
 import type { GitHubPort, RepoInfo } from "../github/port.ts";
 import type { OpRequest, OpResult } from "./ops.ts";
 
@@ -83,10 +83,7 @@ export class ChatOps {
         pr: c.isPullRequest ? c.issueNumber : undefined,
       });
     } catch (e) {
-      this.#log.error(
-        { err: e instanceof Error ? e.message : String(e), comment: c.commentId },
-        "command failed",
-      );
+      this.#log.error({ err: messageOf(e), comment: c.commentId }, "command failed");
       // A PaasError's message is written for users; anything else stays in the App's log.
       result = {
         ok: false,

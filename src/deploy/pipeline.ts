@@ -28,20 +28,13 @@ import {
   type GitHubPort,
 } from "../github/port.ts";
 import type { ClusterRow, Runtime } from "../runtime/types.ts";
-import {
-  displayApp,
-  errText,
-  PER_ENVIRONMENT,
-  withNotice,
-  type Clock,
-  type Job,
-  type Logger,
-} from "./common.ts";
+import { displayApp, PER_ENVIRONMENT, withNotice, type Clock, type Job, type Logger } from "./common.ts";
 import type { LiveDeployments } from "./live.ts";
 import type { RecentPulls } from "./pulls.ts";
 import type { Reporter } from "./reporter.ts";
 import { ClusterReport } from "./cluster-report.ts";
 import { checkActions, restoreAction } from "./ops-buttons.ts";
+import { messageOf } from "../errors.ts";
 
 /** The GitHub calls a deploy makes. */
 export type PipelineGitHub = Pick<
@@ -106,9 +99,9 @@ export class Pipeline {
       o.result ??= "error";
       // Once reported live, a later reporting error must not turn the deployment into a failure.
       if (o.live) throw e;
-      const out = errorOutput("Deploy failed", errText(e));
-      await this.#fail(job, undefined, description(`deploy failed: ${errText(e)}`), out).catch(
-        (e2: unknown) => this.#d.log.error({ err: errText(e2) }, "cannot report a failed deploy"),
+      const out = errorOutput("Deploy failed", messageOf(e));
+      await this.#fail(job, undefined, description(`deploy failed: ${messageOf(e)}`), out).catch(
+        (e2: unknown) => this.#d.log.error({ err: messageOf(e2) }, "cannot report a failed deploy"),
       );
       throw e;
     } finally {
@@ -236,7 +229,7 @@ export class Pipeline {
       }),
       // A rollout can take minutes: the comment says the build arrived and is deploying.
       this.#row(job, "deploying", {}).catch((e: unknown) =>
-        this.#d.log.warn({ err: errText(e), deploymentId: job.deploymentId }, "cannot update the comment"),
+        this.#d.log.warn({ err: messageOf(e), deploymentId: job.deploymentId }, "cannot update the comment"),
       ),
     ]);
   }
@@ -278,7 +271,7 @@ export class Pipeline {
     // unfinished, so the reconciler resumes it and the check and comment are redone.
     await Promise.all([
       this.#row(job, "ready", { url: r.url, ...clustersNote(r.result.clusters) }).catch((e: unknown) =>
-        this.#d.log.warn({ err: errText(e), deploymentId: job.deploymentId }, "cannot update the comment"),
+        this.#d.log.warn({ err: messageOf(e), deploymentId: job.deploymentId }, "cannot update the comment"),
       ),
       this.#d.report.completeCheck(
         checkRef(job),

@@ -4,7 +4,8 @@
 // request cancels what is queued for its preview. It knows nothing of GitHub:
 // the pipeline that runs a job and the "waiting" report are its ports.
 import type { Lock } from "../app/lock.ts";
-import { errText, remember, type Job, type Logger } from "./common.ts";
+import { remember, type Job, type Logger } from "./common.ts";
+import { messageOf } from "../errors.ts";
 
 export interface QueuePorts {
   lock: Lock;
@@ -64,7 +65,7 @@ export class DeployQueue {
     this.#runningIds.add(job.deploymentId);
     const p = this.#locked(job, contended)
       .catch((e: unknown) =>
-        this.#p.log.error({ err: errText(e), deploymentId: job.deploymentId }, "deploy crashed"),
+        this.#p.log.error({ err: messageOf(e), deploymentId: job.deploymentId }, "deploy crashed"),
       )
       .finally(() => {
         this.#running.delete(p);

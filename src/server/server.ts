@@ -36,6 +36,7 @@ import { Sleeper, WAKING_PAGE } from "../deploy/sleep.ts";
 import { canSleep } from "../runtime/types.ts";
 import { FleetRuntime } from "../runtime/fleet/index.ts";
 import { WAKE_HEADER } from "../runtime/docker/caddy.ts";
+import { messageOf } from "../errors.ts";
 
 /** What the App needs besides its settings; createPlatform (platform.ts) builds them from the environment. */
 export interface ServerDeps {
@@ -339,7 +340,7 @@ async function handleActionRequest(
       if (e.check === "size") res.setHeader("connection", "close");
       return json(res, status, refusal("handoff_rejected", e.check, e.message));
     }
-    log.error({ err: e instanceof Error ? e.message : String(e) }, `${route.what} failed`);
+    log.error({ err: messageOf(e) }, `${route.what} failed`);
     route.count?.({ status: String(refusalStatus("internal")), check: "internal" });
     refuse(res, refusal("internal", "internal", `the App could not process the ${route.what}; retry`));
   }
@@ -372,7 +373,7 @@ async function serveMetrics(res: ServerResponse, metrics: PrometheusMetrics, log
     res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
     res.end(text);
   } catch (e) {
-    log.error({ err: e instanceof Error ? e.message : String(e) }, "cannot collect metrics");
+    log.error({ err: messageOf(e) }, "cannot collect metrics");
     refuse(res, refusal("internal", "metrics", "metrics could not be collected"));
   }
 }
@@ -418,7 +419,7 @@ export function wakeRoute(req: IncomingMessage, res: ServerResponse, sleeper: Sl
     .toLowerCase();
   void sleeper.wake(host).then(
     (ok) => log.info({ host, ok }, "woke a sleeping environment"),
-    (e: unknown) => log.warn({ host, err: e instanceof Error ? e.message : String(e) }, "wake failed"),
+    (e: unknown) => log.warn({ host, err: messageOf(e) }, "wake failed"),
   );
   res.setHeader("connection", "close");
   res.writeHead(503, {

@@ -518,6 +518,13 @@ export class FakeKubernetesApi {
     this.objects.set(this.key(type, meta.namespace as string | undefined, meta.name as string), stored);
   }
 
+  /** Removes an object at once, as a controller's finished deletion would (a pod that stopped). */
+  remove(apiVersion: string, kind: string, namespace: string | undefined, name: string): void {
+    const type = RESOURCES.find((r) => apiVersionOf(r) === apiVersion && r.kind === kind);
+    if (!type) throw new Error(`fake does not serve ${apiVersion} ${kind}`);
+    this.objects.delete(this.key(type, type.namespaced ? namespace : undefined, name));
+  }
+
   // ---------------------------------------------------------------- HTTP
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
@@ -899,13 +906,17 @@ export class FakeKubernetesApi {
     const stored = this.finishWrite(type, next, existing);
     this.objects.set(key, stored);
     if (type.kind === "Deployment") this.scheduleRollout(key);
-    // A StatefulSet's one pod is ready at once: its current revision is the applied one.
+    // A StatefulSet's pods are ready at once: its current revision is the applied one.
     if (type.kind === "StatefulSet") {
       const revision = `r${String((stored.metadata as Json).generation)}`;
+      const replicas = ((stored.spec as Json).replicas as number | undefined) ?? 1;
+      const container = (((stored.spec as Json).template as Json).spec as Json).containers as Json[];
+      // "unhealthy" (setScenario on the service's image): its pods run and never become ready.
+      const ready = this.scenarios.get(container[0]!.image as string) === "unhealthy" ? 0 : replicas;
       stored.status = {
         observedGeneration: (stored.metadata as Json).generation,
-        replicas: 1,
-        readyReplicas: 1,
+        replicas,
+        readyReplicas: ready,
         currentRevision: revision,
         updateRevision: revision,
       };

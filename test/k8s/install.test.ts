@@ -280,7 +280,7 @@ async function replay(fake: FakeKubernetesApi): Promise<RecordedRequest[]> {
         metricsUrl: "http://metrics.test/metrics",
         counter: "traefik_service_requests_total",
         label: "service",
-        pattern: "{namespace}-web-80@*",
+        pattern: "{namespace}-web-http-80@*",
         wakeService: { namespace: "paas-system", name: "paas", port: 80 },
       },
     },

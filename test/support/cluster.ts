@@ -33,6 +33,8 @@ export interface TestCluster {
   gatewayUrl: string;
   /** The cluster's own kubectl (kustomize built in), else kubectl from PATH. */
   kubectl: string;
+  /** The Gateway's Prometheus metrics page (PAAS_CLUSTER_GATEWAY_METRICS), when it exposes one. */
+  gatewayMetricsUrl: string | undefined;
 }
 
 /** `export K=V` lines (the env file `scripts/cluster.sh up` writes) to a record. */
@@ -73,6 +75,7 @@ export async function testCluster(env: NodeJS.ProcessEnv = process.env): Promise
     ingressNamespace: s.PAAS_K8S_INGRESS_NAMESPACE ?? gwNamespace,
     gatewayUrl: s.PAAS_CLUSTER_GATEWAY ?? "http://127.0.0.1:18080",
     kubectl: s.PAAS_CLUSTER_BIN ? path.join(s.PAAS_CLUSTER_BIN, "kubectl") : "kubectl",
+    gatewayMetricsUrl: s.PAAS_CLUSTER_GATEWAY_METRICS,
   };
 }
 

@@ -8,7 +8,7 @@
 // and resumes at the first wave not done. An unreachable API server is retried
 // with backoff and then reported as failed: never silently skipped.
 import pLimit from "p-limit";
-import { PaasError } from "../../errors.ts";
+import { PaasError, messageOf } from "../../errors.ts";
 import { namespaceName, type Target } from "../../names.ts";
 import type {
   ApplyOptions,
@@ -326,7 +326,7 @@ export function firstOfEach(envs: readonly RuntimeEnvironment[]): RuntimeEnviron
 
 /** An error's one line (the member runtimes redact secret values before they throw). */
 function errorText(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ").slice(0, 500);
+  return messageOf(e).replace(/\s+/g, " ").slice(0, 500);
 }
 
 /** `--cluster`: only the named clusters, each in the wave it is placed in; a name outside the placement is refused. */

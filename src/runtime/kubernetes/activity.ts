@@ -5,7 +5,7 @@
 // that environment's Service. The text format is parsed here rather than with a
 // library: package.json has none (prom-client writes the format, it does not
 // read it), and the one sample family needed is a few lines of grammar.
-import { PaasError } from "../../errors.ts";
+import { PaasError, messageOf } from "../../errors.ts";
 import type { SleepSettings } from "./settings.ts";
 
 /** One sample of the text exposition format: `name{label="value",…} value [timestamp]`. */
@@ -165,7 +165,7 @@ export class ActivityScraper {
     } catch (e) {
       throw new PaasError(
         "activity_unavailable",
-        `cannot read request activity from ${shown} (PAAS_K8S_ACTIVITY_METRICS_URL): ${e instanceof Error ? e.message : String(e)}; check that the Gateway's metrics are enabled and reachable from the App`,
+        `cannot read request activity from ${shown} (PAAS_K8S_ACTIVITY_METRICS_URL): ${messageOf(e)}; check that the Gateway's metrics are enabled and reachable from the App`,
       );
     }
     if (!res.ok) {

@@ -19,7 +19,7 @@ import {
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
-import { PaasError } from "../../errors.ts";
+import { PaasError, messageOf } from "../../errors.ts";
 import type { KubeObject } from "./objects.ts";
 
 export interface RetryOptions {
@@ -423,7 +423,7 @@ function toApiError(what: string, e: unknown): KubernetesApiError {
       e,
     );
   }
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = messageOf(e);
   if (/Unrecognized API version and kind/.test(msg)) {
     return new KubernetesApiError(
       `Kubernetes API: ${what} failed: the cluster does not serve this kind (${msg}); for HTTPRoute install the Gateway API CRDs or set PAAS_K8S_ROUTING=ingress`,

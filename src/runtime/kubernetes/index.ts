@@ -95,7 +95,7 @@ export const kubernetesEnvSchema = z.object({
     .string()
     .regex(
       /^[^=]+=.+$/,
-      'PAAS_K8S_ACTIVITY_LABEL must be <label>=<pattern> such as "service={namespace}-web-80@*"',
+      'PAAS_K8S_ACTIVITY_LABEL must be <label>=<pattern> such as "service={namespace}-web-http-80@*"',
     )
     .optional(),
   /** <namespace>/<name>:<port> of the App's Service: a sleeping environment's route sends requests there. */

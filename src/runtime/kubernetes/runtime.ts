@@ -389,17 +389,18 @@ export class KubernetesRuntime implements Runtime, SleepingRuntime {
   }
 
   /**
-   * Scales the environment to zero; its HTTPRoute sends requests to the App's wake handler
-   * meanwhile. `wakeUpstream` is the Docker runtime's (a host:port): on Kubernetes the route
+   * Scales the environment to zero, its add-on services once the app's pods are gone; its
+   * HTTPRoute sends requests to the App's wake handler meanwhile. `wakeUpstream` is the Docker runtime's (a host:port): on Kubernetes the route
    * names the App's Service, PAAS_K8S_WAKE_SERVICE.
    */
   async sleep(target: Target, _wakeUpstream: string): Promise<boolean> {
-    return sleepNamespace(this.client, this.settings, namespaceName(target));
+    return sleepNamespace(this.client, this.settings, namespaceName(target), { pollMs: this.pollMs });
   }
 
   /**
-   * Scales it back, waits until its pods are ready (their readiness probe is the health
-   * check at `path`, planned with the deploy), routes to them again.
+   * Scales it back (the services first, ready before the app starts), waits until its pods
+   * are ready (their readiness probe is the health check at `path`, planned with the deploy),
+   * routes to them again.
    */
   async wake(target: Target, o: { path: string; timeoutMs: number }): Promise<boolean> {
     return wakeNamespace(this.client, this.settings, namespaceName(target), {

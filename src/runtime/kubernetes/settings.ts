@@ -176,10 +176,10 @@ function validateSleep(
   if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(s.counter))
     bad("PAAS_K8S_ACTIVITY_COUNTER must be a metric name such as traefik_service_requests_total");
   if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(s.label))
-    bad('PAAS_K8S_ACTIVITY_LABEL must be <label>=<pattern> such as "service={namespace}-web-80@*"');
+    bad('PAAS_K8S_ACTIVITY_LABEL must be <label>=<pattern> such as "service={namespace}-web-http-80@*"');
   if (s.pattern.split("{namespace}").length !== 2)
     bad(
-      "PAAS_K8S_ACTIVITY_LABEL: the pattern must contain {namespace} once, e.g. service={namespace}-web-80@*",
+      "PAAS_K8S_ACTIVITY_LABEL: the pattern must contain {namespace} once, e.g. service={namespace}-web-http-80@*",
     );
   const w = s.wakeService;
   if (!DNS_LABEL.test(w.namespace) || !DNS_LABEL.test(w.name) || !(w.port >= 1 && w.port <= 65535))

@@ -1,7 +1,9 @@
 // Scale to zero and back for sleeping environments on Kubernetes: the web and
 // worker Deployments go to 0 replicas (the count kept in an annotation), the
-// CronJobs are suspended, and the HTTPRoute sends every request to the App's
-// wake handler with the wake header. Its own module because it is a lifecycle
+// CronJobs are suspended, the add-on services' StatefulSets follow once the
+// app's pods are gone (their data stays in the claims), and the HTTPRoute sends
+// every request to the App's wake handler with the wake header. Waking starts
+// the services first and the app once they are ready, as a deploy does. Its own module because it is a lifecycle
 // apart from deploys, with its own field manager: the replicas and `suspend`
 // it sets are its own fields, so a deploy's apply neither keeps nor fights them
 // by accident (the runtime undoes them explicitly when it deploys a sleeping
@@ -29,6 +31,13 @@ export const SLEEP_MANAGER = "paas-sleep";
 const GATEWAY_GROUP = "gateway.networking.k8s.io";
 
 type Deployment = KubernetesObject & DeploymentLike;
+type Scalable = KubernetesObject & {
+  spec?: { replicas?: number; selector?: { matchLabels?: Record<string, string> } };
+};
+type StatefulSet = Scalable & { status?: { readyReplicas?: number; observedGeneration?: number } };
+
+/** How long sleep waits for the app's pods to stop before it stops the services they may still use. */
+const APP_STOP_WAIT_MS = 60_000;
 type Route = KubernetesObject & { spec?: Record<string, unknown> };
 
 /** Whether the environment's namespace is marked asleep. */
@@ -99,6 +108,7 @@ export async function sleepNamespace(
   client: KubeClient,
   settings: KubernetesSettings,
   ns: string,
+  o: { pollMs: number; appStopTimeoutMs?: number },
 ): Promise<boolean> {
   const wake = sleepSettingsOf(settings).wakeService;
   const namespace = await client.read("v1", "Namespace", undefined, ns);
@@ -112,27 +122,72 @@ export async function sleepNamespace(
     routeObject(route, { ...route.spec, rules: wakeRules(wake) }, { [A.routeBeforeSleep]: kept }),
     fieldManager(settings),
   );
-  for (const d of await client.list<Deployment>("apps/v1", "Deployment", ns, `${MANAGED_BY}=paas`)) {
-    const replicas = d.spec?.replicas ?? 1;
-    const before =
-      replicas > 0 ? replicas : Number(d.metadata?.annotations?.[A.replicasBeforeSleep] ?? "1") || 1;
-    await client.apply(
-      {
-        apiVersion: "apps/v1",
-        kind: "Deployment",
-        metadata: {
-          name: d.metadata!.name!,
-          namespace: ns,
-          annotations: { [A.replicasBeforeSleep]: String(before) },
-        },
-        spec: { replicas: 0 },
-      },
-      SLEEP_MANAGER,
-    );
-  }
+  const deployments = await client.list<Deployment>("apps/v1", "Deployment", ns, `${MANAGED_BY}=paas`);
+  for (const d of deployments) await scaleToZero(client, ns, "Deployment", d);
   await suspendCronJobs(client, ns, true);
+  const services = await client.list<StatefulSet>("apps/v1", "StatefulSet", ns, `${MANAGED_BY}=paas`);
+  if (services.length > 0) {
+    // The services after the app, which may still be using them: a database stopped under
+    // connected clients waits for them (Postgres's smart shutdown) until it is killed.
+    await waitPodsGone(client, ns, deployments, {
+      pollMs: o.pollMs,
+      timeoutMs: o.appStopTimeoutMs ?? APP_STOP_WAIT_MS,
+    });
+    for (const set of services) await scaleToZero(client, ns, "StatefulSet", set);
+  }
   await mark(client, ns, true);
   return true;
+}
+
+/** Scales one workload to 0 under the sleep manager, its replicas before kept in an annotation. */
+async function scaleToZero(
+  client: KubeClient,
+  ns: string,
+  kind: "Deployment" | "StatefulSet",
+  w: Scalable,
+): Promise<void> {
+  const replicas = w.spec?.replicas ?? 1;
+  // Asleep already (an interrupted sleep repeated): the annotation has the count to keep.
+  const before =
+    replicas > 0 ? replicas : Number(w.metadata?.annotations?.[A.replicasBeforeSleep] ?? "1") || 1;
+  await client.apply(
+    {
+      apiVersion: "apps/v1",
+      kind,
+      metadata: {
+        name: w.metadata!.name!,
+        namespace: ns,
+        annotations: { [A.replicasBeforeSleep]: String(before) },
+      },
+      spec: { replicas: 0 },
+    },
+    SLEEP_MANAGER,
+  );
+}
+
+/** Waits (at most `timeoutMs`) until no pod of these Deployments is left, terminating ones included. */
+async function waitPodsGone(
+  client: KubeClient,
+  ns: string,
+  deployments: Deployment[],
+  o: { pollMs: number; timeoutMs: number },
+): Promise<void> {
+  const selectors = deployments
+    .map((d) => (d as Scalable).spec?.selector?.matchLabels)
+    .filter((m): m is Record<string, string> => !!m && Object.keys(m).length > 0)
+    .map((m) =>
+      Object.entries(m)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(","),
+    );
+  const deadline = Date.now() + o.timeoutMs;
+  for (;;) {
+    let left = 0;
+    for (const sel of selectors) left += (await client.list("v1", "Pod", ns, sel)).length;
+    // Past the bound the services stop anyway: a pod that will not stop must not keep them up.
+    if (left === 0 || Date.now() > deadline) return;
+    await sleep(o.pollMs);
+  }
 }
 
 /**
@@ -155,8 +210,22 @@ export async function wakeNamespace(
     const route = await client.read<Route>(`${GATEWAY_GROUP}/v1`, "HTTPRoute", ns, WORKLOAD);
     if (route?.metadata?.annotations?.[A.routeBeforeSleep] === undefined) return true;
   }
-  await restoreReplicas(client, ns);
   const deadline = Date.now() + o.timeoutMs;
+  // The services first, ready before the app starts (an app that connects at start would
+  // crash-loop meanwhile, and each restart backs off longer).
+  await restoreReplicas(client, ns, "StatefulSet");
+  for (;;) {
+    const sets = await client.list<StatefulSet>("apps/v1", "StatefulSet", ns, `${MANAGED_BY}=paas`);
+    const ready = sets.every(
+      (s) =>
+        (s.status?.observedGeneration ?? 0) >= (s.metadata?.generation ?? 1) &&
+        (s.status?.readyReplicas ?? 0) >= (s.spec?.replicas ?? 1),
+    );
+    if (ready) break;
+    if (Date.now() > deadline) return false;
+    await sleep(o.pollMs);
+  }
+  await restoreReplicas(client, ns, "Deployment");
   for (;;) {
     const ds = await client.list<Deployment>("apps/v1", "Deployment", ns, `${MANAGED_BY}=paas`);
     const ready = ds.every((d) => {
@@ -194,7 +263,9 @@ export async function sleptBeforeDeploy(
  * own HTTPRoute replaces the sleeping one, after which dropWakeGrant removes the grant.
  */
 export async function resumeForDeploy(client: KubeClient, ns: string): Promise<void> {
-  await restoreReplicas(client, ns);
+  // The deploy waits for the services to be ready before it starts the app (beforeWorkloads).
+  await restoreReplicas(client, ns, "StatefulSet");
+  await restoreReplicas(client, ns, "Deployment");
   await suspendCronJobs(client, ns, false);
   await mark(client, ns, false);
 }
@@ -215,14 +286,19 @@ async function finishWake(client: KubeClient, settings: KubernetesSettings, ns: 
   await mark(client, ns, false);
 }
 
-async function restoreReplicas(client: KubeClient, ns: string): Promise<void> {
-  for (const d of await client.list<Deployment>("apps/v1", "Deployment", ns, `${MANAGED_BY}=paas`)) {
+async function restoreReplicas(
+  client: KubeClient,
+  ns: string,
+  kind: "Deployment" | "StatefulSet",
+): Promise<void> {
+  for (const d of await client.list<Scalable>("apps/v1", kind, ns, `${MANAGED_BY}=paas`)) {
     const before = Number(d.metadata?.annotations?.[A.replicasBeforeSleep]);
     if (d.spec?.replicas !== 0 || !(before > 0)) continue;
+    // Without the annotation: server-side apply removes it, as this manager no longer sets it.
     await client.apply(
       {
         apiVersion: "apps/v1",
-        kind: "Deployment",
+        kind,
         metadata: { name: d.metadata!.name!, namespace: ns },
         spec: { replicas: before },
       },

@@ -9,7 +9,7 @@ test("parses samples: labels with escapes, timestamps, exemplars, special values
   const text = [
     "# HELP traefik_service_requests_total How many HTTP requests processed on a service.",
     "# TYPE traefik_service_requests_total counter",
-    'traefik_service_requests_total{code="200",method="GET",protocol="http",service="shop-web-80@kubernetesgateway"} 12',
+    'traefik_service_requests_total{code="200",method="GET",protocol="http",service="shop-web-http-80@kubernetesgateway"} 12',
     'traefik_service_requests_total{service="a\\"b\\\\c\\nd",} 3 1712345678000',
     'http_requests_total{path="/x"} 1.5e3 # {trace_id="abc"} 1.0',
     "up 1",
@@ -24,7 +24,7 @@ test("parses samples: labels with escapes, timestamps, exemplars, special values
   assert.deepEqual(samples.slice(0, 4), [
     {
       name: "traefik_service_requests_total",
-      labels: { code: "200", method: "GET", protocol: "http", service: "shop-web-80@kubernetesgateway" },
+      labels: { code: "200", method: "GET", protocol: "http", service: "shop-web-http-80@kubernetesgateway" },
       value: 12,
     },
     { name: "traefik_service_requests_total", labels: { service: 'a"b\\c\nd' }, value: 3 },
@@ -36,10 +36,10 @@ test("parses samples: labels with escapes, timestamps, exemplars, special values
 });
 
 test("the label pattern matches a whole value: a namespace that prefixes another is not confused", () => {
-  const m = backendMatcher("{namespace}-web-80@*", "shop-pr-1-abc");
-  assert.ok(m.test("shop-pr-1-abc-web-80@kubernetesgateway"));
-  assert.ok(!m.test("shop-pr-1-abcd-web-80@kubernetesgateway"));
-  assert.ok(!m.test("x-shop-pr-1-abc-web-80@kubernetesgateway"));
+  const m = backendMatcher("{namespace}-web-http-80@*", "shop-pr-1-abc");
+  assert.ok(m.test("shop-pr-1-abc-web-http-80@kubernetesgateway"));
+  assert.ok(!m.test("shop-pr-1-abcd-web-http-80@kubernetesgateway"));
+  assert.ok(!m.test("x-shop-pr-1-abc-web-http-80@kubernetesgateway"));
   // Regular-expression characters in the pattern are literal.
   assert.ok(!backendMatcher("{namespace}.web", "a").test("a-web"));
   assert.ok(backendMatcher("httproute/{namespace}/web/*", "a").test("httproute/a/web/rule/0"));
@@ -49,7 +49,7 @@ const SETTINGS: SleepSettings = {
   metricsUrl: "http://user:hunter2@metrics.test:9100/metrics",
   counter: "traefik_service_requests_total",
   label: "service",
-  pattern: "{namespace}-web-80@*",
+  pattern: "{namespace}-web-http-80@*",
   wakeService: { namespace: "paas-system", name: "paas", port: 80 },
 };
 
@@ -57,9 +57,9 @@ function series(values: Record<string, number>): string {
   return Object.entries(values)
     .map(
       ([ns, v]) =>
-        `traefik_service_requests_total{code="200",service="${ns}-web-80@kubernetesgateway"} ${v}\n` +
+        `traefik_service_requests_total{code="200",service="${ns}-web-http-80@kubernetesgateway"} ${v}\n` +
         // Another counter of the same backend never counts.
-        `traefik_service_open_connections{service="${ns}-web-80@kubernetesgateway"} ${v * 7}\n`,
+        `traefik_service_open_connections{service="${ns}-web-http-80@kubernetesgateway"} ${v * 7}\n`,
     )
     .join("");
 }
@@ -95,7 +95,7 @@ test("counter growth since the previous scrape is activity; the first scrape is 
 
 test("several series of one backend are summed: growth in any of them counts", async () => {
   const line = (code: number, v: number) =>
-    `traefik_service_requests_total{code="${code}",service="a-web-80@kubernetesgateway"} ${v}\n`;
+    `traefik_service_requests_total{code="${code}",service="a-web-http-80@kubernetesgateway"} ${v}\n`;
   const { s } = scraper([line(200, 3) + line(404, 1), line(200, 3) + line(404, 2)]);
   await s.active(["a"]);
   assert.deepEqual([...(await s.active(["a"]))], ["a"]);

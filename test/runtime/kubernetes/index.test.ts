@@ -116,7 +116,7 @@ const SLEEP_ENV = {
   PAAS_K8S_GATEWAY: "paas-gateway/paas",
   PAAS_K8S_ACTIVITY_METRICS_URL: "http://traefik-metrics.paas-gateway:9100/metrics",
   PAAS_K8S_ACTIVITY_COUNTER: "traefik_service_requests_total",
-  PAAS_K8S_ACTIVITY_LABEL: "service={namespace}-web-80@*",
+  PAAS_K8S_ACTIVITY_LABEL: "service={namespace}-web-http-80@*",
   PAAS_K8S_WAKE_SERVICE: "paas-system/paas:80",
 };
 
@@ -125,7 +125,7 @@ test("sleep settings: the metrics, the counter, the label's pattern and the App'
     metricsUrl: "http://traefik-metrics.paas-gateway:9100/metrics",
     counter: "traefik_service_requests_total",
     label: "service",
-    pattern: "{namespace}-web-80@*",
+    pattern: "{namespace}-web-http-80@*",
     wakeService: { namespace: "paas-system", name: "paas", port: 80 },
   });
   // None of them: nothing sleeps.
@@ -147,7 +147,7 @@ test("sleep settings: a part of them, a bad value or ingress routing name the va
   );
   bad({ PAAS_K8S_ACTIVITY_COUNTER: "requests total" }, /PAAS_K8S_ACTIVITY_COUNTER must be a metric name/);
   bad({ PAAS_K8S_ACTIVITY_LABEL: "service" }, /PAAS_K8S_ACTIVITY_LABEL must be <label>=<pattern>/);
-  bad({ PAAS_K8S_ACTIVITY_LABEL: "service=*-web-80" }, /must contain \{namespace\} once/);
+  bad({ PAAS_K8S_ACTIVITY_LABEL: "service=*-web-http-80" }, /must contain \{namespace\} once/);
   bad(
     { PAAS_K8S_ROUTING: "ingress", PAAS_K8S_INGRESS_NAMESPACE: "ingress-nginx" },
     /need PAAS_K8S_ROUTING=httproute/,

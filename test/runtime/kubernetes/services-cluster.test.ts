@@ -8,7 +8,8 @@
 // worker takes jobs from Redis and writes them to Postgres. A preview gets its
 // own empty database, deleted with the preview; production's data, password
 // and service pods survive a redeploy and a rollback; the default branch's
-// `remove: confirm` deletes a service. The cluster has no storage
+// `remove: confirm` deletes a service. A sleeping preview stops its services
+// after the app and wakes them first, its data intact. The cluster has no storage
 // provisioner: the test binds a static hostPath PersistentVolume to each
 // claim in advance, of a StorageClass of its own (PAAS_K8S_STORAGE_CLASS).
 import assert from "node:assert/strict";
@@ -147,6 +148,15 @@ describe("add-on services and the acceptance app on a real cluster", { timeout: 
       ingressNamespace: cluster.ingressNamespace,
       imagePullSecret: PULL_SECRET,
       storageClass,
+      // Sleep is driven by runtime.sleep/wake here: the metrics page is never read, and the
+      // sleeping route's ReferenceGrant goes to a namespace that exists (no request is sent).
+      sleep: {
+        metricsUrl: "http://127.0.0.1:9/metrics",
+        counter: "traefik_service_requests_total",
+        label: "service",
+        pattern: "{namespace}-web-http-80@*",
+        wakeService: { namespace: secretsNamespace, name: "paas", port: 80 },
+      },
     };
     runtime = new KubernetesRuntime({
       kubeConfig: cluster.kubeConfig,
@@ -247,9 +257,35 @@ describe("add-on services and the acceptance app on a real cluster", { timeout: 
     assert.equal(await password(), kept);
     assert.deepEqual(await servicePods(), pods, "a deploy of the app restarts no service");
 
+    // The preview sleeps: the app's pods, then its services' go; it wakes with its data and its worker.
+    const previewNs = namespaceName(preview.target);
+    // Pods that run or may run (a finished release Job's pod stays until the Job goes).
+    const podsOf = async (ns: string) =>
+      (await runtime.client.list<KubernetesObject & Json>("v1", "Pod", ns, undefined))
+        .filter((p) => !["Succeeded", "Failed"].includes(p.status?.phase))
+        .map((p) => p.metadata!.name!);
+    assert.equal(await runtime.sleep(preview.target, ""), true);
+    await until(
+      "the sleeping preview's pods, services' included, to be gone",
+      async () => ((await podsOf(previewNs)).length === 0 ? true : undefined),
+      { timeoutMs: 180_000, everyMs: 1000 },
+    );
+    for (const name of ["db", "cache"]) {
+      const set = await runtime.client.read<KubernetesObject & Json>(
+        "apps/v1",
+        "StatefulSet",
+        previewNs,
+        name,
+      );
+      assert.equal(set?.spec?.replicas, 0, name);
+    }
+    assert.equal(await runtime.wake(preview.target, { path: "/healthz", timeoutMs: 240_000 }), true);
+    assert.deepEqual(await get(preview, "/notes"), ["job:preview-job"]);
+    await get(preview, "/jobs/add?text=after-sleep");
+    assert.deepEqual(await get(preview, "/notes", rowsAre(2)), ["job:preview-job", "job:after-sleep"]);
+
     // The preview closes: its namespace, services and claims go; production is untouched.
     await runtime.destroy(preview.target);
-    const previewNs = namespaceName(preview.target);
     await until(
       `namespace ${previewNs} deleted`,
       async () =>

@@ -5,8 +5,9 @@
 // the App's own (server.ts wakeRoute with a Sleeper) in this process on the
 // host: the "App's Service" is a Service without selector whose EndpointSlice
 // points at the node's address, where Traefik (a host process) reaches it.
-// Request activity comes from a metrics page this test serves, with counter
-// values it controls (the Gateway's own metrics are not enabled locally).
+// Request activity comes from Traefik's own Prometheus metrics, read with the
+// counter and label pattern docs/install.md gives for Traefik: the example
+// settings are checked against the Gateway that serves the requests.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -37,7 +38,6 @@ const repo = `paas-sleep-${run}`;
 const secretsNamespace = `paas-sleep-secrets-${run}`;
 const wakeNamespace = `paas-sleep-app-${run}`;
 const PULL_SECRET = "registry";
-const COUNTER = "traefik_service_requests_total";
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const CONFIG = `
@@ -61,8 +61,6 @@ describe("Kubernetes runtime: sleep and wake on a real cluster", { timeout: 900_
   let image = "";
   let target: Target | undefined;
   let ns = "";
-  /** The request counter of the environment's backend, as the metrics page shows it. */
-  let requests = 0;
   const servers: Server[] = [];
   const wakes: string[] = [];
   /** What the wake handler logged (woke, failed): shown when the app does not come back. */
@@ -96,17 +94,11 @@ describe("Kubernetes runtime: sleep and wake on a real cluster", { timeout: 900_
     registry = await startRegistry();
     image = await pushTestImage(docker, registry, `paas-e2e/sleep-${run}`);
 
-    // The metrics page of the "Gateway": one backend's counter, the value this test sets.
-    const metrics = createServer((_req, res) => {
-      res.setHeader("content-type", "text/plain; version=0.0.4");
-      res.end(
-        `# TYPE ${COUNTER} counter\n` +
-          `${COUNTER}{code="200",method="GET",service="${ns}-web-80@kubernetesgateway"} ${requests}\n` +
-          `${COUNTER}{code="200",method="GET",service="other-web-80@kubernetesgateway"} 1\n`,
-      );
-    });
-    servers.push(metrics);
-    const metricsPort = await listen(metrics, "127.0.0.1");
+    const metricsUrl = cluster.gatewayMetricsUrl;
+    assert.ok(
+      metricsUrl,
+      "the cluster's Gateway exposes no metrics page (PAAS_CLUSTER_GATEWAY_METRICS): restart the local cluster (bash scripts/cluster.sh down && bash scripts/cluster.sh up)",
+    );
 
     // The App's wake handler, as server.ts serves it to requests with the wake header.
     const note = (o: unknown, m: string) => wakeLog.push(`${m} ${JSON.stringify(o)}`);
@@ -137,10 +129,11 @@ describe("Kubernetes runtime: sleep and wake on a real cluster", { timeout: 900_
       ingressNamespace: cluster.ingressNamespace,
       imagePullSecret: PULL_SECRET,
       sleep: {
-        metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
-        counter: COUNTER,
+        // docs/install.md's example for Traefik, as written there.
+        metricsUrl,
+        counter: "traefik_service_requests_total",
         label: "service",
-        pattern: "{namespace}-web-80@*",
+        pattern: "{namespace}-web-http-80@*",
         wakeService: { namespace: wakeNamespace, name: "paas", port: 80 },
       },
     };
@@ -211,12 +204,31 @@ describe("Kubernetes runtime: sleep and wake on a real cluster", { timeout: 900_
     const host = spec.hostnames[0]!;
     await serves(host, sha);
 
-    // Activity: the first scrape is the baseline, then the counter's growth names the hostname.
-    requests = 5;
-    assert.deepEqual([...(await runtime.activity())!], []);
-    requests = 6;
-    assert.deepEqual([...(await runtime.activity())!], spec.hostnames);
-    assert.deepEqual([...(await runtime.activity())!], []);
+    // Activity from Traefik's counter: the first scrape is the baseline (the requests above may
+    // still be counting), then quiet, then one request through the Gateway names the hostname.
+    const activity = async () => [...((await runtime.activity()) ?? new Set<string>())];
+    await activity();
+    await until(
+      "no activity without requests",
+      async () => ((await activity()).length === 0 ? true : undefined),
+      {
+        timeoutMs: 10_000,
+        everyMs: 500,
+      },
+    );
+    assert.equal((await viaGateway(cluster.gatewayUrl, host)).status, 200);
+    assert.deepEqual(
+      await until(
+        "Traefik's counter to show the request",
+        async () => {
+          const active = await activity();
+          return active.length > 0 ? active : undefined;
+        },
+        { timeoutMs: 10_000, everyMs: 250 },
+      ),
+      spec.hostnames,
+    );
+    assert.deepEqual(await activity(), []);
 
     assert.equal(await runtime.sleep(spec.target, ""), true);
     await until("the environment's pods to be gone", async () => ((await pods()) === 0 ? true : undefined), {

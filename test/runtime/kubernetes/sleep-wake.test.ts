@@ -9,6 +9,7 @@ import type { KubernetesSettings } from "../../../src/runtime/kubernetes/setting
 import { namespaceName } from "../../../src/names.ts";
 import { canSleep, WAKE_HEADER } from "../../../src/runtime/types.ts";
 import { FakeKubernetesApi } from "../../fakes/kubernetes-api.ts";
+import { until } from "../../support/wait.ts";
 import { HTTPROUTE_SETTINGS, specFor, WORKLOADS_YAML } from "./specs.ts";
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -19,7 +20,7 @@ const SETTINGS: KubernetesSettings = {
     metricsUrl: "http://metrics.test/metrics",
     counter: "traefik_service_requests_total",
     label: "service",
-    pattern: "{namespace}-web-80@*",
+    pattern: "{namespace}-web-http-80@*",
     wakeService: { namespace: "paas-system", name: "paas", port: 80 },
   },
 };
@@ -192,12 +193,85 @@ test("wake that does not become ready in time keeps the route on the wake handle
   });
 });
 
+test("services sleep after the app's pods are gone and wake before the app starts; a deploy while asleep starts them", async () => {
+  const withServices = specFor(
+    `${WORKLOADS_YAML}\nservices: { db: { type: postgres }, cache: { type: redis } }`,
+    "production",
+  );
+  const sets = (fake: FakeKubernetesApi) =>
+    Object.fromEntries(
+      fake.list("apps/v1", "StatefulSet", ns).map((s: Json) => [s.metadata.name, s.spec.replicas]),
+    );
+  const writes = (fake: FakeKubernetesApi, from: number) =>
+    fake.requests
+      .slice(from)
+      .filter((r) => r.method === "PATCH")
+      .map((r) => `${r.resource}/${r.path.split("/").pop()}`);
+  await withRuntime(async (fake, runtime) => {
+    assert.equal((await runtime.apply(withServices)).ok, true);
+    assert.deepEqual(sets(fake), { db: 1, cache: 1 });
+    // A pod of the web Deployment that is slow to stop: the services wait for it.
+    const web = fake.get("apps/v1", "Deployment", ns, "web") as Json;
+    const stray: Json = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web-stopping", namespace: ns, labels: web.spec.selector.matchLabels },
+      spec: { containers: [{ name: "web", image: withServices.image }] },
+    };
+    fake.seed(stray);
+    const sleeping = runtime.sleep(withServices.target, "");
+    await until("the app's Deployments to be at zero", async () =>
+      Object.values(replicas(fake)).every((r) => r === 0) ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(sets(fake), { db: 1, cache: 1 }, "the services stop only once the app's pods are gone");
+    fake.remove("v1", "Pod", ns, "web-stopping");
+    assert.equal(await sleeping, true);
+    assert.deepEqual(sets(fake), { db: 0, cache: 0 });
+    assert.equal(asleep(fake), "true");
+
+    const from = fake.requests.length;
+    assert.equal(await runtime.wake(withServices.target, WAKE), true);
+    assert.deepEqual(sets(fake), { db: 1, cache: 1 });
+    const order = writes(fake, from);
+    const lastService = Math.max(order.indexOf("statefulsets/db"), order.indexOf("statefulsets/cache"));
+    const firstApp = order.findIndex((w) => w.startsWith("deployments/"));
+    assert.ok(lastService >= 0 && firstApp > lastService, `services before the app: ${order.join(", ")}`);
+    // SSA removes the annotation the sleep manager no longer sets (the fake keeps it; the count is what matters).
+
+    // A deploy while asleep starts the services again as well.
+    assert.equal(await runtime.sleep(withServices.target, ""), true);
+    assert.deepEqual(sets(fake), { db: 0, cache: 0 });
+    assert.equal((await runtime.apply({ ...withServices, sha: "d".repeat(40) })).ok, true);
+    assert.deepEqual(sets(fake), { db: 1, cache: 1 });
+    assert.notEqual(asleep(fake), "true");
+  });
+});
+
+test("a wake whose services do not become ready does not start the app", async () => {
+  const withServices = specFor(`${WORKLOADS_YAML}\nservices: { db: { type: postgres } }`, "production");
+  await withRuntime(async (fake, runtime) => {
+    assert.equal((await runtime.apply(withServices)).ok, true);
+    assert.equal(await runtime.sleep(withServices.target, ""), true);
+    const db = fake.get("apps/v1", "StatefulSet", ns, "db") as Json;
+    fake.setScenario(db.spec.template.spec.containers[0].image, "unhealthy");
+    assert.equal(await runtime.wake(withServices.target, { path: "/", timeoutMs: 300 }), false);
+    assert.deepEqual(
+      Object.values(replicas(fake)).filter((r) => r !== 0),
+      [],
+      "the app stays at zero",
+    );
+    assert.equal(route(fake).spec.rules[0].backendRefs[0].name, "paas");
+    assert.equal(asleep(fake), "true");
+  });
+});
+
 test("activity: namespaces whose counter grew, as their hostnames; undefined without the settings", async () => {
   await withRuntime(async (_fake, runtime, metrics) => {
     assert.equal((await runtime.apply(spec)).ok, true);
     const line = (v: number) =>
-      `traefik_service_requests_total{code="200",service="${ns}-web-80@kubernetesgateway"} ${v}\n` +
-      `traefik_service_requests_total{code="200",service="other-web-80@kubernetesgateway"} ${v * 3}\n`;
+      `traefik_service_requests_total{code="200",service="${ns}-web-http-80@kubernetesgateway"} ${v}\n` +
+      `traefik_service_requests_total{code="200",service="other-web-http-80@kubernetesgateway"} ${v * 3}\n`;
     metrics.push(line(4), line(4), line(9));
     assert.deepEqual([...(await runtime.activity())!], []);
     assert.deepEqual([...(await runtime.activity())!], []);
