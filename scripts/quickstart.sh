@@ -2,7 +2,9 @@
 # The README's first command: sets up what the embedded default needs (Node 24,
 # the npm dependencies, the Docker engine, Caddy: scripts/setup.sh quickstart),
 # then starts the App on it: the Docker runtime with a Caddy of its own, apps
-# under *.localhost. `--node-only` sets up Node alone and says how to use it.
+# under *.localhost. A user who is not root is asked (sudo) for the firewall
+# rule that keeps apps with network.egress none off the host. `--node-only`
+# sets up Node alone and says how to use it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--node-only" ]; then
@@ -18,4 +20,7 @@ if [ "${1:-}" = "--node-only" ]; then
 fi
 bash scripts/setup.sh quickstart
 source scripts/ensure-node.sh
+# Not root: the firewall rule of network.egress none, added with sudo (scripts/egress-guard.sh).
+guard=$(bash scripts/egress-guard.sh) || guard=""
+if [ "$guard" = operator ]; then export PAAS_DOCKER_EGRESS_GUARD=operator; fi
 exec node bin/paas.js start "$@"

@@ -31,6 +31,9 @@ async function prepareDocker(env: Env, io: CliIO): Promise<(wakeUpstream: string
   if (state === "started") io.err(`started Caddy (admin ${settings.caddyAdmin})`);
   const parts = createDockerRuntime(settings);
   await parts.check();
+  const egress = await parts.egressProblem();
+  if (egress)
+    io.err(`warning: ${egress}. Until then, deploys of apps with network.egress none (the default) fail.`);
   // A Caddy paas did not start may let any web page open on this machine rewrite its routes.
   if (state === "running" && !(await parts.caddy.enforcesOrigin().catch(() => true)))
     io.err(

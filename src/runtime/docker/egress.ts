@@ -106,6 +106,22 @@ async function addGuard(iptables: string): Promise<void> {
   }
 }
 
+/**
+ * At start, what the first deploy of an app with egress none would fail on: with the guard
+ * "paas", the rule is added now, and a paas that cannot (not root, no iptables, Docker
+ * Desktop) says what to do before anyone deploys. Undefined when nothing is wrong.
+ */
+export async function guardProblem(guard: EgressGuard, o: GuardOptions = {}): Promise<string | undefined> {
+  if (guard !== "paas") return undefined;
+  try {
+    await ensureHostGuard(o);
+    return undefined;
+  } catch (err) {
+    if (err instanceof EgressGuardError) return err.message;
+    throw err;
+  }
+}
+
 function guardError(err: unknown): EgressGuardError {
   const why = (err as { stderr?: unknown }).stderr;
   const detail = (typeof why === "string" && why.trim()) || messageOf(err);

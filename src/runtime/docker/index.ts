@@ -7,7 +7,7 @@ import { z } from "zod";
 import { PaasError } from "../../errors.ts";
 import { CaddyClient } from "./caddy.ts";
 import { DockerCronScheduler } from "./cron.ts";
-import { EGRESS_GUARDS, type EgressGuard } from "./egress.ts";
+import { EGRESS_GUARDS, guardProblem, type EgressGuard } from "./egress.ts";
 import { checkDockerPrereqs } from "./prereqs.ts";
 import { DockerRuntime, type RegistryAuthProvider } from "./runtime.ts";
 import { FileSecretSource } from "./secrets.ts";
@@ -144,6 +144,8 @@ export interface DockerRuntimeParts {
   cron: DockerCronScheduler;
   /** Throws PrereqError (with the fixing commands) when the engine or Caddy is unreachable. */
   check(): Promise<void>;
+  /** What deploys of apps with network.egress none would fail on (egress.ts guardProblem); undefined when nothing. */
+  egressProblem(): Promise<string | undefined>;
 }
 
 export function createDockerRuntime(
@@ -183,5 +185,6 @@ export function createDockerRuntime(
         caddy,
         dockerHost: settings.dockerHost ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
       }),
+    egressProblem: () => guardProblem(settings.egressGuard ?? "paas"),
   };
 }

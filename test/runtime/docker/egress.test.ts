@@ -19,7 +19,12 @@ import { parseConfig, resolveApps } from "../../../src/config/load.ts";
 import { planDeploy } from "../../../src/core/plan.ts";
 import { namespaceName, type Target } from "../../../src/names.ts";
 import { demux } from "../../../src/runtime/docker/diagnose.ts";
-import { EgressGuardError, ensureHostGuard, GUARD_RULE } from "../../../src/runtime/docker/egress.ts";
+import {
+  EgressGuardError,
+  ensureHostGuard,
+  GUARD_RULE,
+  guardProblem,
+} from "../../../src/runtime/docker/egress.ts";
 import { envNetwork, SEALED_BRIDGE_PREFIX } from "../../../src/runtime/docker/plan.ts";
 import { cronRunOptions } from "../../../src/runtime/docker/processes.ts";
 import type { DockerRuntime } from "../../../src/runtime/docker/runtime.ts";
@@ -280,6 +285,16 @@ network:
     await ensureHostGuard();
     const { stdout } = await iptables("-S", "INPUT");
     assert.equal(stdout.split("\n").filter((l) => l.includes(`-i ${SEALED_BRIDGE_PREFIX}+`)).length, 1);
+  });
+
+  it("at start (paas start): the guard 'paas' adds the rule now, or says what to do; 'operator' and 'off' are the operator's", async () => {
+    await iptables("-D", "INPUT", ...GUARD_RULE);
+    assert.equal(await guardProblem("paas"), undefined);
+    await iptables("-C", "INPUT", ...GUARD_RULE);
+    const problem = await guardProblem("paas", { iptables: "/nonexistent/iptables" });
+    assert.match(problem ?? "", /iptables -I INPUT 1 -i paasnx-\+ .*PAAS_DOCKER_EGRESS_GUARD=operator/);
+    assert.equal(await guardProblem("operator", { iptables: "/nonexistent/iptables" }), undefined);
+    assert.equal(await guardProblem("off", { iptables: "/nonexistent/iptables" }), undefined);
   });
 
   it("an egress guard that cannot be added fails with the command that adds it", async () => {
