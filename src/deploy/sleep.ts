@@ -7,6 +7,7 @@
 // (Caddy's access log on Docker); the durations are the default branch's word.
 // After an App restart every environment counts as active from the start, so a
 // restart only ever delays a sleep.
+import pLimit from "p-limit";
 import { parseConfig, resolveApps } from "../config/load.ts";
 import { durationMs, type AppConfig } from "../config/schema.ts";
 import type { RuntimeEnvironment } from "../core/spec.ts";
@@ -28,6 +29,8 @@ export interface SleeperDeps {
 const DEFAULT_WAKE = { path: "/", timeoutMs: 120_000 };
 /** How long one listing of the runtime answers wake requests for hosts this process did not put to sleep. */
 const LISTING_TTL_MS = 5_000;
+/** Environments put to sleep at once in one pass. */
+const SLEEP_CONCURRENCY = 4;
 
 /** Milliseconds without a request before `env` sleeps; undefined: never. */
 export function sleepAfterMs(config: AppConfig, env: EnvRef): number | undefined {
@@ -69,6 +72,7 @@ export class Sleeper {
     const now = this.#d.clock.now().getTime();
     for (const e of envs) if (e.hostnames.some((h) => hosts.has(h))) this.#seen.set(keyOf(e), now);
     let slept = 0;
+    const due: { repo: RepoInfo; e: RuntimeEnvironment }[] = [];
     for (const repo of repos) {
       const mine = envs.filter((e) => e.repositoryId === repo.repositoryId && e.healthy !== false);
       if (mine.length === 0) continue;
@@ -86,7 +90,17 @@ export class Sleeper {
           this.#started,
         );
         if (now - last < after) continue;
-        if (await this.#d.runtime.sleep(e.target, this.#d.wakeUpstream())) {
+        due.push({ repo, e });
+      }
+    }
+    // A few at a time: one sleep waits for containers or pods to stop (and on Kubernetes for
+    // the app's pods to go before its services), so many previews idle since the weekend must
+    // not hold the reconcile pass for the sum of their stops.
+    const limit = pLimit(SLEEP_CONCURRENCY);
+    const results = await Promise.allSettled(
+      due.map(({ repo, e }) =>
+        limit(async () => {
+          if (!(await this.#d.runtime.sleep(e.target, this.#d.wakeUpstream()))) return;
           slept++;
           for (const h of e.hostnames) this.#asleep.set(h, e);
           this.#d.log.info(
@@ -97,9 +111,12 @@ export class Sleeper {
             },
             "environment asleep: no request",
           );
-        }
-      }
-    }
+        }),
+      ),
+    );
+    // Each environment was tried; the first failure is the reconciler's to report.
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
     return slept;
   }
 

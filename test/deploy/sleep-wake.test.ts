@@ -3,7 +3,7 @@
 // wakes it without listing the runtime; requests for other hosts (asleep
 // before a restart, or made up) share one listing at a time, so a burst of
 // them, or a stream of invented Host headers, cannot turn into one list call
-// each.
+// each. A pass sleeps the environments due a few at a time.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseConfig } from "../../src/config/load.ts";
@@ -26,7 +26,7 @@ const env = (pr: number): RuntimeEnvironment => ({
 
 function harness(envs: RuntimeEnvironment[]) {
   let now = Date.parse("2026-06-01T00:00:00Z");
-  const calls = { list: 0, sleep: 0, wake: [] as string[] };
+  const calls = { list: 0, sleep: 0, wake: [] as string[], inFlight: 0, mostInFlight: 0 };
   const runtime = {
     list: async () => {
       calls.list++;
@@ -34,8 +34,12 @@ function harness(envs: RuntimeEnvironment[]) {
       return envs;
     },
     activity: async () => new Set<string>(),
-    sleep: async () => {
+    sleep: async (_t: Target) => {
       calls.sleep++;
+      calls.inFlight++;
+      calls.mostInFlight = Math.max(calls.mostInFlight, calls.inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+      calls.inFlight--;
       return true;
     },
     wake: async (t: Target) => {
@@ -57,7 +61,7 @@ function harness(envs: RuntimeEnvironment[]) {
     log: { info: () => undefined },
     wakeUpstream: () => "127.0.0.1:3000",
   });
-  return { sleeper, calls, advance: (ms: number) => (now += ms) };
+  return { sleeper, calls, runtime, advance: (ms: number) => (now += ms) };
 }
 
 test("waking what this process put to sleep lists nothing; other hosts share one listing per few seconds", async () => {
@@ -87,4 +91,27 @@ test("waking what this process put to sleep lists nothing; other hosts share one
   advance(10_000);
   assert.equal(await sleeper.wake("made-up.example.com"), false);
   assert.equal(calls.list, 2);
+});
+
+test("a pass puts the environments due a few at a time, each once", async () => {
+  const envs = Array.from({ length: 10 }, (_, i) => env(i + 1));
+  const { sleeper, calls, advance } = harness(envs);
+  advance(11 * 60_000);
+  assert.equal(await sleeper.pass([repo], envs), 10);
+  assert.equal(calls.sleep, 10);
+  assert.ok(calls.mostInFlight > 1, "sleeps overlap");
+  assert.ok(calls.mostInFlight <= 4, `at most 4 at once, saw ${calls.mostInFlight}`);
+});
+
+test("one environment that cannot sleep does not keep the others awake; the pass reports its error", async () => {
+  const envs = Array.from({ length: 5 }, (_, i) => env(i + 1));
+  const { sleeper, calls, advance, runtime } = harness(envs);
+  const sleep = runtime.sleep;
+  runtime.sleep = async (t: Target) => {
+    if (t.environment.kind === "preview" && t.environment.pr === 2) throw new Error("API server unavailable");
+    return sleep(t);
+  };
+  advance(11 * 60_000);
+  await assert.rejects(sleeper.pass([repo], envs), /API server unavailable/);
+  assert.equal(calls.sleep, 4);
 });
