@@ -113,7 +113,7 @@ export function caddyConfig(adminUrl: string, dataDir: string): Record<string, u
   };
 }
 
-/** Stops a Caddy started by ensureCaddy (for tests and `paas stop`). */
+/** Stops a Caddy started by ensureCaddy (tests; people POST to its /stop, as the README says). */
 export async function stopCaddy(adminUrl: string): Promise<void> {
   try {
     await fetch(`${adminUrl.replace(/\/+$/, "")}/stop`, {
