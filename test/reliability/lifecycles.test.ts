@@ -513,10 +513,23 @@ describe(`reliability on the Docker runtime and Caddy (seed ${SEED})`, () => {
       if (prs.every((pr, i) => serving[i] === heads.get(pr))) break;
       await sleep(1000);
     }
+    // What GitHub was told about each preview that does not serve its newest commit: with the
+    // App's log gone (a passing run keeps nothing), the deployments' statuses say why.
+    const why = prs
+      .filter((pr, i) => serving[i] !== heads.get(pr))
+      .map((pr) =>
+        w.github
+          .deploymentsOf(FULL, `preview/pr-${pr}`)
+          .map(
+            (d) =>
+              `pr-${pr} ${d.sha.slice(0, 7)}: ${d.statuses.map((s) => `${s.state} (${s.description})`).join(" > ")}`,
+          )
+          .join("; "),
+      );
     assert.deepEqual(
       serving,
       prs.map((pr) => heads.get(pr)),
-      "every open PR's preview serves its newest commit",
+      `every open PR's preview serves its newest commit; deployments: ${why.join(" | ")}; the App's log ends:\n${w.app.logTail()}`,
     );
 
     // Close them all; kill the App right after the first close is delivered.

@@ -5,7 +5,15 @@
 // fake cluster, and the App itself as a child process that can be SIGKILLed.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, generateKeyPairSync, randomUUID } from "node:crypto";
-import { appendFileSync, closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
@@ -191,6 +199,15 @@ export class AppProcess {
 
   get running(): boolean {
     return this.#child !== undefined && this.url !== "";
+  }
+
+  /** The last lines of the App's log (warnings and errors at the default level): for a failure's message. */
+  logTail(lines = 40): string {
+    try {
+      return readFileSync(this.#logFile, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+    } catch {
+      return "";
+    }
   }
 
   async start(): Promise<void> {
