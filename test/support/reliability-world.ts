@@ -191,6 +191,13 @@ export class AppProcess {
   #child: ChildProcess | undefined;
   readonly #env: Record<string, string>;
   readonly #logFile: string;
+  /**
+   * Start, kill and restart run one at a time. Lifecycles driven side by side restart the App
+   * at random moments; two restarts at once each killed the same process and each started one,
+   * leaving a second App running unseen (two Apps on one Docker host, which paas never is,
+   * and a child that kept the test file from exiting).
+   */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(env: Record<string, string>, logFile: string) {
     this.#env = env;
@@ -210,7 +217,30 @@ export class AppProcess {
     }
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.#serial(() => this.#start());
+  }
+
+  /** SIGKILL: no shutdown hook runs, as when a node or container dies. */
+  kill(): Promise<void> {
+    return this.#serial(() => this.#kill());
+  }
+
+  restart(): Promise<void> {
+    return this.#serial(async () => {
+      await this.#kill();
+      await this.#start();
+      this.restarts++;
+    });
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(fn, fn);
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #start(): Promise<void> {
     const log = openSync(this.#logFile, "a");
     const child = spawn(process.execPath, [join(here, "reliability-app.ts")], {
       env: { PATH: process.env.PATH ?? "", ...this.#env },
@@ -241,8 +271,7 @@ export class AppProcess {
     });
   }
 
-  /** SIGKILL: no shutdown hook runs, as when a node or container dies. */
-  async kill(): Promise<void> {
+  async #kill(): Promise<void> {
     const child = this.#child;
     if (!child) return;
     this.url = "";
@@ -252,12 +281,6 @@ export class AppProcess {
       child.once("exit", () => resolve());
       child.kill("SIGKILL");
     });
-  }
-
-  async restart(): Promise<void> {
-    await this.kill();
-    await this.start();
-    this.restarts++;
   }
 }
 

@@ -7,7 +7,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
 import { z } from "zod";
-import { PaasError } from "../../errors.ts";
+import { PaasError, messageOf } from "../../errors.ts";
 import { WAKE_HEADER } from "../types.ts";
 
 export interface CaddyOptions {
@@ -340,17 +340,37 @@ export class CaddyClient {
     }
   }
 
+  /**
+   * One admin request, tried again (after 0.5 s, then 2 s) when the connection fails: a Caddy
+   * busy for a moment must not fail a deploy. Safe to repeat: GET, PATCH and DELETE by @id, and
+   * PUT of a route (Caddy refuses a second route with the same @id, which #place then patches).
+   * A POST (which appends to arrays) is repeated only when the connection was refused, so it
+   * never reached Caddy.
+   */
+  async #request(
+    method: string,
+    path: string,
+    body: string | undefined,
+  ): Promise<{ status: number; text: string }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await adminRequest(`${this.adminUrl}${path}`, method, body);
+      } catch (err) {
+        const refused = (err as { code?: unknown }).code === "ECONNREFUSED";
+        if (attempt >= ADMIN_RETRY_MS.length || (method === "POST" && !refused)) throw err;
+        await new Promise((r) => setTimeout(r, ADMIN_RETRY_MS[attempt]));
+      }
+    }
+  }
+
   async #admin(method: string, path: string, body?: unknown): Promise<unknown> {
     let res: { status: number; text: string };
     try {
-      res = await adminRequest(
-        `${this.adminUrl}${path}`,
-        method,
-        body === undefined ? undefined : JSON.stringify(body),
-      );
+      res = await this.#request(method, path, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
+      // The cause tells a Caddy that is down (refused) from one too busy to answer (timeout).
       throw new CaddyError(
-        `Caddy's admin API does not answer at ${this.adminUrl}: start Caddy (\`caddy run\`, admin on localhost:2019 by default) or set PAAS_CADDY_ADMIN to its admin address`,
+        `Caddy's admin API does not answer at ${this.adminUrl} (${messageOf(err)}): start Caddy (\`caddy run\`, admin on localhost:2019 by default) or set PAAS_CADDY_ADMIN to its admin address`,
         undefined,
         { cause: err },
       );
@@ -364,6 +384,9 @@ export class CaddyClient {
     return res.text.trim() === "" ? undefined : JSON.parse(res.text);
   }
 }
+
+/** Waits before the admin request is tried again after a failed connection (CaddyClient #request). */
+const ADMIN_RETRY_MS = [500, 2000];
 
 /**
  * One request per connection: Caddy closes the admin connection after each

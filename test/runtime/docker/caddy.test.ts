@@ -135,7 +135,64 @@ describe("Caddy admin API client with a real Caddy", { timeout: 300_000 }, () =>
 
   it("says how to start Caddy when its admin API does not answer", async () => {
     const client = new CaddyClient({ adminUrl: `http://127.0.0.1:${await freePort()}`, httpListen: ":80" });
-    await assert.rejects(client.ping(), /start Caddy \(`caddy run`.*PAAS_CADDY_ADMIN/);
+    // The cause in the message: refused (not running) rather than too busy to answer in time.
+    await assert.rejects(
+      client.ping(),
+      /does not answer at \S+ \(connect ECONNREFUSED [^)]*\): start Caddy \(`caddy run`.*PAAS_CADDY_ADMIN/,
+    );
+  });
+});
+
+describe("Caddy admin API client, when the connection fails", () => {
+  /** An admin API that drops the connections of the requests numbered in `drops` (from 1), else answers `{}`; its request log. */
+  async function flaky(
+    drops: number[],
+  ): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      if (drops.includes(seen.length)) {
+        req.socket.destroy();
+        return;
+      }
+      res.setHeader("content-type", "application/json");
+      res.end("{}");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as { port: number };
+    return {
+      url: `http://127.0.0.1:${port}`,
+      seen,
+      close: () => new Promise((r) => server.close(() => r())),
+    };
+  }
+
+  it("tries a read or an update by @id again: a Caddy busy for a moment does not fail a deploy", async () => {
+    const admin = await flaky([1, 2, 4]);
+    try {
+      const client = new CaddyClient({ adminUrl: admin.url, httpListen: ":80" });
+      await client.ping();
+      assert.deepEqual(admin.seen, ["GET /config/", "GET /config/", "GET /config/"]);
+      await client.removeRoute("paas-x");
+      assert.deepEqual(admin.seen.slice(3), [
+        "DELETE /id/paas-x",
+        "DELETE /id/paas-x",
+        "DELETE /id/paas-x-tls",
+      ]);
+    } finally {
+      await admin.close();
+    }
+  });
+
+  it("gives up after three tries, with the cause", async () => {
+    const admin = await flaky([1, 2, 3, 4]);
+    try {
+      const client = new CaddyClient({ adminUrl: admin.url, httpListen: ":80" });
+      await assert.rejects(client.ping(), /does not answer at \S+ \(socket hang up\)/);
+      assert.equal(admin.seen.length, 3);
+    } finally {
+      await admin.close();
+    }
   });
 });
 
