@@ -390,8 +390,8 @@ export class KubernetesRuntime implements Runtime, SleepingRuntime {
 
   /**
    * Scales the environment to zero, its add-on services once the app's pods are gone; its
-   * HTTPRoute sends requests to the App's wake handler meanwhile. `wakeUpstream` is the Docker runtime's (a host:port): on Kubernetes the route
-   * names the App's Service, PAAS_K8S_WAKE_SERVICE.
+   * HTTPRoute sends requests to the App's wake handler meanwhile. `wakeUpstream` is the Docker
+   * runtime's (a host:port): on Kubernetes the route names the App's Service, PAAS_K8S_WAKE_SERVICE.
    */
   async sleep(target: Target, _wakeUpstream: string): Promise<boolean> {
     return sleepNamespace(this.client, this.settings, namespaceName(target), { pollMs: this.pollMs });

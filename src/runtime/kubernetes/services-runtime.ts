@@ -45,6 +45,17 @@ interface StatefulSetLike {
   };
 }
 
+/** A service's StatefulSet runs its current revision, ready (a deploy and a wake wait for this). */
+export function serviceSetReady(set: StatefulSetLike | undefined): boolean {
+  const st = set?.status;
+  return (
+    !!st &&
+    (st.observedGeneration ?? 0) >= (set.metadata?.generation ?? 1) &&
+    (st.readyReplicas ?? 0) >= 1 &&
+    st.currentRevision === st.updateRevision
+  );
+}
+
 /** Waits until every service's StatefulSet runs its current revision, ready; a reason when it does not in time. */
 export async function waitServicesReady(
   client: KubeClient,
@@ -57,13 +68,7 @@ export async function waitServicesReady(
     for (;;) {
       o.signal?.throwIfAborted();
       const set = await client.read<KubernetesObject & StatefulSetLike>("apps/v1", "StatefulSet", ns, s.name);
-      const st = set?.status;
-      const ready =
-        !!st &&
-        (st.observedGeneration ?? 0) >= (set.metadata?.generation ?? 1) &&
-        (st.readyReplicas ?? 0) >= 1 &&
-        st.currentRevision === st.updateRevision;
-      if (ready) break;
+      if (serviceSetReady(set)) break;
       if (Date.now() > deadline) {
         return `service ${s.name} (${s.type}) was not ready within ${Math.round(o.timeoutMs / 1000)}s: the app was not started (kubectl -n ${ns} describe statefulset ${s.name})`;
       }

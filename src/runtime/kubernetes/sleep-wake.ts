@@ -3,11 +3,11 @@
 // CronJobs are suspended, the add-on services' StatefulSets follow once the
 // app's pods are gone (their data stays in the claims), and the HTTPRoute sends
 // every request to the App's wake handler with the wake header. Waking starts
-// the services first and the app once they are ready, as a deploy does. Its own module because it is a lifecycle
-// apart from deploys, with its own field manager: the replicas and `suspend`
-// it sets are its own fields, so a deploy's apply neither keeps nor fights them
-// by accident (the runtime undoes them explicitly when it deploys a sleeping
-// environment, resumeForDeploy).
+// the services first and the app once they are ready, as a deploy does. Its own
+// module because it is a lifecycle apart from deploys, with its own field
+// manager: the replicas and `suspend` it sets are its own fields, so a deploy's
+// apply neither keeps nor fights them by accident (the runtime undoes them
+// explicitly when it deploys a sleeping environment, resumeForDeploy).
 //
 // How the route reaches the App in another namespace: a backendRef to a Service
 // in the App's namespace, allowed by a ReferenceGrant there naming this
@@ -24,6 +24,7 @@ import type { KubeClient } from "./client.ts";
 import { A, MANAGED_BY, WORKLOAD, type KubeObject } from "./objects.ts";
 import { rolloutStatus, type DeploymentLike } from "./rollout.ts";
 import { sleep } from "./rollout-watch.ts";
+import { serviceSetReady } from "./services-runtime.ts";
 import { fieldManager, type KubernetesSettings, type SleepSettings } from "./settings.ts";
 
 /** Field manager of the fields sleep sets (replicas, suspend, the namespace's mark). */
@@ -34,11 +35,10 @@ type Deployment = KubernetesObject & DeploymentLike;
 type Scalable = KubernetesObject & {
   spec?: { replicas?: number; selector?: { matchLabels?: Record<string, string> } };
 };
-type StatefulSet = Scalable & { status?: { readyReplicas?: number; observedGeneration?: number } };
+type Route = KubernetesObject & { spec?: Record<string, unknown> };
 
 /** How long sleep waits for the app's pods to stop before it stops the services they may still use. */
 const APP_STOP_WAIT_MS = 60_000;
-type Route = KubernetesObject & { spec?: Record<string, unknown> };
 
 /** Whether the environment's namespace is marked asleep. */
 export function isAsleep(ns: KubernetesObject | undefined): boolean {
@@ -125,7 +125,7 @@ export async function sleepNamespace(
   const deployments = await client.list<Deployment>("apps/v1", "Deployment", ns, `${MANAGED_BY}=paas`);
   for (const d of deployments) await scaleToZero(client, ns, "Deployment", d);
   await suspendCronJobs(client, ns, true);
-  const services = await client.list<StatefulSet>("apps/v1", "StatefulSet", ns, `${MANAGED_BY}=paas`);
+  const services = await client.list<Scalable>("apps/v1", "StatefulSet", ns, `${MANAGED_BY}=paas`);
   if (services.length > 0) {
     // The services after the app, which may still be using them: a database stopped under
     // connected clients waits for them (Postgres's smart shutdown) until it is killed.
@@ -215,13 +215,8 @@ export async function wakeNamespace(
   // crash-loop meanwhile, and each restart backs off longer).
   await restoreReplicas(client, ns, "StatefulSet");
   for (;;) {
-    const sets = await client.list<StatefulSet>("apps/v1", "StatefulSet", ns, `${MANAGED_BY}=paas`);
-    const ready = sets.every(
-      (s) =>
-        (s.status?.observedGeneration ?? 0) >= (s.metadata?.generation ?? 1) &&
-        (s.status?.readyReplicas ?? 0) >= (s.spec?.replicas ?? 1),
-    );
-    if (ready) break;
+    const sets = await client.list("apps/v1", "StatefulSet", ns, `${MANAGED_BY}=paas`);
+    if (sets.every(serviceSetReady)) break;
     if (Date.now() > deadline) return false;
     await sleep(o.pollMs);
   }
